@@ -1,0 +1,1 @@
+"""Card reader: APDUs, the JPKI application over PC/SC, and a virtual JPKI card."""

@@ -1,0 +1,1 @@
+"""Runners for outside test suites: python -m conformance wycheproof|limbo|opensc|oidc|vc."""

@@ -1,0 +1,1 @@
+"""Verifiable credentials: OID4VCI issuer, SD-JWT VC, status lists and a verifier."""

@@ -1,0 +1,1 @@
+"""Identity: the OpenID Connect provider (litestar)."""
