@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.x509.oid import NameOID
 
-from keys.errors import MalformedInput, Reason, UntrustedCertificate
+from keys.errors import MalformedInput, Reason, UntrustedCertificate, VerificationError
 from keys.limits import DEFAULT_LIMITS, Limits, check_size
 from keys.x509.profile import Purpose
 
@@ -144,7 +144,7 @@ class TrustStore:
             try:
                 cert = parse_certificate(data, limits)
                 _check_self_signed_ca(cert)
-            except (MalformedInput, UntrustedCertificate) as exc:
+            except VerificationError as exc:
                 refused.append(RefusedRoot(source, exc.reason, exc.detail))
                 continue
             fp = fingerprint(cert)

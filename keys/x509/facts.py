@@ -92,7 +92,7 @@ def _bad(detail: str) -> UntrustedCertificate:
     return UntrustedCertificate(Reason.BAD_FACTS, detail)
 
 
-def _utf8_value(other: x509.OtherName) -> str:
+def utf8string_value(other: x509.OtherName) -> str:
     """Decode an otherName value that must be exactly one DER UTF8String."""
     der = other.value
     if len(der) < 2 or der[0] != _UTF8STRING_TAG:
@@ -163,7 +163,7 @@ def decode_basic_facts(cert: x509.Certificate) -> BasicFacts:
             raise _bad(f"unknown otherName {general_name.type_id.dotted_string}")
         if general_name.type_id in values:
             raise _bad(f"duplicate otherName {general_name.type_id.dotted_string}")
-        values[general_name.type_id] = _utf8_value(general_name)
+        values[general_name.type_id] = utf8string_value(general_name)
     missing = [o.dotted_string for o in FACT_OIDS if o not in values]
     if missing:
         raise _bad(f"missing otherNames {', '.join(missing)}")
