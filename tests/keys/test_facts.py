@@ -60,7 +60,8 @@ def test_substitution_flags(build_leaf: LeafBuilder) -> None:
     facts = HolderFacts(name="髙橋\u3000一郎", name_substitution="10000", address_substitution=None)
     leaf = build_leaf(purpose=Purpose.SIGN, facts=facts)
     decoded = decode_basic_facts(leaf)
-    assert decoded.name_has_substitutes and not decoded.address_has_substitutes
+    assert decoded.name_has_substitutes
+    assert not decoded.address_has_substitutes
 
 
 def _san(*entries: tuple[x509.ObjectIdentifier, bytes]) -> x509.SubjectAlternativeName:
