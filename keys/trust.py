@@ -63,10 +63,18 @@ def jpki_purpose_of(name: x509.Name) -> Purpose | None:
     return None
 
 
+def extensions_of(cert: x509.Certificate) -> x509.Extensions:
+    """The parsed extensions, or :class:`MalformedInput` when they do not parse (duplicates, bad DER)."""
+    try:
+        return cert.extensions
+    except (ValueError, TypeError, x509.DuplicateExtension) as exc:
+        raise MalformedInput(Reason.MALFORMED, f"bad extensions: {exc}") from None
+
+
 def subject_key_id(cert: x509.Certificate) -> bytes | None:
     """The subjectKeyIdentifier value, or ``None`` when absent."""
     try:
-        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        return extensions_of(cert).get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     except x509.ExtensionNotFound:
         return None
 
@@ -74,7 +82,7 @@ def subject_key_id(cert: x509.Certificate) -> bytes | None:
 def authority_key_id(cert: x509.Certificate) -> bytes | None:
     """The keyIdentifier of the authorityKeyIdentifier, or ``None`` when absent."""
     try:
-        return cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+        return extensions_of(cert).get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
     except x509.ExtensionNotFound:
         return None
 
@@ -162,7 +170,7 @@ class TrustStore:
                 refused.append(RefusedRoot(source, Reason.UNTRUSTED_ROOT, f"fingerprint {fp} is not pinned"))
                 continue
             seen.add(fp)
-            anchors.append(_anchor(cert, fp, label, is_test))
+            anchors.append(_anchor(cert, fp, label, is_test))  # extensions already parsed by the CA check
         return cls(tuple(anchors), allow_test_roots, tuple(refused))
 
     @classmethod
@@ -204,7 +212,7 @@ def _check_self_signed_ca(cert: x509.Certificate) -> None:
     if cert.subject != cert.issuer:
         raise UntrustedCertificate(Reason.UNTRUSTED_ROOT, "not self-issued")
     try:
-        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        bc = extensions_of(cert).get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
         raise UntrustedCertificate(Reason.UNTRUSTED_ROOT, "no basicConstraints") from None
     if not bc.ca:

@@ -91,10 +91,9 @@ def validate_path(
     # 4. leaf validity window (checked here for a precise reason; pyca checks it again for the whole path)
     _check_validity(cert, at, "certificate")
 
-    # 5. structural strictness beyond pyca
+    # 5. structural strictness beyond pyca (certificates of the built path are checked after step 7, so that
+    #    an unused decoy intermediate cannot sink a valid chain)
     strict.check_certificate(cert, is_leaf=True)
-    for c in pool:
-        strict.check_certificate(c, is_leaf=False)
 
     # 6. profile
     policy_oid = _check_profile(cert, profile, trust.allow_test_roots)
@@ -110,7 +109,7 @@ def validate_path(
     chain = tuple(verified.chain if isinstance(verified, pv.VerifiedClient) else verified)
     anchor = _anchor_of(chain[-1], candidates)
     for c in chain[1:]:
-        strict.check_certificate(c, is_leaf=False)
+        strict.check_certificate(c, is_leaf=False, is_anchor=c is chain[-1])
 
     # 8. JPKI shape
     if profile.direct_issue_only:
@@ -124,6 +123,7 @@ def validate_path(
 
 
 def _check_validity(cert: x509.Certificate, at: dt.datetime, what: str) -> None:
+    at = at.replace(microsecond=0)  # X.509 times have one-second resolution, as in step 7
     if at < cert.not_valid_before_utc:
         raise UntrustedCertificate(Reason.NOT_YET_VALID, f"{what} is valid from {cert.not_valid_before_utc:{_ISO}}")
     if at > cert.not_valid_after_utc:
@@ -223,7 +223,10 @@ def _verifier(
         subject: x509.DNSName | x509.IPAddress = x509.IPAddress(ipaddress.ip_address(server_name))
     except ValueError:
         subject = x509.DNSName(server_name)
-    return builder.build_server_verifier(subject)
+    try:
+        return builder.build_server_verifier(subject)
+    except ValueError as exc:  # e.g. a DNS name with characters outside LDH
+        raise MalformedInput(Reason.MALFORMED, f"invalid server name: {_clean(str(exc))}") from None
 
 
 def _ee_policy(purpose: Purpose) -> pv.ExtensionPolicy:
