@@ -17,7 +17,8 @@ Mapping of a testcase onto our core:
 * ``validate_path(peer, profile=GENERIC, trust=TrustStore.unsafe_unpinned(trusted), at=validation_time or
   now, intermediates=untrusted_intermediates, server_name=expected_peer_name.value)`` for SERVER cases;
   CLIENT cases (and a SERVER case without a peer name) validate without a server name; CLIENT cases then
-  require each ``expected_peer_names`` entry in the leaf's subjectAltName. ``max_chain_depth`` becomes ``Limits.chain_depth``.
+  require each ``expected_peer_names`` entry in the leaf's subjectAltName. ``max_chain_depth`` becomes
+  ``Limits.chain_depth``.
 * ``key_usage``, ``extended_key_usage`` and ``signature_algorithms`` constraints are checked here, on the
   validated path (:func:`check_constraints`).
 * ``has-crl`` cases then go through :mod:`keys.revocation.crl` for every certificate of the path but the

@@ -42,6 +42,7 @@ class Reason(StrEnum):
     REVOKED = "revoked"
     REVOCATION_UNAVAILABLE = "revocation_unavailable"
     STALE_REVOCATION_DATA = "stale_revocation_data"
+    REVOCATION_NOT_YET_VALID = "revocation_not_yet_valid"
     BAD_REVOCATION_DATA = "bad_revocation_data"
     REVOCATION_SCOPE = "revocation_scope"
     UNAUTHORISED_RESPONDER = "unauthorised_responder"
@@ -57,6 +58,7 @@ class Reason(StrEnum):
     TOKEN_NOT_YET_VALID = "token_not_yet_valid"
     TOKEN_ISSUED_IN_FUTURE = "token_issued_in_future"
     MISSING_CLAIM = "missing_claim"
+    AMBIGUOUS_KEY = "ambiguous_key"
 
 
 class VerificationError(Exception):

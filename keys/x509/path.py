@@ -33,6 +33,7 @@ from cryptography.x509.oid import ObjectIdentifier
 
 from keys.errors import LimitExceeded, MalformedInput, Reason, UntrustedCertificate
 from keys.limits import DEFAULT_LIMITS, Limits
+from keys.signatures import is_roca_weak
 from keys.trust import TrustAnchor, TrustStore, is_test_hierarchy_name, parse_certificate
 from keys.x509 import strict
 from keys.x509.profile import Profile, Purpose, key_usage_bits
@@ -175,7 +176,8 @@ def _check_profile(cert: x509.Certificate, profile: Profile, test_mode: bool) ->
 
 
 def check_leaf_key(cert: x509.Certificate, profile: Profile) -> None:
-    """Leaf key strength: pyca checks only keys that verify signatures, never the leaf's own key."""
+    """Leaf key strength: pyca checks only keys that verify signatures, never the leaf's own key. Card keys
+    are generated on the card, so broken on-card generation (Bernstein et al. 2013; ROCA) is checked here."""
     try:
         key = cert.public_key()
     except (ValueError, TypeError) as exc:
@@ -188,6 +190,8 @@ def check_leaf_key(cert: x509.Certificate, profile: Profile) -> None:
             raise UntrustedCertificate(Reason.WEAK_KEY, f"RSA exponent {numbers.e} is not {profile.rsa_exponent}")
         if numbers.e < 3 or numbers.e % 2 == 0 or numbers.n % 2 == 0:
             raise UntrustedCertificate(Reason.WEAK_KEY, "RSA key with an even modulus or exponent")
+        if is_roca_weak(numbers.n):  # CVE-2017-15361: keys from flawed smart-card key generation
+            raise UntrustedCertificate(Reason.WEAK_KEY, "RSA key has the ROCA fingerprint")
         return
     if isinstance(key, ec.EllipticCurvePublicKey) and profile.allow_ec_leaf:
         if key.curve.name not in ("secp256r1", "secp384r1", "secp521r1"):

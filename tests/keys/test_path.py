@@ -255,3 +255,19 @@ def test_wrong_purpose_root(pki: TestPki, build_leaf: LeafBuilder) -> None:
     with pytest.raises(UntrustedCertificate) as exc:
         validate_path(leaf, profile=JPKI_AUTH, trust=store, at=NOW)
     assert _reason(exc) is Reason.WRONG_POLICY
+
+
+def test_roca_fingerprinted_card_key_is_refused(build_leaf: LeafBuilder, test_store: TrustStore) -> None:
+    # A 2048-bit modulus congruent to a power of 65537 modulo every ROCA fingerprint prime (CVE-2017-15361).
+    primes = (3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101,
+              103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167)
+    m = 1
+    for p in primes:
+        m *= p
+    n = pow(65537, 987654321, m) + m * ((1 << 2047) // m + 1)
+    n += m if n % 2 == 0 else 0
+    assert n.bit_length() == 2048
+    leaf = build_leaf(key=rsa.RSAPublicNumbers(65537, n).public_key())
+    with pytest.raises(UntrustedCertificate, match="ROCA") as exc:
+        validate_path(leaf, profile=JPKI_AUTH, trust=test_store, at=NOW)
+    assert _reason(exc) is Reason.WEAK_KEY

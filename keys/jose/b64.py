@@ -1,0 +1,44 @@
+"""Strict base64url (RFC 7515 §2: RFC 4648 §5 without padding) and strict base64 for ``x5c`` (RFC 7515 §4.1.6).
+
+Decoding accepts only the canonical encoding of some octet string: the URL-safe alphabet, no padding, no
+whitespace, no impossible length, and zero unused trailing bits. Anything else would let two different strings
+carry one value (and one signature; verification-hardening.md row 6).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from keys.errors import MalformedInput, Reason
+
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def b64url_encode(data: bytes) -> str:
+    """base64url without padding."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(value: object, what: str) -> bytes:
+    """Decode canonical unpadded base64url, or raise :class:`MalformedInput` naming ``what``."""
+    if not isinstance(value, str) or not _BASE64URL.fullmatch(value) or len(value) % 4 == 1:
+        raise MalformedInput(Reason.MALFORMED, f"{what} is not base64url without padding")
+    data = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    if b64url_encode(data) != value:
+        raise MalformedInput(Reason.MALFORMED, f"{what} has non-zero unused bits (non-canonical base64url)")
+    return data
+
+
+def b64_decode(value: object, what: str) -> bytes:
+    """Decode canonical padded base64 (RFC 4648 §4), as ``x5c`` entries are, or raise :class:`MalformedInput`."""
+    if not isinstance(value, str) or not value.isascii():
+        raise MalformedInput(Reason.MALFORMED, f"{what} is not base64")
+    try:
+        data = base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raise MalformedInput(Reason.MALFORMED, f"{what} is not base64") from None
+    if base64.b64encode(data).decode("ascii") != value:
+        raise MalformedInput(Reason.MALFORMED, f"{what} is not canonical base64")
+    return data
