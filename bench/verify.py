@@ -1,0 +1,276 @@
+"""``python -m bench verify``: complete JPKI login verifications per second on one core.
+
+One login verification is what the service does when a card answers a challenge:
+
+1. :func:`keys.x509.path.validate_path` of the authentication certificate (DER, as read from the card) to
+   its pinned root (JPKI_AUTH profile, test-mode trust store over a :class:`~keys.testpki.TestPki`);
+2. :func:`keys.revocation.crl.check_crl` against a CRL of 1,000,000 revoked serials;
+3. :func:`keys.signatures.verify_card_signature` of the card's signature over the challenge.
+
+Side by side, in the same process and over the same inputs:
+
+* **bare**: the same work with bare cryptography calls and no checks (parse the DER, verify the issuer's
+  signature, look the serial up in a set, verify the challenge signature): the ceiling;
+* **pyhanko**: pyhanko-certvalidator's ``CertificateValidator.async_validate_path`` (chain and CRL,
+  ``revocation_mode`` hard-fail, ``moment`` fixed) followed by the same bare challenge-signature check.
+
+What is timed: only the per-login work. The CRL is parsed once, outside the timed loops: ours with
+:func:`~keys.revocation.crl.load_crl` (its time is reported as ``crl_load_s``), bare into a ``set`` of
+serials (``bare_crl_load_s``). pyhanko gets the CRL as one asn1crypto object and one ``ValidationContext``
+built outside the loop (the most favourable use of it); by its design it decodes the entries lazily on
+first use (in the untimed warm-up) and scans them linearly on every validation (timed). Every contender
+first runs one untimed pass (warm-up, and a check that it accepts the pool and refuses a revoked card).
+Each of ours and bare is timed ``--repeat`` times and the best run is reported, as ``timeit`` does.
+
+The pool has ``--pool`` distinct certificates and challenges; ``--keys`` RSA keys are shared among the
+certificates to keep key generation short.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import random
+import secrets
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import cryptography
+from asn1crypto import crl as asn1_crl
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+
+from keys.revocation.crl import CrlIndex, check_crl, load_crl
+from keys.signatures import verify_card_signature
+from keys.testpki import Root, TestPki
+from keys.testpki.hierarchy import HolderFacts, crl_distribution_name, issue_card_certificate, new_rsa_key
+from keys.testpki.revocation import issue_large_crl
+from keys.trust import TrustStore
+from keys.x509.path import validate_path
+from keys.x509.profile import JPKI_AUTH, Purpose
+
+AT = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
+NO_GRACE = dt.timedelta(0)
+_PKCS1V15 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """What the service receives in one login: the certificate read from the card, the challenge it sent
+    (with its context) and the card's signature over it."""
+
+    certificate: bytes
+    message: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """Everything built before timing."""
+
+    root: Root
+    trust: TrustStore
+    logins: tuple[Login, ...]
+    revoked_login: Login
+    crl: bytes
+
+
+def build_fixture(pool: int, keys: int, crl_entries: int, seed: int) -> Fixture:
+    """A test PKI, ``pool`` logins (certificates and challenges all distinct, keys shared), one revoked login,
+    and a CRL of ``crl_entries`` serials naming the cards' CRL distribution point."""
+    pki = TestPki.generate()
+    root = pki.root(Purpose.AUTH, 3)
+    trust = TrustStore.build(
+        [(f"root-{i}", r.certificate.public_bytes(serialization.Encoding.DER)) for i, r in enumerate(pki.roots())],
+        allow_test_roots=True,
+    )
+    card_keys = [new_rsa_key() for _ in range(keys)]
+
+    def login(index: int) -> Login:
+        key = card_keys[index % keys]
+        cert = issue_card_certificate(
+            root, key.public_key(), not_before=AT - dt.timedelta(days=30), not_after=AT + dt.timedelta(days=365)
+        )
+        message = secrets.token_bytes(32) + b"|login.example|" + index.to_bytes(4, "big")
+        return Login(cert.public_bytes(serialization.Encoding.DER), message, key.sign(message, _PKCS1V15, _SHA256))
+
+    logins = tuple(login(i) for i in range(pool))
+    revoked = login(pool)
+    rng = random.Random(seed)
+    in_pool = {x509.load_der_x509_certificate(item.certificate).serial_number for item in logins}
+    serials: list[int] = []
+    while len(serials) < crl_entries - 1:
+        serial = rng.getrandbits(63)
+        if serial not in in_pool:
+            serials.append(serial)
+    serials.insert(len(serials) // 2, x509.load_der_x509_certificate(revoked.certificate).serial_number)
+    facts = HolderFacts()
+    crl = issue_large_crl(
+        root, serials, revoked_at=AT - dt.timedelta(days=2), this_update=AT - dt.timedelta(hours=1),
+        next_update=AT + dt.timedelta(hours=23), crl_number=1,
+        idp_name=crl_distribution_name(Purpose.AUTH, facts.prefecture_romaji, facts.municipality_romaji),
+    )
+    return Fixture(root, trust, logins, revoked, crl)
+
+
+def ours(index: CrlIndex, trust: TrustStore) -> Callable[[Login], None]:
+    """One complete login verification with the verification core."""
+
+    def verify(login: Login) -> None:
+        path = validate_path(login.certificate, profile=JPKI_AUTH, trust=trust, at=AT)
+        check_crl(index, path.leaf, at=AT, grace=NO_GRACE)
+        verify_card_signature(cast(rsa.RSAPublicKey, path.leaf.public_key()), login.signature, login.message)
+
+    return verify
+
+
+def bare(revoked: frozenset[int], root: x509.Certificate) -> Callable[[Login], None]:
+    """The same work with bare cryptography calls and no checks."""
+
+    def verify(login: Login) -> None:
+        cert = x509.load_der_x509_certificate(login.certificate)
+        cert.verify_directly_issued_by(root)
+        if cert.serial_number in revoked:
+            raise LookupError("revoked")
+        cast(rsa.RSAPublicKey, cert.public_key()).verify(login.signature, login.message, _PKCS1V15, _SHA256)
+
+    return verify
+
+
+def pyhanko(context: ValidationContext) -> Callable[[Login], None]:
+    """pyhanko-certvalidator's chain and CRL validation, then the bare challenge-signature check."""
+
+    def verify(login: Login) -> None:
+        validator = CertificateValidator(asn1_x509.Certificate.load(login.certificate), validation_context=context)
+        asyncio.run(validator.async_validate_path())
+        cert = x509.load_der_x509_certificate(login.certificate)
+        cast(rsa.RSAPublicKey, cert.public_key()).verify(login.signature, login.message, _PKCS1V15, _SHA256)
+
+    return verify
+
+
+def rate(verify: Callable[[Login], None], logins: Sequence[Login], iterations: int, repeat: int) -> float:
+    """Best verifications per second over ``repeat`` runs of ``iterations`` logins cycling through the pool."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for i in range(iterations):
+            verify(logins[i % len(logins)])
+        best = min(best, time.perf_counter() - start)
+    return iterations / best
+
+
+def check_contender(name: str, verify: Callable[[Login], None], fixture: Fixture, sample: int) -> None:
+    """Untimed pass: the contender accepts the pool and refuses the revoked card (a bench of a broken
+    verifier measures nothing)."""
+    for login in fixture.logins[:sample]:
+        verify(login)
+    try:
+        verify(fixture.revoked_login)
+    except Exception:  # each contender has its own error type; any refusal will do
+        return
+    raise SystemExit(f"{name} accepted a revoked certificate")
+
+
+def pin_to_one_core() -> int | None:
+    """Run on one CPU (Linux); returns it, or ``None`` where affinity cannot be set."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpu = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    return cpu
+
+
+def main(argv: list[str]) -> int:
+    """Build the fixture, time the three contenders and print one JSON line."""
+    parser = argparse.ArgumentParser(prog="python -m bench verify", description=__doc__.splitlines()[0])
+    parser.add_argument("--pool", type=int, default=1000, help="distinct certificates and challenges")
+    parser.add_argument("--keys", type=int, default=32, help="RSA keys shared among the certificates")
+    parser.add_argument("--crl-entries", type=int, default=1_000_000)
+    parser.add_argument("--iterations", type=int, default=5000, help="timed logins per run (ours and bare)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs (ours and bare); the best is kept")
+    parser.add_argument("--pyhanko-iterations", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=20261122)
+    args = parser.parse_args(argv)
+    cpu = pin_to_one_core()
+
+    started = time.perf_counter()
+    fixture = build_fixture(args.pool, args.keys, args.crl_entries, args.seed)
+    setup_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    index = load_crl(fixture.crl, issuer=fixture.root.certificate, at=AT)
+    crl_load_s = time.perf_counter() - started
+    started = time.perf_counter()
+    revoked = frozenset(entry.serial_number for entry in x509.load_der_x509_crl(fixture.crl))
+    bare_crl_load_s = time.perf_counter() - started
+    root_der = fixture.root.certificate.public_bytes(serialization.Encoding.DER)
+    context = ValidationContext(
+        trust_roots=[asn1_x509.Certificate.load(root_der)], crls=[asn1_crl.CertificateList.load(fixture.crl)],
+        revocation_mode="hard-fail", moment=AT, allow_fetching=False,
+    )
+
+    contenders = {
+        "ours": ours(index, fixture.trust),
+        "bare": bare(revoked, fixture.root.certificate),
+        "pyhanko": pyhanko(context),
+    }
+    for name, verify in contenders.items():
+        check_contender(name, verify, fixture, len(fixture.logins) if name != "pyhanko" else 1)
+
+    ours_per_s = rate(contenders["ours"], fixture.logins, args.iterations, args.repeat)
+    bare_per_s = rate(contenders["bare"], fixture.logins, args.iterations, args.repeat)
+    pyhanko_per_s = rate(contenders["pyhanko"], fixture.logins, args.pyhanko_iterations, 1)
+    result = {
+        "bench": "verify",
+        "ours_per_s": round(ours_per_s, 1),
+        "bare_per_s": round(bare_per_s, 1),
+        "pyhanko_per_s": round(pyhanko_per_s, 3),
+        "ratio_vs_bare": round(ours_per_s / bare_per_s, 3),
+        "ratio_vs_pyhanko": round(ours_per_s / pyhanko_per_s, 1),
+        "ours_breakdown_us": breakdown(index, fixture),
+        "pool": args.pool,
+        "keys": args.keys,
+        "crl_entries": len(index),
+        "iterations": args.iterations,
+        "repeat": args.repeat,
+        "pyhanko_iterations": args.pyhanko_iterations,
+        "crl_load_s": round(crl_load_s, 3),
+        "bare_crl_load_s": round(bare_crl_load_s, 3),
+        "setup_s": round(setup_s, 1),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "cryptography": cryptography.__version__,
+    }
+    print(json.dumps(result), file=sys.stdout)
+    return 0
+
+
+def breakdown(index: CrlIndex, fixture: Fixture) -> dict[str, float]:
+    """Microseconds per login spent in each of our three steps (one pass over the pool each)."""
+    logins = fixture.logins
+    paths = [validate_path(login.certificate, profile=JPKI_AUTH, trust=fixture.trust, at=AT) for login in logins]
+    keys = [cast(rsa.RSAPublicKey, path.leaf.public_key()) for path in paths]
+    steps: dict[str, Callable[[int], object]] = {
+        "validate_path": lambda i: validate_path(logins[i].certificate, profile=JPKI_AUTH, trust=fixture.trust, at=AT),
+        "check_crl": lambda i: check_crl(index, paths[i].leaf, at=AT, grace=NO_GRACE),
+        "verify_card_signature": lambda i: verify_card_signature(keys[i], logins[i].signature, logins[i].message),
+    }
+    out = {}
+    for name, step in steps.items():
+        start = time.perf_counter()
+        for i in range(len(logins)):
+            step(i)
+        out[name] = round((time.perf_counter() - start) / len(logins) * 1e6, 1)
+    return out
