@@ -129,7 +129,7 @@ def ours(index: CrlIndex, trust: TrustStore) -> Callable[[Login], None]:
 
     def verify(login: Login) -> None:
         path = validate_path(login.certificate, profile=JPKI_AUTH, trust=trust, at=AT)
-        check_crl(index, path.leaf, at=AT, grace=NO_GRACE)
+        check_crl(index, path.raw, at=AT, grace=NO_GRACE)
         verify_card_signature(cast(rsa.RSAPublicKey, path.leaf.public_key()), login.signature, login.message)
 
     return verify
@@ -264,7 +264,7 @@ def breakdown(index: CrlIndex, fixture: Fixture) -> dict[str, float]:
     keys = [cast(rsa.RSAPublicKey, path.leaf.public_key()) for path in paths]
     steps: dict[str, Callable[[int], object]] = {
         "validate_path": lambda i: validate_path(logins[i].certificate, profile=JPKI_AUTH, trust=fixture.trust, at=AT),
-        "check_crl": lambda i: check_crl(index, paths[i].leaf, at=AT, grace=NO_GRACE),
+        "check_crl": lambda i: check_crl(index, paths[i].raw, at=AT, grace=NO_GRACE),
         "verify_card_signature": lambda i: verify_card_signature(keys[i], logins[i].signature, logins[i].message),
     }
     out = {}

@@ -120,13 +120,26 @@ class TrustStore:
     allow_test_roots: bool = False
     refused: tuple[RefusedRoot, ...] = ()
     _by_key_id: dict[bytes, tuple[TrustAnchor, ...]] = field(default_factory=dict, repr=False, compare=False)
+    _by_purpose: dict[Purpose | None, tuple[TrustAnchor, ...]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    #: Per-store memo for the path validator (built verifiers, anchors already checked); never trust data.
+    memo: dict[object, object] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        index: dict[bytes, list[TrustAnchor]] = {}
+        by_key_id: dict[bytes, list[TrustAnchor]] = {}
+        by_purpose: dict[Purpose | None, list[TrustAnchor]] = {}
         for anchor in self.anchors:
             if anchor.key_id is not None:
-                index.setdefault(anchor.key_id, []).append(anchor)
-        self._by_key_id.update({k: tuple(v) for k, v in index.items()})
+                by_key_id.setdefault(anchor.key_id, []).append(anchor)
+            by_purpose.setdefault(anchor.purpose, []).append(anchor)
+        self._by_key_id.update({k: tuple(v) for k, v in by_key_id.items()})
+        self._by_purpose.update({k: tuple(v) for k, v in by_purpose.items()})
+
+    def anchors_for(self, purpose: Purpose) -> tuple[TrustAnchor, ...]:
+        """The anchors of one JPKI purpose (every generation); the path builder picks among them by key
+        identifier and confirms by signature."""
+        return self._by_purpose.get(purpose, ())
 
     @classmethod
     def build(

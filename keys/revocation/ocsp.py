@@ -33,10 +33,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from keys.der import subject_public_key_bits
 from keys.errors import InvalidSignature, MalformedInput, Reason, RevocationUnavailable
 from keys.limits import DEFAULT_LIMITS, Limits, check_size
 from keys.revocation.algorithms import check_algorithm, verify_signature
-from keys.revocation.der import subject_public_key_bits
 from keys.revocation.status import DEFAULT_SKEW, CertStatus, RevocationStatus, revoked_unless_later
 
 _ISO = "%Y-%m-%dT%H:%M:%SZ"

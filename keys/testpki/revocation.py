@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from keys.revocation.der import subject_public_key_bits
+from keys.der import subject_public_key_bits
 from keys.testpki.hierarchy import TEST_ORGANISATION, Root, new_rsa_key
 
 #: DER AlgorithmIdentifier of sha256WithRSAEncryption (RFC 4055 §5, NULL parameters).

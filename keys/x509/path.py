@@ -1,20 +1,26 @@
 """Certificate path validation to pinned roots: pyca/cryptography's RFC 5280 verifier plus the JPKI rules
 it does not enforce (verification-hardening.md §2).
 
-:func:`validate_path` follows these steps; each failure raises a
-:class:`~keys.errors.VerificationError` subclass with a precise reason, and returning is the one success
-path:
+:func:`validate_path` follows these steps; returning is the one success path, and each failure raises a
+:class:`~keys.errors.VerificationError` subclass with a precise reason:
 
 1. Size limits, then parse (``MALFORMED``/``TOO_LARGE``).
-2. Refuse leaves of a test hierarchy outside test mode (``TEST_ROOT_REFUSED``).
-3. Pick candidate anchors by the leaf's authority key identifier (``UNTRUSTED_ROOT`` when none).
-4. Leaf validity at ``at`` (``NOT_YET_VALID``/``EXPIRED``; RFC 5280 §6.1.3(a)(2)).
-5. Structural strictness beyond pyca (:mod:`keys.x509.strict`).
-6. Profile checks on the leaf: critical certificatePolicies pinned to the profile OID, KeyUsage per
-   profile, EKU, leaf key (RSA 2048–4096, e = 65537).
-7. RFC 5280 path building and validation by pyca with explicit CA/EE extension policies; the issuer is
-   confirmed by signature among the candidates (``NO_VALID_PATH``).
-8. JPKI: the path is exactly ``[leaf, root]`` and the root's purpose matches the profile.
+2. Structural strictness beyond pyca (:mod:`keys.x509.strict`) and the leaf key (RSA 2048–4096 in whole
+   octets, e = 65537, no ROCA fingerprint).
+3. RFC 5280 path building and validation, validity at ``at`` included (§6.1.3(a)(2)), by pyca among the
+   anchors of the profile's purpose (all root generations: pyca tries each issuer of the right name and
+   confirms it by signature), with explicit CA/EE extension policies. For the JPKI profiles the end-entity
+   policy requires critical certificatePolicies and KeyUsage and checks their values in callbacks (policy
+   OID pinned to the profile, KeyUsage bits, EKU, no subjectAltName on authentication certificates): the
+   leaf's extensions are never all decoded in Python on the success path, which would cost more than the
+   signature check itself.
+4. Certificates of the built path above the leaf pass the structural checks (the anchor's once per store).
+5. JPKI: the path is exactly ``[leaf, root]``; the root is of the profile's purpose and, outside test
+   mode, not a test root; the leaf's authorityKeyIdentifier names the root's key.
+
+When step 3 fails, :func:`_diagnose` re-runs the same rules on the decoded leaf to name the precise reason
+(expired, not yet valid, test hierarchy outside test mode, wrong policy, wrong key usage, no pinned root,
+...); anything it cannot name is ``NO_VALID_PATH`` with pyca's message.
 """
 
 from __future__ import annotations
@@ -23,20 +29,21 @@ import datetime as dt
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import verification as pv
 from cryptography.x509.oid import ObjectIdentifier
 
-from keys.errors import LimitExceeded, MalformedInput, Reason, UntrustedCertificate
+from keys.errors import LimitExceeded, MalformedInput, Reason, UntrustedCertificate, VerificationError
 from keys.limits import DEFAULT_LIMITS, Limits
 from keys.signatures import is_roca_weak
 from keys.trust import TrustAnchor, TrustStore, is_test_hierarchy_name, parse_certificate
 from keys.x509 import strict
 from keys.x509.profile import Profile, Purpose, key_usage_bits
+from keys.x509.rawcert import RawCertificate, raw_certificate
 
 _ANY_POLICY = ObjectIdentifier("2.5.29.32.0")
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
@@ -48,15 +55,30 @@ class ValidatedPath:
     """A successfully validated path, leaf first, ending at a pinned (or admitted test) anchor."""
 
     leaf: x509.Certificate
+    #: The leaf as read (what the card sent): revocation checks read their fields from these bytes.
+    raw: RawCertificate
     chain: tuple[x509.Certificate, ...]
     anchor: TrustAnchor
     profile: Profile
-    policy_oid: ObjectIdentifier | None
+
+    @property
+    def leaf_der(self) -> bytes:
+        """The leaf certificate as DER."""
+        return self.raw.der
 
     @property
     def issuer(self) -> x509.Certificate:
         """The certificate that issued the leaf (the root, for JPKI)."""
         return self.chain[1]
+
+    @property
+    def policy_oid(self) -> ObjectIdentifier | None:
+        """The profile policy OID the leaf asserts (JPKI profiles), decoded on demand."""
+        if not self.profile.policy_oids:
+            return None
+        policies = self.leaf.extensions.get_extension_for_class(x509.CertificatePolicies).value
+        oid: ObjectIdentifier = policies[0].policy_identifier
+        return oid
 
 
 def validate_path(
@@ -75,52 +97,86 @@ def validate_path(
     # 1. limits and parsing
     if len(intermediates) + 1 > limits.chain_length:
         raise LimitExceeded(Reason.TOO_LARGE, f"chain of {len(intermediates) + 1}, limit {limits.chain_length}")
-    cert = leaf if isinstance(leaf, x509.Certificate) else parse_certificate(leaf, limits)
+    if isinstance(leaf, x509.Certificate):
+        cert, leaf_der = leaf, leaf.public_bytes(Encoding.DER)
+    else:
+        cert, leaf_der = parse_certificate(leaf, limits), leaf
+    raw = raw_certificate(leaf_der)
     pool = [c if isinstance(c, x509.Certificate) else parse_certificate(c, limits) for c in intermediates]
     if profile.direct_issue_only and pool:
         raise UntrustedCertificate(Reason.NO_VALID_PATH, "JPKI certificates are issued directly by a root")
 
-    # 2. test hierarchy outside test mode
-    if profile.is_jpki and is_test_hierarchy_name(cert.issuer) and not trust.allow_test_roots:
-        raise UntrustedCertificate(Reason.TEST_ROOT_REFUSED, "issued by a test hierarchy; test mode is off")
+    # 2. structural strictness and the leaf key (JPKI leaf extensions are checked by the policy in step 3)
+    if profile.is_jpki:
+        strict.check_serial(cert)
+    else:
+        strict.check_certificate(cert, is_leaf=True)
+    check_leaf_key(cert, profile)
 
-    # 3. candidate anchors
-    candidates = trust.candidates_for(cert) if profile.direct_issue_only else trust.anchors
-    if not candidates:
-        raise UntrustedCertificate(Reason.UNTRUSTED_ROOT, "no pinned root matches the issuer key identifier")
-
-    # 4. leaf validity window (checked here for a precise reason; pyca checks it again for the whole path)
-    _check_validity(cert, at, "certificate")
-
-    # 5. structural strictness beyond pyca (certificates of the built path are checked after step 7, so that
-    #    an unused decoy intermediate cannot sink a valid chain)
-    strict.check_certificate(cert, is_leaf=True)
-
-    # 6. profile
-    policy_oid = _check_profile(cert, profile, trust.allow_test_roots)
-
-    # 7. RFC 5280 path validation
-    verifier = _verifier(profile.purpose, tuple(candidates), int(at.timestamp()), server_name, limits.chain_depth)
+    # 3. RFC 5280 path validation (validity at ``at`` included) with the profile's extension policies
+    anchors = trust.anchors_for(profile.purpose) if profile.is_jpki else trust.anchors
+    if not anchors:
+        raise _diagnose(cert, profile, trust, at, f"no trust anchor for {profile.purpose}")
+    verifier = _verifier(trust, profile, anchors, int(at.timestamp()), server_name, limits.chain_depth)
     try:
         verified = verifier.verify(cert, pool)
     except pv.VerificationError as exc:
-        raise UntrustedCertificate(Reason.NO_VALID_PATH, _clean(str(exc))) from None
+        raise _diagnose(cert, profile, trust, at, _clean(str(exc))) from None
     except ValueError as exc:  # malformed extensions met while building
         raise MalformedInput(Reason.MALFORMED, _clean(str(exc))) from None
     chain = tuple(verified.chain if isinstance(verified, pv.VerifiedClient) else verified)
-    anchor = _anchor_of(chain[-1], candidates)
-    for c in chain[1:]:
-        strict.check_certificate(c, is_leaf=False, is_anchor=c is chain[-1])
+    anchor = _anchor_of(chain[-1], anchors)
 
-    # 8. JPKI shape
+    # 4. the rest of the built path
+    for c in chain[1:-1]:
+        strict.check_certificate(c, is_leaf=False)
+    _check_anchor_once(trust, anchor)
+
+    # 5. JPKI shape
     if profile.direct_issue_only:
         if len(chain) != 2:
             raise UntrustedCertificate(Reason.NO_VALID_PATH, "JPKI path must be leaf and root only")
-        if anchor.purpose is not None and anchor.purpose is not profile.purpose:
+        if anchor.purpose is not profile.purpose:
             raise UntrustedCertificate(Reason.WRONG_POLICY, f"root is for {anchor.purpose}, not {profile.purpose}")
         if anchor.is_test and not trust.allow_test_roots:  # defence in depth: the store refuses them already
             raise UntrustedCertificate(Reason.TEST_ROOT_REFUSED, "test root outside test mode")
-    return ValidatedPath(cert, chain, anchor, profile, policy_oid)
+        # pyca picks among same-DN generations by signature alone; the leaf must also name that key (§4.2.1.1)
+        if anchor.key_id is not None and raw.authority_key_id() not in (None, anchor.key_id):
+            raise UntrustedCertificate(Reason.NO_VALID_PATH, "authorityKeyIdentifier names another root key")
+    return ValidatedPath(cert, raw, chain, anchor, profile)
+
+
+def _diagnose(
+    cert: x509.Certificate, profile: Profile, trust: TrustStore, at: dt.datetime, message: str
+) -> VerificationError:
+    """The precise reason a leaf failed step 3, found by re-running the rules on the decoded leaf."""
+    try:
+        _check_validity(cert, at, "certificate")
+    except VerificationError as exc:
+        return exc
+    if not profile.is_jpki:
+        return UntrustedCertificate(Reason.UNTRUSTED_ROOT if not trust.anchors else Reason.NO_VALID_PATH, message)
+    if is_test_hierarchy_name(cert.issuer) and not trust.allow_test_roots:
+        return UntrustedCertificate(Reason.TEST_ROOT_REFUSED, "issued by a test hierarchy; test mode is off")
+    try:
+        strict.check_extensions(cert)
+        _check_profile(cert, profile, trust.allow_test_roots)
+        candidates = trust.candidates_for(cert)
+    except VerificationError as exc:
+        return exc
+    if not candidates:
+        return UntrustedCertificate(Reason.UNTRUSTED_ROOT, "no pinned root matches the issuer key identifier")
+    if all(a.purpose is not profile.purpose for a in candidates):
+        return UntrustedCertificate(Reason.WRONG_POLICY, f"the issuing root is not for {profile.purpose}")
+    return UntrustedCertificate(Reason.NO_VALID_PATH, message)
+
+
+def _check_anchor_once(trust: TrustStore, anchor: TrustAnchor) -> None:
+    """Structural checks of the anchor, memoised per store: its certificate never changes."""
+    key = ("anchor-checked", anchor.fingerprint)
+    if key not in trust.memo:
+        strict.check_certificate(anchor.certificate, is_leaf=False, is_anchor=True)
+        trust.memo[key] = True
 
 
 def _check_validity(cert: x509.Certificate, at: dt.datetime, what: str) -> None:
@@ -140,39 +196,57 @@ def _extension(cert: x509.Certificate, cls: type[_E]) -> x509.Extension[_E] | No
         raise MalformedInput(Reason.MALFORMED, f"bad extensions: {exc}") from None
 
 
-def _check_profile(cert: x509.Certificate, profile: Profile, test_mode: bool) -> ObjectIdentifier | None:
-    """Step 6: the end-entity rules of ``profile``; returns the asserted policy OID (JPKI only)."""
-    policy_oid = None
-    if profile.policy_oids:
-        ext = _extension(cert, x509.CertificatePolicies)
-        if ext is None or not ext.critical:
-            raise UntrustedCertificate(Reason.WRONG_POLICY, "certificatePolicies must be present and critical")
-        allowed = profile.policy_oids | (profile.test_policy_oids if test_mode else frozenset())
-        asserted = [p.policy_identifier for p in ext.value]
-        matching = [oid for oid in asserted if oid in allowed]
-        if len(matching) != 1 or len(asserted) != 1 or _ANY_POLICY in asserted:
-            raise UntrustedCertificate(
-                Reason.WRONG_POLICY,
-                f"policy {', '.join(o.dotted_string for o in asserted)} is not the {profile.purpose} policy",
-            )
-        policy_oid = matching[0]
-    if profile.required_key_usage or profile.forbidden_key_usage:
-        ku = _extension(cert, x509.KeyUsage)
-        if ku is None or not ku.critical:
-            raise UntrustedCertificate(Reason.WRONG_KEY_USAGE, "keyUsage must be present and critical")
-        bits = key_usage_bits(ku.value)
-        if missing := profile.required_key_usage - bits:
-            raise UntrustedCertificate(Reason.WRONG_KEY_USAGE, f"keyUsage lacks {', '.join(sorted(missing))}")
-        if extra := profile.forbidden_key_usage & bits:
-            raise UntrustedCertificate(Reason.WRONG_KEY_USAGE, f"keyUsage must not assert {', '.join(sorted(extra))}")
-    if profile.required_eku is not None:
-        eku = _extension(cert, x509.ExtendedKeyUsage)
-        if eku is not None and profile.required_eku not in eku.value:
-            raise UntrustedCertificate(Reason.WRONG_EXTENDED_KEY_USAGE, "extendedKeyUsage lacks the required use")
-    if profile.purpose is Purpose.AUTH and _extension(cert, x509.SubjectAlternativeName) is not None:
+def _check_profile(cert: x509.Certificate, profile: Profile, test_mode: bool) -> None:
+    """The JPKI end-entity rules on a decoded leaf: presence and criticality (as the pyca policy of step 3
+    demands), then the same value checks its callbacks run."""
+    policies = _extension(cert, x509.CertificatePolicies)
+    if policies is None or not policies.critical:
+        raise UntrustedCertificate(Reason.WRONG_POLICY, "certificatePolicies must be present and critical")
+    check_policies(policies.value, profile, test_mode)
+    usage = _extension(cert, x509.KeyUsage)
+    if usage is None or not usage.critical:
+        raise UntrustedCertificate(Reason.WRONG_KEY_USAGE, "keyUsage must be present and critical")
+    check_key_usage(usage.value, profile)
+    eku = _extension(cert, x509.ExtendedKeyUsage)
+    check_extended_key_usage(eku.value if eku else None, profile)
+    san = _extension(cert, x509.SubjectAlternativeName)
+    check_subject_alt_name(san.value if san else None, profile)
+
+
+def check_policies(value: x509.CertificatePolicies, profile: Profile, test_mode: bool) -> None:
+    """Exactly one policy, the profile's OID (or its test OID in test mode); never anyPolicy."""
+    allowed = profile.policy_oids | (profile.test_policy_oids if test_mode else frozenset())
+    asserted = [p.policy_identifier for p in value]
+    if len(asserted) != 1 or asserted[0] not in allowed:
+        raise UntrustedCertificate(
+            Reason.WRONG_POLICY,
+            f"policy {', '.join(o.dotted_string for o in asserted)} is not the {profile.purpose} policy",
+        )
+
+
+def check_key_usage(value: x509.KeyUsage, profile: Profile) -> None:
+    """The profile's required KeyUsage bits are asserted and none of its forbidden bits."""
+    if all(getattr(value, bit) for bit in profile.required_key_usage) and not any(
+        getattr(value, bit) for bit in profile.forbidden_key_usage
+    ):
+        return
+    bits = key_usage_bits(value)
+    if missing := profile.required_key_usage - bits:
+        raise UntrustedCertificate(Reason.WRONG_KEY_USAGE, f"keyUsage lacks {', '.join(sorted(missing))}")
+    if extra := profile.forbidden_key_usage & bits:
+        raise UntrustedCertificate(Reason.WRONG_KEY_USAGE, f"keyUsage must not assert {', '.join(sorted(extra))}")
+
+
+def check_extended_key_usage(value: x509.ExtendedKeyUsage | None, profile: Profile) -> None:
+    """If the leaf has an EKU, it contains the profile's required usage."""
+    if value is not None and profile.required_eku is not None and profile.required_eku not in value:
+        raise UntrustedCertificate(Reason.WRONG_EXTENDED_KEY_USAGE, "extendedKeyUsage lacks the required use")
+
+
+def check_subject_alt_name(value: x509.SubjectAlternativeName | None, profile: Profile) -> None:
+    """Authentication certificates carry no personal data: no subjectAltName at all."""
+    if value is not None and profile.purpose is Purpose.AUTH:
         raise UntrustedCertificate(Reason.WRONG_POLICY, "authentication certificates carry no subjectAltName")
-    check_leaf_key(cert, profile)
-    return policy_oid
 
 
 def check_leaf_key(cert: x509.Certificate, profile: Profile) -> None:
@@ -184,7 +258,7 @@ def check_leaf_key(cert: x509.Certificate, profile: Profile) -> None:
         raise MalformedInput(Reason.MALFORMED, f"unreadable public key: {exc}") from None
     if isinstance(key, rsa.RSAPublicKey):
         numbers = key.public_numbers()
-        if not profile.min_rsa_bits <= key.key_size <= profile.max_rsa_bits:
+        if not profile.min_rsa_bits <= key.key_size <= profile.max_rsa_bits or key.key_size % 8:
             raise UntrustedCertificate(Reason.WEAK_KEY, f"RSA key of {key.key_size} bits")
         if profile.rsa_exponent is not None and numbers.e != profile.rsa_exponent:
             raise UntrustedCertificate(Reason.WEAK_KEY, f"RSA exponent {numbers.e} is not {profile.rsa_exponent}")
@@ -197,61 +271,87 @@ def check_leaf_key(cert: x509.Certificate, profile: Profile) -> None:
         if key.curve.name not in ("secp256r1", "secp384r1", "secp521r1"):
             raise UntrustedCertificate(Reason.WEAK_KEY, f"curve {key.curve.name} is not allowed")
         return
-    if profile.allow_ec_leaf and type(key).__name__ in ("Ed25519PublicKey",):
+    if profile.allow_ec_leaf and isinstance(key, ed25519.Ed25519PublicKey):
         return
     raise UntrustedCertificate(Reason.WEAK_KEY, f"{type(key).__name__} is not allowed for {profile.purpose}")
 
 
-@lru_cache(maxsize=256)
+_MEMO_LIMIT = 512
+
+
 def _verifier(
-    purpose: Purpose,
+    trust: TrustStore,
+    profile: Profile,
     anchors: tuple[TrustAnchor, ...],
     at_second: int,
     server_name: str | None,
     max_depth: int,
 ) -> pv.ClientVerifier | pv.ServerVerifier:
-    """Build (and cache per second of validation time) the pyca verifier for a profile and anchor set.
-
-    X.509 times have one-second resolution, so a verifier built for a given second is exact for it.
-    """
+    """The pyca verifier for a profile and anchor set, memoised per store and second of validation time
+    (X.509 times have one-second resolution, so a verifier built for a given second is exact for it)."""
+    key = ("verifier", profile.purpose, at_second, server_name, max_depth)
+    cached = trust.memo.get(key)
+    if isinstance(cached, pv.ClientVerifier | pv.ServerVerifier):
+        return cached
+    if len(trust.memo) > _MEMO_LIMIT:
+        trust.memo.clear()
     builder = (
         pv.PolicyBuilder()
         .store(pv.Store([a.certificate for a in anchors]))
         .time(dt.datetime.fromtimestamp(at_second, dt.UTC))
         .max_chain_depth(max_depth)
-        .extension_policies(ca_policy=pv.ExtensionPolicy.webpki_defaults_ca(), ee_policy=_ee_policy(purpose))
+        .extension_policies(
+            ca_policy=pv.ExtensionPolicy.webpki_defaults_ca(),
+            ee_policy=_ee_policy(profile, trust.allow_test_roots),
+        )
     )
+    verifier: pv.ClientVerifier | pv.ServerVerifier
     if server_name is None:
-        return builder.build_client_verifier()
-    try:
-        subject: x509.DNSName | x509.IPAddress = x509.IPAddress(ipaddress.ip_address(server_name))
-    except ValueError:
-        subject = x509.DNSName(server_name)
-    try:
-        return builder.build_server_verifier(subject)
-    except ValueError as exc:  # e.g. a DNS name with characters outside LDH
-        raise MalformedInput(Reason.MALFORMED, f"invalid server name: {_clean(str(exc))}") from None
+        verifier = builder.build_client_verifier()
+    else:
+        try:
+            subject: x509.DNSName | x509.IPAddress = x509.IPAddress(ipaddress.ip_address(server_name))
+        except ValueError:
+            subject = x509.DNSName(server_name)
+        try:
+            verifier = builder.build_server_verifier(subject)
+        except ValueError as exc:  # e.g. a DNS name with characters outside LDH
+            raise MalformedInput(Reason.MALFORMED, f"invalid server name: {_clean(str(exc))}") from None
+    trust.memo[key] = verifier
+    return verifier
 
 
-def _ee_policy(purpose: Purpose) -> pv.ExtensionPolicy:
-    """Explicit end-entity extension policy: presence and criticality (values are checked in step 6)."""
+def _ee_policy(profile: Profile, test_mode: bool) -> pv.ExtensionPolicy:
+    """Explicit end-entity extension policy. For the JPKI profiles: certificatePolicies and KeyUsage
+    present and critical, EKU non-critical if present, subjectAltName required (signing) or absent
+    (authentication); the values are checked by the same functions :func:`_check_profile` uses."""
     policy = pv.ExtensionPolicy.webpki_defaults_ee()
-    if purpose is Purpose.GENERIC:
+    if not profile.is_jpki:
         return policy
+
+    def policies(_: pv.Policy, __: x509.Certificate, value: x509.ExtensionType | None) -> None:
+        check_policies(cast(x509.CertificatePolicies, value), profile, test_mode)
+
+    def usage(_: pv.Policy, __: x509.Certificate, value: x509.ExtensionType | None) -> None:
+        check_key_usage(cast(x509.KeyUsage, value), profile)
+
+    def extended_usage(_: pv.Policy, __: x509.Certificate, value: x509.ExtensionType | None) -> None:
+        check_extended_key_usage(cast(x509.ExtendedKeyUsage | None, value), profile)
+
     c = pv.Criticality
     policy = (
-        policy.require_present(x509.CertificatePolicies, c.CRITICAL, None)
-        .require_present(x509.KeyUsage, c.CRITICAL, None)
-        .may_be_present(x509.ExtendedKeyUsage, c.NON_CRITICAL, None)
+        policy.require_present(x509.CertificatePolicies, c.CRITICAL, policies)
+        .require_present(x509.KeyUsage, c.CRITICAL, usage)
+        .may_be_present(x509.ExtendedKeyUsage, c.NON_CRITICAL, extended_usage)
     )
-    if purpose is Purpose.AUTH:
+    if profile.purpose is Purpose.AUTH:
         return policy.require_not_present(x509.SubjectAlternativeName)
     return policy.require_present(x509.SubjectAlternativeName, c.NON_CRITICAL, None)
 
 
 def _anchor_of(root: x509.Certificate, candidates: Sequence[TrustAnchor]) -> TrustAnchor:
     for anchor in candidates:
-        if anchor.certificate == root:
+        if anchor.certificate is root or anchor.certificate == root:
             return anchor
     raise UntrustedCertificate(Reason.UNTRUSTED_ROOT, "path ends at a certificate outside the trust store")
 

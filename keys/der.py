@@ -1,6 +1,7 @@
 """A minimal DER reader (X.690 §8.1, §10) for the few places where walking the bytes is much faster than
-building one Python object per element: the revokedCertificates list of a large CRL, and the
-subjectPublicKey BIT STRING hashed into OCSP CertIDs.
+building one Python object per element: the revokedCertificates list of a large CRL, the subjectPublicKey
+BIT STRING hashed into OCSP CertIDs, and the few certificate fields the per-login revocation check needs
+(:mod:`keys.x509.rawcert`).
 
 It reads only what the callers need: single-byte tags and definite lengths of at most four length
 octets. Callers run it on input that pyca/cryptography has already parsed as DER, and it still checks
