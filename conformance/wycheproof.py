@@ -32,6 +32,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from conformance.vectors import VECTORS
 from keys.errors import Reason, VerificationError
 from keys.jose.jwk import JWS_ALGS, VerificationKey, verification_keys
 from keys.jose.jws import verify_jws
@@ -47,8 +48,8 @@ from keys.signatures import (
     verify_signature,
 )
 
-#: ``../shared/vectors/wycheproof`` next to the project root, found from this file, not from the CWD.
-DEFAULT_VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "wycheproof"
+#: ``wycheproof`` under the vectors directory (:mod:`conformance.vectors`).
+DEFAULT_VECTORS = VECTORS / "wycheproof"
 
 
 class Expect(StrEnum):

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID, ObjectIdentifier
 
 from conformance import limbo
+from conformance.vectors import vectors_dir
 from keys.errors import MalformedInput, Reason, UntrustedCertificate, VerificationError
 from keys.testpki import TestPki
 from keys.trust import TrustStore
@@ -25,8 +26,7 @@ from keys.x509 import strict
 from keys.x509.path import ValidatedPath, validate_path
 from keys.x509.profile import GENERIC
 
-ROOT = Path(__file__).resolve().parents[2]
-VECTORS = ROOT.parent / "shared" / "vectors"
+VECTORS = vectors_dir()
 LIMBO = VECTORS / "x509-limbo" / "limbo.json"
 JPKI_ROOTS = VECTORS / "jpki-roots"
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,13 +12,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from conformance.vectors import vectors_dir
 from keys.testpki import CardMaterial, HolderFacts, Root, TestPki
 from keys.testpki.hierarchy import issue_card_certificate
 from keys.trust import TrustStore
 from keys.x509.profile import Purpose
 
-ROOT = Path(__file__).resolve().parents[2]
-VECTORS = ROOT.parent / "shared" / "vectors"
+VECTORS = vectors_dir()
 JPKI_ROOTS = VECTORS / "jpki-roots"
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
