@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from keys.errors import MalformedInput, Reason, VerificationError
 from keys.revocation.crl import load_crl
@@ -25,13 +25,6 @@ from keys.x509.profile import JPKI_AUTH, JPKI_SIGN, Profile
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 _PROFILES: dict[str, Profile] = {"auth": JPKI_AUTH, "sign": JPKI_SIGN}
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
 
 
 def _parse_time(value: str) -> dt.datetime:
@@ -46,8 +39,8 @@ def _parse_time(value: str) -> dt.datetime:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    parser = _Parser(prog="python -m keys", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = argparse.ArgumentParser(prog="python -m keys", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
     verify = sub.add_parser("verify-cert", help="validate a JPKI certificate and print one JSON object")
     verify.add_argument("--purpose", choices=sorted(_PROFILES), required=True)
     verify.add_argument("--trust", type=Path, required=True, help="directory of root certificates")
