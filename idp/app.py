@@ -1,0 +1,65 @@
+"""The ASGI application: :func:`create_app` wires settings, lifespan, endpoints, errors and metrics.
+
+The lifespan opens the database and the keyset onto ``app.state`` (and closes them in ``finally``),
+creates the first signing keys when there are none, and runs the periodic jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+
+from idp.endpoints import discovery, health, jwks
+from idp.endpoints import metrics as metrics_endpoint
+from idp.endpoints.dependencies import provide_metrics, provide_services
+from idp.errors import exception_handlers
+from idp.jobs import background_jobs
+from idp.metrics import Metrics, RequestObserver
+from idp.runtime import open_services, utcnow
+from idp.settings import Settings, load_settings, unsafe_warnings
+
+_log = logging.getLogger("idp.app")
+
+
+def create_app(settings: Settings) -> Litestar:
+    """The provider for ``settings`` (validated already: see :func:`idp.settings.load_settings`)."""
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        for warning in unsafe_warnings(settings):
+            _log.warning("UNSAFE: %s", warning, extra={"event": "unsafe_setting"})
+        async with open_services(settings) as services:
+            await services.keyset.rotate(utcnow())
+            app.state.services = services
+            async with background_jobs(services):
+                _log.info("started", extra={"issuer": settings.issuer})
+                yield
+
+    app = Litestar(
+        route_handlers=[discovery.openid_configuration, discovery.oauth_authorization_server, jwks.jwks,
+                        health.healthz, metrics_endpoint.prometheus_metrics],
+        lifespan=[lifespan],
+        dependencies={"services": Provide(provide_services, sync_to_thread=False),
+                      "metrics": Provide(provide_metrics, sync_to_thread=False)},
+        exception_handlers=exception_handlers(metrics),
+        openapi_config=OpenAPIConfig(title="mynacard-id OpenID Provider", version=version("mynacard-id"),
+                                     path="/schema", render_plugins=[JsonRenderPlugin()]),
+        logging_config=None,
+        state=State({"metrics": metrics}),
+    )
+    app.asgi_handler = RequestObserver(app.asgi_handler, metrics, log_requests=settings.logging.requests)
+    return app
+
+
+def app_from_environment() -> Litestar:
+    """Factory for uvicorn workers: settings from ``$MYNACARD_CONFIG`` and ``MYNACARD_*`` variables."""
+    return create_app(load_settings())

@@ -1,0 +1,234 @@
+"""``idp``: run and administer the OpenID provider.
+
+Commands print JSON on standard output and log JSON lines on standard error. Exit status: 0 success,
+1 failure (the reason is logged), 2 bad usage or invalid configuration.
+
+  idp serve [--host H] [--port P] [--workers N]   run the provider (uvicorn)
+  idp migrate                                      apply database migrations
+  idp cleanup                                      delete expired rows, prune expired keys
+  idp keys list | rotate [--alg A] | rewrap        signing keys
+  idp clients add | list | remove                  registered clients
+  idp config [--docs]                              effective settings (secrets hidden) or their documentation
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from idp.clients import DEFAULT_ID_TOKEN_ALG, AuthMethod, InvalidClientMetadata, register_client
+from idp.jobs import cleanup
+from idp.logs import configure_logging, logging_config
+from idp.runtime import Services, StartupError, open_services, utcnow
+from idp.settings import CONFIG_ENV, Secret, Settings, SettingsError, describe, iter_options, load_settings
+from idp.storage import ClientExists, Database, migrate
+from keys.service.errors import KeyServiceError
+from keys.service.signer import SIGNING_ALGORITHMS
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="idp", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", type=Path, help=f"TOML configuration file (default: ${CONFIG_ENV})")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the provider")
+    serve.add_argument("--host", help="address to listen on (default: server.host)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: server.port)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: server.workers)")
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("cleanup", help="delete expired rows and prune expired signing keys")
+
+    keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="action", required=True)
+    keys.add_parser("list", help="list keys with their state")
+    rotate = keys.add_parser("rotate", help="create successor keys now (they sign after keys.publish_lead)")
+    rotate.add_argument("--alg", action="append", choices=SIGNING_ALGORITHMS, help="only this algorithm (repeatable)")
+    keys.add_parser("rewrap", help="re-encrypt every key under the first key-encryption key")
+
+    clients = sub.add_parser("clients", help="registered clients").add_subparsers(dest="action", required=True)
+    add = clients.add_parser("add", help="register a client")
+    add.add_argument("client_id")
+    add.add_argument("--redirect-uri", action="append", required=True, help="exact redirect URI (repeatable)")
+    add.add_argument("--auth-method", choices=[m.value for m in AuthMethod], default=AuthMethod.PRIVATE_KEY_JWT.value)
+    source = add.add_mutually_exclusive_group()
+    source.add_argument("--jwks", type=Path, help="file with the client's public JWK Set")
+    source.add_argument("--jwks-uri", help="URL of the client's public JWK Set")
+    add.add_argument("--id-token-alg", choices=SIGNING_ALGORITHMS, default=DEFAULT_ID_TOKEN_ALG)
+    add.add_argument("--sector-identifier", help="host name pairwise subject identifiers are computed for")
+    add.add_argument("--require-par", action="store_true", help="require pushed authorization requests")
+    clients.add_parser("list", help="list clients")
+    remove = clients.add_parser("remove", help="remove a client")
+    remove.add_argument("client_id")
+
+    config = sub.add_parser("config", help="print the effective settings (secrets hidden)")
+    config.add_argument("--docs", action="store_true", help="print every option's documentation instead")
+    return parser
+
+
+def _print(document: Any) -> None:
+    print(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else str(value.isoformat())
+
+
+async def _with_services(settings: Settings, action: Callable[[Services], Awaitable[int]]) -> int:
+    async with open_services(settings) as services:
+        return await action(services)
+
+
+async def _keys_list(services: Services) -> int:
+    now = utcnow()
+    _print([{"kid": k.kid, "alg": k.alg, "generation": k.generation, "state": k.state(now).value,
+             "published": k.published(now), "backend": k.backend,
+             "kek_id": None if k.wrapped is None else k.wrapped.kek_id, "created_at": _iso(k.created_at),
+             "activate_at": _iso(k.activate_at), "retire_at": _iso(k.retire_at), "expires_at": _iso(k.expires_at)}
+            for k in await services.keyset.keys(now, reload=True)])
+    return EXIT_OK
+
+
+def _keys_rotate(algorithms: Sequence[str] | None) -> Callable[[Services], Awaitable[int]]:
+    async def run(services: Services) -> int:
+        created = await services.keyset.rotate(utcnow(), force=True, algorithms=algorithms)
+        _print({"created": [{"kid": k.kid, "alg": k.alg, "activate_at": _iso(k.activate_at)} for k in created],
+                "note": None if created else "a successor is already published and waiting to activate"})
+        return EXIT_OK
+    return run
+
+
+async def _keys_rewrap(services: Services) -> int:
+    _print({"rewrapped": await services.keyset.rewrap(utcnow())})
+    return EXIT_OK
+
+
+async def _cleanup(services: Services) -> int:
+    report = await cleanup(services)
+    _print({"deleted": report.deleted, "batches": report.batches, "pruned_keys": report.pruned_keys})
+    return EXIT_OK
+
+
+async def _migrate(settings: Settings) -> int:
+    db = Database.connect(settings.database_url)
+    try:
+        _print({"revision": await migrate(db)})
+    finally:
+        await db.dispose()
+    return EXIT_OK
+
+
+def _clients_add(args: argparse.Namespace) -> Callable[[Services], Awaitable[int]]:
+    async def run(services: Services) -> int:
+        jwks = json.loads(args.jwks.read_text(encoding="utf-8")) if args.jwks else None
+        client, secret = register_client(
+            args.client_id, auth_method=AuthMethod(args.auth_method), redirect_uris=args.redirect_uri,
+            id_token_signed_response_alg=args.id_token_alg, jwks=jwks, jwks_uri=args.jwks_uri,
+            sector_identifier=args.sector_identifier, require_par=args.require_par,
+            algorithms=services.settings.keys.algorithms)
+        await services.clients.add(client)
+        _print({"client": client.describe(), "client_secret": secret})
+        return EXIT_OK
+    return run
+
+
+async def _clients_list(services: Services) -> int:
+    _print([c.describe() for c in await services.clients.all()])
+    return EXIT_OK
+
+
+def _clients_remove(client_id: str) -> Callable[[Services], Awaitable[int]]:
+    async def run(services: Services) -> int:
+        removed = await services.clients.remove(client_id)
+        _print({"removed": removed})
+        return EXIT_OK if removed else EXIT_FAILED
+    return run
+
+
+def _effective(settings: Settings) -> dict[str, Any]:
+    shown: dict[str, Any] = {}
+    for opt in iter_options():
+        value = getattr(settings if opt.section is None else getattr(settings, opt.section), opt.name)
+        shown[opt.key] = ("(set)" if value else "(unset)") if isinstance(value, Secret) else value
+    return shown
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    async def prepare(services: Services) -> int:
+        await services.keyset.rotate(utcnow())  # first keys exist before any worker starts
+        return EXIT_OK
+
+    asyncio.run(_with_services(settings, prepare))
+    workers = args.workers or settings.server.workers
+    metrics_dir = None
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = tempfile.mkdtemp(prefix="idp-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    if args.config is not None:
+        os.environ[CONFIG_ENV] = str(args.config.resolve())
+    try:
+        uvicorn.run("idp.app:app_from_environment", factory=True, host=args.host or settings.server.host,
+                    port=args.port or settings.server.port, workers=workers,
+                    log_config=logging_config(settings.logging.level), access_log=False, server_header=False,
+                    lifespan="on")
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return EXIT_OK
+
+
+def _action(args: argparse.Namespace) -> Callable[[Services], Awaitable[int]]:
+    table: dict[tuple[str, str | None], Callable[[], Callable[[Services], Awaitable[int]]]] = {
+        ("cleanup", None): lambda: _cleanup,
+        ("keys", "list"): lambda: _keys_list,
+        ("keys", "rotate"): lambda: _keys_rotate(args.alg),
+        ("keys", "rewrap"): lambda: _keys_rewrap,
+        ("clients", "add"): lambda: _clients_add(args),
+        ("clients", "list"): lambda: _clients_list,
+        ("clients", "remove"): lambda: _clients_remove(args.client_id),
+    }
+    return table[(args.command, getattr(args, "action", None))]()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``idp`` console script."""
+    args = build_parser().parse_args(argv)
+    if args.command == "config" and args.docs:
+        print(describe())
+        return EXIT_OK
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(settings.logging.level)
+    if args.command == "config":
+        _print(_effective(settings))
+        return EXIT_OK
+    if args.command == "serve":
+        return _serve(settings, args)
+    try:
+        if args.command == "migrate":
+            return asyncio.run(_migrate(settings))
+        return asyncio.run(_with_services(settings, _action(args)))
+    except InvalidClientMetadata as exc:
+        print(f"{exc.error}: {exc.description}", file=sys.stderr)
+    except ClientExists as exc:
+        print(f"client {exc} already exists", file=sys.stderr)
+    except (KeyServiceError, StartupError, OSError, ValueError) as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+    return EXIT_FAILED
+

@@ -1,0 +1,66 @@
+"""Provider metadata: ``/.well-known/openid-configuration`` (OIDC Discovery §4) and
+``/.well-known/oauth-authorization-server`` (RFC 8414 §3).
+
+Only implemented features are advertised: each endpoint module contributes its own members
+(``METADATA``) to :data:`ENDPOINT_METADATA`. :data:`PENDING` lists the members still to come with the
+rest of issue 4; a test checks that none of them is advertised early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from litestar import Response, get
+from litestar.di import NamedDependency
+
+from idp.endpoints import jwks
+from idp.runtime import Services
+from idp.settings import Settings
+
+OPENID_CONFIGURATION: Final = "/.well-known/openid-configuration"
+OAUTH_AUTHORIZATION_SERVER: Final = "/.well-known/oauth-authorization-server"
+
+#: Members contributed by implemented endpoints; values are paths below the issuer.
+ENDPOINT_METADATA: Final[tuple[Mapping[str, str], ...]] = (jwks.METADATA,)
+
+#: Members to advertise once their endpoint or feature exists (move each into its endpoint module's METADATA).
+PENDING: Final = (
+    "authorization_endpoint", "token_endpoint", "userinfo_endpoint", "pushed_authorization_request_endpoint",
+    "require_pushed_authorization_requests", "revocation_endpoint", "introspection_endpoint",
+    "registration_endpoint", "end_session_endpoint", "backchannel_logout_supported",
+    "backchannel_logout_session_supported", "response_types_supported", "response_modes_supported",
+    "grant_types_supported", "subject_types_supported", "id_token_signing_alg_values_supported",
+    "userinfo_signing_alg_values_supported", "scopes_supported", "claims_supported", "claims_parameter_supported",
+    "acr_values_supported", "code_challenge_methods_supported", "token_endpoint_auth_methods_supported",
+    "token_endpoint_auth_signing_alg_values_supported", "request_parameter_supported",
+    "request_uri_parameter_supported", "request_object_signing_alg_values_supported",
+    "authorization_response_iss_parameter_supported", "dpop_signing_alg_values_supported",
+)
+
+
+def provider_metadata(settings: Settings) -> dict[str, Any]:
+    """The metadata document for ``settings.issuer``."""
+    metadata: dict[str, Any] = {"issuer": settings.issuer}
+    for members in ENDPOINT_METADATA:
+        metadata.update({name: settings.issuer + path for name, path in members.items()})
+    return metadata
+
+
+def _response(services: Services) -> Response[dict[str, Any]]:
+    max_age = int(services.settings.http.discovery_max_age)
+    return Response(provider_metadata(services.settings), media_type="application/json",
+                    headers={"Cache-Control": f"public, max-age={max_age}"})
+
+
+@get(OPENID_CONFIGURATION, summary="OpenID Provider metadata", tags=["OpenID Connect"], sync_to_thread=False)
+def openid_configuration(services: NamedDependency[Services]) -> Response[dict[str, Any]]:
+    """OpenID Connect Discovery 1.0 §4 provider configuration."""
+    return _response(services)
+
+
+@get(OAUTH_AUTHORIZATION_SERVER, summary="OAuth 2.0 authorization server metadata", tags=["OAuth 2.0"],
+     sync_to_thread=False)
+def oauth_authorization_server(services: NamedDependency[Services]) -> Response[dict[str, Any]]:
+    """RFC 8414 §3 authorization server metadata."""
+    return _response(services)

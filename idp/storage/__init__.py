@@ -1,0 +1,26 @@
+"""Storage: SQLAlchemy 2 (async) over SQLite (embedded default) or PostgreSQL, with Alembic migrations.
+
+Nothing is kept in process memory: every worker reads and writes the same rows, so two workers behind
+one address behave as one.
+"""
+
+from idp.storage.cleanup import CleanupResult, delete_expired
+from idp.storage.clients import ClientExists, ClientStore
+from idp.storage.database import Database
+from idp.storage.migrate import current_revision, head_revision, migrate
+from idp.storage.objects import ObjectStore, StoredObject
+from idp.storage.signing_keys import SqlKeyStore
+
+__all__ = [
+    "CleanupResult",
+    "ClientExists",
+    "ClientStore",
+    "Database",
+    "ObjectStore",
+    "SqlKeyStore",
+    "StoredObject",
+    "current_revision",
+    "delete_expired",
+    "head_revision",
+    "migrate",
+]

@@ -1,0 +1,61 @@
+"""Persistence of registered clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from idp.clients import AuthMethod, Client
+from idp.storage.database import Database
+from idp.storage.tables import clients
+
+
+class ClientExists(Exception):
+    """A client with this ``client_id`` is already registered."""
+
+
+def _client(row: Any) -> Client:
+    return Client(client_id=row.client_id, auth_method=AuthMethod(row.auth_method),
+                  redirect_uris=tuple(row.redirect_uris), id_token_signed_response_alg=row.id_token_signed_response_alg,
+                  jwks=row.jwks, jwks_uri=row.jwks_uri, sector_identifier=row.sector_identifier,
+                  require_par=row.require_par, secret_sha256=row.secret_sha256)
+
+
+class ClientStore:
+    """Clients by ``client_id``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, client: Client) -> None:
+        """Register ``client``; raises :class:`ClientExists` when its id is taken."""
+        values = {"client_id": client.client_id, "auth_method": client.auth_method.value,
+                  "secret_sha256": client.secret_sha256, "redirect_uris": list(client.redirect_uris),
+                  "jwks": None if client.jwks is None else dict(client.jwks), "jwks_uri": client.jwks_uri,
+                  "id_token_signed_response_alg": client.id_token_signed_response_alg,
+                  "sector_identifier": client.sector_identifier, "require_par": client.require_par}
+        try:
+            async with self._db.begin() as conn:
+                await conn.execute(clients.insert().values(**values))
+        except IntegrityError:
+            raise ClientExists(client.client_id) from None
+
+    async def get(self, client_id: str) -> Client | None:
+        """The client, or None."""
+        async with self._db.engine.connect() as conn:
+            row = (await conn.execute(select(clients).where(clients.c.client_id == client_id))).first()
+        return None if row is None else _client(row)
+
+    async def all(self) -> list[Client]:
+        """Every client, by ``client_id``."""
+        async with self._db.engine.connect() as conn:
+            rows = (await conn.execute(select(clients).order_by(clients.c.client_id))).all()
+        return [_client(row) for row in rows]
+
+    async def remove(self, client_id: str) -> bool:
+        """Delete the client; False when there was none."""
+        async with self._db.begin() as conn:
+            result = await conn.execute(delete(clients).where(clients.c.client_id == client_id))
+        return bool(result.rowcount)

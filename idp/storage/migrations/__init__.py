@@ -1,0 +1,1 @@
+"""Alembic migrations of the provider's schema (run by :func:`idp.storage.migrate.migrate`)."""

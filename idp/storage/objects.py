@@ -1,0 +1,114 @@
+"""Short-lived protocol objects behind one adapter, after node-oidc-provider's (``example/my_adapter.js``).
+
+Authorization codes, PAR requests, sessions, grants and the like are JSON payloads of a ``kind``
+under an ``id``, with an expiry and optionally the grant they belong to. :meth:`ObjectStore.consume`
+is atomic across processes and machines: one ``UPDATE … WHERE consumed_at IS NULL … RETURNING``
+decides which of any number of concurrent callers wins (oidc-anchors.md §4, "auth code redeemed
+twice"). Expired objects are never returned and are deleted by :mod:`idp.storage.cleanup`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import delete, select, update
+
+from idp.storage.database import Database
+from idp.storage.tables import objects
+
+#: Upper bound of a payload as JSON, so that no caller can grow a row without limit.
+MAX_PAYLOAD_OCTETS: Final = 64 * 1024
+_MAX_KIND: Final = 32
+_MAX_ID: Final = 255
+
+_COLUMNS = (objects.c.kind, objects.c.id, objects.c.payload, objects.c.grant_id, objects.c.expires_at,
+            objects.c.consumed_at)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """One stored object; ``consumed_at`` is set once it has been consumed."""
+
+    kind: str
+    id: str
+    payload: dict[str, Any]
+    grant_id: str | None
+    expires_at: dt.datetime
+    consumed_at: dt.datetime | None
+
+
+def _check_key(kind: str, id_: str) -> None:
+    if not 0 < len(kind) <= _MAX_KIND or not 0 < len(id_) <= _MAX_ID:
+        raise ValueError(f"kind must be 1-{_MAX_KIND} and id 1-{_MAX_ID} characters")
+
+
+def _row(row: Any) -> StoredObject:
+    return StoredObject(row.kind, row.id, row.payload, row.grant_id, row.expires_at, row.consumed_at)
+
+
+class ObjectStore:
+    """The adapter: ``upsert``, ``find``, ``consume``, ``destroy``, ``revoke_by_grant``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def upsert(
+        self, kind: str, id: str, payload: Mapping[str, Any], expires_at: dt.datetime, grant_id: str | None = None
+    ) -> None:
+        """Store ``payload`` under (``kind``, ``id``), replacing any previous object (and its consumption)."""
+        _check_key(kind, id)
+        if expires_at.tzinfo is None:
+            raise ValueError("expires_at must be an aware datetime")
+        document = dict(payload)
+        if len(json.dumps(document, separators=(",", ":")).encode("utf-8")) > MAX_PAYLOAD_OCTETS:
+            raise ValueError(f"payload larger than {MAX_PAYLOAD_OCTETS} octets")
+        stmt = self._db.insert(objects).values(kind=kind, id=id, payload=document, grant_id=grant_id,
+                                               expires_at=expires_at, consumed_at=None)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[objects.c.kind, objects.c.id],
+            set_={"payload": stmt.excluded.payload, "grant_id": stmt.excluded.grant_id,
+                  "expires_at": stmt.excluded.expires_at, "consumed_at": None},
+        )
+        async with self._db.begin() as conn:
+            await conn.execute(stmt)
+
+    async def find(self, kind: str, id: str, *, now: dt.datetime) -> StoredObject | None:
+        """The unexpired object, consumed or not (a consumed one tells the caller of a replay)."""
+        _check_key(kind, id)
+        stmt = select(*_COLUMNS).where(objects.c.kind == kind, objects.c.id == id, objects.c.expires_at > now)
+        async with self._db.engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        return None if row is None else _row(row)
+
+    async def consume(self, kind: str, id: str, *, now: dt.datetime) -> StoredObject | None:
+        """Mark the object consumed at ``now`` and return it, if and only if this call did so.
+
+        None means: absent, expired, or already consumed (by this or any other process).
+        """
+        _check_key(kind, id)
+        stmt = (
+            update(objects)
+            .where(objects.c.kind == kind, objects.c.id == id, objects.c.consumed_at.is_(None),
+                   objects.c.expires_at > now)
+            .values(consumed_at=now)
+            .returning(*_COLUMNS)
+        )
+        async with self._db.begin() as conn:
+            row = (await conn.execute(stmt)).first()
+        return None if row is None else _row(row)
+
+    async def destroy(self, kind: str, id: str) -> None:
+        """Delete the object (idempotent)."""
+        _check_key(kind, id)
+        async with self._db.begin() as conn:
+            await conn.execute(delete(objects).where(objects.c.kind == kind, objects.c.id == id))
+
+    async def revoke_by_grant(self, grant_id: str) -> int:
+        """Delete every object of the grant (RFC 6749 §4.1.2: on code reuse, revoke what it issued)."""
+        async with self._db.begin() as conn:
+            result = await conn.execute(delete(objects).where(objects.c.grant_id == grant_id))
+        return int(result.rowcount)

@@ -1,0 +1,56 @@
+"""Fixtures for the provider's tests: every storage test runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from idp.settings import Settings, load_settings
+from idp.storage import Database, migrate
+from tests.idp.postgres import Cluster, install
+
+NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    reason = install()
+    if reason is not None:
+        pytest.skip(reason)
+    cluster = Cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'idp.sqlite3'}"
+    cluster: Cluster = request.getfixturevalue("postgres")
+    return cluster.create_database()
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """A migrated database."""
+    database = Database.connect(db_url)
+    await migrate(database)
+    yield database
+    await database.dispose()
+
+
+def settings_for(tmp_path: Path, db_url: str | None = None, **env: str) -> Settings:
+    """Settings as the environment would give them, with the data directory in ``tmp_path``."""
+    environ = {"MYNACARD_DATA_DIR": str(tmp_path / "var"), **env}
+    if db_url is not None:
+        environ["MYNACARD_DATABASE_URL"] = db_url
+    return load_settings(environ=environ)

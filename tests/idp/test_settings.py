@@ -1,0 +1,123 @@
+"""The one documented settings module: defaults, file + environment, validation, unsafe-default warnings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from idp.settings import (
+    Secret,
+    SettingsError,
+    describe,
+    iter_options,
+    load_settings,
+    unsafe_warnings,
+)
+from keys.service.encryption import KeyEncryptionKeys
+
+KEK = KeyEncryptionKeys.generate()
+
+
+def test_defaults_are_the_embedded_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(environ={})
+    assert settings.issuer == "http://127.0.0.1:8000"
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'var' / 'idp.sqlite3'}"
+    assert settings.keys.algorithms == ("ES256", "PS256", "RS256")
+    assert settings.key_retention == 3600 + 15
+    assert not settings.test_mode
+
+
+def test_every_option_is_documented_with_a_unique_variable() -> None:
+    options = list(iter_options())
+    assert len(options) > 20
+    assert all(o.doc for o in options)
+    assert len({o.env for o in options}) == len(options)
+    docs = describe()
+    assert all(f"`{o.env}`" in docs and f"`{o.key}`" in docs for o in options)
+    assert "MYNACARD_KEYS_PUBLISH_LEAD" in {o.env for o in options}
+
+
+def test_file_then_environment(tmp_path: Path) -> None:
+    config = tmp_path / "idp.toml"
+    config.write_text('issuer = "https://id.example.jp"\n[server]\nport = 9000\nworkers = 4\n'
+                      '[keys]\nalgorithms = ["ES256", "PS256"]\nrotation_interval = "14d"\npublish_lead = "2h"\n'
+                      '[logging]\nrequests = false\n')
+    settings = load_settings(config, environ={"MYNACARD_SERVER_PORT": "9100", "MYNACARD_KEYS_CACHE_TTL": "90s",
+                                              "MYNACARD_DATABASE_URL": "postgresql://u:pw@db/idp"})
+    assert (settings.issuer, settings.server.port, settings.server.workers) == ("https://id.example.jp", 9100, 4)
+    assert settings.keys.algorithms == ("ES256", "PS256")
+    assert (settings.keys.rotation_interval, settings.keys.publish_lead, settings.keys.cache_ttl) == (
+        14 * 86400, 7200, 90)
+    assert settings.logging.requests is False
+    assert settings.database_url == "postgresql+asyncpg://u:pw@db/idp"
+    assert "pw" not in repr(settings)
+    config_env = load_settings(environ={"MYNACARD_CONFIG": str(config)})
+    assert config_env.server.port == 9000
+
+
+def test_environment_lists_and_booleans() -> None:
+    settings = load_settings(environ={"MYNACARD_KEYS_ALGORITHMS": "ES256, RS256", "MYNACARD_TEST_MODE": "yes",
+                                      "MYNACARD_ISSUER": "http://op.test"})
+    assert settings.keys.algorithms == ("ES256", "RS256")
+    assert settings.test_mode
+
+
+@pytest.mark.parametrize(("environ", "problem"), [
+    ({"MYNACARD_SERVER_PORT": "eighty"}, "MYNACARD_SERVER_PORT: expected an integer"),
+    ({"MYNACARD_TEST_MODE": "maybe"}, "MYNACARD_TEST_MODE: expected true or false"),
+    ({"MYNACARD_KEYS_PUBLISH_LEAD": "1w"}, "MYNACARD_KEYS_PUBLISH_LEAD: expected seconds"),
+    ({"MYNACARD_ISSUER": "https://id.example.jp/tenant"}, "issuer: scheme, host and port only"),
+    ({"MYNACARD_ISSUER": "http://id.example.jp"}, "issuer: http is allowed only for loopback"),
+    ({"MYNACARD_ISSUER": "id.example.jp"}, "issuer: must be an absolute https URL"),
+    ({"MYNACARD_SERVER_WORKERS": "0"}, "server.workers"),
+    ({"MYNACARD_DATABASE_URL": "mysql://db/idp"}, "database.url"),
+    ({"MYNACARD_KEYS_ALGORITHMS": "PS256"}, "including ES256"),
+    ({"MYNACARD_KEYS_ALGORITHMS": "ES256,HS256"}, "keys.algorithms"),
+    ({"MYNACARD_KEYS_BACKEND": "pkcs11"}, "required by the pkcs11 backend"),
+    ({"MYNACARD_KEYS_BACKEND": "vault"}, "keys.backend"),
+    ({"MYNACARD_KEYS_KEKS": KEK, "MYNACARD_KEYS_KEK_FILE": "/k"}, "set one, not both"),
+    ({"MYNACARD_KEYS_JWKS_MAX_AGE": "2d"}, "keys.publish_lead: must be at least"),
+    ({"MYNACARD_KEYS_ROTATION_INTERVAL": "1d"}, "keys.rotation_interval: must be longer"),
+    ({"MYNACARD_TOKENS_ID_TOKEN_TTL": "0"}, "tokens.id_token_ttl"),
+    ({"MYNACARD_CLEANUP_BATCH_SIZE": "0"}, "cleanup.batch_size"),
+    ({"MYNACARD_LOGGING_LEVEL": "LOUD"}, "logging.level"),
+])
+def test_invalid_settings_are_refused(environ: dict[str, str], problem: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ=environ)
+    assert any(p.startswith(problem) or problem in p for p in caught.value.problems), caught.value.problems
+
+
+def test_file_problems_are_all_reported(tmp_path: Path) -> None:
+    config = tmp_path / "idp.toml"
+    config.write_text('isuer = "typo"\nserver = 1\n[keys]\nrotation = "1d"\n')
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config, environ={})
+    assert caught.value.problems == ["server: must be a table", "isuer: unknown setting",
+                                     "keys.rotation: unknown setting"]
+    (tmp_path / "bad.toml").write_text("[keys\n")
+    with pytest.raises(SettingsError, match="cannot read"):
+        load_settings(tmp_path / "bad.toml", environ={})
+
+
+def test_unsafe_defaults_warn_and_safe_settings_do_not() -> None:
+    defaults = load_settings(environ={})
+    warnings = unsafe_warnings(defaults, {"MYNACARD_SERVE_PORT": "1"})
+    assert any("uses http" in w for w in warnings)
+    assert any("development KEK" in w for w in warnings)
+    assert "unknown environment variable MYNACARD_SERVE_PORT ignored" in warnings
+    test_mode = load_settings(environ={"MYNACARD_TEST_MODE": "1"})
+    assert any("test mode" in w for w in unsafe_warnings(test_mode, {}))
+    safe = {"MYNACARD_ISSUER": "https://id.example.jp", "MYNACARD_KEYS_KEKS": KEK}
+    assert unsafe_warnings(load_settings(environ=safe), safe) == []
+
+
+def test_secrets_stay_hidden() -> None:
+    settings = load_settings(environ={"MYNACARD_KEYS_KEKS": KEK, "MYNACARD_KEYS_PKCS11_PIN": "4321"})
+    assert settings.keys.keks.reveal() == KEK
+    assert KEK not in repr(settings)
+    assert "4321" not in repr(settings)
+    assert str(Secret("x")) == "Secret('********')"
+    assert not Secret("")
