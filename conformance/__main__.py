@@ -15,6 +15,7 @@ from collections.abc import Callable
 SUITES: dict[str, str] = {
     "limbo": "conformance.limbo",
     "opensc": "conformance.opensc",
+    "vc": "conformance.vc",
     "wycheproof": "conformance.wycheproof",
 }
 
