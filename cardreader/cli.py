@@ -8,6 +8,8 @@ Commands::
     sign --key auth|sign --data-file F       sign SHA-256(F) on the card (--out FILE writes the signature)
     virtual-card [--port N] [--profile F]    run the virtual card against pcscd's vpcd driver
     make-profile FILE                        issue a virtual card from the test PKI and write its profile
+    agent --provider URL [--kiosk]           serve the provider's login page on loopback (cardreader.agent)
+    login --code CODE --provider URL         complete a login shown on another device (cardreader.agent)
 
 PINs are prompted without echo, or read from a file descriptor with ``--pin-fd N`` (one line) for
 automation; they are never echoed, logged or accepted as an argument. Output is for people by default,
@@ -37,6 +39,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from cardreader import session
+from cardreader.agent import cli as agent_cli
 from cardreader.errors import (
     CardError,
     LastTryNeedsConfirmation,
@@ -101,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--auth-pin", help="4 digits (default 1234)")
     make.add_argument("--sign-password", help="6-16 letters and digits (default ABC123)")
     make.add_argument("--token-label", help="EF 0006 label (default JPKIAPICCTOKEN2; e.g. JPKIAPGPSETOKEN)")
+    agent_cli.add_commands(sub, common)
     return parser
 
 
@@ -282,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_virtual_card(args)
         if args.command == "make-profile":
             return cmd_make_profile(args)
+        if args.command in agent_cli.COMMANDS:
+            return agent_cli.run(args)
         result, text = _CARD_COMMANDS[args.command](args)
     except CardError as exc:
         return _fail(args, exc)

@@ -17,7 +17,20 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
-from idp.endpoints import discovery, health, jwks
+from idp.endpoints import (
+    authorize,
+    card_login,
+    discovery,
+    health,
+    interaction,
+    introspection,
+    jwks,
+    par,
+    revocation,
+    test_login,
+    token,
+    userinfo,
+)
 from idp.endpoints import metrics as metrics_endpoint
 from idp.endpoints.dependencies import provide_metrics, provide_services
 from idp.errors import exception_handlers
@@ -46,7 +59,10 @@ def create_app(settings: Settings) -> Litestar:
 
     app = Litestar(
         route_handlers=[discovery.openid_configuration, discovery.oauth_authorization_server, jwks.jwks,
-                        health.healthz, metrics_endpoint.prometheus_metrics],
+                        health.healthz, metrics_endpoint.prometheus_metrics,
+                        token.token, userinfo.userinfo, revocation.revoke, introspection.introspect,
+                        authorize.authorize, par.par, *interaction.ROUTES, test_login.test_login,
+                        *card_login.ROUTES],
         lifespan=[lifespan],
         dependencies={"services": Provide(provide_services, sync_to_thread=False),
                       "metrics": Provide(provide_metrics, sync_to_thread=False)},

@@ -54,6 +54,8 @@ class Client:
     auth_method: AuthMethod
     redirect_uris: tuple[str, ...]
     id_token_signed_response_alg: str = DEFAULT_ID_TOKEN_ALG
+    #: None: UserInfo answers plain JSON; else a JWT signed with this algorithm (OIDC Core §5.3.2).
+    userinfo_signed_response_alg: str | None = None
     jwks: Mapping[str, Any] | None = None
     jwks_uri: str | None = None
     sector_identifier: str | None = None
@@ -71,6 +73,7 @@ class Client:
         return {"client_id": self.client_id, "token_endpoint_auth_method": self.auth_method.value,
                 "redirect_uris": list(self.redirect_uris),
                 "id_token_signed_response_alg": self.id_token_signed_response_alg,
+                "userinfo_signed_response_alg": self.userinfo_signed_response_alg,
                 "jwks": self.jwks, "jwks_uri": self.jwks_uri, "sector_identifier": self.sector_identifier,
                 "require_pushed_authorization_requests": self.require_par}
 
@@ -131,6 +134,7 @@ def register_client(
     auth_method: AuthMethod,
     redirect_uris: Sequence[str],
     id_token_signed_response_alg: str = DEFAULT_ID_TOKEN_ALG,
+    userinfo_signed_response_alg: str | None = None,
     jwks: Mapping[str, Any] | None = None,
     jwks_uri: str | None = None,
     sector_identifier: str | None = None,
@@ -145,9 +149,10 @@ def register_client(
         raise InvalidClientMetadata("invalid_redirect_uri", "at least one redirect URI is needed")
     for uri in redirect_uris:
         check_redirect_uri(uri)
-    if id_token_signed_response_alg not in algorithms:
-        raise InvalidClientMetadata("invalid_client_metadata",
-                                    f"id_token_signed_response_alg must be one of {', '.join(algorithms)}")
+    for name, alg in (("id_token_signed_response_alg", id_token_signed_response_alg),
+                      ("userinfo_signed_response_alg", userinfo_signed_response_alg)):
+        if alg is not None and alg not in algorithms:
+            raise InvalidClientMetadata("invalid_client_metadata", f"{name} must be one of {', '.join(algorithms)}")
     if jwks is not None and jwks_uri is not None:
         raise InvalidClientMetadata("invalid_client_metadata", "give jwks or jwks_uri, not both (RFC 7591 §2)")
     if auth_method is AuthMethod.PRIVATE_KEY_JWT and jwks is None and jwks_uri is None:
@@ -164,7 +169,8 @@ def register_client(
                                     "sector_identifier for pairwise subject identifiers (OIDC Core §8.1)")
     secret = secrets.token_urlsafe(32) if auth_method is AuthMethod.CLIENT_SECRET_BASIC else None
     client = Client(client_id=client_id, auth_method=auth_method, redirect_uris=tuple(redirect_uris),
-                    id_token_signed_response_alg=id_token_signed_response_alg, jwks=jwks, jwks_uri=jwks_uri,
+                    id_token_signed_response_alg=id_token_signed_response_alg,
+                    userinfo_signed_response_alg=userinfo_signed_response_alg, jwks=jwks, jwks_uri=jwks_uri,
                     sector_identifier=sector_identifier, require_par=require_par,
                     secret_sha256=None if secret is None else hash_secret(secret))
     return client, secret

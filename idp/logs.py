@@ -50,6 +50,9 @@ def logging_config(level: str) -> dict[str, Any]:
             "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
             "alembic": {"handlers": [], "propagate": True, "level": "WARNING"},
             "httpx": {"handlers": [], "propagate": True, "level": "WARNING"},  # its INFO lines carry full URLs
+            # their DEBUG/INFO lines carry SQL parameters: stored payloads, which may hold personal data
+            "aiosqlite": {"handlers": [], "propagate": True, "level": "WARNING"},
+            "sqlalchemy.engine": {"handlers": [], "propagate": True, "level": "WARNING"},
         },
     }
 

@@ -33,6 +33,11 @@ class Metrics:
                                  ["method", "route"], buckets=_BUCKETS, registry=self.registry)
         self.oauth_errors = Counter("idp_oauth_errors", "OAuth error responses by error code (RFC 6749 §5.2).",
                                     ["error"], registry=self.registry)
+        self.tokens_issued = Counter("idp_tokens_issued", "Successful token responses by grant type.",
+                                     ["grant_type"], registry=self.registry)
+        self.token_reuse = Counter("idp_token_reuse", "Replays of a used authorization code or rotated refresh "
+                                   "token, each of which revoked its grant (RFC 9700 §4.14.2).",
+                                   ["kind"], registry=self.registry)
 
     def exposition(self) -> bytes:
         """The text exposition format; across all workers when ``PROMETHEUS_MULTIPROC_DIR`` is set."""

@@ -157,6 +157,62 @@ class TokenSettings:
     clock_tolerance: float = option(15.0, doc="Allowed clock difference when checking times in tokens "
                                               "and assertions; also added to key retention.",
                                     recommend="15 to 30 seconds; kiosk clocks drift.")
+    access_token_alg: str = option("ES256", doc="JWS algorithm of access tokens (one of keys.algorithms).")
+    refresh_token_ttl: float = option(
+        30 * 86400.0,
+        doc="Absolute lifetime of a grant and of every refresh token issued under it, counted from the login; "
+            "rotation does not extend it. Refresh tokens are issued only when the granted scope holds "
+            "offline_access (OIDC Core §11), never for client_credentials.",
+        recommend="As short as the relying parties allow; 30 days or less.")
+    refresh_token_reuse_grace: float = option(
+        10.0,
+        doc="Each refresh rotates the refresh token. For this long after a rotation, presenting the old token "
+            "again (same client, same DPoP key, same scope) returns the very same response, so a client that "
+            "lost the answer can retry; any other reuse revokes the whole grant (RFC 9700 §4.14.2).",
+        recommend="A few seconds; 0 turns retries off.")
+    client_credentials_scopes: tuple[str, ...] = option(
+        (), doc="Scope values confidential clients may request with the client_credentials grant (RFC 6749 §4.4); "
+                "such tokens name the client, never a person.")
+    introspection_clients: tuple[str, ...] = option(
+        (), doc="Clients (resource servers) that may introspect tokens issued to any client; every other client "
+                "sees only its own tokens as active (RFC 7662 §4).")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationSettings:
+    """``[authorization]``: the authorization endpoint, pushed requests, login interactions, sessions, consent."""
+
+    code_ttl: float = option(60.0, doc="Lifetime of an authorization code; it is also single use (RFC 6749 §4.1.2).",
+                             recommend="60 seconds or less (FAPI 2.0 Security Profile §5.3.2.1).")
+    par_ttl: float = option(60.0, doc="Lifetime of the request_uri of a pushed authorization request (RFC 9126 "
+                                      "§2.2 expires_in); it is also single use and bound to its client.")
+    require_par: bool = option(False, doc="Refuse authorization requests that were not pushed (RFC 9126 §5) from "
+                                          "every client; single clients can require it with "
+                                          "require_pushed_authorization_requests.",
+                               recommend="true for FAPI 2.0 deployments.")
+    interaction_ttl: float = option(900.0, doc="How long a person has, after the authorization request, to log in "
+                                               "and consent (the interaction and its browser cookie).")
+    session_ttl: float = option(3600.0, doc="Lifetime of the browser session (cookie mynacard_session), counted "
+                                            "from the login. Within it, further requests need no new login unless "
+                                            "prompt, max_age, acr_values or requested personal claims ask for one "
+                                            "(personal claims come only from the login that just happened).",
+                                recommend="Minutes on shared devices such as kiosks.")
+    consent_ttl: float = option(30 * 86400.0, doc="How long a person's consent to a client (its scope values and "
+                                                  "each claim, approved or not) is remembered; prompt=consent asks "
+                                                  "again.")
+    pairwise_salt: Secret = option(  # noqa: RUF009 (Secret is immutable)
+        Secret(""),
+        doc="Secret salt of the pairwise subject identifiers (OIDC Core §8.1); changing it changes every sub the "
+            "relying parties know. Empty: a development salt generated in the data directory.",
+        recommend="32 or more random octets from a secret store, the same on every machine; never change it.")
+
+
+@dataclass(frozen=True, slots=True)
+class LoginSettings:
+    """``[login]``: how people log in (idp.oauth.authenticator)."""
+
+    authenticator: str = option("card", doc="'card': a My Number card through the card agent ([card_login]); "
+                                            "'test': a form taking any account id (test mode only).")
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +240,30 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CardLoginSettings:
+    """``[card_login]``: logging in with a My Number card through the card agent (idp.endpoints.card_login)."""
+
+    trust_dir: str = option("", doc="Directory of JPKI root certificates (PEM or DER). Only pinned J-LIS roots are "
+                                    "admitted (and O=JPKI-TEST roots in test mode). Empty: card login is refused.",
+                            recommend="The J-LIS roots of every generation still in use, checked against J-LIS's "
+                                      "published fingerprints.")
+    crl_dir: str = option("", doc="Directory of CRLs (DER or PEM) of those roots, re-read when its files change. "
+                                  "A card whose root has no fresh CRL there cannot log in (fail closed).",
+                          recommend="Refreshed by a scheduled job well before each CRL's nextUpdate.")
+    agent_url: str = option("http://127.0.0.1:47210", doc="Where the login page finds the card agent "
+                                                          "(python -m cardreader agent) on the person's machine.")
+    challenge_ttl: float = option(120.0, doc="Lifetime of a one-time login challenge; also the oldest login "
+                                             "signature accepted.")
+    login_ttl: float = option(600.0, doc="How long a card login (its token and cross-device code) stays open, "
+                                         "bounded by the interaction's own expiry.")
+    ocsp: bool = option(False, doc="Also ask the OCSP responder an authentication certificate names (with a "
+                                   "nonce); a fresh answer from it or a fresh CRL suffices, a revocation from "
+                                   "either refuses.",
+                        recommend="On where the provider is a registered verifier that may query J-LIS's responder.")
+    ocsp_timeout: float = option(5.0, doc="Seconds allowed for the OCSP responder; on timeout the CRLs decide.")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All settings. Top-level options first, then one section per table."""
 
@@ -192,15 +272,19 @@ class Settings:
                          recommend="An https URL; http is accepted for loopback hosts and, in test mode, "
                                    "for others.")
     data_dir: str = option("var", doc="Directory for the embedded SQLite database and the development KEK.")
-    test_mode: bool = option(False, doc="Test mode: accepts test trust roots (O=JPKI-TEST) and http issuers.",
+    test_mode: bool = option(False, doc="Test mode: accepts test trust roots (O=JPKI-TEST), the test authenticator "
+                                        "and http issuers.",
                              recommend="Never in production.")
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     keys: KeySettings = field(default_factory=KeySettings)
     tokens: TokenSettings = field(default_factory=TokenSettings)
+    authorization: AuthorizationSettings = field(default_factory=AuthorizationSettings)
+    login: LoginSettings = field(default_factory=LoginSettings)
     cleanup: CleanupSettings = field(default_factory=CleanupSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    card_login: CardLoginSettings = field(default_factory=CardLoginSettings)
 
     @property
     def data_path(self) -> Path:
@@ -407,9 +491,30 @@ def check(settings: Settings) -> list[str]:
                         "parties and workers see a key before it signs")
     if keys.rotation_interval <= keys.publish_lead:
         problems.append("keys.rotation_interval: must be longer than keys.publish_lead")
-    for name in ("id_token_ttl", "access_token_ttl"):
+    for name in ("id_token_ttl", "access_token_ttl", "refresh_token_ttl"):
         if getattr(settings.tokens, name) <= 0:
             problems.append(f"tokens.{name}: must be positive")
+    if settings.tokens.access_token_alg not in keys.algorithms:
+        problems.append("tokens.access_token_alg: must be one of keys.algorithms")
+    if not 0 <= settings.tokens.refresh_token_reuse_grace < settings.tokens.refresh_token_ttl:
+        problems.append("tokens.refresh_token_reuse_grace: at least 0 and shorter than tokens.refresh_token_ttl")
+    if {"openid", "offline_access"} & set(settings.tokens.client_credentials_scopes):
+        problems.append("tokens.client_credentials_scopes: openid and offline_access need a person, not a client")
+    authz = settings.authorization
+    for name in ("code_ttl", "par_ttl", "interaction_ttl", "session_ttl", "consent_ttl"):
+        if getattr(authz, name) <= 0:
+            problems.append(f"authorization.{name}: must be positive")
+    if authz.code_ttl > 600 or authz.par_ttl > 600:
+        problems.append("authorization.code_ttl and authorization.par_ttl: at most 10 minutes (RFC 6749 §4.1.2)")
+    if settings.login.authenticator not in ("card", "test"):
+        problems.append("login.authenticator: 'card' or 'test'")
+    elif settings.login.authenticator == "test" and not settings.test_mode:
+        problems.append("login.authenticator: 'test' is allowed in test mode only")
+    card = settings.card_login
+    if not card.agent_url.startswith(("http://127.0.0.1:", "http://localhost:")):
+        problems.append("card_login.agent_url: the card agent listens on loopback (http://127.0.0.1:PORT)")
+    if card.challenge_ttl <= 0 or card.login_ttl < card.challenge_ttl:
+        problems.append("card_login.challenge_ttl: positive, and card_login.login_ttl at least as long")
     if settings.cleanup.batch_size < 1:
         problems.append("cleanup.batch_size: must be at least 1")
     if settings.logging.level not in _LOG_LEVELS:
@@ -423,6 +528,9 @@ def unsafe_warnings(settings: Settings, environ: Mapping[str, str] | None = None
     warnings: list[str] = []
     if urlsplit(settings.issuer).scheme == "http":
         warnings.append(f"issuer {settings.issuer} uses http: for local development only")
+    if not settings.authorization.pairwise_salt:
+        warnings.append("no pairwise salt configured: subject identifiers depend on a development salt in the data "
+                        "directory; set authorization.pairwise_salt, the same on every machine")
     if settings.test_mode:
         warnings.append("test mode is on: test trust roots and http issuers are accepted")
     if settings.keys.backend == "software" and not (settings.keys.keks or settings.keys.kek_file):

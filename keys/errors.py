@@ -59,6 +59,9 @@ class Reason(StrEnum):
     TOKEN_ISSUED_IN_FUTURE = "token_issued_in_future"
     MISSING_CLAIM = "missing_claim"
     AMBIGUOUS_KEY = "ambiguous_key"
+    # card login
+    LOGIN_EXPIRED = "login_expired"
+    LOGIN_ISSUED_IN_FUTURE = "login_issued_in_future"
 
 
 class VerificationError(Exception):

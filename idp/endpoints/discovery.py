@@ -8,13 +8,13 @@ rest of issue 4; a test checks that none of them is advertised early.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from litestar import Response, get
 from litestar.di import NamedDependency
 
-from idp.endpoints import jwks
+from idp.endpoints import authorize, interaction, introspection, jwks, par, revocation, token, userinfo
 from idp.runtime import Services
 from idp.settings import Settings
 
@@ -22,20 +22,21 @@ OPENID_CONFIGURATION: Final = "/.well-known/openid-configuration"
 OAUTH_AUTHORIZATION_SERVER: Final = "/.well-known/oauth-authorization-server"
 
 #: Members contributed by implemented endpoints; values are paths below the issuer.
-ENDPOINT_METADATA: Final[tuple[Mapping[str, str], ...]] = (jwks.METADATA,)
+ENDPOINT_METADATA: Final[tuple[Mapping[str, str], ...]] = (jwks.METADATA, token.METADATA, userinfo.METADATA,
+                                                          revocation.METADATA, introspection.METADATA,
+                                                          authorize.METADATA, par.METADATA)
+
+#: Members describing implemented features (grant types, methods, algorithms), computed from the settings.
+FEATURE_METADATA: Final[tuple[Callable[[Settings], Mapping[str, Any]], ...]] = (token.feature_metadata,
+                                                                                userinfo.feature_metadata,
+                                                                                authorize.feature_metadata,
+                                                                                par.feature_metadata,
+                                                                                interaction.feature_metadata)
 
 #: Members to advertise once their endpoint or feature exists (move each into its endpoint module's METADATA).
 PENDING: Final = (
-    "authorization_endpoint", "token_endpoint", "userinfo_endpoint", "pushed_authorization_request_endpoint",
-    "require_pushed_authorization_requests", "revocation_endpoint", "introspection_endpoint",
     "registration_endpoint", "end_session_endpoint", "backchannel_logout_supported",
-    "backchannel_logout_session_supported", "response_types_supported", "response_modes_supported",
-    "grant_types_supported", "subject_types_supported", "id_token_signing_alg_values_supported",
-    "userinfo_signing_alg_values_supported", "scopes_supported", "claims_supported", "claims_parameter_supported",
-    "acr_values_supported", "code_challenge_methods_supported", "token_endpoint_auth_methods_supported",
-    "token_endpoint_auth_signing_alg_values_supported", "request_parameter_supported",
-    "request_uri_parameter_supported", "request_object_signing_alg_values_supported",
-    "authorization_response_iss_parameter_supported", "dpop_signing_alg_values_supported",
+    "backchannel_logout_session_supported", "request_object_signing_alg_values_supported",
 )
 
 
@@ -44,6 +45,8 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
     metadata: dict[str, Any] = {"issuer": settings.issuer}
     for members in ENDPOINT_METADATA:
         metadata.update({name: settings.issuer + path for name, path in members.items()})
+    for describe in FEATURE_METADATA:
+        metadata.update(describe(settings))
     return metadata
 
 

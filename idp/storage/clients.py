@@ -19,6 +19,7 @@ class ClientExists(Exception):
 def _client(row: Any) -> Client:
     return Client(client_id=row.client_id, auth_method=AuthMethod(row.auth_method),
                   redirect_uris=tuple(row.redirect_uris), id_token_signed_response_alg=row.id_token_signed_response_alg,
+                  userinfo_signed_response_alg=row.userinfo_signed_response_alg,
                   jwks=row.jwks, jwks_uri=row.jwks_uri, sector_identifier=row.sector_identifier,
                   require_par=row.require_par, secret_sha256=row.secret_sha256)
 
@@ -35,6 +36,7 @@ class ClientStore:
                   "secret_sha256": client.secret_sha256, "redirect_uris": list(client.redirect_uris),
                   "jwks": None if client.jwks is None else dict(client.jwks), "jwks_uri": client.jwks_uri,
                   "id_token_signed_response_alg": client.id_token_signed_response_alg,
+                  "userinfo_signed_response_alg": client.userinfo_signed_response_alg,
                   "sector_identifier": client.sector_identifier, "require_par": client.require_par}
         try:
             async with self._db.begin() as conn:

@@ -51,7 +51,7 @@ def _row(row: Any) -> StoredObject:
 
 
 class ObjectStore:
-    """The adapter: ``upsert``, ``find``, ``consume``, ``destroy``, ``revoke_by_grant``."""
+    """The adapter: ``upsert``, ``remember_once``, ``find``, ``consume``, ``destroy``, ``revoke_by_grant``."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -75,6 +75,28 @@ class ObjectStore:
         )
         async with self._db.begin() as conn:
             await conn.execute(stmt)
+
+    async def remember_once(
+        self, kind: str, id: str, *, expires_at: dt.datetime, now: dt.datetime, payload: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Record (``kind``, ``id``) until ``expires_at`` and return True, unless an unexpired record exists
+        (then False): one atomic statement, so of concurrent callers in any process exactly one wins. For
+        single-use identifiers (``jti`` of client assertions and DPoP proofs, RFC 7523 §3, RFC 9449 §11.1) and
+        values the first writer decides for every worker (DPoP server nonces)."""
+        _check_key(kind, id)
+        if expires_at.tzinfo is None or now.tzinfo is None:
+            raise ValueError("times must be aware datetimes")
+        insert = self._db.insert(objects).values(kind=kind, id=id, payload=dict(payload or {}), grant_id=None,
+                                                 expires_at=expires_at, consumed_at=None)
+        stmt = insert.on_conflict_do_update(
+            index_elements=[objects.c.kind, objects.c.id],
+            set_={"payload": insert.excluded.payload, "grant_id": None, "expires_at": insert.excluded.expires_at,
+                  "consumed_at": None},
+            where=objects.c.expires_at <= now,
+        ).returning(objects.c.id)
+        async with self._db.begin() as conn:
+            row = (await conn.execute(stmt)).first()
+        return row is not None
 
     async def find(self, kind: str, id: str, *, now: dt.datetime) -> StoredObject | None:
         """The unexpired object, consumed or not (a consumed one tells the caller of a replay)."""

@@ -85,6 +85,7 @@ clients = Table(
     Column("jwks", JSON_DOCUMENT),
     Column("jwks_uri", Text),
     Column("id_token_signed_response_alg", String(16), nullable=False),
+    Column("userinfo_signed_response_alg", String(16)),
     Column("sector_identifier", String(255)),
     Column("require_par", Boolean, nullable=False),
 )

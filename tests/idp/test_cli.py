@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from idp.storage import head_revision
 from keys.service import KeyEncryptionKeys
 from tests.idp.test_clients import RP_JWKS
 
@@ -83,7 +84,7 @@ def test_keys_rotate_list_and_rewrap(idp: Idp) -> None:
 def test_migrate_cleanup_and_config(idp: Idp, tmp_path: Path) -> None:
     idp("keys", "list", rc=1, MYNACARD_DATABASE_MIGRATE_ON_START="false")
     assert "run `idp migrate`" in idp.stderr
-    assert idp("migrate", MYNACARD_DATABASE_MIGRATE_ON_START="false") == {"revision": "0001"}
+    assert idp("migrate", MYNACARD_DATABASE_MIGRATE_ON_START="false") == {"revision": head_revision()}
     assert idp("keys", "list", MYNACARD_DATABASE_MIGRATE_ON_START="false") == []
     assert idp("cleanup") == {"deleted": 0, "batches": 0, "pruned_keys": []}
     shown = idp("config")

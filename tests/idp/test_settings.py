@@ -110,7 +110,8 @@ def test_unsafe_defaults_warn_and_safe_settings_do_not() -> None:
     assert "unknown environment variable MYNACARD_SERVE_PORT ignored" in warnings
     test_mode = load_settings(environ={"MYNACARD_TEST_MODE": "1"})
     assert any("test mode" in w for w in unsafe_warnings(test_mode, {}))
-    safe = {"MYNACARD_ISSUER": "https://id.example.jp", "MYNACARD_KEYS_KEKS": KEK}
+    safe = {"MYNACARD_ISSUER": "https://id.example.jp", "MYNACARD_KEYS_KEKS": KEK,
+            "MYNACARD_AUTHORIZATION_PAIRWISE_SALT": "a-long-random-deployment-salt-0123456789"}
     assert unsafe_warnings(load_settings(environ=safe), safe) == []
 
 

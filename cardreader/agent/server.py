@@ -1,0 +1,378 @@
+"""The loopback HTTP server of the card agent, and the agent's state (one login at a time).
+
+See :mod:`cardreader.agent` for the routes. Every request passes these gates first:
+
+* the server listens on 127.0.0.1 only, and ``Host`` must name the agent itself (``127.0.0.1:<port>`` or
+  ``localhost:<port>``), which defeats DNS rebinding;
+* an ``Origin`` header, when present, must be the provider's origin (the login API) or the agent's own (the PIN
+  pad); the login API *requires* the provider's origin, and only it gets CORS headers;
+* bodies are JSON (so a cross-origin page cannot send one without a preflight, which only the provider's origin
+  passes) and at most 4 KiB.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from cardreader.agent.pinpad import PAGE, SCRIPT, PinPad, StalePrompt
+from cardreader.errors import CardError, PinFormatError
+from cardreader.login import (
+    CardOptions,
+    LoginError,
+    PinPrompt,
+    Provider,
+    Step,
+    Ticket,
+    origin_of,
+    run_login,
+    wait_for_removal,
+)
+
+log = logging.getLogger("cardreader.agent")
+
+#: The agent's default port on loopback (the provider's ``card_login.agent_url`` must match).
+DEFAULT_PORT = 47210
+PROTOCOL_VERSION = 1
+_MAX_BODY = 4096
+_LOGIN_ROUTE = re.compile(r"/v1/login/([A-Za-z0-9_-]{22})")
+_REMOVE_CARD = ("Please take your card from the reader.", "カードをカードリーダーから取り出してください。")
+
+
+class Refused(Exception):
+    """A request the agent will not serve now; ``reason``/``message``/``message_ja`` as for card errors."""
+
+    def __init__(self, status: HTTPStatus, reason: str, message: str, message_ja: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.body = {"reason": reason, "message": message, "message_ja": message_ja}
+
+
+@dataclass
+class Job:
+    """One login: where it is and, once it failed, why (never the card's data)."""
+
+    id: str
+    step: Step = Step.FETCHING
+    error: dict[str, object] | None = None
+    remove_card: bool = False
+
+    def view(self) -> dict[str, object]:
+        """What the login page may see."""
+        return {"login": self.id, "state": self.step.value, "error": self.error, "remove_card": self.remove_card}
+
+
+@dataclass
+class AgentConfig:
+    """How the agent runs."""
+
+    provider: str
+    port: int = DEFAULT_PORT
+    kiosk: bool = False
+    pin_entry: str = "terminal"  # or "pinpad"
+    card: CardOptions = field(default_factory=CardOptions)
+
+
+class Agent:
+    """The agent's state: the provider it serves, the PIN prompt, and the current login."""
+
+    def __init__(self, config: AgentConfig, provider: Provider, prompt: PinPrompt) -> None:
+        self.config = config
+        self.provider = provider
+        self.prompt = prompt
+        self.provider_origin = origin_of(provider.issuer)
+        self._lock = threading.Lock()
+        self._job: Job | None = None
+        self._busy = False
+        self._threads: list[threading.Thread] = []
+
+    def status(self) -> dict[str, object]:
+        """``GET /v1/status``."""
+        with self._lock:
+            state = "idle" if not self._busy else ("remove_card" if self._job and self._job.remove_card else "busy")
+        return {"agent": "mynacard-id card agent", "protocol": PROTOCOL_VERSION, "provider": self.provider.issuer,
+                "kiosk": self.config.kiosk, "pin_entry": self.config.pin_entry, "state": state}
+
+    def start(self, ticket: Ticket) -> Job:
+        """Start a login in the background, unless one is running (or, in kiosk mode, the last card is still in
+        the reader)."""
+        with self._lock:
+            if self._busy:
+                if self._job is not None and self._job.remove_card:
+                    raise Refused(HTTPStatus.CONFLICT, "remove_card", *_REMOVE_CARD)
+                raise Refused(HTTPStatus.CONFLICT, "busy", "Another login is in progress on this reader.",
+                              "このカードリーダーでは別のログインが進行中です。")
+            job = Job(secrets.token_urlsafe(16))
+            self._job, self._busy = job, True
+        thread = threading.Thread(target=self._run, args=(job, ticket), name=f"login-{job.id[:6]}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+        return job
+
+    def job(self, job_id: str) -> Job | None:
+        """The login ``job_id``, if it is the current one."""
+        with self._lock:
+            return self._job if self._job is not None and self._job.id == job_id else None
+
+    def _run(self, job: Job, ticket: Ticket) -> None:
+        def step(value: Step) -> None:
+            if value is not Step.DONE:  # the outcome is published below, together with the agent's freedom
+                job.step = value
+
+        outcome: Step = Step.FAILED
+        error: dict[str, object] | None = None
+        try:
+            run_login(self.provider, ticket, self.prompt, self.config.card, on_step=step)
+            outcome = Step.DONE
+            log.info("login_done", extra={"login": job.id[:6]})
+        except (CardError, LoginError) as exc:
+            error = _public(exc.as_dict())
+            log.info("login_failed", extra={"login": job.id[:6], "reason": str(exc.reason), "detail": exc.detail})
+        except Exception as exc:
+            error = {"reason": "agent_error", "message": "The card agent failed. Please try again.",
+                     "message_ja": "カードエージェントでエラーが発生しました。もう一度お試しください。"}
+            log.error("login_crashed", extra={"login": job.id[:6], "error": type(exc).__name__})
+        finally:
+            with self._lock:
+                job.step, job.error, job.remove_card = outcome, error, self.config.kiosk
+                self._busy = self.config.kiosk
+            if self.config.kiosk:
+                self._forget_card(job)
+
+    def _forget_card(self, job: Job) -> None:
+        """Kiosk mode: nothing of this login survives it, and the next login needs the card out first (so a card
+        left behind is never used for the next person without their own PIN entry in their own login)."""
+        notice = getattr(self.prompt, "notice", None)
+        if callable(notice):
+            notice(*_REMOVE_CARD)
+        card = self.config.card
+        try:
+            wait_for_removal(card.reader, test_mode=card.test_mode)
+        finally:
+            if callable(notice):
+                notice("Ready for the next person.", "次の方のログインを待っています。")
+            with self._lock:
+                job.remove_card, self._busy = False, False
+
+    def close(self) -> None:
+        """Cancel an open PIN pad prompt and close the provider connection."""
+        cancel = getattr(self.prompt, "cancel", None)
+        if callable(cancel):
+            cancel()
+        self.provider.close()
+
+
+def _public(error: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in error.items() if k in ("reason", "message", "message_ja", "tries_left")}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: AgentServer
+    server_version = "mynacard-agent"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+
+    # -- plumbing ---------------------------------------------------------------------------------------------
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # request lines carry login ids; _route logs method and route only
+
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in {"Content-Type": content_type, "Content-Length": str(len(body)),
+                            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+                            "Referrer-Policy": "no-referrer", **headers}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: HTTPStatus, document: object, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(document, ensure_ascii=False).encode(), "application/json; charset=utf-8",
+                   headers or {})
+
+    def _cors(self) -> dict[str, str]:
+        return {"Access-Control-Allow-Origin": self.server.agent.provider_origin, "Vary": "Origin"}
+
+    def _body(self) -> dict[str, Any]:
+        if (self.headers.get("Content-Type") or "").split(";")[0].strip().lower() != "application/json":
+            raise Refused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "bad_request", "JSON expected.", "JSONが必要です。")
+        try:
+            length = int(self.headers.get("Content-Length") or "0")
+        except ValueError:
+            length = -1
+        if not 0 < length <= _MAX_BODY:
+            raise Refused(HTTPStatus.BAD_REQUEST, "bad_request", "Bad request body.", "リクエストが不正です。")
+        try:
+            document = json.loads(self.rfile.read(length))
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            raise Refused(HTTPStatus.BAD_REQUEST, "bad_request", "Bad request body.", "リクエストが不正です。")
+        return document
+
+    def _gate(self) -> str:
+        """Host and Origin checks; returns which origin asked: ``provider``, ``agent`` or ``none``."""
+        if (self.headers.get("Host") or "").lower() not in self.server.hosts:
+            raise Refused(HTTPStatus.MISDIRECTED_REQUEST, "wrong_host", "Wrong host.", "ホストが違います。")
+        origin = self.headers.get("Origin")
+        if origin is None:
+            return "none"
+        if origin == self.server.agent.provider_origin:
+            return "provider"
+        if origin in self.server.own_origins:
+            return "agent"
+        raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "This page may not use the card agent.",
+                      "このページからはカードエージェントを利用できません。")
+
+    def _route(self, method: str) -> None:
+        path = self.path.split("?", 1)[0]
+        headers: dict[str, str] = {}
+        try:
+            caller = self._gate()
+            if path.startswith("/v1/"):
+                if caller == "agent":
+                    raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "This page may not use the login API.",
+                                  "このページからはログインAPIを利用できません。")
+                headers = self._cors() if caller == "provider" else {}
+                self._login_api(method, path, caller, headers)
+            elif path == "/pinpad" or path.startswith("/pinpad"):
+                if caller == "provider":
+                    raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "The PIN pad is the agent's own page.",
+                                  "暗証番号の入力はカードエージェントの画面で行ってください。")
+                self._pinpad(method, path, caller)
+            else:
+                raise Refused(HTTPStatus.NOT_FOUND, "not_found", "Not found.", "見つかりません。")
+        except Refused as refused:
+            log.info("refused", extra={"method": method, "status": int(refused.status),
+                                       "reason": refused.body["reason"]})
+            self._json(refused.status, refused.body, headers)
+
+    def do_GET(self) -> None:
+        self._route("GET")
+
+    def do_POST(self) -> None:
+        self._route("POST")
+
+    def do_OPTIONS(self) -> None:
+        self._route("OPTIONS")
+
+    # -- the login API (the provider's page) ------------------------------------------------------------------
+
+    def _login_api(self, method: str, path: str, caller: str, headers: dict[str, str]) -> None:
+        agent = self.server.agent
+        if method == "OPTIONS":
+            if caller != "provider":
+                raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "Preflight from another origin.",
+                              "別のオリジンからの事前確認です。")
+            preflight = {**headers, "Access-Control-Allow-Methods": "GET, POST",
+                         "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "600"}
+            if self.headers.get("Access-Control-Request-Private-Network") == "true":
+                preflight["Access-Control-Allow-Private-Network"] = "true"  # Private Network Access (Chrome)
+            self._send(HTTPStatus.NO_CONTENT, b"", "text/plain", preflight)
+            return
+        if method == "GET" and path == "/v1/status":
+            self._json(HTTPStatus.OK, agent.status(), headers)
+            return
+        if method == "POST" and path == "/v1/login":
+            if caller != "provider":
+                raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "Only the provider's login page may start a "
+                              "login.", "ログインを開始できるのはログインページだけです。")
+            body = self._body()
+            token, code = body.get("token"), body.get("code")
+            try:
+                ticket = Ticket.code(code) if isinstance(code, str) and token is None else Ticket.token(
+                    token if isinstance(token, str) else "")
+            except ValueError:
+                raise Refused(HTTPStatus.BAD_REQUEST, "bad_token", "Bad login token or code.",
+                              "ログイントークンまたはコードが不正です。") from None
+            job = agent.start(ticket)
+            log.info("login_started", extra={"login": job.id[:6]})
+            pinpad = f"{self.server.own_origins[0]}/pinpad" if agent.config.pin_entry == "pinpad" else None
+            self._json(HTTPStatus.ACCEPTED, {**job.view(), "pin_entry": agent.config.pin_entry,
+                                             "pinpad_url": pinpad}, headers)
+            return
+        match = _LOGIN_ROUTE.fullmatch(path)
+        if method == "GET" and match:
+            current = agent.job(match[1])
+            if current is None:
+                raise Refused(HTTPStatus.NOT_FOUND, "unknown_login", "No such login.", "該当するログインがありません。")
+            self._json(HTTPStatus.OK, current.view(), headers)
+            return
+        raise Refused(HTTPStatus.NOT_FOUND, "not_found", "Not found.", "見つかりません。")
+
+    # -- the PIN pad (the agent's own page) -------------------------------------------------------------------
+
+    def _pinpad(self, method: str, path: str, caller: str) -> None:
+        pad = self.server.pinpad
+        if pad is None:
+            raise Refused(HTTPStatus.NOT_FOUND, "not_found", "The PIN is entered in the agent's terminal.",
+                          "暗証番号はカードエージェントの端末で入力してください。")
+        if method == "GET" and path == "/pinpad":
+            self._send(HTTPStatus.OK, PAGE.encode(), "text/html; charset=utf-8", _PAGE_HEADERS)
+        elif method == "GET" and path == "/pinpad.js":
+            self._send(HTTPStatus.OK, SCRIPT.encode(), "text/javascript; charset=utf-8", _PAGE_HEADERS)
+        elif method == "GET" and path == "/pinpad/state":
+            if self.headers.get("Sec-Fetch-Site") not in (None, "same-origin", "none"):
+                raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "Not from this page.", "この画面以外からです。")
+            self._json(HTTPStatus.OK, pad.state())
+        elif method == "POST" and path == "/pinpad/answer":
+            if caller != "agent":  # an answer must come from the PIN pad page itself
+                raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "Not from the PIN pad.",
+                              "暗証番号入力画面からではありません。")
+            self._answer(pad, self._body())
+        else:
+            raise Refused(HTTPStatus.NOT_FOUND, "not_found", "Not found.", "見つかりません。")
+
+    def _answer(self, pad: PinPad, body: dict[str, Any]) -> None:
+        prompt, pin, confirm, cancel = body.get("prompt"), body.get("pin"), body.get("confirm"), body.get("cancel")
+        if not isinstance(prompt, str) or not isinstance(pin, str | None) or not isinstance(confirm, bool | None):
+            raise Refused(HTTPStatus.BAD_REQUEST, "bad_request", "Bad answer.", "回答が不正です。")
+        try:
+            pad.answer(prompt, pin=pin, confirm=confirm, cancel=cancel is True)
+        except StalePrompt:
+            raise Refused(HTTPStatus.CONFLICT, "stale_prompt", "This prompt is no longer open.",
+                          "この入力はすでに終了しています。") from None
+        except PinFormatError as exc:
+            raise Refused(HTTPStatus.BAD_REQUEST, exc.reason.value, exc.message, exc.message_ja) from None
+        except ValueError:
+            raise Refused(HTTPStatus.BAD_REQUEST, "bad_request", "Bad answer.", "回答が不正です。") from None
+        self._json(HTTPStatus.OK, {"status": "accepted"})
+
+
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
+                               "connect-src 'self'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+}
+
+
+class AgentServer(ThreadingHTTPServer):
+    """The agent's HTTP server, on loopback only."""
+
+    daemon_threads = True
+
+    def __init__(self, agent: Agent, *, pinpad: PinPad | None = None) -> None:
+        super().__init__(("127.0.0.1", agent.config.port), _Handler)
+        self.agent = agent
+        self.pinpad = pinpad
+        port = self.server_address[1]
+        agent.config.port = port
+        self.hosts = frozenset({f"127.0.0.1:{port}", f"localhost:{port}"})
+        self.own_origins = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
+
+    def serve(self, ready: Callable[[str], None] | None = None) -> None:
+        """Serve until :meth:`shutdown`; ``ready`` receives the agent's URL once it listens."""
+        if ready is not None:
+            ready(self.own_origins[0])
+        self.serve_forever()
+
+
+__all__ = ["DEFAULT_PORT", "Agent", "AgentConfig", "AgentServer", "Job", "Refused"]

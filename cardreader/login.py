@@ -1,0 +1,391 @@
+"""The card side of a login at the provider: fetch the challenge, ask for the PIN, sign, send.
+
+Shared by the loopback agent (:mod:`cardreader.agent`, same device: the provider's login page hands it a
+*token*) and by ``python -m cardreader login --code CODE --provider URL`` (cross-device: the person types the
+short *code* the login page shows on another machine). Either way the card talks to the provider directly;
+the browser never sees the certificate or the signature, and the PIN goes nowhere but the card.
+
+The HTTP contract with the provider is defined in :mod:`idp.endpoints.card_login`; this module is its client:
+
+* ``POST {issuer}/card-login/challenge`` ``{"token": T}`` or ``{"code": C}`` → the fields of the login
+  message (:class:`keys.cardlogin.LoginMessage`), the relying party's name and the challenge's expiry;
+* ``POST {issuer}/card-login/response`` with the same ticket, the challenge, the certificate and the
+  signature (base64url) → ``{"status": "verified"}`` or an error ``{"error", "message", "message_ja"}``.
+
+The message is built here, from the fields and from the issuer this side was configured with (never from
+one the provider names), so the card signs only a domain-separated login message for that issuer, never a
+digest handed to it (:mod:`keys.cardlogin`).
+
+PIN rules (jpki-card-and-certs.md §5 step 3), on top of those of :mod:`cardreader.session`: the tries left
+are read before anyone is asked for a PIN; a blocked PIN is not asked for; with one try left the person must
+confirm explicitly first; a PIN the card refused is never sent again (the person starts a new login).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+from cardreader import pcsc, session
+from cardreader.errors import CardError, CertificateAbsent, LastTryNeedsConfirmation, PinBlocked
+from cardreader.evidence import CardEvidence
+from cardreader.jpki import Key
+from cardreader.pin import Pin
+from keys.cardlogin import CHALLENGE_OCTETS, CODE_ALPHABET, CODE_LENGTH, LoginMessage, encode_login_message
+from keys.x509.profile import Purpose
+
+CHALLENGE_PATH = "/card-login/challenge"
+RESPONSE_PATH = "/card-login/response"
+#: Re-fetch the challenge before signing when less than this remains of it (the person took long with the PIN).
+REFRESH_MARGIN = dt.timedelta(seconds=20)
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+_MAX_ANSWER = 16 * 1024
+
+
+class LoginError(Exception):
+    """A login that failed outside the card: the provider refused it, or could not be reached.
+
+    Same shape as :class:`~cardreader.errors.CardError`: ``reason`` for programs, ``message`` and
+    ``message_ja`` for the person, ``detail`` for logs (never a secret).
+    """
+
+    def __init__(self, reason: str, message: str, message_ja: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {message}" + (f" ({detail})" if detail else ""))
+        self.reason = reason
+        self.message = message
+        self.message_ja = message_ja
+        self.detail = detail
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        out: dict[str, object] = {"reason": self.reason, "message": self.message, "message_ja": self.message_ja}
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+def _unavailable(detail: str) -> LoginError:
+    return LoginError("provider_unavailable", "The login service could not be reached. Please try again.",
+                      "ログインサービスに接続できませんでした。もう一度お試しください。", detail)
+
+
+def _bad_answer(detail: str) -> LoginError:
+    return LoginError("provider_answer", "The login service gave an unexpected answer.",
+                      "ログインサービスから想定外の応答がありました。", detail)
+
+
+def cancelled() -> LoginError:
+    """The person cancelled (or did not answer) the PIN prompt."""
+    return LoginError("cancelled", "The login was cancelled.", "ログインを中止しました。")
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """What names the login at the provider: the page's token (same device) or the shown code (cross-device)."""
+
+    kind: Literal["token", "code"]
+    value: str = field(repr=False)
+
+    @classmethod
+    def token(cls, value: str) -> Ticket:
+        """The 32-octet base64url token the provider's login page hands the agent."""
+        if not _TOKEN.fullmatch(value):
+            raise ValueError("a login token is 43 base64url characters")
+        return cls("token", value)
+
+    @classmethod
+    def code(cls, value: str) -> Ticket:
+        """The short code, as a person types it (case, spaces and hyphens do not matter)."""
+        normal = re.sub(r"[\s-]", "", value).upper()
+        if len(normal) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in normal):
+            raise ValueError(f"a login code is {CODE_LENGTH} letters and digits, like ABCD-EFGH")
+        return cls("code", normal)
+
+    def member(self) -> dict[str, str]:
+        """The ticket as a JSON member of a request to the provider."""
+        return {self.kind: self.value}
+
+
+@dataclass(frozen=True, slots=True)
+class LoginRequest:
+    """A challenge from the provider: the message to sign and what to tell the person."""
+
+    message: LoginMessage
+    client_name: str
+    expires_at: dt.datetime
+
+    @property
+    def key(self) -> Key:
+        """The card key the provider asks for."""
+        return Key(self.message.key.value)
+
+
+def check_provider_url(issuer: str, *, test_mode: bool | None = None) -> str:
+    """``issuer`` if it is an https origin, or http on a loopback host (or anywhere in test mode)."""
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.path not in ("", "/") or parts.query:
+        raise ValueError("the provider is an issuer URL: scheme, host and port only")
+    loopback = parts.hostname in ("127.0.0.1", "::1", "localhost")
+    if parts.scheme == "http" and not (loopback or pcsc.in_test_mode(test_mode)):
+        raise ValueError("the provider must use https (http only for loopback hosts or in test mode)")
+    return issuer.rstrip("/")
+
+
+def origin_of(issuer: str) -> str:
+    """The web origin (RFC 6454) of an issuer URL: what a browser sends as ``Origin``."""
+    parts = urlsplit(issuer)
+    default = {"https": 443, "http": 80}[parts.scheme]
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    port = "" if parts.port in (None, default) else f":{parts.port}"
+    return f"{parts.scheme}://{host}{port}"
+
+
+class Provider:
+    """The provider's card-login endpoints, for one configured issuer."""
+
+    def __init__(self, issuer: str, *, test_mode: bool | None = None, timeout: float = 10.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.issuer = check_provider_url(issuer, test_mode=test_mode)
+        self._http = httpx.Client(base_url=self.issuer, timeout=timeout, follow_redirects=False, transport=transport,
+                                  headers={"Accept": "application/json"})
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self._http.close()
+
+    def _post(self, path: str, body: Mapping[str, str]) -> dict[str, Any]:
+        try:
+            answer = self._http.post(path, json=dict(body))
+        except httpx.HTTPError as exc:
+            raise _unavailable(f"{path}: {type(exc).__name__}") from None
+        if len(answer.content) > _MAX_ANSWER:
+            raise _bad_answer(f"{path}: answer of {len(answer.content)} bytes")
+        try:
+            document = answer.json()
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            raise _bad_answer(f"{path}: HTTP {answer.status_code}, not a JSON object")
+        if answer.status_code != 200:
+            if not all(isinstance(document.get(k), str) for k in ("error", "message", "message_ja")):
+                raise _bad_answer(f"{path}: HTTP {answer.status_code}")
+            raise LoginError(document["error"], document["message"], document["message_ja"],
+                             f"{path}: HTTP {answer.status_code}")
+        return document
+
+    def challenge(self, ticket: Ticket) -> LoginRequest:
+        """A fresh challenge for ``ticket``; the issuer in it must be the one configured here."""
+        document = self._post(CHALLENGE_PATH, ticket.member())
+        try:
+            if document["issuer"] != self.issuer:
+                raise _bad_answer("the challenge names another issuer")
+            challenge = _b64decode(document["challenge"])
+            if len(challenge) != CHALLENGE_OCTETS:
+                raise ValueError("challenge length")
+            message = LoginMessage(
+                issuer=self.issuer,
+                interaction=_string(document["interaction"]),
+                challenge=challenge,
+                issued_at=_time(document["issued_at"]),
+                key=Purpose(Key(document["key"]).value),
+            )
+            return LoginRequest(message, _string(document["client_name"])[:200], _time(document["expires_at"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, LoginError):
+                raise
+            raise _bad_answer(f"challenge: {type(exc).__name__}") from None
+
+    def respond(self, ticket: Ticket, request: LoginRequest, evidence: CardEvidence) -> None:
+        """Send the signed login; return once the provider has verified it (raise :class:`LoginError` if not)."""
+        document = self._post(RESPONSE_PATH, {
+            **ticket.member(),
+            "challenge": _b64encode(request.message.challenge),
+            "certificate": _b64encode(evidence.certificate),
+            "signature": _b64encode(evidence.signature),
+        })
+        if document.get("status") != "verified":
+            raise _bad_answer("response: status is not verified")
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(value: object) -> bytes:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]*", value):
+        raise ValueError("not base64url")
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except binascii.Error:
+        raise ValueError("not base64url") from None
+
+
+def _string(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected a string")
+    return value
+
+
+def _time(value: object) -> dt.datetime:
+    if type(value) is not int:
+        raise TypeError("expected seconds since the epoch")
+    return dt.datetime.fromtimestamp(value, dt.UTC)
+
+
+# --- the flow ------------------------------------------------------------------------------------------------
+
+
+class Step(StrEnum):
+    """Where a login is (the agent reports it to the login page)."""
+
+    FETCHING = "fetching"
+    WAITING_FOR_CARD = "waiting_for_card"
+    WAITING_FOR_PIN = "waiting_for_pin"
+    SIGNING = "signing"
+    SENDING = "sending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class PinRequest:
+    """What a PIN prompt shows: for whom, with which key, and how many tries are left."""
+
+    key: Key
+    tries_left: int
+    issuer: str
+    client_name: str
+
+    @property
+    def last_try(self) -> bool:
+        """True when a wrong PIN now blocks the key."""
+        return self.tries_left == 1
+
+    def describe(self) -> tuple[str, str]:
+        """The prompt's headline in English and Japanese."""
+        if self.key is Key.AUTH:
+            en = f"Log in to {self.client_name} with your My Number card (user authentication PIN, 4 digits)"
+            ja = f"{self.client_name} にマイナンバーカードでログインします（利用者証明用暗証番号・数字4桁）"
+        else:
+            en = (f"Log in to {self.client_name} with your My Number card's signing certificate "
+                  "(signing password, 6-16 letters and digits); your name, address, birth date and gender "
+                  "are read from it")
+            ja = (f"{self.client_name} にマイナンバーカードの署名用電子証明書でログインします（署名用パスワード・"
+                  "英数字6〜16文字）。氏名・住所・生年月日・性別を読み取ります")
+        return en, ja
+
+
+class PinPrompt(Protocol):
+    """Where the person enters the PIN: the agent's terminal or its PIN pad page, never the provider's page."""
+
+    def confirm_last_try(self, request: PinRequest) -> bool:
+        """Ask the person to confirm a PIN entry that, if wrong, blocks the key."""
+        ...
+
+    def ask_pin(self, request: PinRequest) -> Pin:
+        """The PIN, in the card's format (re-asking on a format error is the prompt's business); raise
+        :class:`LoginError` (see :func:`cancelled`) when the person gives up."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CardOptions:
+    """Which reader, and how long to wait for a card to be placed on it."""
+
+    reader: str | None = None
+    test_mode: bool | None = None
+    card_timeout: float = 60.0
+    wait: float = 2.0
+
+
+def run_login(
+    provider: Provider,
+    ticket: Ticket,
+    prompt: PinPrompt,
+    card: CardOptions = CardOptions(),
+    *,
+    on_step: Callable[[Step], None] = lambda step: None,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> None:
+    """Complete the login ``ticket`` names: returns once the provider has verified it.
+
+    Raises :class:`~cardreader.errors.CardError` (card, reader or PIN) or :class:`LoginError` (provider or
+    person). No PIN and no certificate content is logged or kept: the PIN is wiped once sent, and the
+    evidence is dropped when the provider has answered.
+    """
+    on_step(Step.FETCHING)
+    request = provider.challenge(ticket)
+    on_step(Step.WAITING_FOR_CARD)
+    pcsc.wait_for_card(card.reader, timeout=card.card_timeout, test_mode=card.test_mode)
+    with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
+        info = session.read_info(transport)
+    status = info.auth_pin if request.key is Key.AUTH else info.sign_pin
+    if status is None or not (info.certificates.auth if request.key is Key.AUTH else info.certificates.sign):
+        raise CertificateAbsent(f"EF 0008 lists no {request.key.value} certificate")
+    if status.blocked:
+        raise PinBlocked("no try left; no PIN was asked for")
+    tries = status.tries_left if status.tries_left is not None else request.key.max_tries
+    pin_request = PinRequest(request.key, tries, provider.issuer, request.client_name)
+    confirmed = False
+    if pin_request.last_try:
+        confirmed = prompt.confirm_last_try(pin_request)
+        if not confirmed:
+            raise LastTryNeedsConfirmation()
+    on_step(Step.WAITING_FOR_PIN)
+    pin = prompt.ask_pin(pin_request)
+    try:
+        if clock() > request.expires_at - REFRESH_MARGIN:
+            fresh = provider.challenge(ticket)
+            if fresh.key is not request.key:
+                raise _bad_answer("the provider changed the key of the login")
+            request = fresh
+        on_step(Step.SIGNING)
+        with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
+            evidence = session.sign(transport, request.key, encode_login_message(request.message), pin,
+                                    confirm_last_try=confirmed)
+    finally:
+        pin.wipe()
+    on_step(Step.SENDING)
+    provider.respond(ticket, request, evidence)
+    on_step(Step.DONE)
+
+
+def wait_for_removal(reader: str | None = None, *, test_mode: bool | None = None, timeout: float | None = None,
+                     interval: float = 0.2) -> bool:
+    """Return ``True`` once no card is in ``reader`` (``False`` if ``timeout`` passes first)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            pcsc.wait_for_card(reader, timeout=0, test_mode=test_mode)
+        except CardError:
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+__all__ = [
+    "CardOptions",
+    "LoginError",
+    "LoginRequest",
+    "PinPrompt",
+    "PinRequest",
+    "Provider",
+    "Step",
+    "Ticket",
+    "cancelled",
+    "check_provider_url",
+    "origin_of",
+    "run_login",
+    "wait_for_removal",
+]

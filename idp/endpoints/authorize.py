@@ -1,0 +1,166 @@
+"""``GET``/``POST /authorize``: the authorization endpoint (RFC 6749 §3.1, §4.1; OIDC Core §3.1.2; RFC 9126 §4).
+
+Steps, after node-oidc-provider's ``lib/actions/authorization``: read the parameters (the query, or for POST the
+form body: RFC 6749 §3.1, OIDC Core §3.1.2.1), resolve and validate the request
+(:func:`idp.oauth.authorization_request.resolve_request`: a pushed request, a request object, or the parameters),
+then decide (OIDC Core §3.1.2.3–4) from the browser's session (:mod:`idp.oauth.session`):
+
+* a login is needed (:func:`idp.oauth.interaction.login_needed`): ``login_required`` for ``prompt=none``, else an
+  interaction and a redirect to ``/interaction/{uid}``;
+* consent is needed (:mod:`idp.oauth.consent`): ``consent_required`` for ``prompt=none``, else an interaction
+  that goes straight to the consent page;
+* otherwise the code, at once.
+
+Errors found before the redirect URI is verified are shown to the person (HTML, or JSON for clients that ask for
+it), never redirected; later ones go back to the client. Every response to the client carries ``iss``
+(RFC 9207) and ``state``, as a redirect (303) or, for ``response_mode=form_post``, a self-posting page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from litestar import Request, Response, route
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.response import Redirect
+
+from idp.clients import Client
+from idp.endpoints.pages import error_page, form_post_page, language, wants_html
+from idp.errors import InvalidRequest, OAuthError, oauth_error_response
+from idp.metrics import Metrics
+from idp.oauth import consent
+from idp.oauth.authorization_request import (
+    MAX_REQUEST_OCTETS,
+    PROMPTS,
+    RESPONSE_MODES,
+    SCOPES,
+    AuthorizationError,
+    AuthorizationRequest,
+    ConsentRequired,
+    LoginRequired,
+    ResponseTarget,
+    parse_parameters,
+    resolve_request,
+)
+from idp.oauth.authorization_response import error_parameters, issue_code, redirect_url, response_parameters
+from idp.oauth.interaction import (
+    LoginRecord,
+    interaction_cookie,
+    interaction_path,
+    login_needed,
+    start_interaction,
+)
+from idp.oauth.pkce import CODE_CHALLENGE_METHODS
+from idp.oauth.session import SESSION_COOKIE, Session, load_session
+from idp.oauth.subject import subject_for
+from idp.runtime import Services, utcnow
+from idp.settings import Settings
+
+PATH: Final = "/authorize"
+METADATA: Final = {"authorization_endpoint": PATH}
+_FORM: Final = "application/x-www-form-urlencoded"
+_NO_STORE: Final = {"Cache-Control": "no-store"}
+_log = logging.getLogger("idp.authorize")
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def feature_metadata(settings: Settings) -> dict[str, Any]:
+    """Discovery members of the authorization endpoint (OIDC Discovery §3, RFC 8414 §2, RFC 9207 §3)."""
+    return {"response_types_supported": ["code"], "response_modes_supported": list(RESPONSE_MODES),
+            "code_challenge_methods_supported": list(CODE_CHALLENGE_METHODS), "scopes_supported": list(SCOPES),
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
+                                 *consent.RELEASABLE_CLAIMS],
+            "claim_types_supported": ["normal"], "claims_parameter_supported": True,
+            "request_parameter_supported": True, "request_uri_parameter_supported": False,
+            "prompt_values_supported": list(PROMPTS),
+            "ui_locales_supported": ["ja", "en"], "authorization_response_iss_parameter_supported": True}
+
+
+async def read_parameters(request: AnyRequest) -> dict[str, Any]:
+    """The request's parameters: the query (GET) or the form body (POST)."""
+    if request.method == "GET":
+        return parse_parameters(request.scope.get("query_string", b""))
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != _FORM:
+        raise InvalidRequest(f"the request body must be {_FORM}")
+    return parse_parameters(await request.body())
+
+
+def authorization_response(target: ResponseTarget, values: Mapping[str, str], settings: Settings, *,
+                           cookies: Sequence[Cookie] = ()) -> Response[Any]:
+    """The response to the client: ``values`` with ``state`` and ``iss``, redirected or form-posted."""
+    params = response_parameters(target, settings.issuer, values)
+    if target.response_mode == "form_post":
+        return form_post_page(target.redirect_uri, params, cookies=cookies)
+    return Redirect(redirect_url(target.redirect_uri, params), status_code=303, headers=_NO_STORE,
+                    cookies=list(cookies))
+
+
+def error_response(exc: AuthorizationError, request: AnyRequest, settings: Settings, metrics: Metrics, *,
+                   lang: str = "ja", cookies: Sequence[Cookie] = ()) -> Response[Any]:
+    """An authorization error: back to the client when its redirect URI is verified, else shown here."""
+    error = exc.error
+    metrics.oauth_errors.labels(error.error).inc()
+    _log.info("authorization_error", extra={"error": error.error, "redirected": exc.target is not None,
+                                            "detail": error.detail})
+    if exc.target is not None:
+        return authorization_response(exc.target, error_parameters(error, exc.target, settings.issuer), settings,
+                                      cookies=cookies)
+    if wants_html(request.headers.get("accept", "")):
+        return error_page(error, lang, cookies=cookies)
+    return oauth_error_response(error)
+
+
+def _language(params: Mapping[str, Any]) -> str:
+    value = params.get("ui_locales")
+    return language(value.split()[:16] if isinstance(value, str) and len(value) <= 256 else ())
+
+
+async def _decide(services: Services, client: Client, auth: AuthorizationRequest,
+                  session: Session | None) -> Response[Any]:
+    settings, now = services.settings, utcnow()
+    login = None
+    if session is not None and not login_needed(auth, session, now=now,
+                                                sub=subject_for(session.account_id, client, settings)):
+        login = LoginRecord.from_session(session)
+        before = await consent.remembered(services, login.account_id, client.client_id, now)
+        if before is not None and not consent.consent_needed(auth, login.claims, before):
+            code = await issue_code(services, client, auth, login, approved=consent.approved_before(auth, {}, before),
+                                    sid=session.sid, now=now)
+            return authorization_response(auth.target, {"code": code}, settings)
+        if "none" in auth.prompt:
+            raise AuthorizationError(ConsentRequired("consent is needed and prompt=none forbids asking"), auth.target)
+    elif "none" in auth.prompt:
+        raise AuthorizationError(LoginRequired("a login is needed and prompt=none forbids one"), auth.target)
+    interaction, secret = await start_interaction(services, auth, session=session, login=login, now=now)
+    step = "" if login is None else "consent"
+    return Redirect(interaction_path(interaction.uid, step), status_code=303, headers=_NO_STORE,
+                    cookies=[interaction_cookie(interaction.uid, secret, settings)])
+
+
+@route(PATH, http_method=["GET", "POST"], status_code=303, request_max_body_size=MAX_REQUEST_OCTETS,
+       summary="Authorization endpoint", tags=["OAuth 2.0"])
+async def authorize(
+    request: AnyRequest, services: NamedDependency[Services], metrics: NamedDependency[Metrics]
+) -> Response[Any]:
+    """Start an authorization (RFC 6749 §4.1.1): login and consent as needed, then the code."""
+    settings, lang = services.settings, "ja"
+    try:
+        try:
+            params = await read_parameters(request)
+        except OAuthError as exc:
+            raise AuthorizationError(exc, None) from None
+        lang = _language(params)
+        client, auth = await resolve_request(services, params, utcnow())
+        session = await load_session(services, request.cookies.get(SESSION_COOKIE), utcnow())
+        return await _decide(services, client, auth, session)
+    except AuthorizationError as exc:
+        return error_response(exc, request, settings, metrics, lang=lang)
+
+
+__all__ = ["METADATA", "PATH", "authorization_response", "authorize", "error_response",
+           "feature_metadata", "read_parameters"]

@@ -1,0 +1,329 @@
+"""Card login over HTTP: the contract between the login page, the card agent and the provider.
+
+Three parties: the **browser** showing the provider's login page (same origin as the issuer), the **card agent**
+on the machine with the reader (``python -m cardreader agent``, or ``python -m cardreader login --code`` on
+another machine; :mod:`cardreader.login` is the client of the agent-facing half), and the provider. The PIN
+never appears in any of these exchanges: the agent asks for it in its own terminal or PIN pad.
+
+Browser-facing (the interaction's cookie ``mynacard_interaction`` binds the login to the browser that started it)
+--------------------------------------------------------------------------------------------------------------
+
+``GET /interaction/{uid}``
+    The login page (:class:`idp.login.authenticator.CardAuthenticator`). It carries the per-interaction
+    **token** (32 random octets, base64url) for the agent on this machine and the cross-device **code**
+    (``XXXX-XXXX``) with its QR code (``{issuer}/card-login/device#CODE``) and the ``cardreader login``
+    command. Reloading the page replaces token and code.
+``GET /interaction/{uid}/card/status``
+    Progress, polled by the page: ``{"state": "pending"|"verified"|"failed", "error": null|{"error",
+    "message", "message_ja"}}`` (404 without the interaction's cookie, or once the login is gone).
+``POST /interaction/{uid}/card/finish``
+    Collects the verified login (once), hands it to :func:`idp.oauth.authenticator.complete_login` and answers
+    ``303`` to the consent page or the step that answers the relying party. Before verification it sends the
+    browser back to the login page; a POST from another origin gets the "expired" page.
+``GET /card-login/device``
+    The QR code's target on the machine with the reader: hands the code (from the URL fragment, which never
+    reaches a server) to the local agent.
+``GET /card-login/login.js``
+    The pages' script (talks to the agent at ``card_login.agent_url`` and polls the status).
+
+Agent-facing (JSON both ways; not for browsers: no CORS)
+--------------------------------------------------------
+
+``POST /card-login/challenge`` ``{"token": T}`` or ``{"code": C}``
+    A fresh one-time challenge (32 random octets, single use, ``card_login.challenge_ttl``):
+    ``{"issuer", "interaction", "challenge", "issued_at", "key": "auth"|"sign", "client_name", "expires_at"}``
+    (times in seconds since the epoch; ``interaction`` is a hash of the uid, which stays with the browser).
+    The agent builds :class:`keys.cardlogin.LoginMessage` from these fields and *its own* configured issuer,
+    and has the card sign it with the named key.
+``POST /card-login/response`` ``{"token"|"code", "challenge", "certificate", "signature"}`` (base64url)
+    The challenge is consumed (a replay fails), then :func:`keys.cardlogin.verify_card_login` runs with the
+    pinned roots and the CRLs (:mod:`idp.login.verifier`): ``200 {"status": "verified"}``.
+
+Errors are ``{"error", "message", "message_ja"}`` (messages for the person at the reader): 400 ``bad_request``,
+``challenge_invalid`` (unknown, expired or already used), ``bad_signature``, ``login_expired``; 403
+``certificate_revoked``, ``certificate_expired``, ``certificate_not_accepted``; 404 ``unknown_login``; 409
+``already_verified``; 503 ``revocation_unavailable`` (fail closed: no fresh revocation status) and
+``card_login_unavailable`` (not configured).
+
+What is kept: the login's state and, once verified, the login result (account id, acr, amr, claims from the
+signing certificate, auth time, the certificate's SHA-256 and revocation status) until the browser collects it;
+never the certificate itself, the signature or the PIN. Logs carry the event, the key and the reason only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import logging
+import re
+from typing import Any, Final
+
+import anyio.to_thread
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.response import Redirect
+
+from idp.endpoints.pages import expired_page, same_origin
+from idp.login.authenticator import ACRS, AMR, page_headers
+from idp.login.claims import claims_from_facts
+from idp.login.page import DEVICE_PATH, SCRIPT, SCRIPT_PATH, device_page
+from idp.login.store import CardLogin, CardLogins, b64, interaction_binding
+from idp.login.verifier import NotConfigured, verifier_for
+from idp.oauth.authenticator import LoginResult, complete_login
+from idp.oauth.interaction import INTERACTION_COOKIE, browser_interaction, interaction_path
+from idp.runtime import Services, utcnow
+from keys.cardlogin import CHALLENGE_OCTETS, CODE_ALPHABET, CODE_LENGTH, LoginMessage
+from keys.errors import (
+    InvalidSignature,
+    Reason,
+    RevocationUnavailable,
+    RevokedCertificate,
+    UntrustedCertificate,
+    VerificationError,
+)
+
+CHALLENGE_PATH: Final = "/card-login/challenge"
+RESPONSE_PATH: Final = "/card-login/response"
+_MAX_BODY: Final = 32 * 1024
+_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{43}")
+_B64URL: Final = re.compile(r"[A-Za-z0-9_-]+")
+_NO_STORE: Final = {"Cache-Control": "no-store"}
+_log = logging.getLogger("idp.card_login")
+
+AnyRequest = Request[Any, Any, Any]
+
+
+class Refusal(Exception):
+    """An error answer of the card-login endpoints."""
+
+    def __init__(self, status: int, error: str, message: str, message_ja: str) -> None:
+        super().__init__(error)
+        self.status = status
+        self.body = {"error": error, "message": message, "message_ja": message_ja}
+
+    def response(self) -> Response[dict[str, str]]:
+        """The JSON error answer."""
+        return Response(self.body, status_code=self.status, headers=_NO_STORE, media_type="application/json")
+
+
+def _bad_request(what: str) -> Refusal:
+    return Refusal(400, "bad_request", f"Bad request: {what}.", f"リクエストが不正です（{what}）。")
+
+
+_UNKNOWN = Refusal(404, "unknown_login", "This login has ended or expired. Please start again from the service.",
+                   "このログインは終了したか期限切れです。サービスの画面からもう一度お試しください。")
+_UNAVAILABLE = Refusal(503, "card_login_unavailable", "Card login is not available at the moment.",
+                       "現在、マイナンバーカードでのログインはご利用いただけません。")
+
+
+def refusal_for(exc: VerificationError) -> Refusal:
+    """What the person is told when verification fails (fail closed, in words a person understands)."""
+    if isinstance(exc, RevokedCertificate):
+        return Refusal(403, "certificate_revoked",
+                       "This card's certificate has been revoked, so it cannot be used to log in. If you have a "
+                       "new certificate, use it; otherwise ask your municipal office.",
+                       "このカードの電子証明書は失効しているため、ログインに使えません。新しい電子証明書がある場合は"
+                       "それをお使いください。ない場合はお住まいの市区町村の窓口にご相談ください。")
+    if isinstance(exc, RevocationUnavailable):
+        return Refusal(503, "revocation_unavailable",
+                       "We cannot confirm right now that your card's certificate is still valid, so you cannot "
+                       "log in. Please try again later.",
+                       "現在、電子証明書が有効かどうかを確認できないため、ログインできません。しばらくしてから"
+                       "もう一度お試しください。")
+    if isinstance(exc, UntrustedCertificate) and exc.reason is Reason.EXPIRED:
+        return Refusal(403, "certificate_expired",
+                       "Your card's certificate has expired. It can be renewed at your municipal office.",
+                       "電子証明書の有効期限が切れています。お住まいの市区町村の窓口で更新できます。")
+    if isinstance(exc, UntrustedCertificate):
+        return Refusal(403, "certificate_not_accepted", "This card's certificate is not accepted here.",
+                       "このカードの電子証明書はここでは利用できません。")
+    if isinstance(exc, InvalidSignature) and exc.reason is Reason.LOGIN_EXPIRED:
+        return Refusal(400, "login_expired", "The login took too long. Please start again.",
+                       "時間がかかりすぎました。もう一度お試しください。")
+    if isinstance(exc, InvalidSignature):
+        return Refusal(400, "bad_signature", "The card's answer could not be verified. Please try again.",
+                       "カードの応答を確認できませんでした。もう一度お試しください。")
+    return _bad_request("malformed card data")
+
+
+async def _json_body(request: AnyRequest) -> dict[str, Any]:
+    if request.headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
+        raise _bad_request("JSON expected")
+    body = await request.body()
+    if len(body) > _MAX_BODY:
+        raise _bad_request("body too large")
+    try:
+        document = json.loads(body)
+    except ValueError:
+        raise _bad_request("not JSON") from None
+    if not isinstance(document, dict):
+        raise _bad_request("not a JSON object")
+    return document
+
+
+def _ticket(document: dict[str, Any]) -> tuple[str, str]:
+    token, code = document.get("token"), document.get("code")
+    if isinstance(token, str) and code is None and _TOKEN.fullmatch(token):
+        return "token", token
+    if isinstance(code, str) and token is None:
+        normal = re.sub(r"[\s-]", "", code).upper()
+        if len(normal) == CODE_LENGTH and all(c in CODE_ALPHABET for c in normal):
+            return "code", normal
+    raise _bad_request("token or code")
+
+
+def _b64decode(value: object, what: str) -> bytes:
+    if not isinstance(value, str) or not _B64URL.fullmatch(value):
+        raise _bad_request(what)
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except binascii.Error:
+        raise _bad_request(what) from None
+
+
+async def _login_for(document: dict[str, Any], services: Services, now: dt.datetime) -> CardLogin:
+    kind, value = _ticket(document)
+    login = await CardLogins(services.objects).by_ticket(kind, value, now)
+    if login is None:
+        raise _UNKNOWN
+    if login.state == "verified":
+        raise Refusal(409, "already_verified", "This login is already complete.", "このログインは完了しています。")
+    return login
+
+
+@post(CHALLENGE_PATH, status_code=200, summary="Card login: a one-time challenge", tags=["Card login"])
+async def challenge(request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
+    """A fresh challenge for the login the token or code names."""
+    now = utcnow()
+    try:
+        login = await _login_for(await _json_body(request), services, now)
+        ttl = dt.timedelta(seconds=services.settings.card_login.challenge_ttl)
+        value, issued_at = await CardLogins(services.objects).challenge(login, ttl=ttl, now=now)
+    except Refusal as refusal:
+        return refusal.response()
+    return Response({
+        "issuer": services.settings.issuer,
+        "interaction": interaction_binding(login.uid),
+        "challenge": b64(value),
+        "issued_at": int(issued_at.timestamp()),
+        "key": login.key.value,
+        "client_name": login.payload["client_name"],
+        "expires_at": int(min(issued_at + ttl, login.expires_at).timestamp()),
+    }, headers=_NO_STORE, media_type="application/json")
+
+
+@post(RESPONSE_PATH, status_code=200, summary="Card login: the card's signed answer", tags=["Card login"])
+async def response(request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
+    """Verify the card's answer to a challenge and record the login for the browser."""
+    now = utcnow()
+    logins = CardLogins(services.objects)
+    try:
+        document = await _json_body(request)
+        login = await _login_for(document, services, now)
+        challenge_value = document.get("challenge")
+        nonce = _b64decode(challenge_value, "challenge")
+        certificate = _b64decode(document.get("certificate"), "certificate")
+        signature = _b64decode(document.get("signature"), "signature")
+        if len(nonce) != CHALLENGE_OCTETS:
+            raise _bad_request("challenge")
+        issued_at = await logins.take_challenge(login, str(challenge_value), now)
+        if issued_at is None:
+            raise Refusal(400, "challenge_invalid", "This answer was already used or has expired. Please try "
+                          "again.", "この応答は使用済みか期限切れです。もう一度お試しください。")
+        try:
+            verifier = verifier_for(services.settings)
+        except NotConfigured as exc:
+            _log.error("card_login_not_configured", extra={"problem": str(exc)})
+            raise _UNAVAILABLE from None
+        expected = LoginMessage(services.settings.issuer, interaction_binding(login.uid), nonce, issued_at,
+                                login.key)
+        max_age = dt.timedelta(seconds=services.settings.card_login.challenge_ttl)
+        try:
+            verified = await anyio.to_thread.run_sync(
+                lambda: verifier.verify(certificate, signature, expected, now, max_age))
+        except VerificationError as exc:
+            refusal = refusal_for(exc)
+            _log.info("card_login_refused", extra={"key": login.key.value, "reason": exc.reason.value})
+            await logins.settle(login, "failed", error=refusal.body)
+            raise refusal from None
+    except Refusal as refusal:
+        return refusal.response()
+    claims = claims_from_facts(verified.facts, now) if verified.facts is not None else {}
+    await logins.settle(login, "verified", result={
+        "account_id": verified.account_id,
+        "acr": ACRS[verified.key],
+        "amr": list(AMR),
+        "claims": claims,
+        "auth_time": int(now.timestamp()),
+        "certificate_sha256": verified.certificate_sha256,
+        "revocation": {"status": verified.revocation.status.value, "source": verified.revocation.source},
+    })
+    _log.info("card_login_verified", extra={"key": verified.key.value, "anchor": verified.anchor,
+                                            "revocation": verified.revocation.source})
+    return Response({"status": "verified"}, headers=_NO_STORE, media_type="application/json")
+
+
+async def _browser_login(uid: str, request: AnyRequest, services: Services, now: dt.datetime) -> CardLogin:
+    """The card login of interaction ``uid``, for the browser that started the interaction only."""
+    if await browser_interaction(services, uid, request.cookies.get(INTERACTION_COOKIE), now) is None:
+        raise _UNKNOWN
+    login = await CardLogins(services.objects).get(uid, now)
+    if login is None:
+        raise _UNKNOWN
+    return login
+
+
+@get("/interaction/{uid:str}/card/status", summary="Card login: progress", tags=["Card login"])
+async def status(uid: str, request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
+    """The login's state, for the page's polling."""
+    try:
+        login = await _browser_login(uid, request, services, utcnow())
+    except Refusal as refusal:
+        return refusal.response()
+    return Response({"state": login.state, "error": login.payload.get("error")}, headers=_NO_STORE,
+                    media_type="application/json")
+
+
+@post("/interaction/{uid:str}/card/finish", status_code=303, summary="Card login: finish", tags=["Card login"])
+async def finish(uid: str, request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
+    """Hand the verified login to the interaction; the browser goes on to consent or to the relying party."""
+    now = utcnow()
+    if not same_origin(request, services.settings):
+        return expired_page()
+    try:
+        login = await _browser_login(uid, request, services, now)
+    except Refusal:
+        return expired_page()
+    result = await CardLogins(services.objects).collect(login, now) if login.state == "verified" else None
+    if result is None:
+        return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
+    login_result = LoginResult(
+        account_id=result["account_id"],
+        acr=result["acr"],
+        amr=tuple(result["amr"]),
+        claims=result["claims"],
+        auth_time=dt.datetime.fromtimestamp(result["auth_time"], dt.UTC),
+    )
+    target = await complete_login(services, uid, login_result, now)
+    return Redirect(target, status_code=303, headers=_NO_STORE)
+
+
+@get(DEVICE_PATH, summary="Card login: the page for a device with a reader", tags=["Card login"])
+async def device(services: NamedDependency[Services]) -> Response[str]:
+    """The cross-device page (the QR code's target)."""
+    return Response(device_page(issuer=services.settings.issuer, agent_url=services.settings.card_login.agent_url),
+                    media_type="text/html; charset=utf-8", headers=page_headers(services))
+
+
+@get(SCRIPT_PATH, summary="Card login: the pages' script", tags=["Card login"], sync_to_thread=False)
+def script() -> Response[str]:
+    """The login pages' script."""
+    return Response(SCRIPT, media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"})
+
+
+ROUTES: Final = (challenge, response, status, finish, device, script)
+
+__all__ = ["CHALLENGE_PATH", "RESPONSE_PATH", "ROUTES", "Refusal", "refusal_for"]

@@ -1,0 +1,240 @@
+"""``/interaction/{uid}``: the login, consent and resume steps of an authorization (idp.oauth.interaction).
+
+``GET /interaction/{uid}``
+    The login page of the deployment's authenticator (``login.authenticator``; :func:`authenticator_for`), or,
+    once the person has logged in, a redirect to the next step.
+``GET /interaction/{uid}/consent``, ``POST /interaction/{uid}/consent``
+    The consent page: the scope values and, with one checkbox ``claim`` each, the claims the login can give
+    (their values shown). ``decision=allow`` records the approved claims and goes on to resume;
+    ``decision=deny`` answers the client ``access_denied``.
+``GET /interaction/{uid}/resume``
+    Issues the code and answers the client (OIDC Core §3.1.2.5): once per interaction, only after the login and,
+    when needed, the consent; an essential ``acr`` not met is ``unmet_authentication_requirements``, a login of
+    another subject than ``claims`` named ``login_required``.
+``POST /interaction/{uid}/abort``
+    The person cancels: ``access_denied``.
+
+Every step needs the interaction's browser cookie (``mynacard_interaction``); POSTs with an ``Origin`` header
+must come from the issuer's origin. The session cookie a login produced is handed to the browser on the
+consent page and with the final answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any, Final
+from urllib.parse import parse_qsl
+
+from litestar import Response, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect
+
+from idp.endpoints.authorize import AnyRequest, authorization_response, error_response
+from idp.endpoints.pages import consent_page, expired_page, language, message_page, same_origin
+from idp.endpoints.test_login import TEST_ACR, TestAuthenticator
+from idp.errors import InvalidRequest, OAuthError
+from idp.login.authenticator import ACR_AUTH, ACR_SIGN, CardAuthenticator
+from idp.metrics import Metrics
+from idp.oauth import consent
+from idp.oauth.authenticator import Authenticator, next_url
+from idp.oauth.authorization_request import (
+    AccessDenied,
+    AuthorizationError,
+    LoginRequired,
+    UnmetAuthenticationRequirements,
+)
+from idp.oauth.authorization_response import issue_code
+from idp.oauth.interaction import (
+    INTERACTION_COOKIE,
+    Interaction,
+    browser_interaction,
+    cleared_interaction_cookie,
+    finish_interaction,
+    interaction_path,
+    update_interaction,
+)
+from idp.oauth.session import find_session, session_cookie
+from idp.oauth.subject import subject_for
+from idp.runtime import Services, utcnow
+from idp.settings import Settings
+
+#: The acr values each authenticator's logins carry (discovery's ``acr_values_supported``).
+ACR_VALUES: Final = {"card": (ACR_AUTH, ACR_SIGN), "test": (TEST_ACR,)}
+_MAX_FORM: Final = 8 * 1024
+_NO_STORE: Final = {"Cache-Control": "no-store"}
+_log = logging.getLogger("idp.interaction")
+
+
+def authenticator_for(settings: Settings) -> Authenticator:
+    """The deployment's authenticator; the test one only in test mode (settings refuse it otherwise)."""
+    if settings.login.authenticator == "test" and settings.test_mode:
+        return TestAuthenticator()
+    return CardAuthenticator()
+
+
+def feature_metadata(settings: Settings) -> dict[str, Any]:
+    """Discovery member of the login (OIDC Discovery §3): the acr values logins carry."""
+    return {"acr_values_supported": list(ACR_VALUES.get(settings.login.authenticator, ()))}
+
+
+async def _interaction(request: AnyRequest, services: Services, uid: str, now: dt.datetime) -> Interaction | None:
+    return await browser_interaction(services, uid, request.cookies.get(INTERACTION_COOKIE), now)
+
+
+async def _session_cookies(services: Services, interaction: Interaction, now: dt.datetime) -> list[Cookie]:
+    value, sid = interaction.session_cookie, interaction.session_id
+    if value is None or sid is None:
+        return []
+    session = await find_session(services, sid, now)
+    return [] if session is None else [session_cookie(value, services.settings, session.expires_at, now)]
+
+
+async def _final(services: Services, interaction: Interaction, now: dt.datetime) -> list[Cookie]:
+    """The cookies of the answer to the client: the session (if a login opened one), the interaction's cleared."""
+    return [*await _session_cookies(services, interaction, now), cleared_interaction_cookie(interaction.uid,
+                                                                                            services.settings)]
+
+
+def _lang(interaction: Interaction) -> str:
+    return language(interaction.request.ui_locales)
+
+
+async def _deny(request: AnyRequest, services: Services, metrics: Metrics, interaction: Interaction,
+                error: OAuthError, now: dt.datetime) -> Response[Any]:
+    if not await finish_interaction(services, interaction, now):
+        return expired_page(_lang(interaction))
+    cookies = await _final(services, interaction, now)
+    return error_response(AuthorizationError(error, interaction.request.target), request, services.settings, metrics,
+                          cookies=cookies)
+
+
+@get("/interaction/{uid:str}", summary="Login page", tags=["Interaction"])
+async def login_page(uid: FromPath[str], request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
+    """The authenticator's login page, or the next step once logged in."""
+    now = utcnow()
+    interaction = await _interaction(request, services, uid, now)
+    if interaction is None:
+        return expired_page()
+    if interaction.login is not None:
+        return Redirect(await next_url(services, interaction, now), status_code=303, headers=_NO_STORE)
+    return await authenticator_for(services.settings).login_page(request, interaction, services)
+
+
+def _offered(interaction: Interaction) -> tuple[str, ...]:
+    login = interaction.login
+    return () if login is None else consent.askable(interaction.request, login.claims)
+
+
+@get("/interaction/{uid:str}/consent", summary="Consent page", tags=["Interaction"])
+async def consent_form(uid: FromPath[str], request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
+    """What the client asks for, claim by claim."""
+    now = utcnow()
+    interaction = await _interaction(request, services, uid, now)
+    if interaction is None:
+        return expired_page()
+    login = interaction.login
+    if login is None:
+        return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
+    auth = interaction.request
+    essential = consent.essential(auth)
+    claims = [(name, login.claims[name], name in essential) for name in _offered(interaction)]
+    return consent_page(uid=uid, client_id=auth.client_id, scopes=auth.scope, claims=claims, lang=_lang(interaction),
+                        redirect_uri=auth.redirect_uri, cookies=await _session_cookies(services, interaction, now))
+
+
+async def _form(request: AnyRequest) -> list[tuple[str, str]]:
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        raise InvalidRequest("a form body is expected")
+    body = await request.body()
+    try:
+        return parse_qsl(body.decode("utf-8"), max_num_fields=64)
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequest("the form is malformed") from None
+
+
+@post("/interaction/{uid:str}/consent", status_code=303, request_max_body_size=_MAX_FORM, summary="Consent decision",
+      tags=["Interaction"])
+async def consent_decision(
+    uid: FromPath[str], request: AnyRequest, services: NamedDependency[Services], metrics: NamedDependency[Metrics]
+) -> Response[Any]:
+    """Record the person's decision: ``decision`` allow or deny, and one ``claim`` per approved claim."""
+    now = utcnow()
+    interaction = await _interaction(request, services, uid, now)
+    if interaction is None or not same_origin(request, services.settings):
+        return expired_page()
+    login = interaction.login
+    if login is None:
+        return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
+    try:
+        fields = await _form(request)
+    except InvalidRequest:
+        return message_page(_lang(interaction), ("エラー", "Error"),
+                            ("フォームを読めませんでした。", "The form could not be read."), status=400)
+    decision = next((value for name, value in fields if name == "decision"), "deny")
+    if decision != "allow":
+        return await _deny(request, services, metrics, interaction, AccessDenied("the person did not consent"), now)
+    offered = _offered(interaction)
+    approved = sorted({value for name, value in fields if name == "claim"} & set(offered))
+    await consent.remember(services, login.account_id, interaction.client_id, scopes=interaction.request.scope,
+                           asked=offered, approved=approved, now=now)
+    await update_interaction(services, interaction, consent=approved)
+    return Redirect(interaction_path(uid, "resume"), status_code=303, headers=_NO_STORE)
+
+
+@get("/interaction/{uid:str}/resume", summary="Finish the authorization", tags=["Interaction"])
+async def resume(
+    uid: FromPath[str], request: AnyRequest, services: NamedDependency[Services], metrics: NamedDependency[Metrics]
+) -> Response[Any]:
+    """Issue the code and answer the client."""
+    now = utcnow()
+    interaction = await _interaction(request, services, uid, now)
+    if interaction is None:
+        return expired_page()
+    step = await next_url(services, interaction, now)
+    login = interaction.login
+    if step != interaction_path(uid, "resume") or login is None:
+        return Redirect(step, status_code=303, headers=_NO_STORE)
+    auth, settings = interaction.request, services.settings
+    client = await services.clients.get(auth.client_id)
+    if client is None or auth.redirect_uri not in client.redirect_uris:
+        await finish_interaction(services, interaction, now)
+        return expired_page(_lang(interaction))
+    essential = auth.essential_acr()
+    if essential and login.acr not in essential:
+        return await _deny(request, services, metrics, interaction,
+                           UnmetAuthenticationRequirements("the login does not meet the essential acr"), now)
+    wanted = auth.requested_sub()
+    if wanted is not None and wanted != subject_for(login.account_id, client, settings):
+        return await _deny(request, services, metrics, interaction,
+                           LoginRequired("the person who logged in is not the requested subject"), now)
+    approved = interaction.consent
+    if approved is None:
+        before = await consent.remembered(services, login.account_id, client.client_id, now)
+        approved = frozenset() if before is None else consent.approved_before(auth, login.claims, before)
+    if not await finish_interaction(services, interaction, now):
+        return expired_page(_lang(interaction))
+    code = await issue_code(services, client, auth, login, approved=approved, sid=interaction.session_id, now=now)
+    return authorization_response(auth.target, {"code": code}, settings,
+                                  cookies=await _final(services, interaction, now))
+
+
+@post("/interaction/{uid:str}/abort", status_code=303, request_max_body_size=_MAX_FORM, summary="Cancel the login",
+      tags=["Interaction"])
+async def abort(
+    uid: FromPath[str], request: AnyRequest, services: NamedDependency[Services], metrics: NamedDependency[Metrics]
+) -> Response[Any]:
+    """The person cancels: ``access_denied`` to the client."""
+    now = utcnow()
+    interaction = await _interaction(request, services, uid, now)
+    if interaction is None or not same_origin(request, services.settings):
+        return expired_page()
+    return await _deny(request, services, metrics, interaction, AccessDenied("the person cancelled the login"), now)
+
+
+ROUTES: Final = (login_page, consent_form, consent_decision, resume, abort)
+
+__all__ = ["ACR_VALUES", "ROUTES", "authenticator_for", "feature_metadata"]

@@ -1,0 +1,78 @@
+"""``POST /introspect``: token introspection (RFC 7662) for authenticated clients.
+
+A client sees its own access and refresh tokens; the clients listed in ``tokens.introspection_clients``
+(resource servers) see every client's. Anything expired, revoked, rotated, unknown or not visible to the
+caller is ``{"active": false}`` and nothing more (RFC 7662 §2.2). Public clients cannot introspect: the
+endpoint needs real client authentication (§2.1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Final
+
+from litestar import Response, post
+from litestar.di import NamedDependency
+
+from idp.clients import AuthMethod
+from idp.endpoints.token import MAX_FORM_BODY, NO_STORE, AnyRequest, endpoint_audiences, read_form
+from idp.errors import InvalidClient, InvalidRequest, InvalidToken
+from idp.oauth.client_auth import authenticate_client
+from idp.oauth.refresh import RefreshToken, find_refresh_token
+from idp.oauth.tokens import GRANT_KIND, AccessToken, verify_access_token
+from idp.runtime import Services, utcnow
+
+PATH: Final = "/introspect"
+METADATA: Final = {"introspection_endpoint": PATH}
+#: Access-token claims an introspection response repeats (RFC 7662 §2.2, RFC 9068 §2.2, RFC 9449 §6.2).
+_ACCESS_MEMBERS: Final = ("iss", "sub", "aud", "client_id", "scope", "iat", "exp", "jti", "auth_time", "acr", "amr",
+                          "cnf")
+
+
+async def find_token(services: Services, token: str, now: dt.datetime) -> AccessToken | RefreshToken | None:
+    """The access token (a JWT of ours that verifies) or the stored refresh token (opaque, so without
+    dots) ``token`` is; None for anything else. Token type hints are not needed (RFC 7009 §2.1)."""
+    if "." not in token:
+        return await find_refresh_token(services, token, now)
+    try:
+        return await verify_access_token(services, token, now)
+    except InvalidToken:
+        return None
+
+
+def _access_response(token: AccessToken) -> dict[str, Any]:
+    body: dict[str, Any] = {"active": True, "token_type": token.token_type}
+    body.update({name: token.claims[name] for name in _ACCESS_MEMBERS if name in token.claims})
+    return body
+
+
+async def _refresh_response(services: Services, token: RefreshToken, now: dt.datetime) -> dict[str, Any]:
+    if token.consumed_at is not None or await services.objects.find(
+            GRANT_KIND, token.authorization.grant_id, now=now) is None:
+        return {"active": False}
+    return {"active": True, "client_id": token.client_id, "sub": token.authorization.sub,
+            "scope": " ".join(token.authorization.scope), "exp": int(token.expires_at.timestamp()),
+            "iss": services.settings.issuer}
+
+
+@post(PATH, status_code=200, request_max_body_size=MAX_FORM_BODY, summary="Token introspection",
+      tags=["OAuth 2.0"])
+async def introspect(request: AnyRequest, services: NamedDependency[Services]) -> Response[dict[str, Any]]:
+    """Whether a token is active, and its meta-information (RFC 7662 §2)."""
+    form = await read_form(request)
+    now = utcnow()
+    client = await authenticate_client(form=form, authorization=request.headers.get("authorization"),
+                                       services=services, audiences=endpoint_audiences(services.settings, PATH),
+                                       now=now)
+    if client.auth_method is AuthMethod.NONE:
+        raise InvalidClient("introspection needs client authentication (RFC 7662 §2.1)")
+    value = form.get("token")
+    if value is None:
+        raise InvalidRequest("token is required")
+    found = await find_token(services, value, now)
+    body: dict[str, Any] = {"active": False}
+    if found is not None and (found.client_id == client.client_id
+                              or client.client_id in services.settings.tokens.introspection_clients):
+        body = _access_response(found) if isinstance(found, AccessToken) else await _refresh_response(
+            services, found, now)
+    return Response(body, headers=NO_STORE, media_type="application/json")

@@ -1,0 +1,105 @@
+"""The TEST authenticator (``login.authenticator = "test"``, test mode only): log in as any account by form.
+
+Scripts and the conformance harness drive it with plain HTTP (notes/contracts.md): ``GET /interaction/{uid}``
+shows a form; ``POST /interaction/{uid}/test-login`` with ``account_id`` (1–255 printable characters), and
+optionally ``acr`` (default :data:`TEST_ACR`), ``amr`` (space-separated, default ``test``) and ``claims`` (a JSON
+object of claims the login gives, released only as requested and consented), completes the login
+(:func:`idp.oauth.authenticator.complete_login`). Outside test mode, or with another authenticator configured,
+the POST route answers 404.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from html import escape
+from typing import Any, Final
+from urllib.parse import parse_qsl
+
+from litestar import Request, Response, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect
+
+from idp.endpoints.pages import expired_page, language, page, redirect_source, same_origin, say
+from idp.oauth.authenticator import MAX_CLAIMS_OCTETS, LoginResult, complete_login
+from idp.oauth.interaction import INTERACTION_COOKIE, Interaction, browser_interaction
+from idp.runtime import Services, utcnow
+
+TEST_ACR: Final = "urn:mynacard:acr:test"
+_MAX_FORM: Final = 24 * 1024
+_PRINTABLE: Final = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def _page(interaction: Interaction, *, error: str | None = None, status: int = 200) -> Response[str]:
+    lang = language(interaction.request.ui_locales)
+    uid, hint = escape(interaction.uid), escape(interaction.request.login_hint or "")
+    message = "" if error is None else f'<p class="error">{escape(error)}</p>\n'
+    intro = say(lang, "テスト用のログインです（テストモードのみ）。", "Test login (test mode only).")
+    body = (f"{message}<p>{escape(intro)}</p>\n<form method=\"post\" action=\"/interaction/{uid}/test-login\">\n"
+            f'<label>account_id <input name="account_id" value="{hint}" required maxlength="255"></label>\n'
+            '<label>acr <input name="acr" value=""></label>\n<label>amr <input name="amr" value=""></label>\n'
+            '<label>claims (JSON) <textarea name="claims"></textarea></label>\n'
+            f'<button type="submit">{escape(say(lang, "ログイン", "Log in"))}</button>\n</form>\n'
+            f'<form method="post" action="/interaction/{uid}/abort">'
+            f'<button type="submit">{escape(say(lang, "キャンセル", "Cancel"))}</button></form>')
+    source = redirect_source(interaction.request.redirect_uri)
+    return page(say(lang, "テストログイン", "Test login"), body, lang, status=status,
+                form_action=[source] if source else [])
+
+
+class TestAuthenticator:
+    """Logs in as whichever account the form names (test mode only)."""
+
+    name = "test"
+
+    async def login_page(self, request: AnyRequest, interaction: Interaction, services: Services) -> Response[str]:
+        """The form."""
+        return _page(interaction)
+
+
+def _result(fields: Mapping[str, str]) -> LoginResult | str:
+    """The login the form describes, or what is wrong with it."""
+    account_id, acr = fields.get("account_id", ""), fields.get("acr") or TEST_ACR
+    amr = tuple((fields.get("amr") or "test").split())
+    if not _PRINTABLE.fullmatch(account_id) or not _PRINTABLE.fullmatch(acr):
+        return "account_id and acr are 1-255 printable characters"
+    if not all(_PRINTABLE.fullmatch(m) for m in amr):
+        return "amr values are printable"
+    raw = fields.get("claims") or "{}"
+    try:
+        claims = json.loads(raw) if len(raw.encode("utf-8")) <= MAX_CLAIMS_OCTETS else None
+    except (ValueError, RecursionError):
+        claims = None
+    if not isinstance(claims, dict):
+        return f"claims must be a JSON object of at most {MAX_CLAIMS_OCTETS} octets"
+    return LoginResult(account_id=account_id, acr=acr, amr=amr, claims=claims, auth_time=utcnow())
+
+
+@post("/interaction/{uid:str}/test-login", status_code=303, request_max_body_size=_MAX_FORM,
+      summary="Test login (test mode only)", tags=["Interaction"], include_in_schema=False)
+async def test_login(uid: FromPath[str], request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
+    """Complete the interaction's login as the form's account."""
+    settings = services.settings
+    if not (settings.test_mode and settings.login.authenticator == "test"):
+        raise NotFoundException()
+    now = utcnow()
+    interaction = await browser_interaction(services, uid, request.cookies.get(INTERACTION_COOKIE), now)
+    if interaction is None or not same_origin(request, settings):
+        return expired_page()
+    try:
+        fields = dict(parse_qsl((await request.body()).decode("utf-8"), max_num_fields=16))
+    except (UnicodeDecodeError, ValueError):
+        fields = {}
+    result = _result(fields)
+    if isinstance(result, str):
+        return _page(interaction, error=result, status=400)
+    return Redirect(await complete_login(services, uid, result, now), status_code=303,
+                    headers={"Cache-Control": "no-store"})
+
+
+__all__ = ["TEST_ACR", "TestAuthenticator", "test_login"]

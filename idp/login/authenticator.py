@@ -1,0 +1,70 @@
+"""The card authenticator (``login.authenticator = "card"``): its login page, and what a card login proves.
+
+Which card key a login asks for, from the authorization request:
+
+* the signing key (署名用, ``acr`` :data:`ACR_SIGN`) when ``acr_values`` contains :data:`ACR_SIGN`, or when the
+  request asks for any claim only a signing certificate holds (:func:`idp.oauth.interaction.
+  personal_claims_requested`: name, birthdate, gender, address, age_over_18, age_over_20, through scope values
+  or the ``claims`` parameter);
+* otherwise the authentication key (利用者証明用, ``acr`` :data:`ACR_AUTH`), which releases no personal data.
+
+Both give ``amr`` ``["sc", "pin"]`` (RFC 8176: smart card, PIN). The login is bound to the browser by the
+interaction's own cookie (``mynacard_interaction``, path ``/interaction/{uid}``), which also covers the card
+login's status and finish steps under ``/interaction/{uid}/card/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Final
+
+from litestar import Request, Response
+
+from idp.login.page import content_security_policy, login_page
+from idp.login.store import CardLogins, show_code
+from idp.oauth.authorization_request import AuthorizationRequest
+from idp.oauth.interaction import Interaction, personal_claims_requested
+from idp.runtime import Services, utcnow
+from keys.x509.profile import Purpose
+
+ACR_AUTH: Final = "urn:mynacard:acr:auth-cert"
+ACR_SIGN: Final = "urn:mynacard:acr:sign-cert"
+ACRS: Final = {Purpose.AUTH: ACR_AUTH, Purpose.SIGN: ACR_SIGN}
+AMR: Final = ("sc", "pin")
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def required_key(request: AuthorizationRequest) -> Purpose:
+    """The card key the authorization request needs (see the module docstring)."""
+    if ACR_SIGN in request.acr_values or personal_claims_requested(request):
+        return Purpose.SIGN
+    return Purpose.AUTH
+
+
+def page_headers(services: Services) -> dict[str, str]:
+    """Headers of the card pages: no caching, no framing, no referrer, a strict CSP."""
+    return {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+            "Content-Security-Policy": content_security_policy(services.settings.card_login.agent_url)}
+
+
+class CardAuthenticator:
+    """Log in with a My Number card through the card agent (same device) or a code (another device)."""
+
+    name = "card"
+
+    async def login_page(self, request: AnyRequest, interaction: Interaction, services: Services) -> Response[str]:
+        """Open (or, on a reload, reopen) the interaction's card login and render its page."""
+        now = utcnow()
+        key = required_key(interaction.request)
+        options = services.settings.card_login
+        expires_at = min(interaction.expires_at, now + dt.timedelta(seconds=options.login_ttl))
+        opened = await CardLogins(services.objects).open(interaction.uid, key=key, client_name=interaction.client_id,
+                                                         expires_at=expires_at, now=now)
+        html = login_page(uid=interaction.uid, issuer=services.settings.issuer, client_name=interaction.client_id,
+                          key=key, token=opened.token, code=opened.code, shown_code=show_code(opened.code),
+                          agent_url=options.agent_url)
+        return Response(html, media_type="text/html; charset=utf-8", headers=page_headers(services))
+
+
+__all__ = ["ACRS", "ACR_AUTH", "ACR_SIGN", "AMR", "CardAuthenticator", "page_headers", "required_key"]

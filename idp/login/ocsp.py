@@ -1,0 +1,74 @@
+"""Fetching an OCSP response for a card's authentication certificate (RFC 6960 §A.1, HTTP POST; RFC 8954 nonce).
+
+Only after the certificate's path to a pinned root has been validated is the responder named in its
+authorityInformationAccess contacted, so a certificate cannot make the provider call an address of its choosing.
+J-LIS answers registered verifiers only (jpki-card-and-certs.md §2.4); signing certificates name no responder.
+Any failure here (no responder, network, HTTP status, size) simply yields no response: the revocation policy then
+decides on the CRLs alone and fails closed when nothing fresh is left. The response itself is judged by
+:func:`keys.revocation.check_ocsp_response` (signature, CertID, nonce, freshness).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from urllib.parse import urlsplit
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import AuthorityInformationAccessOID
+
+from keys.limits import DEFAULT_LIMITS, Limits
+from keys.x509.path import ValidatedPath
+
+_log = logging.getLogger("idp.login")
+_REQUEST_TYPE = "application/ocsp-request"
+_RESPONSE_TYPE = "application/ocsp-response"
+
+
+def responder_url(certificate: x509.Certificate) -> str | None:
+    """The first http(s) OCSP responder of the certificate's authorityInformationAccess, if any."""
+    try:
+        access = certificate.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+    for description in access:
+        location = description.access_location
+        if description.access_method == AuthorityInformationAccessOID.OCSP and isinstance(
+                location, x509.UniformResourceIdentifier) and urlsplit(location.value).scheme in ("http", "https"):
+            return location.value
+    return None
+
+
+def fetch_ocsp(path: ValidatedPath, *, timeout: float, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes, bytes] | None:
+    """Ask the leaf's responder about the leaf: the DER response and the nonce sent, or ``None``."""
+    url = responder_url(path.leaf)
+    if url is None:
+        return None
+    nonce = secrets.token_bytes(16)
+    # SHA-1 names the certificate in the CertID (an identifier, not a signature: RFC 6960 §4.1.1, RFC 5019 §2.1.1)
+    cert_id_hash = hashes.SHA1()  # noqa: S303
+    request = (ocsp.OCSPRequestBuilder().add_certificate(path.leaf, path.issuer, cert_id_hash)
+               .add_extension(x509.OCSPNonce(nonce), critical=False).build())
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client, client.stream(
+                "POST", url, content=request.public_bytes(serialization.Encoding.DER),
+                headers={"Content-Type": _REQUEST_TYPE, "Accept": _RESPONSE_TYPE}) as answer:
+            if answer.status_code != 200 or answer.headers.get("content-type", "").split(";")[0] != _RESPONSE_TYPE:
+                _log.warning("ocsp_unavailable", extra={"status": answer.status_code})
+                return None
+            data = b""
+            for chunk in answer.iter_bytes():
+                data += chunk
+                if len(data) > limits.ocsp_bytes:
+                    _log.warning("ocsp_unavailable", extra={"error": "response too large"})
+                    return None
+    except httpx.HTTPError as exc:
+        _log.warning("ocsp_unavailable", extra={"error": type(exc).__name__})
+        return None
+    return data, nonce
+
+
+__all__ = ["fetch_ocsp", "responder_url"]

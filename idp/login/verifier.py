@@ -1,0 +1,165 @@
+"""The provider's card-login verifier: the pinned trust store and the revocation data, from configured
+directories, around :func:`keys.cardlogin.verify_card_login`.
+
+Revocation sources:
+
+* CRL files (DER or PEM) in ``card_login.crl_dir``, typically placed there by a job that fetches J-LIS's (or a
+  platform operator's) CRLs. Each file is authenticated against the trust anchor whose subject issued it (every
+  root generation is tried, since they share one DN) and indexed once; the directory is re-read when its files
+  change. Files that do not authenticate are skipped and logged by name.
+* With ``card_login.ocsp``, also the OCSP responder an authentication certificate names (:mod:`idp.login.ocsp`),
+  asked with a nonce once the certificate's path is valid.
+
+A fresh, authenticated GOOD from either source suffices; a REVOKED from either refuses; with neither, the
+revocation policy fails closed: no login.
+
+Configuration problems (no trust directory, no root admitted, no CRL directory) do not stop the provider; they
+make every card login fail with a message a person understands, and are logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from cryptography import x509
+
+from idp.login.ocsp import fetch_ocsp
+from idp.settings import Settings
+from keys.cardlogin import CardLogin, LoginMessage, RevocationInputs, verify_card_login
+from keys.errors import VerificationError
+from keys.revocation import CrlIndex, RevocationPolicy, load_crl
+from keys.trust import TrustStore
+from keys.trust_files import load_trust_directory
+from keys.x509.path import validate_path
+from keys.x509.profile import Purpose
+
+_log = logging.getLogger("idp.login")
+_CRL_SUFFIXES = {".crl", ".der", ".pem"}
+#: How often the CRL directory is looked at for changes.
+RESCAN_INTERVAL = 5.0
+
+
+class NotConfigured(Exception):
+    """Card login cannot run with this configuration (the message names the setting)."""
+
+
+@dataclass
+class CrlDirectory:
+    """The CRLs of a directory, authenticated against the trust anchors, reloaded when the files change."""
+
+    directory: Path
+    trust: TrustStore
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _snapshot: tuple[tuple[str, int, int], ...] | None = field(default=None, repr=False)
+    _indexes: tuple[CrlIndex, ...] = field(default=(), repr=False)
+    _scanned: float = field(default=-RESCAN_INTERVAL, repr=False)
+
+    def indexes(self, at: dt.datetime) -> tuple[CrlIndex, ...]:
+        """The authenticated CRLs (re-read if the directory changed since the last look)."""
+        with self._lock:
+            if time.monotonic() - self._scanned < RESCAN_INTERVAL:
+                return self._indexes
+            self._scanned = time.monotonic()
+            try:
+                files = sorted(p for p in self.directory.iterdir() if p.suffix.lower() in _CRL_SUFFIXES and p.is_file())
+                snapshot = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+            except OSError as exc:
+                _log.error("crl_directory_unreadable", extra={"error": exc.strerror})
+                self._snapshot, self._indexes = None, ()
+                return ()
+            if snapshot != self._snapshot:
+                self._indexes = tuple(index for path in files if (index := self._load(path, at)) is not None)
+                self._snapshot = snapshot
+                _log.info("crls_loaded", extra={"files": len(files), "usable": len(self._indexes)})
+            return self._indexes
+
+    def _load(self, path: Path, at: dt.datetime) -> CrlIndex | None:
+        try:
+            data = path.read_bytes()
+            crl = (x509.load_pem_x509_crl if data.lstrip().startswith(b"-----BEGIN") else x509.load_der_x509_crl)(data)
+        except (OSError, ValueError) as exc:
+            _log.warning("crl_unreadable", extra={"file": path.name, "error": type(exc).__name__})
+            return None
+        failure: VerificationError | None = None
+        for anchor in self.trust.anchors:
+            if anchor.certificate.subject != crl.issuer:
+                continue
+            try:
+                return load_crl(data, issuer=anchor.certificate, at=at)
+            except VerificationError as exc:
+                failure = exc
+        _log.warning("crl_refused", extra={"file": path.name,
+                                           "reason": failure.reason.value if failure else "no_matching_root"})
+        return None
+
+
+@dataclass
+class CardVerifier:
+    """Verifies card logins for one configuration."""
+
+    trust: TrustStore
+    crls: CrlDirectory
+    policy: RevocationPolicy = field(default_factory=RevocationPolicy)
+    #: Seconds allowed for an OCSP responder (``None``: OCSP is not used).
+    ocsp_timeout: float | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CardVerifier:
+        """Build from ``card_login.trust_dir`` and ``card_login.crl_dir``; raise :class:`NotConfigured`."""
+        options = settings.card_login
+        if not options.trust_dir:
+            raise NotConfigured("card_login.trust_dir is not set")
+        if not options.crl_dir:
+            raise NotConfigured("card_login.crl_dir is not set")
+        directory = Path(options.trust_dir)
+        if not directory.is_dir() or not Path(options.crl_dir).is_dir():
+            raise NotConfigured("card_login.trust_dir or card_login.crl_dir is not a directory")
+        try:
+            trust = load_trust_directory(directory, allow_test_roots=settings.test_mode)
+        except VerificationError as exc:
+            raise NotConfigured(f"card_login.trust_dir: {exc.detail}") from None
+        for refused in trust.refused:
+            _log.warning("trust_root_refused", extra={"file": refused.source, "reason": refused.reason.value})
+        if not trust.anchors:
+            raise NotConfigured("card_login.trust_dir: no root certificate was admitted")
+        return cls(trust, CrlDirectory(Path(options.crl_dir), trust),
+                   ocsp_timeout=options.ocsp_timeout if options.ocsp else None)
+
+    def verify(self, certificate: bytes, signature: bytes, expected: LoginMessage, at: dt.datetime,
+               max_age: dt.timedelta) -> CardLogin:
+        """:func:`keys.cardlogin.verify_card_login` with this configuration's trust and CRLs (blocking: run it
+        in a worker thread)."""
+        revocation = RevocationInputs(policy=self.policy, crls=self.crls.indexes(at))
+        if self.ocsp_timeout is not None and expected.key is Purpose.AUTH:
+            try:
+                path = validate_path(certificate, profile=expected.profile, trust=self.trust, at=at)
+            except VerificationError:
+                pass  # verify_card_login raises the same error below
+            else:
+                fetched = fetch_ocsp(path, timeout=self.ocsp_timeout)
+                if fetched is not None:
+                    revocation = replace(revocation, ocsp_responses=[fetched[0]], nonce=fetched[1])
+        return verify_card_login(certificate, signature, expected=expected, trust=self.trust,
+                                 revocation=revocation, at=at, max_age=max_age)
+
+
+_verifiers: dict[tuple[str, str, bool], CardVerifier] = {}
+_verifiers_lock = threading.Lock()
+
+
+def verifier_for(settings: Settings) -> CardVerifier:
+    """The process's verifier for ``settings`` (built once; raises :class:`NotConfigured`)."""
+    key = (settings.card_login.trust_dir, settings.card_login.crl_dir, settings.test_mode)
+    with _verifiers_lock:
+        verifier = _verifiers.get(key)
+        if verifier is None:
+            verifier = _verifiers[key] = CardVerifier.from_settings(settings)
+        return verifier
+
+
+__all__ = ["CardVerifier", "CrlDirectory", "NotConfigured", "verifier_for"]

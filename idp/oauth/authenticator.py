@@ -1,0 +1,101 @@
+"""Pluggable login (notes/contracts.md, "Interaction and login"): what an authenticator proves, and how its login
+continues the authorization request.
+
+An :class:`Authenticator` renders the login page of an interaction (``GET /interaction/{uid}``) and, by whatever
+exchange it needs (the card agent, a form), ends with :func:`complete_login`, which records the login on the
+interaction, opens or renews the browser session (:mod:`idp.oauth.session`) and says where the browser goes
+next: the consent page or the step that issues the code (:func:`next_url`). The deployment's authenticator is
+``login.authenticator``: ``card`` (:class:`idp.login.authenticator.CardAuthenticator`) or, in test mode only,
+``test`` (:class:`idp.endpoints.test_login.TestAuthenticator`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from litestar import Request, Response
+
+from idp.oauth import consent
+from idp.oauth.interaction import Interaction, LoginRecord, find_interaction, interaction_path, update_interaction
+from idp.oauth.session import find_session, open_session
+from idp.runtime import Services
+
+#: Largest claims of one login, as JSON.
+MAX_CLAIMS_OCTETS: Final = 16 * 1024
+_PRINTABLE: Final = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """What a login proved about the person at the browser."""
+
+    account_id: str
+    """Stable, opaque, never personal data (card logins: a hash the card login derives)."""
+    acr: str
+    """E.g. ``urn:mynacard:acr:auth-cert`` / ``urn:mynacard:acr:sign-cert``."""
+    amr: tuple[str, ...]
+    """E.g. ``("sc", "pin")`` (RFC 8176)."""
+    claims: Mapping[str, Any]
+    """Verified claims that MAY be released with consent (empty for auth-cert logins)."""
+    auth_time: dt.datetime
+
+    def check(self) -> None:
+        """Raise ValueError unless the result is well-formed (an authenticator's bug, never the person's)."""
+        if not _PRINTABLE.fullmatch(self.account_id) or not _PRINTABLE.fullmatch(self.acr):
+            raise ValueError("account_id and acr are 1-255 printable characters")
+        if not all(isinstance(m, str) and _PRINTABLE.fullmatch(m) for m in self.amr):
+            raise ValueError("amr values are printable strings")
+        if self.auth_time.tzinfo is None:
+            raise ValueError("auth_time must be timezone-aware")
+        if len(json.dumps(dict(self.claims), separators=(",", ":")).encode("utf-8")) > MAX_CLAIMS_OCTETS:
+            raise ValueError(f"claims larger than {MAX_CLAIMS_OCTETS} octets")
+
+
+class Authenticator(Protocol):
+    """A way of logging in."""
+
+    name: str
+
+    async def login_page(self, request: Request[Any, Any, Any], interaction: Interaction,
+                         services: Services) -> Response[Any]:
+        """The login page of ``interaction`` (its cookie was checked already)."""
+        ...
+
+
+async def next_url(services: Services, interaction: Interaction, now: dt.datetime) -> str:
+    """Where the browser goes next: the login page (no login yet), the consent page (consent needed and not
+    given yet) or the resume step, which answers the client."""
+    login = interaction.login
+    if login is None:
+        return interaction_path(interaction.uid)
+    if interaction.consent is None:
+        before = await consent.remembered(services, login.account_id, interaction.client_id, now)
+        if consent.consent_needed(interaction.request, login.claims, before):
+            return interaction_path(interaction.uid, "consent")
+    return interaction_path(interaction.uid, "resume")
+
+
+async def complete_login(services: Services, uid: str, result: LoginResult, now: dt.datetime) -> str:
+    """Record the login ``result`` on interaction ``uid``, open or renew the browser session, and return the URL
+    the browser goes to next (consent page or resume step; the interaction's page, which explains, if the
+    interaction has expired meanwhile)."""
+    result.check()
+    interaction = await find_interaction(services, uid, now)
+    if interaction is None:
+        return interaction_path(uid)
+    previous = None if interaction.session_id is None else await find_session(services, interaction.session_id, now)
+    auth_time = int(result.auth_time.timestamp())
+    session, cookie = await open_session(services, account_id=result.account_id, auth_time=auth_time,
+                                         acr=result.acr, amr=result.amr, previous=previous, now=now)
+    login = LoginRecord(result.account_id, result.acr, tuple(result.amr), auth_time, dict(result.claims))
+    interaction = await update_interaction(services, interaction, login=login.to_payload(), session=session.sid,
+                                           session_cookie=cookie, consent=None)
+    return await next_url(services, interaction, now)
+
+
+__all__ = ["Authenticator", "LoginResult", "complete_login", "next_url"]

@@ -1,0 +1,88 @@
+"""Authorization responses (RFC 6749 §4.1.2, §4.1.2.1) with ``iss`` (RFC 9207 §2), and the code behind them.
+
+Every response to a redirect URI, success or error, carries ``state`` (when the request had one) and ``iss``.
+The code is 256 random bits, single use, valid ``authorization.code_ttl``; it and its grant are stored exactly as
+notes/contracts.md ("Authorization code") has the token side redeem them (:func:`idp.oauth.grants.redeem_code`):
+kinds ``AuthorizationCode`` and ``Grant``, the subject already pairwise, the claims already filtered by the
+request and the person's consent, the DPoP key of the request (RFC 9449 §10) when it named one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Collection, Mapping
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from idp.clients import Client
+from idp.errors import OAuthError
+from idp.oauth.authorization_request import AuthorizationRequest, ResponseTarget
+from idp.oauth.consent import release
+from idp.oauth.grants import CODE_KIND
+from idp.oauth.interaction import LoginRecord
+from idp.oauth.session import add_client
+from idp.oauth.subject import subject_for
+from idp.oauth.tokens import GRANT_KIND
+from idp.runtime import Services
+
+_log = logging.getLogger("idp.authorize")
+
+
+def response_parameters(target: ResponseTarget, issuer: str, values: Mapping[str, str]) -> dict[str, str]:
+    """``values`` with the request's ``state`` and the issuer's ``iss`` (RFC 9207 §2)."""
+    params = dict(values)
+    if target.state is not None:
+        params["state"] = target.state
+    params["iss"] = issuer
+    return params
+
+
+def error_parameters(error: OAuthError, target: ResponseTarget, issuer: str) -> dict[str, str]:
+    """The parameters of an error response (RFC 6749 §4.1.2.1)."""
+    return response_parameters(target, issuer, {"error": error.error, "error_description": error.description})
+
+
+def redirect_url(redirect_uri: str, params: Mapping[str, str]) -> str:
+    """``redirect_uri`` with ``params`` added to its query, which is kept (RFC 6749 §3.1.2)."""
+    parts = urlsplit(redirect_uri)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+async def issue_code(
+    services: Services,
+    client: Client,
+    request: AuthorizationRequest,
+    login: LoginRecord,
+    *,
+    approved: Collection[str],
+    sid: str | None,
+    now: dt.datetime,
+) -> str:
+    """Store a new grant and its authorization code for ``request``, released claims limited to ``approved``;
+    remember the client in session ``sid``. Returns the code."""
+    settings = services.settings
+    sub = subject_for(login.account_id, client, settings)
+    claims = release(request, login.claims, approved)
+    scope = " ".join(request.scope)
+    grant_id, code = secrets.token_urlsafe(24), secrets.token_urlsafe(32)
+    await services.objects.upsert(
+        GRANT_KIND, grant_id,
+        {"client_id": client.client_id, "sub": sub, "account_id": login.account_id, "scope": scope, "claims": claims},
+        now + dt.timedelta(seconds=settings.tokens.refresh_token_ttl), grant_id=grant_id)
+    payload = {"client_id": client.client_id, "redirect_uri": request.redirect_uri, "scope": scope,
+               "nonce": request.nonce, "code_challenge": request.code_challenge, "code_challenge_method": "S256",
+               "sub": sub, "account_id": login.account_id, "auth_time": login.auth_time, "acr": login.acr,
+               "amr": list(login.amr), "sid": sid, "claims": claims, "dpop_jkt": request.dpop_jkt,
+               "grant_id": grant_id}
+    await services.objects.upsert(CODE_KIND, code, payload, now + dt.timedelta(seconds=settings.authorization.code_ttl),
+                                  grant_id=grant_id)
+    if sid is not None:
+        await add_client(services, sid, client.client_id, now)
+    _log.info("authorization_code_issued", extra={"client_id": client.client_id, "fresh_login": login.fresh,
+                                                  "released": sorted({n for c in claims.values() for n in c})})
+    return code
+
+
+__all__ = ["error_parameters", "issue_code", "redirect_url", "response_parameters"]

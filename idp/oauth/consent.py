@@ -1,0 +1,115 @@
+"""Consent: what a person lets a client have, claim by claim, and which claim values are released.
+
+The claims a request asks for (scope values and the ``claims`` parameter, :meth:`AuthorizationRequest.
+requested_claims`) that the login can actually give are *asked*; the person approves each one or not on the
+consent page, and only approved claims are released (:func:`release`), each to the target it was requested for
+(UserInfo, or the ID token: OIDC Core §5.4, §5.5). Claims values come only from the login that just happened, never
+from a stored profile, so personal data are not kept beyond the interaction and the grant.
+
+Decisions are remembered per account and client (objects of kind ``Consent`` for ``authorization.consent_ttl``,
+keyed by a hash of both, no claim values): the scope values agreed to, the claims asked and the claims approved.
+A later request needs the consent page again when it asks for more (a new scope value or claim), or with
+``prompt=consent``; ``offline_access`` is only ever granted with ``prompt=consent`` (OIDC Core §11), so always
+on the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from idp.oauth.authorization_request import AuthorizationRequest
+from idp.runtime import Services
+
+CONSENT_KIND: Final = "Consent"
+#: The claims a login can give and a person may release (a card's signing certificate gives these;
+#: idp.login.claims), in the order the consent page lists them.
+RELEASABLE_CLAIMS: Final = ("name", "birthdate", "gender", "address", "age_over_18", "age_over_20")
+#: Labels of claims and scope values on the consent page: (Japanese, English).
+LABELS: Final[Mapping[str, tuple[str, str]]] = {
+    "name": ("氏名", "Name"),
+    "birthdate": ("生年月日", "Date of birth"),
+    "gender": ("性別", "Gender"),
+    "address": ("住所", "Address"),
+    "age_over_18": ("18歳以上かどうか", "Whether you are 18 or older"),
+    "age_over_20": ("20歳以上かどうか", "Whether you are 20 or older"),
+    "openid": ("このサービス専用の利用者識別子", "An identifier for you that only this service sees"),
+    "offline_access": ("あなたがいない間も利用を続けること", "Keeping access while you are away"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """A remembered decision of an account about a client."""
+
+    scopes: frozenset[str]
+    asked: frozenset[str]
+    approved: frozenset[str]
+
+
+def _consent_id(account_id: str, client_id: str) -> str:
+    return hashlib.sha256(f"{account_id}\x00{client_id}".encode()).hexdigest()
+
+
+async def remembered(services: Services, account_id: str, client_id: str, now: dt.datetime) -> Consent | None:
+    """What ``account_id`` decided about ``client_id`` before, if it is still remembered."""
+    stored = await services.objects.find(CONSENT_KIND, _consent_id(account_id, client_id), now=now)
+    if stored is None:
+        return None
+    payload = stored.payload
+    return Consent(frozenset(payload.get("scopes") or ()), frozenset(payload.get("asked") or ()),
+                   frozenset(payload.get("approved") or ()))
+
+
+async def remember(services: Services, account_id: str, client_id: str, *, scopes: Iterable[str],
+                   asked: Collection[str], approved: Collection[str], now: dt.datetime) -> None:
+    """Record a decision: the scope values agreed to and, for each asked claim, whether it was approved (earlier
+    decisions about claims not asked this time stay)."""
+    before = await remembered(services, account_id, client_id, now) or Consent(frozenset(), frozenset(), frozenset())
+    payload = {"client_id": client_id,
+               "scopes": sorted(before.scopes | set(scopes)),
+               "asked": sorted(before.asked | set(asked)),
+               "approved": sorted((before.approved - set(asked)) | (set(approved) & set(asked)))}
+    expires_at = now + dt.timedelta(seconds=services.settings.authorization.consent_ttl)
+    await services.objects.upsert(CONSENT_KIND, _consent_id(account_id, client_id), payload, expires_at)
+
+
+def askable(request: AuthorizationRequest, available: Mapping[str, Any]) -> tuple[str, ...]:
+    """The requested claims the login can give (``available``), in page order: the ones to ask about."""
+    requested = request.requested_claims()
+    names = [*requested["userinfo"], *requested["id_token"]]
+    ordered = [n for n in RELEASABLE_CLAIMS if n in names] + sorted(set(names) - set(RELEASABLE_CLAIMS))
+    return tuple(n for n in dict.fromkeys(ordered) if n in available)
+
+
+def essential(request: AuthorizationRequest) -> frozenset[str]:
+    """The claims the client marked essential (OIDC Core §5.5.1); shown pre-approved on the consent page."""
+    return frozenset(name for members in request.requested_claims().values()
+                     for name, claim in members.items() if claim.essential)
+
+
+def consent_needed(request: AuthorizationRequest, available: Mapping[str, Any], before: Consent | None) -> bool:
+    """Whether the person must be asked: ``prompt=consent``, nothing remembered, or something new asked for."""
+    if "consent" in request.prompt or before is None:
+        return True
+    return not (set(request.scope) <= before.scopes and set(askable(request, available)) <= before.asked)
+
+
+def approved_before(request: AuthorizationRequest, available: Mapping[str, Any], before: Consent) -> frozenset[str]:
+    """The claims of this request that remembered decisions approve."""
+    return frozenset(askable(request, available)) & before.approved
+
+
+def release(request: AuthorizationRequest, available: Mapping[str, Any],
+            approved: Collection[str]) -> dict[str, dict[str, Any]]:
+    """The claim values released, per target (``id_token``, ``userinfo``): requested there, given by the login,
+    and approved by the person. Nothing else, ever."""
+    return {target: {name: available[name] for name in members if name in approved and name in available}
+            for target, members in request.requested_claims().items()}
+
+
+__all__ = ["CONSENT_KIND", "LABELS", "RELEASABLE_CLAIMS", "Consent", "approved_before", "askable", "consent_needed",
+           "essential", "release", "remember", "remembered"]

@@ -1,0 +1,153 @@
+"""The provider's card-login verifier: trust and CRLs from directories, fail-closed configuration."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import ocsp
+
+from idp.login import verifier as verifier_module
+from idp.login.verifier import CardVerifier, NotConfigured
+from keys.cardlogin import LoginMessage, encode_login_message
+from keys.errors import RevocationUnavailable, RevokedCertificate
+from keys.testpki import CardMaterial, TestPki
+from keys.testpki.hierarchy import new_rsa_key
+from keys.testpki.revocation import issue_crl, issue_ocsp_response
+from keys.x509.profile import Purpose
+from tests.idp.conftest import settings_for
+
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+HOUR = dt.timedelta(hours=1)
+
+
+@pytest.fixture(scope="module")
+def test_pki() -> TestPki:
+    return TestPki.generate()
+
+
+@pytest.fixture(scope="module")
+def card(test_pki: TestPki) -> CardMaterial:
+    return test_pki.issue_card(now=NOW, with_sign=False)
+
+
+def write_crl(directory: Path, test_pki: TestPki, revoked: list[int], *, forged: bool = False) -> None:
+    root = test_pki.root(Purpose.AUTH, 3)
+    data = issue_crl(root, [(s, NOW - HOUR, None) for s in revoked], this_update=NOW - HOUR,
+                     next_update=NOW + 24 * HOUR, crl_number=len(revoked) + 1,
+                     signing_key=new_rsa_key() if forged else None)
+    (directory / "auth-gen3.crl").write_bytes(data)
+
+
+@pytest.fixture
+def dirs(tmp_path: Path, test_pki: TestPki) -> tuple[Path, Path]:
+    trust = test_pki.write_trust_directory(tmp_path / "trust")
+    crls = tmp_path / "crls"
+    crls.mkdir()
+    return trust, crls
+
+
+def login(card: CardMaterial) -> tuple[bytes, bytes, LoginMessage]:
+    message = LoginMessage("http://127.0.0.1:8000", "i" * 43, bytes(32), NOW, Purpose.AUTH)
+    signature = card.auth_key.sign(encode_login_message(message), padding.PKCS1v15(), hashes.SHA256())
+    return card.auth_certificate.public_bytes(Encoding.DER), signature, message
+
+
+def test_crls_from_the_directory_decide_and_are_reloaded(tmp_path: Path, dirs: tuple[Path, Path], test_pki: TestPki,
+                                                         card: CardMaterial, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(verifier_module, "RESCAN_INTERVAL", 0.0)
+    trust, crls = dirs
+    settings = settings_for(tmp_path, MYNACARD_TEST_MODE="1", MYNACARD_CARD_LOGIN_TRUST_DIR=str(trust),
+                            MYNACARD_CARD_LOGIN_CRL_DIR=str(crls))
+    verifier = CardVerifier.from_settings(settings)
+    certificate, signature, message = login(card)
+    with pytest.raises(RevocationUnavailable):  # no CRL yet: fail closed
+        verifier.verify(certificate, signature, message, NOW, dt.timedelta(minutes=2))
+    write_crl(crls, test_pki, [])
+    result = verifier.verify(certificate, signature, message, NOW, dt.timedelta(minutes=2))
+    assert (result.revocation.status.value, result.revocation.source) == ("good", "crl")
+    write_crl(crls, test_pki, [card.auth_certificate.serial_number])
+    with pytest.raises(RevokedCertificate):
+        verifier.verify(certificate, signature, message, NOW, dt.timedelta(minutes=2))
+    write_crl(crls, test_pki, [], forged=True)  # not signed by the root: skipped, so no status at all
+    with pytest.raises(RevocationUnavailable):
+        verifier.verify(certificate, signature, message, NOW, dt.timedelta(minutes=2))
+
+
+class Responder:
+    """An OCSP responder for the test PKI's auth root (RFC 6960 §A.1 POST), answering ``status`` with the nonce."""
+
+    def __init__(self, test_pki: TestPki) -> None:
+        self.status = "good"
+        self.asked = 0
+        responder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                responder.asked += 1
+                request = ocsp.load_der_ocsp_request(self.rfile.read(int(self.headers["Content-Length"])))
+                nonce = request.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
+                body = issue_ocsp_response(responder.certificate, test_pki.root(Purpose.AUTH, 3),
+                                           status=responder.status,  # type: ignore[arg-type]
+                                           this_update=NOW - HOUR, next_update=NOW + HOUR, nonce=nonce,
+                                           revoked_at=NOW - 2 * HOUR)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/ocsp-response")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/ocsp"
+        self.certificate: x509.Certificate
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_ocsp_answers_for_authentication_certificates(tmp_path: Path, dirs: tuple[Path, Path], test_pki: TestPki,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(verifier_module, "RESCAN_INTERVAL", 0.0)
+    responder = Responder(test_pki)
+    card = test_pki.issue_card(now=NOW, with_sign=False, ocsp_url=responder.url)
+    responder.certificate = card.auth_certificate
+    trust, crls = dirs
+    settings = settings_for(tmp_path, MYNACARD_TEST_MODE="1", MYNACARD_CARD_LOGIN_TRUST_DIR=str(trust),
+                            MYNACARD_CARD_LOGIN_CRL_DIR=str(crls), MYNACARD_CARD_LOGIN_OCSP="1")
+    verifier = CardVerifier.from_settings(settings)
+    certificate, signature, message = login(card)
+    try:
+        result = verifier.verify(certificate, signature, message, NOW, dt.timedelta(minutes=2))  # no CRL at all
+        assert (result.revocation.status.value, result.revocation.source) == ("good", "ocsp")
+        write_crl(crls, test_pki, [])
+        responder.status = "revoked"  # a good CRL does not outweigh a revocation the responder reports
+        with pytest.raises(RevokedCertificate):
+            verifier.verify(certificate, signature, message, NOW, dt.timedelta(minutes=2))
+        assert responder.asked == 2
+    finally:
+        responder.server.shutdown()
+        responder.server.server_close()
+    # the responder is gone: the CRL decides
+    assert verifier.verify(certificate, signature, message, NOW, dt.timedelta(minutes=2)).revocation.source == "crl"
+
+
+def test_configuration_problems_refuse_card_login(tmp_path: Path, dirs: tuple[Path, Path]) -> None:
+    trust, crls = dirs
+    cases = [
+        {},
+        {"MYNACARD_CARD_LOGIN_TRUST_DIR": str(trust)},
+        {"MYNACARD_CARD_LOGIN_TRUST_DIR": str(tmp_path / "absent"), "MYNACARD_CARD_LOGIN_CRL_DIR": str(crls)},
+        {"MYNACARD_CARD_LOGIN_TRUST_DIR": str(trust), "MYNACARD_CARD_LOGIN_CRL_DIR": str(crls)},  # test roots
+    ]
+    for env in cases:
+        with pytest.raises(NotConfigured):
+            CardVerifier.from_settings(settings_for(tmp_path, **env))

@@ -1,0 +1,138 @@
+"""The refresh_token grant (RFC 6749 §6): rotation, the idempotent-retry grace, family revocation on reuse
+(RFC 9700 §4.14.2), scope narrowing only, ID tokens on refresh (OIDC Core §12.2), storage hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from idp.storage.tables import objects
+from tests.idp.protocol.tokenkit import Provider, Rp, provider, verify_access_jwt, verify_id_token
+
+
+@pytest.fixture
+def op(tmp_path: Path) -> Iterator[Provider]:
+    with provider(tmp_path) as p:
+        yield p
+
+
+def _start(op: Provider, client_id: str = "rp-app", **register: str) -> tuple[Rp, dict[str, str], str]:
+    rp = op.register(client_id, **register)
+    issued = op.code(rp, scope="openid offline_access", claims={"id_token": {"name": "山田太郎"}})
+    response = op.redeem(rp, issued)
+    assert response.status_code == 200, response.text
+    return rp, response.json(), issued.grant_id
+
+
+def test_rotation_issues_a_new_refresh_token_each_time(op: Provider) -> None:
+    rp, first, grant_id = _start(op)
+    tokens = [first["refresh_token"]]
+    for _ in range(3):
+        response = op.refresh(rp, tokens[-1])
+        assert response.status_code == 200, response.text
+        assert response.headers["cache-control"] == "no-store"
+        body = response.json()
+        assert set(body) == {"access_token", "token_type", "expires_in", "scope", "id_token", "refresh_token"}
+        assert body["scope"] == "openid offline_access"
+        tokens.append(body["refresh_token"])
+    assert len(set(tokens)) == 4
+    claims = verify_id_token(body["id_token"], op.jwks(), client_id=rp.client_id, alg="ES256", nonce=None)
+    original = verify_id_token(first["id_token"], op.jwks(), client_id=rp.client_id, alg="ES256",
+                               nonce="n-0S6_WzA2Mj")
+    for name in ("iss", "sub", "aud", "auth_time", "acr", "amr", "sid", "name"):  # OIDC Core §12.2
+        assert claims[name] == original[name], name
+    assert verify_access_jwt(body["access_token"], op.jwks())["gid"] == grant_id
+    assert 'idp_tokens_issued_total{grant_type="refresh_token"} 3.0' in op.http.get("/metrics").text
+
+
+def test_refresh_tokens_are_stored_hashed(op: Provider) -> None:
+    _, body, _ = _start(op)
+
+    async def ids() -> list[str]:
+        async with op.services.db.engine.connect() as conn:
+            rows = await conn.execute(select(objects.c.id, objects.c.payload).where(objects.c.kind == "RefreshToken"))
+            return [f"{row.id} {row.payload}" for row in rows]
+
+    stored = op.call(ids)
+    assert stored[0].startswith(hashlib.sha256(body["refresh_token"].encode()).hexdigest())
+    assert not any(body["refresh_token"] in row for row in stored)
+
+
+def test_a_retry_within_the_grace_gets_the_same_response(op: Provider) -> None:
+    rp, first, grant_id = _start(op)
+    answer = op.refresh(rp, first["refresh_token"])
+    retry = op.refresh(rp, first["refresh_token"])
+    assert retry.status_code == 200
+    assert retry.json() == answer.json()  # same successor, same access token: idempotent
+    assert op.grant_exists(grant_id)
+    successor = op.refresh(rp, answer.json()["refresh_token"])
+    assert successor.status_code == 200
+
+
+def test_reuse_after_the_grace_revokes_the_family(tmp_path: Path) -> None:
+    with provider(tmp_path, MYNACARD_TOKENS_REFRESH_TOKEN_REUSE_GRACE="0.5") as op:
+        rp, first, grant_id = _start(op)
+        second = op.refresh(rp, first["refresh_token"]).json()
+        third = op.refresh(rp, second["refresh_token"]).json()
+        time.sleep(0.6)
+        replay = op.refresh(rp, first["refresh_token"])
+        assert (replay.status_code, replay.json()["error"]) == (400, "invalid_grant")
+        assert not op.grant_exists(grant_id)
+        assert op.refresh(rp, third["refresh_token"]).json()["error"] == "invalid_grant"
+        assert op.userinfo(third["access_token"]).status_code == 401
+        assert 'idp_token_reuse_total{kind="refresh_token"} 1.0' in op.http.get("/metrics").text
+
+
+def test_no_grace_means_any_reuse_revokes(tmp_path: Path) -> None:
+    with provider(tmp_path, MYNACARD_TOKENS_REFRESH_TOKEN_REUSE_GRACE="0") as op:
+        rp, first, grant_id = _start(op)
+        assert op.refresh(rp, first["refresh_token"]).status_code == 200
+        assert op.refresh(rp, first["refresh_token"]).json()["error"] == "invalid_grant"
+        assert not op.grant_exists(grant_id)
+
+
+def test_a_different_request_within_the_grace_is_reuse(op: Provider) -> None:
+    rp, first, grant_id = _start(op)
+    assert op.refresh(rp, first["refresh_token"]).status_code == 200
+    narrowed = op.refresh(rp, first["refresh_token"], scope="openid")
+    assert narrowed.json()["error"] == "invalid_grant"
+    assert not op.grant_exists(grant_id)
+
+
+def test_scope_may_narrow_never_widen(op: Provider) -> None:
+    rp, first, _ = _start(op)
+    narrowed = op.refresh(rp, first["refresh_token"], scope="openid")
+    assert narrowed.status_code == 200
+    body = narrowed.json()
+    assert body["scope"] == "openid"
+    assert verify_access_jwt(body["access_token"], op.jwks())["scope"] == "openid"
+    without_openid = op.refresh(rp, body["refresh_token"], scope="offline_access").json()
+    assert "id_token" not in without_openid
+    full = op.refresh(rp, without_openid["refresh_token"]).json()  # the grant's scope again
+    assert full["scope"] == "openid offline_access"
+    widened = op.refresh(rp, full["refresh_token"], scope="openid profile")
+    assert (widened.status_code, widened.json()["error"]) == (400, "invalid_scope")
+    assert op.refresh(rp, full["refresh_token"]).status_code == 200  # a refused request does not use it up
+
+
+def test_a_refresh_token_belongs_to_its_client(op: Provider) -> None:
+    rp, first, grant_id = _start(op)
+    other = op.register("rp-thief")
+    assert op.refresh(other, first["refresh_token"]).json()["error"] == "invalid_grant"
+    assert op.grant_exists(grant_id)
+    assert op.refresh(rp, first["refresh_token"]).status_code == 200
+
+
+def test_unknown_and_expired_refresh_tokens(op: Provider) -> None:
+    rp = op.register("rp-short")
+    issued = op.code(rp, scope="openid offline_access", grant_ttl=1)
+    body = op.redeem(rp, issued).json()
+    assert op.refresh(rp, "x" * 43).json()["error"] == "invalid_grant"
+    assert op.refresh(rp, "x" * 10_000).json()["error"] == "invalid_grant"
+    time.sleep(1.1)  # refresh tokens expire with their grant
+    assert op.refresh(rp, body["refresh_token"]).json()["error"] == "invalid_grant"
