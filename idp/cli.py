@@ -4,6 +4,7 @@ Commands print JSON on standard output and log JSON lines on standard error. Exi
 1 failure (the reason is logged), 2 bad usage or invalid configuration.
 
   idp serve [--host H] [--port P] [--workers N]   run the provider (uvicorn)
+  idp demo                                         provider + virtual card + card agent + a demo relying party
   idp migrate                                      apply database migrations
   idp cleanup                                      delete expired rows, prune expired keys
   idp keys list | rotate [--alg A] | rewrap        signing keys
@@ -48,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default: server.host)")
     serve.add_argument("--port", type=int, help="port to listen on (default: server.port)")
     serve.add_argument("--workers", type=int, help="worker processes (default: server.workers)")
+    demo = sub.add_parser("demo", help="the whole service with a virtual card and a demo relying party (test mode)")
+    demo.add_argument("--port", type=int, default=8000, help="provider port (default 8000)")
+    demo.add_argument("--rp-port", type=int, default=8001, help="demo relying party port (default 8001)")
+    demo.add_argument("--agent-port", type=int, default=47210, help="card agent port (default 47210)")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("cleanup", help="delete expired rows and prune expired signing keys")
 
@@ -220,6 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "serve":
         return _serve(settings, args)
+    if args.command == "demo":
+        from idp import demo
+
+        return demo.run(settings.data_path, port=args.port, rp_port=args.rp_port, agent_port=args.agent_port)
     try:
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))

@@ -1,0 +1,248 @@
+"""``idp demo``: the whole service on embedded defaults, on one machine, for a person to try.
+
+It runs what a deployment runs, with test material in place of production material:
+
+* a JPKI-profile **test PKI** (``O=JPKI-TEST`` roots, admitted because the provider runs in test mode) and a
+  virtual My Number card issued from it, under ``<data_dir>/demo`` (created once, kept between runs);
+* a private **pcscd** with the vsmartcard ``vpcd`` driver and the **virtual card** in its reader
+  (:class:`cardreader.virtual.lab.PcscLab`), when pcscd and vpcd are installed;
+* the **card agent** on loopback, with its PIN pad page (the PIN is typed there, never in the provider's page);
+* the **provider** (``idp serve``: SQLite and a development KEK in the data directory, generated signing keys);
+* a tiny **relying party** on loopback (a public client with PKCE) that starts a login and shows what it
+  received: the ID token's claims and the UserInfo answer.
+
+Everything is a separate process over real HTTP, stopped by PID on Ctrl-C. The virtual card's PINs are
+printed because the person trying the demo has to type them into the PIN pad; they are test PINs of a
+virtual card, not anybody's secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import html
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+
+from cardreader.virtual.lab import VPCD_DRIVER, PcscLab
+from cardreader.virtual.profile import (
+    DEFAULT_AUTH_PIN,
+    DEFAULT_SIGN_PASSWORD,
+    CardProfile,
+    create_profile,
+    load_profile,
+)
+from keys.testpki import TestPki
+from keys.testpki.revocation import issue_crl
+
+CLIENT_ID = "demo-rp"
+#: The login buttons of the demo relying party: (label, scope).
+LOGINS = (("Log in with the card (authentication certificate: no personal data)", "openid"),
+          ("Log in and share name and birth date (signing certificate, with consent)", "openid name birthdate"))
+
+
+def run(data_dir: Path, *, port: int, rp_port: int, agent_port: int) -> int:
+    """Run the demo until interrupted; 0 on a clean stop."""
+    base = (data_dir / "demo").resolve()
+    issuer = f"http://127.0.0.1:{port}"
+    with ExitStack() as stack:
+        profile, trust, crls = _material(base)
+        env = {**os.environ, "MYNACARD_DATA_DIR": str(data_dir), "MYNACARD_ISSUER": issuer,
+               "MYNACARD_TEST_MODE": "1",
+               "MYNACARD_CARD_LOGIN_TRUST_DIR": str(trust), "MYNACARD_CARD_LOGIN_CRL_DIR": str(crls),
+               "MYNACARD_CARD_LOGIN_AGENT_URL": f"http://127.0.0.1:{agent_port}"}
+        lab = stack.enter_context(_card_lab(base / "pcsc", profile))
+        serve = [sys.executable, "-m", "idp", "serve", "--port", str(port)]
+        stack.enter_context(_process(serve, env, base / "idp.log"))
+        _wait_healthy(issuer)
+        _register_client(env, rp_port)
+        if lab is not None:
+            stack.enter_context(_process(
+                [sys.executable, "-m", "cardreader", "agent", "--provider", issuer, "--port", str(agent_port),
+                 "--pin-entry", "pinpad", "--test-mode"], lab.env, base / "agent.log"))
+        server = stack.enter_context(_relying_party(issuer, rp_port))
+        _print_welcome(server, lab is not None, base)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("\nstopping", flush=True)
+    return 0
+
+
+def _material(base: Path) -> tuple[CardProfile, Path, Path]:
+    """The test PKI and the virtual card (kept between runs), the trust directory, and a fresh empty CRL per root."""
+    now = dt.datetime.now(dt.UTC)
+    card = base / "card" / "card.json"
+    profile = load_profile(card) if card.exists() else create_profile(card, pki_dir=base / "pki", now=now)
+    pki = TestPki.open(base / "pki")
+    trust = pki.write_trust_directory(base / "trust")
+    crls = base / "crls"
+    shutil.rmtree(crls, ignore_errors=True)
+    crls.mkdir(parents=True)
+    for root in pki.roots():
+        crl = issue_crl(root, [], this_update=now - dt.timedelta(minutes=5), next_update=now + dt.timedelta(days=7),
+                        crl_number=int(now.timestamp()))
+        (crls / f"{root.purpose.value}-gen{root.generation}.crl").write_bytes(crl)
+    return profile, trust, crls
+
+
+@contextmanager
+def _card_lab(workdir: Path, profile: CardProfile) -> Iterator[PcscLab | None]:
+    """pcscd + vpcd with the virtual card inserted, or None (with a note) where they are not installed."""
+    if shutil.which("pcscd") is None or not VPCD_DRIVER.exists():
+        print("note: pcscd or vsmartcard-vpcd is not installed: the provider runs without a card reader "
+              "(`./dev setup` installs them)", file=sys.stderr)
+        yield None
+        return
+    with PcscLab(workdir) as lab:
+        lab.insert(profile.path)
+        yield lab
+
+
+@contextmanager
+def _process(command: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=out)  # noqa: S603 (our own commands)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_healthy(issuer: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{issuer}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the provider did not start; see its log under the demo directory ({issuer})")
+
+
+def _register_client(env: dict[str, str], rp_port: int) -> None:
+    """The demo relying party: a public client (PKCE, no secret), registered once."""
+    def idp(*args: str) -> str:
+        command = [sys.executable, "-m", "idp", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout  # noqa: S603
+
+    if CLIENT_ID in idp("clients", "list"):
+        idp("clients", "remove", CLIENT_ID)
+    idp("clients", "add", CLIENT_ID, "--auth-method", "none", "--redirect-uri", f"http://127.0.0.1:{rp_port}/callback")
+
+
+@contextmanager
+def _relying_party(issuer: str, port: int) -> Iterator[ThreadingHTTPServer]:
+    """A minimal relying party: starts the code flow with PKCE and shows the claims it received."""
+    pending: dict[str, tuple[str, str]] = {}
+    redirect_uri = f"http://127.0.0.1:{port}/callback"
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            if url.path == "/":
+                self._page("".join(f'<p><a href="/login?scope={html.escape(scope)}">{html.escape(label)}</a></p>'
+                                   for label, scope in LOGINS))
+            elif url.path == "/login":
+                scope = parse_qs(url.query).get("scope", ["openid"])[0]
+                state, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(48)
+                pending[state] = (verifier, secrets.token_urlsafe(16))
+                digest = hashlib.sha256(verifier.encode()).digest()
+                challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+                query = urlencode({"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": redirect_uri,
+                                   "scope": scope, "state": state, "nonce": pending[state][1],
+                                   "code_challenge": challenge, "code_challenge_method": "S256"})
+                self._redirect(f"{issuer}/authorize?{query}")
+            elif url.path == "/callback":
+                self._page(_finish(issuer, redirect_uri, parse_qs(url.query), pending))
+            else:
+                self.send_error(404)
+
+        def _redirect(self, location: str) -> None:
+            self.send_response(303)
+            self.send_header("Location", location)
+            self.end_headers()
+
+        def _page(self, body: str) -> None:
+            data = (f"<!doctype html><meta charset=utf-8><title>Demo relying party</title>"
+                    f"<h1>Demo relying party</h1>{body}").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # the demo relying party logs nothing: claims may be personal data
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _finish(issuer: str, redirect_uri: str, params: dict[str, list[str]], pending: dict[str, tuple[str, str]]) -> str:
+    """Redeem the code (RFC 6749 §4.1.3 with PKCE), check ``iss`` (RFC 9207) and show the claims."""
+    first = {name: values[0] for name, values in params.items()}
+    if "error" in first:
+        description = first.get("error_description", "")
+        return f"<p>The provider answered: {html.escape(first['error'])} {html.escape(description)}</p>"
+    state = pending.pop(first.get("state", ""), None)
+    if state is None or first.get("iss") != issuer:
+        return "<p>Unexpected response (unknown state or issuer).</p>"
+    verifier, nonce = state
+    token = httpx.post(f"{issuer}/token", data={"grant_type": "authorization_code", "code": first.get("code", ""),
+                                                "redirect_uri": redirect_uri, "client_id": CLIENT_ID,
+                                                "code_verifier": verifier}, timeout=10)
+    if token.status_code != 200:
+        return f"<p>Token request failed: {html.escape(token.text)}</p>"
+    tokens = token.json()
+    claims = json.loads(base64.urlsafe_b64decode(tokens["id_token"].split(".")[1] + "=="))
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    userinfo = httpx.get(f"{issuer}/userinfo", headers=bearer, timeout=10)
+    check = "matches" if claims.get("nonce") == nonce else "DOES NOT MATCH"
+    return (f"<p>Logged in. The nonce {check}.</p><h2>ID token claims</h2><pre>{_pretty(claims)}</pre>"
+            f"<h2>UserInfo</h2><pre>{_pretty(userinfo.json())}</pre><p><a href=\"/\">Again</a></p>")
+
+
+def _pretty(value: Any) -> str:
+    return html.escape(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _print_welcome(server: ThreadingHTTPServer, with_card: bool, base: Path) -> None:
+    host, port = server.server_address[:2]
+    lines = [f"demo relying party: http://{host!s}:{port}/  (open it in a browser on this machine)",
+             f"logs and test material: {base}"]
+    if with_card:
+        lines.append(f"virtual card in the reader 'Virtual PCD': PIN {DEFAULT_AUTH_PIN} (authentication), "
+                     f"password {DEFAULT_SIGN_PASSWORD} (signing); type them into the agent's PIN pad page")
+    lines.append("Ctrl-C stops everything")
+    print("\n".join(lines), flush=True)
+

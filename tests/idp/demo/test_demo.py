@@ -1,0 +1,58 @@
+"""``idp demo`` (what ``./dev serve`` runs): every part starts, the demo relying party's login reaches the
+provider's card login page, and Ctrl-C stops every process it started."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.idp.postgres import free_port
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _wait(url: str, process: subprocess.Popen[str], timeout: float = 90) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, "idp demo stopped early"
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, f"{url} never answered"
+            time.sleep(0.3)
+
+
+@pytest.mark.pcsc
+def test_demo_runs_and_stops(tmp_path: Path) -> None:
+    port, rp_port, agent_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "MYNACARD_DATA_DIR": str(tmp_path / "var")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "idp", "demo", "--port", str(port), "--rp-port", str(rp_port),
+         "--agent-port", str(agent_port)], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    try:
+        home = _wait(f"http://127.0.0.1:{rp_port}/", process)
+        assert "Log in with the card" in home.text
+        with httpx.Client(follow_redirects=True, timeout=10) as browser:
+            page = browser.get(f"http://127.0.0.1:{rp_port}/login?scope=openid")
+            script = browser.get(f"http://127.0.0.1:{port}/card-login/login.js")
+        assert page.status_code == 200
+        assert str(page.url).startswith(f"http://127.0.0.1:{port}/interaction/")
+        assert f"127.0.0.1:{agent_port}" in page.text + script.text
+        status = _wait(f"http://127.0.0.1:{agent_port}/v1/status", process)
+        assert status.status_code == 200, status.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "PIN 1234" in output
+    left = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True, check=False).stdout
+    assert not re.findall(r"\d+", left), "processes of the demo survived it"
