@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--id-token-alg", choices=SIGNING_ALGORITHMS, default=DEFAULT_ID_TOKEN_ALG)
     add.add_argument("--sector-identifier", help="host name pairwise subject identifiers are computed for")
     add.add_argument("--require-par", action="store_true", help="require pushed authorization requests")
+    add.add_argument("--post-logout-redirect-uri", action="append", default=[],
+                     help="exact URI RP-initiated logout may return to (repeatable)")
+    add.add_argument("--backchannel-logout-uri", help="where back-channel logout tokens are POSTed")
+    add.add_argument("--backchannel-logout-session-required", action="store_true",
+                     help="logout tokens for this client carry sid")
+    add.add_argument("--dpop-bound", action="store_true", help="access tokens only with DPoP (RFC 9449 §5.2)")
     clients.add_parser("list", help="list clients")
     remove = clients.add_parser("remove", help="remove a client")
     remove.add_argument("client_id")
@@ -141,7 +147,9 @@ def _clients_add(args: argparse.Namespace) -> Callable[[Services], Awaitable[int
             args.client_id, auth_method=AuthMethod(args.auth_method), redirect_uris=args.redirect_uri,
             id_token_signed_response_alg=args.id_token_alg, jwks=jwks, jwks_uri=args.jwks_uri,
             sector_identifier=args.sector_identifier, require_par=args.require_par,
-            algorithms=services.settings.keys.algorithms)
+            post_logout_redirect_uris=args.post_logout_redirect_uri, backchannel_logout_uri=args.backchannel_logout_uri,
+            backchannel_logout_session_required=args.backchannel_logout_session_required,
+            dpop_bound_access_tokens=args.dpop_bound, algorithms=services.settings.keys.algorithms)
         await services.clients.add(client)
         _print({"client": client.describe(), "client_secret": secret})
         return EXIT_OK

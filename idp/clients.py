@@ -1,7 +1,7 @@
 """Registered clients: the model, the checks on registration metadata, and client secrets.
 
 Metadata names follow RFC 7591 §2 and OIDC Dynamic Client Registration §2; errors carry the RFC 7591
-§3.2.2 codes, so the admin CLI and (later) dynamic registration report them alike.
+§3.2.2 codes, so the admin CLI and dynamic registration (:mod:`idp.endpoints.registration`) report them alike.
 """
 
 from __future__ import annotations
@@ -61,6 +61,19 @@ class Client:
     sector_identifier: str | None = None
     require_par: bool = False
     secret_sha256: str | None = field(default=None, repr=False)
+    #: Where RP-initiated logout may send the browser back to (OIDC RP-Initiated Logout §3.1), exact match.
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    #: Where logout tokens are POSTed (OIDC Back-Channel Logout §2.2).
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
+    #: Access tokens only with DPoP (RFC 9449 §5.2).
+    dpop_bound_access_tokens: bool = False
+    #: OIDC Dynamic Client Registration §2; its host is ``sector_identifier``.
+    sector_identifier_uri: str | None = None
+    #: SHA-256 hex of the RFC 7592 registration access token (dynamically registered clients only).
+    registration_token_sha256: str | None = field(default=None, repr=False)
+    #: RFC 7591 §3.2.1 ``client_id_issued_at`` (dynamically registered clients only).
+    client_id_issued_at: int | None = None
 
     def secret_matches(self, presented: str) -> bool:
         """Whether ``presented`` is this client's secret (constant-time comparison of SHA-256 digests)."""
@@ -68,14 +81,25 @@ class Client:
             return False
         return hmac.compare_digest(hash_secret(presented), self.secret_sha256)
 
+    def registration_token_matches(self, presented: str) -> bool:
+        """Whether ``presented`` is this client's registration access token (constant-time, RFC 7592 §1)."""
+        if self.registration_token_sha256 is None:
+            return False
+        return hmac.compare_digest(hash_secret(presented), self.registration_token_sha256)
+
     def describe(self) -> dict[str, Any]:
-        """The client's metadata as JSON, without anything derived from its secret."""
+        """The client's metadata as JSON, without anything derived from its secrets."""
         return {"client_id": self.client_id, "token_endpoint_auth_method": self.auth_method.value,
                 "redirect_uris": list(self.redirect_uris),
                 "id_token_signed_response_alg": self.id_token_signed_response_alg,
                 "userinfo_signed_response_alg": self.userinfo_signed_response_alg,
                 "jwks": self.jwks, "jwks_uri": self.jwks_uri, "sector_identifier": self.sector_identifier,
-                "require_pushed_authorization_requests": self.require_par}
+                "sector_identifier_uri": self.sector_identifier_uri,
+                "require_pushed_authorization_requests": self.require_par,
+                "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
+                "backchannel_logout_uri": self.backchannel_logout_uri,
+                "backchannel_logout_session_required": self.backchannel_logout_session_required,
+                "dpop_bound_access_tokens": self.dpop_bound_access_tokens}
 
 
 def hash_secret(secret: str) -> str:
@@ -139,10 +163,16 @@ def register_client(
     jwks_uri: str | None = None,
     sector_identifier: str | None = None,
     require_par: bool = False,
+    post_logout_redirect_uris: Sequence[str] = (),
+    backchannel_logout_uri: str | None = None,
+    backchannel_logout_session_required: bool = False,
+    dpop_bound_access_tokens: bool = False,
+    sector_identifier_uri: str | None = None,
     algorithms: Sequence[str] = SIGNING_ALGORITHMS,
 ) -> tuple[Client, str | None]:
     """Check registration metadata and build the client; for ``client_secret_basic`` also generate its
-    secret, returned once in clear (only its hash is kept)."""
+    secret, returned once in clear (only its hash is kept). ``sector_identifier_uri``'s host becomes the
+    ``sector_identifier`` (OIDC Core §8.1); its content is checked by dynamic registration, which fetches it."""
     if not _CLIENT_ID.match(client_id):
         raise InvalidClientMetadata("invalid_client_metadata", "client_id is 1-255 characters of A-Z a-z 0-9 . _ ~ -")
     if not redirect_uris:
@@ -161,6 +191,21 @@ def register_client(
         _check_jwks(jwks)
     if jwks_uri is not None:
         _check_https(jwks_uri, "jwks_uri")
+    for uri in post_logout_redirect_uris:
+        try:
+            check_redirect_uri(uri)
+        except InvalidClientMetadata as exc:
+            raise InvalidClientMetadata("invalid_client_metadata", f"post_logout_redirect_uris: {exc.description}") \
+                from None
+    if backchannel_logout_uri is not None:
+        _check_https(backchannel_logout_uri, "backchannel_logout_uri")
+    if sector_identifier_uri is not None:
+        _check_https(sector_identifier_uri, "sector_identifier_uri")
+        host = (urlsplit(sector_identifier_uri).hostname or "").lower()
+        if sector_identifier not in (None, host):
+            raise InvalidClientMetadata("invalid_client_metadata", "sector_identifier differs from the host of "
+                                        "sector_identifier_uri")
+        sector_identifier = host
     if sector_identifier is not None:
         if not _HOST.match(sector_identifier):
             raise InvalidClientMetadata("invalid_client_metadata", "sector_identifier is a lower-case host name")
@@ -172,5 +217,9 @@ def register_client(
                     id_token_signed_response_alg=id_token_signed_response_alg,
                     userinfo_signed_response_alg=userinfo_signed_response_alg, jwks=jwks, jwks_uri=jwks_uri,
                     sector_identifier=sector_identifier, require_par=require_par,
-                    secret_sha256=None if secret is None else hash_secret(secret))
+                    secret_sha256=None if secret is None else hash_secret(secret),
+                    post_logout_redirect_uris=tuple(post_logout_redirect_uris),
+                    backchannel_logout_uri=backchannel_logout_uri,
+                    backchannel_logout_session_required=backchannel_logout_session_required,
+                    dpop_bound_access_tokens=dpop_bound_access_tokens, sector_identifier_uri=sector_identifier_uri)
     return client, secret

@@ -157,6 +157,11 @@ class TokenSettings:
     clock_tolerance: float = option(15.0, doc="Allowed clock difference when checking times in tokens "
                                               "and assertions; also added to key retention.",
                                     recommend="15 to 30 seconds; kiosk clocks drift.")
+    client_assertion_max_lifetime: float = option(
+        600.0,
+        doc="Longest accepted exp - now of a private_key_jwt client assertion (RFC 7523 §3). Each assertion's jti "
+            "is single use until its exp, so a longer lifetime costs only replay-cache rows.",
+        recommend="10 minutes (what idpyoidc and most RP libraries sign for); shorter if every client allows it.")
     access_token_alg: str = option("ES256", doc="JWS algorithm of access tokens (one of keys.algorithms).")
     refresh_token_ttl: float = option(
         30 * 86400.0,
@@ -231,6 +236,33 @@ class HttpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RegistrationSettings:
+    """``[registration]``: dynamic client registration (RFC 7591 ``POST /register``) and its management
+    (RFC 7592 ``/register/{client_id}`` with the registration access token returned at registration)."""
+
+    mode: str = option("off", doc="'off': no /register (clients come from `idp clients add`); 'token': POST "
+                                  "/register needs registration.initial_access_token as a Bearer token (RFC 7591 "
+                                  "§3); 'open': anyone may register a client.",
+                       recommend="'off' or 'token' in production; 'open' only for tests and conformance runs.")
+    initial_access_token: Secret = option(  # noqa: RUF009 (Secret is immutable)
+        Secret(""),
+        doc="The initial access token of mode 'token' (kept secret).",
+        recommend="At least 32 random characters, set through MYNACARD_REGISTRATION_INITIAL_ACCESS_TOKEN.")
+    fetch_timeout: float = option(5.0, doc="Seconds allowed to fetch a client's sector_identifier_uri at "
+                                           "registration (OIDC Dynamic Client Registration §5).")
+
+
+@dataclass(frozen=True, slots=True)
+class LogoutSettings:
+    """``[logout]``: RP-initiated logout (``/logout``) and back-channel logout tokens."""
+
+    backchannel_timeout: float = option(5.0, doc="Seconds allowed to each client's backchannel_logout_uri; a "
+                                                 "failure is logged and does not stop the logout.")
+    logout_token_ttl: float = option(120.0, doc="Lifetime of back-channel logout tokens (OIDC Back-Channel "
+                                                "Logout §2.4 recommends at most two minutes).")
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingSettings:
     """``[logging]``: structured JSON logs on standard error (no personal data, no secrets)."""
 
@@ -283,6 +315,8 @@ class Settings:
     login: LoginSettings = field(default_factory=LoginSettings)
     cleanup: CleanupSettings = field(default_factory=CleanupSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    registration: RegistrationSettings = field(default_factory=RegistrationSettings)
+    logout: LogoutSettings = field(default_factory=LogoutSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     card_login: CardLoginSettings = field(default_factory=CardLoginSettings)
 
@@ -491,7 +525,7 @@ def check(settings: Settings) -> list[str]:
                         "parties and workers see a key before it signs")
     if keys.rotation_interval <= keys.publish_lead:
         problems.append("keys.rotation_interval: must be longer than keys.publish_lead")
-    for name in ("id_token_ttl", "access_token_ttl", "refresh_token_ttl"):
+    for name in ("id_token_ttl", "access_token_ttl", "refresh_token_ttl", "client_assertion_max_lifetime"):
         if getattr(settings.tokens, name) <= 0:
             problems.append(f"tokens.{name}: must be positive")
     if settings.tokens.access_token_alg not in keys.algorithms:
@@ -515,6 +549,16 @@ def check(settings: Settings) -> list[str]:
         problems.append("card_login.agent_url: the card agent listens on loopback (http://127.0.0.1:PORT)")
     if card.challenge_ttl <= 0 or card.login_ttl < card.challenge_ttl:
         problems.append("card_login.challenge_ttl: positive, and card_login.login_ttl at least as long")
+    registration = settings.registration
+    if registration.mode not in ("off", "token", "open"):
+        problems.append("registration.mode: 'off', 'token' or 'open'")
+    elif registration.mode == "token" and len(registration.initial_access_token.reveal()) < 32:
+        problems.append("registration.initial_access_token: at least 32 characters, required by mode 'token'")
+    for name, value in (("registration.fetch_timeout", registration.fetch_timeout),
+                        ("logout.backchannel_timeout", settings.logout.backchannel_timeout),
+                        ("logout.logout_token_ttl", settings.logout.logout_token_ttl)):
+        if value <= 0:
+            problems.append(f"{name}: must be positive")
     if settings.cleanup.batch_size < 1:
         problems.append("cleanup.batch_size: must be at least 1")
     if settings.logging.level not in _LOG_LEVELS:
@@ -531,6 +575,8 @@ def unsafe_warnings(settings: Settings, environ: Mapping[str, str] | None = None
     if not settings.authorization.pairwise_salt:
         warnings.append("no pairwise salt configured: subject identifiers depend on a development salt in the data "
                         "directory; set authorization.pairwise_salt, the same on every machine")
+    if settings.registration.mode == "open":
+        warnings.append("registration.mode is 'open': anyone can register clients at /register")
     if settings.test_mode:
         warnings.append("test mode is on: test trust roots and http issuers are accepted")
     if settings.keys.backend == "software" and not (settings.keys.keks or settings.keys.kek_file):

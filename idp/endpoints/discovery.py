@@ -14,7 +14,19 @@ from typing import Any, Final
 from litestar import Response, get
 from litestar.di import NamedDependency
 
-from idp.endpoints import authorize, interaction, introspection, jwks, par, revocation, token, userinfo
+from idp.endpoints import (
+    authorize,
+    interaction,
+    introspection,
+    jwks,
+    logout,
+    par,
+    registration,
+    revocation,
+    token,
+    userinfo,
+)
+from idp.oauth import request_object
 from idp.runtime import Services
 from idp.settings import Settings
 
@@ -24,20 +36,20 @@ OAUTH_AUTHORIZATION_SERVER: Final = "/.well-known/oauth-authorization-server"
 #: Members contributed by implemented endpoints; values are paths below the issuer.
 ENDPOINT_METADATA: Final[tuple[Mapping[str, str], ...]] = (jwks.METADATA, token.METADATA, userinfo.METADATA,
                                                           revocation.METADATA, introspection.METADATA,
-                                                          authorize.METADATA, par.METADATA)
+                                                          authorize.METADATA, par.METADATA, logout.METADATA)
 
 #: Members describing implemented features (grant types, methods, algorithms), computed from the settings.
 FEATURE_METADATA: Final[tuple[Callable[[Settings], Mapping[str, Any]], ...]] = (token.feature_metadata,
                                                                                 userinfo.feature_metadata,
                                                                                 authorize.feature_metadata,
                                                                                 par.feature_metadata,
-                                                                                interaction.feature_metadata)
+                                                                                interaction.feature_metadata,
+                                                                                registration.feature_metadata,
+                                                                                request_object.feature_metadata,
+                                                                                logout.feature_metadata)
 
 #: Members to advertise once their endpoint or feature exists (move each into its endpoint module's METADATA).
-PENDING: Final = (
-    "registration_endpoint", "end_session_endpoint", "backchannel_logout_supported",
-    "backchannel_logout_session_supported", "request_object_signing_alg_values_supported",
-)
+PENDING: Final[tuple[str, ...]] = ()
 
 
 def provider_metadata(settings: Settings) -> dict[str, Any]:

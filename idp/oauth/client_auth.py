@@ -36,8 +36,6 @@ _log = logging.getLogger("idp.client_auth")
 JWT_BEARER: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: FAPI 2.0 Security Profile §5.4.1: PS256, ES256 and EdDSA (Ed25519) only; never RS256, HS*, none.
 ASSERTION_ALGORITHMS: Final = ("ES256", "PS256", "EdDSA")
-#: Longest accepted exp - now for a client assertion (an assertion is made for one request).
-MAX_ASSERTION_LIFETIME: Final = dt.timedelta(minutes=5)
 #: Objects-store kind recording used assertion ``jti`` values until their ``exp``.
 JTI_KIND: Final = "ClientAssertionJti"
 _MAX_CLIENT_ID: Final = 255
@@ -116,7 +114,7 @@ async def _private_key_jwt(
     if not isinstance(jti, str) or not 0 < len(jti) <= 255:
         raise _invalid("client assertion jti must be a short string", client_id, basic_used=False)
     expires = dt.datetime.fromtimestamp(exp, dt.UTC)
-    if expires - now > MAX_ASSERTION_LIFETIME + leeway:
+    if expires - now > dt.timedelta(seconds=services.settings.tokens.client_assertion_max_lifetime) + leeway:
         raise _invalid("client assertion lives too long", client_id, basic_used=False)
     if not await services.objects.remember_once(JTI_KIND, single_use_key(client_id, jti), expires_at=expires + leeway,
                                                 now=now):

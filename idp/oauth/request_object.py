@@ -9,12 +9,18 @@ from idp.clients import Client
 from idp.errors import InvalidRequest
 from idp.oauth.client_auth import ASSERTION_ALGORITHMS, client_keys
 from idp.runtime import Services
-from keys.errors import VerificationError
+from idp.settings import Settings
+from keys.errors import Reason, VerificationError
 from keys.jose.jwt import verify_jwt
 
 #: FAPI 2.0 Message Signing §5.3: a request object lives at most 60 minutes (exp - nbf).
 MAX_LIFETIME: Final = dt.timedelta(minutes=60)
 _ACCEPTED_TYP: Final = ("oauth-authz-req+jwt", None)
+
+
+def feature_metadata(settings: Settings) -> dict[str, Any]:
+    """OIDC Discovery §3: the algorithms request objects may be signed with (never ``none``)."""
+    return {"request_object_signing_alg_values_supported": list(ASSERTION_ALGORITHMS)}
 
 
 class InvalidRequestObject(InvalidRequest):
@@ -47,8 +53,9 @@ async def decode_request_object(
                 keys=keys,
             )
             break
-        except VerificationError as exc:
-            error = exc
+        except VerificationError as exc:  # report why the attempt whose typ fitted failed
+            if error is None or error.reason is Reason.TYP_MISMATCH:
+                error = exc
     if verified is None:
         reason = error.reason if error is not None else "unverified"
         raise InvalidRequestObject(f"request object refused: {reason}", detail=str(error))

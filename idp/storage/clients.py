@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from idp.clients import AuthMethod, Client
@@ -21,7 +21,30 @@ def _client(row: Any) -> Client:
                   redirect_uris=tuple(row.redirect_uris), id_token_signed_response_alg=row.id_token_signed_response_alg,
                   userinfo_signed_response_alg=row.userinfo_signed_response_alg,
                   jwks=row.jwks, jwks_uri=row.jwks_uri, sector_identifier=row.sector_identifier,
-                  require_par=row.require_par, secret_sha256=row.secret_sha256)
+                  require_par=row.require_par, secret_sha256=row.secret_sha256,
+                  post_logout_redirect_uris=tuple(row.post_logout_redirect_uris or ()),
+                  backchannel_logout_uri=row.backchannel_logout_uri,
+                  backchannel_logout_session_required=row.backchannel_logout_session_required,
+                  dpop_bound_access_tokens=row.dpop_bound_access_tokens,
+                  sector_identifier_uri=row.sector_identifier_uri,
+                  registration_token_sha256=row.registration_token_sha256,
+                  client_id_issued_at=row.client_id_issued_at)
+
+
+def _values(client: Client) -> dict[str, Any]:
+    return {"client_id": client.client_id, "auth_method": client.auth_method.value,
+            "secret_sha256": client.secret_sha256, "redirect_uris": list(client.redirect_uris),
+            "jwks": None if client.jwks is None else dict(client.jwks), "jwks_uri": client.jwks_uri,
+            "id_token_signed_response_alg": client.id_token_signed_response_alg,
+            "userinfo_signed_response_alg": client.userinfo_signed_response_alg,
+            "sector_identifier": client.sector_identifier, "require_par": client.require_par,
+            "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+            "backchannel_logout_uri": client.backchannel_logout_uri,
+            "backchannel_logout_session_required": client.backchannel_logout_session_required,
+            "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
+            "sector_identifier_uri": client.sector_identifier_uri,
+            "registration_token_sha256": client.registration_token_sha256,
+            "client_id_issued_at": client.client_id_issued_at}
 
 
 class ClientStore:
@@ -32,17 +55,18 @@ class ClientStore:
 
     async def add(self, client: Client) -> None:
         """Register ``client``; raises :class:`ClientExists` when its id is taken."""
-        values = {"client_id": client.client_id, "auth_method": client.auth_method.value,
-                  "secret_sha256": client.secret_sha256, "redirect_uris": list(client.redirect_uris),
-                  "jwks": None if client.jwks is None else dict(client.jwks), "jwks_uri": client.jwks_uri,
-                  "id_token_signed_response_alg": client.id_token_signed_response_alg,
-                  "userinfo_signed_response_alg": client.userinfo_signed_response_alg,
-                  "sector_identifier": client.sector_identifier, "require_par": client.require_par}
         try:
             async with self._db.begin() as conn:
-                await conn.execute(clients.insert().values(**values))
+                await conn.execute(clients.insert().values(**_values(client)))
         except IntegrityError:
             raise ClientExists(client.client_id) from None
+
+    async def replace(self, client: Client) -> bool:
+        """Replace the registration of ``client.client_id`` (RFC 7592 §2.2); False when there was none."""
+        async with self._db.begin() as conn:
+            result = await conn.execute(update(clients).where(clients.c.client_id == client.client_id)
+                                        .values(**_values(client)))
+        return bool(result.rowcount)
 
     async def get(self, client_id: str) -> Client | None:
         """The client, or None."""

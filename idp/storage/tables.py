@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -74,7 +75,7 @@ objects = Table(
     Index("ix_oidc_objects_expires_at", "expires_at"),
 )
 
-#: Registered clients (admin CLI now; dynamic registration later).
+#: Registered clients (admin CLI and dynamic registration, RFC 7591).
 clients = Table(
     "clients",
     metadata,
@@ -88,6 +89,13 @@ clients = Table(
     Column("userinfo_signed_response_alg", String(16)),
     Column("sector_identifier", String(255)),
     Column("require_par", Boolean, nullable=False),
+    Column("post_logout_redirect_uris", JSON_DOCUMENT),
+    Column("backchannel_logout_uri", Text),
+    Column("backchannel_logout_session_required", Boolean, nullable=False, server_default=false()),
+    Column("dpop_bound_access_tokens", Boolean, nullable=False, server_default=false()),
+    Column("sector_identifier_uri", Text),
+    Column("registration_token_sha256", String(64)),
+    Column("client_id_issued_at", BigInteger),
 )
 
 #: The provider's signing keys (see keys.service.store.StoredKey).
