@@ -14,6 +14,7 @@ from collections.abc import Callable
 #: Suite name -> module path of its runner.
 SUITES: dict[str, str] = {
     "limbo": "conformance.limbo",
+    "oidc": "conformance.oidc",
     "opensc": "conformance.opensc",
     "vc": "conformance.vc",
     "wycheproof": "conformance.wycheproof",
