@@ -51,7 +51,6 @@ def logging_config(level: str) -> dict[str, Any]:
             "alembic": {"handlers": [], "propagate": True, "level": "WARNING"},
             "httpx": {"handlers": [], "propagate": True, "level": "WARNING"},  # its INFO lines carry full URLs
             # their DEBUG/INFO lines carry SQL parameters: stored payloads, which may hold personal data
-            "aiosqlite": {"handlers": [], "propagate": True, "level": "WARNING"},
             "sqlalchemy.engine": {"handlers": [], "propagate": True, "level": "WARNING"},
         },
     }

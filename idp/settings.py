@@ -29,8 +29,8 @@ from keys.service.signer import SIGNING_ALGORITHMS
 
 ENV_PREFIX: Final = "MYNACARD_"
 CONFIG_ENV: Final = "MYNACARD_CONFIG"
-_DATABASE_SCHEMES: Final = ("sqlite+aiosqlite", "postgresql+asyncpg", "postgresql+psycopg")
-_SCHEME_ALIASES: Final = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
+_DATABASE_SCHEMES: Final = ("sqlite", "postgresql+asyncpg", "postgresql+psycopg")
+_SCHEME_ALIASES: Final = {"sqlite+pysqlite": "sqlite", "sqlite+aiosqlite": "sqlite", "postgresql": "postgresql+asyncpg",
                           "postgres": "postgresql+asyncpg"}
 _LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -96,8 +96,8 @@ class DatabaseSettings:
 
     url: Secret = option(  # noqa: RUF009 (Secret is immutable)
         Secret(""),
-        doc="SQLAlchemy URL (kept secret: it may hold a password): sqlite+aiosqlite:///path, "
-            "postgresql+asyncpg://… or postgresql+psycopg://… (sqlite:// and postgresql:// pick those drivers). "
+        doc="SQLAlchemy URL (kept secret: it may hold a password): sqlite:///path, "
+            "postgresql+asyncpg://… or postgresql+psycopg://… (postgresql:// picks asyncpg). "
             "Empty: SQLite file idp.sqlite3 in the data directory.",
         recommend="PostgreSQL for several workers on several machines.",
     )
@@ -329,7 +329,7 @@ class Settings:
     def database_url(self) -> str:
         """The effective database URL (the embedded SQLite file when none is set)."""
         if not self.database.url:
-            return f"sqlite+aiosqlite:///{self.data_path / 'idp.sqlite3'}"
+            return f"sqlite:///{self.data_path / 'idp.sqlite3'}"
         scheme, sep, rest = self.database.url.reveal().partition("://")
         return f"{_SCHEME_ALIASES.get(scheme, scheme)}{sep}{rest}"
 

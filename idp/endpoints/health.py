@@ -22,7 +22,7 @@ _log = logging.getLogger("idp.health")
 async def healthz(services: NamedDependency[Services]) -> Response[Any]:
     """200 ``{"status": "ok"}``, or a 503 problem naming the failing dependency."""
     try:
-        async with services.db.engine.connect() as conn:
+        async with services.db.connection() as conn:
             await conn.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError) as exc:
         _log.warning("health_database", extra={"error": type(exc).__name__})

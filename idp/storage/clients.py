@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from idp.clients import AuthMethod, Client
 from idp.storage.database import Database
 from idp.storage.tables import clients
+
+#: Built once: executing a prepared statement skips SQLAlchemy's per-statement construction and cache-key work.
+_GET = select(clients).where(clients.c.client_id == bindparam("b_client_id"))
 
 
 class ClientExists(Exception):
@@ -70,13 +73,13 @@ class ClientStore:
 
     async def get(self, client_id: str) -> Client | None:
         """The client, or None."""
-        async with self._db.engine.connect() as conn:
-            row = (await conn.execute(select(clients).where(clients.c.client_id == client_id))).first()
+        async with self._db.connection() as conn:
+            row = (await conn.execute(_GET, {"b_client_id": client_id})).first()
         return None if row is None else _client(row)
 
     async def all(self) -> list[Client]:
         """Every client, by ``client_id``."""
-        async with self._db.engine.connect() as conn:
+        async with self._db.connection() as conn:
             rows = (await conn.execute(select(clients).order_by(clients.c.client_id))).all()
         return [_client(row) for row in rows]
 

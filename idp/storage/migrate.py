@@ -42,7 +42,7 @@ def _current(connection: Connection) -> str | None:
 
 async def current_revision(db: Database) -> str | None:
     """The revision the database is at (None when empty)."""
-    async with db.engine.connect() as conn:
+    async with db.connection() as conn:
         return await conn.run_sync(_current)
 
 

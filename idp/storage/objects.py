@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Executable, bindparam, delete, select, update
 
 from idp.storage.database import Database
 from idp.storage.tables import objects
@@ -27,6 +27,39 @@ _MAX_ID: Final = 255
 
 _COLUMNS = (objects.c.kind, objects.c.id, objects.c.payload, objects.c.grant_id, objects.c.expires_at,
             objects.c.consumed_at)
+_KEY = (objects.c.kind == bindparam("b_kind"), objects.c.id == bindparam("b_id"))  # not column names (UPDATE)
+
+# The statements are built once, with bound parameters, so that each call only binds values: SQLAlchemy
+# memoises a statement object's cache key and compiled form, which are most of a statement's cost.
+_FIND: Final = select(*_COLUMNS).where(*_KEY, objects.c.expires_at > bindparam("now"))
+_CONSUME: Final = (update(objects)
+                   .where(*_KEY, objects.c.consumed_at.is_(None), objects.c.expires_at > bindparam("now"))
+                   .values(consumed_at=bindparam("now")).returning(*_COLUMNS))
+_DESTROY: Final = delete(objects).where(*_KEY)
+_REVOKE: Final = delete(objects).where(objects.c.grant_id == bindparam("grant"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Upserts:
+    """The dialect's two INSERT … ON CONFLICT statements; their values come as parameters named by column."""
+
+    replace: Executable
+    remember: Executable
+
+    @classmethod
+    def build(cls, db: Database) -> _Upserts:
+        insert = db.insert(objects)
+        replace = insert.on_conflict_do_update(
+            index_elements=[objects.c.kind, objects.c.id],
+            set_={"payload": insert.excluded.payload, "grant_id": insert.excluded.grant_id,
+                  "expires_at": insert.excluded.expires_at, "consumed_at": None})
+        remember = insert.on_conflict_do_update(
+            index_elements=[objects.c.kind, objects.c.id],
+            set_={"payload": insert.excluded.payload, "grant_id": None,
+                  "expires_at": insert.excluded.expires_at, "consumed_at": None},
+            where=objects.c.expires_at <= bindparam("now"),
+        ).returning(objects.c.id)
+        return cls(replace, remember)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +88,7 @@ class ObjectStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._upserts = _Upserts.build(db)
 
     async def upsert(
         self, kind: str, id: str, payload: Mapping[str, Any], expires_at: dt.datetime, grant_id: str | None = None
@@ -66,15 +100,10 @@ class ObjectStore:
         document = dict(payload)
         if len(json.dumps(document, separators=(",", ":")).encode("utf-8")) > MAX_PAYLOAD_OCTETS:
             raise ValueError(f"payload larger than {MAX_PAYLOAD_OCTETS} octets")
-        stmt = self._db.insert(objects).values(kind=kind, id=id, payload=document, grant_id=grant_id,
-                                               expires_at=expires_at, consumed_at=None)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[objects.c.kind, objects.c.id],
-            set_={"payload": stmt.excluded.payload, "grant_id": stmt.excluded.grant_id,
-                  "expires_at": stmt.excluded.expires_at, "consumed_at": None},
-        )
-        async with self._db.begin() as conn:
-            await conn.execute(stmt)
+        async with self._db.connection() as conn:
+            await conn.execute(self._upserts.replace, {"kind": kind, "id": id, "payload": document,
+                                                       "grant_id": grant_id, "expires_at": expires_at,
+                                                       "consumed_at": None})
 
     async def remember_once(
         self, kind: str, id: str, *, expires_at: dt.datetime, now: dt.datetime, payload: Mapping[str, Any] | None = None
@@ -86,24 +115,17 @@ class ObjectStore:
         _check_key(kind, id)
         if expires_at.tzinfo is None or now.tzinfo is None:
             raise ValueError("times must be aware datetimes")
-        insert = self._db.insert(objects).values(kind=kind, id=id, payload=dict(payload or {}), grant_id=None,
-                                                 expires_at=expires_at, consumed_at=None)
-        stmt = insert.on_conflict_do_update(
-            index_elements=[objects.c.kind, objects.c.id],
-            set_={"payload": insert.excluded.payload, "grant_id": None, "expires_at": insert.excluded.expires_at,
-                  "consumed_at": None},
-            where=objects.c.expires_at <= now,
-        ).returning(objects.c.id)
-        async with self._db.begin() as conn:
-            row = (await conn.execute(stmt)).first()
+        async with self._db.connection() as conn:
+            row = (await conn.execute(self._upserts.remember, {
+                "kind": kind, "id": id, "payload": dict(payload or {}), "grant_id": None, "expires_at": expires_at,
+                "consumed_at": None, "now": now})).first()
         return row is not None
 
     async def find(self, kind: str, id: str, *, now: dt.datetime) -> StoredObject | None:
         """The unexpired object, consumed or not (a consumed one tells the caller of a replay)."""
         _check_key(kind, id)
-        stmt = select(*_COLUMNS).where(objects.c.kind == kind, objects.c.id == id, objects.c.expires_at > now)
-        async with self._db.engine.connect() as conn:
-            row = (await conn.execute(stmt)).first()
+        async with self._db.connection() as conn:
+            row = (await conn.execute(_FIND, {"b_kind": kind, "b_id": id, "now": now})).first()
         return None if row is None else _row(row)
 
     async def consume(self, kind: str, id: str, *, now: dt.datetime) -> StoredObject | None:
@@ -112,25 +134,18 @@ class ObjectStore:
         None means: absent, expired, or already consumed (by this or any other process).
         """
         _check_key(kind, id)
-        stmt = (
-            update(objects)
-            .where(objects.c.kind == kind, objects.c.id == id, objects.c.consumed_at.is_(None),
-                   objects.c.expires_at > now)
-            .values(consumed_at=now)
-            .returning(*_COLUMNS)
-        )
-        async with self._db.begin() as conn:
-            row = (await conn.execute(stmt)).first()
+        async with self._db.connection() as conn:
+            row = (await conn.execute(_CONSUME, {"b_kind": kind, "b_id": id, "now": now})).first()
         return None if row is None else _row(row)
 
     async def destroy(self, kind: str, id: str) -> None:
         """Delete the object (idempotent)."""
         _check_key(kind, id)
-        async with self._db.begin() as conn:
-            await conn.execute(delete(objects).where(objects.c.kind == kind, objects.c.id == id))
+        async with self._db.connection() as conn:
+            await conn.execute(_DESTROY, {"b_kind": kind, "b_id": id})
 
     async def revoke_by_grant(self, grant_id: str) -> int:
         """Delete every object of the grant (RFC 6749 §4.1.2: on code reuse, revoke what it issued)."""
-        async with self._db.begin() as conn:
-            result = await conn.execute(delete(objects).where(objects.c.grant_id == grant_id))
+        async with self._db.connection() as conn:
+            result = await conn.execute(_REVOKE, {"grant": grant_id})
         return int(result.rowcount)

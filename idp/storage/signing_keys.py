@@ -29,7 +29,7 @@ class SqlKeyStore:
 
     async def load_keys(self) -> list[StoredKey]:
         """Every key row."""
-        async with self._db.engine.connect() as conn:
+        async with self._db.connection() as conn:
             rows = (await conn.execute(select(signing_keys).order_by(signing_keys.c.alg,
                                                                      signing_keys.c.generation))).all()
         return [_key(row) for row in rows]

@@ -34,7 +34,7 @@ def postgres() -> Iterator[Cluster]:
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty database of each kind."""
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'idp.sqlite3'}"
+        return f"sqlite:///{tmp_path / 'idp.sqlite3'}"
     cluster: Cluster = request.getfixturevalue("postgres")
     return cluster.create_database()
 

@@ -26,7 +26,7 @@ async def test_concurrent_migrations_reach_head_once(db_url: str) -> None:
         assert await current_revision(first) is None
         assert await asyncio.gather(migrate(first), migrate(second)) == [head_revision(), head_revision()]
         assert await migrate(first) == head_revision()
-        async with first.engine.connect() as conn:
+        async with first.connection() as conn:
             assert await conn.run_sync(_differences) == []
     finally:
         await first.dispose()

@@ -23,7 +23,7 @@ def test_defaults_are_the_embedded_ones(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.chdir(tmp_path)
     settings = load_settings(environ={})
     assert settings.issuer == "http://127.0.0.1:8000"
-    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'var' / 'idp.sqlite3'}"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'var' / 'idp.sqlite3'}"
     assert settings.keys.algorithms == ("ES256", "PS256", "RS256")
     assert settings.key_retention == 3600 + 15
     assert not settings.test_mode

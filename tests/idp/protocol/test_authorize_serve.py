@@ -25,7 +25,7 @@ CLIENT_ID = "rp-serve"
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def servers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
     base = tmp_path_factory.mktemp("authorize-serve")
-    database_url = f"sqlite+aiosqlite:///{base / 'idp.sqlite3'}"
+    database_url = f"sqlite:///{base / 'idp.sqlite3'}"
     if request.param == "postgresql":
         cluster: Cluster = request.getfixturevalue("postgres")
         database_url = cluster.create_database()

@@ -149,7 +149,7 @@ def test_secrets_are_stored_hashed(dcr: Provider) -> None:
     document = registered(dcr)
 
     async def row() -> dict[str, Any]:
-        async with dcr.services.db.engine.connect() as conn:
+        async with dcr.services.db.connection() as conn:
             found = (await conn.execute(select(clients_table).where(
                 clients_table.c.client_id == document["client_id"]))).one()
         return dict(found._mapping)

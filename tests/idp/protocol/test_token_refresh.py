@@ -54,7 +54,7 @@ def test_refresh_tokens_are_stored_hashed(op: Provider) -> None:
     _, body, _ = _start(op)
 
     async def ids() -> list[str]:
-        async with op.services.db.engine.connect() as conn:
+        async with op.services.db.connection() as conn:
             rows = await conn.execute(select(objects.c.id, objects.c.payload).where(objects.c.kind == "RefreshToken"))
             return [f"{row.id} {row.payload}" for row in rows]
 

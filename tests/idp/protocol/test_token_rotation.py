@@ -44,7 +44,7 @@ class Server:
 @pytest.fixture
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("rotation")
-    database_url = f"sqlite+aiosqlite:///{base / 'idp.sqlite3'}"
+    database_url = f"sqlite:///{base / 'idp.sqlite3'}"
     env = {"MYNACARD_DATA_DIR": str(base / "var"), "MYNACARD_DATABASE_URL": database_url, "MYNACARD_ISSUER": ISSUER,
            "MYNACARD_KEYS_KEKS": KeyEncryptionKeys.generate(), "MYNACARD_LOGGING_REQUESTS": "false", **FAST}
     with serving(env, base, workers=2) as urls:
