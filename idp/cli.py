@@ -196,7 +196,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         uvicorn.run("idp.app:app_from_environment", factory=True, host=args.host or settings.server.host,
                     port=args.port or settings.server.port, workers=workers,
                     log_config=logging_config(settings.logging.level), access_log=False, server_header=False,
-                    lifespan="on")
+                    lifespan="on", http="httptools", loop="uvloop")
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -16,7 +16,9 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
+import json
 import logging
 from collections.abc import Collection, Mapping
 from typing import Any, Final
@@ -131,7 +133,16 @@ def single_use_key(scope: str, jti: str) -> str:
 def client_keys(client: Client) -> tuple[VerificationKey, ...]:
     """Each registered signature key bound to each assertion algorithm it fits (RSA keys often carry no
     ``alg``; an EC or OKP key fits exactly one)."""
-    entries: list[Any] = list(client.jwks.get("keys", [])) if client.jwks else []
+    if not client.jwks:
+        return ()
+    return _keys_of(json.dumps(dict(client.jwks), sort_keys=True, separators=(",", ":")))
+
+
+@functools.lru_cache(maxsize=1024)
+def _keys_of(jwks: str) -> tuple[VerificationKey, ...]:
+    """The keys of a JWK Set (its canonical JSON, so that equal sets share one entry): parsing and checking keys
+    costs more than the signature check, and a client's keys change only with its registration."""
+    entries: list[Any] = list(json.loads(jwks).get("keys", []))
     keys: list[VerificationKey] = []
     for entry in entries:
         if not isinstance(entry, Mapping) or entry.get("use", "sig") != "sig":

@@ -25,8 +25,10 @@ DEV_SALT_FILE: Final = "dev-pairwise-salt"
 
 
 @functools.lru_cache(maxsize=8)
-def _development_salt(data_dir: Path) -> bytes:
-    """The development salt, created (mode 0600) by whichever process gets there first."""
+def _development_salt(data: str) -> bytes:
+    """The development salt of the data directory ``data``, created (mode 0600) by whichever process gets there
+    first; read once per process (the file never changes once it exists)."""
+    data_dir = Path(data).resolve()
     path = data_dir / DEV_SALT_FILE
     if not path.exists():
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -46,7 +48,7 @@ def _development_salt(data_dir: Path) -> bytes:
 def pairwise_salt(settings: Settings) -> bytes:
     """The configured salt, or the development salt of the data directory."""
     configured = settings.authorization.pairwise_salt
-    return configured.reveal().encode("utf-8") if configured else _development_salt(settings.data_path)
+    return configured.reveal().encode("utf-8") if configured else _development_salt(settings.data_dir)
 
 
 def sector_of(client: Client) -> str:
