@@ -1,0 +1,396 @@
+"""``python -m bench oidc``: complete OpenID Connect flows per second, ours against npm oidc-provider, in one run.
+
+One flow is what a confidential relying party does for a user who already has a session at the provider:
+
+1. ``POST`` the pushed authorization request (RFC 9126) with private_key_jwt (ES256 client assertion), PKCE S256,
+   ``scope=openid``, ``state`` and ``nonce``;
+2. ``GET`` the authorization endpoint with the ``request_uri`` and the session cookie, following redirects until
+   the provider sends the browser to the redirect URI with a code (no interaction: the session and the grant
+   exist);
+3. ``POST`` the token request (authorization code, ``code_verifier``, a fresh client assertion) — timed;
+4. ``GET`` userinfo with the access token.
+
+Contenders, each with 2 server processes, the same client (``rp-jwt``, registered from
+:func:`conformance.oidc_clients.standard_clients`) and the same flow, started one after the other on free
+loopback ports (:mod:`conformance.oidc_targets`):
+
+* ``oidc-provider``: npm oidc-provider 9 configured like ours (``conformance/oidc_node/server.mjs``), two
+  independent processes; its in-memory adapter cannot be shared, so each flow stays on one process (flows
+  alternate between them), and that store costs it no I/O at all;
+* ``ours-sqlite``: ``idp serve --workers 2`` on a fresh SQLite file;
+* ``ours-postgresql``: the same on a private PostgreSQL cluster (``tests/idp/postgres.py``; fsync off).
+
+Method. The load generator is one separate process (``spawn``), an asyncio loop with httpx, so the providers'
+CPU accounting never includes it; it signs the client assertions with PyJWT (not our JOSE code). It first logs
+in once per server process through the scripted TEST login (:class:`conformance.oidc_browser.Browser`), then:
+
+* capacity: ``--concurrency`` flows in flight (closed loop) for ``--seconds`` after ``--warmup`` seconds;
+  ``flows_per_s`` is completed flows over the measured time;
+* latency: an open loop starting flows at half that rate, evenly spaced, for ``--seconds``; ``token_p50_ms`` and
+  ``token_p99_ms`` are the token requests' latencies as the generator sees them (send to last byte), and
+  ``step_p50_ms_at_half`` the median of each step (the authorization step counts all its redirects);
+* memory: ``rss_mb`` is VmRSS of each server process (uvicorn's workers, not its supervisor) after both phases,
+  ``peak_rss_mb`` their VmHWM, read from ``/proc``;
+* CPU: ``server_cpu_ms_per_flow`` is the servers' user+system CPU time (``/proc/PID/stat``) over the capacity
+  phase divided by its flows; ``generator_cpu_share`` is the generator's own CPU time over wall time (near 1.0
+  means the generator, not the server, was the limit).
+
+The machine has 2 cores shared by the 2 server processes and the generator; all contenders run under the same
+conditions, one at a time (``loadavg_at_start`` tells whether something else was running). Connections are kept
+alive, as relying parties do. Targets: ours >= 1.0x oidc-provider's flows/s; token p99 < 50 ms at half capacity;
+RSS < 200 MB per worker. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import hashlib
+import itertools
+import json
+import os
+import platform
+import resource
+import secrets
+import shutil
+import statistics
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from conformance.oidc_browser import Browser
+from conformance.oidc_clients import ACCOUNT, ClientSpec, standard_clients
+from conformance.oidc_targets import Target, TargetError, oidc_provider, ours, workdir
+
+WORKERS: Final = 2
+_ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+_CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """What the generator needs: the issuers (one per independent server), the client and the load shape."""
+
+    issuers: list[str]
+    client_id: str
+    private_jwk: dict[str, str]
+    redirect_uri: str
+    seconds: float
+    warmup: float = 0.0
+    concurrency: int = 0
+    rate: float = 0.0
+
+
+@dataclass
+class LoadResult:
+    """What the generator measured."""
+
+    flows: int = 0
+    errors: int = 0
+    first_error: str = ""
+    elapsed: float = 0.0
+    step_ms: dict[str, list[float]] = field(default_factory=dict)
+    generator_cpu_s: float = 0.0
+
+
+@dataclass
+class _Endpoints:
+    issuer: str
+    par: str
+    authorization: str
+    token: str
+    userinfo: str
+
+
+class _Relying:
+    """The client's side of a flow: assertions and PKCE."""
+
+    def __init__(self, spec: LoadSpec) -> None:
+        d = int.from_bytes(base64.urlsafe_b64decode(spec.private_jwk["d"] + "=="), "big")
+        self.key = ec.derive_private_key(d, ec.SECP256R1())
+        self.kid = spec.private_jwk["kid"]
+        self.client_id = spec.client_id
+        self.redirect_uri = spec.redirect_uri
+
+    def assertion(self, audience: str) -> dict[str, str]:
+        now = int(time.time())
+        claims = {"iss": self.client_id, "sub": self.client_id, "aud": audience, "jti": uuid.uuid4().hex,
+                  "iat": now, "exp": now + 60}
+        return {"client_id": self.client_id, "client_assertion_type": _ASSERTION_TYPE,
+                "client_assertion": jwt.encode(claims, self.key, algorithm="ES256", headers={"kid": self.kid})}
+
+
+async def _flow(http: httpx.AsyncClient, ep: _Endpoints, rp: _Relying) -> dict[str, float]:
+    """One complete flow; each step's latency in milliseconds (``token`` is the one the targets are about)."""
+    steps: dict[str, float] = {}
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    started = time.perf_counter()
+    pushed = await http.post(ep.par, data={
+        "response_type": "code", "redirect_uri": rp.redirect_uri, "scope": "openid", "state": secrets.token_urlsafe(),
+        "nonce": secrets.token_urlsafe(), "code_challenge": challenge, "code_challenge_method": "S256",
+        **rp.assertion(ep.issuer)})
+    steps["par"] = (time.perf_counter() - started) * 1000
+    if pushed.status_code != 201:
+        raise RuntimeError(f"PAR {pushed.status_code}: {pushed.text[:200]}")
+    url = f"{ep.authorization}?{urlencode({'client_id': rp.client_id, 'request_uri': pushed.json()['request_uri']})}"
+    started = time.perf_counter()
+    for _ in range(6):
+        response = await http.get(url)
+        if not response.is_redirect:
+            raise RuntimeError(f"authorize {response.status_code} at {url}: {response.text[:200]}")
+        url = urljoin(url, response.headers["location"])
+        if url.startswith(rp.redirect_uri):
+            break
+    steps["authorize"] = (time.perf_counter() - started) * 1000
+    code = parse_qs(urlsplit(url).query).get("code")
+    if not code:
+        raise RuntimeError(f"no code: {url}")
+    form = {"grant_type": "authorization_code", "code": code[0], "redirect_uri": rp.redirect_uri,
+            "code_verifier": verifier, **rp.assertion(ep.issuer)}
+    started = time.perf_counter()
+    token = await http.post(ep.token, data=form)
+    steps["token"] = (time.perf_counter() - started) * 1000
+    if token.status_code != 200:
+        raise RuntimeError(f"token {token.status_code}: {token.text[:200]}")
+    started = time.perf_counter()
+    info = await http.get(ep.userinfo, headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    steps["userinfo"] = (time.perf_counter() - started) * 1000
+    if info.status_code != 200:
+        raise RuntimeError(f"userinfo {info.status_code}: {info.text[:200]}")
+    return steps
+
+
+def _session(issuer: str, rp: _Relying) -> tuple[_Endpoints, httpx.Cookies]:
+    """Discover the endpoints and log in once (scripted TEST login, consent approved) for a session cookie."""
+    metadata = httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=10).json()
+    ep = _Endpoints(issuer, metadata["pushed_authorization_request_endpoint"], metadata["authorization_endpoint"],
+                    metadata["token_endpoint"], metadata["userinfo_endpoint"])
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = urlencode({"client_id": rp.client_id, "response_type": "code", "redirect_uri": rp.redirect_uri,
+                       "scope": "openid", "state": "s", "nonce": "n", "code_challenge": challenge,
+                       "code_challenge_method": "S256"})
+    with Browser(ACCOUNT) as browser:
+        arrival = browser.go(f"{ep.authorization}?{query}", stop_at=(rp.redirect_uri,))
+        if "code" not in arrival.params:
+            raise RuntimeError(f"login failed: {arrival.describe()}")
+        return ep, httpx.Cookies(browser.http.cookies)
+
+
+async def _generate(spec: LoadSpec) -> LoadResult:
+    rp = _Relying(spec)
+    sessions = [_session(issuer, rp) for issuer in spec.issuers]
+    connections = max(spec.concurrency, 64)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    clients = [httpx.AsyncClient(cookies=cookies, limits=limits, timeout=30) for _, cookies in sessions]
+    result = LoadResult()
+    counter = itertools.count()
+    measuring = False
+
+    async def one() -> None:
+        index = next(counter) % len(sessions)
+        try:
+            steps = await _flow(clients[index], sessions[index][0], rp)
+        except (httpx.HTTPError, RuntimeError, KeyError, ValueError) as exc:
+            result.errors += 1
+            result.first_error = result.first_error or f"{type(exc).__name__}: {exc}"
+            return
+        if measuring:
+            result.flows += 1
+            for step, ms in steps.items():
+                result.step_ms.setdefault(step, []).append(ms)
+
+    try:
+        loop = asyncio.get_running_loop()
+        if spec.concurrency:
+            async def worker(until: float) -> None:
+                while loop.time() < until:
+                    await one()
+            await asyncio.gather(*(worker(loop.time() + spec.warmup) for _ in range(spec.concurrency)))
+        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+        measuring, started = True, loop.time()
+        if spec.concurrency:
+            await asyncio.gather(*(worker(started + spec.seconds) for _ in range(spec.concurrency)))
+        else:
+            tasks = []
+            for n in range(int(spec.seconds * spec.rate)):
+                await asyncio.sleep(max(0.0, started + n / spec.rate - loop.time()))
+                tasks.append(asyncio.create_task(one()))
+            await asyncio.gather(*tasks)
+        result.elapsed = loop.time() - started
+        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+        result.generator_cpu_s = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+    finally:
+        for client in clients:
+            await client.aclose()
+    return result
+
+
+def generate_load(spec: LoadSpec) -> LoadResult:
+    """The load generator's entry point (runs in its own process)."""
+    return asyncio.run(_generate(spec))
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / _CLK_TCK
+
+
+def _status_mb(pid: int, name: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{name}:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def _workers(target: Target) -> list[int]:
+    """Server processes, without multiprocessing's helper processes."""
+    return [pid for pid in target.worker_pids()
+            if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def measure(target: Target, client: ClientSpec, args: argparse.Namespace) -> dict[str, Any]:
+    """Capacity, latency at half capacity, memory and CPU of one running target."""
+    assert client.private_jwk is not None
+    base = LoadSpec(target.issuers, client.client_id, client.private_jwk, client.redirect_uri, args.seconds)
+    pids = _workers(target)
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        cpu_before = _cpu_seconds(pids)
+        capacity = pool.submit(generate_load, LoadSpec(**{**asdict(base), "warmup": args.warmup,
+                                                          "concurrency": args.concurrency})).result()
+        server_cpu = _cpu_seconds(pids) - cpu_before
+        if not capacity.flows:
+            return {"error": capacity.first_error or "no flow completed"}
+        flows_per_s = capacity.flows / capacity.elapsed
+        latency = pool.submit(generate_load, LoadSpec(**{**asdict(base), "rate": flows_per_s / 2})).result()
+    token_ms = latency.step_ms.get("token", [])
+    return {
+        "flows_per_s": round(flows_per_s, 1),
+        "errors": capacity.errors + latency.errors,
+        "first_error": capacity.first_error or latency.first_error or None,
+        "rate_at_half_per_s": round(flows_per_s / 2, 1),
+        "token_p50_ms": round(statistics.median(token_ms), 2) if token_ms else None,
+        "token_p99_ms": round(_percentile(token_ms, 0.99), 2) if token_ms else None,
+        "step_p50_ms_at_half": {step: round(statistics.median(ms), 2) for step, ms in latency.step_ms.items()},
+        "token_p50_ms_at_capacity": round(statistics.median(capacity.step_ms["token"]), 2),
+        "server_cpu_ms_per_flow": round(server_cpu * 1000 / capacity.flows, 2),
+        "generator_cpu_share": round(capacity.generator_cpu_s / capacity.elapsed, 2),
+        "rss_mb": [_status_mb(pid, "VmRSS") for pid in pids],
+        "peak_rss_mb": [_status_mb(pid, "VmHWM") for pid in pids],
+        "processes": len(pids),
+    }
+
+
+@contextlib.contextmanager
+def _postgres_url() -> Iterator[str]:
+    from tests.idp.postgres import Cluster, install
+
+    problem = install()
+    if problem is not None:
+        raise TargetError(problem)
+    cluster = Cluster.start()
+    try:
+        yield cluster.create_database()
+    finally:
+        cluster.stop()
+
+
+Starter = Callable[[], AbstractContextManager[Target]]
+
+
+def _contenders(clients: dict[str, ClientSpec], base: Path) -> list[tuple[str, Starter]]:
+    quiet = {"MYNACARD_LOGGING_REQUESTS": "false"}
+
+    @contextlib.contextmanager
+    def ours_postgresql() -> Iterator[Target]:
+        with _postgres_url() as url, ours(clients, base / "ours-postgresql", workers=WORKERS, database_url=url,
+                                          extra_env=quiet) as target:
+            yield target
+
+    return [
+        ("oidc-provider", lambda: oidc_provider(clients, base / "oidc-provider", processes=WORKERS)),
+        ("ours-sqlite", lambda: ours(clients, base / "ours-sqlite", workers=WORKERS, extra_env=quiet)),
+        ("ours-postgresql", ours_postgresql),
+    ]
+
+
+def _node_version() -> str | None:
+    node = shutil.which("node")
+    return subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout.strip() if node \
+        else None
+
+
+def main(argv: list[str]) -> int:
+    """Run every contender and print one JSON line."""
+    parser = argparse.ArgumentParser(prog="python -m bench oidc", description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per phase")
+    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds before the capacity phase")
+    parser.add_argument("--concurrency", type=int, default=16, help="flows in flight in the capacity phase")
+    parser.add_argument("--only", choices=("oidc-provider", "ours-sqlite", "ours-postgresql"), action="append",
+                        help="run only this contender (repeatable)")
+    parser.add_argument("--keep", type=Path, help="work in this directory and keep it (server logs)")
+    args = parser.parse_args(argv)
+    results: dict[str, dict[str, Any]] = {}
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
+    with workdir(args.keep, "bench-oidc-") as base:
+        clients = standard_clients()
+        for name, start in _contenders(clients, base):
+            if args.only and name not in args.only:
+                continue
+            (base / name).mkdir(parents=True, exist_ok=True)
+            try:
+                with start() as target:
+                    results[name] = measure(target, clients["jwt"], args)
+            except TargetError as exc:
+                results[name] = {"error": f"did not start: {str(exc)[-600:]}"}
+    reference = results.get("oidc-provider", {}).get("flows_per_s")
+    ratios = {name: round(r["flows_per_s"] / reference, 3) for name, r in results.items()
+              if name != "oidc-provider" and reference and "flows_per_s" in r}
+    ours_results = {name: r for name, r in results.items() if name != "oidc-provider"}
+    measured = bool(ours_results) and all("flows_per_s" in r for r in ours_results.values())
+    output = {
+        "bench": "oidc",
+        "workers": WORKERS,
+        "seconds": args.seconds,
+        "concurrency": args.concurrency,
+        "contenders": results,
+        "ratio_vs_oidc_provider": ratios,
+        "targets_met": {
+            "flows_ge_oidc_provider": measured and len(ratios) == len(ours_results) and min(ratios.values()) >= 1.0,
+            "token_p99_lt_50ms": measured and all((r["token_p99_ms"] or 1e9) < 50 for r in ours_results.values()),
+            "rss_lt_200mb": measured and all(max(r["rss_mb"]) < 200 for r in ours_results.values()),
+        },
+        "python": platform.python_version(),
+        "node": _node_version(),
+        "cpus": os.cpu_count(),
+        "loadavg_at_start": load_at_start,
+    }
+    print(json.dumps(output))
+    return 0 if all("error" not in r for r in results.values()) else 1
+
+
+__all__ = ["LoadResult", "LoadSpec", "generate_load", "main", "measure"]
