@@ -153,6 +153,7 @@ class SqliteDatabase(Database):
         self._conn: SyncConnection | None = None
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
+        self._holder: asyncio.Task[Any] | None = None
 
     def _turn(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -166,14 +167,25 @@ class SqliteDatabase(Database):
         return self._conn
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Connection]:
+    async def _held(self) -> AsyncIterator[SyncConnection]:
+        task = asyncio.current_task()
+        if task is not None and task is self._holder:
+            raise RuntimeError("nested database use: finish the open connection or transaction first")
         async with self._turn():
-            yield _InlineConnection(self._connection())
+            self._holder = task
+            try:
+                yield self._connection()
+            finally:
+                self._holder = None
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        async with self._held() as conn:
+            yield _InlineConnection(conn)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Connection]:
-        async with self._turn():
-            conn = self._connection()
+        async with self._held() as conn:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
                 yield _InlineConnection(conn)
