@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, Final, Protocol, TypeVar
@@ -43,6 +43,8 @@ _SQLITE_PRAGMAS: Final = ("journal_mode=WAL", f"busy_timeout={SQLITE_BUSY_TIMEOU
 #: a statement): a connection found dead fails its one statement, and SQLAlchemy then drops the whole pool.
 _PG_RECYCLE: Final = 1800
 T = TypeVar("T")
+#: The values of a statement's bound parameters, or a list of them (an ``executemany``).
+_Parameters = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -56,8 +58,8 @@ class Connection(Protocol):
     """What a store may do with a connection: run SQLAlchemy Core statements. Consume a result (``first``,
     ``all``, ``one``, ``rowcount``) before the next ``await``: on SQLite it reads from a live cursor."""
 
-    async def execute(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> CursorResult[Any]:
-        """Run ``statement`` with the values of its bound ``parameters``."""
+    async def execute(self, statement: Executable, parameters: _Parameters = None) -> CursorResult[Any]:
+        """Run ``statement`` with the values of its bound ``parameters`` (a list of them: once per item)."""
         ...
 
     async def exec_driver_sql(self, sql: str) -> CursorResult[Any]:
@@ -75,7 +77,7 @@ class _InlineConnection:
     def __init__(self, conn: SyncConnection) -> None:
         self._conn = conn
 
-    async def execute(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> CursorResult[Any]:
+    async def execute(self, statement: Executable, parameters: _Parameters = None) -> CursorResult[Any]:
         return self._conn.execute(statement, parameters)
 
     async def exec_driver_sql(self, sql: str) -> CursorResult[Any]:
@@ -91,7 +93,7 @@ class _AsyncConnection:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def execute(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> CursorResult[Any]:
+    async def execute(self, statement: Executable, parameters: _Parameters = None) -> CursorResult[Any]:
         return await self._conn.execute(statement, parameters)
 
     async def exec_driver_sql(self, sql: str) -> CursorResult[Any]:
