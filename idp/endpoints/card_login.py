@@ -37,7 +37,9 @@ Agent-facing (JSON both ways; not for browsers: no CORS)
     and has the card sign it with the named key.
 ``POST /card-login/response`` ``{"token"|"code", "challenge", "certificate", "signature"}`` (base64url)
     The challenge is consumed (a replay fails), then :func:`keys.cardlogin.verify_card_login` runs with the
-    pinned roots and the CRLs (:mod:`idp.login.verifier`): ``200 {"status": "verified"}``.
+    pinned roots and the configured revocation sources — CRL directory, OCSP, or a platform operator with its
+    answers cached in the database (:mod:`idp.login.verifier`, :mod:`idp.login.platform`):
+    ``200 {"status": "verified"}``.
 
 Errors are ``{"error", "message", "message_ja"}`` (messages for the person at the reader): 400 ``bad_request``,
 ``challenge_invalid`` (unknown, expired or already used), ``bad_signature``, ``login_expired``; 403
@@ -241,8 +243,9 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
                                 login.key)
         max_age = dt.timedelta(seconds=services.settings.card_login.challenge_ttl)
         try:
+            platform = await verifier.platform_status(services.objects, certificate, login.key, now)
             verified = await anyio.to_thread.run_sync(
-                lambda: verifier.verify(certificate, signature, expected, now, max_age))
+                lambda: verifier.verify(certificate, signature, expected, now, max_age, platform=platform))
         except VerificationError as exc:
             refusal = refusal_for(exc)
             _log.info("card_login_refused", extra={"key": login.key.value, "reason": exc.reason.value})
