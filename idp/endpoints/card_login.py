@@ -67,7 +67,7 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect
 
-from idp.endpoints.pages import expired_page, same_origin
+from idp.endpoints.pages import expired_page, request_language, same_origin
 from idp.login.authenticator import ACRS, AMR, page_headers
 from idp.login.claims import claims_from_facts
 from idp.login.page import DEVICE_PATH, SCRIPT, SCRIPT_PATH, device_page
@@ -294,11 +294,11 @@ async def finish(uid: str, request: AnyRequest, services: NamedDependency[Servic
     """Hand the verified login to the interaction; the browser goes on to consent or to the relying party."""
     now = utcnow()
     if not same_origin(request, services.settings):
-        return expired_page()
+        return expired_page(request_language(request))
     try:
         login = await _browser_login(uid, request, services, now)
     except Refusal:
-        return expired_page()
+        return expired_page(request_language(request))
     result = await CardLogins(services.objects).collect(login, now) if login.state == "verified" else None
     if result is None:
         return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
@@ -314,9 +314,10 @@ async def finish(uid: str, request: AnyRequest, services: NamedDependency[Servic
 
 
 @get(DEVICE_PATH, summary="Card login: the page for a device with a reader", tags=["Card login"])
-async def device(services: NamedDependency[Services]) -> Response[str]:
-    """The cross-device page (the QR code's target)."""
-    return Response(device_page(issuer=services.settings.issuer, agent_url=services.settings.card_login.agent_url),
+async def device(request: AnyRequest, services: NamedDependency[Services]) -> Response[str]:
+    """The cross-device page (the QR code's target), in the browser's language."""
+    return Response(device_page(issuer=services.settings.issuer, agent_url=services.settings.card_login.agent_url,
+                                lang=request_language(request)),
                     media_type="text/html; charset=utf-8", headers=page_headers(services))
 
 
