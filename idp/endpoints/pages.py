@@ -1,10 +1,12 @@
 """The authorization side's server-rendered pages: error, consent, form post, and their common frame.
 
-Pages are small HTML documents in Japanese or English (the first of ``ui_locales`` we speak, Japanese otherwise),
+Pages are small HTML documents in Japanese or English (the first of ``ui_locales`` we speak, else the browser's
+``Accept-Language``, else Japanese),
 every value escaped, no script except the form-post page's one fixed line (allowed by its hash). Headers:
 ``Cache-Control: no-store``, a CSP without ``unsafe-inline`` (``frame-ancestors 'none'``, ``form-action`` the
 provider and, where a form leads there through redirects, the client's redirect URI), ``X-Frame-Options: DENY``,
-``Referrer-Policy: no-referrer``, ``X-Content-Type-Options: nosniff``.
+``Referrer-Policy: same-origin`` (no referrer leaves the provider; ``no-referrer`` would make browsers send
+``Origin: null`` with the pages' own form posts, which the origin check refuses), ``X-Content-Type-Options: nosniff``.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def headers(*, form_action: Sequence[str] = (), script: str | None = None) -> di
     if script is not None:
         csp += f"; script-src {_hash(script)}"
     return {"Cache-Control": "no-store", "Pragma": "no-cache", "Content-Security-Policy": csp,
-            "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+            "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin", "X-Content-Type-Options": "nosniff"}
 
 
 def page(title: str, body: str, lang: str, *, status: int = 200, form_action: Sequence[str] = (),

@@ -47,7 +47,7 @@ def page_headers(services: Services, redirect_uri: str | None = None) -> dict[st
     """Headers of the card pages: no caching, no framing, no referrer, a strict CSP (whose ``form-action`` admits
     the relying party's ``redirect_uri``, where finishing or cancelling the login leads through redirects)."""
     source = redirect_source(redirect_uri) if redirect_uri else None
-    return {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+    return {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": content_security_policy(services.settings.card_login.agent_url,
                                                                [source] if source else [])}
