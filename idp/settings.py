@@ -280,7 +280,9 @@ class CardLoginSettings:
                             recommend="The J-LIS roots of every generation still in use, checked against J-LIS's "
                                       "published fingerprints.")
     crl_dir: str = option("", doc="Directory of CRLs (DER or PEM) of those roots, re-read when its files change. "
-                                  "A card whose root has no fresh CRL there cannot log in (fail closed).",
+                                  "A card whose root has no fresh CRL there cannot log in (fail closed), unless "
+                                  "the OCSP responder or the platform operator gives a fresh status. Required "
+                                  "unless card_login.ocsp or card_login.platform_url is set.",
                           recommend="Refreshed by a scheduled job well before each CRL's nextUpdate.")
     agent_url: str = option("http://127.0.0.1:47210", doc="Where the login page finds the card agent "
                                                           "(python -m cardreader agent) on the person's machine.")
@@ -293,6 +295,25 @@ class CardLoginSettings:
                                    "either refuses.",
                         recommend="On where the provider is a registered verifier that may query J-LIS's responder.")
     ocsp_timeout: float = option(5.0, doc="Seconds allowed for the OCSP responder; on timeout the CRLs decide.")
+    platform_url: str = option("", doc="A platform operator's validity-check service (idp.login.platform: JSON "
+                                       "request, signed JWS answer), asked about every card certificate whose path "
+                                       "is valid; a fresh answer from it or a fresh CRL suffices, a revocation from "
+                                       "either refuses. Not together with card_login.ocsp. Empty: not used.",
+                                recommend="https; for relying parties that are not registered J-LIS verifiers and so "
+                                          "get no CRLs or OCSP.")
+    platform_operator: str = option("", doc="The operator id its answers must carry (required with "
+                                            "card_login.platform_url).")
+    platform_jwks: str = option("", doc="File with the operator's public JWK Set (RS256 or ES256 keys): the only "
+                                        "keys its answers may be signed with (required with "
+                                        "card_login.platform_url).",
+                                recommend="Checked against the key the operator publishes out of band.")
+    platform_timeout: float = option(5.0, doc="Seconds allowed for the platform operator; on timeout or error the "
+                                              "login fails closed unless a fresh CRL decides.")
+    revocation_freshness: float = option(
+        300.0,
+        doc="How long a platform operator's answer is relied on after the operator checked the status (on top of the "
+            "limits the answer states), and so how long it is cached in the database, shared by every worker.",
+        recommend="Minutes: the longer, the later a revocation takes effect.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -547,6 +568,20 @@ def check(settings: Settings) -> list[str]:
     card = settings.card_login
     if not card.agent_url.startswith(("http://127.0.0.1:", "http://localhost:")):
         problems.append("card_login.agent_url: the card agent listens on loopback (http://127.0.0.1:PORT)")
+    if card.platform_url:
+        platform = urlsplit(card.platform_url)
+        if platform.scheme not in ("https", "http") or not platform.hostname:
+            problems.append("card_login.platform_url: an absolute https URL")
+        elif platform.scheme == "http" and not _is_loopback(platform.hostname) and not settings.test_mode:
+            problems.append("card_login.platform_url: http is allowed only for loopback hosts or in test mode")
+        if not (card.platform_operator and card.platform_jwks):
+            problems.append("card_login.platform_operator and card_login.platform_jwks: required with "
+                            "card_login.platform_url")
+        if card.ocsp:
+            problems.append("card_login.ocsp and card_login.platform_url: choose one online revocation source")
+    for name in ("ocsp_timeout", "platform_timeout", "revocation_freshness"):
+        if getattr(card, name) <= 0:
+            problems.append(f"card_login.{name}: must be positive")
     if card.challenge_ttl <= 0 or card.login_ttl < card.challenge_ttl:
         problems.append("card_login.challenge_ttl: positive, and card_login.login_ttl at least as long")
     registration = settings.registration

@@ -131,6 +131,7 @@ PAGE = """<!doctype html>
 <style>
 body { font-family: sans-serif; max-width: 36rem; margin: 2rem auto; padding: 0 1rem; }
 input[type=password] { font-size: 2rem; width: 100%; letter-spacing: .5rem; }
+:focus-visible { outline: 3px solid #1a5fb4; outline-offset: 2px; }
 button { font-size: 1.2rem; margin: .5rem .5rem 0 0; }
 .warning { color: #a00; font-weight: bold; }
 [hidden] { display: none; }
@@ -138,12 +139,14 @@ button { font-size: 1.2rem; margin: .5rem .5rem 0 0; }
 <script src="/pinpad.js" defer></script>
 </head>
 <body>
+<main>
 <h1>カードエージェント / Card agent</h1>
-<p id="idle">ログインの開始を待っています。 / Waiting for a login.</p>
-<p id="notice" hidden></p>
+<p id="idle" role="status">ログインの開始を待っています。 / Waiting for a login.</p>
+<p id="notice" role="status" hidden></p>
 <form id="confirm" hidden>
   <p id="confirm-headline"></p>
-  <p class="warning">残り1回です。間違えるとロックされます。 / Only one try is left: a wrong PIN blocks the card.</p>
+  <p class="warning">注意: 残り1回です。間違えるとロックされます。 / Warning: only one try is left: a wrong PIN blocks
+  the card.</p>
   <button type="submit" value="yes">続ける / Continue</button>
   <button type="button" id="confirm-no">やめる / Stop</button>
 </form>
@@ -151,11 +154,13 @@ button { font-size: 1.2rem; margin: .5rem .5rem 0 0; }
   <p id="pin-headline"></p>
   <p>提供者 / Provider: <span id="issuer"></span></p>
   <p>残り回数 / Tries left: <span id="tries"></span></p>
-  <p id="error" class="warning" hidden></p>
+  <p id="error" class="warning" role="alert" hidden></p>
+  <p><label for="secret" id="secret-label">暗証番号 / PIN</label></p>
   <input type="password" id="secret" autocomplete="off" inputmode="text" required>
   <button type="submit">OK</button>
   <button type="button" id="pin-cancel">中止 / Cancel</button>
 </form>
+</main>
 </body>
 </html>
 """
@@ -183,6 +188,8 @@ SCRIPT = """"use strict";
         if (state.mode === "confirm") { $("confirm-headline").textContent = headline; show("confirm"); }
         else {
           $("pin-headline").textContent = headline; $("issuer").textContent = state.issuer;
+          $("secret-label").textContent = state.key === "sign" ? "署名用パスワード / Signing password"
+                                                               : "暗証番号 / PIN";
           $("tries").textContent = String(state.tries_left); $("error").hidden = true; $("secret").value = "";
           show("pin"); $("secret").focus();
         }

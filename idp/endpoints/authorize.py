@@ -115,9 +115,9 @@ def error_response(exc: AuthorizationError, request: AnyRequest, settings: Setti
     return oauth_error_response(error)
 
 
-def _language(params: Mapping[str, Any]) -> str:
+def _language(params: Mapping[str, Any], accept_language: str | None) -> str:
     value = params.get("ui_locales")
-    return language(value.split()[:16] if isinstance(value, str) and len(value) <= 256 else ())
+    return language(value.split()[:16] if isinstance(value, str) and len(value) <= 256 else (), accept_language)
 
 
 async def _decide(services: Services, client: Client, auth: AuthorizationRequest,
@@ -148,13 +148,13 @@ async def authorize(
     request: AnyRequest, services: NamedDependency[Services], metrics: NamedDependency[Metrics]
 ) -> Response[Any]:
     """Start an authorization (RFC 6749 §4.1.1): login and consent as needed, then the code."""
-    settings, lang = services.settings, "ja"
+    settings, lang = services.settings, language((), request.headers.get("accept-language"))
     try:
         try:
             params = await read_parameters(request)
         except OAuthError as exc:
             raise AuthorizationError(exc, None) from None
-        lang = _language(params)
+        lang = _language(params, request.headers.get("accept-language"))
         client, auth = await resolve_request(services, params, utcnow())
         session = await load_session(services, request.cookies.get(SESSION_COOKIE), utcnow())
         return await _decide(services, client, auth, session)

@@ -37,7 +37,9 @@ Agent-facing (JSON both ways; not for browsers: no CORS)
     and has the card sign it with the named key.
 ``POST /card-login/response`` ``{"token"|"code", "challenge", "certificate", "signature"}`` (base64url)
     The challenge is consumed (a replay fails), then :func:`keys.cardlogin.verify_card_login` runs with the
-    pinned roots and the CRLs (:mod:`idp.login.verifier`): ``200 {"status": "verified"}``.
+    pinned roots and the configured revocation sources — CRL directory, OCSP, or a platform operator with its
+    answers cached in the database (:mod:`idp.login.verifier`, :mod:`idp.login.platform`):
+    ``200 {"status": "verified"}``.
 
 Errors are ``{"error", "message", "message_ja"}`` (messages for the person at the reader): 400 ``bad_request``,
 ``challenge_invalid`` (unknown, expired or already used), ``bad_signature``, ``login_expired``; 403
@@ -65,7 +67,7 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect
 
-from idp.endpoints.pages import expired_page, same_origin
+from idp.endpoints.pages import expired_page, request_language, same_origin
 from idp.login.authenticator import ACRS, AMR, page_headers
 from idp.login.claims import claims_from_facts
 from idp.login.page import DEVICE_PATH, SCRIPT, SCRIPT_PATH, device_page
@@ -241,8 +243,9 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
                                 login.key)
         max_age = dt.timedelta(seconds=services.settings.card_login.challenge_ttl)
         try:
+            platform = await verifier.platform_status(services.objects, certificate, login.key, now)
             verified = await anyio.to_thread.run_sync(
-                lambda: verifier.verify(certificate, signature, expected, now, max_age))
+                lambda: verifier.verify(certificate, signature, expected, now, max_age, platform=platform))
         except VerificationError as exc:
             refusal = refusal_for(exc)
             _log.info("card_login_refused", extra={"key": login.key.value, "reason": exc.reason.value})
@@ -291,11 +294,11 @@ async def finish(uid: str, request: AnyRequest, services: NamedDependency[Servic
     """Hand the verified login to the interaction; the browser goes on to consent or to the relying party."""
     now = utcnow()
     if not same_origin(request, services.settings):
-        return expired_page()
+        return expired_page(request_language(request))
     try:
         login = await _browser_login(uid, request, services, now)
     except Refusal:
-        return expired_page()
+        return expired_page(request_language(request))
     result = await CardLogins(services.objects).collect(login, now) if login.state == "verified" else None
     if result is None:
         return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
@@ -311,9 +314,10 @@ async def finish(uid: str, request: AnyRequest, services: NamedDependency[Servic
 
 
 @get(DEVICE_PATH, summary="Card login: the page for a device with a reader", tags=["Card login"])
-async def device(services: NamedDependency[Services]) -> Response[str]:
-    """The cross-device page (the QR code's target)."""
-    return Response(device_page(issuer=services.settings.issuer, agent_url=services.settings.card_login.agent_url),
+async def device(request: AnyRequest, services: NamedDependency[Services]) -> Response[str]:
+    """The cross-device page (the QR code's target), in the browser's language."""
+    return Response(device_page(issuer=services.settings.issuer, agent_url=services.settings.card_login.agent_url,
+                                lang=request_language(request)),
                     media_type="text/html; charset=utf-8", headers=page_headers(services))
 
 

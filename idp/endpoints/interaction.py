@@ -33,7 +33,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from idp.endpoints.authorize import AnyRequest, authorization_response, error_response
-from idp.endpoints.pages import consent_page, expired_page, language, message_page, same_origin
+from idp.endpoints.pages import consent_page, expired_page, message_page, request_language, same_origin
 from idp.endpoints.test_login import TEST_ACR, TestAuthenticator
 from idp.errors import InvalidRequest, OAuthError
 from idp.login.authenticator import ACR_AUTH, ACR_SIGN, CardAuthenticator
@@ -98,14 +98,14 @@ async def _final(services: Services, interaction: Interaction, now: dt.datetime)
                                                                                             services.settings)]
 
 
-def _lang(interaction: Interaction) -> str:
-    return language(interaction.request.ui_locales)
+def _lang(interaction: Interaction, request: AnyRequest) -> str:
+    return request_language(request, interaction.request.ui_locales)
 
 
 async def _deny(request: AnyRequest, services: Services, metrics: Metrics, interaction: Interaction,
                 error: OAuthError, now: dt.datetime) -> Response[Any]:
     if not await finish_interaction(services, interaction, now):
-        return expired_page(_lang(interaction))
+        return expired_page(_lang(interaction, request))
     cookies = await _final(services, interaction, now)
     return error_response(AuthorizationError(error, interaction.request.target), request, services.settings, metrics,
                           cookies=cookies)
@@ -117,7 +117,7 @@ async def login_page(uid: FromPath[str], request: AnyRequest, services: NamedDep
     now = utcnow()
     interaction = await _interaction(request, services, uid, now)
     if interaction is None:
-        return expired_page()
+        return expired_page(request_language(request))
     if interaction.login is not None:
         return Redirect(await next_url(services, interaction, now), status_code=303, headers=_NO_STORE)
     return await authenticator_for(services.settings).login_page(request, interaction, services)
@@ -134,14 +134,15 @@ async def consent_form(uid: FromPath[str], request: AnyRequest, services: NamedD
     now = utcnow()
     interaction = await _interaction(request, services, uid, now)
     if interaction is None:
-        return expired_page()
+        return expired_page(request_language(request))
     login = interaction.login
     if login is None:
         return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
     auth = interaction.request
     essential = consent.essential(auth)
     claims = [(name, login.claims[name], name in essential) for name in _offered(interaction)]
-    return consent_page(uid=uid, client_id=auth.client_id, scopes=auth.scope, claims=claims, lang=_lang(interaction),
+    return consent_page(uid=uid, client_id=auth.client_id, scopes=auth.scope, claims=claims,
+                        lang=_lang(interaction, request),
                         redirect_uri=auth.redirect_uri, cookies=await _session_cookies(services, interaction, now))
 
 
@@ -165,14 +166,14 @@ async def consent_decision(
     now = utcnow()
     interaction = await _interaction(request, services, uid, now)
     if interaction is None or not same_origin(request, services.settings):
-        return expired_page()
+        return expired_page(request_language(request))
     login = interaction.login
     if login is None:
         return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
     try:
         fields = await _form(request)
     except InvalidRequest:
-        return message_page(_lang(interaction), ("エラー", "Error"),
+        return message_page(_lang(interaction, request), ("エラー", "Error"),
                             ("フォームを読めませんでした。", "The form could not be read."), status=400)
     decision = next((value for name, value in fields if name == "decision"), "deny")
     if decision != "allow":
@@ -193,7 +194,7 @@ async def resume(
     now = utcnow()
     interaction = await _interaction(request, services, uid, now)
     if interaction is None:
-        return expired_page()
+        return expired_page(request_language(request))
     step = await next_url(services, interaction, now)
     login = interaction.login
     if step != interaction_path(uid, "resume") or login is None:
@@ -202,7 +203,7 @@ async def resume(
     client = await services.clients.get(auth.client_id)
     if client is None or auth.redirect_uri not in client.redirect_uris:
         await finish_interaction(services, interaction, now)
-        return expired_page(_lang(interaction))
+        return expired_page(_lang(interaction, request))
     essential = auth.essential_acr()
     if essential and login.acr not in essential:
         return await _deny(request, services, metrics, interaction,
@@ -216,7 +217,7 @@ async def resume(
         before = await consent.remembered(services, login.account_id, client.client_id, now)
         approved = frozenset() if before is None else consent.approved_before(auth, login.claims, before)
     if not await finish_interaction(services, interaction, now):
-        return expired_page(_lang(interaction))
+        return expired_page(_lang(interaction, request))
     code = await issue_code(services, client, auth, login, approved=approved, sid=interaction.session_id, now=now)
     return authorization_response(auth.target, {"code": code}, settings,
                                   cookies=await _final(services, interaction, now))
@@ -231,7 +232,7 @@ async def abort(
     now = utcnow()
     interaction = await _interaction(request, services, uid, now)
     if interaction is None or not same_origin(request, services.settings):
-        return expired_page()
+        return expired_page(request_language(request))
     return await _deny(request, services, metrics, interaction, AccessDenied("the person cancelled the login"), now)
 
 

@@ -37,6 +37,7 @@ from idp.endpoints.pages import (
     message_page,
     page,
     redirect_source,
+    request_language,
     same_origin,
     say,
 )
@@ -95,10 +96,12 @@ async def _read(request: AnyRequest) -> dict[str, Any]:
     return parse_parameters(await request.body())
 
 
-async def logout_target(services: Services, params: Mapping[str, Any], now: dt.datetime) -> LogoutTarget:
-    """The checked parameters of a logout request (OIDC RP-Initiated Logout §2, §3.1)."""
+async def logout_target(services: Services, params: Mapping[str, Any], now: dt.datetime,
+                        accept_language: str | None = None) -> LogoutTarget:
+    """The checked parameters of a logout request (OIDC RP-Initiated Logout §2, §3.1); the page language from
+    ``ui_locales``, then the browser's ``accept_language``."""
     ui_locales = _param(params, "ui_locales")
-    lang = language(ui_locales.split()[:16] if ui_locales else ())
+    lang = language(ui_locales.split()[:16] if ui_locales else (), accept_language)
     hint = _param(params, "id_token_hint")
     client_id = _param(params, "client_id")
     client = None
@@ -156,10 +159,10 @@ async def end_session_endpoint(request: AnyRequest, services: NamedDependency[Se
     browser has no session)."""
     now = utcnow()
     try:
-        target = await logout_target(services, await _read(request), now)
+        target = await logout_target(services, await _read(request), now, request.headers.get("accept-language"))
     except OAuthError as exc:
         _log.info("logout_refused", extra={"error": exc.error, "detail": exc.detail})
-        return error_page(exc, "ja")
+        return error_page(exc, request_language(request))
     session = await load_session(services, request.cookies.get(SESSION_COOKIE), now)
     if session is None:
         return _finish(target)
@@ -179,12 +182,12 @@ async def confirm(request: AnyRequest, services: NamedDependency[Services]) -> R
         form = await _read(request)
         logout_id, decision = _param(form, "logout"), _param(form, "decision")
     except OAuthError:
-        return expired_page()
+        return expired_page(request_language(request))
     if not same_origin(request, settings) or logout_id is None:
-        return expired_page()
+        return expired_page(request_language(request))
     stored = await services.objects.consume(LOGOUT_KIND, logout_id, now=now)
     if stored is None:
-        return expired_page()
+        return expired_page(request_language(request))
     payload = dict(stored.payload)
     sid = payload.pop("sid")
     target = LogoutTarget(**payload)

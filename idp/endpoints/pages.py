@@ -1,10 +1,12 @@
 """The authorization side's server-rendered pages: error, consent, form post, and their common frame.
 
-Pages are small HTML documents in Japanese or English (the first of ``ui_locales`` we speak, Japanese otherwise),
+Pages are small HTML documents in Japanese or English (the first of ``ui_locales`` we speak, else the browser's
+``Accept-Language``, else Japanese),
 every value escaped, no script except the form-post page's one fixed line (allowed by its hash). Headers:
 ``Cache-Control: no-store``, a CSP without ``unsafe-inline`` (``frame-ancestors 'none'``, ``form-action`` the
 provider and, where a form leads there through redirects, the client's redirect URI), ``X-Frame-Options: DENY``,
-``Referrer-Policy: no-referrer``, ``X-Content-Type-Options: nosniff``.
+``Referrer-Policy: same-origin`` (no referrer leaves the provider; ``no-referrer`` would make browsers send
+``Origin: null`` with the pages' own form posts, which the origin check refuses), ``X-Content-Type-Options: nosniff``.
 """
 
 from __future__ import annotations
@@ -27,22 +29,49 @@ from idp.settings import Settings
 LANGUAGES: Final = ("ja", "en")
 _STYLE: Final = ("body{font-family:sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}"
                  ".error{color:#a00}label{display:block;margin:.5rem 0}button{margin:.5rem .5rem 0 0}"
-                 "dd{margin:0 0 .5rem 1.5rem;color:#333}")
+                 "dd{margin:0 0 .5rem 1.5rem;color:#333}fieldset{border:1px solid #767676;margin:1rem 0}"
+                 "button{font-size:1rem;padding:.4rem 1rem}"
+                 ":focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}")
 _FORM_POST_SCRIPT: Final = "document.forms[0].submit();"
 _CSP_SOURCE: Final = re.compile(r"[A-Za-z0-9.+-]+:(//[A-Za-z0-9.\-\[\]:]+)?")
+_MAX_ACCEPT_LANGUAGE: Final = 512
 
 
 def _hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-def language(ui_locales: Iterable[str]) -> str:
-    """The page language: the first of ``ui_locales`` (OIDC Core §3.1.2.1) we speak, else Japanese."""
-    for tag in ui_locales:
+def _accepted(accept_language: str) -> list[str]:
+    """The language tags of an ``Accept-Language`` header (RFC 9110 §12.5.4), most preferred first, q=0 left out."""
+    weighted: list[tuple[float, int, str]] = []
+    for index, item in enumerate(accept_language[:_MAX_ACCEPT_LANGUAGE].split(",")[:32]):
+        tag, _, params = item.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if tag.strip() and quality > 0:
+            weighted.append((-quality, index, tag.strip()))
+    return [tag for _, _, tag in sorted(weighted)]
+
+
+def language(ui_locales: Iterable[str], accept_language: str | None = None) -> str:
+    """The page language: the first of ``ui_locales`` (OIDC Core §3.1.2.1) we speak, else the browser's most
+    preferred language we speak (``Accept-Language``), else Japanese."""
+    for tag in (*ui_locales, *_accepted(accept_language or "")):
         primary = tag.split("-")[0].lower()
         if primary in LANGUAGES:
             return primary
     return "ja"
+
+
+def request_language(request: Request[Any, Any, Any], ui_locales: Iterable[str] = ()) -> str:
+    """:func:`language` for a request: ``ui_locales``, then the request's ``Accept-Language``."""
+    return language(ui_locales, request.headers.get("accept-language"))
 
 
 def say(lang: str, ja: str, en: str) -> str:
@@ -65,7 +94,7 @@ def headers(*, form_action: Sequence[str] = (), script: str | None = None) -> di
     if script is not None:
         csp += f"; script-src {_hash(script)}"
     return {"Cache-Control": "no-store", "Pragma": "no-cache", "Content-Security-Policy": csp,
-            "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+            "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin", "X-Content-Type-Options": "nosniff"}
 
 
 def page(title: str, body: str, lang: str, *, status: int = 200, form_action: Sequence[str] = (),
@@ -158,7 +187,7 @@ def consent_page(*, uid: str, client_id: str, scopes: Sequence[str], claims: Seq
         for name, value, checked in claims)
     choose = say(lang, "提供する項目を選んでください（選ばなかった項目は提供されません）:",
                  "Choose what to give (anything not ticked is not given):")
-    claims_part = f"<p>{e(choose)}</p>\n{boxes}" if claims else ""
+    claims_part = f"<fieldset>\n<legend>{e(choose)}</legend>\n{boxes}\n</fieldset>" if claims else ""
     asks = say(lang, f"サービス「{client_id}」が次の利用を求めています。",
                f"The service “{client_id}” asks for the following.")
     body = (f"<p>{e(asks)}</p>\n"
@@ -173,4 +202,5 @@ def consent_page(*, uid: str, client_id: str, scopes: Sequence[str], claims: Seq
 
 
 __all__ = ["EXPIRED", "LANGUAGES", "consent_page", "error_page", "expired_page", "form_post_page", "headers", "label",
-           "language", "message_page", "page", "redirect_source", "same_origin", "say", "shown_value", "wants_html"]
+           "language", "message_page", "page", "redirect_source", "request_language", "same_origin", "say",
+           "shown_value", "wants_html"]

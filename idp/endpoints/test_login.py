@@ -23,7 +23,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from idp.endpoints.pages import expired_page, language, page, redirect_source, same_origin, say
+from idp.endpoints.pages import expired_page, page, redirect_source, request_language, same_origin, say
 from idp.oauth.authenticator import MAX_CLAIMS_OCTETS, LoginResult, complete_login
 from idp.oauth.interaction import INTERACTION_COOKIE, Interaction, browser_interaction
 from idp.runtime import Services, utcnow
@@ -35,8 +35,9 @@ _PRINTABLE: Final = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
 AnyRequest = Request[Any, Any, Any]
 
 
-def _page(interaction: Interaction, *, error: str | None = None, status: int = 200) -> Response[str]:
-    lang = language(interaction.request.ui_locales)
+def _page(interaction: Interaction, request: AnyRequest, *, error: str | None = None,
+          status: int = 200) -> Response[str]:
+    lang = request_language(request, interaction.request.ui_locales)
     uid, hint = escape(interaction.uid), escape(interaction.request.login_hint or "")
     message = "" if error is None else f'<p class="error">{escape(error)}</p>\n'
     intro = say(lang, "テスト用のログインです（テストモードのみ）。", "Test login (test mode only).")
@@ -59,7 +60,7 @@ class TestAuthenticator:
 
     async def login_page(self, request: AnyRequest, interaction: Interaction, services: Services) -> Response[str]:
         """The form."""
-        return _page(interaction)
+        return _page(interaction, request)
 
 
 def _result(fields: Mapping[str, str]) -> LoginResult | str:
@@ -90,14 +91,14 @@ async def test_login(uid: FromPath[str], request: AnyRequest, services: NamedDep
     now = utcnow()
     interaction = await browser_interaction(services, uid, request.cookies.get(INTERACTION_COOKIE), now)
     if interaction is None or not same_origin(request, settings):
-        return expired_page()
+        return expired_page(request_language(request))
     try:
         fields = dict(parse_qsl((await request.body()).decode("utf-8"), max_num_fields=16))
     except (UnicodeDecodeError, ValueError):
         fields = {}
     result = _result(fields)
     if isinstance(result, str):
-        return _page(interaction, error=result, status=400)
+        return _page(interaction, request, error=result, status=400)
     return Redirect(await complete_login(services, uid, result, now), status_code=303,
                     headers={"Cache-Control": "no-store"})
 

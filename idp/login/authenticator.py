@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from litestar import Request, Response
 
+from idp.endpoints.pages import redirect_source, request_language
 from idp.login.page import content_security_policy, login_page
 from idp.login.store import CardLogins, show_code
 from idp.oauth.authorization_request import AuthorizationRequest
@@ -42,10 +43,14 @@ def required_key(request: AuthorizationRequest) -> Purpose:
     return Purpose.AUTH
 
 
-def page_headers(services: Services) -> dict[str, str]:
-    """Headers of the card pages: no caching, no framing, no referrer, a strict CSP."""
-    return {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
-            "Content-Security-Policy": content_security_policy(services.settings.card_login.agent_url)}
+def page_headers(services: Services, redirect_uri: str | None = None) -> dict[str, str]:
+    """Headers of the card pages: no caching, no framing, no referrer, a strict CSP (whose ``form-action`` admits
+    the relying party's ``redirect_uri``, where finishing or cancelling the login leads through redirects)."""
+    source = redirect_source(redirect_uri) if redirect_uri else None
+    return {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": content_security_policy(services.settings.card_login.agent_url,
+                                                               [source] if source else [])}
 
 
 class CardAuthenticator:
@@ -63,8 +68,9 @@ class CardAuthenticator:
                                                          expires_at=expires_at, now=now)
         html = login_page(uid=interaction.uid, issuer=services.settings.issuer, client_name=interaction.client_id,
                           key=key, token=opened.token, code=opened.code, shown_code=show_code(opened.code),
-                          agent_url=options.agent_url)
-        return Response(html, media_type="text/html; charset=utf-8", headers=page_headers(services))
+                          agent_url=options.agent_url, lang=request_language(request, interaction.request.ui_locales))
+        return Response(html, media_type="text/html; charset=utf-8",
+                        headers=page_headers(services, interaction.request.redirect_uri))
 
 
 __all__ = ["ACRS", "ACR_AUTH", "ACR_SIGN", "AMR", "CardAuthenticator", "page_headers", "required_key"]

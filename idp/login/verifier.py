@@ -9,12 +9,14 @@ Revocation sources:
   change. Files that do not authenticate are skipped and logged by name.
 * With ``card_login.ocsp``, also the OCSP responder an authentication certificate names (:mod:`idp.login.ocsp`),
   asked with a nonce once the certificate's path is valid.
+* Or, with ``card_login.platform_url``, a platform operator's validity-check service (:mod:`idp.login.platform`),
+  asked with a nonce once the path is valid, its answers cached in the database for every worker.
 
-A fresh, authenticated GOOD from either source suffices; a REVOKED from either refuses; with neither, the
-revocation policy fails closed: no login.
+A fresh, authenticated GOOD from any configured source suffices; a REVOKED from any refuses; with none, the
+revocation policy fails closed: no login. The CRL directory may be left out when an online source is configured.
 
-Configuration problems (no trust directory, no root admitted, no CRL directory) do not stop the provider; they
-make every card login fail with a message a person understands, and are logged.
+Configuration problems (no trust directory, no root admitted, no revocation source) do not stop the provider;
+they make every card login fail with a message a person understands, and are logged.
 """
 
 from __future__ import annotations
@@ -26,20 +28,30 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import anyio.to_thread
 from cryptography import x509
 
 from idp.login.ocsp import fetch_ocsp
-from idp.settings import Settings
+from idp.login.platform import (
+    HttpPlatformOperator,
+    RevocationCache,
+    certificate_digest,
+    load_operator_keys,
+    new_nonce,
+)
+from idp.settings import CardLoginSettings, Settings
+from idp.storage import ObjectStore
 from keys.cardlogin import CardLogin, LoginMessage, RevocationInputs, verify_card_login
 from keys.errors import VerificationError
-from keys.revocation import CrlIndex, RevocationPolicy, load_crl
+from keys.revocation import CrlIndex, PlatformAnswer, RevocationPolicy, load_crl
 from keys.trust import TrustStore
 from keys.trust_files import load_trust_directory
-from keys.x509.path import validate_path
-from keys.x509.profile import Purpose
+from keys.x509.path import ValidatedPath, validate_path
+from keys.x509.profile import JPKI_AUTH, JPKI_SIGN, Purpose
 
 _log = logging.getLogger("idp.login")
 _CRL_SUFFIXES = {".crl", ".der", ".pem"}
+_PROFILES = {Purpose.AUTH: JPKI_AUTH, Purpose.SIGN: JPKI_SIGN}
 #: How often the CRL directory is looked at for changes.
 RESCAN_INTERVAL = 5.0
 
@@ -103,21 +115,24 @@ class CardVerifier:
     """Verifies card logins for one configuration."""
 
     trust: TrustStore
-    crls: CrlDirectory
+    crls: CrlDirectory | None
     policy: RevocationPolicy = field(default_factory=RevocationPolicy)
     #: Seconds allowed for an OCSP responder (``None``: OCSP is not used).
     ocsp_timeout: float | None = None
+    #: The platform operator asked about every certificate (``None``: not used).
+    platform: HttpPlatformOperator | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CardVerifier:
-        """Build from ``card_login.trust_dir`` and ``card_login.crl_dir``; raise :class:`NotConfigured`."""
+        """Build from the ``card_login`` settings; raise :class:`NotConfigured`."""
         options = settings.card_login
         if not options.trust_dir:
             raise NotConfigured("card_login.trust_dir is not set")
-        if not options.crl_dir:
-            raise NotConfigured("card_login.crl_dir is not set")
+        if not (options.crl_dir or options.ocsp or options.platform_url):
+            raise NotConfigured("no revocation source: set card_login.crl_dir, card_login.ocsp or "
+                                "card_login.platform_url")
         directory = Path(options.trust_dir)
-        if not directory.is_dir() or not Path(options.crl_dir).is_dir():
+        if not directory.is_dir() or (options.crl_dir and not Path(options.crl_dir).is_dir()):
             raise NotConfigured("card_login.trust_dir or card_login.crl_dir is not a directory")
         try:
             trust = load_trust_directory(directory, allow_test_roots=settings.test_mode)
@@ -127,34 +142,77 @@ class CardVerifier:
             _log.warning("trust_root_refused", extra={"file": refused.source, "reason": refused.reason.value})
         if not trust.anchors:
             raise NotConfigured("card_login.trust_dir: no root certificate was admitted")
-        return cls(trust, CrlDirectory(Path(options.crl_dir), trust),
-                   ocsp_timeout=options.ocsp_timeout if options.ocsp else None)
+        platform = None
+        if options.platform_url:
+            try:
+                keys = load_operator_keys(Path(options.platform_jwks))
+            except (OSError, ValueError, VerificationError) as exc:
+                raise NotConfigured(f"card_login.platform_jwks: {type(exc).__name__}") from None
+            platform = HttpPlatformOperator(options.platform_url, options.platform_operator, keys,
+                                            options.platform_timeout)
+        freshness = dt.timedelta(seconds=options.revocation_freshness)
+        return cls(trust, CrlDirectory(Path(options.crl_dir), trust) if options.crl_dir else None,
+                   policy=RevocationPolicy(platform_max_age=freshness),
+                   ocsp_timeout=options.ocsp_timeout if options.ocsp else None, platform=platform)
+
+    def _path(self, certificate: bytes, key: Purpose, at: dt.datetime) -> ValidatedPath | None:
+        try:
+            return validate_path(certificate, profile=_PROFILES[key], trust=self.trust, at=at)
+        except VerificationError:
+            return None  # verify_card_login raises the same error
+
+    def ask_platform(self, certificate: bytes, key: Purpose, at: dt.datetime) -> tuple[PlatformAnswer, bytes] | None:
+        """A fresh answer of the platform operator about a certificate whose path is valid, and the nonce sent;
+        ``None`` when none is configured, the path is invalid or the operator gave no usable answer (blocking:
+        run it in a worker thread)."""
+        if self.platform is None or self._path(certificate, key, at) is None:
+            return None
+        nonce = new_nonce()
+        try:
+            return self.platform.check(certificate, key, nonce=nonce), nonce
+        except VerificationError as exc:
+            _log.warning("platform_unavailable", extra={"reason": exc.reason.value, "detail": exc.detail})
+            return None
+
+    async def platform_status(self, objects: ObjectStore, certificate: bytes, key: Purpose,
+                              at: dt.datetime) -> tuple[PlatformAnswer, bytes | None] | None:
+        """The platform operator's answer for :meth:`verify`: from the shared cache while usable, else asked
+        (in a worker thread) and cached; ``None`` without an operator or a usable answer."""
+        if self.platform is None:
+            return None
+        cache = RevocationCache(objects)
+        cached = await cache.get(certificate_digest(certificate), at)
+        if cached is not None:
+            return cached, None
+        fetched = await anyio.to_thread.run_sync(lambda: self.ask_platform(certificate, key, at))
+        if fetched is not None:
+            await cache.put(fetched[0], freshness=self.policy.platform_max_age or dt.timedelta(0), now=at)
+        return fetched
 
     def verify(self, certificate: bytes, signature: bytes, expected: LoginMessage, at: dt.datetime,
-               max_age: dt.timedelta) -> CardLogin:
-        """:func:`keys.cardlogin.verify_card_login` with this configuration's trust and CRLs (blocking: run it
-        in a worker thread)."""
-        revocation = RevocationInputs(policy=self.policy, crls=self.crls.indexes(at))
-        if self.ocsp_timeout is not None and expected.key is Purpose.AUTH:
-            try:
-                path = validate_path(certificate, profile=expected.profile, trust=self.trust, at=at)
-            except VerificationError:
-                pass  # verify_card_login raises the same error below
-            else:
-                fetched = fetch_ocsp(path, timeout=self.ocsp_timeout)
-                if fetched is not None:
-                    revocation = replace(revocation, ocsp_responses=[fetched[0]], nonce=fetched[1])
+               max_age: dt.timedelta, *, platform: tuple[PlatformAnswer, bytes | None] | None = None) -> CardLogin:
+        """:func:`keys.cardlogin.verify_card_login` with this configuration's trust and CRLs, the OCSP responder
+        when configured, and ``platform``: an operator's answer with the nonce sent for it (``None`` for a cached
+        answer, whose nonce was checked when it was fetched). Blocking: run it in a worker thread."""
+        revocation = RevocationInputs(policy=self.policy, crls=self.crls.indexes(at) if self.crls else ())
+        if platform is not None:
+            revocation = replace(revocation, platform_answer=platform[0], nonce=platform[1])
+        elif self.ocsp_timeout is not None and expected.key is Purpose.AUTH:
+            path = self._path(certificate, expected.key, at)
+            fetched = None if path is None else fetch_ocsp(path, timeout=self.ocsp_timeout)
+            if fetched is not None:
+                revocation = replace(revocation, ocsp_responses=[fetched[0]], nonce=fetched[1])
         return verify_card_login(certificate, signature, expected=expected, trust=self.trust,
                                  revocation=revocation, at=at, max_age=max_age)
 
 
-_verifiers: dict[tuple[str, str, bool], CardVerifier] = {}
+_verifiers: dict[tuple[CardLoginSettings, bool], CardVerifier] = {}
 _verifiers_lock = threading.Lock()
 
 
 def verifier_for(settings: Settings) -> CardVerifier:
     """The process's verifier for ``settings`` (built once; raises :class:`NotConfigured`)."""
-    key = (settings.card_login.trust_dir, settings.card_login.crl_dir, settings.test_mode)
+    key = (settings.card_login, settings.test_mode)
     with _verifiers_lock:
         verifier = _verifiers.get(key)
         if verifier is None:

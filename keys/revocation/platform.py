@@ -2,8 +2,9 @@
 service implements, the JSON contract of its answers, and the pure judgement of an answer.
 
 J-LIS gives CRLs and OCSP only to registered verifiers; other relying parties ask a certified
-platform operator to check a certificate (jpki-card-and-certs.md §2.4). The HTTP client and a stand-in
-server are later work; this module fixes what they exchange and how an answer is judged.
+platform operator to check a certificate (jpki-card-and-certs.md §2.4). This module fixes what a client and
+an operator exchange and how an answer is judged; the HTTP binding and its client are :mod:`idp.login.platform`
+(a stand-in operator for tests: ``tests/idp/cardlogin/platform_operator.py``).
 
 JSON contract (version 1)
 -------------------------
@@ -87,7 +88,7 @@ class PlatformAnswer:
 
 
 class PlatformOperator(Protocol):
-    """A validity-check service of a platform operator (implemented over HTTP by later work)."""
+    """A validity-check service of a platform operator (over HTTP: :class:`idp.login.platform.HttpPlatformOperator`)."""
 
     def check(self, certificate_der: bytes, purpose: Purpose, *, nonce: bytes) -> PlatformAnswer:
         """Ask for the status of one certificate; the answer's signature is verified before returning."""

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ class Pki:
     crls: Path
     adult: CardProfile
     revoked: CardProfile
+    expired: CardProfile
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +55,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
                            sign_password=SIGN_PASSWORD, holder=HOLDER)
     revoked = create_profile(base / "revoked" / "card.json", pki_dir=directory, now=NOW, auth_pin=AUTH_PIN,
                              sign_password=SIGN_PASSWORD, holder=HOLDER)
+    expired = create_profile(base / "expired" / "card.json", pki_dir=directory, now=NOW, auth_pin=AUTH_PIN,
+                             sign_password=SIGN_PASSWORD, holder=HOLDER, not_before=NOW - dt.timedelta(days=400),
+                             lifetime=dt.timedelta(days=30))
     test_pki = TestPki.open(directory)
     trust = test_pki.write_trust_directory(base / "trust")
     crls = base / "crls"
@@ -64,7 +69,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
         data = issue_crl(root, listed, this_update=NOW - dt.timedelta(hours=1),
                          next_update=NOW + dt.timedelta(days=1), crl_number=1)
         (crls / f"{root.purpose.value}-gen{root.generation}.crl").write_bytes(data)
-    return Pki(directory, trust, crls, adult, revoked)
+    return Pki(directory, trust, crls, adult, revoked, expired)
 
 
 @pytest.fixture(scope="session")
@@ -127,23 +132,25 @@ def agent_port() -> int:
     return free_port()
 
 
-@pytest.fixture(scope="module")
-def provider(pki: Pki, agent_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
-    """``idp serve`` in test mode, card login configured, logging at DEBUG."""
-    base = tmp_path_factory.mktemp("provider")
+@contextmanager
+def running_provider(base: Path, pki: Pki, agent_port: int, **env: str) -> Iterator[Provider]:
+    """``idp serve`` with card login configured (test mode and the test PKI's CRLs unless ``env`` says otherwise),
+    logging at DEBUG, in ``base``; stopped by PID."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "MYNACARD_DATA_DIR": str(base / "var"), "MYNACARD_ISSUER": url, "MYNACARD_TEST_MODE": "1",
-           "MYNACARD_KEYS_KEKS": KeyEncryptionKeys.generate(), "MYNACARD_LOGGING_LEVEL": "DEBUG",
-           "MYNACARD_CARD_LOGIN_TRUST_DIR": str(pki.trust), "MYNACARD_CARD_LOGIN_CRL_DIR": str(pki.crls),
-           "MYNACARD_CARD_LOGIN_AGENT_URL": f"http://127.0.0.1:{agent_port}"}
+    environ = {**os.environ, "MYNACARD_DATA_DIR": str(base / "var"), "MYNACARD_ISSUER": url,
+               "MYNACARD_TEST_MODE": "1", "MYNACARD_KEYS_KEKS": KeyEncryptionKeys.generate(),
+               "MYNACARD_LOGGING_LEVEL": "DEBUG", "MYNACARD_CARD_LOGIN_TRUST_DIR": str(pki.trust),
+               "MYNACARD_CARD_LOGIN_CRL_DIR": str(pki.crls),
+               "MYNACARD_CARD_LOGIN_AGENT_URL": f"http://127.0.0.1:{agent_port}", **env}
+    environ = {k: v for k, v in environ.items() if v != ""}
     log = base / "provider.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "idp", "serve", "--port", str(port)], env=env,
+    with log.open("ab") as out:
+        process = subprocess.Popen([sys.executable, "-m", "idp", "serve", "--port", str(port)], env=environ,
                                    stdout=out, stderr=out, cwd=ROOT)
     try:
         _wait_healthy(url, process, log)
-        yield Provider(url, log, env, process)
+        yield Provider(url, log, environ, process)
     finally:
         process.terminate()
         try:
@@ -154,21 +161,34 @@ def provider(pki: Pki, agent_port: int, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture(scope="module")
-def agent(provider: Provider, lab: PcscLab, agent_port: int, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[Agent]:
-    """The card agent for that provider, PIN pad entry, verbose logging."""
-    log = tmp_path_factory.mktemp("agent") / "agent.log"
-    with log.open("w") as err:
+def provider(pki: Pki, agent_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
+    """``idp serve`` in test mode, card login configured, logging at DEBUG."""
+    with running_provider(tmp_path_factory.mktemp("provider"), pki, agent_port) as running:
+        yield running
+
+
+@contextmanager
+def running_agent(provider: Provider, lab: PcscLab, port: int, log: Path, *options: str) -> Iterator[Agent]:
+    """The card agent for ``provider`` on ``port``, PIN pad entry, verbose logging (``options`` added)."""
+    with log.open("a") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cardreader", "agent", "--provider", provider.url, "--port", str(agent_port),
-             "--pin-entry", "pinpad", "--card-timeout", "5", "--verbose"],
+            [sys.executable, "-m", "cardreader", "agent", "--provider", provider.url, "--port", str(port),
+             "--pin-entry", "pinpad", "--card-timeout", "5", "--verbose", *options],
             env=lab.env, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT)
     assert process.stdout is not None
     line = process.stdout.readline()
     match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-    assert match, (line, log.read_text())
     try:
+        assert match, (line, log.read_text())
         yield Agent(match[1], log, process)
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def agent(provider: Provider, lab: PcscLab, agent_port: int, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[Agent]:
+    """The card agent for that provider, PIN pad entry, verbose logging."""
+    with running_agent(provider, lab, agent_port, tmp_path_factory.mktemp("agent") / "agent.log") as running:
+        yield running

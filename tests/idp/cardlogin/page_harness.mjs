@@ -10,6 +10,9 @@ import { readFileSync } from "node:fs";
 const [pageFile, pageUrl, scriptFile, cookie] = process.argv.slice(2);
 const html = readFileSync(pageFile, "utf8");
 const origin = new URL(pageUrl).origin;
+const lang = (html.match(/<html lang="([a-z]+)"/) || [])[1] || "ja";
+const ENDINGS = ["Continue on the other device", "もう一方の端末で続けてください", "No card agent",
+                 "カードエージェントがありません"];
 const main = html.match(/<main id="card-login"([^>]*)>/s)[1];
 const dataset = {};
 for (const [, name, value] of main.matchAll(/data-([a-z-]+)="([^"]*)"/g)) {
@@ -18,11 +21,11 @@ for (const [, name, value] of main.matchAll(/data-([a-z-]+)="([^"]*)"/g)) {
 const report = (event) => console.log(JSON.stringify(event));
 const elements = {};
 const element = (id) => elements[id] ??= {
-  id, hidden: !["step", "finish"].includes(id), href: "",
+  id, hidden: !["step", "finish"].includes(id), href: "", addEventListener() {}, focus() {},
   set textContent(text) {
     this._text = text;
     report({id, text});
-    if (id === "step" && (text.endsWith("Continue on the other device") || text.endsWith("No card agent"))) {
+    if (id === "step" && ENDINGS.some((ending) => text.endsWith(ending))) {
       process.exit(0);
     }
   },
@@ -44,8 +47,8 @@ const browserFetch = async (input, init = {}) => {
   }
   return answer;
 };
-const document = { getElementById: (id) => (id === "card-login" ? { dataset } : element(id)) };
-const location = { hash: new URL(pageUrl).hash };
+const document = { getElementById: (id) => (id === "card-login" ? { dataset } : element(id)), documentElement: { lang } };
+const location = { hash: new URL(pageUrl).hash, reload() { process.exit(0); } };
 const script = readFileSync(scriptFile, "utf8");
 new Function("document", "fetch", "location", "setTimeout", script)(document, browserFetch, location, setTimeout);
 setTimeout(() => { report({timeout: true}); process.exit(3); }, 45000);

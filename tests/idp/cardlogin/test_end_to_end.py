@@ -220,7 +220,7 @@ def card_login(browser: Browser, agent: Agent, client_id: str, scope: str, secre
     browser.check_login_page(page)
     events = run_page(browser, agent, f"/interaction/{uid}", page.text, secret, tmp_path)
     assert events[-1] == {"submitted": True}, events
-    assert any("暗証番号を入力" in e.get("text", "") for e in events)  # it told the person where the PIN goes
+    assert any(re.search("(暗証番号|署名用パスワード)を入力", e.get("text", "")) for e in events)  # where the PIN goes
     code = browser.follow_to_code(browser.finish(uid), approve)
     return browser.tokens(client_id, code, verifier)
 
@@ -266,7 +266,7 @@ def test_the_cross_device_code_works_through_the_device_page(provider: Provider,
     device = second.http.get("/card-login/device")
     assert device.status_code == 200
     events = run_page(second, agent, f"/card-login/device#{code.lower()}", device.text, AUTH_PIN, tmp_path)
-    assert events[-1]["text"].endswith("Continue on the other device"), events
+    assert events[-1]["text"].endswith("もう一方の端末で続けてください"), events
     assert first.wait_status(uid)["state"] == "verified"
     tokens = first.tokens("rp1", first.follow_to_code(first.finish(uid)), verifier)
     assert tokens["claims"]["acr"] == "urn:mynacard:acr:auth-cert"

@@ -1,0 +1,128 @@
+"""A stand-in platform operator for tests: ``python -m tests.idp.cardlogin.platform_operator``.
+
+It serves the HTTP binding of :mod:`idp.login.platform` on loopback and answers from the test PKI's revocation
+state as a real operator answers from J-LIS's data: the CRLs in ``--crl-dir``, each authenticated against the roots
+in ``--trust`` with the verification core, re-read at every request. A certificate listed in its issuer's CRL is
+``revoked``, one whose issuer has a fresh CRL is ``good``, any other ``unknown``. Answers are compact JWS (ES256,
+``typ`` ``platform-status+jws``) signed with ``--key`` (a P-256 private key in PEM); ``--forge`` signs with a fresh
+key instead (an impostor). It prints ``listening on URL`` once ready and one line per answer on standard error
+(status and the first 8 hex digits of the certificate hash: nothing personal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import hashlib
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from idp.login.platform import ANSWER_MEDIA_TYPE, ANSWER_TYPE
+from keys.errors import VerificationError
+from keys.revocation import CrlIndex, Revoked, check_crl, load_crl
+
+_ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _roots(trust: Path) -> list[x509.Certificate]:
+    return [x509.load_pem_x509_certificate(p.read_bytes()) for p in sorted(trust.glob("*.pem"))]
+
+
+def _indexes(crl_dir: Path, roots: list[x509.Certificate], now: dt.datetime) -> list[CrlIndex]:
+    found = []
+    for path in sorted(crl_dir.glob("*.crl")):
+        data = path.read_bytes()
+        issuer = x509.load_der_x509_crl(data).issuer
+        for root in roots:
+            if root.subject == issuer:
+                try:
+                    found.append(load_crl(data, issuer=root, at=now))
+                    break
+                except VerificationError:
+                    continue
+    return found
+
+
+def status_of(certificate: x509.Certificate, indexes: list[CrlIndex], now: dt.datetime
+              ) -> tuple[str, dt.datetime | None, dt.datetime | None]:
+    """``good``/``revoked``/``unknown``, the revocation time, and the CRL's nextUpdate."""
+    for index in indexes:
+        try:
+            status = check_crl(index, certificate, at=now, grace=dt.timedelta(0))
+        except Revoked as exc:
+            return "revoked", exc.status.revoked_at, exc.status.next_update
+        except VerificationError:
+            continue
+        return "good", None, status.next_update
+    return "unknown", None, None
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="platform_operator")
+    parser.add_argument("--trust", type=Path, required=True)
+    parser.add_argument("--crl-dir", type=Path, required=True)
+    parser.add_argument("--key", type=Path, required=True)
+    parser.add_argument("--operator", required=True)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--max-age", type=int, default=300)
+    parser.add_argument("--forge", action="store_true")
+    args = parser.parse_args(argv)
+    loaded = serialization.load_pem_private_key(args.key.read_bytes(), password=None)
+    key = ec.generate_private_key(ec.SECP256R1()) if args.forge else loaded
+    roots = _roots(args.trust)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            der = _b64decode(body["certificate"])
+            now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+            status, revoked_at, next_update = status_of(x509.load_der_x509_certificate(der),
+                                                        _indexes(args.crl_dir, roots, now), now)
+            digest = hashlib.sha256(der).hexdigest()
+            payload = {
+                "operator": args.operator, "certificate_sha256": digest, "status": status,
+                "checked_at": now.strftime(_ISO),
+                "next_update": next_update.strftime(_ISO) if next_update else None,
+                "max_age": args.max_age,
+                "revoked_at": revoked_at.strftime(_ISO) if revoked_at else None,
+                "reason": None, "nonce": body["nonce"],
+            }
+            token = jwt.api_jws.encode(json.dumps(payload).encode(), key, algorithm="ES256",  # type: ignore[arg-type]
+                                       headers={"typ": ANSWER_TYPE, "kid": "operator-1"})
+            print(f"answer status={status} certificate={digest[:8]}", file=sys.stderr, flush=True)
+            data = token.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", ANSWER_MEDIA_TYPE)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    print(f"listening on http://127.0.0.1:{server.server_address[1]}/status", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
