@@ -4,7 +4,9 @@
 token request: a JSON array of objects, each with a ``type``; this provider knows ``openid_credential`` only
 (RFC 9396 §5: anything else is ``invalid_authorization_details``). An ``openid_credential`` entry names a known
 ``credential_configuration_id`` (once per request), optional ``claims`` (claims description objects: non-empty
-``path`` arrays) and, when present, ``locations`` containing this Credential Issuer.
+``path`` arrays) and, when ``issuer`` is given and ``locations`` present, this Credential Issuer among the
+locations (the provider is its own authorization server and publishes no ``authorization_servers``, so it
+passes ``None``: locations carry nothing it acts on).
 
 :func:`token_details` writes the token response member (§6.2): per granted configuration the
 ``credential_identifiers`` to use at the Credential Endpoint.
@@ -51,7 +53,7 @@ class CredentialAuthorization:
                    None if claims is None else tuple(tuple(c["path"]) for c in claims))
 
 
-def parse_authorization_details(value: object, *, issuer: str) -> tuple[CredentialAuthorization, ...]:
+def parse_authorization_details(value: object, *, issuer: str | None) -> tuple[CredentialAuthorization, ...]:
     """Validate ``authorization_details`` (a JSON string, or the decoded array from a request object)."""
     if isinstance(value, str):
         try:
@@ -67,7 +69,7 @@ def parse_authorization_details(value: object, *, issuer: str) -> tuple[Credenti
     return tuple(entries)
 
 
-def _entry(item: object, issuer: str) -> CredentialAuthorization:
+def _entry(item: object, issuer: str | None) -> CredentialAuthorization:
     if not isinstance(item, Mapping) or not isinstance(item.get("type"), str):
         raise InvalidAuthorizationDetails("each authorization details object has a type")
     if item["type"] != OPENID_CREDENTIAL:
@@ -76,7 +78,7 @@ def _entry(item: object, issuer: str) -> CredentialAuthorization:
     if not isinstance(config, str) or config not in CONFIGURATIONS:
         raise InvalidAuthorizationDetails("credential_configuration_id does not name a configuration of this issuer")
     locations = item.get("locations")
-    if locations is not None and (not isinstance(locations, list) or issuer not in locations):
+    if locations is not None and (not isinstance(locations, list) or (issuer is not None and issuer not in locations)):
         raise InvalidAuthorizationDetails("locations must name this Credential Issuer")
     claims = item.get("claims")
     if claims is None:

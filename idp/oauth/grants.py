@@ -99,10 +99,13 @@ async def redeem_code(services: Services, request: TokenRequest) -> dict[str, An
         new_refresh = await refresh.issue_refresh_token(
             services, authorization, jkt=refresh.refresh_binding(client, request.dpop), expires_at=grant.expires_at)
     claims = payload.get("claims") or {}
-    return await issue_user_tokens(services, client, authorization, scope=authorization.scope,
+    body = await issue_user_tokens(services, client, authorization, scope=authorization.scope,
                                    released=claims.get("id_token") or {}, nonce=payload.get("nonce"),
                                    jkt=None if request.dpop is None else request.dpop.jkt,
                                    refresh_token=new_refresh, now=now)
+    if payload.get("authorization_details"):
+        body["authorization_details"] = payload["authorization_details"]  # OpenID4VCI 1.0 §6.2
+    return body
 
 
 def _check_pkce(payload: Mapping[str, Any], verifier: str | None) -> None:
