@@ -4,8 +4,9 @@ The claims a request asks for (scope values and the ``claims`` parameter, :meth:
 requested_claims`) that the login can actually give are *asked*; the person approves each one or not on the
 consent page, and only approved claims are released (:func:`release`), each to the target it was requested for
 (UserInfo, or the ID token: OIDC Core §5.4, §5.5; or, for credential configurations, ``credential``, which
-:func:`idp.oauth.authorization_response.issue_code` hands to the issuer and keeps out of the grant). Claims values come only from the login that just happened, never
-from a stored profile, so personal data are not kept beyond the interaction and the grant.
+:func:`idp.oauth.authorization_response.issue_code` hands to the issuer and keeps out of the grant). Claims values
+come only from the login that just happened, never from a stored profile, so personal data are not kept beyond
+the interaction and the grant.
 
 Decisions are remembered per account and client (objects of kind ``Consent`` for ``authorization.consent_ttl``,
 keyed by a hash of both, no claim values): the scope values agreed to, the claims asked and the claims approved.

@@ -79,8 +79,8 @@ class CredentialKeys:
             if not isinstance(public, ec.EllipticCurvePublicKey):
                 raise TypeError("credential signing keys are P-256 keys")
             options = self._settings.credentials
-            not_after = (key.activate_at + dt.timedelta(seconds=options.key_rotation_interval + options.key_publish_lead)
-                         + longest_lifetime(self._settings) + dt.timedelta(days=1))
+            signs_for = dt.timedelta(seconds=options.key_rotation_interval + options.key_publish_lead)
+            not_after = key.activate_at + signs_for + longest_lifetime(self._settings) + dt.timedelta(days=1)
             made = self.ca.certify(public, kid=kid, not_before=key.created_at, not_after=not_after)
             der = await self._store.offer_key_certificate(kid, made.public_bytes(Encoding.DER))
             if der is None:
