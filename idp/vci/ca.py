@@ -56,7 +56,7 @@ class IssuingCa:
         not_after = min(not_after, ca.not_valid_after_utc)
         name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mynacard-id"),
                           x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "credential signing key"),
-                          x509.NameAttribute(NameOID.SERIAL_NUMBER, kid[:64])])
+                          x509.NameAttribute(NameOID.COMMON_NAME, kid[:64])])
         builder = (
             x509.CertificateBuilder()
             .subject_name(name)
