@@ -79,11 +79,13 @@ def issue_sd_jwt_vc(
     issuer: str | None = None,
     status: StatusReference | None = None,
     x5c: Sequence[x509.Certificate] = (),
+    vct_integrity: str | None = None,
     randomness: Randomness = SECURE_RANDOMNESS,
     hash_alg: str = DEFAULT_HASH_ALG,
 ) -> IssuedSdJwt:
     """Sign ``draft`` as an SD-JWT VC bound to ``holder_jwk`` (``cnf.jwk``), with ``iss`` when given (required
-    for metadata-based key resolution) and the ``x5c`` chain (leaf first, no trust anchor: HAIP) when given."""
+    for metadata-based key resolution), the ``x5c`` chain (leaf first, no trust anchor: HAIP) when given, and
+    ``vct#integrity`` (§6.5: the W3C SRI digest of the type metadata the ``vct`` URL serves) when given."""
     if draft.exp <= draft.iat:
         raise ValueError("exp must be after iat")
     if reserved := (NEVER_DISCLOSABLE | {"iat"}).intersection(draft.claims):
@@ -97,6 +99,8 @@ def issue_sd_jwt_vc(
     if draft.nbf is not None:
         claims["nbf"] = int(draft.nbf.timestamp())
     claims["vct"] = draft.vct
+    if vct_integrity is not None:
+        claims["vct#integrity"] = vct_integrity
     claims.update(draft.claims)
     claims["cnf"] = {"jwk": dict(holder_jwk)}
     if status is not None:

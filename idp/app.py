@@ -1,7 +1,8 @@
 """The ASGI application: :func:`create_app` wires settings, lifespan, endpoints, errors and metrics.
 
 The lifespan opens the database and the keyset onto ``app.state`` (and closes them in ``finally``),
-creates the first signing keys when there are none, and runs the periodic jobs.
+creates the first signing keys (and credential signing keys) when there are none, registers the issuer's own
+client, and runs the periodic jobs.
 """
 
 from __future__ import annotations
@@ -20,18 +21,29 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from idp.endpoints import (
     authorize,
     card_login,
+    credential,
+    credential_admin,
+    credential_issuer_metadata,
+    credential_offer,
+    credential_portal,
+    deferred_credential,
     discovery,
     health,
     interaction,
     introspection,
     jwks,
+    jwt_vc_issuer,
     logout,
+    nonce,
+    notification,
     par,
     registration,
     revocation,
+    status_list,
     test_login,
     token,
     userinfo,
+    vct,
 )
 from idp.endpoints import metrics as metrics_endpoint
 from idp.endpoints.dependencies import provide_metrics, provide_services
@@ -40,6 +52,7 @@ from idp.jobs import background_jobs
 from idp.metrics import Metrics, RequestObserver
 from idp.runtime import open_services, utcnow
 from idp.settings import Settings, load_settings, unsafe_warnings
+from idp.vci.jobs import start_issuer
 
 _log = logging.getLogger("idp.app")
 
@@ -54,6 +67,7 @@ def create_app(settings: Settings) -> Litestar:
             _log.warning("UNSAFE: %s", warning, extra={"event": "unsafe_setting"})
         async with open_services(settings) as services:
             await services.keyset.rotate(utcnow())
+            await start_issuer(services)
             app.state.services = services
             async with background_jobs(services):
                 _log.info("started", extra={"issuer": settings.issuer})
@@ -64,7 +78,11 @@ def create_app(settings: Settings) -> Litestar:
                         health.healthz, metrics_endpoint.prometheus_metrics,
                         token.token, userinfo.userinfo, revocation.revoke, introspection.introspect,
                         authorize.authorize, par.par, *interaction.ROUTES, test_login.test_login,
-                        *card_login.ROUTES, *registration.ROUTES, *logout.ROUTES],
+                        *card_login.ROUTES, *registration.ROUTES, *logout.ROUTES,
+                        credential_issuer_metadata.credential_issuer_metadata, jwt_vc_issuer.jwt_vc_issuer,
+                        vct.type_metadata, credential_offer.credential_offer, *credential_portal.ROUTES, nonce.nonce,
+                        credential.credential, deferred_credential.deferred_credential, notification.notification,
+                        status_list.status_list, credential_admin.credential_status],
         lifespan=[lifespan],
         dependencies={"services": Provide(provide_services, sync_to_thread=False),
                       "metrics": Provide(provide_metrics, sync_to_thread=False)},

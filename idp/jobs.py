@@ -1,4 +1,5 @@
-"""Periodic work every worker runs: key rotation checks and cleanup of expired rows.
+"""Periodic work every worker runs: key rotation checks (the provider's and the credential signing keys), cleanup
+of expired rows, and the re-check of issued credentials against the CRLs (idp.vci.revocation).
 
 Both are safe to run in several processes at once (rotations collide on a unique key and the loser
 backs off; deletes are idempotent), so no leader election is needed.
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from idp.runtime import Services, utcnow
 from idp.storage import delete_expired
+from idp.vci.jobs import cleanup_issuer, revocation_sweep
 
 _log = logging.getLogger("idp.jobs")
 
@@ -21,6 +23,8 @@ _log = logging.getLogger("idp.jobs")
 async def rotate_keys(services: Services) -> int:
     """Create the successor keys that are due; log and count them."""
     created = await services.keyset.rotate(utcnow())
+    if services.vci is not None:
+        created += await services.vci.keys.keyset.rotate(utcnow())
     for key in created:
         _log.info("key_created", extra={"kid": key.kid, "alg": key.alg, "activate_at": key.activate_at.isoformat()})
     return len(created)
@@ -39,9 +43,10 @@ async def cleanup(services: Services) -> CleanupReport:
     """Delete expired objects in batches and prune keys whose retention has ended."""
     now = utcnow()
     result = await delete_expired(services.db, now, services.settings.cleanup.batch_size)
-    pruned = await services.keyset.prune(now)
+    issuer = await cleanup_issuer(services, now)
+    pruned = await services.keyset.prune(now) + issuer.pruned_keys
     _log.info("cleanup", extra={"deleted": result.deleted, "batches": result.batches, "pruned_keys": pruned})
-    return CleanupReport(result.deleted, result.batches, pruned)
+    return CleanupReport(result.deleted + issuer.deleted, result.batches, pruned)
 
 
 async def _every(seconds: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
@@ -58,7 +63,9 @@ async def background_jobs(services: Services) -> AsyncIterator[None]:
     """Run the periodic jobs for the duration of the block (intervals of 0 disable a job)."""
     settings = services.settings
     schedule = [(settings.keys.rotation_check_interval, "rotate_keys", lambda: rotate_keys(services)),
-                (settings.cleanup.interval, "cleanup", lambda: cleanup(services))]
+                (settings.cleanup.interval, "cleanup", lambda: cleanup(services)),
+                (settings.credentials.revocation_check_interval, "credential_revocation",
+                 lambda: revocation_sweep(services))]
     tasks = [asyncio.create_task(_every(seconds, name, job), name=name)
              for seconds, name, job in schedule if seconds > 0]
     try:

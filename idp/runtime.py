@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from idp.settings import Settings
 from idp.signing import build_keyset
 from idp.storage import ClientStore, Database, ObjectStore, current_revision, head_revision, migrate
+from idp.vci.service import Vci, open_vci
 from keys.service.keyset import Keyset
 
 _log = logging.getLogger("idp.runtime")
@@ -39,6 +40,8 @@ class Services:
     keyset: Keyset
     objects: ObjectStore
     clients: ClientStore
+    #: The credential issuer (OID4VCI; idp.vci).
+    vci: Vci | None = None
 
 
 @asynccontextmanager
@@ -52,9 +55,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         elif (revision := await current_revision(db)) != head_revision():
             raise StartupError(f"database schema at {revision}, code expects {head_revision()}: run `idp migrate`")
         keyset = build_keyset(settings, db)
+        vci = None
         try:
-            yield Services(settings, db, keyset, ObjectStore(db), ClientStore(db))
+            vci = open_vci(settings, db, utcnow())
+            yield Services(settings, db, keyset, ObjectStore(db), ClientStore(db), vci)
         finally:
+            if vci is not None:
+                vci.close()
             keyset.close()
     finally:
         await db.dispose()

@@ -317,6 +317,72 @@ class CardLoginSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CredentialSettings:
+    """``[credentials]``: issuing SD-JWT VCs over OID4VCI 1.0 (idp.vci), their status lists and revocation."""
+
+    display_name_ja: str = option("マイナンバーカード ID", doc="Issuer name shown by wallets (Japanese).")
+    display_name_en: str = option("mynacard-id", doc="Issuer name shown by wallets (English).")
+    ca_certificates: str = option(
+        "", doc="PEM file of the issuing CA certificate that certifies the credential signing keys, followed by its "
+                "intermediates (not the root: HAIP 1.0 puts no trust anchor in x5c). Empty: a development chain "
+                "(O=... TEST root, accepted by verifiers in test mode only) is generated in the data directory.",
+        recommend="A CA of your own PKI whose root verifiers pin.")
+    ca_key: str = option("", doc="PEM file of that issuing CA's private key (P-256 or RSA); it signs one short "
+                                 "certificate per credential signing key, at the key's creation.",
+                         recommend="Readable by the service user only; an issuing CA dedicated to this service.")
+    key_backend: str = option("", doc="Where credential signing keys live: 'software' or 'pkcs11' (the [keys] "
+                                      "token). Empty: the same as keys.backend.")
+    key_rotation_interval: float = option(90 * 86400.0, doc="How long a credential signing key signs before its "
+                                                            "successor takes over.")
+    key_publish_lead: float = option(86400.0, doc="How long a new credential signing key is in the JWT VC Issuer "
+                                                  "Metadata before it signs.")
+    age_lifetime: float = option(365 * 86400.0, doc="Lifetime of an age credential, before the caps (the signing "
+                                                    "certificate's notAfter; the next birthday that changes an "
+                                                    "answer).")
+    basic_lifetime: float = option(30 * 86400.0, doc="Lifetime of a basic facts credential before the certificate "
+                                                     "cap (addresses change).")
+    batch_size: int = option(10, doc="Most credentials (each bound to its own key) one Credential Request may ask "
+                                     "for (batch_credential_issuance.batch_size).")
+    nonce_ttl: float = option(300.0, doc="Lifetime of a c_nonce from the Nonce Endpoint (single use).")
+    proof_max_age: float = option(300.0, doc="Oldest key proof accepted (its iat), besides tokens.clock_tolerance.")
+    require_dpop: bool = option(True, doc="Credential, deferred and notification requests need a DPoP-bound "
+                                          "access token (HAIP 1.0).")
+    key_attestations: str = option("optional", doc="'optional': key attestations are checked when the wallet sends "
+                                                   "one and roots are configured; 'required': every proof carries "
+                                                   "one (advertised as key_attestations_required).")
+    key_attestation_roots: str = option("", doc="Directory of wallet-provider root certificates that key "
+                                                "attestations chain to (each file is trusted as given).")
+    key_storage_levels: tuple[str, ...] = option(
+        (), doc="Accepted key_storage levels of key attestations (e.g. iso_18045_high); empty: any.")
+    user_authentication_levels: tuple[str, ...] = option(
+        (), doc="Accepted user_authentication levels of key attestations; empty: any.")
+    issuance_ttl: float = option(900.0, doc="How long the facts a card login gave stay (encrypted) for the credential "
+                                            "request after the login; deleted once issued or after this.")
+    deferred_ttl: float = option(86400.0, doc="How long a deferred issuance waits for revocation data before it is "
+                                              "dropped (facts deleted, credential_request_denied).")
+    deferred_interval: float = option(30.0, doc="The interval a deferred response asks the wallet to wait.")
+    response_ttl: float = option(600.0, doc="How long an issued response is kept (encrypted) so that a wallet that "
+                                            "lost it can repeat the same request and get the same credentials; a "
+                                            "credential_accepted notification deletes it at once.")
+    pre_authorized_code_ttl: float = option(300.0, doc="Lifetime of a pre-authorized code and its offer (single use).")
+    tx_code_length: int = option(6, doc="Digits of the Transaction Code shown on the PC for a pre-authorized code.")
+    tx_code_attempts: int = option(3, doc="Wrong Transaction Codes after which the pre-authorized code is dead.")
+    status_list_size: int = option(1 << 20, doc="Entries of one Token Status List (2 bits each; a new list is started "
+                                                "when one is half full, so that indices stay random).")
+    status_list_ttl: float = option(300.0, doc="ttl of Status List Tokens: how long relying parties may cache them; "
+                                               "also how long a status change may take to be seen.")
+    status_list_token_lifetime: float = option(86400.0, doc="exp - iat of Status List Tokens.")
+    revocation_check_interval: float = option(300.0, doc="How often each worker re-checks the issued credentials' "
+                                                         "signing certificates against the CRLs of card_login.crl_dir "
+                                                         "(0: never in process).")
+    admin_token: Secret = option(  # noqa: RUF009 (Secret is immutable)
+        Secret(""), doc="Bearer token of the admin API (POST /admin/credentials/status). Empty: the API is off.",
+        recommend="At least 32 random characters from a secret store.")
+    test_pause: str = option("", doc="Test mode only: 'before_commit' or 'after_commit' makes the credential "
+                                     "endpoint log test_pause and sleep there (crash tests).")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All settings. Top-level options first, then one section per table."""
 
@@ -340,6 +406,7 @@ class Settings:
     logout: LogoutSettings = field(default_factory=LogoutSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     card_login: CardLoginSettings = field(default_factory=CardLoginSettings)
+    credentials: CredentialSettings = field(default_factory=CredentialSettings)
 
     @property
     def data_path(self) -> Path:
@@ -594,6 +661,38 @@ def check(settings: Settings) -> list[str]:
                         ("logout.logout_token_ttl", settings.logout.logout_token_ttl)):
         if value <= 0:
             problems.append(f"{name}: must be positive")
+    vc = settings.credentials
+    if vc.key_backend not in ("", "software", "pkcs11"):
+        problems.append("credentials.key_backend: '', 'software' or 'pkcs11'")
+    if (vc.key_backend or keys.backend) == "pkcs11" and not (keys.pkcs11_token_label and keys.pkcs11_pin):
+        problems.append("credentials.key_backend pkcs11: keys.pkcs11_token_label and keys.pkcs11_pin are required")
+    if bool(vc.ca_certificates) != bool(vc.ca_key):
+        problems.append("credentials.ca_certificates and credentials.ca_key: set both or neither")
+    if vc.key_rotation_interval <= vc.key_publish_lead or vc.key_publish_lead <= 0:
+        problems.append("credentials.key_rotation_interval: longer than credentials.key_publish_lead (positive)")
+    for name in ("age_lifetime", "basic_lifetime", "nonce_ttl", "proof_max_age", "issuance_ttl", "deferred_ttl",
+                 "deferred_interval", "response_ttl", "pre_authorized_code_ttl", "status_list_ttl",
+                 "status_list_token_lifetime"):
+        if getattr(vc, name) <= 0:
+            problems.append(f"credentials.{name}: must be positive")
+    if vc.status_list_token_lifetime < vc.status_list_ttl:
+        problems.append("credentials.status_list_token_lifetime: at least credentials.status_list_ttl")
+    if not 2 <= vc.batch_size <= 100:
+        problems.append("credentials.batch_size: 2 to 100")
+    if vc.key_attestations not in ("optional", "required"):
+        problems.append("credentials.key_attestations: 'optional' or 'required'")
+    elif vc.key_attestations == "required" and not vc.key_attestation_roots:
+        problems.append("credentials.key_attestations 'required' needs credentials.key_attestation_roots")
+    if not 6 <= vc.tx_code_length <= 12 or not 1 <= vc.tx_code_attempts <= 10:
+        problems.append("credentials.tx_code_length: 6 to 12; credentials.tx_code_attempts: 1 to 10")
+    if vc.pre_authorized_code_ttl > 900:
+        problems.append("credentials.pre_authorized_code_ttl: at most 15 minutes (short-lived, OpenID4VCI §4.1.1)")
+    if not 1 << 10 <= vc.status_list_size <= 1 << 24:
+        problems.append("credentials.status_list_size: 2^10 to 2^24 entries")
+    if vc.admin_token and len(vc.admin_token.reveal()) < 32:
+        problems.append("credentials.admin_token: at least 32 characters")
+    if vc.test_pause not in ("", "before_commit", "after_commit") or (vc.test_pause and not settings.test_mode):
+        problems.append("credentials.test_pause: 'before_commit' or 'after_commit', in test mode only")
     if settings.cleanup.batch_size < 1:
         problems.append("cleanup.batch_size: must be at least 1")
     if settings.logging.level not in _LOG_LEVELS:
@@ -617,6 +716,10 @@ def unsafe_warnings(settings: Settings, environ: Mapping[str, str] | None = None
     if settings.keys.backend == "software" and not (settings.keys.keks or settings.keys.kek_file):
         warnings.append("no key-encryption key configured: signing keys are encrypted under a development KEK "
                         "stored in the data directory next to them; set keys.keks or keys.kek_file")
+    if not settings.credentials.ca_certificates:
+        warnings.append("no credential issuer CA configured: credentials are signed under a development chain "
+                        "generated in the data directory (accepted by verifiers in test mode only); set "
+                        "credentials.ca_certificates and credentials.ca_key")
     known = {o.env for o in iter_options()} | {CONFIG_ENV}
     warnings.extend(f"unknown environment variable {name} ignored" for name in sorted(env)
                     if name.startswith(ENV_PREFIX) and name not in known)

@@ -68,12 +68,18 @@ def rotation_policy(settings: Settings) -> RotationPolicy:
                           retention=dt.timedelta(seconds=settings.key_retention))
 
 
-def build_keyset(settings: Settings, db: Database) -> Keyset:
-    """The keyset over the database; software keys always load, PKCS#11 keys when the backend is set."""
+def key_backends(settings: Settings, backend: str) -> dict[str, KeyBackend]:
+    """Software keys always load; PKCS#11 keys (the ``[keys]`` token) when ``backend`` is ``pkcs11``."""
     backends: dict[str, KeyBackend] = {"software": SoftwareBackend()}
-    if settings.keys.backend == "pkcs11":
+    if backend == "pkcs11":
         backends["pkcs11"] = Pkcs11Backend(settings.keys.pkcs11_module, settings.keys.pkcs11_token_label,
                                            settings.keys.pkcs11_pin.reveal())
+    return backends
+
+
+def build_keyset(settings: Settings, db: Database) -> Keyset:
+    """The keyset over the database; software keys always load, PKCS#11 keys when the backend is set."""
+    backends = key_backends(settings, settings.keys.backend)
     return Keyset(SqlKeyStore(db), keks=load_keks(settings), backends=backends, generate_with=settings.keys.backend,
                   algorithms=settings.keys.algorithms, policy=rotation_policy(settings),
                   cache_ttl=dt.timedelta(seconds=settings.keys.cache_ttl))

@@ -9,7 +9,14 @@ signs it for one Holder key (a fresh key per credential of a batch is the wallet
 """
 
 from credentials.catalog.age import AGE_LIFETIME, AGE_THRESHOLDS, age_credential
-from credentials.catalog.basic import BASIC_LIFETIME, ISO_5218, basic_facts_credential, signing_certificate_facts
+from credentials.catalog.basic import (
+    BASIC_LIFETIME,
+    ISO_5218,
+    ReleasedFacts,
+    basic_facts_credential,
+    released_facts_credential,
+    signing_certificate_facts,
+)
 
 
 def age_vct(issuer: str) -> str:
@@ -27,9 +34,11 @@ __all__ = [
     "AGE_THRESHOLDS",
     "BASIC_LIFETIME",
     "ISO_5218",
+    "ReleasedFacts",
     "age_credential",
     "age_vct",
     "basic_facts_credential",
     "basic_facts_vct",
+    "released_facts_credential",
     "signing_certificate_facts",
 ]

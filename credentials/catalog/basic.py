@@ -16,6 +16,8 @@ reflects that addresses change; ``exp`` never passes the certificate's ``notAfte
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
@@ -37,6 +39,49 @@ def signing_certificate_facts(certificate: x509.Certificate) -> tuple[BasicFacts
     return decode_basic_facts(certificate), certificate.not_valid_after_utc
 
 
+@dataclass(frozen=True, slots=True)
+class ReleasedFacts:
+    """The basic facts a person released for one credential (``None``: not released), values as read.
+
+    ``sex`` is ISO/IEC 5218. A name or address travels with its substitution flags. This is what the issuer keeps
+    between the login and the issuance, and nothing more (:meth:`to_json` / :meth:`from_json`).
+    """
+
+    name: str | None = None
+    name_substitution: str | None = None
+    birth_date: str | None = None
+    address: str | None = None
+    address_substitution: str | None = None
+    sex: int | None = None
+
+    @classmethod
+    def from_facts(cls, facts: BasicFacts, *, include_sex: bool) -> ReleasedFacts:
+        """All four facts of a certificate (sex only when ``include_sex``)."""
+        return cls(facts.name, facts.name_substitution, facts.birth_date, facts.address, facts.address_substitution,
+                   ISO_5218[facts.sex] if include_sex else None)
+
+    def only(self, *, name: bool, birth_date: bool, address: bool, sex: bool) -> ReleasedFacts:
+        """The subset the person approved."""
+        return ReleasedFacts(self.name if name else None, self.name_substitution if name else None,
+                             self.birth_date if birth_date else None, self.address if address else None,
+                             self.address_substitution if address else None, self.sex if sex else None)
+
+    def to_json(self) -> dict[str, Any]:
+        """The released facts as a JSON object (absent ones left out)."""
+        return {k: v for k, v in ((f, getattr(self, f)) for f in self.__slots__) if v is not None}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> ReleasedFacts:
+        """What :meth:`to_json` wrote."""
+        known = {f: value[f] for f in cls.__slots__ if f in value}
+        return cls(**known)
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing that could go into a basic facts credential was released."""
+        return self.name is None and self.birth_date is None and self.address is None and self.sex is None
+
+
 def basic_facts_credential(
     facts: BasicFacts,
     *,
@@ -47,14 +92,33 @@ def basic_facts_credential(
     lifetime: dt.timedelta = BASIC_LIFETIME,
 ) -> CredentialDraft:
     """The basic facts credential for ``facts``, issued at ``at`` from a certificate valid until ``not_after``."""
+    return released_facts_credential(ReleasedFacts.from_facts(facts, include_sex=include_sex), vct=vct, at=at,
+                                     not_after=not_after, lifetime=lifetime)
+
+
+def released_facts_credential(
+    released: ReleasedFacts,
+    *,
+    vct: str,
+    at: dt.datetime,
+    not_after: dt.datetime,
+    lifetime: dt.timedelta = BASIC_LIFETIME,
+) -> CredentialDraft:
+    """The basic facts credential holding exactly the facts a person released (at least one)."""
+    if released.empty:
+        raise ValueError("no fact was released: there is no credential to issue")
     iat, exp = capped_validity(at, lifetime, not_after)
-    claims: dict[str, Any] = {
-        "name": SD(facts.name),
-        "birthdate": SD(facts.birth_date),
-        "address": SD({"formatted": facts.address}),
-        "jp_name_substitution": SD(facts.name_substitution),
-        "jp_address_substitution": SD(facts.address_substitution),
-    }
-    if include_sex:
-        claims["sex"] = SD(ISO_5218[facts.sex])
+    claims: dict[str, Any] = {}
+    if released.name is not None:
+        claims["name"] = SD(released.name)
+    if released.birth_date is not None:
+        claims["birthdate"] = SD(released.birth_date)
+    if released.address is not None:
+        claims["address"] = SD({"formatted": released.address})
+    if released.name_substitution is not None:
+        claims["jp_name_substitution"] = SD(released.name_substitution)
+    if released.address_substitution is not None:
+        claims["jp_address_substitution"] = SD(released.address_substitution)
+    if released.sex is not None:
+        claims["sex"] = SD(released.sex)
     return CredentialDraft(vct=vct, claims=claims, iat=iat, exp=exp)

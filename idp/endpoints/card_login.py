@@ -48,8 +48,9 @@ Errors are ``{"error", "message", "message_ja"}`` (messages for the person at th
 ``card_login_unavailable`` (not configured).
 
 What is kept: the login's state and, once verified, the login result (account id, acr, amr, claims from the
-signing certificate, auth time, the certificate's SHA-256 and revocation status) until the browser collects it;
-never the certificate itself, the signature or the PIN. Logs carry the event, the key and the reason only.
+signing certificate, auth time, the certificate's SHA-256 and revocation status and, when the request asks for
+credentials, the ``credential_source`` of :func:`idp.vci.grant.credential_source`) until the browser collects it;
+never the certificate itself, its serial, the signature or the PIN. Logs carry the event, the key and the reason only.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ from idp.login.verifier import NotConfigured, verifier_for
 from idp.oauth.authenticator import LoginResult, complete_login
 from idp.oauth.interaction import INTERACTION_COOKIE, browser_interaction, interaction_path
 from idp.runtime import Services, utcnow
+from idp.vci.grant import credential_source
 from keys.cardlogin import CHALLENGE_OCTETS, CODE_ALPHABET, CODE_LENGTH, LoginMessage
 from keys.errors import (
     InvalidSignature,
@@ -254,6 +256,9 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
     except Refusal as refusal:
         return refusal.response()
     claims = claims_from_facts(verified.facts, now) if verified.facts is not None else {}
+    source = None
+    if login.payload.get("credentials") and verified.facts is not None and services.vci is not None:
+        source = credential_source(verified.facts, certificate, services.vci.reference_key)
     await logins.settle(login, "verified", result={
         "account_id": verified.account_id,
         "acr": ACRS[verified.key],
@@ -262,6 +267,7 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
         "auth_time": int(now.timestamp()),
         "certificate_sha256": verified.certificate_sha256,
         "revocation": {"status": verified.revocation.status.value, "source": verified.revocation.source},
+        "credential_source": source,
     })
     _log.info("card_login_verified", extra={"key": verified.key.value, "anchor": verified.anchor,
                                             "revocation": verified.revocation.source})
@@ -308,6 +314,7 @@ async def finish(uid: str, request: AnyRequest, services: NamedDependency[Servic
         amr=tuple(result["amr"]),
         claims=result["claims"],
         auth_time=dt.datetime.fromtimestamp(result["auth_time"], dt.UTC),
+        credential_source=result.get("credential_source"),
     )
     target = await complete_login(services, uid, login_result, now)
     return Redirect(target, status_code=303, headers=_NO_STORE)

@@ -16,6 +16,7 @@ from litestar.di import NamedDependency
 
 from idp.endpoints import (
     authorize,
+    credential_issuer_metadata,
     interaction,
     introspection,
     jwks,
@@ -46,7 +47,9 @@ FEATURE_METADATA: Final[tuple[Callable[[Settings], Mapping[str, Any]], ...]] = (
                                                                                 interaction.feature_metadata,
                                                                                 registration.feature_metadata,
                                                                                 request_object.feature_metadata,
-                                                                                logout.feature_metadata)
+                                                                                logout.feature_metadata,
+                                                                                credential_issuer_metadata
+                                                                                .feature_metadata)
 
 #: Members to advertise once their endpoint or feature exists (move each into its endpoint module's METADATA).
 PENDING: Final[tuple[str, ...]] = ()

@@ -3,15 +3,20 @@
 Scripts and the conformance harness drive it with plain HTTP (notes/contracts.md): ``GET /interaction/{uid}``
 shows a form; ``POST /interaction/{uid}/test-login`` with ``account_id`` (1–255 printable characters), and
 optionally ``acr`` (default :data:`TEST_ACR`), ``amr`` (space-separated, default ``test``) and ``claims`` (a JSON
-object of claims the login gives, released only as requested and consented), completes the login
+object of claims the login gives, released only as requested and consented) and ``facts`` (a JSON object of
+the four facts as a signing certificate has them — ``name``, ``name_substitution``, ``birth_date``, ``address``,
+``address_substitution``, ``sex`` (ISO 5218) — and ``not_after`` in seconds: the credential issuer's source, with
+no certificate behind it, so no revocation either), completes the login
 (:func:`idp.oauth.authenticator.complete_login`). Outside test mode, or with another authenticator configured,
 the POST route answers 404.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import secrets
 from collections.abc import Mapping
 from html import escape
 from typing import Any, Final
@@ -23,10 +28,13 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect
 
+from credentials.catalog.basic import ReleasedFacts
+from credentials.oid4vci.configurations import CredentialSource
 from idp.endpoints.pages import expired_page, page, redirect_source, request_language, same_origin, say
 from idp.oauth.authenticator import MAX_CLAIMS_OCTETS, LoginResult, complete_login
 from idp.oauth.interaction import INTERACTION_COOKIE, Interaction, browser_interaction
 from idp.runtime import Services, utcnow
+from idp.vci.references import TEST_ISSUER
 
 TEST_ACR: Final = "urn:mynacard:acr:test"
 _MAX_FORM: Final = 24 * 1024
@@ -78,7 +86,17 @@ def _result(fields: Mapping[str, str]) -> LoginResult | str:
         claims = None
     if not isinstance(claims, dict):
         return f"claims must be a JSON object of at most {MAX_CLAIMS_OCTETS} octets"
-    return LoginResult(account_id=account_id, acr=acr, amr=amr, claims=claims, auth_time=utcnow())
+    source = None
+    if fields.get("facts"):
+        try:
+            facts = json.loads(fields["facts"])
+            source = {"source": CredentialSource(ReleasedFacts.from_json(facts), dt.datetime.fromtimestamp(
+                int(facts["not_after"]), dt.UTC)).to_json(), "cert_ref": secrets.token_hex(32),
+                "cert_issuer": TEST_ISSUER}
+        except (ValueError, KeyError, TypeError, RecursionError, OverflowError):
+            return "facts must be a JSON object of the four facts and not_after"
+    return LoginResult(account_id=account_id, acr=acr, amr=amr, claims=claims, auth_time=utcnow(),
+                       credential_source=source)
 
 
 @post("/interaction/{uid:str}/test-login", status_code=303, request_max_body_size=_MAX_FORM,

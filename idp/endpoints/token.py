@@ -3,8 +3,10 @@
 Steps, after node-oidc-provider's ``lib/actions/token.js``: read the form body (bounded, no repeated
 parameter: RFC 6749 §3.2), ``grant_type`` present, client authentication (:mod:`idp.oauth.client_auth`,
 ``aud`` the issuer or this URL), the DPoP proof if one is sent (:mod:`idp.oauth.dpop`), then the grant
-(:mod:`idp.oauth.grants`). Answers are JSON with ``Cache-Control: no-store`` (RFC 6749 §5.1); errors have
-the RFC 6749 §5.2 shape, and ``use_dpop_nonce`` comes with a fresh ``DPoP-Nonce`` header (RFC 9449 §8).
+(:mod:`idp.oauth.grants`); a pre-authorized code request without any client authentication goes to the
+issuer's own client (OpenID4VCI 1.0 §6.1, anonymous access). Answers are JSON with ``Cache-Control: no-store``
+(RFC 6749 §5.1); errors have the RFC 6749 §5.2 shape, and ``use_dpop_nonce`` comes with a fresh ``DPoP-Nonce``
+header (RFC 9449 §8).
 
 The form reader, the DPoP header reader and the error response with extra headers are shared with the
 revocation, introspection and userinfo endpoints.
@@ -20,14 +22,16 @@ from urllib.parse import parse_qsl
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
 
-from idp.clients import AuthMethod
-from idp.errors import InvalidRequest, OAuthError, oauth_error_response
+from idp.clients import AuthMethod, Client
+from idp.errors import InvalidClient, InvalidRequest, OAuthError, oauth_error_response
 from idp.metrics import Metrics
 from idp.oauth import dpop, grants
 from idp.oauth.client_auth import ASSERTION_ALGORITHMS, authenticate_client
+from idp.oauth.pre_authorized_code import PRE_AUTHORIZED_CODE
 from idp.oauth.tokens import TokenReuse
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
+from idp.vci.preauth import ISSUER_CLIENT_ID
 
 PATH: Final = "/token"
 METADATA: Final = {"token_endpoint": PATH}
@@ -93,6 +97,19 @@ def error_response(exc: OAuthError, metrics: Metrics, *, status: int | None = No
     return response
 
 
+def anonymous(form: Mapping[str, str], authorization: str | None) -> bool:
+    """Whether a token request names no client at all (no ``client_id``, assertion or Authorization header)."""
+    return authorization is None and not {"client_id", "client_assertion", "client_secret"} & form.keys()
+
+
+async def issuer_client(services: Services) -> Client:
+    """The provider's own client, to which anonymous pre-authorized tokens are issued."""
+    client = await services.clients.get(ISSUER_CLIENT_ID)
+    if client is None:
+        raise InvalidClient("anonymous pre-authorized code requests are not available")
+    return client
+
+
 def feature_metadata(settings: Settings) -> dict[str, Any]:
     """Discovery members of the token side (OIDC Discovery §3, RFC 8414 §2). Pairwise subjects only: a
     client never learns an identifier another client sees."""
@@ -104,7 +121,8 @@ def feature_metadata(settings: Settings) -> dict[str, Any]:
             "introspection_endpoint_auth_methods_supported": [m for m in methods if m != AuthMethod.NONE.value],
             "id_token_signing_alg_values_supported": list(settings.keys.algorithms),
             "subject_types_supported": ["pairwise"],
-            "dpop_signing_alg_values_supported": list(dpop.DPOP_ALGORITHMS)}
+            "dpop_signing_alg_values_supported": list(dpop.DPOP_ALGORITHMS),
+            "pre-authorized_grant_anonymous_access_supported": True}
 
 
 @post(PATH, status_code=200, request_max_body_size=MAX_FORM_BODY, summary="Token endpoint", tags=["OAuth 2.0"])
@@ -117,8 +135,12 @@ async def token(
     if grant_type is None:
         raise InvalidRequest("grant_type is required")
     settings = services.settings
-    client = await authenticate_client(form=form, authorization=request.headers.get("authorization"),
-                                       services=services, audiences=endpoint_audiences(settings, PATH), now=utcnow())
+    authorization = request.headers.get("authorization")
+    if grant_type == PRE_AUTHORIZED_CODE and anonymous(form, authorization):
+        client = await issuer_client(services)  # OpenID4VCI 1.0 §6.1: client authentication is optional
+    else:
+        client = await authenticate_client(form=form, authorization=authorization, services=services,
+                                           audiences=endpoint_audiences(settings, PATH), now=utcnow())
     try:
         proof = await dpop_proof(request, services, path=PATH)
     except dpop.UseDpopNonce as exc:

@@ -65,7 +65,8 @@ class CardAuthenticator:
         options = services.settings.card_login
         expires_at = min(interaction.expires_at, now + dt.timedelta(seconds=options.login_ttl))
         opened = await CardLogins(services.objects).open(interaction.uid, key=key, client_name=interaction.client_id,
-                                                         expires_at=expires_at, now=now)
+                                                         expires_at=expires_at, now=now,
+                                                         credentials=bool(interaction.request.credential_requests))
         html = login_page(uid=interaction.uid, issuer=services.settings.issuer, client_name=interaction.client_id,
                           key=key, token=opened.token, code=opened.code, shown_code=show_code(opened.code),
                           agent_url=options.agent_url, lang=request_language(request, interaction.request.ui_locales))

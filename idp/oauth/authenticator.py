@@ -43,6 +43,9 @@ class LoginResult:
     claims: Mapping[str, Any]
     """Verified claims that MAY be released with consent (empty for auth-cert logins)."""
     auth_time: dt.datetime
+    credential_source: Mapping[str, Any] | None = None
+    """What the credential issuer may take from the login (idp.vci.grant): the facts as read, the certificate's
+    notAfter and its reference; only when the request asked for credentials."""
 
     def check(self) -> None:
         """Raise ValueError unless the result is well-formed (an authenticator's bug, never the person's)."""
@@ -92,7 +95,8 @@ async def complete_login(services: Services, uid: str, result: LoginResult, now:
     auth_time = int(result.auth_time.timestamp())
     session, cookie = await open_session(services, account_id=result.account_id, auth_time=auth_time,
                                          acr=result.acr, amr=result.amr, previous=previous, now=now)
-    login = LoginRecord(result.account_id, result.acr, tuple(result.amr), auth_time, dict(result.claims))
+    login = LoginRecord(result.account_id, result.acr, tuple(result.amr), auth_time, dict(result.claims),
+                        credential_source=result.credential_source)
     interaction = await update_interaction(services, interaction, login=login.to_payload(), session=session.sid,
                                            session_cookie=cookie, consent=None)
     return await next_url(services, interaction, now)

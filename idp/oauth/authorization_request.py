@@ -17,6 +17,12 @@ Core §3.1.2.1); ``offline_access`` only counts with ``prompt=consent`` (OIDC Co
 parameter (OIDC Core §5.5) is a JSON object of at most :data:`MAX_CLAIMS_OCTETS` whose ``id_token`` and
 ``userinfo`` members name at most :data:`MAX_REQUESTED_CLAIMS` claims each.
 
+Credentials (OpenID4VCI 1.0 §5.1): a request asks for credential configurations by scope value (each
+configuration's identifier) and/or by ``authorization_details`` of type ``openid_credential`` (RFC 9396; then
+``scope`` may be absent); ``issuer_state`` from a Credential Offer is carried along (never trusted, §5.1.3). The
+claims the person approves for them form a third target, ``credential`` (:meth:`AuthorizationRequest.
+requested_claims`), which never reaches an ID token or UserInfo.
+
 The validated request (:class:`AuthorizationRequest`) is what interactions, pushed requests and authorization
 codes store (:meth:`AuthorizationRequest.to_payload`).
 """
@@ -32,6 +38,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
+from credentials.oid4vci.authorization_details import (
+    CredentialAuthorization,
+    InvalidAuthorizationDetails,
+    parse_authorization_details,
+)
+from credentials.oid4vci.configurations import CONFIGURATIONS, CREDENTIAL_SCOPES, CredentialConfiguration
 from idp.clients import Client
 from idp.errors import InvalidRequest, InvalidScope, OAuthError
 from idp.oauth.pkce import S256, check_code_challenge
@@ -48,7 +60,8 @@ LIMITS: Final[Mapping[str, int]] = {"client_id": 255, "redirect_uri": 2000, "sta
                                     "scope": 1024, "response_type": 64, "response_mode": 64, "code_challenge": 128,
                                     "code_challenge_method": 16, "prompt": 128, "max_age": 10, "login_hint": 256,
                                     "ui_locales": 256, "acr_values": 1024, "claims": 4096, "dpop_jkt": 128,
-                                    "request": 24 * 1024, "request_uri": 512}
+                                    "request": 24 * 1024, "request_uri": 512, "authorization_details": 4096,
+                                    "issuer_state": 512}
 MAX_CLAIMS_OCTETS: Final = LIMITS["claims"]
 MAX_REQUESTED_CLAIMS: Final = 32
 #: The longest ``max_age`` accepted (a year); longer is treated as an error, not as "any".
@@ -68,11 +81,13 @@ SCOPE_CLAIMS: Final[Mapping[str, tuple[str, ...]]] = {
     "birthdate": ("birthdate",),
     "gender": ("gender",),
 }
-SCOPES: Final = (OPENID, OFFLINE_ACCESS, *SCOPE_CLAIMS)
+SCOPES: Final = (OPENID, OFFLINE_ACCESS, *SCOPE_CLAIMS, *CREDENTIAL_SCOPES)
 #: Claims set by the provider itself; requesting them never asks the person for anything.
 PROTOCOL_CLAIMS: Final = frozenset({"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "acr",
                                     "amr", "azp", "sid", "at_hash", "c_hash", "s_hash", "cnf"})
 CLAIM_TARGETS: Final = ("id_token", "userinfo")
+#: The target of the claims approved for credentials (never an ID token or UserInfo).
+CREDENTIAL_TARGET: Final = "credential"
 #: RFC 9126 §2.2: the request_uri of a pushed request, stored as objects of kind ``PushedAuthorizationRequest``.
 REQUEST_URI_PREFIX: Final = "urn:ietf:params:oauth:request_uri:"
 PAR_KIND: Final = "PushedAuthorizationRequest"
@@ -119,6 +134,13 @@ class InvalidRequestUri(OAuthError):
     """OIDC Core §3.1.2.6 / RFC 9126 §4 ``invalid_request_uri``: unknown, expired, used or another client's."""
 
     error = "invalid_request_uri"
+    status_code = 400
+
+
+class InvalidAuthorizationDetailsError(OAuthError):
+    """RFC 9396 §5 ``invalid_authorization_details``."""
+
+    error = "invalid_authorization_details"
     status_code = 400
 
 
@@ -283,6 +305,18 @@ class AuthorizationRequest:
     acr_values: tuple[str, ...] = ()
     claims: ClaimsRequest | None = None
     dpop_jkt: str | None = None
+    authorization_details: tuple[CredentialAuthorization, ...] = ()
+    issuer_state: str | None = None
+
+    @property
+    def credential_requests(self) -> tuple[tuple[CredentialConfiguration, tuple[tuple[str, ...], ...] | None], ...]:
+        """The credential configurations asked for, with the claim paths the wallet narrowed them to (``None``:
+        all): authorization details first, then scope values (details win for the same configuration, §5.1.2)."""
+        chosen = {d.credential_configuration_id: d.claims for d in self.authorization_details}
+        for config in CONFIGURATIONS.values():
+            if config.scope in self.scope:
+                chosen.setdefault(config.id, None)
+        return tuple((CONFIGURATIONS[i], paths) for i, paths in chosen.items())
 
     @property
     def target(self) -> ResponseTarget:
@@ -302,6 +336,10 @@ class AuthorizationRequest:
         requested: dict[str, dict[str, ClaimRequest]] = {"id_token": {}, "userinfo": userinfo}
         for target, members in (self.claims or {}).items():
             requested[target].update(members)
+        credential = {name: ClaimRequest() for config, paths in self.credential_requests
+                      for name in config.consent_for(paths)}
+        if credential:
+            requested[CREDENTIAL_TARGET] = credential
         return {target: {n: c for n, c in members.items() if n not in PROTOCOL_CLAIMS}
                 for target, members in requested.items()}
 
@@ -327,7 +365,9 @@ class AuthorizationRequest:
                 "nonce": self.nonce, "code_challenge": self.code_challenge, "code_challenge_method": S256,
                 "prompt": " ".join(self.prompt), "max_age": self.max_age, "login_hint": self.login_hint,
                 "ui_locales": " ".join(self.ui_locales), "acr_values": " ".join(self.acr_values),
-                "claims": None if self.claims is None else _claims_json(self.claims), "dpop_jkt": self.dpop_jkt}
+                "claims": None if self.claims is None else _claims_json(self.claims), "dpop_jkt": self.dpop_jkt,
+                "authorization_details": [d.to_json() for d in self.authorization_details] or None,
+                "issuer_state": self.issuer_state}
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> AuthorizationRequest:
@@ -340,7 +380,10 @@ class AuthorizationRequest:
                    prompt=tuple((payload.get("prompt") or "").split()), max_age=payload.get("max_age"),
                    login_hint=payload.get("login_hint"), ui_locales=tuple((payload.get("ui_locales") or "").split()),
                    acr_values=tuple((payload.get("acr_values") or "").split()),
-                   claims=None if claims is None else parse_claims(claims), dpop_jkt=payload.get("dpop_jkt"))
+                   claims=None if claims is None else parse_claims(claims), dpop_jkt=payload.get("dpop_jkt"),
+                   authorization_details=tuple(CredentialAuthorization.from_json(d)
+                                               for d in payload.get("authorization_details") or ()),
+                   issuer_state=payload.get("issuer_state"))
 
 
 def verified_redirect_uri(client: Client, params: Parameters) -> str:
@@ -362,16 +405,18 @@ def _state(params: Parameters) -> str | None:
     return state if state is None or _VSCHAR.fullmatch(state) else None
 
 
-def _scope(params: Parameters, prompt: tuple[str, ...]) -> tuple[str, ...]:
+def _scope(params: Parameters, prompt: tuple[str, ...], *, details: bool) -> tuple[str, ...]:
     value = text(params, "scope")
     if value is None:
+        if details:  # OpenID4VCI 1.0 §5.1.1: authorization_details alone may say what is asked
+            return ()
         raise InvalidRequest("scope is required")
     if not _SCOPE.fullmatch(value):
         raise InvalidScope("scope is a space-separated list of scope values (RFC 6749 §3.3)")
     scope = tuple(s for s in dict.fromkeys(value.split(" ")) if s in SCOPES)
     if OFFLINE_ACCESS in scope and "consent" not in prompt:
         scope = tuple(s for s in scope if s != OFFLINE_ACCESS)  # OIDC Core §11: only with prompt=consent
-    if not scope:
+    if not scope and not details:
         raise InvalidScope(f"no supported scope value; supported: {' '.join(SCOPES)}")
     return scope
 
@@ -444,7 +489,8 @@ def _validate(client: Client, params: Parameters, target: ResponseTarget) -> Aut
             raise InvalidRequest(f"{name} is not allowed here (RFC 9101 §4, RFC 9126 §2.1)")
     code_challenge = check_code_challenge(text(params, "code_challenge"), text(params, "code_challenge_method"))
     prompt = _prompt(params)
-    scope = _scope(params, prompt)
+    details = _authorization_details(params)
+    scope = _scope(params, prompt, details=bool(details))
     claims = _claims(params)
     if claims is not None and OPENID not in scope:
         raise InvalidRequest("the claims parameter needs scope openid (OIDC Core §5.5)")
@@ -455,7 +501,19 @@ def _validate(client: Client, params: Parameters, target: ResponseTarget) -> Aut
                                 code_challenge=code_challenge, state=target.state, nonce=text(params, "nonce"),
                                 response_mode=target.response_mode, prompt=prompt, max_age=_max_age(params),
                                 login_hint=text(params, "login_hint"), ui_locales=_ui_locales(params),
-                                acr_values=_words(params, "acr_values"), claims=claims, dpop_jkt=dpop_jkt)
+                                acr_values=_words(params, "acr_values"), claims=claims, dpop_jkt=dpop_jkt,
+                                authorization_details=details, issuer_state=text(params, "issuer_state"))
+
+
+def _authorization_details(params: Parameters) -> tuple[CredentialAuthorization, ...]:
+    value = params.get("authorization_details")
+    if value is None or value == "":
+        return ()
+    raw = value if isinstance(value, list) else text(params, "authorization_details")
+    try:
+        return parse_authorization_details(raw, issuer=None)
+    except InvalidAuthorizationDetails as exc:
+        raise InvalidAuthorizationDetailsError(str(exc)) from None
 
 
 async def push_request(services: Services, request: AuthorizationRequest, now: dt.datetime) -> tuple[str, int]:

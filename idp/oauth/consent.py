@@ -3,8 +3,10 @@
 The claims a request asks for (scope values and the ``claims`` parameter, :meth:`AuthorizationRequest.
 requested_claims`) that the login can actually give are *asked*; the person approves each one or not on the
 consent page, and only approved claims are released (:func:`release`), each to the target it was requested for
-(UserInfo, or the ID token: OIDC Core §5.4, §5.5). Claims values come only from the login that just happened, never
-from a stored profile, so personal data are not kept beyond the interaction and the grant.
+(UserInfo, or the ID token: OIDC Core §5.4, §5.5; or, for credential configurations, ``credential``, which
+:func:`idp.oauth.authorization_response.issue_code` hands to the issuer and keeps out of the grant). Claims values
+come only from the login that just happened, never from a stored profile, so personal data are not kept beyond
+the interaction and the grant.
 
 Decisions are remembered per account and client (objects of kind ``Consent`` for ``authorization.consent_ttl``,
 keyed by a hash of both, no claim values): the scope values agreed to, the claims asked and the claims approved.
@@ -37,6 +39,8 @@ LABELS: Final[Mapping[str, tuple[str, str]]] = {
     "age_over_18": ("18歳以上かどうか", "Whether you are 18 or older"),
     "age_over_20": ("20歳以上かどうか", "Whether you are 20 or older"),
     "openid": ("このサービス専用の利用者識別子", "An identifier for you that only this service sees"),
+    "jp_age": ("年齢確認の証明書（ウォレットに発行）", "An age verification credential (issued to your wallet)"),
+    "jp_basic4": ("基本4情報の証明書（ウォレットに発行）", "A basic facts credential (issued to your wallet)"),
     "offline_access": ("あなたがいない間も利用を続けること", "Keeping access while you are away"),
 }
 
@@ -80,7 +84,7 @@ async def remember(services: Services, account_id: str, client_id: str, *, scope
 def askable(request: AuthorizationRequest, available: Mapping[str, Any]) -> tuple[str, ...]:
     """The requested claims the login can give (``available``), in page order: the ones to ask about."""
     requested = request.requested_claims()
-    names = [*requested["userinfo"], *requested["id_token"]]
+    names = [name for members in requested.values() for name in members]
     ordered = [n for n in RELEASABLE_CLAIMS if n in names] + sorted(set(names) - set(RELEASABLE_CLAIMS))
     return tuple(n for n in dict.fromkeys(ordered) if n in available)
 

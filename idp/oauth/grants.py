@@ -1,5 +1,6 @@
 """The grants of the token endpoint: authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6, OIDC Core §3.1.3),
-refresh_token (RFC 6749 §6, in :mod:`idp.oauth.refresh`) and client_credentials (RFC 6749 §4.4).
+refresh_token (RFC 6749 §6, in :mod:`idp.oauth.refresh`), client_credentials (RFC 6749 §4.4) and the
+pre-authorized code of OpenID4VCI 1.0 §6.1 (in :mod:`idp.oauth.pre_authorized_code`).
 
 The client is authenticated and any DPoP proof verified before a grant runs (:mod:`idp.endpoints.token`).
 An authorization code is checked first (client, redirect URI, PKCE, DPoP key) and only then consumed, in
@@ -22,6 +23,7 @@ from idp.oauth import refresh
 from idp.oauth.authorization_request import OFFLINE_ACCESS
 from idp.oauth.dpop import DpopProof
 from idp.oauth.pkce import verify_code_verifier
+from idp.oauth.pre_authorized_code import PRE_AUTHORIZED_CODE, redeem_pre_authorized_code
 from idp.oauth.tokens import GRANT_KIND, Authorization, issue_access_token, issue_user_tokens, revoke_grant, token_type
 from idp.runtime import Services
 
@@ -30,7 +32,7 @@ AUTHORIZATION_CODE: Final = "authorization_code"
 REFRESH_TOKEN: Final = "refresh_token"
 CLIENT_CREDENTIALS: Final = "client_credentials"
 #: The grant types the token endpoint supports, in the order discovery lists them.
-GRANT_TYPES: Final = (AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS)
+GRANT_TYPES: Final = (AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS, PRE_AUTHORIZED_CODE)
 #: RFC 6749 §3.3: scope = scope-token *( SP scope-token ), scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
 _SCOPE: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
 _MAX_CODE: Final = 255
@@ -99,10 +101,13 @@ async def redeem_code(services: Services, request: TokenRequest) -> dict[str, An
         new_refresh = await refresh.issue_refresh_token(
             services, authorization, jkt=refresh.refresh_binding(client, request.dpop), expires_at=grant.expires_at)
     claims = payload.get("claims") or {}
-    return await issue_user_tokens(services, client, authorization, scope=authorization.scope,
+    body = await issue_user_tokens(services, client, authorization, scope=authorization.scope,
                                    released=claims.get("id_token") or {}, nonce=payload.get("nonce"),
                                    jkt=None if request.dpop is None else request.dpop.jkt,
                                    refresh_token=new_refresh, now=now)
+    if payload.get("authorization_details"):
+        body["authorization_details"] = payload["authorization_details"]  # OpenID4VCI 1.0 §6.2
+    return body
 
 
 def _check_pkce(payload: Mapping[str, Any], verifier: str | None) -> None:
@@ -152,4 +157,5 @@ _GRANTS: Final[Mapping[str, Callable[[Services, TokenRequest], Awaitable[dict[st
     AUTHORIZATION_CODE: redeem_code,
     REFRESH_TOKEN: use_refresh_token,
     CLIENT_CREDENTIALS: client_credentials,
+    PRE_AUTHORIZED_CODE: redeem_pre_authorized_code,
 }

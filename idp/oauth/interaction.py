@@ -54,6 +54,8 @@ class LoginRecord:
     auth_time: int
     claims: Mapping[str, Any] = field(default_factory=dict)
     fresh: bool = True
+    #: What a signing-certificate login gives the credential issuer (idp.vci.grant), when credentials were asked.
+    credential_source: Mapping[str, Any] | None = None
 
     @classmethod
     def from_session(cls, session: Session) -> LoginRecord:
@@ -64,12 +66,13 @@ class LoginRecord:
     def from_payload(cls, payload: Mapping[str, Any]) -> LoginRecord:
         """The login as :meth:`to_payload` stored it."""
         return cls(str(payload["account_id"]), str(payload["acr"]), tuple(payload.get("amr") or ()),
-                   int(payload["auth_time"]), dict(payload.get("claims") or {}), bool(payload.get("fresh", True)))
+                   int(payload["auth_time"]), dict(payload.get("claims") or {}), bool(payload.get("fresh", True)),
+                   payload.get("credential_source"))
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON form."""
         return {"account_id": self.account_id, "acr": self.acr, "amr": list(self.amr), "auth_time": self.auth_time,
-                "claims": dict(self.claims), "fresh": self.fresh}
+                "claims": dict(self.claims), "fresh": self.fresh, "credential_source": self.credential_source}
 
 
 @dataclass(frozen=True, slots=True)

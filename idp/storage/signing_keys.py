@@ -1,11 +1,12 @@
-"""The signing-key table as a :class:`keys.service.store.KeyStore`."""
+"""The signing-key tables as :class:`keys.service.store.KeyStore` s: the provider's own keys (``signing_keys``)
+and, with the same shape, the credential signing keys (``credential_signing_keys``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from idp.storage.database import Database
@@ -24,14 +25,15 @@ def _key(row: Any) -> StoredKey:
 class SqlKeyStore:
     """Signing keys in the provider's database, shared by every worker."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, table: Table = signing_keys) -> None:
         self._db = db
+        self._table = table
 
     async def load_keys(self) -> list[StoredKey]:
         """Every key row."""
         async with self._db.connection() as conn:
-            rows = (await conn.execute(select(signing_keys).order_by(signing_keys.c.alg,
-                                                                     signing_keys.c.generation))).all()
+            rows = (await conn.execute(select(self._table).order_by(self._table.c.alg,
+                                                                     self._table.c.generation))).all()
         return [_key(row) for row in rows]
 
     async def add_key(self, key: StoredKey, retire: Retirement | None) -> bool:
@@ -43,9 +45,9 @@ class SqlKeyStore:
                   "expires_at": key.expires_at}
         try:
             async with self._db.begin() as conn:
-                await conn.execute(signing_keys.insert().values(**values))
+                await conn.execute(self._table.insert().values(**values))
                 if retire is not None:
-                    await conn.execute(update(signing_keys).where(signing_keys.c.kid == retire.kid)
+                    await conn.execute(update(self._table).where(self._table.c.kid == retire.kid)
                                        .values(retire_at=retire.retire_at, expires_at=retire.expires_at))
         except IntegrityError:
             return False
@@ -54,10 +56,10 @@ class SqlKeyStore:
     async def replace_wrapped(self, kid: str, wrapped: WrappedKey) -> None:
         """Store the re-encrypted private key of ``kid``."""
         async with self._db.begin() as conn:
-            await conn.execute(update(signing_keys).where(signing_keys.c.kid == kid)
+            await conn.execute(update(self._table).where(self._table.c.kid == kid)
                                .values(kek_id=wrapped.kek_id, wrapped=wrapped.blob))
 
     async def delete_keys(self, kids: Sequence[str]) -> None:
         """Delete the rows of ``kids``."""
         async with self._db.begin() as conn:
-            await conn.execute(delete(signing_keys).where(signing_keys.c.kid.in_(list(kids))))
+            await conn.execute(delete(self._table).where(self._table.c.kid.in_(list(kids))))

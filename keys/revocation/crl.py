@@ -30,7 +30,7 @@ import base64
 import binascii
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -114,6 +114,10 @@ class CrlIndex:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def serials(self) -> Iterator[int]:
+        """Every revoked serial number (for matching the list against stored references)."""
+        return iter(self._entries)
 
     def lookup(self, serial: int) -> RevokedEntry | None:
         """The entry listing ``serial``, or ``None`` (constant time; the entry is decoded on a hit only)."""

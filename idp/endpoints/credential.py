@@ -1,0 +1,30 @@
+"""``POST /credential``: the Credential Endpoint (OpenID4VCI 1.0 §8): see :mod:`idp.vci.issue` for the checks.
+
+200 ``{"credentials": [{"credential": …}], "notification_id"}``, 202 ``{"transaction_id", "interval"}`` while the
+signing certificate's revocation status is unknown; errors 400 with the §8.3.1.2 codes, 401/403 with RFC 6750
+challenges."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from litestar import Response, post
+from litestar.di import NamedDependency
+
+from credentials.oid4vci.errors import IssuanceErrorCode
+from idp.endpoints.token import AnyRequest
+from idp.metrics import Metrics
+from idp.runtime import Services, utcnow
+from idp.vci.access import MAX_JSON_BODY, serve
+from idp.vci.issue import credential_request
+
+PATH: Final = "/credential"
+METADATA: Final = {"credential_endpoint": PATH}
+
+
+@post(PATH, status_code=200, request_max_body_size=MAX_JSON_BODY, summary="Credential Endpoint", tags=["OpenID4VCI"])
+async def credential(request: AnyRequest, services: NamedDependency[Services],
+                     metrics: NamedDependency[Metrics]) -> Response[Any]:
+    """Issue credentials for the access token's authorization."""
+    return await serve(request, services, metrics, path=PATH, error=IssuanceErrorCode.INVALID_CREDENTIAL_REQUEST,
+                       handler=lambda access, body: credential_request(services, access, body, utcnow()))

@@ -1,0 +1,27 @@
+"""``POST /notification``: the Notification Endpoint (OpenID4VCI 1.0 §11): ``credential_accepted``,
+``credential_failure`` or ``credential_deleted`` for a ``notification_id``; 204, idempotent."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from litestar import Response, post
+from litestar.di import NamedDependency
+
+from credentials.oid4vci.errors import IssuanceErrorCode
+from idp.endpoints.token import AnyRequest
+from idp.metrics import Metrics
+from idp.runtime import Services
+from idp.vci.access import serve
+from idp.vci.issue import notification as record
+
+PATH: Final = "/notification"
+METADATA: Final = {"notification_endpoint": PATH}
+
+
+@post(PATH, status_code=200, request_max_body_size=4096, summary="Notification Endpoint", tags=["OpenID4VCI"])
+async def notification(request: AnyRequest, services: NamedDependency[Services],
+                       metrics: NamedDependency[Metrics]) -> Response[Any]:
+    """Record what became of the issued credentials."""
+    return await serve(request, services, metrics, path=PATH, error=IssuanceErrorCode.INVALID_NOTIFICATION_REQUEST,
+                       handler=lambda access, body: record(services, access, body))

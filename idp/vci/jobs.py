@@ -1,0 +1,46 @@
+"""The issuer's part of start-up and of the periodic jobs (idp.jobs): first credential signing keys and the
+issuer client at start, expired datasets and codes deleted and retired credential keys pruned with the cleanup,
+and the CRL sweep (:func:`idp.vci.revocation.sweep`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from idp.runtime import Services, utcnow
+from idp.vci.preauth import ensure_issuer_client
+from idp.vci.revocation import SweepReport, sweep
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerCleanup:
+    """Rows deleted and credential keys pruned."""
+
+    deleted: int
+    pruned_keys: list[str]
+
+
+async def start_issuer(services: Services) -> None:
+    """The first credential signing key and the issuer client."""
+    if services.vci is not None:
+        await services.vci.keys.keyset.rotate(utcnow())
+        await ensure_issuer_client(services)
+
+
+async def cleanup_issuer(services: Services, now: dt.datetime) -> IssuerCleanup:
+    """Delete expired datasets (with their sealed facts and answers) and pre-authorized codes; prune keys."""
+    vci = services.vci
+    if vci is None:
+        return IssuerCleanup(0, [])
+    deleted = await vci.store.delete_expired(now, services.settings.cleanup.batch_size)
+    return IssuerCleanup(deleted, await vci.keys.keyset.prune(now))
+
+
+async def revocation_sweep(services: Services) -> SweepReport:
+    """One pass of the CRL sweep."""
+    if services.vci is None:
+        return SweepReport(0, 0, 0)
+    return await sweep(services.vci.revocation, services.vci.store, services.settings, utcnow())
+
+
+__all__ = ["IssuerCleanup", "cleanup_issuer", "revocation_sweep", "start_issuer"]
