@@ -44,7 +44,7 @@ from sd_jwt.verifier import SDJWTVerifier  # type: ignore[import-untyped]
 from credentials.sdjwt import SD, HeldSdJwt, KeyBindingPolicy, key_binding_jwt
 from credentials.sdjwtvc import CredentialDraft, IssuerKeys, JwtVcIssuerMetadata, issue_sd_jwt_vc, verify_sd_jwt_vc
 from credentials.status import StatusChecker, StatusList, StatusReference, status_list_token
-from keys.jose.jwk import public_jwk
+from keys.jose.jwk import VerificationKey, public_jwk
 from keys.service.signer import SoftwareSigner
 
 ISSUER = "https://id.example.jp"
@@ -75,7 +75,8 @@ class Ours:
     """Our issuer, holder and verifier."""
 
     def __init__(self) -> None:
-        self.issuer_key, self.holder_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+        self.issuer_key = ec.generate_private_key(ec.SECP256R1())
+        self.holder_key = ec.generate_private_key(ec.SECP256R1())
         self.signer = SoftwareSigner(self.issuer_key, "ES256", "bench-issuer")
         self.holder = SoftwareSigner(self.holder_key, "ES256", "bench-holder")
         self.holder_jwk = public_jwk(self.holder_key.public_key())
@@ -148,8 +149,6 @@ def status_check(entries: int, checks: int, repeat: int, seed: int) -> dict[str,
     uri = f"{ISSUER}/status/bench"
     token = status_list_token(statuses, uri=uri, iat=now, exp=now + dt.timedelta(hours=1),
                               ttl=dt.timedelta(minutes=30), signer=SoftwareSigner(key, "ES256", "status"))
-    from keys.jose.jwk import VerificationKey
-
     checker = StatusChecker(fetch=lambda _: token, keys=(VerificationKey.from_jwk(public_jwk(key.public_key(),
                                                                                                 kid="status")),))
     valid = [i for i in rng.sample(range(entries), checks + len(revoked) // 10) if i not in revoked][:checks]
@@ -187,11 +186,18 @@ def main(argv: list[str]) -> int:
     check("ours", ours, pools["ours"])
     check("sd-jwt", reference, pools["reference"])
     rates = {}
-    for name, contender in (("ours", ours), ("reference", reference)):
+    contenders: tuple[tuple[str, Ours | Reference], ...] = (("ours", ours), ("reference", reference))
+    for name, contender in contenders:
         pool = pools[name]
-        rates[f"{name}_issue_per_s"] = best_rate(lambda _i, c=contender: c.issue(), args.iterations, args.repeat)
-        rates[f"{name}_verify_per_s"] = best_rate(lambda i, c=contender, p=pool: c.verify(p[i % len(p)]),
-                                                  args.iterations, args.repeat)
+
+        def issue(_: int, c: Ours | Reference = contender) -> object:
+            return c.issue()
+
+        def verify(i: int, c: Ours | Reference = contender, p: list[str] = pool) -> object:
+            return c.verify(p[i % len(p)])
+
+        rates[f"{name}_issue_per_s"] = best_rate(issue, args.iterations, args.repeat)
+        rates[f"{name}_verify_per_s"] = best_rate(verify, args.iterations, args.repeat)
     result: dict[str, Any] = {"bench": "vc", **{k: round(v, 1) for k, v in rates.items()}}
     result["issue_ratio"] = round(rates["ours_issue_per_s"] / rates["reference_issue_per_s"], 2)
     result["verify_ratio"] = round(rates["ours_verify_per_s"] / rates["reference_verify_per_s"], 2)
