@@ -301,3 +301,12 @@ def test_request_objects_and_the_rp_api(lab: Lab) -> None:
                           headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
     assert repeated.status_code == 400
     assert lab.signed.result(random_value()).status_code == 404
+
+
+def test_status_list_is_cached_by_ttl(lab: Lab) -> None:
+    """Every presentation above referenced the one Status List (ttl 10 minutes): each worker fetched it once."""
+    for _ in range(3):
+        params = _wallet_reads(lab.signed.create())
+        _respond(params, lab.holder.present(lab.holder.credential(), Request(params["client_id"], params["nonce"])))
+    fetches = lab.status_requests.count("/status/1")
+    assert 1 <= fetches <= 3  # two workers of the signed instance, one of the plain one
