@@ -13,6 +13,11 @@ Cases:
 * **Oracle, both ways**: credentials we issue (the age and basic facts credentials, presented with a KB-JWT)
   verify with ``sd_jwt.verifier.SDJWTVerifier`` to the claims our verifier returns; SD-JWTs issued and presented
   by ``sd_jwt`` (recursive, array elements, decoys, KB-JWT) verify with ours to the claims the oracle returns.
+* **OpenID4VP verifier plan** (:mod:`conformance.vp_modules`): every module of the OIDF
+  ``oid4vp-1final-verifier-test-plan`` and the extra negative cases, each presentation sent as a ``direct_post.jwt``
+  response and checked for the reason our verifier must give; a presentation replayed into a second transaction is
+  refused; the encrypted response example of OpenID4VP 1.0 §8.3 decrypts with its published key, and responses
+  encrypted by ``jwcrypto`` (an independent JOSE library) with A128GCM and A256GCM decrypt with ours.
 
 Output: one line per case, then exactly ``vc: N passed, M failed``; the exit status is non-zero on any failure.
 """
@@ -30,10 +35,23 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from conformance.vp_modules import ISSUER, MODULES, Holder, Module, Request, age_query
 from credentials.catalog import age_credential, age_vct, basic_facts_credential, basic_facts_vct
+from credentials.dcql import DcqlQuery
 from credentials.errors import CredentialReason, CredentialRevoked
 from credentials.jose import unverified_header
 from credentials.limits import DEFAULT_CREDENTIAL_LIMITS
+from credentials.oid4vp import (
+    ENC_VALUES,
+    PresentationError,
+    ResponseKey,
+    ResponseMode,
+    client_metadata,
+    encrypt_response,
+    parse_response,
+    random_value,
+    verify_vp_token,
+)
 from credentials.sdjwt import (
     SD,
     Disclosure,
@@ -47,6 +65,8 @@ from credentials.sdjwt import (
 from credentials.sdjwt.compact import CompactSdJwt
 from credentials.sdjwtvc import IssuerKeys, JwtVcIssuerMetadata, issue_sd_jwt_vc, verify_sd_jwt_vc
 from credentials.status import StatusChecker, StatusList, StatusReference, verify_status_list_token
+from credentials.verify import VerifierPolicy
+from keys.jose.b64 import b64url_decode, b64url_encode
 from keys.jose.jwk import VerificationKey, public_jwk
 from keys.service.signer import SoftwareSigner
 from keys.x509.facts import BasicFacts, Era, Sex
@@ -313,6 +333,84 @@ def oracle_to_ours() -> None:
     expect(dict(full.claims) == everything, "the full issuance differs")
 
 
+def verifier_cases() -> Iterator[tuple[str, Check]]:
+    """The OIDF OID4VP 1.0 verifier plan's modules and the response-encryption interop cases."""
+    holder = Holder(status_uri=f"{ISSUER}/status/1")
+    token = holder.status_list_token()
+    trust = holder.pki.trust_store()
+    policy = VerifierPolicy(issuer_keys=IssuerKeys(trust=trust))
+    query = DcqlQuery.parse(age_query())
+
+    def verify(presentation: str, request: Request, key: ResponseKey) -> None:
+        response = encrypt_response({"vp_token": {"age": [presentation]}, "state": "s"}, client_metadata(key))
+        parsed = parse_response({"response": response}, mode=ResponseMode.DIRECT_POST_JWT, key=key)
+        verify_vp_token(parsed.vp_token, query=query, policy=policy, client_id=request.client_id,
+                        nonce=request.nonce, at=holder.at, status=StatusChecker(fetch=lambda uri: token, trust=trust))
+
+    def run(module: Module) -> None:
+        request, key = Request(f"x509_hash:{b64url_encode(random_value().encode())}", random_value()), \
+            ResponseKey.generate()
+        try:
+            verify(module.build(holder, request), request, key)
+        except PresentationError as exc:
+            expect(exc.reason.value == module.reason, f"refused with {exc.reason.value}, expected {module.reason}")
+        else:
+            expect(module.reason is None, f"accepted; expected {module.reason}")
+
+    for module in MODULES:
+        yield f"oid4vp verifier: {module.name}", partial(run, module)
+
+    def replay() -> None:
+        first = Request("redirect_uri:https://rp.example/r", random_value())
+        presentation = holder.present(holder.credential(), first)
+        verify(presentation, first, ResponseKey.generate())
+        try:
+            verify(presentation, Request(first.client_id, random_value()), ResponseKey.generate())
+        except PresentationError as exc:
+            expect(exc.reason.value == "nonce_mismatch", "replay refused for the wrong reason")
+        else:
+            raise AssertionError("a replayed presentation was accepted")
+    yield "oid4vp verifier: presentation replayed into another transaction", replay
+
+    vector = load("oid4vp.json")["encrypted_response"]
+
+    def spec_example() -> None:
+        jwk = vector["private_jwk"]
+        key = ResponseKey(jwk["kid"], ec_private_key(jwk))
+        expect(key.decrypt(vector["response"], enc_values=vector["enc_values"]) == vector["payload"], "payload")
+        expect(_jwe_header(vector["response"]) == vector["header"], "header")
+    yield f"oid4vp {vector['section']} encrypted response example", spec_example
+
+    def jwcrypto_interop(enc: str) -> None:
+        from jwcrypto import jwe as jwcrypto_jwe  # type: ignore[import-untyped]
+        from jwcrypto.jwk import JWK
+
+        key = ResponseKey.generate()
+        peer = JWK(**key.public_jwk())
+        sent = jwcrypto_jwe.JWE(json.dumps({"vp_token": {"age": ["x"]}}).encode(),
+                                protected={"alg": "ECDH-ES", "enc": enc, "kid": key.kid})
+        sent.add_recipient(peer)
+        expect(key.decrypt(sent.serialize(compact=True)) == {"vp_token": {"age": ["x"]}}, "jwcrypto payload")
+        ours = encrypt_response({"state": "s"}, client_metadata(key, enc_values=[enc]))
+        received = jwcrypto_jwe.JWE()
+        received.deserialize(ours, key=JWK.from_pyca(key.private_key))
+        expect(json.loads(received.payload) == {"state": "s"}, "jwcrypto reads ours")
+    for enc in ENC_VALUES:
+        yield f"oid4vp direct_post.jwt interop with jwcrypto ({enc})", partial(jwcrypto_interop, enc)
+
+
+def ec_private_key(jwk: Mapping[str, Any]) -> ec.EllipticCurvePrivateKey:
+    """A P-256 private key from a JWK with ``d`` (the published example keys)."""
+    public = ec.EllipticCurvePublicNumbers(int.from_bytes(b64url_decode(jwk["x"], "x"), "big"),
+                                           int.from_bytes(b64url_decode(jwk["y"], "y"), "big"), ec.SECP256R1())
+    return ec.EllipticCurvePrivateNumbers(int.from_bytes(b64url_decode(jwk["d"], "d"), "big"), public).private_key()
+
+
+def _jwe_header(compact: str) -> dict[str, Any]:
+    header: dict[str, Any] = json.loads(b64url_decode(compact.split(".", 1)[0], "JWE header"))
+    return header
+
+
 def _header(compact: str) -> dict[str, Any]:
     return unverified_header(compact.split("~", 1)[0], DEFAULT_CREDENTIAL_LIMITS.jose)
 
@@ -323,6 +421,7 @@ def cases() -> Iterator[tuple[str, Check]]:
     yield from sd_jwt_vc_cases()
     yield from status_list_cases()
     yield from oracle_cases()
+    yield from verifier_cases()
 
 
 def main(argv: list[str]) -> int:

@@ -1,14 +1,28 @@
-"""``python -m credentials wallet ...``: the test wallet (:mod:`credentials.wallet.cli`)."""
+"""``python -m credentials COMMAND [options]``: the runnable parts of the credentials package.
+
+Commands are modules exposing ``main(argv: list[str]) -> int``, imported only when chosen.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
 
-from credentials.wallet.cli import main
+#: Command -> module.
+COMMANDS: dict[str, str] = {
+    "verifier": "credentials.verifier.cli",
+    "wallet": "credentials.wallet.cli",
+}
 
-if __name__ == "__main__":
-    if sys.argv[1:2] != ["wallet"]:
-        print("usage: python -m credentials wallet --file W {accept,deferred,list,show,delete,present} ...",
-              file=sys.stderr)
-        raise SystemExit(2)
-    raise SystemExit(main(sys.argv[2:]))
+
+def main(argv: list[str]) -> int:
+    """Dispatch ``argv[0]`` to its command module with the remaining arguments."""
+    if not argv or argv[0] not in COMMANDS:
+        print(f"usage: python -m credentials {{{'|'.join(COMMANDS)}}} [options]", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[argv[0]])
+    result: int = module.main(argv[1:])
+    return result
+
+
+raise SystemExit(main(sys.argv[1:]))

@@ -25,7 +25,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,18 +116,27 @@ def match_dcql(
     docstring."""
     parsed = query if isinstance(query, DcqlQuery) else DcqlQuery.parse(query)
     matches = {q.id: _matches(q, credentials) for q in parsed.credentials}
-    if parsed.credential_sets is None:
-        chosen = [q.id for q in parsed.credentials]
-        if missing := [i for i in chosen if not matches[i]]:
-            raise InvalidQuery(CredentialReason.QUERY_NOT_SATISFIED, f"no credential for {', '.join(missing)}")
-    else:
-        chosen = []
-        for credential_set in parsed.credential_sets:
-            option = next((o for o in credential_set.options if all(matches[i] for i in o)), None)
-            if option is None and credential_set.required:
-                raise InvalidQuery(CredentialReason.QUERY_NOT_SATISFIED, "a required credential set is not satisfied")
-            chosen.extend(i for i in option or () if i not in chosen)
+    chosen = chosen_queries(parsed, {i for i, found in matches.items() if found})
     return {i: matches[i] for i in chosen}
+
+
+def chosen_queries(query: DcqlQuery, available: Collection[str]) -> list[str]:
+    """The Credential Query ids to present when credentials exist for the ``available`` ones (§6.4.2): every
+    query without ``credential_sets``, else the first satisfiable option of each set (required sets must have
+    one). Raises ``query_not_satisfied`` when a required part is missing. Wallets use it to choose, Verifiers to
+    check that a VP Token answers the whole query."""
+    if query.credential_sets is None:
+        chosen = [q.id for q in query.credentials]
+        if missing := [i for i in chosen if i not in available]:
+            raise InvalidQuery(CredentialReason.QUERY_NOT_SATISFIED, f"no credential for {', '.join(missing)}")
+        return chosen
+    chosen = []
+    for credential_set in query.credential_sets:
+        option = next((o for o in credential_set.options if all(i in available for i in o)), None)
+        if option is None and credential_set.required:
+            raise InvalidQuery(CredentialReason.QUERY_NOT_SATISFIED, "a required credential set is not satisfied")
+        chosen.extend(i for i in option or () if i not in chosen)
+    return chosen
 
 
 def _matches(query: CredentialQuery, credentials: Sequence[HeldSdJwt]) -> tuple[Selection, ...]:
@@ -150,8 +159,15 @@ def _credential_paths(query: CredentialQuery, held: HeldSdJwt) -> tuple[Path, ..
     cnf = claims.get("cnf")
     if query.require_binding and not (isinstance(cnf, Mapping) and isinstance(cnf.get("jwk"), Mapping)):
         return None
-    if query.trusted_authorities is not None and not _trusted(query.trusted_authorities, held.jwt):
+    if query.trusted_authorities is not None and not trusted_by(query.trusted_authorities, held.jwt):
         return None
+    return claim_paths(query, claims)
+
+
+def claim_paths(query: CredentialQuery, claims: Mapping[str, Any]) -> tuple[Path, ...] | None:
+    """The concrete claim paths ``query`` selects in processed ``claims`` (§6.4.1): every ``claims`` entry, or the
+    first satisfiable ``claim_sets`` option; ``()`` without ``claims``; ``None`` when the claims do not satisfy it.
+    Wallets use it to choose what to release, Verifiers to check what was released."""
     if query.claims is None:
         return ()
     selected = {c: _select(c, claims) for c in query.claims}
@@ -196,8 +212,9 @@ def _same(value: Any, wanted: str | int | bool) -> bool:
     return type(value) is type(wanted) and value == wanted
 
 
-def _trusted(authorities: tuple[tuple[str, tuple[str, ...]], ...], jwt: str) -> bool:
-    """Type ``aki``: the base64url AuthorityKeyIdentifier of a certificate in the credential's ``x5c``."""
+def trusted_by(authorities: tuple[tuple[str, tuple[str, ...]], ...], jwt: str) -> bool:
+    """Whether the Issuer-signed ``jwt`` matches one of ``trusted_authorities`` (§6.1.1): type ``aki``, the
+    base64url AuthorityKeyIdentifier of a certificate in its ``x5c``; other types never match."""
     akis = set()
     try:
         chain = loads_object(b64url_decode(jwt.split(".", 1)[0], "JWS header"), what="JWS header").get("x5c")

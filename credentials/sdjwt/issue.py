@@ -66,6 +66,8 @@ class SecureRandomness:
 
 
 SECURE_RANDOMNESS = SecureRandomness()
+#: JSON scalars: values that are never an SD marker, object or array.
+_SCALARS = (str, int, float)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,8 @@ class _Builder:
         self.disclosures: list[Disclosure] = []
 
     def value(self, value: Any) -> Any:
+        if value is None or isinstance(value, _SCALARS):  # the common case, before the slower ABC checks
+            return value
         if isinstance(value, SD):
             raise TypeError("SD marks an object member or an array element, not a value inside SD")
         if isinstance(value, Mapping):

@@ -16,6 +16,7 @@ Verification, each failure an :class:`~credentials.errors.InvalidKeyBinding` wit
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -75,7 +76,17 @@ def holder_key(claims: Mapping[str, Any]) -> VerificationKey:
     if not isinstance(jwk, Mapping):
         raise InvalidKeyBinding(CredentialReason.NO_HOLDER_KEY, "the credential has no cnf.jwk")
     with translated(InvalidKeyBinding):
+        if all(isinstance(k, str) and isinstance(v, str) for k, v in jwk.items()):
+            return _imported(tuple(sorted(jwk.items())))
         return VerificationKey.from_jwk(jwk)
+
+
+@functools.lru_cache(maxsize=1024)
+def _imported(members: tuple[tuple[str, str], ...]) -> VerificationKey:
+    """The imported key of a JWK of string members (all public JWKs): importing validates the point on the curve,
+    which costs as much as a tenth of the KB-JWT check, and an issued credential's key is presented many times.
+    The result is immutable and depends only on the members; failures are not cached."""
+    return VerificationKey.from_jwk(dict(members))
 
 
 def verify_key_binding(

@@ -13,22 +13,26 @@ import re
 
 from keys.errors import MalformedInput, Reason
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+#: The last character of a canonical encoding whose length is 2 or 3 (mod 4): its unused low bits are zero
+#: (4 bits: alphabet index a multiple of 16; 2 bits: a multiple of 4).
+_CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
 
 
 def b64url_encode(data: bytes) -> str:
     """base64url without padding."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_URLSAFE).decode("ascii")
 
 
 def b64url_decode(value: object, what: str) -> bytes:
     """Decode canonical unpadded base64url, or raise :class:`MalformedInput` naming ``what``."""
     if not isinstance(value, str) or not _BASE64URL.fullmatch(value) or len(value) % 4 == 1:
         raise MalformedInput(Reason.MALFORMED, f"{what} is not base64url without padding")
-    data = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    if b64url_encode(data) != value:
+    remainder = len(value) % 4
+    if remainder and value[-1] not in _CANONICAL_LAST[remainder]:
         raise MalformedInput(Reason.MALFORMED, f"{what} has non-zero unused bits (non-canonical base64url)")
-    return data
+    return base64.urlsafe_b64decode(value + "=" * (4 - remainder if remainder else 0))
 
 
 def b64_decode(value: object, what: str) -> bytes:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from keys.errors import LimitExceeded, MalformedInput, Reason
@@ -41,6 +42,8 @@ def _float(text: str) -> float:
     return value
 
 
+#: A JSON escape that may decode to a surrogate (U+D800 to U+DFFF); the only way one enters decoded strings.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_constant, parse_float=_float)
 
 
@@ -54,6 +57,8 @@ def loads_object(
     check_size(data, limits.jws_bytes if max_bytes is None else max_bytes, what)
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
+        if not isinstance(data, bytes):
+            _check_string(text, what)  # str input may carry surrogates of its own
         value = _DECODER.decode(text)
     except _Duplicate:
         raise MalformedInput(Reason.DUPLICATE_MEMBER, f"{what} has a duplicate member name") from None
@@ -63,26 +68,33 @@ def loads_object(
         raise MalformedInput(Reason.MALFORMED, f"{what} is not valid JSON: {type(exc).__name__}") from None
     if not isinstance(value, dict):
         raise MalformedInput(Reason.MALFORMED, f"{what} is not a JSON object")
-    _check_tree(value, what, limits.json_depth)
+    _check_tree(value, what, limits.json_depth, strings=_SURROGATE_ESCAPE.search(text) is not None)
     return value
 
 
-def _check_tree(root: dict[str, Any], what: str, max_depth: int) -> None:
-    """Depth bound (the top-level object is depth 1) and I-JSON strings, without recursion."""
+def _check_tree(root: dict[str, Any], what: str, max_depth: int, *, strings: bool) -> None:
+    """Depth bound (the top-level object is depth 1) and, when ``strings``, I-JSON strings, without recursion.
+
+    Decoded text holds no surrogate (it came from UTF-8, or :func:`loads_object` checked it), so a decoded string
+    can hold one only through a ``\\uD800``-``\\uDFFF`` escape; when the text has none (``strings`` false) the
+    walk skips strings and visits containers only."""
     stack: list[tuple[Any, int]] = [(root, 1)]
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, dict):
-            children: list[Any] = [*value.keys(), *value.values()]
-        elif isinstance(value, list):
-            children = value
-        else:
-            if isinstance(value, str):
-                _check_string(value, what)
-            continue
         if depth > max_depth:
             raise LimitExceeded(Reason.TOO_DEEP, f"{what} nests deeper than {max_depth}")
-        stack.extend((child, depth + 1) for child in children)
+        if isinstance(value, dict):
+            if strings:
+                for key in value:
+                    _check_string(key, what)
+            children: Any = value.values()
+        else:
+            children = value
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+            elif strings and isinstance(child, str):
+                _check_string(child, what)
 
 
 def _check_string(value: str, what: str) -> None:

@@ -231,7 +231,7 @@ def test_unknown_members_are_ignored() -> None:
 
 
 def test_unreadable_chain_matches_no_authority(wallet: list[HeldSdJwt]) -> None:
-    from credentials.dcql import _trusted
+    from credentials.dcql import trusted_by
 
-    assert not _trusted((("aki", ("x",)),), "not-base64!.x.y")
-    assert not _trusted((("aki", ("x",)),), wallet[0].jwt)  # no x5c at all
+    assert not trusted_by((("aki", ("x",)),), "not-base64!.x.y")
+    assert not trusted_by((("aki", ("x",)),), wallet[0].jwt)  # no x5c at all

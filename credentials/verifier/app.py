@@ -1,0 +1,212 @@
+"""The verifier service's HTTP interface (litestar): the relying-party API and the Wallet endpoints.
+
+Relying-party API (JSON; ``Authorization: Bearer <rp.api_keys entry>``; errors are RFC 9457 problem details with
+a ``reason``):
+
+* ``POST /rp/requests`` — create a presentation request. Body: ``dcql_query`` (required), ``response_mode``
+  (``direct_post.jwt`` | ``direct_post``), ``request_method`` (``request_uri`` | ``value``), ``redirect_uri``
+  (same-device flows: one of ``rp.redirect_uris``). ``201``: ``transaction_id`` (secret: keep it in the
+  person's session), ``request_id``, ``client_id``, ``response_mode``, ``expires_at``, ``same_device``,
+  ``authorization_request`` (the parameters) and ``wallet_url`` (link or QR code content).
+* ``POST /rp/results`` — body ``transaction_id`` and, for a verified same-device result, ``response_code``.
+  ``202 {"status": "pending"}`` until the Wallet answers; then once ``200 {"status": "verified",
+  "credentials": {query id: [{vct, iss, claims, key_binding, status_checked, exp}]}}`` or ``200 {"status":
+  "rejected", "reason", "detail"}``; afterwards ``404 unknown_transaction``.
+
+Wallet endpoints (OpenID4VP 1.0; errors are ``{"error", "error_description"}`` with the reason code):
+
+* ``GET|POST /wallet/requests/{request_id}`` — the signed Request Object (``application/oauth-authz-req+jwt``;
+  POST takes ``wallet_metadata`` and ``wallet_nonce``, §5.10);
+* ``POST /wallet/responses/{request_id}`` — the ``response_uri`` (``direct_post`` / ``direct_post.jwt``):
+  ``200`` with ``redirect_uri`` (same-device) or ``{}``; ``400`` with the reason of a refused presentation.
+
+``GET /healthz`` answers ``{"status": "ok"}``. Every answer is ``Cache-Control: no-store``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+from typing import Any, Final
+from urllib.parse import parse_qsl
+
+from litestar import Litestar, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+
+from credentials.oid4vp.errors import PresentationError, VerifierReason
+from credentials.oid4vp.request import REQUEST_OBJECT_TYP
+from credentials.verifier.runtime import build_service
+from credentials.verifier.service import Reply, VerifierService
+from credentials.verifier.settings import Settings, load_settings
+from keys.errors import VerificationError
+from keys.jose.json import loads_object
+
+#: Largest request body accepted (a direct_post.jwt response with several presentations fits easily).
+MAX_BODY: Final = 1024 * 1024
+_NO_STORE: Final = {"Cache-Control": "no-store"}
+_STATUS: Final[dict[str, int]] = {
+    VerifierReason.UNKNOWN_TRANSACTION: 404, VerifierReason.TRANSACTION_EXPIRED: 410,
+    VerifierReason.RESPONSE_CODE_MISMATCH: 403, VerifierReason.UNAUTHORISED: 401,
+    VerifierReason.ALREADY_RESPONDED: 400, VerifierReason.INTERNAL_ERROR: 500,
+}
+_log = logging.getLogger("credentials.verifier")
+
+
+def _service(request: Request[Any, Any, Any]) -> VerifierService:
+    service: VerifierService = request.app.state.service
+    return service
+
+
+def _json(reply: Reply) -> Response[Any]:
+    return Response(dict(reply.body), status_code=reply.status, headers=_NO_STORE)
+
+
+def _problem(exc: PresentationError) -> Response[Any]:
+    status = _STATUS.get(exc.reason.value, 400)
+    headers = dict(_NO_STORE)
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="verifier"'
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, **exc.as_dict()}
+    return Response(body, status_code=status, headers=headers, media_type="application/problem+json")
+
+
+def _wallet_error(exc: PresentationError) -> Response[Any]:
+    status = _STATUS.get(exc.reason.value, 400)
+    body = {"error": "server_error" if status >= 500 else "invalid_request", "error_description": exc.reason.value}
+    return Response(body, status_code=status, headers=_NO_STORE)
+
+
+def _authorise(request: Request[Any, Any, Any]) -> None:
+    keys = _service(request).settings.api_keys
+    if not keys:
+        return  # test mode only (settings refuse an empty list otherwise)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not any(hmac.compare_digest(token.encode(), k.encode()) for k in keys):
+        raise PresentationError(VerifierReason.UNAUTHORISED, "a valid relying-party API key is required")
+
+
+async def _json_body(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    try:
+        return loads_object(await request.body(), what="request body", max_bytes=MAX_BODY)
+    except VerificationError as exc:
+        raise PresentationError(VerifierReason.INVALID_REQUEST, f"the body is not one JSON object ({exc.reason.value})"
+                                ) from None
+
+
+async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body (UTF-8), each parameter at most once."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        raise PresentationError(VerifierReason.INVALID_REQUEST, "the body is application/x-www-form-urlencoded")
+    try:
+        pairs = parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True, strict_parsing=False,
+                          max_num_fields=32)
+    except (UnicodeDecodeError, ValueError):
+        raise PresentationError(VerifierReason.INVALID_REQUEST, "the form is not UTF-8 form data") from None
+    form = dict(pairs)
+    if len(form) != len(pairs):
+        raise PresentationError(VerifierReason.INVALID_REQUEST, "a form parameter is repeated")
+    return form
+
+
+@post("/rp/requests", status_code=201, request_max_body_size=MAX_BODY)
+async def create_request(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Create a presentation request (relying-party API)."""
+    try:
+        _authorise(request)
+        return _json(await _service(request).create_request(await _json_body(request)))
+    except PresentationError as exc:
+        return _problem(exc)
+
+
+@post("/rp/results", status_code=200, request_max_body_size=MAX_BODY)
+async def fetch_result(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Fetch a transaction's result, once (relying-party API)."""
+    try:
+        _authorise(request)
+        body = await _json_body(request)
+        transaction_id, code = body.get("transaction_id"), body.get("response_code")
+        if not isinstance(transaction_id, str) or (code is not None and not isinstance(code, str)):
+            raise PresentationError(VerifierReason.INVALID_REQUEST, "transaction_id (and response_code) are strings")
+        return _json(await _service(request).result(transaction_id, code))
+    except PresentationError as exc:
+        return _problem(exc)
+
+
+async def _request_object(request: Request[Any, Any, Any], request_id: str, wallet_nonce: str | None
+                          ) -> Response[Any]:
+    try:
+        jwt = await _service(request).request_object(request_id, wallet_nonce=wallet_nonce)
+    except PresentationError as exc:
+        return _wallet_error(exc)
+    return Response(jwt, headers=_NO_STORE, media_type=f"application/{REQUEST_OBJECT_TYP}")
+
+
+@get("/wallet/requests/{request_id:str}")
+async def get_request_object(request: Request[Any, Any, Any], request_id: str) -> Response[Any]:
+    """The Request Object by reference (RFC 9101 §5.2)."""
+    return await _request_object(request, request_id, None)
+
+
+@post("/wallet/requests/{request_id:str}", status_code=200, request_max_body_size=64 * 1024)
+async def post_request_object(request: Request[Any, Any, Any], request_id: str) -> Response[Any]:
+    """The Request Object for ``request_uri_method=post`` (OpenID4VP 1.0 §5.10), with the Wallet's nonce."""
+    try:
+        form = await _form(request)
+    except PresentationError as exc:
+        return _wallet_error(exc)
+    nonce = form.get("wallet_nonce")
+    if nonce is not None and not (0 < len(nonce) <= 256 and nonce.isascii() and nonce.isprintable()):
+        return _wallet_error(PresentationError(VerifierReason.INVALID_REQUEST, "wallet_nonce is not a short string"))
+    return await _request_object(request, request_id, nonce)
+
+
+@post("/wallet/responses/{request_id:str}", status_code=200, request_max_body_size=MAX_BODY)
+async def wallet_response(request: Request[Any, Any, Any], request_id: str) -> Response[Any]:
+    """The ``response_uri`` (OpenID4VP 1.0 §8.2, §8.3)."""
+    try:
+        return _json(await _service(request).respond(request_id, await _form(request)))
+    except PresentationError as exc:
+        return _wallet_error(exc)
+
+
+@get("/healthz")
+async def healthz() -> Response[Any]:
+    """Liveness."""
+    return Response({"status": "ok"}, headers=_NO_STORE)
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, HTTPException):
+        return Response({"status": exc.status_code, "title": exc.detail}, status_code=exc.status_code,
+                        headers=_NO_STORE, media_type="application/problem+json")
+    _log.exception("unexpected error")
+    return Response({"status": 500, "title": "Internal Server Error"}, status_code=500, headers=_NO_STORE,
+                    media_type="application/problem+json")
+
+
+def create_app(settings: Settings) -> Litestar:
+    """The verifier service for ``settings`` (the files they name are read here; :func:`runtime.prepare` ran)."""
+    service, close = build_service(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await close()
+
+    return Litestar(
+        route_handlers=[create_request, fetch_result, get_request_object, post_request_object, wallet_response,
+                        healthz],
+        lifespan=[lifespan], state=State({"service": service}), exception_handlers={Exception: _unexpected},
+        openapi_config=None, logging_config=None,
+    )
+
+
+def app_from_environment() -> Litestar:
+    """Factory for uvicorn workers: settings from ``$MYNACARD_VERIFIER_CONFIG`` and ``MYNACARD_VERIFIER_*``."""
+    return create_app(load_settings())

@@ -1,0 +1,419 @@
+"""Every setting of the verifier service (``python -m credentials verifier``), with its default, description and
+recommendation: the one defaults file of the service.
+
+Settings come from a TOML file (``--config`` or ``MYNACARD_VERIFIER_CONFIG``) and from ``MYNACARD_VERIFIER_*``
+environment variables, which win over the file; the variable of ``[section] name`` is
+``MYNACARD_VERIFIER_SECTION_NAME`` (``MYNACARD_VERIFIER_NAME`` for top-level options). :func:`load_settings`
+checks them together and raises :class:`SettingsError` listing every problem; :func:`unsafe_warnings` lists
+defaults that are fine on a laptop and wrong in production (logged at every start).
+``python -m credentials verifier config --docs`` prints this file as a table.
+
+Durations are seconds, written as numbers or with a unit: ``90``, ``"15m"``, ``"12h"``, ``"30d"``.
+The service never imports ``idp``; the layout mirrors ``idp/settings.py`` so that operators read both alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+import tomllib
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
+
+from credentials.oid4vp.client_id import ClientIdPrefix
+from credentials.oid4vp.request import ResponseMode
+
+ENV_PREFIX: Final = "MYNACARD_VERIFIER_"
+CONFIG_ENV: Final = "MYNACARD_VERIFIER_CONFIG"
+_DATABASE_SCHEMES: Final = {"sqlite": "sqlite+aiosqlite", "sqlite+aiosqlite": "sqlite+aiosqlite",
+                            "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg",
+                            "postgresql+asyncpg": "postgresql+asyncpg"}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
+
+T = TypeVar("T")
+_UNSET: Final = object()
+
+
+class SettingsError(Exception):
+    """The configuration is invalid; ``problems`` lists every problem, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A secret setting: never shown by ``repr``/``str``; :meth:`reveal` gives the value."""
+
+    value: str = field(repr=False)
+
+    def reveal(self) -> str:
+        """The secret value."""
+        return self.value
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __str__(self) -> str:
+        return "Secret('********')" if self.value else "Secret('')"
+
+
+def option(default: T, *, doc: str, recommend: str = "") -> T:
+    """Declare a setting: its default, what it does, and what production should use."""
+    return field(default=default, metadata={"doc": doc, "recommend": recommend})
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """``[server]``: where the service listens."""
+
+    host: str = option("127.0.0.1", doc="Address to listen on.",
+                       recommend="Loopback behind a TLS-terminating reverse proxy.")
+    port: int = option(8100, doc="TCP port to listen on.")
+    workers: int = option(1, doc="Worker processes; they share nothing but the database, so any worker can "
+                                 "answer any step of a transaction.",
+                          recommend="One per core; PostgreSQL when several machines serve one base_url.")
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    """``[database]``: where transactions live (requests, one-time nonces, results waiting for the relying party)."""
+
+    url: Secret = option(  # noqa: RUF009 (Secret is immutable)
+        Secret(""),
+        doc="SQLAlchemy URL (secret: it may hold a password): sqlite+aiosqlite:///path or postgresql+asyncpg://… "
+            "(sqlite:// and postgresql:// pick those drivers). Empty: SQLite file verifier.sqlite3 in data_dir.",
+        recommend="PostgreSQL for several machines; SQLite is fine for several workers on one machine.")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """``[client]``: how the Verifier identifies itself to Wallets (OpenID4VP 1.0 §5.9)."""
+
+    id_prefix: str = option("x509_hash", doc="Client Identifier Prefix: 'x509_hash' (signed requests, what HAIP "
+                                             "requires), 'x509_san_dns' (signed; the response URI's host must be "
+                                             "dns_name) or 'redirect_uri' (unsigned; tests and closed deployments).",
+                            recommend="x509_hash, or x509_san_dns where Wallets expect it.")
+    dns_name: str = option("", doc="The dNSName of the request-signing certificate (x509_san_dns only); must be "
+                                   "base_url's host.")
+    signing_key_file: str = option("", doc="PEM file with the P-256 private key that signs Request Objects "
+                                           "(x509 prefixes).",
+                                   recommend="Readable by the service user only.")
+    certificate_chain_file: str = option("", doc="PEM file with the request-signing certificate chain, leaf first, "
+                                                 "without the trust anchor (HAIP 1.0 §5).")
+    wallet_url: str = option("openid4vp://", doc="Authorization endpoint of the Wallet that invocation links and "
+                                                 "QR codes open (openid4vp://, haip-vp:// or a claimed https URL).")
+
+
+@dataclass(frozen=True, slots=True)
+class PresentationSettings:
+    """``[presentation]``: requests, responses and what is accepted."""
+
+    response_mode: str = option("direct_post.jwt", doc="Default Response Mode: 'direct_post.jwt' (encrypted to a "
+                                                       "fresh key per request) or 'direct_post'. A relying party "
+                                                       "may choose per request.",
+                                recommend="direct_post.jwt (HAIP 1.0 §5 requires it).")
+    request_ttl: float = option(300.0, doc="How long a request can be answered (Request Object exp, nonce lifetime).")
+    result_ttl: float = option(120.0, doc="How long a verified or rejected result waits for the relying party; it "
+                                          "is deleted when fetched.")
+    kb_max_age: float = option(300.0, doc="Oldest Key Binding JWT iat accepted (RFC 9901 §7.3).")
+    clock_tolerance: float = option(30.0, doc="Allowed clock difference for KB-JWT iat in the future and for "
+                                              "credential exp/nbf.")
+    vcts: tuple[str, ...] = option((), doc="Credential types (vct) accepted at all; empty: whatever each request's "
+                                           "DCQL query names.",
+                                   recommend="The types your relying parties may ask for.")
+
+
+@dataclass(frozen=True, slots=True)
+class TrustSettings:
+    """``[trust]``: which credential issuers are believed (HAIP 1.0: x5c chains to pinned roots)."""
+
+    issuer_roots_dir: str = option("", doc="Directory of issuer root certificates (PEM or DER). Only roots whose "
+                                           "SHA-256 fingerprint is in issuer_root_pins are admitted (test roots, "
+                                           "O=...TEST, also in test mode). Required.")
+    issuer_root_pins: tuple[str, ...] = option((), doc="Lower-case hex SHA-256 fingerprints (DER) of the admitted "
+                                                       "issuer roots.")
+    status_timeout: float = option(5.0, doc="Seconds allowed to fetch a Status List Token; on failure the "
+                                            "presentation is refused (status_unavailable).")
+    status_max_cache_age: float = option(3600.0, doc="Longest a fetched Status List is reused, whatever its ttl "
+                                                     "says (draft-ietf-oauth-status-list §13.6).")
+
+
+@dataclass(frozen=True, slots=True)
+class RpSettings:
+    """``[rp]``: the relying parties' API (create requests, fetch results)."""
+
+    api_keys: Secret = option(  # noqa: RUF009 (Secret is immutable)
+        Secret(""),
+        doc="Bearer keys of the relying-party API, separated by commas (secret). Required outside test mode.",
+        recommend="At least 32 random characters each, from a secret store.")
+    redirect_uris: tuple[str, ...] = option((), doc="Exact URLs a same-device flow may send the person back to "
+                                                    "(with response_code); requests naming another are refused.")
+
+
+@dataclass(frozen=True, slots=True)
+class KeySettings:
+    """``[keys]``: encryption at rest of the per-request response keys and of results waiting for the RP."""
+
+    keks: Secret = option(  # noqa: RUF009 (Secret is immutable)
+        Secret(""),
+        doc="Key-encryption keys, base64url of 32 random octets, separated by commas; the first encrypts, all "
+            "decrypt.",
+        recommend="From a secret store, the same on every machine.")
+    kek_file: str = option("", doc="File with the key-encryption keys (one per line), instead of keks. With "
+                                   "neither, a development KEK is generated in data_dir.")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """All settings. Top-level options first, then one section per table."""
+
+    base_url: str = option("http://127.0.0.1:8100", doc="Public URL of this service (scheme, host, port, optional "
+                                                        "path): request_uri and response_uri live under it.",
+                           recommend="An https URL; http only for loopback or in test mode.")
+    data_dir: str = option("var/verifier", doc="Directory for the embedded SQLite database and the development KEK.")
+    test_mode: bool = option(False, doc="Test mode: test issuer roots, http URLs, an open relying-party API when "
+                                        "no api_keys are set.", recommend="Never in production.")
+    log_level: str = option("INFO", doc="DEBUG, INFO, WARNING or ERROR (JSON lines on standard error, never "
+                                        "claims or secrets).")
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    client: ClientSettings = field(default_factory=ClientSettings)
+    presentation: PresentationSettings = field(default_factory=PresentationSettings)
+    trust: TrustSettings = field(default_factory=TrustSettings)
+    rp: RpSettings = field(default_factory=RpSettings)
+    keys: KeySettings = field(default_factory=KeySettings)
+
+    @property
+    def data_path(self) -> Path:
+        """The data directory as an absolute path."""
+        return Path(self.data_dir).resolve()
+
+    @property
+    def database_url(self) -> str:
+        """The effective SQLAlchemy URL (the embedded SQLite file when none is set)."""
+        if not self.database.url:
+            return f"sqlite+aiosqlite:///{self.data_path / 'verifier.sqlite3'}"
+        scheme, sep, rest = self.database.url.reveal().partition("://")
+        return f"{_DATABASE_SCHEMES.get(scheme, scheme)}{sep}{rest}"
+
+    @property
+    def api_keys(self) -> tuple[str, ...]:
+        """The relying-party API keys."""
+        return tuple(k.strip() for k in self.rp.api_keys.reveal().split(",") if k.strip())
+
+
+_SECTIONS: Final = tuple(f.name for f in dataclasses.fields(Settings) if "doc" not in f.metadata)
+
+
+@dataclass(frozen=True, slots=True)
+class OptionInfo:
+    """One documented option."""
+
+    section: str | None
+    name: str
+    type: Any
+    default: Any
+    doc: str
+    recommend: str
+
+    @property
+    def key(self) -> str:
+        """The TOML key, e.g. ``trust.issuer_roots_dir``."""
+        return self.name if self.section is None else f"{self.section}.{self.name}"
+
+    @property
+    def env(self) -> str:
+        """The environment variable, e.g. ``MYNACARD_VERIFIER_TRUST_ISSUER_ROOTS_DIR``."""
+        return ENV_PREFIX + self.key.replace(".", "_").upper()
+
+
+def iter_options() -> Iterator[OptionInfo]:
+    """Every option, in documentation order."""
+    sections = typing.get_type_hints(Settings)
+    for section in (None, *_SECTIONS):
+        cls = Settings if section is None else sections[section]
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if "doc" in f.metadata:
+                yield OptionInfo(section, f.name, hints[f.name], f.default, f.metadata["doc"], f.metadata["recommend"])
+
+
+def _duration(value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError("expected seconds or a number with unit s, m, h or d")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+def _boolean(value: object) -> bool:
+    words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in words:
+        return words[value.strip().lower()]
+    raise ValueError("expected true or false")
+
+
+def _integer(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise ValueError("expected an integer")
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ValueError("expected a list of strings")
+
+
+def _string(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError("expected a string")
+
+
+_PARSERS: Final[Mapping[Any, Any]] = {str: _string, int: _integer, float: _duration, bool: _boolean,
+                                       tuple[str, ...]: _strings, Secret: lambda v: Secret(_string(v))}
+
+
+def load_settings(config: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the TOML file (``config`` or ``$MYNACARD_VERIFIER_CONFIG``) and the environment, validated."""
+    env = os.environ if environ is None else environ
+    path = config if config is not None else (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None)
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError([f"{path}: cannot read the configuration file ({type(exc).__name__})"]) from None
+    problems: list[str] = []
+    flat: dict[str, object] = {}
+    for key, value in raw.items():
+        if key in _SECTIONS and isinstance(value, dict):
+            flat.update({f"{key}.{name}": v for name, v in value.items()})
+        else:
+            flat[key] = value
+    options = {o.key: o for o in iter_options()}
+    problems.extend(f"{key}: unknown setting" for key in flat if key not in options)
+    values: dict[str | None, dict[str, Any]] = {None: {}, **{s: {} for s in _SECTIONS}}
+    for opt in options.values():
+        origin, value = (opt.env, env[opt.env]) if opt.env in env else (opt.key, flat.get(opt.key, _UNSET))
+        if value is _UNSET:
+            continue
+        try:
+            values[opt.section][opt.name] = _PARSERS[opt.type](value)
+        except ValueError as exc:
+            problems.append(f"{origin}: {exc}")
+    if problems:
+        raise SettingsError(problems)
+    hints = typing.get_type_hints(Settings)
+    settings = Settings(**values[None], **{s: hints[s](**values[s]) for s in _SECTIONS})
+    if problems := check(settings):
+        raise SettingsError(problems)
+    return settings
+
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check(settings: Settings) -> list[str]:
+    """Every problem of ``settings`` (empty when valid)."""
+    problems: list[str] = []
+    base = urlsplit(settings.base_url)
+    if base.scheme not in ("https", "http") or not base.hostname or base.query or base.fragment:
+        problems.append("base_url: an absolute https URL without query or fragment")
+    elif base.scheme == "http" and not (settings.test_mode or _loopback(base.hostname)):
+        problems.append("base_url: http only for loopback hosts or in test mode")
+    client = settings.client
+    if client.id_prefix not in {p.value for p in ClientIdPrefix}:
+        problems.append(f"client.id_prefix: one of {', '.join(p.value for p in ClientIdPrefix)}")
+    elif client.id_prefix != ClientIdPrefix.REDIRECT_URI:
+        if not (client.signing_key_file and client.certificate_chain_file):
+            problems.append(f"client.signing_key_file, client.certificate_chain_file: required by {client.id_prefix}")
+        if client.id_prefix == ClientIdPrefix.X509_SAN_DNS and client.dns_name.lower() != (base.hostname or ""):
+            problems.append("client.dns_name: required by x509_san_dns, and must be base_url's host (§5.9.3)")
+    if settings.presentation.response_mode not in {m.value for m in ResponseMode}:
+        problems.append("presentation.response_mode: 'direct_post.jwt' or 'direct_post'")
+    for name in ("request_ttl", "result_ttl", "kb_max_age"):
+        if getattr(settings.presentation, name) <= 0:
+            problems.append(f"presentation.{name}: must be positive")
+    if settings.presentation.clock_tolerance < 0:
+        problems.append("presentation.clock_tolerance: must not be negative")
+    if not settings.trust.issuer_roots_dir:
+        problems.append("trust.issuer_roots_dir: required (no issuer can be trusted without roots)")
+    if bad := [p for p in settings.trust.issuer_root_pins if not _FINGERPRINT.match(p)]:
+        problems.append(f"trust.issuer_root_pins: {len(bad)} value(s) are not 64 lower-case hex digits")
+    if settings.trust.status_timeout <= 0 or settings.trust.status_max_cache_age <= 0:
+        problems.append("trust.status_timeout and trust.status_max_cache_age: must be positive")
+    if not settings.api_keys and not settings.test_mode:
+        problems.append("rp.api_keys: required outside test mode")
+    if any(len(k) < 32 for k in settings.api_keys) and not settings.test_mode:
+        problems.append("rp.api_keys: each at least 32 characters")
+    for uri in settings.rp.redirect_uris:
+        parts = urlsplit(uri)
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.fragment:
+            problems.append(f"rp.redirect_uris: {uri!r} is not an absolute URL without fragment")
+    if settings.database_url.partition("://")[0] not in _DATABASE_SCHEMES.values():
+        problems.append("database.url: sqlite+aiosqlite:// or postgresql+asyncpg://")
+    if settings.keys.keks and settings.keys.kek_file:
+        problems.append("keys.keks and keys.kek_file: set one, not both")
+    if not 1 <= settings.server.port <= 65535 or settings.server.workers < 1:
+        problems.append("server.port 1-65535 and server.workers at least 1")
+    if settings.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        problems.append("log_level: DEBUG, INFO, WARNING or ERROR")
+    return problems
+
+
+def unsafe_warnings(settings: Settings, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Settings that are fine for development but unsafe in production, and unknown variables."""
+    env = os.environ if environ is None else environ
+    warnings = []
+    if settings.test_mode:
+        warnings.append("test mode is on: test issuer roots and http URLs are accepted")
+    if not settings.api_keys:
+        warnings.append("rp.api_keys is empty: anyone can create requests and fetch results")
+    if settings.client.id_prefix == ClientIdPrefix.REDIRECT_URI:
+        warnings.append("client.id_prefix is redirect_uri: requests are unsigned and Wallets cannot authenticate us")
+    if settings.presentation.response_mode == ResponseMode.DIRECT_POST:
+        warnings.append("presentation.response_mode is direct_post: responses travel unencrypted at the application "
+                        "layer")
+    if not (settings.keys.keks or settings.keys.kek_file):
+        warnings.append("no key-encryption key configured: a development KEK in data_dir protects response keys")
+    known = {o.env for o in iter_options()} | {CONFIG_ENV}
+    warnings.extend(f"unknown environment variable {name} ignored" for name in sorted(env)
+                    if name.startswith(ENV_PREFIX) and name not in known)
+    return warnings
+
+
+def describe() -> str:
+    """All options as a Markdown table (``python -m credentials verifier config --docs``)."""
+    lines = ["| option | environment | default | description | recommendation |", "|---|---|---|---|---|"]
+    for opt in iter_options():
+        default = opt.default
+        shown = ("(unset)" if not default else "(secret)") if isinstance(default, Secret) else (
+            ", ".join(default) if isinstance(default, tuple) else repr(default))
+        lines.append(f"| `{opt.key}` | `{opt.env}` | {shown} | {opt.doc} | {opt.recommend} |")
+    return "\n".join(lines)
