@@ -59,10 +59,13 @@ class RevocationView:
         self._revoked: dict[tuple[bytes, int, dt.datetime], frozenset[str]] = {}
 
     async def crls(self, settings: Settings, at: dt.datetime) -> tuple[CrlIndex, ...]:
-        """The authenticated CRLs of the card-login configuration (none when card login is not configured)."""
+        """The authenticated CRLs of the card-login configuration (none when card login is not configured or
+        relies on an online source only: then only issuance-time answers protect credentials)."""
         try:
             verifier = verifier_for(settings)
         except NotConfigured:
+            return ()
+        if verifier.crls is None:
             return ()
         return await anyio.to_thread.run_sync(verifier.crls.indexes, at)
 
