@@ -291,12 +291,19 @@ def test_request_objects_and_the_rp_api(lab: Lab) -> None:
         response = lab.signed.rp("/rp/requests", body)
         assert response.status_code == 400
         assert response.json()["reason"] == reason
-    params = _wallet_reads(lab.signed.create())
+    created = lab.signed.create()
+    params = _wallet_reads(created)
     wallet_error = httpx.post(params["response_uri"], data={"error": "access_denied", "state": params["state"]},
                               timeout=30)
-    assert wallet_error.json()["error_description"] == "wallet_error"
+    assert wallet_error.status_code == 200  # §8.2: an error response that was processed
+    assert wallet_error.json() == {}
+    assert lab.signed.result(created["transaction_id"]).json() == {"status": "rejected", "reason": "wallet_error",
+                                                                   "detail": "access_denied"}
+    same_device = lab.signed.create(redirect_uri=RETURN_URI)
+    denied = httpx.post(_wallet_reads(same_device)["response_uri"], data={"error": "access_denied"}, timeout=30)
+    assert denied.json()["redirect_uri"].startswith(RETURN_URI + "?response_code=")
     clear = httpx.post(params["response_uri"], data={"vp_token": "{}", "state": params["state"]}, timeout=30)
-    assert clear.json()["error_description"] == "already_responded"
+    assert clear.json()["error_description"] == "unknown_transaction"  # answered, fetched, deleted
     repeated = httpx.post(params["response_uri"], content=b"state=a&state=b",
                           headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
     assert repeated.status_code == 400
