@@ -18,7 +18,8 @@ Wallet endpoints (OpenID4VP 1.0; errors are ``{"error", "error_description"}`` w
 * ``GET|POST /wallet/requests/{request_id}`` — the signed Request Object (``application/oauth-authz-req+jwt``;
   POST takes ``wallet_metadata`` and ``wallet_nonce``, §5.10);
 * ``POST /wallet/responses/{request_id}`` — the ``response_uri`` (``direct_post`` / ``direct_post.jwt``):
-  ``200`` with ``redirect_uri`` (same-device) or ``{}``; ``400`` with the reason of a refused presentation.
+  ``200`` with ``redirect_uri`` (same-device) or ``{}`` (also for a Wallet error response, §8.2); ``400`` with
+  the reason of a refused presentation or an unknown, expired or already answered request.
 
 ``GET /healthz`` answers ``{"status": "ok"}``. Every answer is ``Cache-Control: no-store``.
 """

@@ -156,13 +156,13 @@ class VerifierService:
         try:
             result = await anyio.to_thread.run_sync(self._verify, claimed, form, now)
         except PresentationError as exc:
-            code = random_value() if claimed.return_uri is not None and exc.reason is VerifierReason.WALLET_ERROR \
-                else None
+            wallet_error = exc.reason is VerifierReason.WALLET_ERROR
+            code = random_value() if claimed.return_uri is not None and wallet_error else None
             await self.store.finish(request_id, now=int(now.timestamp()), keep_for=keep, reason=exc.reason.value,
                                     detail=exc.detail, response_code=code)
             _log.info("presentation rejected", extra={"reason": exc.reason.value})
-            if code is not None:  # §8.2: an error response was processed; the person goes back to the RP
-                return Reply(200, {"redirect_uri": _with_code(claimed.return_uri, code)})
+            if wallet_error:  # §8.2: an error response was processed (200); same-device: back to the RP
+                return Reply(200, {"redirect_uri": _with_code(claimed.return_uri, code)} if code is not None else {})
             raise
         except Exception:
             await self.store.finish(request_id, now=int(now.timestamp()), keep_for=keep,

@@ -26,6 +26,7 @@ import httpx
 import jwt as pyjwt
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from conformance.vp_modules import MODULES, Holder, Request, age_query, module
 from credentials.oid4vp import encrypt_response, random_value
@@ -93,6 +94,7 @@ class Lab:
     signed: Verifier
     plain: Verifier
     status_requests: list[str]
+    hashed: Verifier
 
 
 @pytest.fixture(scope="module")
@@ -146,10 +148,14 @@ id_prefix = "redirect_uri"
 [presentation]
 response_mode = "direct_post"
 """, workers=1)
+    hashed = _start(tmp, "hashed", common.replace("DATA", "hashed") + f"""[client]
+signing_key_file = "{tmp / 'request.key'}"
+certificate_chain_file = "{tmp / 'request-chain.pem'}"
+""", workers=1)
     try:
-        yield Lab(holder, signed, plain, requests)
+        yield Lab(holder, signed, plain, requests, hashed)
     finally:
-        for verifier in (signed, plain):
+        for verifier in (signed, plain, hashed):
             verifier.process.terminate()
             verifier.process.wait(timeout=30)
         server.shutdown()
@@ -175,7 +181,12 @@ def _wallet_reads(created: dict[str, Any]) -> dict[str, Any]:
     claims: dict[str, Any] = pyjwt.decode(response.text, leaf.public_key(), algorithms=["ES256"],  # type: ignore[arg-type]
                                           audience="https://self-issued.me/v2")
     assert claims["wallet_nonce"] == wallet_nonce
-    assert claims["client_id"] == query["client_id"] == "x509_san_dns:localhost"
+    assert claims["client_id"] == query["client_id"]
+    prefix, _, value = claims["client_id"].partition(":")
+    if prefix == "x509_hash":  # §5.9.3: base64url SHA-256 of the leaf certificate that signed the request
+        assert value == base64.urlsafe_b64encode(leaf.fingerprint(hashes.SHA256())).rstrip(b"=").decode()
+    else:
+        assert claims["client_id"] == "x509_san_dns:localhost"
     return claims
 
 
@@ -291,12 +302,19 @@ def test_request_objects_and_the_rp_api(lab: Lab) -> None:
         response = lab.signed.rp("/rp/requests", body)
         assert response.status_code == 400
         assert response.json()["reason"] == reason
-    params = _wallet_reads(lab.signed.create())
+    created = lab.signed.create()
+    params = _wallet_reads(created)
     wallet_error = httpx.post(params["response_uri"], data={"error": "access_denied", "state": params["state"]},
                               timeout=30)
-    assert wallet_error.json()["error_description"] == "wallet_error"
+    assert wallet_error.status_code == 200  # §8.2: an error response that was processed
+    assert wallet_error.json() == {}
+    assert lab.signed.result(created["transaction_id"]).json() == {"status": "rejected", "reason": "wallet_error",
+                                                                   "detail": "access_denied"}
+    same_device = lab.signed.create(redirect_uri=RETURN_URI)
+    denied = httpx.post(_wallet_reads(same_device)["response_uri"], data={"error": "access_denied"}, timeout=30)
+    assert denied.json()["redirect_uri"].startswith(RETURN_URI + "?response_code=")
     clear = httpx.post(params["response_uri"], data={"vp_token": "{}", "state": params["state"]}, timeout=30)
-    assert clear.json()["error_description"] == "already_responded"
+    assert clear.json()["error_description"] == "unknown_transaction"  # answered, fetched, deleted
     repeated = httpx.post(params["response_uri"], content=b"state=a&state=b",
                           headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
     assert repeated.status_code == 400
@@ -309,4 +327,14 @@ def test_status_list_is_cached_by_ttl(lab: Lab) -> None:
         params = _wallet_reads(lab.signed.create())
         _respond(params, lab.holder.present(lab.holder.credential(), Request(params["client_id"], params["nonce"])))
     fetches = lab.status_requests.count("/status/1")
-    assert 1 <= fetches <= 3  # two workers of the signed instance, one of the plain one
+    assert 1 <= fetches <= 4  # one per worker: two of the signed instance, one each of the others
+
+
+def test_x509_hash_prefix_the_default(lab: Lab) -> None:
+    created = lab.hashed.create(redirect_uri=RETURN_URI)
+    params = _wallet_reads(created)
+    assert params["client_id"].startswith("x509_hash:")
+    answer = _respond(params, lab.holder.present(lab.holder.credential(), Request(params["client_id"],
+                                                                                   params["nonce"])))
+    code = dict(parse_qsl(urlsplit(answer.json()["redirect_uri"]).query))["response_code"]
+    assert lab.hashed.result(created["transaction_id"], code).json()["status"] == "verified"
