@@ -44,6 +44,8 @@ from .conftest import (
     running_agent,
     running_provider,
 )
+from .test_end_to_end import FACT_STRINGS
+from .test_end_to_end import _forms as forms
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow]
@@ -371,3 +373,18 @@ def test_error_logout_and_expired_pages_are_accessible(browser: Any, provider: P
         check_axe(page)
         page.goto(f"{provider.url}/card-login/device")
         check_axe(page)
+
+
+# --- logs (keep last: it reads everything this module's logins wrote) --------------------------------------------
+
+
+def test_no_pin_and_no_basic_fact_in_any_log_line_of_the_browser_logins(provider: Provider, agent: Agent) -> None:
+    logs = provider.log.read_text(encoding="utf-8") + agent.log.read_text(encoding="utf-8")
+    assert "card_login_verified" in logs
+    assert "card_login_refused" in logs
+    for line in logs.splitlines():
+        for secret in (AUTH_PIN, SIGN_PASSWORD):
+            for form in forms(secret):
+                assert form not in line, line
+        for fact in FACT_STRINGS:
+            assert fact not in line, line
