@@ -16,6 +16,7 @@ import base64
 import hashlib
 import secrets
 import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,8 +79,11 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's chromium (./dev setup installs it)")
+    if not AXE.exists() and shutil.which("npm") is not None:  # the locked axe-core, as conformance does for its peers
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=AXE.parents[2], check=True,
+                       capture_output=True, timeout=600)
     if not AXE.exists():
-        pytest.skip("needs axe-core: npm ci in tests/idp/cardlogin")
+        pytest.skip("needs npm for axe-core (tests/idp/cardlogin/package-lock.json)")
     with playwright.sync_playwright() as p:
         running = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
         yield running
@@ -267,6 +271,23 @@ def test_cross_device_login_through_the_qr_codes_page(browser: Any, provider: Pr
         second.page.wait_for_function("document.getElementById('step').textContent.includes('もう一方の端末')",
                                       timeout=30_000)
         assert set(first.tokens()["userinfo"]) == {"sub"}
+
+
+def test_a_page_of_another_origin_cannot_use_the_agent(browser: Any, provider: Provider, agent: Agent,
+                                                       card: CardProfile) -> None:
+    """A page that is not the provider's (here the relying party's origin) cannot start a login at the agent, nor
+    read its state: the agent refuses the origin and the browser's CORS check blocks the answer."""
+    with person(browser, provider) as someone:
+        someone.page.goto(RP)
+        outcome = someone.page.evaluate("""async (agent) => {
+            const tried = async (path, init) => {
+                try { return String((await fetch(agent + path, init)).status); } catch (e) { return "blocked"; } };
+            return [await tried("/v1/status", {}),
+                    await tried("/v1/login", {method: "POST", headers: {"Content-Type": "application/json"},
+                                              body: JSON.stringify({token: "A".repeat(43)})})];
+        }""", agent.url)
+    assert outcome == ["blocked", "blocked"]
+    assert "wrong_origin" in agent.log.read_text()
 
 
 # --- card errors, each in words on the page ----------------------------------------------------------------------
