@@ -13,6 +13,7 @@ import sys
 BENCHMARKS: dict[str, str] = {
     "verify": "bench.verify",
     "card": "bench.card",
+    "cardlogin": "bench.cardlogin",
     "oidc": "bench.oidc",
     "vc": "bench.vc",
 }

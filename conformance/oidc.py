@@ -3,7 +3,9 @@ PyPI) and negative modules of the OpenID conformance Basic and Config plans, aga
 ``oidc-provider`` configured alike (the reference that proves the harness: a scenario that passes there and fails
 on ours points at our bug).
 
-Usage: ``python -m conformance oidc [--target ours|oidc-provider|both] [--only TEXT] [--keep DIR]``.
+Usage: ``python -m conformance oidc [--target ours|oidc-provider|both|ours-card] [--only TEXT] [--keep DIR]``.
+``ours-card`` runs openid-client against our provider with the real card login in the loop (the virtual card in a
+private pcscd and the card agent; :mod:`conformance.oidc_card`) instead of the TEST authenticator.
 
 For each target it starts the provider on a free loopback port (:mod:`conformance.oidc_targets`; ours is
 ``idp serve`` in test mode with a fresh SQLite data directory and the TEST authenticator), registers the clients of
@@ -26,13 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TypeVar
 
-from conformance import oidc_idpy, oidc_scenarios
+from conformance import oidc_card, oidc_idpy, oidc_scenarios
 from conformance.oidc_clients import ClientSpec, standard_clients, stop_uris
 from conformance.oidc_driver import OpenIdClient, RpError
 from conformance.oidc_scenarios import Failed
 from conformance.oidc_targets import Target, TargetError, oidc_provider, ours, workdir
 
 TARGETS: Final = ("oidc-provider", "ours")
+#: Our provider with the card authenticator, the virtual card and the agent (not part of ``both``).
+CARD_TARGET: Final = "ours-card"
 _Ctx = TypeVar("_Ctx")
 
 
@@ -78,8 +82,29 @@ def _start(target: str, clients: dict[str, ClientSpec], directory: Path) -> Abst
     return oidc_provider(clients, directory) if target == "oidc-provider" else ours(clients, directory)
 
 
+def run_card_target(directory: Path, *, only: str = "") -> Iterator[Result]:
+    """Our provider with the real card login (:mod:`conformance.oidc_card`) and its scenarios."""
+    directory.mkdir(parents=True, exist_ok=True)
+    clients = standard_clients()
+    scenarios = [s for s in oidc_card.SCENARIOS if only.lower() in s[0].lower()]
+    try:
+        with oidc_card.ours_card(clients, directory) as running, OpenIdClient(directory / "driver.log") as rp:
+            try:
+                with oidc_scenarios.context(running, rp, clients) as ctx:
+                    ctx.browser_type = oidc_card.CardBrowser
+                    yield from _run(running, scenarios, ctx)
+            except RpError as exc:
+                reason = f"openid-client could not configure itself (discovery): {exc}"
+                yield from (Result(CARD_TARGET, name, False, reason) for name, _ in scenarios)
+    except TargetError as exc:
+        yield from (Result(CARD_TARGET, name, False, f"target did not start: {exc}") for name, _ in scenarios)
+
+
 def run_target(target: str, directory: Path, *, only: str = "") -> Iterator[Result]:
     """Start ``target`` under ``directory`` and run every scenario whose name contains ``only``."""
+    if target == CARD_TARGET:
+        yield from run_card_target(directory, only=only)
+        return
     directory.mkdir(parents=True, exist_ok=True)
     clients = standard_clients()
     rp_scenarios = [s for s in oidc_scenarios.SCENARIOS if only.lower() in s[0].lower()]
@@ -101,7 +126,7 @@ def run_target(target: str, directory: Path, *, only: str = "") -> Iterator[Resu
 def main(argv: Sequence[str]) -> int:
     """Entry point of ``python -m conformance oidc``."""
     parser = argparse.ArgumentParser(prog="python -m conformance oidc", description=__doc__.splitlines()[0])
-    parser.add_argument("--target", choices=(*TARGETS, "both"), default="both")
+    parser.add_argument("--target", choices=(*TARGETS, CARD_TARGET, "both"), default="both")
     parser.add_argument("--only", default="", help="run only the scenarios whose name contains this text")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it (server and driver logs)")
     args = parser.parse_args(list(argv))
@@ -116,4 +141,4 @@ def main(argv: Sequence[str]) -> int:
     return 1 if failed else 0
 
 
-__all__ = ["TARGETS", "Result", "main", "run_target"]
+__all__ = ["CARD_TARGET", "TARGETS", "Result", "main", "run_target"]

@@ -151,6 +151,10 @@ class Browser:
             page = Arrival(url, False, response.status_code, logins, forms, response.text, hops)
             if response.status_code != 200 or "html" not in response.headers.get("content-type", ""):
                 return page
+            step = self.login_step(url, response.text) if login else None
+            if step is not None:
+                (method, url), data, logins = step, None, logins + 1
+                continue
             candidates = [f for f in parse_forms(response.text) if f.has_submit or f.fields]
             if not candidates or forms >= _MAX_FORMS:
                 return page
@@ -172,6 +176,12 @@ class Browser:
             else:
                 url, data = target, _multi(fields)
         raise RuntimeError(f"more than {_MAX_STEPS} steps: {' -> '.join(hops[-5:])}")
+
+
+    def login_step(self, url: str, html: str) -> tuple[str, str] | None:
+        """A login this user agent completes by itself on ``url`` (none here: the scripted form is a form); the
+        request that follows it (method, URL)."""
+        return None
 
 
 def _multi(fields: list[tuple[str, str]]) -> dict[str, list[str]]:

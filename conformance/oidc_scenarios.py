@@ -74,6 +74,8 @@ class Context:
     rp: OpenIdClient
     clients: dict[str, ClientSpec]
     metadata: dict[str, Any]
+    #: The user agent the scenarios' browsers are (the card target's logs in with the card).
+    browser_type: type[Browser] = Browser
     _ids: Iterator[int] = field(default_factory=itertools.count)
     _browsers: list[Browser] = field(default_factory=list)
 
@@ -83,7 +85,7 @@ class Context:
 
     def browser(self, account: str = ACCOUNT) -> Browser:
         """A new user agent (empty cookie jar), closed when the run ends."""
-        browser = Browser(account)
+        browser = self.browser_type(account)
         self._browsers.append(browser)
         return browser
 

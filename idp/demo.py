@@ -76,7 +76,7 @@ def run(data_dir: Path, *, port: int, rp_port: int, agent_port: int) -> int:
                 [sys.executable, "-m", "cardreader", "agent", "--provider", issuer, "--port", str(agent_port),
                  "--pin-entry", "pinpad", "--test-mode"], lab.env, base / "agent.log"))
         server = stack.enter_context(_relying_party(issuer, rp_port))
-        _print_welcome(server, lab is not None, base)
+        _print_welcome(server, lab is not None, base, agent_port)
         try:
             while True:
                 time.sleep(3600)
@@ -236,13 +236,14 @@ def _pretty(value: Any) -> str:
     return html.escape(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-def _print_welcome(server: ThreadingHTTPServer, with_card: bool, base: Path) -> None:
+def _print_welcome(server: ThreadingHTTPServer, with_card: bool, base: Path, agent_port: int) -> None:
     host, port = server.server_address[:2]
     lines = [f"demo relying party: http://{host!s}:{port}/  (open it in a browser on this machine)",
              f"logs and test material: {base}"]
     if with_card:
         lines.append(f"virtual card in the reader 'Virtual PCD': PIN {DEFAULT_AUTH_PIN} (authentication), "
-                     f"password {DEFAULT_SIGN_PASSWORD} (signing); type them into the agent's PIN pad page")
+                     f"password {DEFAULT_SIGN_PASSWORD} (signing); type them into the card agent's PIN pad, "
+                     f"http://127.0.0.1:{agent_port}/pinpad (the login page links to it once the login starts); "
+                     "the second login asks on a consent page which facts to share")
     lines.append("Ctrl-C stops everything")
     print("\n".join(lines), flush=True)
-

@@ -1,5 +1,6 @@
 """``python -m conformance oidc`` as a separate process: openid-client and idpyoidc against npm oidc-provider (the
-harness's own proof, fast) and against our provider (``idp serve``; every scenario must pass)."""
+harness's own proof, fast) and against our provider (``idp serve``; every scenario must pass), once more with the
+real card login in the loop (``--target ours-card``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import oidc_idpy, oidc_scenarios
+from cardreader.virtual.lab import VPCD_DRIVER
+from conformance import oidc_card, oidc_idpy, oidc_scenarios
 from conformance.oidc_browser import parse_forms
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +49,20 @@ def test_our_provider_passes_every_scenario() -> None:
     lines, code = run_harness("ours")
     assert lines[-1] == f"oidc: {SCENARIOS} passed, 0 failed", "our provider failed:\n" + failures(lines)
     assert code == 0
+
+
+@needs_node
+@pytest.mark.slow
+@pytest.mark.pcsc
+def test_openid_client_with_the_real_card_login_in_the_loop() -> None:
+    """openid-client against our provider whose logins are card logins: the virtual card in a private pcscd, the
+    card agent, the PIN typed into its PIN pad."""
+    if shutil.which("pcscd") is None or not VPCD_DRIVER.exists():
+        pytest.skip("needs pcscd and vsmartcard-vpcd")
+    lines, code = run_harness("ours-card")
+    assert lines[-1] == f"oidc: {len(oidc_card.SCENARIOS)} passed, 0 failed", "card login failed:\n" + failures(lines)
+    assert code == 0
+    assert any("signing certificate, facts after consent" in line for line in lines)
 
 
 def test_forms_are_read_like_a_browser() -> None:

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import secrets
 import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +45,8 @@ from .conftest import (
     running_agent,
     running_provider,
 )
+from .test_end_to_end import FACT_STRINGS
+from .test_end_to_end import _forms as forms
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow]
@@ -76,8 +79,11 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's chromium (./dev setup installs it)")
+    if not AXE.exists() and shutil.which("npm") is not None:  # the locked axe-core, as conformance does for its peers
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=AXE.parents[2], check=True,
+                       capture_output=True, timeout=600)
     if not AXE.exists():
-        pytest.skip("needs axe-core: npm ci in tests/idp/cardlogin")
+        pytest.skip("needs npm for axe-core (tests/idp/cardlogin/package-lock.json)")
     with playwright.sync_playwright() as p:
         running = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
         yield running
@@ -267,6 +273,23 @@ def test_cross_device_login_through_the_qr_codes_page(browser: Any, provider: Pr
         assert set(first.tokens()["userinfo"]) == {"sub"}
 
 
+def test_a_page_of_another_origin_cannot_use_the_agent(browser: Any, provider: Provider, agent: Agent,
+                                                       card: CardProfile) -> None:
+    """A page that is not the provider's (here the relying party's origin) cannot start a login at the agent, nor
+    read its state: the agent refuses the origin and the browser's CORS check blocks the answer."""
+    with person(browser, provider) as someone:
+        someone.page.goto(RP)
+        outcome = someone.page.evaluate("""async (agent) => {
+            const tried = async (path, init) => {
+                try { return String((await fetch(agent + path, init)).status); } catch (e) { return "blocked"; } };
+            return [await tried("/v1/status", {}),
+                    await tried("/v1/login", {method: "POST", headers: {"Content-Type": "application/json"},
+                                              body: JSON.stringify({token: "A".repeat(43)})})];
+        }""", agent.url)
+    assert outcome == ["blocked", "blocked"]
+    assert "wrong_origin" in agent.log.read_text()
+
+
 # --- card errors, each in words on the page ----------------------------------------------------------------------
 
 
@@ -371,3 +394,18 @@ def test_error_logout_and_expired_pages_are_accessible(browser: Any, provider: P
         check_axe(page)
         page.goto(f"{provider.url}/card-login/device")
         check_axe(page)
+
+
+# --- logs (keep last: it reads everything this module's logins wrote) --------------------------------------------
+
+
+def test_no_pin_and_no_basic_fact_in_any_log_line_of_the_browser_logins(provider: Provider, agent: Agent) -> None:
+    logs = provider.log.read_text(encoding="utf-8") + agent.log.read_text(encoding="utf-8")
+    assert "card_login_verified" in logs
+    assert "card_login_refused" in logs
+    for line in logs.splitlines():
+        for secret in (AUTH_PIN, SIGN_PASSWORD):
+            for form in forms(secret):
+                assert form not in line, line
+        for fact in FACT_STRINGS:
+            assert fact not in line, line

@@ -3,8 +3,9 @@ loopback → the virtual card in a real pcscd → the provider's verification �
 
 The test plays the browser (cookies, Origin headers) and the person (the PIN pad). Checked: an auth-cert login
 gets a pairwise ``sub`` and no personal data; a sign-cert login releases only the claims approved on the consent
-page; a replayed challenge fails; a signature over another message fails; a revoked card fails closed with a
-message a person understands; no PIN and no basic fact in any log line of the provider or the agent.
+page; a replayed challenge fails, within one interaction and across two; a signature over another message fails;
+a revoked card fails closed with a message a person understands; no PIN and no basic fact in any log line of
+the provider or the agent.
 """
 
 from __future__ import annotations
@@ -339,6 +340,45 @@ def test_replays_and_other_messages_fail(provider: Provider, lab: PcscLab, card:
     assert "/interaction/" not in stranger.http.post(f"/interaction/{uid}/card/finish").headers.get("location", "")
     unknown = api.post("/card-login/challenge", json={"token": secrets.token_urlsafe(32)})
     assert (unknown.status_code, unknown.json()["error"]) == (404, "unknown_login")
+
+
+def test_cross_interaction_replay_fails(provider: Provider, lab: PcscLab, card: CardProfile,
+                                        clients: dict[str, str], tmp_path: Path) -> None:
+    """A challenge, or a card signature, of one interaction never completes another one."""
+    api = httpx.Client(base_url=provider.url, timeout=20)
+    tickets = []
+    for _ in range(2):
+        browser = Browser.open(provider)
+        uid, _ = browser.authorize("rp1", "openid", prompt="login")
+        tickets.append((browser, uid, {"token": browser.login_page(uid)["token"]}))
+    (first, first_uid, ticket_a), (second, second_uid, ticket_b) = tickets
+    fields = api.post("/card-login/challenge", json=ticket_a).json()
+    message = LoginMessage(provider.url, fields["interaction"], b64decode(fields["challenge"]),
+                           dt.datetime.fromtimestamp(fields["issued_at"], dt.UTC), Purpose.AUTH)
+    certificate, signature = _sign(lab, encode_login_message(message), tmp_path)
+    # A's challenge and A's genuine signature, sent for B: B does not know the challenge
+    other = api.post("/card-login/response", json={**ticket_b, "challenge": fields["challenge"],
+                                                   "certificate": b64url(certificate), "signature": b64url(signature)})
+    assert (other.status_code, other.json()["error"]) == (400, "challenge_invalid")
+    # A's signature with a challenge B was given: the message B expects differs, so the signature does not verify
+    fields_b = api.post("/card-login/challenge", json=ticket_b).json()
+    crossed = api.post("/card-login/response", json={**ticket_b, "challenge": fields_b["challenge"],
+                                                     "certificate": b64url(certificate),
+                                                     "signature": b64url(signature)})
+    assert (crossed.status_code, crossed.json()["error"]) == (400, "bad_signature")
+    assert second.http.get(f"/interaction/{second_uid}/card/status").json()["state"] == "failed"
+    # A's challenge, once presented anywhere, is used up: not even A can use it now; a fresh one works
+    burnt = api.post("/card-login/response", json={**ticket_a, "challenge": fields["challenge"],
+                                                   "certificate": b64url(certificate), "signature": b64url(signature)})
+    assert (burnt.status_code, burnt.json()["error"]) == (400, "challenge_invalid")
+    fields = api.post("/card-login/challenge", json=ticket_a).json()
+    message = LoginMessage(provider.url, fields["interaction"], b64decode(fields["challenge"]),
+                           dt.datetime.fromtimestamp(fields["issued_at"], dt.UTC), Purpose.AUTH)
+    _, signature = _sign(lab, encode_login_message(message), tmp_path)
+    assert api.post("/card-login/response", json={**ticket_a, "challenge": fields["challenge"],
+                                                  "certificate": b64url(certificate),
+                                                  "signature": b64url(signature)}).json() == {"status": "verified"}
+    assert first.wait_status(first_uid)["state"] == "verified"
 
 
 def test_a_revoked_card_fails_closed(provider: Provider, agent: Agent, lab: PcscLab, pki: Pki,

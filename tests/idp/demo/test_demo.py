@@ -56,3 +56,50 @@ def test_demo_runs_and_stops(tmp_path: Path) -> None:
     assert "PIN 1234" in output
     left = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True, check=False).stdout
     assert not re.findall(r"\d+", left), "processes of the demo survived it"
+
+
+@pytest.mark.pcsc
+@pytest.mark.slow
+def test_the_demo_signing_login_releases_the_facts_after_consent(tmp_path: Path) -> None:
+    """The README's main command as a person uses it, in headless Chromium: the second button of the demo relying
+    party, the signing password typed into the agent's PIN pad, the consent page, the facts shown by the RP."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("needs Debian's chromium")
+    port, rp_port, agent_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "MYNACARD_DATA_DIR": str(tmp_path / "var")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "idp", "demo", "--port", str(port), "--rp-port", str(rp_port),
+         "--agent-port", str(agent_port)], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    try:
+        _wait(f"http://127.0.0.1:{rp_port}/", process)
+        _wait(f"http://127.0.0.1:{agent_port}/v1/status", process)
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                        args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+            context = browser.new_context(locale="en-US")
+            page = context.new_page()
+            page.goto(f"http://127.0.0.1:{rp_port}/")
+            page.get_by_role("link", name="share name and birth date").click()
+            page.locator("#pinpad-link").wait_for(state="visible", timeout=30_000)
+            pad = context.new_page()
+            pad.goto(f"http://127.0.0.1:{agent_port}/pinpad")
+            pad.locator("#secret").wait_for(state="visible", timeout=30_000)
+            pad.keyboard.type("ABC123")
+            pad.keyboard.press("Enter")
+            page.wait_for_url("**/consent", timeout=30_000)
+            page.get_by_role("checkbox").first.check()
+            page.get_by_role("checkbox").nth(1).check()
+            page.get_by_role("button", name="Allow").click()
+            page.wait_for_url(f"http://127.0.0.1:{rp_port}/callback*", timeout=30_000)
+            shown = str(page.text_content("body"))
+            browser.close()
+        assert "Logged in. The nonce matches." in shown
+        assert '"acr": "urn:mynacard:acr:sign-cert"' in shown
+        assert '"name":' in shown
+        assert '"birthdate":' in shown
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert f"http://127.0.0.1:{agent_port}/pinpad" in output
