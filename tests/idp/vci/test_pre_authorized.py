@@ -15,7 +15,7 @@ import httpx
 from credentials.oid4vci.offer import CredentialOffer, parse_offer_link
 from credentials.sdjwt import HeldSdJwt
 from credentials.wallet.http import DpopSession
-from credentials.wallet.login import UserAgent, default_approval
+from credentials.wallet.login import LoginDriver, UserAgent, default_approval
 
 from .conftest import Provider, login_as
 
@@ -23,7 +23,8 @@ OFFER_LINK = re.compile(r'href="(openid-credential-offer://\?[^"]+)"')
 TX_CODE = re.compile(r'class="tx-code"><strong>(\d+)</strong>')
 
 
-def pc_login(provider: Provider, configurations: list[str], *, with_sex: bool = False) -> tuple[str, str]:
+def pc_login(provider: Provider, configurations: list[str], *, with_sex: bool = False,
+             driver: LoginDriver | None = None) -> tuple[str, str]:
     """The person at the PC: choose, log in, consent; the offer link and the Transaction Code the page shows."""
     browser = httpx.Client(base_url=provider.url, timeout=30, follow_redirects=False)
     choice = browser.get("/credentials", params=[("configuration", c) for c in configurations])
@@ -31,7 +32,7 @@ def pc_login(provider: Provider, configurations: list[str], *, with_sex: bool = 
     started = browser.post("/credentials/start", content=urlencode([("configuration", c) for c in configurations]),
                            headers={"Origin": provider.url, "Content-Type": "application/x-www-form-urlencoded"})
     assert started.status_code == 303, started.text
-    agent = UserAgent(provider.url, provider.url + "/credentials/callback", login_as("pc-holder"),
+    agent = UserAgent(provider.url, provider.url + "/credentials/callback", driver or login_as("pc-holder"),
                       default_approval(with_sex), http=browser)
     answer = agent.authorize(provider.url + started.headers["location"])
     page = browser.get("/credentials/callback", params=answer)
