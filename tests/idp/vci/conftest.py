@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from credentials.wallet.issuance import Issuer, ReceiveOptions, obtain_token
 from credentials.wallet.login import LoginDriver, TestLogin
 from keys.service import KeyEncryptionKeys
 from keys.trust import TrustStore, fingerprint
+from tests.idp.cardlogin.conftest import _wait_healthy as wait_healthy
 from tests.idp.postgres import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -60,16 +60,7 @@ class Provider:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "idp", "serve", "--port", str(self.port)],
                                             env=env, stdout=out, stderr=out, cwd=ROOT)
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.process.poll() is None, self.log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "idp serve did not become healthy"
-            time.sleep(0.1)
+        wait_healthy(self.url, self.process, self.log)
 
     def stop(self, *, kill: bool = False) -> None:
         if self.process is None:

@@ -86,12 +86,17 @@ def _token(provider: Provider, code: str, tx_code: str | None) -> httpx.Response
     return session.request("POST", f"{provider.url}/token", data=form)
 
 
-def test_transaction_code_is_attempt_capped(issuer: Provider) -> None:
-    link, tx_code = pc_login(issuer, ["jp_age"])
+def pre_authorized_code(provider: Provider) -> tuple[str, str]:
+    """A fresh pre-authorized code (read from its offer) and its Transaction Code."""
+    link, tx_code = pc_login(provider, ["jp_age"])
     uri = parse_offer_link(link, allow_http=True)
     assert isinstance(uri, str)
-    code = httpx.get(uri).json()["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"][
-        "pre-authorized_code"]
+    grants = httpx.get(uri).json()["grants"]
+    return grants["urn:ietf:params:oauth:grant-type:pre-authorized_code"]["pre-authorized_code"], tx_code
+
+
+def test_transaction_code_is_attempt_capped(issuer: Provider) -> None:
+    code, tx_code = pre_authorized_code(issuer)
     missing = _token(issuer, code, None)
     assert missing.json()["error"] == "invalid_request"  # not counted: nothing was guessed
     wrong = str((int(tx_code) + 1) % 1_000_000).zfill(6)
@@ -102,11 +107,7 @@ def test_transaction_code_is_attempt_capped(issuer: Provider) -> None:
 
 
 def test_pre_authorized_code_needs_dpop_and_is_anonymous(issuer: Provider) -> None:
-    link, tx_code = pc_login(issuer, ["jp_age"])
-    uri = parse_offer_link(link, allow_http=True)
-    assert isinstance(uri, str)
-    code = httpx.get(uri).json()["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"][
-        "pre-authorized_code"]
+    code, tx_code = pre_authorized_code(issuer)
     plain = httpx.post(f"{issuer.url}/token", data={
         "grant_type": "urn:ietf:params:oauth:grant-type:pre-authorized_code", "pre-authorized_code": code,
         "tx_code": tx_code})
