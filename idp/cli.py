@@ -9,6 +9,7 @@ Commands print JSON on standard output and log JSON lines on standard error. Exi
   idp cleanup                                      delete expired rows, prune expired keys
   idp keys list | rotate [--alg A] | rewrap        signing keys
   idp clients add | list | remove                  registered clients
+  idp credentials revoke | suspend | reinstate | status-lists | keys | sweep | ca   the credential issuer
   idp config [--docs]                              effective settings (secrets hidden) or their documentation
 """
 
@@ -31,6 +32,7 @@ from idp.logs import configure_logging, logging_config
 from idp.runtime import Services, StartupError, open_services, utcnow
 from idp.settings import CONFIG_ENV, Secret, Settings, SettingsError, describe, iter_options, load_settings
 from idp.storage import ClientExists, Database, migrate
+from idp.vci import cli as credentials_cli
 from keys.service.errors import KeyServiceError
 from keys.service.signer import SIGNING_ALGORITHMS
 
@@ -82,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     clients.add_parser("list", help="list clients")
     remove = clients.add_parser("remove", help="remove a client")
     remove.add_argument("client_id")
+
+    credentials_cli.add_parser(sub)
 
     config = sub.add_parser("config", help="print the effective settings (secrets hidden)")
     config.add_argument("--docs", action="store_true", help="print every option's documentation instead")
@@ -213,6 +217,8 @@ def _action(args: argparse.Namespace) -> Callable[[Services], Awaitable[int]]:
         ("clients", "list"): lambda: _clients_list,
         ("clients", "remove"): lambda: _clients_remove(args.client_id),
     }
+    if args.command == "credentials":
+        return credentials_cli.action(args, _print)
     return table[(args.command, getattr(args, "action", None))]()
 
 

@@ -259,20 +259,30 @@ class _Receiver:
                               json={"notification_id": notification, "event": "credential_accepted"})
 
 
+def obtain_token(session: DpopSession, issuer: Issuer, offer: CredentialOffer,
+                 options: ReceiveOptions) -> dict[str, Any]:
+    """The token response for ``offer`` by the grant ``options`` choose (``auto``: pre-authorized when offered)."""
+    grant = options.grant
+    if grant == "auto":
+        grant = "pre-authorized_code" if offer.pre_authorized_code is not None else "authorization_code"
+    if grant == "pre-authorized_code":
+        if offer.pre_authorized_code is None:
+            raise WalletError("the offer has no pre-authorized code")
+        return _token_pre_authorized(session, issuer, offer, options)
+    return _token_authorization_code(session, issuer, offer, options)
+
+
+def credential_requests(token: Mapping[str, Any], offer: CredentialOffer) -> list[tuple[str, dict[str, str]]]:
+    """``(configuration id, request member)`` per credential to ask for (§8.2: identifiers when given)."""
+    return _requests(token, offer)
+
+
 def receive(offer: str, wallet: WalletFile, options: ReceiveOptions) -> Received:
     """Receive every credential an offer holds (see the module docstring); the wallet file is saved."""
     session = DpopSession()
     resolved = resolve_offer(session, offer, allow_http=options.allow_http)
     issuer = Issuer.discover(session, resolved.credential_issuer)
-    grant = options.grant
-    if grant == "auto":
-        grant = "pre-authorized_code" if resolved.pre_authorized_code is not None else "authorization_code"
-    if grant == "pre-authorized_code":
-        if resolved.pre_authorized_code is None:
-            raise WalletError("the offer has no pre-authorized code")
-        token = _token_pre_authorized(session, issuer, resolved, options)
-    else:
-        token = _token_authorization_code(session, issuer, resolved, options)
+    token = obtain_token(session, issuer, resolved, options)
     receiver = _Receiver(session, issuer, wallet, options, str(token["access_token"]), options.client_id,
                          resolved.credential_issuer)
     result = Received()
@@ -305,5 +315,5 @@ def collect_deferred(wallet: WalletFile, options: ReceiveOptions) -> Received:
     return result
 
 
-__all__ = ["Issuer", "ReceiveOptions", "Received", "check_credential", "collect_deferred", "receive",
-           "resolve_offer"]
+__all__ = ["Issuer", "ReceiveOptions", "Received", "check_credential", "collect_deferred", "credential_requests",
+           "obtain_token", "receive", "resolve_offer"]

@@ -96,8 +96,9 @@ def essential(request: AuthorizationRequest) -> frozenset[str]:
 
 
 def consent_needed(request: AuthorizationRequest, available: Mapping[str, Any], before: Consent | None) -> bool:
-    """Whether the person must be asked: ``prompt=consent``, nothing remembered, or something new asked for."""
-    if "consent" in request.prompt or before is None:
+    """Whether the person must be asked: ``prompt=consent``, nothing remembered, something new asked for, or
+    claims for a credential (each issuance puts facts into a new credential: always asked)."""
+    if "consent" in request.prompt or before is None or request.credential_requests:
         return True
     return not (set(request.scope) <= before.scopes and set(askable(request, available)) <= before.asked)
 

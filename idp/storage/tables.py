@@ -99,28 +99,9 @@ clients = Table(
     Column("client_id_issued_at", BigInteger),
 )
 
-#: The provider's signing keys (see keys.service.store.StoredKey).
-signing_keys = Table(
-    "signing_keys",
-    metadata,
-    Column("kid", String(64), primary_key=True),
-    Column("alg", String(16), nullable=False),
-    Column("generation", Integer, nullable=False),
-    Column("backend", String(16), nullable=False),
-    Column("key_ref", String(255)),
-    Column("kek_id", String(32)),
-    Column("wrapped", LargeBinary),
-    Column("public_jwk", JSON_DOCUMENT, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("activate_at", UtcDateTime, nullable=False),
-    Column("retire_at", UtcDateTime),
-    Column("expires_at", UtcDateTime),
-    UniqueConstraint("alg", "generation", name="uq_signing_keys_alg_generation"),
-    Index("ix_signing_keys_expires_at", "expires_at"),
-)
-
 
 def _signing_key_columns(table: str) -> list[Any]:
+    """The columns of a signing-key table (see keys.service.store.StoredKey), constraint names per table."""
     return [Column("kid", String(64), primary_key=True),
             Column("alg", String(16), nullable=False),
             Column("generation", Integer, nullable=False),
@@ -135,6 +116,10 @@ def _signing_key_columns(table: str) -> list[Any]:
             Column("expires_at", UtcDateTime),
             UniqueConstraint("alg", "generation", name=f"uq_{table}_alg_generation"),
             Index(f"ix_{table}_expires_at", "expires_at")]
+
+
+#: The provider's signing keys (see keys.service.store.StoredKey).
+signing_keys = Table("signing_keys", metadata, *_signing_key_columns("signing_keys"))
 
 
 #: The keys that sign credentials and status lists, each with the certificate the issuing CA made for it.

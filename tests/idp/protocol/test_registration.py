@@ -19,6 +19,7 @@ from idp.oauth.client_auth import JWT_BEARER
 from idp.runtime import utcnow
 from idp.settings import SettingsError
 from idp.storage.tables import clients as clients_table
+from idp.vci.preauth import ISSUER_CLIENT_ID
 from tests.idp.conftest import settings_for
 from tests.idp.protocol import clientfixtures
 from tests.idp.protocol.clientfixtures import ISSUER, Key, LoopbackServer, assertion_claims, jwks
@@ -223,7 +224,8 @@ def test_bad_metadata_is_refused(dcr: Provider, case: str) -> None:
     response = register(dcr, metadata)
     assert response.status_code == 400, response.text
     assert response.json()["error"] == error
-    assert dcr.call(dcr.services.clients.all) == []
+    registered = [c.client_id for c in dcr.call(dcr.services.clients.all)]
+    assert registered == [ISSUER_CLIENT_ID]  # only the provider's own (credential issuer) client
 
 
 @pytest.mark.parametrize(("body", "content_type"), [
