@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 async def _state(url: str, identifier: str) -> dict[str, Any]:
     db = Database.connect(url)
     try:
-        async with db.engine.connect() as conn:
+        async with db.connection() as conn:
             count = (await conn.execute(select(func.count()).select_from(issued_credentials)
                                         .where(issued_credentials.c.dataset == identifier))).scalar_one()
             entries = {(r.status_list_id, r.status_idx) for r in (await conn.execute(
