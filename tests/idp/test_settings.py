@@ -111,7 +111,9 @@ def test_unsafe_defaults_warn_and_safe_settings_do_not() -> None:
     test_mode = load_settings(environ={"MYNACARD_TEST_MODE": "1"})
     assert any("test mode" in w for w in unsafe_warnings(test_mode, {}))
     safe = {"MYNACARD_ISSUER": "https://id.example.jp", "MYNACARD_KEYS_KEKS": KEK,
-            "MYNACARD_AUTHORIZATION_PAIRWISE_SALT": "a-long-random-deployment-salt-0123456789"}
+            "MYNACARD_AUTHORIZATION_PAIRWISE_SALT": "a-long-random-deployment-salt-0123456789",
+            "MYNACARD_CREDENTIALS_CA_CERTIFICATES": "/etc/mynacard/vc-ca.pem",
+            "MYNACARD_CREDENTIALS_CA_KEY": "/etc/mynacard/vc-ca.key"}
     assert unsafe_warnings(load_settings(environ=safe), safe) == []
 
 

@@ -64,7 +64,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     trust = TestPki.open(directory).write_trust_directory(base / "trust")
     crls = base / "crls"
     crls.mkdir()
-    made = Pki(directory, trust, crls, adult, later)
+    made = Pki(directory, trust, crls, adult, later, later)  # no expired card is needed here
     _write_crls(made, set(), 1)
     return made
 
