@@ -404,7 +404,8 @@ def _forms(secret: str) -> list[str]:
     return [secret, raw.hex(), raw.hex().upper(), raw.hex(" "), raw.hex(" ").upper()]
 
 
-def test_no_pin_and_no_basic_fact_in_any_log_line(provider: Provider, agent: Agent) -> None:
+def check_logs(provider: Provider, agent: Agent) -> None:
+    """The provider's and the agent's logs saw logins and refusals, and carry no PIN and no basic fact."""
     logs = provider.log.read_text(encoding="utf-8") + agent.log.read_text(encoding="utf-8")
     assert "card_login_verified" in logs
     assert "card_login_refused" in logs
@@ -417,3 +418,7 @@ def test_no_pin_and_no_basic_fact_in_any_log_line(provider: Provider, agent: Age
             assert fact not in line, line
         if line.startswith("{"):
             json.loads(line)  # the provider's logs stay structured
+
+
+def test_no_pin_and_no_basic_fact_in_any_log_line(provider: Provider, agent: Agent) -> None:
+    check_logs(provider, agent)

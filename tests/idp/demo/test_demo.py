@@ -30,14 +30,20 @@ def _wait(url: str, process: subprocess.Popen[str], timeout: float = 90) -> http
             time.sleep(0.3)
 
 
-@pytest.mark.pcsc
-def test_demo_runs_and_stops(tmp_path: Path) -> None:
+def _demo(tmp_path: Path) -> tuple[subprocess.Popen[str], int, int, int]:
+    """``idp demo`` on free ports: the process and its provider, relying party and agent ports."""
     port, rp_port, agent_port = free_port(), free_port(), free_port()
     env = {**os.environ, "MYNACARD_DATA_DIR": str(tmp_path / "var")}
     process = subprocess.Popen(
         [sys.executable, "-m", "idp", "demo", "--port", str(port), "--rp-port", str(rp_port),
          "--agent-port", str(agent_port)], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True)
+    return process, port, rp_port, agent_port
+
+
+@pytest.mark.pcsc
+def test_demo_runs_and_stops(tmp_path: Path) -> None:
+    process, port, rp_port, agent_port = _demo(tmp_path)
     try:
         home = _wait(f"http://127.0.0.1:{rp_port}/", process)
         assert "Log in with the card" in home.text
@@ -66,12 +72,7 @@ def test_the_demo_signing_login_releases_the_facts_after_consent(tmp_path: Path)
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("needs Debian's chromium")
-    port, rp_port, agent_port = free_port(), free_port(), free_port()
-    env = {**os.environ, "MYNACARD_DATA_DIR": str(tmp_path / "var")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "idp", "demo", "--port", str(port), "--rp-port", str(rp_port),
-         "--agent-port", str(agent_port)], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+    process, _, rp_port, agent_port = _demo(tmp_path)
     try:
         _wait(f"http://127.0.0.1:{rp_port}/", process)
         _wait(f"http://127.0.0.1:{agent_port}/v1/status", process)
