@@ -54,7 +54,9 @@ def error_of(response: httpx.Response) -> str:
 
 
 def status_checker(provider: Provider) -> StatusChecker:
-    return StatusChecker(fetch=lambda uri: httpx.get(uri, timeout=10).text, trust=provider.trust())
+    # a relying party's clock leeway: the token's iat (whole seconds) may be a little ahead of our clock
+    return StatusChecker(fetch=lambda uri: httpx.get(uri, timeout=10).text, trust=provider.trust(),
+                         leeway=dt.timedelta(seconds=5))
 
 
 def verified(provider: Provider, credential: str, key: HolderKey, disclose: list[tuple[str, ...]]) -> Any:
