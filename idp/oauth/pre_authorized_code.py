@@ -3,8 +3,8 @@
 
 Checks, in order, each failure an RFC 6749 §5.2 error with the §6.3 clarifications: a DPoP proof when
 ``credentials.require_dpop`` (checked before the code is touched, so a missing proof does not cost the code);
-``pre-authorized_code`` present; then one atomic redemption (:meth:`idp.storage.credentials.CredentialStore.
-redeem_pre_authorized_code`): unknown, expired, used or dead codes are ``invalid_grant``; a missing
+``pre-authorized_code`` present; then one atomic redemption (:meth:`idp.storage.credentials.pre_authorized_codes.
+PreAuthorizedCodeStore.redeem`): unknown, expired, used or dead codes are ``invalid_grant``; a missing
 ``tx_code`` where one is expected, or one where none is, ``invalid_request``; a wrong one ``invalid_grant`` and
 counted (the last allowed attempt kills the code). Client authentication is optional (§6.1): without it the
 token goes to the issuer client (:data:`idp.vci.preauth.ISSUER_CLIENT_ID`).
@@ -25,6 +25,7 @@ from idp.errors import InvalidGrant, InvalidRequest
 from idp.oauth.authorization_request import InvalidAuthorizationDetailsError
 from idp.oauth.tokens import GRANT_KIND, Authorization, issue_access_token, token_type
 from idp.runtime import Services
+from idp.storage.credentials import RedemptionOutcome
 from idp.vci.grant import Issuance, issuance_of
 from idp.vci.preauth import code_digest, tx_code_digest
 
@@ -48,15 +49,15 @@ async def redeem_pre_authorized_code(services: Services, request: TokenRequest) 
         raise InvalidRequest("pre-authorized_code is required")
     if len(code) > _MAX_CODE or (tx_code is not None and len(tx_code) > _MAX_TX_CODE):
         raise InvalidGrant("the pre-authorized code is invalid, expired or used")
-    outcome, issuance_id = await vci.store.redeem_pre_authorized_code(
+    redemption = await vci.store.pre_authorized_codes.redeem(
         code_digest(code), None if tx_code is None else tx_code_digest(vci.reference_key, tx_code), now)
-    if outcome == "tx_code_required":
+    if redemption.outcome is RedemptionOutcome.TX_CODE_REQUIRED:
         raise InvalidRequest("tx_code is required for this pre-authorized code")
-    if outcome == "tx_code_unexpected":
+    if redemption.outcome is RedemptionOutcome.TX_CODE_UNEXPECTED:
         raise InvalidRequest("this pre-authorized code takes no tx_code")
-    if outcome == "wrong_tx_code":
+    if redemption.outcome is RedemptionOutcome.WRONG_TX_CODE:
         raise InvalidGrant("the tx_code is wrong")
-    issuance = None if issuance_id is None else await issuance_of(services, issuance_id, now)
+    issuance = None if redemption.issuance_id is None else await issuance_of(services, redemption.issuance_id, now)
     if issuance is None:
         raise InvalidGrant("the pre-authorized code is invalid, expired or used")
     granted = _narrowed(issuance, params.get("authorization_details"))

@@ -70,12 +70,13 @@ def action(args: argparse.Namespace, show: Callable[[Any], None]) -> Callable[[S
             changed = await change_status(services, _ACTIONS[args.action], actor="cli", **selection)
             show({"changed": changed})
         elif args.action == "status-lists":
-            show(await vci.store.status_lists())
+            show(await vci.store.status_lists.summaries())
         elif args.action == "keys":
             keys = await vci.keys.keyset.keys(now, reload=True)
             show([{"kid": k.kid, "state": k.state(now).value, "backend": k.backend, "created_at": k.created_at,
                    "activate_at": k.activate_at, "retire_at": k.retire_at, "expires_at": k.expires_at,
-                   "certificate": await vci.store.key_certificate(k.kid) is not None} for k in keys])
+                   "certificate": await vci.store.key_certificates.key_certificate(k.kid) is not None}
+                  for k in keys])
         elif args.action == "sweep":
             report = await revocation_sweep(services)
             show({"crls": report.crls, "revoked": report.revoked, "denied": report.denied})

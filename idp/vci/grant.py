@@ -91,7 +91,7 @@ async def begin_issuance(services: Services, request: AuthorizationRequest, logi
         granted.append((config.id, identifier))
     if not rows:
         return None
-    await vci.store.add_datasets(rows, now)
+    await vci.store.datasets.add(rows, now)
     _log.info("credential_datasets_granted", extra={"client_id": request.client_id,
                                                     "configurations": [c for c, _ in granted]})
     return Issuance(issuance_id, tuple(granted))
@@ -102,7 +102,7 @@ async def issuance_of(services: Services, issuance_id: str, now: dt.datetime) ->
     vci = services.vci
     if vci is None:
         return None
-    rows = await vci.store.datasets(issuance_id, now)
+    rows = await vci.store.datasets.of_issuance(issuance_id, now)
     return Issuance(issuance_id, tuple((r.configuration_id, r.identifier) for r in rows)) if rows else None
 
 

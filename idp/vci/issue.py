@@ -13,7 +13,7 @@ authorization error):
    ``credential_request_denied``;
 5. the signing certificate's status (:mod:`idp.vci.revocation`): revoked — denied, facts deleted; unknown — the
    request is deferred (202, ``transaction_id``), its nonces consumed and its keys kept sealed; good — issued;
-6. one transaction (:meth:`idp.storage.credentials.CredentialStore.issue`): nonces consumed (``invalid_nonce``
+6. one transaction (:meth:`idp.storage.credentials.datasets.DatasetStore.issue`): nonces consumed (``invalid_nonce``
    otherwise, nothing written), random status indices, signatures, the sealed answer; the facts deleted.
 
 A deferred transaction is retried at the Deferred Credential Endpoint with the same check 5. Notifications are
@@ -40,10 +40,11 @@ from credentials.oid4vci.request import (
     parse_deferred_request,
     parse_notification_request,
 )
+from credentials.status.bits import StatusType
 from credentials.status.check import StatusReference
 from idp.errors import InsufficientScope
 from idp.runtime import Services
-from idp.storage.credentials import INVALID, Conflict, DatasetRow, NonceRejected
+from idp.storage.credentials import Conflict, DatasetRow, DatasetState, NonceRejected
 from idp.vci.access import IssuerAccess
 from idp.vci.service import Vci, request_key
 from idp.vci.status import status_uri
@@ -76,7 +77,7 @@ def _lifetime(services: Services, config: CredentialConfiguration) -> dt.timedel
 
 async def _dataset_for(vci: Vci, access: IssuerAccess, identifier: str | None, configuration_id: str | None,
                        now: dt.datetime) -> DatasetRow:
-    rows = await vci.store.datasets(access.issuance_id, now)
+    rows = await vci.store.datasets.of_issuance(access.issuance_id, now)
     if identifier is not None:
         row = next((r for r in rows if r.identifier == identifier), None)
         if row is None:
@@ -112,15 +113,15 @@ async def _verdict(services: Services, vci: Vci, row: DatasetRow, now: dt.dateti
     crls = await vci.revocation.crls(services.settings, now)
     verdict = await vci.revocation.verdict(row.cert_issuer, row.cert_ref, crls, now)
     if verdict == "revoked":
-        await vci.store.deny(row.identifier)
+        await vci.store.datasets.deny(row.identifier)
         _log.warning("credential_denied_certificate_revoked", extra={"configuration": row.configuration_id})
         raise _denied(IssuanceReason.CERTIFICATE_REVOKED, "the signing certificate behind this login is revoked")
     return verdict
 
 
 async def _issue(services: Services, vci: Vci, row: DatasetRow, dataset: Dataset,
-                 holder_keys: Sequence[Mapping[str, str]], *, nonces: Sequence[str], key: str, from_state: str,
-                 now: dt.datetime) -> Answer:
+                 holder_keys: Sequence[Mapping[str, str]], *, nonces: Sequence[str], key: str,
+                 from_state: DatasetState, now: dt.datetime) -> Answer:
     config = CONFIGURATIONS[row.configuration_id]
     issuer_key = await vci.keys.current(now)
     dataset = replace(dataset, not_after=min(dataset.not_after, issuer_key.chain[0].not_valid_after_utc))
@@ -137,21 +138,21 @@ async def _issue(services: Services, vci: Vci, row: DatasetRow, dataset: Dataset
     async def pause(point: str) -> None:
         await _pause(services, point)
 
-    body = await vci.store.issue(
-        row.identifier, from_state="deferred" if from_state == "deferred" else "granted", request_key=key,
+    body = await vci.store.datasets.issue(
+        row.identifier, from_state=from_state, request_key=key,
         nonces=nonces, count=len(holder_keys), cert_ref=row.cert_ref, configuration_id=config.id, expires_at=exp,
         lists=vci.lists, sign=sign, seal=lambda b: vci.seal(b, "response:" + row.identifier),
         notification_id=notification_id,
         response_expires_at=now + dt.timedelta(seconds=services.settings.credentials.response_ttl), now=now,
         pause=pause)
     _log.info("credentials_issued", extra={"configuration": config.id, "count": len(holder_keys),
-                                           "deferred": from_state == "deferred"})
+                                           "deferred": from_state is DatasetState.DEFERRED})
     return Answer(200, body)
 
 
 async def _after_conflict(vci: Vci, identifier: str, key: str, now: dt.datetime) -> Answer:
     """Another request used the dataset first: its answer if it was this very request, else denied."""
-    row = await vci.store.dataset(identifier, now)
+    row = await vci.store.datasets.find(identifier, now)
     if row is not None and row.request_key == key and (kept := _kept(vci, row)) is not None:
         return kept
     raise _denied(IssuanceReason.ALREADY_ISSUED, "these credentials were already issued for this authorization")
@@ -167,7 +168,7 @@ async def credential_request(services: Services, access: IssuerAccess, document:
     key = request_key(row.identifier, *sorted(request.proofs))
     if row.request_key == key and (kept := _kept(vci, row)) is not None:
         return kept
-    if row.state != "granted" or row.sealed is None or row.kek_id is None:
+    if row.state is not DatasetState.GRANTED or row.sealed is None or row.kek_id is None:
         raise _denied(IssuanceReason.ALREADY_ISSUED, "these credentials were already issued for this authorization")
     dataset = Dataset.from_json(vci.unseal(row.kek_id, row.sealed, row.identifier)["dataset"])
     holder_keys = [dict(p.jwk) for p in proofs]
@@ -175,8 +176,8 @@ async def credential_request(services: Services, access: IssuerAccess, document:
     try:
         if await _verdict(services, vci, row, now) == "unknown":
             return await _defer(services, vci, row, dataset, holder_keys, nonces=nonces, key=key, now=now)
-        return await _issue(services, vci, row, dataset, holder_keys, nonces=nonces, key=key, from_state="granted",
-                            now=now)
+        return await _issue(services, vci, row, dataset, holder_keys, nonces=nonces, key=key,
+                            from_state=DatasetState.GRANTED, now=now)
     except NonceRejected:
         raise nonce_error() from None
     except Conflict:
@@ -190,9 +191,10 @@ async def _defer(services: Services, vci: Vci, row: DatasetRow, dataset: Dataset
     transaction_id = secrets.token_urlsafe(24)
     body = deferred_response(transaction_id, int(options.deferred_interval))
     kek_id, sealed = vci.seal({"dataset": dataset.to_json(), "holder_keys": list(holder_keys)}, row.identifier)
-    await vci.store.defer(row.identifier, request_key=key, nonces=nonces, kek_id=kek_id, sealed=sealed, body=body,
-                          seal=lambda b: vci.seal(b, "response:" + row.identifier), transaction_id=transaction_id,
-                          expires_at=now + dt.timedelta(seconds=options.deferred_ttl), now=now)
+    await vci.store.datasets.defer(row.identifier, request_key=key, nonces=nonces, kek_id=kek_id, sealed=sealed,
+                                   body=body, seal=lambda b: vci.seal(b, "response:" + row.identifier),
+                                   transaction_id=transaction_id,
+                                   expires_at=now + dt.timedelta(seconds=options.deferred_ttl), now=now)
     _log.info("credential_deferred", extra={"configuration": row.configuration_id, "reason": "revocation_unknown"})
     return Answer(202, body)
 
@@ -202,16 +204,16 @@ async def deferred_request(services: Services, access: IssuerAccess, document: M
     """Answer a Deferred Credential Request (§9)."""
     vci = _vci(services)
     transaction_id = parse_deferred_request(document)
-    row = await vci.store.by_transaction(transaction_id, now)
+    row = await vci.store.datasets.by_transaction(transaction_id, now)
     if row is None or row.issuance_id != access.issuance_id:
         raise IssuanceError(IssuanceErrorCode.INVALID_TRANSACTION_ID, IssuanceReason.UNKNOWN_TRANSACTION,
                             "transaction_id is unknown, expired or another token's")
-    if row.state == "issued":
+    if row.state is DatasetState.ISSUED:
         if (kept := _kept(vci, row)) is not None:
             return kept
         raise IssuanceError(IssuanceErrorCode.INVALID_TRANSACTION_ID, IssuanceReason.UNKNOWN_TRANSACTION,
                             "the credentials of this transaction were already obtained")
-    if row.state != "deferred" or row.sealed is None or row.kek_id is None or row.request_key is None:
+    if row.state is not DatasetState.DEFERRED or row.sealed is None or row.kek_id is None or row.request_key is None:
         raise _denied(IssuanceReason.CERTIFICATE_REVOKED, "these credentials can no longer be issued")
     sealed = vci.unseal(row.kek_id, row.sealed, row.identifier)
     dataset = Dataset.from_json(sealed["dataset"])
@@ -221,7 +223,7 @@ async def deferred_request(services: Services, access: IssuerAccess, document: M
             transaction_id, int(services.settings.credentials.deferred_interval)))
     try:
         return await _issue(services, vci, row, dataset, sealed["holder_keys"], nonces=(), key=row.request_key,
-                            from_state="deferred", now=now)
+                            from_state=DatasetState.DEFERRED, now=now)
     except Conflict:
         return await _after_conflict(vci, row.identifier, row.request_key, now)
 
@@ -230,13 +232,13 @@ async def notification(services: Services, access: IssuerAccess, document: Mappi
     """Record a Notification Request (§11)."""
     vci = _vci(services)
     request = parse_notification_request(document)
-    row = await vci.store.by_notification(request.notification_id)
+    row = await vci.store.datasets.by_notification(request.notification_id)
     if row is None or row.issuance_id != access.issuance_id:
         raise IssuanceError(IssuanceErrorCode.INVALID_NOTIFICATION_ID, IssuanceReason.UNKNOWN_NOTIFICATION,
                             "notification_id is unknown or another token's")
-    await vci.store.note(request.notification_id, request.event, drop_response=True)
+    await vci.store.datasets.note(request.notification_id, request.event, drop_response=True)
     if request.event != "credential_accepted":
-        await vci.store.set_status(INVALID, dataset=row.identifier)
+        await vci.store.status_lists.set_status(StatusType.INVALID, dataset=row.identifier)
     _log.info("credential_notification", extra={"event": request.event, "configuration": row.configuration_id})
 
 

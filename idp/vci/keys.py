@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from credentials.oid4vci.issuance import IssuerKey
 from idp.settings import Settings
 from idp.signing import key_backends, load_keks
-from idp.storage.credentials import CredentialStore
+from idp.storage.credentials import KeyCertificateStore
 from idp.storage.database import Database
 from idp.storage.signing_keys import SqlKeyStore
 from idp.storage.tables import credential_signing_keys
@@ -56,7 +56,7 @@ def build_credential_keyset(settings: Settings, db: Database) -> Keyset:
 class CredentialKeys:
     """The current credential signing key with its chain, and the published keys."""
 
-    def __init__(self, keyset: Keyset, store: CredentialStore, ca: IssuingCa, settings: Settings) -> None:
+    def __init__(self, keyset: Keyset, store: KeyCertificateStore, ca: IssuingCa, settings: Settings) -> None:
         self.keyset = keyset
         self.ca = ca
         self._store = store

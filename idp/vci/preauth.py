@@ -83,9 +83,9 @@ async def create_offer(services: Services, issuance_id: str, configuration_ids: 
     options = services.settings.credentials
     code, tx_code = secrets.token_urlsafe(32), new_tx_code(options.tx_code_length)
     expires_at = now + dt.timedelta(seconds=options.pre_authorized_code_ttl)
-    await vci.store.add_pre_authorized_code(code_digest(code), issuance_id=issuance_id,
-                                            tx_code_digest=tx_code_digest(vci.reference_key, tx_code),
-                                            max_attempts=options.tx_code_attempts, expires_at=expires_at, now=now)
+    await vci.store.pre_authorized_codes.add(code_digest(code), issuance_id=issuance_id,
+                                             tx_code_digest=tx_code_digest(vci.reference_key, tx_code),
+                                             max_attempts=options.tx_code_attempts, expires_at=expires_at, now=now)
     description = ("PCの画面に表示された確認コードを入力してください。"
                    " Enter the confirmation code shown on the PC screen.")
     offer = CredentialOffer(services.settings.issuer, configuration_ids, pre_authorized_code=code,

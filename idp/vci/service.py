@@ -99,7 +99,8 @@ class Vci:
 def open_vci(settings: Settings, db: Database, now: dt.datetime) -> Vci:
     """The issuer for ``settings`` over ``db`` (the CA is loaded or, for development, created)."""
     store = CredentialStore(db)
-    keys = CredentialKeys(build_credential_keyset(settings, db), store, load_ca(settings, now), settings)
+    keys = CredentialKeys(build_credential_keyset(settings, db), store.key_certificates, load_ca(settings, now),
+                          settings)
     key = reference_key(settings)
     return Vci(settings, store, keys, load_keks(settings), key, RevocationView(key, test_mode=settings.test_mode),
                proof_policy(settings), status_list_parameters(settings))

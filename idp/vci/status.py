@@ -18,13 +18,12 @@ from typing import Final
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from credentials.status.bits import StatusList
+from credentials.status.bits import StatusList, StatusType
 from credentials.status.token import status_list_token as sign_status_list
 from idp.runtime import Services
-from idp.storage.credentials import INVALID, SUSPENDED, VALID
 
 STATUS_PATH: Final = "/statuslists"
-STATUSES: Final = {"valid": VALID, "invalid": INVALID, "suspended": SUSPENDED}
+STATUSES: Final = {"valid": StatusType.VALID, "invalid": StatusType.INVALID, "suspended": StatusType.SUSPENDED}
 _log = logging.getLogger("idp.vci.status")
 
 
@@ -38,7 +37,7 @@ async def status_list_token(services: Services, list_id: int, now: dt.datetime) 
     vci = services.vci
     if vci is None:
         return None
-    version = await vci.store.list_version(list_id)
+    version = await vci.store.status_lists.version(list_id)
     if version is None:
         return None
     options = services.settings.credentials
@@ -46,7 +45,7 @@ async def status_list_token(services: Services, list_id: int, now: dt.datetime) 
     refresh = dt.timedelta(seconds=options.status_list_ttl / 2)
     if cached is not None and cached[0] == version and now < cached[1] + refresh:
         return cached[2]
-    view = await vci.store.status_list(list_id)
+    view = await vci.store.status_lists.view(list_id)
     if view is None:
         return None
     statuses = StatusList(view.size, view.bits)
@@ -68,8 +67,9 @@ async def change_status(services: Services, status: str, *, credential_id: int |
     vci = services.vci
     if vci is None or status not in STATUSES:
         raise ValueError("status is valid, invalid or suspended")
-    changed = await vci.store.set_status(STATUSES[status], credential_id=credential_id, status_list_id=status_list_id,
-                                         status_idx=status_idx, dataset=dataset)
+    changed = await vci.store.status_lists.set_status(STATUSES[status], credential_id=credential_id,
+                                                      status_list_id=status_list_id, status_idx=status_idx,
+                                                      dataset=dataset)
     _log.warning("credential_status_changed", extra={"status": status, "changed": changed, "actor": actor})
     return changed
 

@@ -1,0 +1,50 @@
+"""The ``c_nonce`` values of the Nonce Endpoint (OpenID4VCI 1.0 §7) and their single use.
+
+The Nonce Endpoint stores each value as a short-lived object of kind :data:`NONCE_KIND` (:mod:`idp.storage.objects`,
+deleted by the object cleanup once expired); a Credential Request consumes the values its proofs carry inside its
+own transaction (:meth:`idp.storage.credentials.datasets.DatasetStore.issue`), all or nothing::
+
+    await objects.upsert(NONCE_KIND, value, {}, expires_at)          # POST /nonce
+    async with db.begin() as conn:
+        await consume_nonces(conn, ["n1", "n2"], now)                # NonceRejected unless each one was live
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Final
+
+from sqlalchemy import bindparam, update
+
+from idp.storage.database import Connection
+from idp.storage.tables import objects
+
+NONCE_KIND: Final = "CredentialNonce"
+_MAX_NONCE: Final = 255
+
+# One conditional statement: of concurrent consumers of a nonce, in any process, exactly one gets its row back.
+_CONSUME: Final = (update(objects)
+                   .where(objects.c.kind == NONCE_KIND, objects.c.id.in_(bindparam("ids", expanding=True)),
+                          objects.c.consumed_at.is_(None), objects.c.expires_at > bindparam("now"))
+                   .values(consumed_at=bindparam("now")).returning(objects.c.id))
+
+
+class NonceRejected(Exception):
+    """A ``c_nonce`` of the request is unknown, expired or already used; nothing was written."""
+
+
+async def consume_nonces(conn: Connection, nonces: Sequence[str], now: dt.datetime) -> None:
+    """Mark every one of ``nonces`` used at ``now`` in the caller's transaction; :class:`NonceRejected` unless each
+    was stored, unexpired and unused (raised inside the transaction, it rolls back what this call marked)."""
+    if not nonces:
+        return
+    if any(not 0 < len(n) <= _MAX_NONCE for n in nonces):
+        raise NonceRejected
+    distinct = sorted(set(nonces))
+    consumed = (await conn.execute(_CONSUME, {"ids": distinct, "now": now})).all()
+    if len(consumed) != len(distinct):
+        raise NonceRejected
+
+
+__all__ = ["NONCE_KIND", "NonceRejected", "consume_nonces"]
