@@ -16,12 +16,12 @@ Usage::
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from keys.service.encryption import KeyEncryptionKeys
 from keys.service.errors import KeyFault, KeyServiceError
+from servicekit.secret_files import write_once
 from servicekit.settings import Secret, option
 
 
@@ -60,19 +60,8 @@ def read_kek_file(path: Path) -> KeyEncryptionKeys:
 
 def development_kek(path: Path) -> KeyEncryptionKeys:
     """The development KEK at ``path``, created (mode 0600) by whichever process gets there first."""
-    if not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        staging = path.with_name(f".{path.name}.{os.getpid()}")
-        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="ascii") as out:
-            out.write("# development key-encryption key: replace with keys.keks or keys.kek_file\n")
-            out.write(KeyEncryptionKeys.generate() + "\n")
-        try:
-            os.link(staging, path)  # atomic: exactly one process's KEK wins
-        except FileExistsError:
-            pass
-        finally:
-            staging.unlink()
+    write_once(path, "# development key-encryption key: replace with keys.keks or keys.kek_file\n"
+                     f"{KeyEncryptionKeys.generate()}\n")
     return read_kek_file(path)
 
 
