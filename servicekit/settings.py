@@ -230,8 +230,7 @@ class SettingsSchema(Generic[S]):
         self._check = check
         hints = typing.get_type_hints(root)
         self.sections: dict[str, type[Any]] = {
-            f.name: hints[f.name] for f in dataclasses.fields(root)  # type: ignore[arg-type]
-            if "doc" not in f.metadata}
+            f.name: hints[f.name] for f in dataclasses.fields(typing.cast(Any, root)) if "doc" not in f.metadata}
         options: list[OptionInfo] = []
         for section in (None, *self.sections):
             cls = root if section is None else self.sections[section]
@@ -245,6 +244,9 @@ class SettingsSchema(Generic[S]):
         self._by_key = {o.key: o for o in options}
         if missing := [new for new in self.renamed.values() if new not in self._by_key]:
             raise ValueError(f"renamed to unknown settings: {', '.join(missing)}")
+        if clashes := [old for old in self.renamed if old in self._by_key
+                       or self.env_name(old) in {o.env for o in options}]:
+            raise ValueError(f"renamed settings still in use (or sharing a variable): {', '.join(clashes)}")
 
     def env_name(self, key: str) -> str:
         """The environment variable of a TOML key: ``card_login.trust_dir`` -> ``MYNACARD_CARD_LOGIN_TRUST_DIR``."""

@@ -47,7 +47,8 @@ def _check(settings: Demo) -> list[str]:
 
 
 SCHEMA = SettingsSchema(Demo, env_prefix="DEMO_", config_env="DEMO_CONFIG",
-                        renamed={"log_level": "logging.level", "card_login.roots": "card_login.trust_dir"},
+                        renamed={"log_level": "logging.level", "card_login.roots": "card_login.trust_dir",
+                                 "cardlogin.trust_dir": "card_login.trust_dir"},
                         check=_check)
 
 
@@ -139,16 +140,19 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 
 def test_renamed_settings_fail_naming_the_new_ones(tmp_path: Path) -> None:
-    config = _toml(tmp_path, 'log_level = "DEBUG"\n[card_login]\nroots = "/r"\n')
+    config = _toml(tmp_path, 'log_level = "DEBUG"\n[card_login]\nroots = "/r"\n[cardlogin]\ntrust_dir = "/r"\n')
     with pytest.raises(SettingsError) as caught:
         SCHEMA.load(config, environ={"DEMO_LOG_LEVEL": "DEBUG"})
     assert caught.value.problems == [
         "log_level: renamed to logging.level (environment variable DEMO_LOGGING_LEVEL)",
         "card_login.roots: renamed to card_login.trust_dir (environment variable DEMO_CARD_LOGIN_TRUST_DIR)",
+        "cardlogin.trust_dir: renamed to card_login.trust_dir (environment variable DEMO_CARD_LOGIN_TRUST_DIR)",
         "DEMO_LOG_LEVEL: renamed to DEMO_LOGGING_LEVEL (logging.level)",
     ]
     with pytest.raises(ValueError, match="renamed to unknown settings: nowhere"):
         SettingsSchema(Demo, env_prefix="DEMO_", config_env="DEMO_CONFIG", renamed={"old": "nowhere"})
+    with pytest.raises(ValueError, match="still in use"):
+        SettingsSchema(Demo, env_prefix="DEMO_", config_env="DEMO_CONFIG", renamed={"card.login_trust_dir": "ttl"})
 
 
 def test_unknown_variables() -> None:
