@@ -32,8 +32,7 @@ from idp.vci import cli as credentials_cli
 from keys.service.errors import KeyServiceError
 from keys.service.signer import SIGNING_ALGORITHMS
 from servicekit import cli
-from servicekit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_json
-from servicekit.logs import configure_logging
+from servicekit.cli import EXIT_FAILED, EXIT_OK, print_json
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,8 +167,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_OK
 
     asyncio.run(_with_services(settings, prepare))
-    return cli.serve("idp.app:app_from_environment", args, settings.server, settings.logging.level,
-                     config_env=SCHEMA.config_env, metrics_dir_prefix="idp-metrics-")
+    return cli.serve("idp.app:app_from_environment", args, settings, config_env=SCHEMA.config_env,
+                     metrics_dir_prefix="idp-metrics-")
 
 
 def _action(args: argparse.Namespace) -> Callable[[Services], Awaitable[int]]:
@@ -190,12 +189,9 @@ def _action(args: argparse.Namespace) -> Callable[[Services], Awaitable[int]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``idp`` console script."""
     args = build_parser().parse_args(argv)
-    if args.command == "config":
-        return cli.run_config(SCHEMA, args, unsafe_warnings)
-    settings = cli.load_or_report(SCHEMA, args.config)
-    if settings is None:
-        return EXIT_USAGE
-    configure_logging(settings.logging.level)
+    settings = cli.settings_for_command(SCHEMA, args, unsafe_warnings)
+    if isinstance(settings, int):
+        return settings
     if args.command == "serve":
         return _serve(settings, args)
     if args.command == "demo":

@@ -14,7 +14,6 @@ Like node-oidc-provider's ``lib/helpers/defaults.js``, an option's documentation
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from urllib.parse import urlsplit
 from keys.service.signer import SIGNING_ALGORITHMS
 from servicekit import settings as engine
 from servicekit.kek import KekSettings
-from servicekit.settings import OptionInfo, Secret, ServerSettings, SettingsError, SettingsSchema, option
+from servicekit.settings import OptionInfo, Secret, ServerSettings, SettingsError, SettingsSchema, is_loopback, option
 
 __all__ = ["CONFIG_ENV", "ENV_PREFIX", "SCHEMA", "OptionInfo", "Secret", "ServerSettings", "Settings",
            "SettingsError", "check", "describe", "iter_options", "load_settings", "unsafe_warnings"]
@@ -370,15 +369,6 @@ class Settings:
         return max(self.tokens.id_token_ttl, self.tokens.access_token_ttl) + self.tokens.clock_tolerance
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check(settings: Settings) -> list[str]:
     """Every problem of ``settings`` (empty when valid)."""
     problems: list[str] = []
@@ -387,7 +377,7 @@ def check(settings: Settings) -> list[str]:
         problems.append("issuer: must be an absolute https URL")
     elif issuer.path or issuer.query or issuer.fragment or issuer.username or issuer.password:
         problems.append("issuer: scheme, host and port only (no path, query, fragment or user)")
-    elif issuer.scheme == "http" and not _is_loopback(issuer.hostname) and not settings.test_mode:
+    elif issuer.scheme == "http" and not is_loopback(issuer.hostname) and not settings.test_mode:
         problems.append("issuer: http is allowed only for loopback hosts or in test mode")
     problems.extend(settings.server.problems())
     if settings.database_url.partition("://")[0] not in _DATABASE_SCHEMES:
@@ -435,7 +425,7 @@ def check(settings: Settings) -> list[str]:
         platform = urlsplit(card.platform_url)
         if platform.scheme not in ("https", "http") or not platform.hostname:
             problems.append("card_login.platform_url: an absolute https URL")
-        elif platform.scheme == "http" and not _is_loopback(platform.hostname) and not settings.test_mode:
+        elif platform.scheme == "http" and not is_loopback(platform.hostname) and not settings.test_mode:
             problems.append("card_login.platform_url: http is allowed only for loopback hosts or in test mode")
         if not (card.platform_operator and card.platform_jwks):
             problems.append("card_login.platform_operator and card_login.platform_jwks: required with "

@@ -11,13 +11,10 @@ Usage::
     add_serve_parser(sub, help="run the provider")
     add_config_parser(sub)
     args = parser.parse_args(argv)
-    if args.command == "config":
-        return run_config(SCHEMA, args, unsafe_warnings)
-    settings = load_or_report(SCHEMA, args.config)
-    if settings is None:
-        return EXIT_USAGE
-    return serve("idp.app:app_from_environment", args, settings.server, settings.logging.level,
-                 config_env=SCHEMA.config_env)
+    settings = settings_for_command(SCHEMA, args, unsafe_warnings)   # answers `config` itself
+    if isinstance(settings, int):
+        return settings                                               # the exit status
+    return serve("idp.app:app_from_environment", args, settings, config_env=SCHEMA.config_env)
 """
 
 from __future__ import annotations
@@ -30,12 +27,25 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
-from servicekit.logs import logging_config
-from servicekit.settings import ServerSettings, SettingsError, SettingsSchema
+from servicekit.logs import configure_logging, logging_config
+from servicekit.settings import LoggingSettings, ServerSettings, SettingsError, SettingsSchema
 
 S = TypeVar("S")
+
+
+class ServiceSettings(Protocol):
+    """What the shared commands read of a service's settings: its ``[server]`` and ``[logging]`` sections."""
+
+    @property
+    def server(self) -> ServerSettings: ...
+
+    @property
+    def logging(self) -> LoggingSettings: ...
+
+
+Service = TypeVar("Service", bound=ServiceSettings)
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -95,9 +105,24 @@ def run_config(schema: SettingsSchema[S], args: argparse.Namespace, warnings: Ca
     return EXIT_OK
 
 
-def serve(factory: str, args: argparse.Namespace, server: ServerSettings, level: str, *, config_env: str,
+def settings_for_command(schema: SettingsSchema[Service], args: argparse.Namespace,
+                         warnings: Callable[[Service], list[str]]) -> Service | int:
+    """What every command starts with: ``config`` is answered here (its exit status is returned); any other
+    command gets the settings, with logging configured at ``logging.level``, or :data:`EXIT_USAGE` after every
+    problem was printed."""
+    if args.command == "config":
+        return run_config(schema, args, warnings)
+    settings = load_or_report(schema, args.config)
+    if settings is None:
+        return EXIT_USAGE
+    configure_logging(settings.logging.level)
+    return settings
+
+
+def serve(factory: str, args: argparse.Namespace, settings: ServiceSettings, *, config_env: str,
           metrics_dir_prefix: str | None = None) -> int:
-    """Run ``factory`` (``module:function`` returning the ASGI app) under uvicorn with JSON logs.
+    """Run ``factory`` (``module:function`` returning the ASGI app) under uvicorn with JSON logs, on
+    ``[server]`` unless ``--host``, ``--port``, ``--workers`` say otherwise.
 
     Workers read the settings themselves, so ``--config`` is handed to them as ``config_env``. With
     ``metrics_dir_prefix`` and several workers, ``PROMETHEUS_MULTIPROC_DIR`` points to a temporary directory
@@ -105,6 +130,7 @@ def serve(factory: str, args: argparse.Namespace, server: ServerSettings, level:
     """
     import uvicorn
 
+    server = settings.server
     workers = args.workers or server.workers
     metrics_dir = None
     if metrics_dir_prefix is not None and workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -114,8 +140,8 @@ def serve(factory: str, args: argparse.Namespace, server: ServerSettings, level:
         os.environ[config_env] = str(args.config.resolve())
     try:
         uvicorn.run(factory, factory=True, host=args.host or server.host, port=args.port or server.port,
-                    workers=workers, log_config=logging_config(level), access_log=False, server_header=False,
-                    lifespan="on", http="httptools", loop="uvloop")
+                    workers=workers, log_config=logging_config(settings.logging.level), access_log=False,
+                    server_header=False, lifespan="on", http="httptools", loop="uvloop")
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)

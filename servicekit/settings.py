@@ -37,6 +37,7 @@ standard library (``tomllib``, ``dataclasses``) do, and its error messages would
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -129,6 +130,17 @@ class LoggingSettings:
     def problems(self) -> list[str]:
         """What is wrong with these values (empty when valid)."""
         return [] if self.level in LOG_LEVELS else [f"logging.level: one of {', '.join(LOG_LEVELS)}"]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a URL's hostname) is ``localhost`` or a loopback address: where plain http is allowed
+    outside test mode."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 # -- parsers: a TOML value or an environment string to the option's type ------------------------------------------

@@ -16,8 +16,7 @@ import logging
 from credentials.verifier.runtime import StartupError, build_service, prepare
 from credentials.verifier.settings import SCHEMA, unsafe_warnings
 from servicekit import cli
-from servicekit.cli import EXIT_FAILED, EXIT_USAGE
-from servicekit.logs import configure_logging
+from servicekit.cli import EXIT_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,12 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """Run the command in ``argv``."""
     args = build_parser().parse_args(argv)
-    if args.command == "config":
-        return cli.run_config(SCHEMA, args, unsafe_warnings)
-    settings = cli.load_or_report(SCHEMA, args.config)
-    if settings is None:
-        return EXIT_USAGE
-    configure_logging(settings.logging.level)
+    settings = cli.settings_for_command(SCHEMA, args, unsafe_warnings)
+    if isinstance(settings, int):
+        return settings
     log = logging.getLogger("credentials.verifier")
     for warning in unsafe_warnings(settings):
         log.warning(warning)
@@ -49,5 +45,4 @@ def main(argv: list[str]) -> int:
     except StartupError as exc:
         log.error("cannot start: %s", exc)
         return EXIT_FAILED
-    return cli.serve("credentials.verifier.app:app_from_environment", args, settings.server, settings.logging.level,
-                     config_env=SCHEMA.config_env)
+    return cli.serve("credentials.verifier.app:app_from_environment", args, settings, config_env=SCHEMA.config_env)

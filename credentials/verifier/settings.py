@@ -15,7 +15,6 @@ with the provider; this module holds only the service's sections and checks. The
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -28,7 +27,7 @@ from credentials.oid4vp.client_id import ClientIdPrefix
 from credentials.oid4vp.request import ResponseMode
 from servicekit import settings as engine
 from servicekit.kek import KekSettings
-from servicekit.settings import LoggingSettings, OptionInfo, Secret, SettingsError, SettingsSchema, option
+from servicekit.settings import LoggingSettings, OptionInfo, Secret, SettingsError, SettingsSchema, is_loopback, option
 
 __all__ = ["CONFIG_ENV", "ENV_PREFIX", "SCHEMA", "LoggingSettings", "OptionInfo", "Secret", "Settings",
            "SettingsError", "check", "describe", "iter_options", "load_settings", "unsafe_warnings"]
@@ -170,22 +169,13 @@ class Settings:
         return tuple(k.strip() for k in self.rp.api_keys.reveal().split(",") if k.strip())
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check(settings: Settings) -> list[str]:
     """Every problem of ``settings`` (empty when valid)."""
     problems: list[str] = []
     base = urlsplit(settings.base_url)
     if base.scheme not in ("https", "http") or not base.hostname or base.query or base.fragment:
         problems.append("base_url: an absolute https URL without query or fragment")
-    elif base.scheme == "http" and not (settings.test_mode or _loopback(base.hostname)):
+    elif base.scheme == "http" and not (settings.test_mode or is_loopback(base.hostname)):
         problems.append("base_url: http only for loopback hosts or in test mode")
     client = settings.client
     if client.id_prefix not in {p.value for p in ClientIdPrefix}:
