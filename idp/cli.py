@@ -18,25 +18,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from idp.clients import DEFAULT_ID_TOKEN_ALG, AuthMethod, InvalidClientMetadata, register_client
 from idp.jobs import cleanup
-from idp.logs import configure_logging, logging_config
 from idp.runtime import Services, StartupError, open_services, utcnow
-from idp.settings import CONFIG_ENV, Secret, Settings, SettingsError, describe, iter_options, load_settings
+from idp.settings import SCHEMA, Settings, unsafe_warnings
 from idp.storage import ClientExists, Database, migrate
 from idp.vci import cli as credentials_cli
 from keys.service.errors import KeyServiceError
 from keys.service.signer import SIGNING_ALGORITHMS
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from servicekit import cli
+from servicekit.cli import EXIT_FAILED, EXIT_OK, print_json
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,13 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="idp", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config", type=Path, help=f"TOML configuration file (default: ${CONFIG_ENV})")
+    cli.add_config_option(parser, SCHEMA)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the provider")
-    serve.add_argument("--host", help="address to listen on (default: server.host)")
-    serve.add_argument("--port", type=int, help="port to listen on (default: server.port)")
-    serve.add_argument("--workers", type=int, help="worker processes (default: server.workers)")
+    cli.add_serve_parser(sub, help="run the provider")
     demo = sub.add_parser("demo", help="the whole service with a virtual card and a demo relying party (test mode)")
     demo.add_argument("--port", type=int, default=8000, help="provider port (default 8000)")
     demo.add_argument("--rp-port", type=int, default=8001, help="demo relying party port (default 8001)")
@@ -87,13 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     credentials_cli.add_parser(sub)
 
-    config = sub.add_parser("config", help="print the effective settings (secrets hidden)")
-    config.add_argument("--docs", action="store_true", help="print every option's documentation instead")
+    cli.add_config_parser(sub)
     return parser
-
-
-def _print(document: Any) -> None:
-    print(json.dumps(document, ensure_ascii=False, indent=2, default=str))
 
 
 def _iso(value: Any) -> str | None:
@@ -107,7 +95,7 @@ async def _with_services(settings: Settings, action: Callable[[Services], Awaita
 
 async def _keys_list(services: Services) -> int:
     now = utcnow()
-    _print([{"kid": k.kid, "alg": k.alg, "generation": k.generation, "state": k.state(now).value,
+    print_json([{"kid": k.kid, "alg": k.alg, "generation": k.generation, "state": k.state(now).value,
              "published": k.published(now), "backend": k.backend,
              "kek_id": None if k.wrapped is None else k.wrapped.kek_id, "created_at": _iso(k.created_at),
              "activate_at": _iso(k.activate_at), "retire_at": _iso(k.retire_at), "expires_at": _iso(k.expires_at)}
@@ -118,27 +106,27 @@ async def _keys_list(services: Services) -> int:
 def _keys_rotate(algorithms: Sequence[str] | None) -> Callable[[Services], Awaitable[int]]:
     async def run(services: Services) -> int:
         created = await services.keyset.rotate(utcnow(), force=True, algorithms=algorithms)
-        _print({"created": [{"kid": k.kid, "alg": k.alg, "activate_at": _iso(k.activate_at)} for k in created],
+        print_json({"created": [{"kid": k.kid, "alg": k.alg, "activate_at": _iso(k.activate_at)} for k in created],
                 "note": None if created else "a successor is already published and waiting to activate"})
         return EXIT_OK
     return run
 
 
 async def _keys_rewrap(services: Services) -> int:
-    _print({"rewrapped": await services.keyset.rewrap(utcnow())})
+    print_json({"rewrapped": await services.keyset.rewrap(utcnow())})
     return EXIT_OK
 
 
 async def _cleanup(services: Services) -> int:
     report = await cleanup(services)
-    _print({"deleted": report.deleted, "batches": report.batches, "pruned_keys": report.pruned_keys})
+    print_json({"deleted": report.deleted, "batches": report.batches, "pruned_keys": report.pruned_keys})
     return EXIT_OK
 
 
 async def _migrate(settings: Settings) -> int:
     db = Database.connect(settings.database_url)
     try:
-        _print({"revision": await migrate(db)})
+        print_json({"revision": await migrate(db)})
     finally:
         await db.dispose()
     return EXIT_OK
@@ -155,56 +143,32 @@ def _clients_add(args: argparse.Namespace) -> Callable[[Services], Awaitable[int
             backchannel_logout_session_required=args.backchannel_logout_session_required,
             dpop_bound_access_tokens=args.dpop_bound, algorithms=services.settings.keys.algorithms)
         await services.clients.add(client)
-        _print({"client": client.describe(), "client_secret": secret})
+        print_json({"client": client.describe(), "client_secret": secret})
         return EXIT_OK
     return run
 
 
 async def _clients_list(services: Services) -> int:
-    _print([c.describe() for c in await services.clients.all()])
+    print_json([c.describe() for c in await services.clients.all()])
     return EXIT_OK
 
 
 def _clients_remove(client_id: str) -> Callable[[Services], Awaitable[int]]:
     async def run(services: Services) -> int:
         removed = await services.clients.remove(client_id)
-        _print({"removed": removed})
+        print_json({"removed": removed})
         return EXIT_OK if removed else EXIT_FAILED
     return run
 
 
-def _effective(settings: Settings) -> dict[str, Any]:
-    shown: dict[str, Any] = {}
-    for opt in iter_options():
-        value = getattr(settings if opt.section is None else getattr(settings, opt.section), opt.name)
-        shown[opt.key] = ("(set)" if value else "(unset)") if isinstance(value, Secret) else value
-    return shown
-
-
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     async def prepare(services: Services) -> int:
         await services.keyset.rotate(utcnow())  # first keys exist before any worker starts
         return EXIT_OK
 
     asyncio.run(_with_services(settings, prepare))
-    workers = args.workers or settings.server.workers
-    metrics_dir = None
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        metrics_dir = tempfile.mkdtemp(prefix="idp-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    if args.config is not None:
-        os.environ[CONFIG_ENV] = str(args.config.resolve())
-    try:
-        uvicorn.run("idp.app:app_from_environment", factory=True, host=args.host or settings.server.host,
-                    port=args.port or settings.server.port, workers=workers,
-                    log_config=logging_config(settings.logging.level), access_log=False, server_header=False,
-                    lifespan="on", http="httptools", loop="uvloop")
-    finally:
-        if metrics_dir is not None:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
-    return EXIT_OK
+    return cli.serve("idp.app:app_from_environment", args, settings, config_env=SCHEMA.config_env,
+                     metrics_dir_prefix="idp-metrics-")
 
 
 def _action(args: argparse.Namespace) -> Callable[[Services], Awaitable[int]]:
@@ -218,25 +182,16 @@ def _action(args: argparse.Namespace) -> Callable[[Services], Awaitable[int]]:
         ("clients", "remove"): lambda: _clients_remove(args.client_id),
     }
     if args.command == "credentials":
-        return credentials_cli.action(args, _print)
+        return credentials_cli.action(args, print_json)
     return table[(args.command, getattr(args, "action", None))]()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``idp`` console script."""
     args = build_parser().parse_args(argv)
-    if args.command == "config" and args.docs:
-        print(describe())
-        return EXIT_OK
-    try:
-        settings = load_settings(args.config)
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_USAGE
-    configure_logging(settings.logging.level)
-    if args.command == "config":
-        _print(_effective(settings))
-        return EXIT_OK
+    settings = cli.settings_for_command(SCHEMA, args, unsafe_warnings)
+    if isinstance(settings, int):
+        return settings
     if args.command == "serve":
         return _serve(settings, args)
     if args.command == "demo":

@@ -7,87 +7,33 @@ start-up (:func:`load_settings` raises :class:`SettingsError` listing every prob
 fine on a laptop but unsafe in production are reported by :func:`unsafe_warnings`, which the provider
 logs loudly at every start. ``idp config --docs`` prints this file as a table.
 
-Durations are seconds, written as numbers or with a unit: ``90``, ``"15m"``, ``"12h"``, ``"30d"``.
+The engine (parsing, durations such as ``"15m"``, secrets, documentation) is :mod:`servicekit.settings`,
+shared with the verifier service; this module holds only the provider's sections and checks.
 Like node-oidc-provider's ``lib/helpers/defaults.js``, an option's documentation lives next to it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import ipaddress
 import os
-import re
-import tomllib
-import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Final
 from urllib.parse import urlsplit
 
 from keys.service.signer import SIGNING_ALGORITHMS
+from servicekit import settings as engine
+from servicekit.kek import KekSettings
+from servicekit.settings import OptionInfo, Secret, ServerSettings, SettingsError, SettingsSchema, is_loopback, option
+
+__all__ = ["CONFIG_ENV", "ENV_PREFIX", "SCHEMA", "OptionInfo", "Secret", "ServerSettings", "Settings",
+           "SettingsError", "check", "describe", "iter_options", "load_settings", "unsafe_warnings"]
 
 ENV_PREFIX: Final = "MYNACARD_"
 CONFIG_ENV: Final = "MYNACARD_CONFIG"
 _DATABASE_SCHEMES: Final = ("sqlite", "postgresql+asyncpg", "postgresql+psycopg")
 _SCHEME_ALIASES: Final = {"sqlite+pysqlite": "sqlite", "sqlite+aiosqlite": "sqlite", "postgresql": "postgresql+asyncpg",
                           "postgres": "postgresql+asyncpg"}
-_LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNITS: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-T = TypeVar("T")
-
-
-class SettingsError(Exception):
-    """The configuration is invalid; ``problems`` lists every problem found, one line each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
-        self.problems = problems
-
-
-class Secret:
-    """A secret setting: its repr and str never show the value; :meth:`reveal` does."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The secret value."""
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __repr__(self) -> str:
-        return "Secret('********')" if self._value else "Secret('')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-def option(default: T, *, doc: str, recommend: str = "") -> T:
-    """Declare a setting: its default, what it does, and what production should use."""
-    return field(default=default, metadata={"doc": doc, "recommend": recommend})
-
-
-@dataclass(frozen=True, slots=True)
-class ServerSettings:
-    """``[server]``: where ``idp serve`` listens."""
-
-    host: str = option("127.0.0.1", doc="Address to listen on.",
-                       recommend="Keep loopback and put a TLS-terminating reverse proxy in front.")
-    port: int = option(8000, doc="TCP port to listen on.")
-    workers: int = option(1, doc="Worker processes. They share nothing but the database.",
-                          recommend="One per core; use PostgreSQL when running several machines.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +53,17 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class KeySettings:
-    """``[keys]``: the provider's signing keys."""
+class KeySettings(KekSettings):
+    """``[keys]``: the provider's signing keys and the key-encryption keys protecting them (``keks``,
+    ``kek_file``: :class:`servicekit.kek.KekSettings`)."""
 
+    keks: Secret = option(  # noqa: RUF009 (Secret is immutable)
+        Secret(""),
+        doc="Key-encryption keys, base64url of 32 random octets, separated by commas; the first encrypts, "
+            "all decrypt.",
+        recommend="Set through MYNACARD_KEYS_KEKS from a secret store. To rotate, put the new KEK first, run "
+                  "`idp keys rewrap`, then drop the old one.",
+    )
     algorithms: tuple[str, ...] = option(
         ("ES256", "PS256", "RS256"),
         doc="JWS algorithms with a key each. Clients choose one (id_token_signed_response_alg); ES256 is "
@@ -118,17 +72,6 @@ class KeySettings:
     backend: str = option("software", doc="Where new private keys live: 'software' (encrypted in the "
                                           "database) or 'pkcs11' (in an HSM).",
                           recommend="pkcs11 where an HSM is available.")
-    keks: Secret = option(  # noqa: RUF009 (Secret is immutable)
-        Secret(""),
-        doc="Key-encryption keys, base64url of 32 random octets, separated by commas; the first encrypts, "
-            "all decrypt.",
-        recommend="Set through MYNACARD_KEYS_KEKS from a secret store. To rotate, put the new KEK first, run "
-                  "`idp keys rewrap`, then drop the old one.",
-    )
-    kek_file: str = option("", doc="File holding the key-encryption keys (one per line, '#' comments), "
-                                   "instead of keks. With neither set, a development KEK is generated "
-                                   "in the data directory, next to the keys it protects.",
-                           recommend="A file readable by the service user only, outside the data directory.")
     rotation_interval: float = option(30 * 86400.0, doc="How long a key signs before its successor takes over.",
                                       recommend="30 days or less.")
     publish_lead: float = option(86400.0, doc="How long a new key is in the JWKS before it signs. Must be at "
@@ -263,10 +206,9 @@ class LogoutSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class LoggingSettings:
+class LoggingSettings(engine.LoggingSettings):
     """``[logging]``: structured JSON logs on standard error (no personal data, no secrets)."""
 
-    level: str = option("INFO", doc="DEBUG, INFO, WARNING or ERROR.")
     requests: bool = option(True, doc="Log one line per request: method, route template, status, duration "
                                       "(never the query string or the client address).")
 
@@ -427,158 +369,6 @@ class Settings:
         return max(self.tokens.id_token_ttl, self.tokens.access_token_ttl) + self.tokens.clock_tolerance
 
 
-_SECTIONS: Final = tuple(f.name for f in dataclasses.fields(Settings) if "doc" not in f.metadata)
-
-
-@dataclass(frozen=True, slots=True)
-class OptionInfo:
-    """One documented option: where it lives, its type, default and documentation."""
-
-    section: str | None
-    name: str
-    type: Any
-    default: Any
-    doc: str
-    recommend: str
-
-    @property
-    def key(self) -> str:
-        """The TOML key, e.g. ``keys.publish_lead``."""
-        return self.name if self.section is None else f"{self.section}.{self.name}"
-
-    @property
-    def env(self) -> str:
-        """The environment variable, e.g. ``MYNACARD_KEYS_PUBLISH_LEAD``."""
-        return ENV_PREFIX + self.key.replace(".", "_").upper()
-
-
-def _section_class(section: str | None) -> type[Any]:
-    return Settings if section is None else _section_types()[section]
-
-
-def _section_types() -> dict[str, type[Any]]:
-    hints = typing.get_type_hints(Settings)
-    return {name: hints[name] for name in _SECTIONS}
-
-
-def iter_options() -> Iterator[OptionInfo]:
-    """Every option, in documentation order."""
-    for section in (None, *_SECTIONS):
-        cls = _section_class(section)
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            if "doc" in f.metadata:
-                yield OptionInfo(section, f.name, hints[f.name], f.default, f.metadata["doc"], f.metadata["recommend"])
-
-
-def _parse_duration(value: object) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    match = _DURATION.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise ValueError("expected seconds or a number with unit s, m, h or d")
-    return float(match[1]) * _UNITS[match[2]]
-
-
-def _parse_bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    raise ValueError("expected true or false")
-
-
-def _parse_int(value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    raise ValueError("expected an integer")
-
-
-def _parse_strings(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return tuple(v.strip() for v in value.split(",") if v.strip())
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise ValueError("expected a list of strings")
-
-
-def _parse_str(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    raise ValueError("expected a string")
-
-
-_PARSERS: Final[dict[Any, Any]] = {
-    str: _parse_str,
-    int: _parse_int,
-    float: _parse_duration,
-    bool: _parse_bool,
-    tuple[str, ...]: _parse_strings,
-    Secret: lambda value: Secret(_parse_str(value)),
-}
-
-
-def _collect(raw: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[dict[str | None, dict[str, Any]], list[str]]:
-    """Typed values per section from the TOML mapping and the environment; and the problems found."""
-    problems: list[str] = []
-    values: dict[str | None, dict[str, Any]] = {None: {}, **{s: {} for s in _SECTIONS}}
-    options = {o.key: o for o in iter_options()}
-    flat: dict[str, tuple[object, str]] = {}
-    for key, value in raw.items():
-        if key in _SECTIONS:
-            if isinstance(value, dict):
-                flat.update({f"{key}.{name}": (v, f"{key}.{name}") for name, v in value.items()})
-            else:
-                problems.append(f"{key}: must be a table")
-        else:
-            flat[key] = (value, key)
-    for key, (_, origin) in flat.items():
-        if key not in options:
-            problems.append(f"{origin}: unknown setting")
-    for opt in options.values():
-        source: tuple[object, str] | None = flat.get(opt.key)
-        if opt.env in environ:
-            source = (environ[opt.env], opt.env)
-        if source is not None:
-            try:
-                values[opt.section][opt.name] = _PARSERS[opt.type](source[0])
-            except ValueError as exc:
-                problems.append(f"{source[1]}: {exc}")
-    return values, problems
-
-
-def load_settings(config: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Settings from the TOML file (``config`` or ``$MYNACARD_CONFIG``) and ``MYNACARD_*`` variables, validated."""
-    env = os.environ if environ is None else environ
-    path = config if config is not None else (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None)
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise SettingsError([f"{path}: cannot read the configuration file ({type(exc).__name__}: {exc})"]) from None
-    values, problems = _collect(raw, env)
-    if problems:
-        raise SettingsError(problems)
-    sections = {name: _section_class(name)(**values[name]) for name in _SECTIONS}
-    settings = Settings(**values[None], **sections)
-    problems = check(settings)
-    if problems:
-        raise SettingsError(problems)
-    return settings
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check(settings: Settings) -> list[str]:
     """Every problem of ``settings`` (empty when valid)."""
     problems: list[str] = []
@@ -587,12 +377,9 @@ def check(settings: Settings) -> list[str]:
         problems.append("issuer: must be an absolute https URL")
     elif issuer.path or issuer.query or issuer.fragment or issuer.username or issuer.password:
         problems.append("issuer: scheme, host and port only (no path, query, fragment or user)")
-    elif issuer.scheme == "http" and not _is_loopback(issuer.hostname) and not settings.test_mode:
+    elif issuer.scheme == "http" and not is_loopback(issuer.hostname) and not settings.test_mode:
         problems.append("issuer: http is allowed only for loopback hosts or in test mode")
-    if not 1 <= settings.server.port <= 65535:
-        problems.append("server.port: must be 1-65535")
-    if settings.server.workers < 1:
-        problems.append("server.workers: must be at least 1")
+    problems.extend(settings.server.problems())
     if settings.database_url.partition("://")[0] not in _DATABASE_SCHEMES:
         problems.append(f"database.url: the scheme must be one of {', '.join(_DATABASE_SCHEMES)}")
     keys = settings.keys
@@ -603,8 +390,7 @@ def check(settings: Settings) -> list[str]:
         problems.append("keys.backend: 'software' or 'pkcs11'")
     if keys.backend == "pkcs11" and not (keys.pkcs11_token_label and keys.pkcs11_pin):
         problems.append("keys.pkcs11_token_label and keys.pkcs11_pin: required by the pkcs11 backend")
-    if keys.keks and keys.kek_file:
-        problems.append("keys.keks and keys.kek_file: set one, not both")
+    problems.extend(keys.kek_problems())
     for name in ("rotation_interval", "publish_lead", "cache_ttl"):
         if getattr(keys, name) <= 0:
             problems.append(f"keys.{name}: must be positive")
@@ -639,7 +425,7 @@ def check(settings: Settings) -> list[str]:
         platform = urlsplit(card.platform_url)
         if platform.scheme not in ("https", "http") or not platform.hostname:
             problems.append("card_login.platform_url: an absolute https URL")
-        elif platform.scheme == "http" and not _is_loopback(platform.hostname) and not settings.test_mode:
+        elif platform.scheme == "http" and not is_loopback(platform.hostname) and not settings.test_mode:
             problems.append("card_login.platform_url: http is allowed only for loopback hosts or in test mode")
         if not (card.platform_operator and card.platform_jwks):
             problems.append("card_login.platform_operator and card_login.platform_jwks: required with "
@@ -695,8 +481,7 @@ def check(settings: Settings) -> list[str]:
         problems.append("credentials.test_pause: 'before_commit' or 'after_commit', in test mode only")
     if settings.cleanup.batch_size < 1:
         problems.append("cleanup.batch_size: must be at least 1")
-    if settings.logging.level not in _LOG_LEVELS:
-        problems.append(f"logging.level: one of {', '.join(_LOG_LEVELS)}")
+    problems.extend(settings.logging.problems())
     return problems
 
 
@@ -713,25 +498,32 @@ def unsafe_warnings(settings: Settings, environ: Mapping[str, str] | None = None
         warnings.append("registration.mode is 'open': anyone can register clients at /register")
     if settings.test_mode:
         warnings.append("test mode is on: test trust roots and http issuers are accepted")
-    if settings.keys.backend == "software" and not (settings.keys.keks or settings.keys.kek_file):
+    if settings.keys.backend == "software" and not settings.keys.configured:
         warnings.append("no key-encryption key configured: signing keys are encrypted under a development KEK "
                         "stored in the data directory next to them; set keys.keks or keys.kek_file")
     if not settings.credentials.ca_certificates:
         warnings.append("no credential issuer CA configured: credentials are signed under a development chain "
                         "generated in the data directory (accepted by verifiers in test mode only); set "
                         "credentials.ca_certificates and credentials.ca_key")
-    known = {o.env for o in iter_options()} | {CONFIG_ENV}
-    warnings.extend(f"unknown environment variable {name} ignored" for name in sorted(env)
-                    if name.startswith(ENV_PREFIX) and name not in known)
+    warnings.extend(f"unknown environment variable {name} ignored" for name in SCHEMA.unknown_variables(env))
     return warnings
+
+
+SCHEMA: Final = SettingsSchema(Settings, env_prefix=ENV_PREFIX, config_env=CONFIG_ENV, check=check)
+
+
+def load_settings(config: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the TOML file (``config`` or ``$MYNACARD_CONFIG``) and ``MYNACARD_*`` variables, validated."""
+    return SCHEMA.load(config, environ)
+
+
+def iter_options() -> Iterator[OptionInfo]:
+    """Every option, in documentation order."""
+    return SCHEMA.iter_options()
 
 
 def describe() -> str:
     """All options as a Markdown table (``idp config --docs``)."""
-    lines = ["| option | environment | default | description | recommendation |", "|---|---|---|---|---|"]
-    for opt in iter_options():
-        default = opt.default
-        shown = ("(unset)" if not default else "(secret)") if isinstance(default, Secret) else (
-            ", ".join(default) if isinstance(default, tuple) else repr(default))
-        lines.append(f"| `{opt.key}` | `{opt.env}` | {shown} | {opt.doc} | {opt.recommend} |")
-    return "\n".join(lines)
+    return SCHEMA.describe()
+
+

@@ -9,7 +9,6 @@ so that workers never race for it.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -30,9 +29,11 @@ from credentials.verifier.settings import Settings
 from credentials.verifier.store import TransactionStore, connect
 from credentials.verify import VerifierPolicy
 from keys.service.encryption import KeyEncryptionKeys
+from keys.service.errors import KeyServiceError
 from keys.service.signer import SoftwareSigner
 from keys.trust import TrustStore
 from keys.trust_files import load_trust_directory
+from servicekit import kek
 
 _PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 DEV_KEK_FILE: Final = "verifier-kek"
@@ -42,30 +43,21 @@ class StartupError(Exception):
     """The service cannot start with these settings and files; the message says why."""
 
 
-def kek_text(settings: Settings) -> str:
-    """The KEK list: ``keys.keks``, ``keys.kek_file`` or the development KEK file in ``data_dir``."""
-    if settings.keys.keks:
-        return settings.keys.keks.reveal()
-    path = Path(settings.keys.kek_file) if settings.keys.kek_file else settings.data_path / DEV_KEK_FILE
+def load_keks(settings: Settings) -> KeyEncryptionKeys:
+    """The KEK list: ``keys.keks``, ``keys.kek_file`` or the development KEK in ``data_dir``, created once
+    (:func:`servicekit.kek.load_keks`)."""
     try:
-        return path.read_text(encoding="ascii")
-    except OSError as exc:
-        raise StartupError(f"cannot read the key-encryption keys from {path}: {type(exc).__name__}") from None
+        return kek.load_keks(settings.keys, settings.data_path, development_file=DEV_KEK_FILE)
+    except KeyServiceError as exc:
+        raise StartupError(f"key-encryption keys: {exc}") from None
 
 
 async def prepare(settings: Settings) -> None:
     """Once per deployment start, before the workers: the development KEK (when none is configured) and the
     schema."""
-    if not (settings.keys.keks or settings.keys.kek_file):
-        path = settings.data_path / DEV_KEK_FILE
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not path.exists():
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-                handle.write(KeyEncryptionKeys.generate() + "\n")
     engine = connect(settings.database_url)
     try:
-        await TransactionStore(engine, KeyEncryptionKeys.parse(kek_text(settings))).create_schema()
+        await TransactionStore(engine, load_keks(settings)).create_schema()
     finally:
         await engine.dispose()
 
@@ -139,7 +131,7 @@ def build_service(settings: Settings) -> tuple[VerifierService, Callable[[], Awa
     status = StatusChecker(fetch=status_fetcher(settings, client), trust=trust, leeway=tolerance,
                            max_cache_age=dt.timedelta(seconds=settings.trust.status_max_cache_age))
     engine = connect(settings.database_url)
-    store = TransactionStore(engine, KeyEncryptionKeys.parse(kek_text(settings)))
+    store = TransactionStore(engine, load_keks(settings))
 
     async def close() -> None:
         client.close()

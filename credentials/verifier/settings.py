@@ -8,80 +8,45 @@ checks them together and raises :class:`SettingsError` listing every problem; :f
 defaults that are fine on a laptop and wrong in production (logged at every start).
 ``python -m credentials verifier config --docs`` prints this file as a table.
 
-Durations are seconds, written as numbers or with a unit: ``90``, ``"15m"``, ``"12h"``, ``"30d"``.
-The service never imports ``idp``; the layout mirrors ``idp/settings.py`` so that operators read both alike.
+The engine (parsing, durations such as ``"15m"``, secrets, documentation) is :mod:`servicekit.settings`, shared
+with the provider; this module holds only the service's sections and checks. The top-level ``log_level`` became
+``[logging] level``, as the provider has it; the old name fails at start with a message naming the new one.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import ipaddress
 import os
 import re
-import tomllib
-import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Final
 from urllib.parse import urlsplit
 
 from credentials.oid4vp.client_id import ClientIdPrefix
 from credentials.oid4vp.request import ResponseMode
+from servicekit import settings as engine
+from servicekit.kek import KekSettings
+from servicekit.settings import LoggingSettings, OptionInfo, Secret, SettingsError, SettingsSchema, is_loopback, option
+
+__all__ = ["CONFIG_ENV", "ENV_PREFIX", "SCHEMA", "LoggingSettings", "OptionInfo", "Secret", "Settings",
+           "SettingsError", "check", "describe", "iter_options", "load_settings", "unsafe_warnings"]
 
 ENV_PREFIX: Final = "MYNACARD_VERIFIER_"
 CONFIG_ENV: Final = "MYNACARD_VERIFIER_CONFIG"
 _DATABASE_SCHEMES: Final = {"sqlite": "sqlite+aiosqlite", "sqlite+aiosqlite": "sqlite+aiosqlite",
                             "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg",
                             "postgresql+asyncpg": "postgresql+asyncpg"}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNITS: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
-
-T = TypeVar("T")
-_UNSET: Final = object()
-
-
-class SettingsError(Exception):
-    """The configuration is invalid; ``problems`` lists every problem, one line each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
-        self.problems = problems
+#: Settings that moved; the old names fail at start naming the new ones.
+RENAMED: Final = {"log_level": "logging.level"}
 
 
 @dataclass(frozen=True, slots=True)
-class Secret:
-    """A secret setting: never shown by ``repr``/``str``; :meth:`reveal` gives the value."""
-
-    value: str = field(repr=False)
-
-    def reveal(self) -> str:
-        """The secret value."""
-        return self.value
-
-    def __bool__(self) -> bool:
-        return bool(self.value)
-
-    def __str__(self) -> str:
-        return "Secret('********')" if self.value else "Secret('')"
-
-
-def option(default: T, *, doc: str, recommend: str = "") -> T:
-    """Declare a setting: its default, what it does, and what production should use."""
-    return field(default=default, metadata={"doc": doc, "recommend": recommend})
-
-
-@dataclass(frozen=True, slots=True)
-class ServerSettings:
+class ServerSettings(engine.ServerSettings):
     """``[server]``: where the service listens."""
 
-    host: str = option("127.0.0.1", doc="Address to listen on.",
-                       recommend="Loopback behind a TLS-terminating reverse proxy.")
     port: int = option(8100, doc="TCP port to listen on.")
-    workers: int = option(1, doc="Worker processes; they share nothing but the database, so any worker can "
-                                 "answer any step of a transaction.",
-                          recommend="One per core; PostgreSQL when several machines serve one base_url.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,16 +126,9 @@ class RpSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class KeySettings:
-    """``[keys]``: encryption at rest of the per-request response keys and of results waiting for the RP."""
-
-    keks: Secret = option(  # noqa: RUF009 (Secret is immutable)
-        Secret(""),
-        doc="Key-encryption keys, base64url of 32 random octets, separated by commas; the first encrypts, all "
-            "decrypt.",
-        recommend="From a secret store, the same on every machine.")
-    kek_file: str = option("", doc="File with the key-encryption keys (one per line), instead of keks. With "
-                                   "neither, a development KEK is generated in data_dir.")
+class KeySettings(KekSettings):
+    """``[keys]``: encryption at rest of the per-request response keys and of results waiting for the RP
+    (``keks``, ``kek_file``: :class:`servicekit.kek.KekSettings`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +141,6 @@ class Settings:
     data_dir: str = option("var/verifier", doc="Directory for the embedded SQLite database and the development KEK.")
     test_mode: bool = option(False, doc="Test mode: test issuer roots, http URLs, an open relying-party API when "
                                         "no api_keys are set.", recommend="Never in production.")
-    log_level: str = option("INFO", doc="DEBUG, INFO, WARNING or ERROR (JSON lines on standard error, never "
-                                        "claims or secrets).")
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     client: ClientSettings = field(default_factory=ClientSettings)
@@ -192,6 +148,7 @@ class Settings:
     trust: TrustSettings = field(default_factory=TrustSettings)
     rp: RpSettings = field(default_factory=RpSettings)
     keys: KeySettings = field(default_factory=KeySettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
 
     @property
     def data_path(self) -> Path:
@@ -212,140 +169,13 @@ class Settings:
         return tuple(k.strip() for k in self.rp.api_keys.reveal().split(",") if k.strip())
 
 
-_SECTIONS: Final = tuple(f.name for f in dataclasses.fields(Settings) if "doc" not in f.metadata)
-
-
-@dataclass(frozen=True, slots=True)
-class OptionInfo:
-    """One documented option."""
-
-    section: str | None
-    name: str
-    type: Any
-    default: Any
-    doc: str
-    recommend: str
-
-    @property
-    def key(self) -> str:
-        """The TOML key, e.g. ``trust.issuer_roots_dir``."""
-        return self.name if self.section is None else f"{self.section}.{self.name}"
-
-    @property
-    def env(self) -> str:
-        """The environment variable, e.g. ``MYNACARD_VERIFIER_TRUST_ISSUER_ROOTS_DIR``."""
-        return ENV_PREFIX + self.key.replace(".", "_").upper()
-
-
-def iter_options() -> Iterator[OptionInfo]:
-    """Every option, in documentation order."""
-    sections = typing.get_type_hints(Settings)
-    for section in (None, *_SECTIONS):
-        cls = Settings if section is None else sections[section]
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            if "doc" in f.metadata:
-                yield OptionInfo(section, f.name, hints[f.name], f.default, f.metadata["doc"], f.metadata["recommend"])
-
-
-def _duration(value: object) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    match = _DURATION.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise ValueError("expected seconds or a number with unit s, m, h or d")
-    return float(match[1]) * _UNITS[match[2]]
-
-
-def _boolean(value: object) -> bool:
-    words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in words:
-        return words[value.strip().lower()]
-    raise ValueError("expected true or false")
-
-
-def _integer(value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    raise ValueError("expected an integer")
-
-
-def _strings(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return tuple(v.strip() for v in value.split(",") if v.strip())
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise ValueError("expected a list of strings")
-
-
-def _string(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    raise ValueError("expected a string")
-
-
-_PARSERS: Final[Mapping[Any, Any]] = {str: _string, int: _integer, float: _duration, bool: _boolean,
-                                       tuple[str, ...]: _strings, Secret: lambda v: Secret(_string(v))}
-
-
-def load_settings(config: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Settings from the TOML file (``config`` or ``$MYNACARD_VERIFIER_CONFIG``) and the environment, validated."""
-    env = os.environ if environ is None else environ
-    path = config if config is not None else (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None)
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise SettingsError([f"{path}: cannot read the configuration file ({type(exc).__name__})"]) from None
-    problems: list[str] = []
-    flat: dict[str, object] = {}
-    for key, value in raw.items():
-        if key in _SECTIONS and isinstance(value, dict):
-            flat.update({f"{key}.{name}": v for name, v in value.items()})
-        else:
-            flat[key] = value
-    options = {o.key: o for o in iter_options()}
-    problems.extend(f"{key}: unknown setting" for key in flat if key not in options)
-    values: dict[str | None, dict[str, Any]] = {None: {}, **{s: {} for s in _SECTIONS}}
-    for opt in options.values():
-        origin, value = (opt.env, env[opt.env]) if opt.env in env else (opt.key, flat.get(opt.key, _UNSET))
-        if value is _UNSET:
-            continue
-        try:
-            values[opt.section][opt.name] = _PARSERS[opt.type](value)
-        except ValueError as exc:
-            problems.append(f"{origin}: {exc}")
-    if problems:
-        raise SettingsError(problems)
-    hints = typing.get_type_hints(Settings)
-    settings = Settings(**values[None], **{s: hints[s](**values[s]) for s in _SECTIONS})
-    if problems := check(settings):
-        raise SettingsError(problems)
-    return settings
-
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check(settings: Settings) -> list[str]:
     """Every problem of ``settings`` (empty when valid)."""
     problems: list[str] = []
     base = urlsplit(settings.base_url)
     if base.scheme not in ("https", "http") or not base.hostname or base.query or base.fragment:
         problems.append("base_url: an absolute https URL without query or fragment")
-    elif base.scheme == "http" and not (settings.test_mode or _loopback(base.hostname)):
+    elif base.scheme == "http" and not (settings.test_mode or is_loopback(base.hostname)):
         problems.append("base_url: http only for loopback hosts or in test mode")
     client = settings.client
     if client.id_prefix not in {p.value for p in ClientIdPrefix}:
@@ -378,12 +208,9 @@ def check(settings: Settings) -> list[str]:
             problems.append(f"rp.redirect_uris: {uri!r} is not an absolute URL without fragment")
     if settings.database_url.partition("://")[0] not in _DATABASE_SCHEMES.values():
         problems.append("database.url: sqlite+aiosqlite:// or postgresql+asyncpg://")
-    if settings.keys.keks and settings.keys.kek_file:
-        problems.append("keys.keks and keys.kek_file: set one, not both")
-    if not 1 <= settings.server.port <= 65535 or settings.server.workers < 1:
-        problems.append("server.port 1-65535 and server.workers at least 1")
-    if settings.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        problems.append("log_level: DEBUG, INFO, WARNING or ERROR")
+    problems.extend(settings.keys.kek_problems())
+    problems.extend(settings.server.problems())
+    problems.extend(settings.logging.problems())
     return problems
 
 
@@ -400,20 +227,25 @@ def unsafe_warnings(settings: Settings, environ: Mapping[str, str] | None = None
     if settings.presentation.response_mode == ResponseMode.DIRECT_POST:
         warnings.append("presentation.response_mode is direct_post: responses travel unencrypted at the application "
                         "layer")
-    if not (settings.keys.keks or settings.keys.kek_file):
+    if not settings.keys.configured:
         warnings.append("no key-encryption key configured: a development KEK in data_dir protects response keys")
-    known = {o.env for o in iter_options()} | {CONFIG_ENV}
-    warnings.extend(f"unknown environment variable {name} ignored" for name in sorted(env)
-                    if name.startswith(ENV_PREFIX) and name not in known)
+    warnings.extend(f"unknown environment variable {name} ignored" for name in SCHEMA.unknown_variables(env))
     return warnings
+
+
+SCHEMA: Final = SettingsSchema(Settings, env_prefix=ENV_PREFIX, config_env=CONFIG_ENV, renamed=RENAMED, check=check)
+
+
+def load_settings(config: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the TOML file (``config`` or ``$MYNACARD_VERIFIER_CONFIG``) and the environment, validated."""
+    return SCHEMA.load(config, environ)
+
+
+def iter_options() -> Iterator[OptionInfo]:
+    """Every option, in documentation order."""
+    return SCHEMA.iter_options()
 
 
 def describe() -> str:
     """All options as a Markdown table (``python -m credentials verifier config --docs``)."""
-    lines = ["| option | environment | default | description | recommendation |", "|---|---|---|---|---|"]
-    for opt in iter_options():
-        default = opt.default
-        shown = ("(unset)" if not default else "(secret)") if isinstance(default, Secret) else (
-            ", ".join(default) if isinstance(default, tuple) else repr(default))
-        lines.append(f"| `{opt.key}` | `{opt.env}` | {shown} | {opt.doc} | {opt.recommend} |")
-    return "\n".join(lines)
+    return SCHEMA.describe()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
 from typing import Final
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 from idp.clients import Client
 from idp.settings import Settings
 from keys.jose.b64 import b64url_encode
+from servicekit.secret_files import write_once
 
 DEV_SALT_FILE: Final = "dev-pairwise-salt"
 
@@ -28,20 +28,8 @@ DEV_SALT_FILE: Final = "dev-pairwise-salt"
 def _development_salt(data: str) -> bytes:
     """The development salt of the data directory ``data``, created (mode 0600) by whichever process gets there
     first; read once per process (the file never changes once it exists)."""
-    data_dir = Path(data).resolve()
-    path = data_dir / DEV_SALT_FILE
-    if not path.exists():
-        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        staging = data_dir / f".{DEV_SALT_FILE}.{os.getpid()}"
-        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(secrets.token_urlsafe(32) + "\n")
-        try:
-            os.link(staging, path)  # atomic: exactly one process's salt wins
-        except FileExistsError:
-            pass
-        finally:
-            staging.unlink()
+    path = Path(data).resolve() / DEV_SALT_FILE
+    write_once(path, secrets.token_urlsafe(32) + "\n")
     return path.read_text(encoding="ascii").strip().encode("ascii")
 
 

@@ -1,5 +1,6 @@
-"""``credentials.verifier.settings``: every problem is reported at once, the environment wins over the file,
-secrets never show, and every option is documented."""
+"""``credentials.verifier.settings``: the service's sections and checks, the environment wins over the file,
+secrets never show, every option is documented, and the renamed ``log_level`` fails naming ``logging.level``
+(the engine itself is tested in tests/servicekit/test_settings.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from credentials.verifier.settings import Secret, SettingsError, describe, iter_options, load_settings, unsafe_warnings
+from credentials.verifier.settings import SettingsError, describe, iter_options, load_settings, unsafe_warnings
 
 KEY = "k" * 40
 
@@ -67,6 +68,39 @@ def test_every_option_is_documented() -> None:
     assert all(o.doc for o in options)
     assert len({o.env for o in options}) == len(options)
     table = describe()
-    assert all(f"`{o.key}`" in table for o in options)
-    assert str(Secret("s3cret")) == "Secret('********')"
-    assert "s3cret" not in repr(Secret("s3cret"))
+    assert all(f"`{o.key}`" in table and f"`{o.env}`" in table for o in options)
+    assert "MYNACARD_VERIFIER_LOGGING_LEVEL" in {o.env for o in options}
+
+
+TEST_MODE = {"MYNACARD_VERIFIER_TEST_MODE": "1", "MYNACARD_VERIFIER_TRUST_ISSUER_ROOTS_DIR": "/roots",
+             "MYNACARD_VERIFIER_CLIENT_ID_PREFIX": "redirect_uri"}
+
+
+def test_logging_level_replaces_log_level(tmp_path: Path) -> None:
+    settings = load_settings(environ={**TEST_MODE, "MYNACARD_VERIFIER_LOGGING_LEVEL": "DEBUG"})
+    assert settings.logging.level == "DEBUG"
+    with pytest.raises(SettingsError) as info:
+        load_settings(environ={**TEST_MODE, "MYNACARD_VERIFIER_LOG_LEVEL": "DEBUG"})
+    assert info.value.problems == [
+        "MYNACARD_VERIFIER_LOG_LEVEL: renamed to MYNACARD_VERIFIER_LOGGING_LEVEL (logging.level)"]
+    config = tmp_path / "verifier.toml"
+    config.write_text('log_level = "DEBUG"\n', encoding="utf-8")
+    with pytest.raises(SettingsError) as info:
+        load_settings(config, environ=TEST_MODE)
+    assert info.value.problems == [
+        "log_level: renamed to logging.level (environment variable MYNACARD_VERIFIER_LOGGING_LEVEL)"]
+    with pytest.raises(SettingsError, match=r"logging\.level: one of DEBUG"):
+        load_settings(environ={**TEST_MODE, "MYNACARD_VERIFIER_LOGGING_LEVEL": "LOUD"})
+
+
+def test_shared_sections_keep_their_names_and_checks() -> None:
+    settings = load_settings(environ={**TEST_MODE, "MYNACARD_VERIFIER_KEYS_KEK_FILE": "/keks",
+                                      "MYNACARD_VERIFIER_SERVER_WORKERS": "3"})
+    assert (settings.keys.kek_file, settings.server.port, settings.server.workers) == ("/keks", 8100, 3)
+    assert any("development KEK" in w for w in unsafe_warnings(load_settings(environ=TEST_MODE), {}))
+    with pytest.raises(SettingsError) as info:
+        load_settings(environ={**TEST_MODE, "MYNACARD_VERIFIER_SERVER_PORT": "-1",
+                               "MYNACARD_VERIFIER_SERVER_WORKERS": "0",
+                               "MYNACARD_VERIFIER_KEYS_KEKS": "k", "MYNACARD_VERIFIER_KEYS_KEK_FILE": "/keks"})
+    assert info.value.problems == ["keys.keks and keys.kek_file: set one, not both", "server.port: must be 1-65535",
+                                   "server.workers: must be at least 1"]

@@ -17,10 +17,10 @@ from sqlalchemy import delete
 from idp.app import create_app
 from idp.endpoints.discovery import PENDING
 from idp.errors import InvalidGrant, InvalidToken
-from idp.logs import JsonFormatter
 from idp.runtime import Services, utcnow
 from idp.storage.tables import signing_keys
 from keys.service import KeyEncryptionKeys, encode_jwt
+from servicekit.logs import JsonFormatter
 from tests.idp.conftest import settings_for
 
 KEK = KeyEncryptionKeys.generate()

@@ -1,8 +1,17 @@
-"""Structured JSON logs, one object per line on standard error.
+"""Structured JSON logs of both services, one object per line on standard error.
 
-Log records carry only what operators need: event names, route templates, status codes, key ids,
-counts. Never query strings, client addresses, tokens, PINs or personal data; callers pass fields
-through ``extra=`` and this formatter adds them as JSON members.
+Log records carry only what operators need: event names, route templates, status codes, key ids, reason
+codes, counts. Never query strings, client addresses, tokens, PINs, claims or personal data; callers pass
+fields through ``extra=`` and :class:`JsonFormatter` adds them as JSON members. Times are UTC with
+milliseconds; levels are lower case (``"info"``).
+
+Usage::
+
+    configure_logging("INFO")                               # this process
+    uvicorn.run(..., log_config=logging_config("INFO"))     # every uvicorn worker
+    logging.getLogger("idp.app").info("started", extra={"workers": 4})
+    # {"time": "2026-01-02T03:04:05.678+00:00", "level": "info", "logger": "idp.app", "message": "started",
+    #  "workers": 4}
 """
 
 from __future__ import annotations
@@ -13,9 +22,10 @@ import logging
 import logging.config
 from typing import Any, Final
 
-#: LogRecord attributes that are not extra fields (plus uvicorn's ANSI-coloured duplicate message).
+#: LogRecord attributes that are not extra fields (plus uvicorn's ANSI-coloured duplicate message, and
+#: ``taskName``, which Python 3.12 adds).
 _RESERVED: Final = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
-    "message", "asctime", "color_message"}
+    "message", "asctime", "color_message", "taskName"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -36,8 +46,8 @@ class JsonFormatter(logging.Formatter):
 
 def logging_config(level: str) -> dict[str, Any]:
     """A :func:`logging.config.dictConfig` mapping for our loggers and the libraries'. uvicorn's access log
-    and httpx's request lines are off: they carry query strings and addresses (the provider logs
-    requests itself, by route template)."""
+    and httpx's request lines are off: they carry query strings and addresses (the services log requests
+    themselves, by route template, if at all)."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
