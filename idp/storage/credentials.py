@@ -24,7 +24,6 @@ from typing import Any, Final, Literal
 
 from sqlalchemy import delete, func, insert, select, union, update
 
-from idp.storage.database import Connection, Database
 from idp.storage.tables import (
     credential_datasets,
     credential_signing_keys,
@@ -33,6 +32,7 @@ from idp.storage.tables import (
     pre_authorized_codes,
     status_lists,
 )
+from servicekit.database import Connection, Database
 
 NONCE_KIND: Final = "CredentialNonce"
 VALID, INVALID, SUSPENDED = 0, 1, 2
