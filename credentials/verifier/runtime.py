@@ -27,12 +27,13 @@ from credentials.status.check import Fetcher, StatusChecker
 from credentials.status.token import STATUS_LIST_TYP
 from credentials.verifier.service import VerifierService
 from credentials.verifier.settings import Settings
-from credentials.verifier.store import TransactionStore, connect
+from credentials.verifier.store import TransactionStore
 from credentials.verify import VerifierPolicy
 from keys.service.encryption import KeyEncryptionKeys
 from keys.service.signer import SoftwareSigner
 from keys.trust import TrustStore
 from keys.trust_files import load_trust_directory
+from servicekit.database import Database
 
 _PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 DEV_KEK_FILE: Final = "verifier-kek"
@@ -63,11 +64,11 @@ async def prepare(settings: Settings) -> None:
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(descriptor, "w", encoding="ascii") as handle:
                 handle.write(KeyEncryptionKeys.generate() + "\n")
-    engine = connect(settings.database_url)
+    db = Database.connect(settings.database_url)
     try:
-        await TransactionStore(engine, KeyEncryptionKeys.parse(kek_text(settings))).create_schema()
+        await TransactionStore(db, KeyEncryptionKeys.parse(kek_text(settings))).migrate()
     finally:
-        await engine.dispose()
+        await db.dispose()
 
 
 def issuer_trust(settings: Settings) -> TrustStore:
@@ -138,11 +139,11 @@ def build_service(settings: Settings) -> tuple[VerifierService, Callable[[], Awa
     client = httpx.Client(timeout=settings.trust.status_timeout, follow_redirects=False)
     status = StatusChecker(fetch=status_fetcher(settings, client), trust=trust, leeway=tolerance,
                            max_cache_age=dt.timedelta(seconds=settings.trust.status_max_cache_age))
-    engine = connect(settings.database_url)
-    store = TransactionStore(engine, KeyEncryptionKeys.parse(kek_text(settings)))
+    db = Database.connect(settings.database_url)
+    store = TransactionStore(db, KeyEncryptionKeys.parse(kek_text(settings)))
 
     async def close() -> None:
         client.close()
-        await engine.dispose()
+        await db.dispose()
 
     return VerifierService(settings, store, identity, policy, status), close
