@@ -4,7 +4,8 @@ A service names its script directory, the advisory-lock key that serialises its 
 table that records its revision, so several services can keep their schemas in one PostgreSQL database without
 colliding: each has its own tables, its own revision history and its own lock. Concurrent starts are safe: the
 upgrade runs under a cross-process write lock (:meth:`~servicekit.database.Database.lock_for_writing`), so a second
-process waits and then finds nothing to do.
+process waits and then finds nothing to do. Within a process, runs take turns: Alembic's ``context`` and ``op`` are
+process-wide, and a run on an asyncio connection yields to the event loop between its statements.
 
 Usage::
 
@@ -20,7 +21,10 @@ and the script directory's ``env.py`` is two lines::
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from dataclasses import dataclass
+from typing import Final
 
 from alembic import command, context
 from alembic.config import Config
@@ -33,6 +37,8 @@ from servicekit.database import Database
 
 _CONNECTION = "connection"
 _VERSION_TABLE = "version_table"
+#: One Alembic run at a time per event loop (module docstring).
+_TURNS: Final[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +78,7 @@ class Migrations:
 
     async def migrate(self, db: Database) -> str | None:
         """Upgrade the database to :meth:`head_revision`; return the revision reached."""
-        async with db.begin() as conn:
+        async with _TURNS.setdefault(asyncio.get_running_loop(), asyncio.Lock()), db.begin() as conn:
             await db.lock_for_writing(conn, self.lock_key)
             await conn.run_sync(self._upgrade)
         return await self.current_revision(db)
