@@ -26,7 +26,7 @@ from credentials.status.check import Fetcher, StatusChecker
 from credentials.status.token import STATUS_LIST_TYP
 from credentials.verifier.service import VerifierService
 from credentials.verifier.settings import Settings
-from credentials.verifier.store import TransactionStore, connect
+from credentials.verifier.store import TransactionStore
 from credentials.verify import VerifierPolicy
 from keys.service.encryption import KeyEncryptionKeys
 from keys.service.errors import KeyServiceError
@@ -34,6 +34,7 @@ from keys.service.signer import SoftwareSigner
 from keys.trust import TrustStore
 from keys.trust_files import load_trust_directory
 from servicekit import kek
+from servicekit.database import Database
 
 _PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 DEV_KEK_FILE: Final = "verifier-kek"
@@ -55,11 +56,11 @@ def load_keks(settings: Settings) -> KeyEncryptionKeys:
 async def prepare(settings: Settings) -> None:
     """Once per deployment start, before the workers: the development KEK (when none is configured) and the
     schema."""
-    engine = connect(settings.database_url)
+    db = Database.connect(settings.database_url)
     try:
-        await TransactionStore(engine, load_keks(settings)).create_schema()
+        await TransactionStore(db, load_keks(settings)).migrate()
     finally:
-        await engine.dispose()
+        await db.dispose()
 
 
 def issuer_trust(settings: Settings) -> TrustStore:
@@ -130,11 +131,11 @@ def build_service(settings: Settings) -> tuple[VerifierService, Callable[[], Awa
     client = httpx.Client(timeout=settings.trust.status_timeout, follow_redirects=False)
     status = StatusChecker(fetch=status_fetcher(settings, client), trust=trust, leeway=tolerance,
                            max_cache_age=dt.timedelta(seconds=settings.trust.status_max_cache_age))
-    engine = connect(settings.database_url)
-    store = TransactionStore(engine, load_keks(settings))
+    db = Database.connect(settings.database_url)
+    store = TransactionStore(db, load_keks(settings))
 
     async def close() -> None:
         client.close()
-        await engine.dispose()
+        await db.dispose()
 
     return VerifierService(settings, store, identity, policy, status), close

@@ -19,7 +19,10 @@ A transaction row, keyed by ``request_id`` (the ``state`` and the last segment o
   (the disclosed claims, wrapped under the KEK, bound to the row) or ``reason``/``detail`` (a rejection);
 * ``expires_at``: until a response is accepted, then until the result must have been fetched.
 
-Schema changes need a migration; this is schema version 1 (:data:`SCHEMA_VERSION`), created on first start.
+The rows live in a :class:`servicekit.database.Database` (SQLite inline, or PostgreSQL). The schema is made by the
+Alembic scripts in ``migrations/`` (:meth:`TransactionStore.migrate`, once before the workers start); a schema
+change is a new migration there. Their revision is kept in ``verifier_alembic_version``, so the verifier can share
+a PostgreSQL database with the provider.
 """
 
 from __future__ import annotations
@@ -28,42 +31,25 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, Text, delete, event, or_, select, update
-from sqlalchemy.engine import RowMapping, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import MetaData, Table, delete, or_, select, update
+from sqlalchemy.engine import RowMapping
 
 from credentials.oid4vp.request import ResponseMode
+from credentials.verifier.migrations.columns import transaction_columns
 from keys.service.encryption import KeyEncryptionKeys, WrappedKey
+from servicekit.database import Database
+from servicekit.migrations import Baseline, Migrations
 
-SCHEMA_VERSION: Final = 1
-#: Seconds a SQLite writer waits for another process's lock.
-_SQLITE_BUSY_SECONDS: Final = 30
+#: The verifier's Alembic scripts, with their own version table and lock ("veri") beside the provider's. A
+#: database made by ``metadata.create_all`` before migrations existed is adopted at revision 0001.
+MIGRATIONS: Final = Migrations("credentials.verifier:migrations", lock_key=0x76657269,
+                               version_table="verifier_alembic_version",
+                               baseline=Baseline("verifier_transactions", "0001"))
 
 metadata = MetaData()
-transactions = Table(
-    "verifier_transactions", metadata,
-    Column("request_id", String(64), primary_key=True),
-    Column("transaction_hash", String(64), nullable=False, unique=True),
-    Column("nonce", String(64), nullable=False),
-    Column("client_id", Text, nullable=False),
-    Column("response_mode", String(32), nullable=False),
-    Column("dcql_query", Text, nullable=False),
-    Column("return_uri", Text),
-    Column("response_kid", String(32)),
-    Column("response_key_kek", String(32)),
-    Column("response_key", LargeBinary),
-    Column("status", String(16), nullable=False),
-    Column("created_at", Integer, nullable=False),
-    Column("expires_at", Integer, nullable=False, index=True),
-    Column("response_code_hash", String(64)),
-    Column("result_kek", String(32)),
-    Column("result", LargeBinary),
-    Column("reason", String(64)),
-    Column("detail", Text),
-)
+transactions = Table("verifier_transactions", metadata, *transaction_columns())
 
 
 def secret_hash(value: str) -> str:
@@ -99,36 +85,16 @@ class Outcome:
     same_device: bool = False
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", f"busy_timeout={_SQLITE_BUSY_SECONDS * 1000}", "synchronous=NORMAL"):
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
-
-
-def connect(url: str) -> AsyncEngine:
-    """An engine for ``url`` (a SQLite file's directory is created, mode 0700; WAL so workers share it)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": _SQLITE_BUSY_SECONDS})
-    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    return engine
-
-
 class TransactionStore:
     """The transitions of a transaction (module docstring); times are Unix seconds given by the caller."""
 
-    def __init__(self, engine: AsyncEngine, keks: KeyEncryptionKeys) -> None:
-        self.engine = engine
+    def __init__(self, db: Database, keks: KeyEncryptionKeys) -> None:
+        self.db = db
         self._keks = keks
 
-    async def create_schema(self) -> None:
-        """Create the table when missing (schema version 1)."""
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+    async def migrate(self) -> str | None:
+        """Bring the schema to the newest revision (:data:`MIGRATIONS`); return the revision reached."""
+        return await MIGRATIONS.migrate(self.db)
 
     async def insert(
         self, *, request_id: str, transaction_id: str, nonce: str, client_id: str, response_mode: ResponseMode,
@@ -137,7 +103,7 @@ class TransactionStore:
     ) -> None:
         """A new ``pending`` transaction; expired rows are purged in the same transaction (bounded)."""
         wrapped = self._keks.wrap(response_key, _aad(request_id, "response-key")) if response_key else None
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             stale = select(transactions.c.request_id).where(transactions.c.expires_at < now).limit(100)
             await conn.execute(delete(transactions).where(transactions.c.request_id.in_(stale)))
             await conn.execute(transactions.insert().values(
@@ -150,7 +116,7 @@ class TransactionStore:
 
     async def pending(self, request_id: str, now: int) -> Transaction | None:
         """The transaction while it can still be answered (``pending`` and not expired), else ``None``."""
-        async with self.engine.connect() as conn:
+        async with self.db.connection() as conn:
             row = (await conn.execute(select(transactions).where(
                 transactions.c.request_id == request_id, transactions.c.status == "pending",
                 transactions.c.expires_at > now))).mappings().first()
@@ -159,13 +125,13 @@ class TransactionStore:
     async def claim(self, request_id: str, now: int) -> Transaction | str:
         """Move the transaction from ``pending`` to ``processing`` (once, across workers) and return it; else why
         not: ``unknown_transaction``, ``transaction_expired`` or ``already_responded``."""
-        async with self.engine.begin() as conn:
-            claimed = await conn.execute(update(transactions).where(
+        async with self.db.begin() as conn:
+            claimed = (await conn.execute(update(transactions).where(
                 transactions.c.request_id == request_id, transactions.c.status == "pending",
-                transactions.c.expires_at > now).values(status="processing"))
+                transactions.c.expires_at > now).values(status="processing"))).rowcount
             row = (await conn.execute(select(transactions).where(transactions.c.request_id == request_id))
                    ).mappings().first()
-        if claimed.rowcount == 1 and row is not None:
+        if claimed == 1 and row is not None:
             return self._transaction(row)
         if row is None:
             return "unknown_transaction"
@@ -185,13 +151,13 @@ class TransactionStore:
             values.update(result=wrapped.blob, result_kek=wrapped.kek_id)
         if response_code is not None:
             values["response_code_hash"] = secret_hash(response_code)
-        async with self.engine.begin() as conn:
+        async with self.db.connection() as conn:  # one statement: atomic by itself
             await conn.execute(update(transactions).where(
                 transactions.c.request_id == request_id, transactions.c.status == "processing").values(**values))
 
     async def outcome(self, transaction_id: str, now: int) -> Outcome | None:
         """The transaction of ``transaction_id`` as its relying party sees it (``None``: unknown or purged)."""
-        async with self.engine.connect() as conn:
+        async with self.db.connection() as conn:
             row = (await conn.execute(select(
                 transactions.c.status, transactions.c.expires_at, transactions.c.reason, transactions.c.detail,
                 transactions.c.response_code_hash, transactions.c.return_uri,
@@ -209,7 +175,7 @@ class TransactionStore:
         second call, or a racing one, gets ``None``."""
         key = secret_hash(transaction_id)
         final = or_(transactions.c.status.in_(("verified", "rejected")), transactions.c.expires_at <= now)
-        async with self.engine.begin() as conn:
+        async with self.db.connection() as conn:  # one statement: atomic by itself
             row = (await conn.execute(delete(transactions).where(transactions.c.transaction_hash == key, final
             ).returning(transactions.c.request_id, transactions.c.status, transactions.c.result,
                         transactions.c.result_kek, transactions.c.reason, transactions.c.detail))).mappings().first()

@@ -6,10 +6,10 @@ one address behave as one.
 
 from idp.storage.cleanup import CleanupResult, delete_expired
 from idp.storage.clients import ClientExists, ClientStore
-from idp.storage.database import Database
 from idp.storage.migrate import current_revision, head_revision, migrate
 from idp.storage.objects import ObjectStore, StoredObject
 from idp.storage.signing_keys import SqlKeyStore
+from servicekit.database import Database
 
 __all__ = [
     "CleanupResult",

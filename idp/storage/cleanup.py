@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
-from idp.storage.database import Database
 from idp.storage.tables import objects
+from servicekit.database import Database
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,8 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from idp.clients import AuthMethod, Client
-from idp.storage.database import Database
 from idp.storage.tables import clients
+from servicekit.database import Database
 
 #: Built once: executing a prepared statement skips SQLAlchemy's per-statement construction and cache-key work.
 _GET = select(clients).where(clients.c.client_id == bindparam("b_client_id"))

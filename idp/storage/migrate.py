@@ -1,54 +1,18 @@
-"""Schema migrations (Alembic, scripts inside this package), applied at start-up or by ``idp migrate``.
+"""The provider's schema migrations (Alembic scripts in ``migrations/``), applied at start-up or by ``idp migrate``.
 
-Concurrent starts are safe: the upgrade runs under a cross-process write lock, so a second process
-waits and then finds nothing to do.
+Its revision stays in ``alembic_version`` (the table existing databases have), beside the verifier service's own
+when both share one PostgreSQL database.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection
+from servicekit.migrations import Migrations
 
-from idp.storage.database import Database
+#: The provider's scripts; "myna" is the advisory lock serialising its migrations on PostgreSQL.
+MIGRATIONS: Final = Migrations("idp.storage:migrations", lock_key=0x6D796E61, version_table="alembic_version")
 
-_LOCK_KEY: Final = 0x6D796E61  # "myna": the advisory lock serialising migrations on PostgreSQL
-
-
-def _config() -> Config:
-    config = Config()
-    config.set_main_option("script_location", "idp.storage:migrations")
-    return config
-
-
-def head_revision() -> str | None:
-    """The newest revision the code knows."""
-    return ScriptDirectory.from_config(_config()).get_current_head()
-
-
-def _upgrade(connection: Connection) -> None:
-    config = _config()
-    config.attributes["connection"] = connection
-    command.upgrade(config, "head")
-
-
-def _current(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
-
-
-async def current_revision(db: Database) -> str | None:
-    """The revision the database is at (None when empty)."""
-    async with db.connection() as conn:
-        return await conn.run_sync(_current)
-
-
-async def migrate(db: Database) -> str | None:
-    """Upgrade the database to :func:`head_revision`; return the revision reached."""
-    async with db.begin() as conn:
-        await db.lock_for_writing(conn, _LOCK_KEY)
-        await conn.run_sync(_upgrade)
-    return await current_revision(db)
+head_revision = MIGRATIONS.head_revision
+current_revision = MIGRATIONS.current_revision
+migrate = MIGRATIONS.migrate

@@ -17,8 +17,8 @@ from typing import Any, Final
 
 from sqlalchemy import Executable, bindparam, delete, select, update
 
-from idp.storage.database import Database
 from idp.storage.tables import objects
+from servicekit.database import Database
 
 #: Upper bound of a payload as JSON, so that no caller can grow a row without limit.
 MAX_PAYLOAD_OCTETS: Final = 64 * 1024

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from idp.storage.database import Database
 from idp.storage.tables import signing_keys
 from keys.service.encryption import WrappedKey
 from keys.service.store import Retirement, StoredKey
+from servicekit.database import Database
 
 
 def _key(row: Any) -> StoredKey:

@@ -21,13 +21,13 @@ from credentials.oid4vci.issuance import IssuerKey
 from idp.settings import Settings
 from idp.signing import key_backends, load_keks
 from idp.storage.credentials import KeyCertificateStore
-from idp.storage.database import Database
 from idp.storage.signing_keys import SqlKeyStore
 from idp.storage.tables import credential_signing_keys
 from idp.vci.ca import IssuingCa
 from keys.jose.jwk import VerificationKey
 from keys.service.keyset import Keyset
 from keys.service.rotation import RotationPolicy
+from servicekit.database import Database
 
 ALG: Final = "ES256"
 

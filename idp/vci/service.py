@@ -24,13 +24,13 @@ from credentials.oid4vci.proof import KeyAttestationPolicy, ProofPolicy
 from idp.settings import Settings
 from idp.signing import load_keks
 from idp.storage.credentials import CredentialStore, StatusListParameters
-from idp.storage.database import Database
 from idp.vci.ca import load_ca
 from idp.vci.keys import CredentialKeys, build_credential_keyset
 from idp.vci.references import reference_key
 from idp.vci.revocation import RevocationView
 from keys.service.encryption import KeyEncryptionKeys, WrappedKey
 from keys.trust import TrustStore, fingerprint
+from servicekit.database import Database
 
 #: Bits per Status List entry: VALID, INVALID, SUSPENDED (draft-ietf-oauth-status-list §7.1).
 STATUS_BITS: Final = 2

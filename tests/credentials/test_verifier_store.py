@@ -1,6 +1,6 @@
 """``credentials.verifier.store`` on SQLite and PostgreSQL: a transaction is claimed once and its result handed
 out once even when many connections race, expiry and purging work, and secrets and claims are never stored in
-the clear."""
+the clear. Its migrations create the table the store defines, and adopt a database made before they existed."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select
+from sqlalchemy.engine import Connection
 
 from credentials.oid4vp import ResponseKey, ResponseMode
-from credentials.verifier.store import TransactionStore, connect, secret_hash, transactions
+from credentials.verifier.store import MIGRATIONS, TransactionStore, metadata, secret_hash, transactions
 from keys.service.encryption import KeyEncryptionKeys
+from servicekit.database import Database
 from tests.idp.postgres import Cluster, install
 
 NOW = 1_800_000_000
@@ -35,16 +39,67 @@ def postgres() -> Iterator[Cluster]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TransactionStore]:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each kind (SQLite under the settings' default ``sqlite+aiosqlite`` scheme)."""
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'verifier.sqlite3'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database()
-    engine = connect(url)
-    result = TransactionStore(engine, KeyEncryptionKeys.parse(KeyEncryptionKeys.generate()))
-    await result.create_schema()
-    yield result
-    await engine.dispose()
+        return f"sqlite+aiosqlite:///{tmp_path / 'verifier.sqlite3'}"
+    url: str = request.getfixturevalue("postgres").create_database()
+    return url
+
+
+@pytest.fixture
+async def empty(db_url: str) -> AsyncIterator[Database]:
+    db = Database.connect(db_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def store(empty: Database) -> TransactionStore:
+    result = TransactionStore(empty, KeyEncryptionKeys.parse(KeyEncryptionKeys.generate()))
+    await result.migrate()
+    return result
+
+
+def _differences(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True,
+                                                          "version_table": MIGRATIONS.version_table})
+    return list(compare_metadata(context, metadata))
+
+
+def _tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+@pytest.mark.anyio
+async def test_migrations_create_the_table_once_with_their_own_version_table(db_url: str, empty: Database) -> None:
+    keks = KeyEncryptionKeys.parse(KeyEncryptionKeys.generate())
+    stores = [TransactionStore(Database.connect(db_url), keks) for _ in range(2)]
+    try:
+        assert await MIGRATIONS.current_revision(empty) is None
+        assert await asyncio.gather(*(s.migrate() for s in stores)) == [MIGRATIONS.head_revision()] * 2
+    finally:
+        for s in stores:
+            await s.db.dispose()
+    assert await TransactionStore(empty, keks).migrate() == "0001"
+    async with empty.connection() as conn:
+        assert await conn.run_sync(_tables) == {"verifier_transactions", "verifier_alembic_version"}
+        assert await conn.run_sync(_differences) == []
+
+
+@pytest.mark.anyio
+async def test_a_database_made_before_migrations_is_adopted(empty: Database) -> None:
+    """``metadata.create_all`` made the schema before migrations existed: the first migration stamps 0001 and
+    keeps the rows."""
+    async with empty.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    store = TransactionStore(empty, KeyEncryptionKeys.parse(KeyEncryptionKeys.generate()))
+    await _insert(store, "before")
+    assert await store.migrate() == "0001"
+    assert await MIGRATIONS.current_revision(empty) == "0001"
+    assert await store.pending("before", NOW) is not None
+    async with empty.connection() as conn:
+        assert await conn.run_sync(_differences) == []
 
 
 async def _insert(store: TransactionStore, request_id: str, *, expires_at: int = NOW + 300,
@@ -75,7 +130,7 @@ async def test_claimed_once_and_handed_out_once(store: TransactionStore) -> None
     assert outcome.status == "verified"
     assert outcome.same_device
     assert outcome.response_code_hash == secret_hash("code-1")
-    async with store.engine.connect() as conn:
+    async with store.db.connection() as conn:
         row = (await conn.execute(select(transactions))).mappings().one()
     assert row["response_key"] is None  # erased once answered
     assert "秘密".encode() not in row["result"]

@@ -1,4 +1,4 @@
-"""The SQLite execution model (idp.storage.database): one connection per process taken in turn, transactions
+"""The SQLite execution model (servicekit.database): one connection per process taken in turn, transactions
 that hold the write lock from their start, and nested use refused rather than deadlocked."""
 
 from __future__ import annotations

@@ -30,8 +30,8 @@ from idp.storage.credentials.key_certificates import KeyCertificateStore
 from idp.storage.credentials.nonces import NONCE_KIND, NonceRejected
 from idp.storage.credentials.pre_authorized_codes import PreAuthorizedCodeStore, Redemption, RedemptionOutcome
 from idp.storage.credentials.status_lists import StatusEntry, StatusListParameters, StatusListStore, StatusListView
-from idp.storage.database import Database
 from idp.storage.tables import credential_datasets, pre_authorized_codes
+from servicekit.database import Database
 
 _CHUNK: Final = 500
 _EXPIRING: Final = ((credential_datasets, credential_datasets.c.identifier),

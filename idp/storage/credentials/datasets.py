@@ -27,8 +27,8 @@ from sqlalchemy import bindparam, insert, select, update
 
 from idp.storage.credentials.nonces import consume_nonces
 from idp.storage.credentials.status_lists import StatusListParameters, StatusListStore
-from idp.storage.database import Connection, Database
 from idp.storage.tables import credential_datasets
+from servicekit.database import Connection, Database
 
 _DATASETS = credential_datasets.c
 

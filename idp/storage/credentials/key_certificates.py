@@ -16,8 +16,8 @@ from typing import Final
 
 from sqlalchemy import bindparam, select, update
 
-from idp.storage.database import Database
 from idp.storage.tables import credential_signing_keys
+from servicekit.database import Database
 
 _KEYS = credential_signing_keys.c
 _FIND: Final = select(_KEYS.certificate).where(_KEYS.kid == bindparam("b_kid"))

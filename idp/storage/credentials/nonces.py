@@ -17,8 +17,8 @@ from typing import Final
 
 from sqlalchemy import bindparam, update
 
-from idp.storage.database import Connection
 from idp.storage.tables import objects
+from servicekit.database import Connection
 
 NONCE_KIND: Final = "CredentialNonce"
 _MAX_NONCE: Final = 255

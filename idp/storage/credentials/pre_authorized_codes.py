@@ -22,8 +22,9 @@ from typing import Final
 
 from sqlalchemy import bindparam, case, insert, select, update
 
-from idp.storage.database import Database
-from idp.storage.tables import UtcDateTime, pre_authorized_codes
+from idp.storage.columns import UtcDateTime
+from idp.storage.tables import pre_authorized_codes
+from servicekit.database import Database
 
 _CODE = pre_authorized_codes.c
 _NOW = bindparam("now", type_=UtcDateTime())

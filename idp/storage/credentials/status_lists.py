@@ -22,8 +22,8 @@ from typing import Any, Final
 from sqlalchemy import func, select, update
 
 from credentials.status.bits import StatusType
-from idp.storage.database import Connection, Database
 from idp.storage.tables import issued_credentials, status_lists
+from servicekit.database import Connection, Database
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,17 +1,10 @@
-"""Clients: userinfo_signed_response_alg (OIDC Dynamic Client Registration §2), for signed UserInfo responses.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-23
-"""
+"""Clients: userinfo_signed_response_alg (OIDC Dynamic Client Registration §2), for signed UserInfo responses."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -17,6 +17,16 @@ How each dialect runs them:
   writer of another process is waited for up to :data:`SQLITE_BUSY_TIMEOUT`.
 * **PostgreSQL** runs on SQLAlchemy's asyncio engine (asyncpg or psycopg), autocommit statements on a connection
   without ``BEGIN``/``ROLLBACK`` round trips and without a ping before each use, so a read costs one round trip.
+
+Usage::
+
+    db = Database.connect("sqlite:///var/service.sqlite3")  # or "postgresql+asyncpg://user@host/name"
+    async with db.connection() as conn:
+        row = (await conn.execute(select(table).where(table.c.id == key))).first()
+    async with db.begin() as conn:
+        await db.lock_for_writing(conn, LOCK_KEY)
+        await conn.execute(update(table).values(...))
+    await db.dispose()
 """
 
 from __future__ import annotations
