@@ -27,6 +27,7 @@ from idp.runtime import Services, utcnow
 from idp.vci.grant import BY_IDENTIFIER_MEMBER, ISSUANCE_MEMBER
 from idp.vci.preauth import ISSUER_CLIENT_ID
 from servicekit.http import bodies
+from servicekit.http.errors import challenge
 
 if TYPE_CHECKING:
     from idp.vci.issue import Answer
@@ -60,11 +61,8 @@ class Refused(Exception):
 
 
 def _challenge(scheme: str, services: Services, exc: OAuthError) -> str:
-    params = [f'realm="{services.settings.issuer}"']
-    if scheme == "DPoP":
-        params.append(f'algs="{" ".join(dpop.DPOP_ALGORITHMS)}"')
-    params += [f'error="{exc.error}"', f'error_description="{exc.description}"']
-    return f"{scheme} {', '.join(params)}"
+    return challenge(scheme, realm=services.settings.issuer, algs=dpop.DPOP_ALGORITHMS if scheme == "DPoP" else (),
+                     error=exc.error, error_description=exc.description)
 
 
 async def issuer_access(request: AnyRequest, services: Services, metrics: Metrics, path: str) -> IssuerAccess:
