@@ -1,4 +1,4 @@
-"""Errors as clients see them: RFC 6749/6750 for OAuth endpoints, RFC 9457 problem details elsewhere.
+"""The provider's errors: RFC 6749/6750 OAuth errors; the shapes and the mapping are :mod:`servicekit.http.errors`.
 
 An :class:`OAuthError` carries its error code, HTTP status, a client-facing description and a
 log-only ``detail`` (node-oidc-provider's ``lib/helpers/errors.js``). Anything else that escapes a
@@ -8,20 +8,15 @@ handler becomes a bare 500 problem: stack traces go to the log, never to the cli
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Mapping
-from http import HTTPStatus
 from typing import Any, ClassVar
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException
 
 from idp.metrics import Metrics
+from servicekit.http import errors as shapes
+from servicekit.http.errors import PROBLEM_JSON, ExceptionHandler, problem_response
 
 _log = logging.getLogger("idp.errors")
-#: RFC 6749 §5.2 / RFC 6750 §3: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
-_UNSAFE_DESCRIPTION = re.compile(r'[^\x20-\x21\x23-\x5b\x5d-\x7e]')
-PROBLEM_JSON = "application/problem+json"
 
 
 class OAuthError(Exception):
@@ -32,7 +27,7 @@ class OAuthError(Exception):
 
     def __init__(self, description: str, *, detail: str | None = None, www_authenticate: str | None = None) -> None:
         super().__init__(f"{self.error}: {description}")
-        self.description = _UNSAFE_DESCRIPTION.sub("?", description)
+        self.description = shapes.safe_description(description)
         self.detail = detail
         self.www_authenticate = www_authenticate
 
@@ -101,37 +96,17 @@ class InsufficientScope(OAuthError):
     status_code = 403
 
 
-def _bearer_challenge(exc: OAuthError) -> str:
-    return f'Bearer error="{exc.error}", error_description="{exc.description}"'
-
-
 def oauth_error_response(exc: OAuthError) -> Response[dict[str, str]]:
     """The RFC 6749 §5.2 JSON body, ``Cache-Control: no-store``, and the RFC 6750 §3 challenge if any."""
-    headers = {"Cache-Control": "no-store"}
     challenge = exc.www_authenticate
     if challenge is None and isinstance(exc, InvalidToken | InsufficientScope):
-        challenge = _bearer_challenge(exc)
-    if challenge is not None:
-        headers["WWW-Authenticate"] = challenge
-    return Response({"error": exc.error, "error_description": exc.description}, status_code=exc.status_code,
-                    headers=headers, media_type="application/json")
-
-
-def problem_response(status: int, detail: str | None = None,
-                     headers: Mapping[str, str] | None = None) -> Response[dict[str, Any]]:
-    """An RFC 9457 problem details response (``type`` about:blank, §4.2.1)."""
-    body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
-    if detail:
-        body["detail"] = detail
-    return Response(body, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})},
-                    media_type=PROBLEM_JSON)
-
-
-ExceptionHandler = Callable[[Request[Any, Any, Any], Any], Response[Any]]
+        challenge = shapes.challenge("Bearer", error=exc.error, error_description=exc.description)
+    headers = {} if challenge is None else {"WWW-Authenticate": challenge}
+    return shapes.oauth_error_response(exc.error, exc.description, exc.status_code, headers)
 
 
 def exception_handlers(metrics: Metrics) -> dict[int | type[Exception], ExceptionHandler]:
-    """Litestar exception handlers: OAuth errors, HTTP errors as problems, everything else as a bare 500."""
+    """Litestar exception handlers: OAuth errors, then :func:`servicekit.http.errors.exception_handlers`."""
 
     def on_oauth_error(request: Request[Any, Any, Any], exc: OAuthError) -> Response[Any]:
         metrics.oauth_errors.labels(exc.error).inc()
@@ -139,13 +114,9 @@ def exception_handlers(metrics: Metrics) -> dict[int | type[Exception], Exceptio
                                         "detail": exc.detail})
         return oauth_error_response(exc)
 
-    def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-        status = exc.status_code
-        detail = exc.detail if status < 500 and exc.detail != HTTPStatus(status).phrase else None
-        return problem_response(status, detail, exc.headers)
+    return shapes.exception_handlers(_log, {OAuthError: on_oauth_error})
 
-    def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-        _log.error("unhandled_exception", exc_info=exc, extra={"route": request.scope.get("path_template")})
-        return problem_response(500)
 
-    return {OAuthError: on_oauth_error, HTTPException: on_http_error, Exception: on_unexpected}
+__all__ = ["PROBLEM_JSON", "InsufficientScope", "InvalidClient", "InvalidGrant", "InvalidRequest", "InvalidScope",
+           "InvalidToken", "OAuthError", "TemporarilyUnavailable", "UnauthorizedClient", "UnsupportedGrantType",
+           "exception_handlers", "oauth_error_response", "problem_response"]

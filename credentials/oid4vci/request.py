@@ -9,7 +9,6 @@ issuer does not advertise response encryption (§8.2). Unknown members are ignor
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,25 +45,6 @@ class NotificationRequest:
     notification_id: str
     event: str
     event_description: str | None
-
-
-def json_body(body: bytes, media_type: str, error: IssuanceErrorCode) -> Mapping[str, Any]:
-    """The JSON object of a request body (``application/json``), or ``error``."""
-    reason = IssuanceReason.MALFORMED_REQUEST
-    if media_type == "application/jwt":
-        raise IssuanceError(IssuanceErrorCode.INVALID_ENCRYPTION_PARAMETERS, IssuanceReason.ENCRYPTION_UNSUPPORTED,
-                            "encrypted requests are not supported by this issuer")
-    if media_type != "application/json":
-        raise IssuanceError(error, reason, "the request body must be application/json")
-    if len(body) > MAX_REQUEST_OCTETS:
-        raise IssuanceError(error, reason, "the request body is too large")
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        raise IssuanceError(error, reason, "the request body is not JSON") from None
-    if not isinstance(document, dict):
-        raise IssuanceError(error, reason, "the request body is not a JSON object")
-    return document
 
 
 def _identifier(value: object, name: str, error: IssuanceErrorCode) -> str:
@@ -128,5 +108,5 @@ def parse_notification_request(document: Mapping[str, Any]) -> NotificationReque
     return NotificationRequest(notification_id, str(event), description)
 
 
-__all__ = ["MAX_REQUEST_OCTETS", "NOTIFICATION_EVENTS", "CredentialRequest", "NotificationRequest", "json_body",
+__all__ = ["MAX_REQUEST_OCTETS", "NOTIFICATION_EVENTS", "CredentialRequest", "NotificationRequest",
            "parse_credential_request", "parse_deferred_request", "parse_notification_request"]

@@ -30,25 +30,21 @@ import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from http import HTTPStatus
 from typing import Any, Final
-from urllib.parse import parse_qsl
 
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException
 
 from credentials.oid4vp.errors import PresentationError, VerifierReason
 from credentials.oid4vp.request import REQUEST_OBJECT_TYP
 from credentials.verifier.runtime import build_service
 from credentials.verifier.service import Reply, VerifierService
 from credentials.verifier.settings import Settings, load_settings
-from keys.errors import VerificationError
-from keys.jose.json import loads_object
+from servicekit.http import bodies
+from servicekit.http.errors import NO_STORE, challenge, exception_handlers, oauth_error_response, problem_response
 
 #: Largest request body accepted (a direct_post.jwt response with several presentations fits easily).
 MAX_BODY: Final = 1024 * 1024
-_NO_STORE: Final = {"Cache-Control": "no-store"}
 _STATUS: Final[dict[str, int]] = {
     VerifierReason.UNKNOWN_TRANSACTION: 404, VerifierReason.TRANSACTION_EXPIRED: 410,
     VerifierReason.RESPONSE_CODE_MISMATCH: 403, VerifierReason.UNAUTHORISED: 401,
@@ -63,22 +59,18 @@ def _service(request: Request[Any, Any, Any]) -> VerifierService:
 
 
 def _json(reply: Reply) -> Response[Any]:
-    return Response(dict(reply.body), status_code=reply.status, headers=_NO_STORE)
+    return Response(dict(reply.body), status_code=reply.status, headers=NO_STORE)
 
 
 def _problem(exc: PresentationError) -> Response[Any]:
     status = _STATUS.get(exc.reason.value, 400)
-    headers = dict(_NO_STORE)
-    if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="verifier"'
-    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, **exc.as_dict()}
-    return Response(body, status_code=status, headers=headers, media_type="application/problem+json")
+    headers = {"WWW-Authenticate": challenge("Bearer", realm="verifier")} if status == 401 else None
+    return problem_response(status, headers=headers, extensions=exc.as_dict())
 
 
 def _wallet_error(exc: PresentationError) -> Response[Any]:
     status = _STATUS.get(exc.reason.value, 400)
-    body = {"error": "server_error" if status >= 500 else "invalid_request", "error_description": exc.reason.value}
-    return Response(body, status_code=status, headers=_NO_STORE)
+    return oauth_error_response("server_error" if status >= 500 else "invalid_request", exc.reason.value, status)
 
 
 def _authorise(request: Request[Any, Any, Any]) -> None:
@@ -91,26 +83,19 @@ def _authorise(request: Request[Any, Any, Any]) -> None:
 
 
 async def _json_body(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The body: one JSON object (its media type is not checked: relying parties send it as they like)."""
     try:
-        return loads_object(await request.body(), what="request body", max_bytes=MAX_BODY)
-    except VerificationError as exc:
-        raise PresentationError(VerifierReason.INVALID_REQUEST, f"the body is not one JSON object ({exc.reason.value})"
-                                ) from None
+        return bodies.parse_json(await request.body(), max_bytes=MAX_BODY)
+    except bodies.BodyError as exc:
+        raise PresentationError(VerifierReason.INVALID_REQUEST, exc.description) from None
 
 
 async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
     """An ``application/x-www-form-urlencoded`` body (UTF-8), each parameter at most once."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
-        raise PresentationError(VerifierReason.INVALID_REQUEST, "the body is application/x-www-form-urlencoded")
     try:
-        pairs = parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True, strict_parsing=False,
-                          max_num_fields=32)
-    except (UnicodeDecodeError, ValueError):
-        raise PresentationError(VerifierReason.INVALID_REQUEST, "the form is not UTF-8 form data") from None
-    form = dict(pairs)
-    if len(form) != len(pairs):
-        raise PresentationError(VerifierReason.INVALID_REQUEST, "a form parameter is repeated")
-    return form
+        return await bodies.read_form(request, max_bytes=MAX_BODY, max_fields=32)
+    except bodies.BodyError as exc:
+        raise PresentationError(VerifierReason.INVALID_REQUEST, exc.description) from None
 
 
 @post("/rp/requests", status_code=201, request_max_body_size=MAX_BODY)
@@ -143,7 +128,7 @@ async def _request_object(request: Request[Any, Any, Any], request_id: str, wall
         jwt = await _service(request).request_object(request_id, wallet_nonce=wallet_nonce)
     except PresentationError as exc:
         return _wallet_error(exc)
-    return Response(jwt, headers=_NO_STORE, media_type=f"application/{REQUEST_OBJECT_TYP}")
+    return Response(jwt, headers=NO_STORE, media_type=f"application/{REQUEST_OBJECT_TYP}")
 
 
 @get("/wallet/requests/{request_id:str}")
@@ -177,16 +162,7 @@ async def wallet_response(request: Request[Any, Any, Any], request_id: str) -> R
 @get("/healthz")
 async def healthz() -> Response[Any]:
     """Liveness."""
-    return Response({"status": "ok"}, headers=_NO_STORE)
-
-
-def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    if isinstance(exc, HTTPException):
-        return Response({"status": exc.status_code, "title": exc.detail}, status_code=exc.status_code,
-                        headers=_NO_STORE, media_type="application/problem+json")
-    _log.exception("unexpected error")
-    return Response({"status": 500, "title": "Internal Server Error"}, status_code=500, headers=_NO_STORE,
-                    media_type="application/problem+json")
+    return Response({"status": "ok"}, headers=NO_STORE)
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -203,7 +179,7 @@ def create_app(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=[create_request, fetch_result, get_request_object, post_request_object, wallet_response,
                         healthz],
-        lifespan=[lifespan], state=State({"service": service}), exception_handlers={Exception: _unexpected},
+        lifespan=[lifespan], state=State({"service": service}), exception_handlers=exception_handlers(_log),
         openapi_config=None, logging_config=None,
     )
 

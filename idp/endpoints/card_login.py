@@ -58,7 +58,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import json
 import logging
 import re
 from typing import Any, Final
@@ -87,6 +86,7 @@ from keys.errors import (
     UntrustedCertificate,
     VerificationError,
 )
+from servicekit.http.bodies import BodyError, read_json
 
 CHALLENGE_PATH: Final = "/card-login/challenge"
 RESPONSE_PATH: Final = "/card-login/response"
@@ -153,18 +153,10 @@ def refusal_for(exc: VerificationError) -> Refusal:
 
 
 async def _json_body(request: AnyRequest) -> dict[str, Any]:
-    if request.headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
-        raise _bad_request("JSON expected")
-    body = await request.body()
-    if len(body) > _MAX_BODY:
-        raise _bad_request("body too large")
     try:
-        document = json.loads(body)
-    except ValueError:
-        raise _bad_request("not JSON") from None
-    if not isinstance(document, dict):
-        raise _bad_request("not a JSON object")
-    return document
+        return await read_json(request, max_bytes=_MAX_BODY)
+    except BodyError as exc:
+        raise _bad_request(exc.description) from None
 
 
 def _ticket(document: dict[str, Any]) -> tuple[str, str]:

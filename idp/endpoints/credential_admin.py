@@ -9,7 +9,6 @@ Body ``{"status": "invalid"|"suspended"|"valid", …}`` with one selection: ``"c
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any, Final
 
 from litestar import Response, post
@@ -19,8 +18,10 @@ from idp.endpoints.token import AnyRequest
 from idp.errors import problem_response
 from idp.runtime import Services
 from idp.vci.status import STATUS_PATH, STATUSES, change_status
+from servicekit.http.bodies import BodyError, parse_json
 
 PATH: Final = "/admin/credentials/status"
+_MAX_BODY: Final = 4096
 
 
 def _list_id(value: object, issuer: str) -> int | None:
@@ -32,7 +33,7 @@ def _list_id(value: object, issuer: str) -> int | None:
     return None
 
 
-@post(PATH, status_code=200, request_max_body_size=4096, summary="Change credential statuses", tags=["Admin"],
+@post(PATH, status_code=200, request_max_body_size=_MAX_BODY, summary="Change credential statuses", tags=["Admin"],
       include_in_schema=False)
 async def credential_status(request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
     """Revoke, suspend or reinstate credentials."""
@@ -42,10 +43,10 @@ async def credential_status(request: AnyRequest, services: NamedDependency[Servi
                                                                              token.reveal().encode()):
         return problem_response(401 if token else 404, headers={"WWW-Authenticate": 'Bearer realm="admin"'})
     try:
-        body = json.loads(await request.body())
-    except ValueError:
-        body = None
-    if not isinstance(body, dict) or body.get("status") not in STATUSES:
+        body = parse_json(await request.body(), max_bytes=_MAX_BODY)
+    except BodyError as exc:
+        return problem_response(400, exc.description)
+    if body.get("status") not in STATUSES:
         return problem_response(400, "status is valid, invalid or suspended")
     selection: dict[str, Any] = {}
     if isinstance(body.get("credential_id"), int):

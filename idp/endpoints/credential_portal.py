@@ -21,7 +21,7 @@ import datetime as dt
 import secrets
 from html import escape
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from litestar import Response, get, post
 from litestar.datastructures import Cookie
@@ -40,12 +40,14 @@ from idp.oauth.tokens import GRANT_KIND
 from idp.runtime import Services, utcnow
 from idp.vci.grant import ISSUANCE_MEMBER
 from idp.vci.preauth import CALLBACK_PATH, ISSUER_CLIENT_ID, create_offer
+from servicekit.http.bodies import BodyError, parse_form_pairs
 
 PATH: Final = "/credentials"
 START_PATH: Final = "/credentials/start"
 PORTAL_KIND: Final = "CredentialPortal"
 PORTAL_COOKIE: Final = "mynacard_portal"
 _NO_STORE: Final = {"Cache-Control": "no-store"}
+_MAX_FORM: Final = 4096
 #: Texts of the pages: (Japanese, English).
 THIS_DEVICE: Final = ("このデバイスのウォレットで受け取る", "Receive in a wallet on this device")
 OPEN_WALLET: Final = ("ウォレットを開く", "Open the wallet")
@@ -93,7 +95,7 @@ async def portal(request: AnyRequest, services: NamedDependency[Services]) -> Re
     return page(say(lang, "証明書を受け取る", "Get a credential"), body, lang)
 
 
-@post(START_PATH, status_code=303, request_max_body_size=4096, summary="Log in for a pre-authorized offer",
+@post(START_PATH, status_code=303, request_max_body_size=_MAX_FORM, summary="Log in for a pre-authorized offer",
       tags=["OpenID4VCI"])
 async def start(request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
     """The issuer client's authorization request for the chosen configurations."""
@@ -101,8 +103,8 @@ async def start(request: AnyRequest, services: NamedDependency[Services]) -> Res
     if not same_origin(request, settings):
         return message_page("ja", ("エラー", "Error"), ("もう一度お試しください。", "Please try again."), status=400)
     try:
-        fields = parse_qsl((await request.body()).decode("utf-8"), max_num_fields=16)
-    except (UnicodeDecodeError, ValueError):
+        fields = parse_form_pairs(await request.body(), max_bytes=_MAX_FORM, max_fields=16)
+    except BodyError:
         fields = []
     chosen = _chosen([v for k, v in fields if k == "configuration"])
     if not chosen:

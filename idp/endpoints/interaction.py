@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from typing import Any, Final
-from urllib.parse import parse_qsl
 
 from litestar import Response, get, post
 from litestar.datastructures import Cookie
@@ -60,6 +59,7 @@ from idp.oauth.session import find_session, session_cookie
 from idp.oauth.subject import subject_for
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
+from servicekit.http.bodies import BodyError, read_form_pairs
 
 #: The acr values each authenticator's logins carry (discovery's ``acr_values_supported``).
 ACR_VALUES: Final = {"card": (ACR_AUTH, ACR_SIGN), "test": (TEST_ACR,)}
@@ -147,14 +147,10 @@ async def consent_form(uid: FromPath[str], request: AnyRequest, services: NamedD
 
 
 async def _form(request: AnyRequest) -> list[tuple[str, str]]:
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != "application/x-www-form-urlencoded":
-        raise InvalidRequest("a form body is expected")
-    body = await request.body()
     try:
-        return parse_qsl(body.decode("utf-8"), max_num_fields=64)
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidRequest("the form is malformed") from None
+        return await read_form_pairs(request, max_bytes=_MAX_FORM, max_fields=64)
+    except BodyError as exc:
+        raise InvalidRequest(exc.description) from None
 
 
 @post("/interaction/{uid:str}/consent", status_code=303, request_max_body_size=_MAX_FORM, summary="Consent decision",

@@ -58,8 +58,7 @@ from idp.oauth.grants import GRANT_TYPES
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
 from idp.storage import ClientExists
-from keys.errors import VerificationError
-from keys.jose.json import loads_object
+from servicekit.http.bodies import BodyError, BodyReason, check_json_depth, read_json
 
 PATH: Final = "/register"
 CLIENT_PATH: Final = "/register/{client_id:str}"
@@ -213,8 +212,9 @@ async def check_sector_identifier(uri: str, redirect_uris: Sequence[str], settin
         raise InvalidClientMetadataError("sector_identifier_uri could not be fetched",
                                          detail=type(exc).__name__) from None
     try:
+        check_json_depth(body, max_depth=1, what="sector_identifier_uri document")
         listed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (BodyError, ValueError):
         listed = None
     if not isinstance(listed, list) or not all(isinstance(u, str) for u in listed):
         raise InvalidClientMetadataError("sector_identifier_uri must hold a JSON array of URIs")
@@ -223,12 +223,11 @@ async def check_sector_identifier(uri: str, redirect_uris: Sequence[str], settin
 
 
 async def _read_document(request: AnyRequest) -> dict[str, Any]:
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != _JSON:
-        raise InvalidRequest(f"the request body must be {_JSON}")
     try:
-        return loads_object(await request.body(), what="client metadata", max_bytes=MAX_REQUEST_OCTETS)
-    except VerificationError as exc:
+        return await read_json(request, max_bytes=MAX_REQUEST_OCTETS, what="client metadata")
+    except BodyError as exc:
+        if exc.reason is BodyReason.MEDIA_TYPE:
+            raise InvalidRequest(exc.description) from None
         raise InvalidClientMetadataError("the request body is not a JSON object", detail=str(exc)) from None
 
 

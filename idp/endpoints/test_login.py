@@ -14,13 +14,11 @@ the POST route answers 404.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import secrets
 from collections.abc import Mapping
 from html import escape
 from typing import Any, Final
-from urllib.parse import parse_qsl
 
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
@@ -35,6 +33,7 @@ from idp.oauth.authenticator import MAX_CLAIMS_OCTETS, LoginResult, complete_log
 from idp.oauth.interaction import INTERACTION_COOKIE, Interaction, browser_interaction
 from idp.runtime import Services, utcnow
 from idp.vci.references import TEST_ISSUER
+from servicekit.http.bodies import BodyError, parse_form_pairs, parse_json
 
 TEST_ACR: Final = "urn:mynacard:acr:test"
 _MAX_FORM: Final = 24 * 1024
@@ -79,21 +78,18 @@ def _result(fields: Mapping[str, str]) -> LoginResult | str:
         return "account_id and acr are 1-255 printable characters"
     if not all(_PRINTABLE.fullmatch(m) for m in amr):
         return "amr values are printable"
-    raw = fields.get("claims") or "{}"
     try:
-        claims = json.loads(raw) if len(raw.encode("utf-8")) <= MAX_CLAIMS_OCTETS else None
-    except (ValueError, RecursionError):
-        claims = None
-    if not isinstance(claims, dict):
+        claims = parse_json((fields.get("claims") or "{}").encode("utf-8"), max_bytes=MAX_CLAIMS_OCTETS)
+    except BodyError:
         return f"claims must be a JSON object of at most {MAX_CLAIMS_OCTETS} octets"
     source = None
     if fields.get("facts"):
         try:
-            facts = json.loads(fields["facts"])
+            facts = parse_json(fields["facts"].encode("utf-8"), max_bytes=_MAX_FORM)
             source = {"source": CredentialSource(ReleasedFacts.from_json(facts), dt.datetime.fromtimestamp(
                 int(facts["not_after"]), dt.UTC)).to_json(), "cert_ref": secrets.token_hex(32),
                 "cert_issuer": TEST_ISSUER}
-        except (ValueError, KeyError, TypeError, RecursionError, OverflowError):
+        except (BodyError, ValueError, KeyError, TypeError, OverflowError):
             return "facts must be a JSON object of the four facts and not_after"
     return LoginResult(account_id=account_id, acr=acr, amr=amr, claims=claims, auth_time=utcnow(),
                        credential_source=source)
@@ -111,8 +107,8 @@ async def test_login(uid: FromPath[str], request: AnyRequest, services: NamedDep
     if interaction is None or not same_origin(request, settings):
         return expired_page(request_language(request))
     try:
-        fields = dict(parse_qsl((await request.body()).decode("utf-8"), max_num_fields=16))
-    except (UnicodeDecodeError, ValueError):
+        fields = dict(parse_form_pairs(await request.body(), max_bytes=_MAX_FORM, max_fields=16))
+    except BodyError:
         fields = {}
     result = _result(fields)
     if isinstance(result, str):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any, Final
-from urllib.parse import parse_qsl
 
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
@@ -32,13 +31,13 @@ from idp.oauth.tokens import TokenReuse
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
 from idp.vci.preauth import ISSUER_CLIENT_ID
+from servicekit.http import bodies
 
 PATH: Final = "/token"
 METADATA: Final = {"token_endpoint": PATH}
 #: Largest form body accepted at the token, revocation, introspection and userinfo endpoints.
 MAX_FORM_BODY: Final = 64 * 1024
 _MAX_FIELDS: Final = 32
-_FORM: Final = "application/x-www-form-urlencoded"
 NO_STORE: Final = {"Cache-Control": "no-store"}
 _log = logging.getLogger("idp.token")
 
@@ -48,19 +47,10 @@ AnyRequest = Request[Any, Any, Any]
 async def read_form(request: AnyRequest) -> dict[str, str]:
     """The ``application/x-www-form-urlencoded`` body as a mapping (RFC 6749 §3.2): a repeated parameter is
     an error, one without a value counts as absent (§3.1)."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != _FORM:
-        raise InvalidRequest(f"the request body must be {_FORM}")
     try:
-        pairs = parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True, strict_parsing=False,
-                          max_num_fields=_MAX_FIELDS)
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidRequest("the form body is malformed or has too many parameters") from None
-    form: dict[str, str] = {}
-    for name, value in pairs:
-        if name in form:
-            raise InvalidRequest(f"parameter {name} is repeated (RFC 6749 §3.2)")
-        form[name] = value
+        form = await bodies.read_form(request, max_bytes=MAX_FORM_BODY, max_fields=_MAX_FIELDS)
+    except bodies.BodyError as exc:
+        raise InvalidRequest(exc.description) from None
     return {name: value for name, value in form.items() if value}
 
 

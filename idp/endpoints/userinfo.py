@@ -29,6 +29,7 @@ from idp.oauth.tokens import verify_access_token
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
 from keys.service import encode_jwt
+from servicekit.http.errors import challenge
 
 PATH: Final = "/userinfo"
 METADATA: Final = {"userinfo_endpoint": PATH}
@@ -43,12 +44,8 @@ def feature_metadata(settings: Settings) -> dict[str, Any]:
 
 def _challenge(scheme: str, services: Services, exc: OAuthError | None = None) -> str:
     """RFC 6750 §3 / RFC 9449 §7.1 challenge; without an error code when no credentials came (§3.1)."""
-    params = [f'realm="{services.settings.issuer}"']
-    if scheme == "DPoP":
-        params.append(f'algs="{" ".join(dpop.DPOP_ALGORITHMS)}"')
-    if exc is not None:
-        params += [f'error="{exc.error}"', f'error_description="{exc.description}"']
-    return f"{scheme} {', '.join(params)}"
+    return challenge(scheme, realm=services.settings.issuer, algs=dpop.DPOP_ALGORITHMS if scheme == "DPoP" else (),
+                     error=exc.error if exc else None, error_description=exc.description if exc else None)
 
 
 async def _credentials(request: AnyRequest) -> tuple[str, str] | None:

@@ -36,7 +36,6 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import parse_qsl
 
 from credentials.oid4vci.authorization_details import (
     CredentialAuthorization,
@@ -49,6 +48,7 @@ from idp.errors import InvalidRequest, InvalidScope, OAuthError
 from idp.oauth.pkce import S256, check_code_challenge
 from idp.oauth.request_object import decode_request_object
 from idp.runtime import Services
+from servicekit.http.bodies import BodyError, parse_form_pairs
 
 #: Most parameters one authorization request (query or form body) may have, and its largest size.
 MAX_PARAMETERS: Final = 64
@@ -177,15 +177,12 @@ def parse_parameters(encoded: bytes) -> dict[str, Any]:
     """The parameters of a query string or form body (``application/x-www-form-urlencoded``), bounded; a
     repeated parameter maps to the tuple of its values (an error only if it is used); empty ones are dropped
     (RFC 6749 §3.1). Raises :class:`idp.errors.InvalidRequest` for oversize or undecodable input."""
-    if len(encoded) > MAX_REQUEST_OCTETS:
-        raise InvalidRequest(f"the request is larger than {MAX_REQUEST_OCTETS} octets")
     try:
-        pairs = parse_qsl(encoded.decode("utf-8"), keep_blank_values=False, max_num_fields=MAX_PARAMETERS,
-                          errors="strict")
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidRequest(f"the request is malformed or has more than {MAX_PARAMETERS} parameters") from None
+        pairs = parse_form_pairs(encoded, max_bytes=MAX_REQUEST_OCTETS, max_fields=MAX_PARAMETERS)
+    except BodyError as exc:
+        raise InvalidRequest(exc.description) from None
     params: dict[str, Any] = {}
-    for name, value in pairs:
+    for name, value in ((name, value) for name, value in pairs if value):
         previous = params.get(name)
         params[name] = value if previous is None else (*(previous if isinstance(previous, tuple) else (previous,)),
                                                        value)

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from litestar import Request, Response
 
-from credentials.oid4vci.errors import IssuanceError, IssuanceErrorCode
-from credentials.oid4vci.request import json_body
+from credentials.oid4vci.errors import IssuanceError, IssuanceErrorCode, IssuanceReason
 from idp.endpoints.token import NO_STORE, dpop_proof, error_response
 from idp.errors import InsufficientScope, InvalidRequest, InvalidToken, OAuthError
 from idp.metrics import Metrics
@@ -27,6 +26,8 @@ from idp.oauth.tokens import AccessToken, verify_access_token
 from idp.runtime import Services, utcnow
 from idp.vci.grant import BY_IDENTIFIER_MEMBER, ISSUANCE_MEMBER
 from idp.vci.preauth import ISSUER_CLIENT_ID
+from servicekit.http import bodies
+from servicekit.http.errors import challenge
 
 if TYPE_CHECKING:
     from idp.vci.issue import Answer
@@ -60,11 +61,8 @@ class Refused(Exception):
 
 
 def _challenge(scheme: str, services: Services, exc: OAuthError) -> str:
-    params = [f'realm="{services.settings.issuer}"']
-    if scheme == "DPoP":
-        params.append(f'algs="{" ".join(dpop.DPOP_ALGORITHMS)}"')
-    params += [f'error="{exc.error}"', f'error_description="{exc.description}"']
-    return f"{scheme} {', '.join(params)}"
+    return challenge(scheme, realm=services.settings.issuer, algs=dpop.DPOP_ALGORITHMS if scheme == "DPoP" else (),
+                     error=exc.error, error_description=exc.description)
 
 
 async def issuer_access(request: AnyRequest, services: Services, metrics: Metrics, path: str) -> IssuerAccess:
@@ -109,6 +107,18 @@ MAX_JSON_BODY: Final = 256 * 1024
 Handler = Callable[[IssuerAccess, Mapping[str, Any]], Awaitable["Answer | None"]]
 
 
+async def _document(request: AnyRequest, error: IssuanceErrorCode) -> Mapping[str, Any]:
+    """The body's JSON object (``application/json``), or ``error``; an encrypted request (``application/jwt``,
+    §8.2) is refused as unsupported."""
+    if bodies.media_type(request) == "application/jwt":
+        raise IssuanceError(IssuanceErrorCode.INVALID_ENCRYPTION_PARAMETERS, IssuanceReason.ENCRYPTION_UNSUPPORTED,
+                            "encrypted requests are not supported by this issuer")
+    try:
+        return await bodies.read_json(request, max_bytes=MAX_JSON_BODY)
+    except bodies.BodyError as exc:
+        raise IssuanceError(error, IssuanceReason.MALFORMED_REQUEST, exc.description) from None
+
+
 async def serve(request: AnyRequest, services: Services, metrics: Metrics, *, path: str,
                 error: IssuanceErrorCode, handler: Handler) -> Response[Any]:
     """Run ``handler`` for a protected JSON endpoint: the access token first, then the body; OID4VCI errors as
@@ -117,9 +127,8 @@ async def serve(request: AnyRequest, services: Services, metrics: Metrics, *, pa
         access = await issuer_access(request, services, metrics, path)
     except Refused as refused:
         return refused.response
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     try:
-        document = json_body(await request.body(), media_type, error)
+        document = await _document(request, error)
         answer = await handler(access, document)
     except IssuanceError as exc:
         metrics.oauth_errors.labels(exc.error.value).inc()
