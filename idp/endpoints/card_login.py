@@ -68,7 +68,6 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect
 
-from idp.endpoints.pages import expired_page, request_language, same_origin
 from idp.login.authenticator import ACRS, AMR, page_headers
 from idp.login.claims import claims_from_facts
 from idp.login.page import DEVICE_PATH, SCRIPT, SCRIPT_PATH, device_page
@@ -78,6 +77,7 @@ from idp.oauth.authenticator import LoginResult, complete_login
 from idp.oauth.interaction import INTERACTION_COOKIE, browser_interaction, interaction_path
 from idp.runtime import Services, utcnow
 from idp.vci.grant import credential_source
+from idp.web.pages import expired_page, request_language, same_origin
 from keys.cardlogin import CHALLENGE_OCTETS, CODE_ALPHABET, CODE_LENGTH, LoginMessage
 from keys.errors import (
     InvalidSignature,
