@@ -32,7 +32,8 @@ def environment(package: str, directory: str = "templates") -> jinja2.Environmen
     return jinja2.Environment(loader=jinja2.PackageLoader(package, directory),
                               autoescape=jinja2.select_autoescape(enabled_extensions=("html",),
                                                                   default_for_string=True, default=False),
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True, auto_reload=False)
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True, auto_reload=False)
 
 
 def csp_hash(text: str) -> str:
