@@ -13,7 +13,6 @@ configured agent URL (``connect-src``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Final
 
@@ -25,7 +24,7 @@ from keys.x509.profile import Purpose
 
 SCRIPT_PATH: Final = "/card-login/login.js"
 DEVICE_PATH: Final = "/card-login/device"
-#: The login pages' script (``idp/templates/card_login.js``); its words come from the page (``data-messages``).
+#: The login pages' script (``idp/templates/card_login.js``); its words come from the page (``data-step-*``).
 SCRIPT: Final = TEMPLATES.render("card_login.js")
 _STEPS: Final = ("fetching", "waiting_for_card", "signing", "sending", "done", "other", "none")
 
@@ -38,13 +37,12 @@ def content_security_policy(agent_url: str, form_action: Sequence[str] = ()) -> 
             f"connect-src 'self' {agent_url}; form-action {forms}; frame-ancestors 'none'; base-uri 'none'")
 
 
-def _script_messages(lang: str, key: Purpose) -> str:
-    """What the script says, in the page's language (JSON for ``data-messages``): the steps by the agent's state
-    (``waiting_for_pin`` names the PIN of ``key``) and the error prefix."""
+def _steps(lang: str, key: Purpose) -> dict[str, str]:
+    """What the script shows for each of the agent's states, in the page's language (``waiting_for_pin`` names the
+    PIN of ``key``); the page carries them as ``data-step-*`` attributes."""
     steps = {state: MESSAGES.message(f"card_login.step.{state}", lang) for state in _STEPS}
     steps["waiting_for_pin"] = MESSAGES.message(f"card_login.step.waiting_for_pin_{key.value}", lang)
-    return json.dumps({"steps": steps, "error_prefix": MESSAGES.message("common.error_prefix", lang)},
-                      ensure_ascii=False)
+    return steps
 
 
 def login_page(*, uid: str, issuer: str, client_name: str, key: Purpose, token: str, code: str, shown_code: str,
@@ -54,13 +52,13 @@ def login_page(*, uid: str, issuer: str, client_name: str, key: Purpose, token: 
     return TEMPLATES.render("card_login.html", lang=lang, script_path=SCRIPT_PATH, uid=uid, issuer=issuer,
                             client_name=client_name, key=key.value, token=token, shown_code=shown_code,
                             agent_url=agent_url, qr=Markup(qr),  # noqa: S704 - segno's own SVG, no input text
-                            script_messages=_script_messages(lang, key))
+                            steps=_steps(lang, key))
 
 
 def device_page(*, issuer: str, agent_url: str, lang: str) -> str:
     """The cross-device page: the code comes from the URL fragment, which never reaches the server."""
     return TEMPLATES.render("card_device.html", lang=lang, script_path=SCRIPT_PATH, issuer=issuer,
-                            agent_url=agent_url, script_messages=_script_messages(lang, Purpose.AUTH))
+                            agent_url=agent_url, steps=_steps(lang, Purpose.AUTH))
 
 
 __all__ = ["DEVICE_PATH", "SCRIPT", "SCRIPT_PATH", "content_security_policy", "device_page", "login_page"]

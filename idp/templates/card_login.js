@@ -3,13 +3,15 @@
   const root = document.getElementById("card-login");
   const d = root.dataset;
   const ja = document.documentElement.lang !== "en";
-  const M = JSON.parse(d.messages);  /* the page's language: steps by the agent's state, the error prefix */
-  const STEPS = M.steps;
+  const STEPS = {};  /* the page's words for the agent's states: data-step-waiting-for-card etc. */
+  for (const [name, text] of Object.entries(d)) {
+    if (name.startsWith("step")) { STEPS[name.slice(4).replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase())] = text; }
+  }
   const $ = (id) => document.getElementById(id);
   const step = (text) => { $("step").textContent = text; };
   let viaAgent = false;
   const fail = (e) => {
-    const text = M.error_prefix + (ja ? e.message_ja : e.message);
+    const text = d.errorPrefix + (ja ? e.message_ja : e.message);
     if ($("error").textContent === text && !$("error").hidden) { return; }
     $("error").textContent = text;
     $("error").hidden = false;
