@@ -6,7 +6,10 @@
 * The device page (``GET /card-login/device#CODE``, the QR code's target): on the machine with the reader, hands
   the code to the local agent; the login then continues on the first device.
 
-No PIN field exists on either page: the PIN is typed in the agent's terminal or in its own PIN pad page. The
+The pages are the templates ``idp/templates/card_login.html`` and ``card_device.html`` (words in
+``idp/messages.toml``, ``card_login.*``); the script is ``idp/templates/card_login.js`` and reads its words, in the
+page's language, from the page's ``data-step-*`` and ``data-error-prefix`` attributes. No PIN field exists on either
+page: the PIN is typed in the agent's terminal or in its own PIN pad page. The
 script is served from the provider's origin (CSP ``script-src 'self'``) and talks only to the provider and to the
 configured agent URL (``connect-src``).
 """
