@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import html
 import json
 import os
 import secrets
@@ -47,6 +46,7 @@ from cardreader.virtual.profile import (
     create_profile,
     load_profile,
 )
+from idp.web.pages import TEMPLATES
 from keys.testpki import TestPki
 from keys.testpki.revocation import issue_crl
 
@@ -164,8 +164,7 @@ def _relying_party(issuer: str, port: int) -> Iterator[ThreadingHTTPServer]:
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             if url.path == "/":
-                self._page("".join(f'<p><a href="/login?scope={html.escape(scope)}">{html.escape(label)}</a></p>'
-                                   for label, scope in LOGINS))
+                self._page(_demo_page("start", logins=LOGINS))
             elif url.path == "/login":
                 scope = parse_qs(url.query).get("scope", ["openid"])[0]
                 state, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(48)
@@ -187,8 +186,7 @@ def _relying_party(issuer: str, port: int) -> Iterator[ThreadingHTTPServer]:
             self.end_headers()
 
         def _page(self, body: str) -> None:
-            data = (f"<!doctype html><meta charset=utf-8><title>Demo relying party</title>"
-                    f"<h1>Demo relying party</h1>{body}").encode()
+            data = body.encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
@@ -213,27 +211,31 @@ def _finish(issuer: str, redirect_uri: str, params: dict[str, list[str]], pendin
     first = {name: values[0] for name, values in params.items()}
     if "error" in first:
         description = first.get("error_description", "")
-        return f"<p>The provider answered: {html.escape(first['error'])} {html.escape(description)}</p>"
+        return _demo_page("refused", error=first["error"], description=description)
     state = pending.pop(first.get("state", ""), None)
     if state is None or first.get("iss") != issuer:
-        return "<p>Unexpected response (unknown state or issuer).</p>"
+        return _demo_page("unexpected")
     verifier, nonce = state
     token = httpx.post(f"{issuer}/token", data={"grant_type": "authorization_code", "code": first.get("code", ""),
                                                 "redirect_uri": redirect_uri, "client_id": CLIENT_ID,
                                                 "code_verifier": verifier}, timeout=10)
     if token.status_code != 200:
-        return f"<p>Token request failed: {html.escape(token.text)}</p>"
+        return _demo_page("token_failed", answer=token.text)
     tokens = token.json()
     claims = json.loads(base64.urlsafe_b64decode(tokens["id_token"].split(".")[1] + "=="))
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
     userinfo = httpx.get(f"{issuer}/userinfo", headers=bearer, timeout=10)
-    check = "matches" if claims.get("nonce") == nonce else "DOES NOT MATCH"
-    return (f"<p>Logged in. The nonce {check}.</p><h2>ID token claims</h2><pre>{_pretty(claims)}</pre>"
-            f"<h2>UserInfo</h2><pre>{_pretty(userinfo.json())}</pre><p><a href=\"/\">Again</a></p>")
+    return _demo_page("claims", nonce_matches=claims.get("nonce") == nonce, claims=_pretty(claims),
+                      userinfo=_pretty(userinfo.json()))
 
 
 def _pretty(value: Any) -> str:
-    return html.escape(json.dumps(value, indent=2, ensure_ascii=False))
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _demo_page(view: str, **context: Any) -> str:
+    """The demo relying party's page ``view`` (``idp/templates/demo.html``; English only, ``lang`` for ``t``)."""
+    return TEMPLATES.render("demo.html", lang="en", view=view, **context)
 
 
 def _print_welcome(server: ThreadingHTTPServer, with_card: bool, base: Path, agent_port: int) -> None:

@@ -7,7 +7,7 @@ current prompt, whose random id only a same-origin page can read). The PIN is tu
 :class:`~cardreader.pin.Pin` as soon as it arrives and handed to the card; nothing else keeps it.
 
 :class:`PinPad` is the :class:`~cardreader.login.PinPrompt` the login flow waits on; :data:`PAGE` and
-:data:`SCRIPT` are the page.
+:data:`SCRIPT` are the page, rendered from ``templates/`` with the words of ``messages.toml``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ from __future__ import annotations
 import hmac
 import secrets
 import threading
+import tomllib
 from dataclasses import dataclass
-from typing import Literal
+from importlib import resources
+from typing import Final, Literal
+
+import jinja2
 
 from cardreader.login import PinRequest, cancelled
 from cardreader.pin import Pin
@@ -122,94 +126,21 @@ class PinPad:
         }
 
 
-PAGE = """<!doctype html>
-<html lang="ja">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>暗証番号の入力 / PIN entry — mynacard-id card agent</title>
-<style>
-body { font-family: sans-serif; max-width: 36rem; margin: 2rem auto; padding: 0 1rem; }
-input[type=password] { font-size: 2rem; width: 100%; letter-spacing: .5rem; }
-:focus-visible { outline: 3px solid #1a5fb4; outline-offset: 2px; }
-button { font-size: 1.2rem; margin: .5rem .5rem 0 0; }
-.warning { color: #a00; font-weight: bold; }
-[hidden] { display: none; }
-</style>
-<script src="/pinpad.js" defer></script>
-</head>
-<body>
-<main>
-<h1>カードエージェント / Card agent</h1>
-<p id="idle" role="status">ログインの開始を待っています。 / Waiting for a login.</p>
-<p id="notice" role="status" hidden></p>
-<form id="confirm" hidden>
-  <p id="confirm-headline"></p>
-  <p class="warning">注意: 残り1回です。間違えるとロックされます。 / Warning: only one try is left: a wrong PIN blocks
-  the card.</p>
-  <button type="submit" value="yes">続ける / Continue</button>
-  <button type="button" id="confirm-no">やめる / Stop</button>
-</form>
-<form id="pin" hidden autocomplete="off">
-  <p id="pin-headline"></p>
-  <p>提供者 / Provider: <span id="issuer"></span></p>
-  <p>残り回数 / Tries left: <span id="tries"></span></p>
-  <p id="error" class="warning" role="alert" hidden></p>
-  <p><label for="secret" id="secret-label">暗証番号 / PIN</label></p>
-  <input type="password" id="secret" autocomplete="off" inputmode="text" required>
-  <button type="submit">OK</button>
-  <button type="button" id="pin-cancel">中止 / Cancel</button>
-</form>
-</main>
-</body>
-</html>
-"""
+def _render(name: str) -> str:
+    """Template ``name`` of ``cardreader/agent/templates/`` with the PIN pad's messages (``messages.toml``).
 
-SCRIPT = """"use strict";
-(() => {
-  let current = null;
-  const $ = (id) => document.getElementById(id);
-  const show = (id) => { for (const x of ["idle", "notice", "confirm", "pin"]) $(x).hidden = x !== id; };
-  async function send(body) {
-    const answer = await fetch("/pinpad/answer", {method: "POST", headers: {"Content-Type": "application/json"},
-                                                  body: JSON.stringify(body)});
-    return answer.ok ? null : (await answer.json());
-  }
-  async function poll() {
-    try {
-      const state = await (await fetch("/pinpad/state", {cache: "no-store"})).json();
-      if (state.prompt === null) {
-        current = null;
-        if (state.notice) { $("notice").textContent = state.notice.message_ja + " / " + state.notice.message;
-                            show("notice"); } else { show("idle"); }
-      } else if (state.prompt !== current) {
-        current = state.prompt;
-        const headline = state.headline_ja + " / " + state.headline;
-        if (state.mode === "confirm") { $("confirm-headline").textContent = headline; show("confirm"); }
-        else {
-          $("pin-headline").textContent = headline; $("issuer").textContent = state.issuer;
-          $("secret-label").textContent = state.key === "sign" ? "署名用パスワード / Signing password"
-                                                               : "暗証番号 / PIN";
-          $("tries").textContent = String(state.tries_left); $("error").hidden = true; $("secret").value = "";
-          show("pin"); $("secret").focus();
-        }
-      }
-    } catch (e) { /* the agent restarted: keep polling */ }
-    setTimeout(poll, 500);
-  }
-  $("confirm").addEventListener("submit", async (event) => {
-    event.preventDefault(); await send({prompt: current, confirm: true});
-  });
-  $("confirm-no").addEventListener("click", () => send({prompt: current, confirm: false}));
-  $("pin-cancel").addEventListener("click", () => send({prompt: current, cancel: true}));
-  $("pin").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const secret = $("secret").value; $("secret").value = "";
-    const error = await send({prompt: current, pin: secret});
-    if (error) { $("error").textContent = error.message_ja + " / " + error.message; $("error").hidden = false; }
-  });
-  poll();
-})();
-"""
+    The agent has its own small loader (``cardreader`` never imports the services' ``servicekit``); HTML is
+    autoescaped and undefined names raise, as in :mod:`servicekit.templates`."""
+    messages = tomllib.loads(resources.files(__package__).joinpath("messages.toml").read_text(encoding="utf-8"))
+    pinpad: dict[str, dict[str, str]] = messages["pinpad"]
+    environment = jinja2.Environment(loader=jinja2.PackageLoader(__package__, "templates"),
+                                     autoescape=jinja2.select_autoescape(("html",)),
+                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return environment.get_template(name).render(both=lambda key: f"{pinpad[key]['ja']} / {pinpad[key]['en']}")
+
+
+#: The PIN pad page (``templates/pinpad.html``) and its script.
+PAGE: Final = _render("pinpad.html")
+SCRIPT: Final = _render("pinpad.js")
 
 __all__ = ["PAGE", "SCRIPT", "PinPad", "StalePrompt"]

@@ -28,7 +28,6 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect
 
 from idp.clients import Client
-from idp.endpoints.pages import error_page, form_post_page, language, wants_html
 from idp.errors import InvalidRequest, OAuthError, oauth_error_response
 from idp.metrics import Metrics
 from idp.oauth import consent
@@ -58,6 +57,7 @@ from idp.oauth.session import SESSION_COOKIE, Session, load_session
 from idp.oauth.subject import subject_for
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
+from idp.web.pages import error_page, form_post_page, language, wants_html
 
 PATH: Final = "/authorize"
 METADATA: Final = {"authorization_endpoint": PATH}

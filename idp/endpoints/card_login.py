@@ -67,7 +67,6 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect
 
-from idp.endpoints.pages import expired_page, request_language, same_origin
 from idp.login.authenticator import ACRS, AMR, page_headers
 from idp.login.claims import claims_from_facts
 from idp.login.page import DEVICE_PATH, SCRIPT, SCRIPT_PATH, device_page
@@ -77,6 +76,7 @@ from idp.oauth.authenticator import LoginResult, complete_login
 from idp.oauth.interaction import INTERACTION_COOKIE, browser_interaction, interaction_path
 from idp.runtime import Services, utcnow
 from idp.vci.grant import credential_source
+from idp.web.pages import MESSAGES, expired_page, request_language, same_origin
 from keys.cardlogin import CHALLENGE_OCTETS, CODE_ALPHABET, CODE_LENGTH, LoginMessage
 from keys.errors import (
     InvalidSignature,
@@ -100,11 +100,12 @@ AnyRequest = Request[Any, Any, Any]
 
 
 class Refusal(Exception):
-    """An error answer of the card-login endpoints."""
+    """An error answer of the card-login endpoints, in words from the catalog (``card_login.refusal.<error>``)."""
 
-    def __init__(self, status: int, error: str, message: str, message_ja: str) -> None:
+    def __init__(self, status: int, error: str, **params: object) -> None:
         super().__init__(error)
         self.status = status
+        message_ja, message = MESSAGES.both(f"card_login.refusal.{error}", **params)
         self.body = {"error": error, "message": message, "message_ja": message_ja}
 
     def response(self) -> Response[dict[str, str]]:
@@ -113,42 +114,27 @@ class Refusal(Exception):
 
 
 def _bad_request(what: str) -> Refusal:
-    return Refusal(400, "bad_request", f"Bad request: {what}.", f"リクエストが不正です（{what}）。")
+    return Refusal(400, "bad_request", what=what)
 
 
-_UNKNOWN = Refusal(404, "unknown_login", "This login has ended or expired. Please start again from the service.",
-                   "このログインは終了したか期限切れです。サービスの画面からもう一度お試しください。")
-_UNAVAILABLE = Refusal(503, "card_login_unavailable", "Card login is not available at the moment.",
-                       "現在、マイナンバーカードでのログインはご利用いただけません。")
+_UNKNOWN = Refusal(404, "unknown_login")
+_UNAVAILABLE = Refusal(503, "card_login_unavailable")
 
 
 def refusal_for(exc: VerificationError) -> Refusal:
     """What the person is told when verification fails (fail closed, in words a person understands)."""
     if isinstance(exc, RevokedCertificate):
-        return Refusal(403, "certificate_revoked",
-                       "This card's certificate has been revoked, so it cannot be used to log in. If you have a "
-                       "new certificate, use it; otherwise ask your municipal office.",
-                       "このカードの電子証明書は失効しているため、ログインに使えません。新しい電子証明書がある場合は"
-                       "それをお使いください。ない場合はお住まいの市区町村の窓口にご相談ください。")
+        return Refusal(403, "certificate_revoked")
     if isinstance(exc, RevocationUnavailable):
-        return Refusal(503, "revocation_unavailable",
-                       "We cannot confirm right now that your card's certificate is still valid, so you cannot "
-                       "log in. Please try again later.",
-                       "現在、電子証明書が有効かどうかを確認できないため、ログインできません。しばらくしてから"
-                       "もう一度お試しください。")
+        return Refusal(503, "revocation_unavailable")
     if isinstance(exc, UntrustedCertificate) and exc.reason is Reason.EXPIRED:
-        return Refusal(403, "certificate_expired",
-                       "Your card's certificate has expired. It can be renewed at your municipal office.",
-                       "電子証明書の有効期限が切れています。お住まいの市区町村の窓口で更新できます。")
+        return Refusal(403, "certificate_expired")
     if isinstance(exc, UntrustedCertificate):
-        return Refusal(403, "certificate_not_accepted", "This card's certificate is not accepted here.",
-                       "このカードの電子証明書はここでは利用できません。")
+        return Refusal(403, "certificate_not_accepted")
     if isinstance(exc, InvalidSignature) and exc.reason is Reason.LOGIN_EXPIRED:
-        return Refusal(400, "login_expired", "The login took too long. Please start again.",
-                       "時間がかかりすぎました。もう一度お試しください。")
+        return Refusal(400, "login_expired")
     if isinstance(exc, InvalidSignature):
-        return Refusal(400, "bad_signature", "The card's answer could not be verified. Please try again.",
-                       "カードの応答を確認できませんでした。もう一度お試しください。")
+        return Refusal(400, "bad_signature")
     return _bad_request("malformed card data")
 
 
@@ -185,7 +171,7 @@ async def _login_for(document: dict[str, Any], services: Services, now: dt.datet
     if login is None:
         raise _UNKNOWN
     if login.state == "verified":
-        raise Refusal(409, "already_verified", "This login is already complete.", "このログインは完了しています。")
+        raise Refusal(409, "already_verified")
     return login
 
 
@@ -226,8 +212,7 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
             raise _bad_request("challenge")
         issued_at = await logins.take_challenge(login, str(challenge_value), now)
         if issued_at is None:
-            raise Refusal(400, "challenge_invalid", "This answer was already used or has expired. Please try "
-                          "again.", "この応答は使用済みか期限切れです。もう一度お試しください。")
+            raise Refusal(400, "challenge_invalid")
         try:
             verifier = verifier_for(services.settings)
         except NotConfigured as exc:

@@ -32,7 +32,6 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from idp.endpoints.authorize import AnyRequest, authorization_response, error_response
-from idp.endpoints.pages import consent_page, expired_page, message_page, request_language, same_origin
 from idp.endpoints.test_login import TEST_ACR, TestAuthenticator
 from idp.errors import InvalidRequest, OAuthError
 from idp.login.authenticator import ACR_AUTH, ACR_SIGN, CardAuthenticator
@@ -59,6 +58,7 @@ from idp.oauth.session import find_session, session_cookie
 from idp.oauth.subject import subject_for
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
+from idp.web.pages import consent_page, expired_page, message_page, request_language, same_origin
 from servicekit.http.bodies import BodyError, read_form_pairs
 
 #: The acr values each authenticator's logins carry (discovery's ``acr_values_supported``).
@@ -169,8 +169,7 @@ async def consent_decision(
     try:
         fields = await _form(request)
     except InvalidRequest:
-        return message_page(_lang(interaction, request), ("エラー", "Error"),
-                            ("フォームを読めませんでした。", "The form could not be read."), status=400)
+        return message_page(_lang(interaction, request), "common.error", "consent.form_unreadable", status=400)
     decision = next((value for name, value in fields if name == "decision"), "deny")
     if decision != "allow":
         return await _deny(request, services, metrics, interaction, AccessDenied("the person did not consent"), now)

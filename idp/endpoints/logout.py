@@ -21,7 +21,6 @@ import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from html import escape
 from typing import Any, Final
 
 from litestar import Request, Response, post, route
@@ -30,17 +29,6 @@ from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.response import Redirect
 
-from idp.endpoints.pages import (
-    error_page,
-    expired_page,
-    language,
-    message_page,
-    page,
-    redirect_source,
-    request_language,
-    same_origin,
-    say,
-)
 from idp.errors import InvalidRequest, OAuthError
 from idp.oauth.authorization_request import MAX_REQUEST_OCTETS, parse_parameters
 from idp.oauth.authorization_response import redirect_url
@@ -48,6 +36,16 @@ from idp.oauth.logout import MAX_HINT, notify_clients, verify_id_token_hint
 from idp.oauth.session import SESSION_COOKIE, cleared_session_cookie, end_session, load_session
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
+from idp.web.pages import (
+    error_page,
+    expired_page,
+    form_actions,
+    language,
+    message_page,
+    page,
+    request_language,
+    same_origin,
+)
 
 PATH: Final = "/logout"
 CONFIRM_PATH: Final = "/logout/confirm"
@@ -129,27 +127,15 @@ def _finish(target: LogoutTarget, *, cookies: Sequence[Cookie] = (),
         params = {} if target.state is None else {"state": target.state}
         return Redirect(redirect_url(target.redirect_uri, params), status_code=303, headers=_NO_STORE,
                         cookies=list(cookies), background=background)
-    response = message_page(target.lang, ("ログアウトしました", "Logged out"),
-                            ("ログアウトしました。このウィンドウを閉じてかまいません。",
-                             "You have been logged out. You may close this window."), status=200)
+    response = message_page(target.lang, "logout.done_title", "logout.done_text", status=200)
     response.cookies.extend(cookies)
     response.background = background
     return response
 
 
 def _confirm_page(target: LogoutTarget, logout_id: str) -> Response[str]:
-    lang = target.lang
-    asker = (say(lang, f"サービス「{target.client_id}」からログアウトが求められています。",
-                 f"The service “{target.client_id}” asks to log you out.") if target.client_id else "")
-    question = say(lang, "このブラウザでのログインを終了しますか？", "End your login in this browser?")
-    yes, no = say(lang, "ログアウトする", "Log out"), say(lang, "ログインを続ける", "Stay logged in")
-    body = (f"<p>{escape(asker)}</p>\n<p>{escape(question)}</p>\n"
-            f'<form method="post" action="{CONFIRM_PATH}">\n'
-            f'<input type="hidden" name="logout" value="{escape(logout_id)}">\n'
-            f'<button type="submit" name="decision" value="yes">{escape(yes)}</button>'
-            f'<button type="submit" name="decision" value="no">{escape(no)}</button>\n</form>')
-    source = redirect_source(target.redirect_uri) if target.redirect_uri else None
-    return page(say(lang, "ログアウトの確認", "Log out"), body, lang, form_action=[source] if source else [])
+    return page("logout_confirm.html", target.lang, form_action=form_actions(target.redirect_uri),
+                client_id=target.client_id, action=CONFIRM_PATH, logout_id=logout_id)
 
 
 @route(PATH, http_method=["GET", "POST"], request_max_body_size=MAX_REQUEST_OCTETS, summary="RP-initiated logout",

@@ -17,7 +17,6 @@ import datetime as dt
 import re
 import secrets
 from collections.abc import Mapping
-from html import escape
 from typing import Any, Final
 
 from litestar import Request, Response, post
@@ -28,11 +27,11 @@ from litestar.response import Redirect
 
 from credentials.catalog.basic import ReleasedFacts
 from credentials.oid4vci.configurations import CredentialSource
-from idp.endpoints.pages import expired_page, page, redirect_source, request_language, same_origin, say
 from idp.oauth.authenticator import MAX_CLAIMS_OCTETS, LoginResult, complete_login
 from idp.oauth.interaction import INTERACTION_COOKIE, Interaction, browser_interaction
 from idp.runtime import Services, utcnow
 from idp.vci.references import TEST_ISSUER
+from idp.web.pages import expired_page, form_actions, page, request_language, same_origin
 from servicekit.http.bodies import BodyError, parse_form_pairs, parse_json
 
 TEST_ACR: Final = "urn:mynacard:acr:test"
@@ -44,20 +43,9 @@ AnyRequest = Request[Any, Any, Any]
 
 def _page(interaction: Interaction, request: AnyRequest, *, error: str | None = None,
           status: int = 200) -> Response[str]:
-    lang = request_language(request, interaction.request.ui_locales)
-    uid, hint = escape(interaction.uid), escape(interaction.request.login_hint or "")
-    message = "" if error is None else f'<p class="error">{escape(error)}</p>\n'
-    intro = say(lang, "テスト用のログインです（テストモードのみ）。", "Test login (test mode only).")
-    body = (f"{message}<p>{escape(intro)}</p>\n<form method=\"post\" action=\"/interaction/{uid}/test-login\">\n"
-            f'<label>account_id <input name="account_id" value="{hint}" required maxlength="255"></label>\n'
-            '<label>acr <input name="acr" value=""></label>\n<label>amr <input name="amr" value=""></label>\n'
-            '<label>claims (JSON) <textarea name="claims"></textarea></label>\n'
-            f'<button type="submit">{escape(say(lang, "ログイン", "Log in"))}</button>\n</form>\n'
-            f'<form method="post" action="/interaction/{uid}/abort">'
-            f'<button type="submit">{escape(say(lang, "キャンセル", "Cancel"))}</button></form>')
-    source = redirect_source(interaction.request.redirect_uri)
-    return page(say(lang, "テストログイン", "Test login"), body, lang, status=status,
-                form_action=[source] if source else [])
+    return page("test_login.html", request_language(request, interaction.request.ui_locales), status=status,
+                form_action=form_actions(interaction.request.redirect_uri), uid=interaction.uid,
+                login_hint=interaction.request.login_hint or "", error=error)
 
 
 class TestAuthenticator:

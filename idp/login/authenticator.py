@@ -20,12 +20,12 @@ from typing import Any, Final
 
 from litestar import Request, Response
 
-from idp.endpoints.pages import redirect_source, request_language
 from idp.login.page import content_security_policy, login_page
 from idp.login.store import CardLogins, show_code
 from idp.oauth.authorization_request import AuthorizationRequest
 from idp.oauth.interaction import Interaction, personal_claims_requested
 from idp.runtime import Services, utcnow
+from idp.web.pages import redirect_source, request_language
 from keys.x509.profile import Purpose
 
 ACR_AUTH: Final = "urn:mynacard:acr:auth-cert"

@@ -30,19 +30,6 @@ CONSENT_KIND: Final = "Consent"
 #: The claims a login can give and a person may release (a card's signing certificate gives these;
 #: idp.login.claims), in the order the consent page lists them.
 RELEASABLE_CLAIMS: Final = ("name", "birthdate", "gender", "address", "age_over_18", "age_over_20")
-#: Labels of claims and scope values on the consent page: (Japanese, English).
-LABELS: Final[Mapping[str, tuple[str, str]]] = {
-    "name": ("氏名", "Name"),
-    "birthdate": ("生年月日", "Date of birth"),
-    "gender": ("性別", "Gender"),
-    "address": ("住所", "Address"),
-    "age_over_18": ("18歳以上かどうか", "Whether you are 18 or older"),
-    "age_over_20": ("20歳以上かどうか", "Whether you are 20 or older"),
-    "openid": ("このサービス専用の利用者識別子", "An identifier for you that only this service sees"),
-    "jp_age": ("年齢確認の証明書（ウォレットに発行）", "An age verification credential (issued to your wallet)"),
-    "jp_basic4": ("基本4情報の証明書（ウォレットに発行）", "A basic facts credential (issued to your wallet)"),
-    "offline_access": ("あなたがいない間も利用を続けること", "Keeping access while you are away"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,5 +103,5 @@ def release(request: AuthorizationRequest, available: Mapping[str, Any],
             for target, members in request.requested_claims().items()}
 
 
-__all__ = ["CONSENT_KIND", "LABELS", "RELEASABLE_CLAIMS", "Consent", "approved_before", "askable", "consent_needed",
+__all__ = ["CONSENT_KIND", "RELEASABLE_CLAIMS", "Consent", "approved_before", "askable", "consent_needed",
            "essential", "release", "remember", "remembered"]

@@ -154,7 +154,7 @@ def test_pages_escape_and_protect(op: Provider, browser: Browser, rp_public: Rp)
                     data={"account_id": "alice", "claims": '{"name": "<b>\\"x\\"</b>"}'})
     page = browser.request("GET", f"/interaction/{uid}/consent")
     assert "<b>" not in page.text
-    assert "&lt;b&gt;&quot;x&quot;&lt;/b&gt;" in page.text
+    assert "&lt;b&gt;&#34;x&#34;&lt;/b&gt;" in page.text  # markupsafe escapes " as &#34;
     headers = page.headers
     assert headers["cache-control"] == "no-store"
     assert headers["x-frame-options"] == "DENY"
