@@ -18,7 +18,7 @@ loopback ports (:mod:`conformance.oidc_targets`):
   independent processes; its in-memory adapter cannot be shared, so each flow stays on one process (flows
   alternate between them), and that store costs it no I/O at all;
 * ``ours-sqlite``: ``idp serve --workers 2`` on a fresh SQLite file;
-* ``ours-postgresql``: the same on a private PostgreSQL cluster (``tests/idp/postgres.py``; fsync off).
+* ``ours-postgresql``: the same on a private PostgreSQL cluster (``tests/support/postgres.py``; fsync off).
 
 Method. The load generator is one separate process (``spawn``), an asyncio loop with httpx, so the providers'
 CPU accounting never includes it; it signs the client assertions with PyJWT (not our JOSE code). It first logs
@@ -307,7 +307,7 @@ def measure(target: Target, client: ClientSpec, args: argparse.Namespace) -> dic
 
 @contextlib.contextmanager
 def _postgres_url() -> Iterator[str]:
-    from tests.idp.postgres import Cluster, install
+    from tests.support.postgres import Cluster, install
 
     problem = install()
     if problem is not None:

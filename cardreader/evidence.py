@@ -6,10 +6,10 @@ certificate's key, then revocation); nothing in here is trusted by itself.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 from cardreader.jpki import Key
+from keys.jose.b64 import b64url_encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +29,10 @@ class CardEvidence:
         """JSON-ready form (binary fields base64url without padding)."""
         return {
             "key": self.key.value,
-            "certificate": _b64(self.certificate),
-            "digest": _b64(self.digest),
-            "signature": _b64(self.signature),
+            "certificate": b64url_encode(self.certificate),
+            "digest": b64url_encode(self.digest),
+            "signature": b64url_encode(self.signature),
         }
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 __all__ = ["CardEvidence"]

@@ -23,8 +23,6 @@ confirm explicitly first; a PIN the card refused is never sent again (the person
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import re
 import time
@@ -42,6 +40,7 @@ from cardreader.evidence import CardEvidence
 from cardreader.jpki import Key
 from cardreader.pin import Pin
 from keys.cardlogin import CHALLENGE_OCTETS, CODE_ALPHABET, CODE_LENGTH, LoginMessage, encode_login_message
+from keys.jose.b64 import b64url_decode_loose, b64url_encode
 from keys.x509.profile import Purpose
 
 CHALLENGE_PATH = "/card-login/challenge"
@@ -209,25 +208,18 @@ class Provider:
         """Send the signed login; return once the provider has verified it (raise :class:`LoginError` if not)."""
         document = self._post(RESPONSE_PATH, {
             **ticket.member(),
-            "challenge": _b64encode(request.message.challenge),
-            "certificate": _b64encode(evidence.certificate),
-            "signature": _b64encode(evidence.signature),
+            "challenge": b64url_encode(request.message.challenge),
+            "certificate": b64url_encode(evidence.certificate),
+            "signature": b64url_encode(evidence.signature),
         })
         if document.get("status") != "verified":
             raise _bad_answer("response: status is not verified")
 
 
-def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def _b64decode(value: object) -> bytes:
-    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]*", value):
+    if not isinstance(value, str):
         raise ValueError("not base64url")
-    try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except binascii.Error:
-        raise ValueError("not base64url") from None
+    return b64url_decode_loose(value)
 
 
 def _string(value: object) -> str:

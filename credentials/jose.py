@@ -1,43 +1,18 @@
-"""JWS creation with any protected header, and the strict JSON helpers the credentials package shares.
+"""The strict JSON and unverified-JWS helpers the credentials package shares.
 
-:func:`keys.service.jws.compact_jws` writes ``alg``, ``kid`` and ``typ`` only; credentials also need ``x5c``
-(SD-JWT VC, HAIP) and a header without ``kid`` (a KB-JWT is verified with the ``cnf`` key, which has none).
-Signing itself stays behind the :class:`keys.service.signer.Signer` protocol, so HSM keys sign alike.
+JWS creation is :func:`keys.service.jws.encode_jwt` (any protected header: ``x5c`` for SD-JWT VC and HAIP, no
+``kid`` for a KB-JWT), the one signer for software and PKCS#11 keys; :func:`json_bytes` is its JSON encoding.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import Any
 
 from keys.errors import MalformedInput, Reason
-from keys.jose.b64 import b64url_decode, b64url_encode
+from keys.jose.b64 import b64url_decode
 from keys.jose.json import loads_object
 from keys.limits import Limits
-from keys.service.signer import Signer
-
-
-def json_bytes(value: object) -> bytes:
-    """Compact UTF-8 JSON (RFC 8259) for JWT payloads and headers."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def sign_compact(
-    signer: Signer, payload: Mapping[str, Any], *, typ: str, header: Mapping[str, Any] | None = None,
-    with_kid: bool = True,
-) -> str:
-    """RFC 7515 §5.1 / §7.1: a compact JWS of ``payload`` with ``alg`` (and ``kid``) of the signer, ``typ``, and the
-    extra ``header`` members (``x5c``, ...), which must not name ``alg``, ``kid`` or ``typ`` again."""
-    protected: dict[str, Any] = {"alg": signer.alg, "typ": typ}
-    if with_kid:
-        protected["kid"] = signer.kid
-    extra = dict(header or {})
-    if clash := {"alg", "kid", "typ"} & extra.keys():
-        raise ValueError(f"header members set by the signer: {sorted(clash)}")
-    protected.update(extra)
-    signing_input = f"{b64url_encode(json_bytes(protected))}.{b64url_encode(json_bytes(payload))}"
-    return f"{signing_input}.{b64url_encode(signer.sign(signing_input.encode('ascii')))}"
+from keys.service.jws import json_bytes as json_bytes
 
 
 def unverified_header(jws: str, limits: Limits) -> dict[str, Any]:

@@ -18,7 +18,6 @@ virtual card, not anybody's secret.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import json
@@ -47,6 +46,7 @@ from cardreader.virtual.profile import (
     load_profile,
 )
 from idp.web.pages import TEMPLATES
+from keys.jose.b64 import b64url_decode_loose, b64url_encode
 from keys.testpki import TestPki
 from keys.testpki.revocation import issue_crl
 
@@ -170,7 +170,7 @@ def _relying_party(issuer: str, port: int) -> Iterator[ThreadingHTTPServer]:
                 state, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(48)
                 pending[state] = (verifier, secrets.token_urlsafe(16))
                 digest = hashlib.sha256(verifier.encode()).digest()
-                challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+                challenge = b64url_encode(digest)
                 query = urlencode({"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": redirect_uri,
                                    "scope": scope, "state": state, "nonce": pending[state][1],
                                    "code_challenge": challenge, "code_challenge_method": "S256"})
@@ -222,7 +222,7 @@ def _finish(issuer: str, redirect_uri: str, params: dict[str, list[str]], pendin
     if token.status_code != 200:
         return _demo_page("token_failed", answer=token.text)
     tokens = token.json()
-    claims = json.loads(base64.urlsafe_b64decode(tokens["id_token"].split(".")[1] + "=="))
+    claims = json.loads(b64url_decode_loose(tokens["id_token"].split(".")[1]))
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
     userinfo = httpx.get(f"{issuer}/userinfo", headers=bearer, timeout=10)
     return _demo_page("claims", nonce_matches=claims.get("nonce") == nonce, claims=_pretty(claims),

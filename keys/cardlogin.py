@@ -40,7 +40,6 @@ every other outcome raises a :class:`~keys.errors.VerificationError` with a reas
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
@@ -50,6 +49,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from keys.errors import InvalidSignature, Reason
+from keys.jose.b64 import b64url_encode
 from keys.limits import DEFAULT_LIMITS, Limits
 from keys.revocation.crl import CrlIndex
 from keys.revocation.platform import PlatformAnswer
@@ -140,7 +140,7 @@ def account_id_for(public_key: rsa.RSAPublicKey, key: Purpose) -> str:
     """The account identifier of a card key (see the module docstring for what it is and why)."""
     spki = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     digest = hashlib.sha256(_lp(ACCOUNT_CONTEXT) + _lp(key.value.encode("ascii")) + _lp(spki)).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return b64url_encode(digest)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from credentials.catalog.validity import age_on, anniversary, birth_date_bounds, capped_validity, jst_date, jst_midnight
+from credentials.catalog.validity import (
+    age_at_least,
+    anniversary,
+    birth_date_bounds,
+    capped_validity,
+    jst_date,
+    jst_midnight,
+)
 from credentials.sdjwt.issue import SD
 from credentials.sdjwtvc import CredentialDraft
 
@@ -35,14 +42,15 @@ def age_credential(
 ) -> CredentialDraft:
     """The age credential for someone born on ``birth_date`` (ISO, possibly partial), issued at ``at`` from a
     signing certificate valid until ``not_after``."""
-    earliest, latest = birth_date_bounds(birth_date)
+    earliest, _ = birth_date_bounds(birth_date)
     today = jst_date(at)
     entries: dict[str, SD] = {}
     _, exp = capped_validity(at, lifetime, not_after)
     for years in sorted(set(thresholds)):
-        if age_on(latest, today) >= years:
+        answer = age_at_least(birth_date, years, today)
+        if answer is True:
             entries[str(years)] = SD(True)
-        elif age_on(earliest, today) < years:
+        elif answer is False:
             entries[str(years)] = SD(False)
             exp = min(exp, jst_midnight(anniversary(earliest, years)))
     if not entries:

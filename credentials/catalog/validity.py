@@ -6,6 +6,12 @@
   anniversary of birth ends, i.e. at 00:00 JST on the birthday; someone born on 29 February reaches it at 00:00
   on 1 March in common years. Birth dates may be partial (``YYYY`` or ``YYYY-MM``, the certificate's zeros for
   unknown parts); :func:`birth_date_bounds` gives the earliest and latest possible date.
+
+:func:`age_at_least` is the one owner of this rule: the provider's ``age_over_NN`` claims (``idp.login.claims``)
+and the age credential (:mod:`credentials.catalog.age`) both call it, so an ID token and a credential issued at
+the same instant cannot disagree::
+
+    age_at_least("2008-02-29", 18, jst_date(at))  # True from 2026-03-01 00:00 JST; None when undecidable
 """
 
 from __future__ import annotations
@@ -57,6 +63,17 @@ def age_on(birth: dt.date, day: dt.date) -> int:
     """Completed years of age on ``day``."""
     years = day.year - birth.year
     return years if day >= anniversary(birth, years) else years - 1
+
+
+def age_at_least(birth_date: str, years: int, today: dt.date) -> bool | None:
+    """Whether someone born on ``birth_date`` (ISO, possibly partial) is at least ``years`` old on ``today``, the
+    calendar date in Japan; ``None`` when a partial birth date leaves the answer open."""
+    earliest, latest = birth_date_bounds(birth_date)
+    if age_on(latest, today) >= years:
+        return True
+    if age_on(earliest, today) < years:
+        return False
+    return None
 
 
 def jst_date(at: dt.datetime) -> dt.date:

@@ -33,9 +33,9 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 from credentials.dcql import SD_JWT_VC_FORMAT
-from credentials.jose import sign_compact
 from credentials.oid4vp.client_id import VerifierIdentity
 from credentials.oid4vp.encryption import ENC_VALUES, ResponseKey
+from keys.service.jws import encode_jwt
 
 #: The Request Object ``typ`` (RFC 9101 §10.8, OpenID4VP 1.0 §5).
 REQUEST_OBJECT_TYP: Final = "oauth-authz-req+jwt"
@@ -116,8 +116,8 @@ class AuthorizationRequest:
         claims.update({"aud": STATIC_AUDIENCE, "iat": int(iat.timestamp()), "exp": int((iat + lifetime).timestamp())})
         if wallet_nonce is not None:
             claims["wallet_nonce"] = wallet_nonce
-        return sign_compact(identity.signer, claims, typ=REQUEST_OBJECT_TYP, header={"x5c": identity.x5c()},
-                            with_kid=False)
+        return encode_jwt(claims, identity.signer, typ=REQUEST_OBJECT_TYP, header={"x5c": identity.x5c()},
+                          with_kid=False)
 
     def signed_by_value(self, request_object: str) -> dict[str, str]:
         """URL query parameters carrying the Request Object by value (RFC 9101 §5.1)."""

@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from credentials.jose import sign_compact
 from credentials.sdjwt.disclosure import DEFAULT_HASH_ALG, HASH_ALGS, RESERVED_NAMES, Disclosure, decoy_digest, new_salt
+from keys.service.jws import encode_jwt
 from keys.service.signer import Signer
 
 
@@ -114,7 +114,7 @@ def issue_sd_jwt(
 ) -> IssuedSdJwt:
     """Build the payload (:func:`build_payload`) and sign it with ``typ`` (explicit typing, §9.11)."""
     payload, disclosures = build_payload(claims, hash_alg=hash_alg, randomness=randomness)
-    jwt = sign_compact(signer, payload, typ=typ, header=header, with_kid=with_kid)
+    jwt = encode_jwt(payload, signer, typ=typ, header=header, with_kid=with_kid)
     return IssuedSdJwt(jwt, disclosures, payload)
 
 

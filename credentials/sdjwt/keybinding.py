@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from credentials.errors import CredentialReason, InvalidKeyBinding, translated
-from credentials.jose import sign_compact
 from credentials.limits import CredentialLimits
 from credentials.sdjwt.compact import CompactSdJwt
 from credentials.sdjwt.disclosure import DEFAULT_HASH_ALG, digest
 from keys.errors import Reason
 from keys.jose.jwk import VerificationKey
 from keys.jose.jwt import verify_jwt
+from keys.service.jws import encode_jwt
 from keys.service.signer import Signer
 
 #: The KB-JWT ``typ`` (RFC 9901 §4.3).
@@ -66,7 +66,7 @@ def key_binding_jwt(
         raise ValueError("the SD-JWT to bind ends with '~'")
     claims: dict[str, Any] = dict(extra_claims or {})
     claims.update({"iat": int(iat.timestamp()), "aud": audience, "nonce": nonce, "sd_hash": digest(sd_jwt, hash_alg)})
-    return sign_compact(signer, claims, typ=KB_JWT_TYP, with_kid=False)
+    return encode_jwt(claims, signer, typ=KB_JWT_TYP, with_kid=False)
 
 
 def holder_key(claims: Mapping[str, Any]) -> VerificationKey:

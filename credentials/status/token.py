@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from credentials.errors import CredentialReason, MalformedCredential, StatusUnavailable, translated
-from credentials.jose import sign_compact
 from credentials.limits import DEFAULT_CREDENTIAL_LIMITS, CredentialLimits
 from credentials.status.bits import StatusList
 from keys.errors import Reason
 from keys.jose.jwk import VerificationKey
 from keys.jose.jws import X5cTrust
 from keys.jose.jwt import verify_jwt
+from keys.service.jws import encode_jwt
 from keys.service.signer import Signer
 from keys.x509.path import ValidatedPath
 
@@ -53,7 +53,7 @@ def status_list_token(
         if ttl.total_seconds() < 1:
             raise ValueError("ttl is a positive number of seconds")
         claims["ttl"] = int(ttl.total_seconds())
-    return sign_compact(signer, claims, typ=STATUS_LIST_TYP, header=header)
+    return encode_jwt(claims, signer, typ=STATUS_LIST_TYP, header=header)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from credentials.jose import sign_compact
 from credentials.wallet.keys import HolderKey
+from keys.service.jws import encode_jwt
 from keys.service.signer import SoftwareSigner
 
 KEY_ATTESTATION_TYP: Final = "key-attestation+jwt"
@@ -47,8 +47,8 @@ class KeyAttester:
                   "attested_keys": [k.public_jwk for k in keys], "key_storage": list(self.key_storage),
                   "user_authentication": list(self.user_authentication), "nonce": nonce}
         x5c = [base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode("ascii") for c in self.chain]
-        return sign_compact(SoftwareSigner(self.key, "ES256", "attester"), claims, typ=KEY_ATTESTATION_TYP,
-                            header={"x5c": x5c}, with_kid=False)
+        return encode_jwt(claims, SoftwareSigner(self.key, "ES256", "attester"), typ=KEY_ATTESTATION_TYP,
+                          header={"x5c": x5c}, with_kid=False)
 
 
 __all__ = ["KEY_ATTESTATION_TYP", "KeyAttester"]

@@ -7,7 +7,6 @@ Private keys are kept as JWKs (``d``) in the wallet file (:mod:`credentials.wall
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import secrets
@@ -17,9 +16,9 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from credentials.jose import sign_compact
 from keys.jose.b64 import b64url_decode, b64url_encode
 from keys.jose.jwk import jwk_thumbprint, public_jwk
+from keys.service.jws import encode_jwt
 from keys.service.signer import SoftwareSigner
 
 PROOF_TYP: Final = "openid4vci-proof+jwt"
@@ -66,8 +65,8 @@ class HolderKey:
 
     def sign(self, payload: Mapping[str, Any], *, typ: str, header: Mapping[str, Any] | None = None) -> str:
         """A compact JWS of ``payload`` with the public JWK in the header (no ``kid``)."""
-        return sign_compact(self.signer, payload, typ=typ, header={"jwk": self.public_jwk, **(header or {})},
-                            with_kid=False)
+        return encode_jwt(payload, self.signer, typ=typ, header={"jwk": self.public_jwk, **(header or {})},
+                          with_kid=False)
 
 
 def proof_jwt(key: HolderKey, *, audience: str, nonce: str, at: dt.datetime, client_id: str | None,
@@ -88,8 +87,7 @@ def dpop_proof(key: HolderKey, *, method: str, url: str, at: dt.datetime, nonce:
     if nonce is not None:
         claims["nonce"] = nonce
     if access_token is not None:
-        claims["ath"] = base64.urlsafe_b64encode(hashlib.sha256(access_token.encode("ascii")).digest()).rstrip(
-            b"=").decode("ascii")
+        claims["ath"] = b64url_encode(hashlib.sha256(access_token.encode("ascii")).digest())
     return key.sign(claims, typ=DPOP_TYP)
 
 

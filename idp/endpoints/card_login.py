@@ -55,8 +55,6 @@ never the certificate itself, its serial, the signature or the PIN. Logs carry t
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import logging
 import re
@@ -70,7 +68,7 @@ from litestar.response import Redirect
 from idp.login.authenticator import ACRS, AMR, page_headers
 from idp.login.claims import claims_from_facts
 from idp.login.page import DEVICE_PATH, SCRIPT, SCRIPT_PATH, device_page
-from idp.login.store import CardLogin, CardLogins, b64, interaction_binding
+from idp.login.store import CardLogin, CardLogins, interaction_binding
 from idp.login.verifier import NotConfigured, verifier_for
 from idp.oauth.authenticator import LoginResult, complete_login
 from idp.oauth.interaction import INTERACTION_COOKIE, browser_interaction, interaction_path
@@ -86,6 +84,7 @@ from keys.errors import (
     UntrustedCertificate,
     VerificationError,
 )
+from keys.jose.b64 import b64url_decode_loose, b64url_encode
 from servicekit.http.bodies import BodyError, read_json
 
 CHALLENGE_PATH: Final = "/card-login/challenge"
@@ -160,8 +159,8 @@ def _b64decode(value: object, what: str) -> bytes:
     if not isinstance(value, str) or not _B64URL.fullmatch(value):
         raise _bad_request(what)
     try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except binascii.Error:
+        return b64url_decode_loose(value)
+    except ValueError:
         raise _bad_request(what) from None
 
 
@@ -188,7 +187,7 @@ async def challenge(request: AnyRequest, services: NamedDependency[Services]) ->
     return Response({
         "issuer": services.settings.issuer,
         "interaction": interaction_binding(login.uid),
-        "challenge": b64(value),
+        "challenge": b64url_encode(value),
         "issued_at": int(issued_at.timestamp()),
         "key": login.key.value,
         "client_name": login.payload["client_name"],

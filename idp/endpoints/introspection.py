@@ -19,6 +19,7 @@ from idp.endpoints.token import MAX_FORM_BODY, NO_STORE, AnyRequest, endpoint_au
 from idp.errors import InvalidClient, InvalidRequest, InvalidToken
 from idp.oauth.client_auth import authenticate_client
 from idp.oauth.refresh import RefreshToken, find_refresh_token
+from idp.oauth.scope import format_scope
 from idp.oauth.tokens import GRANT_KIND, AccessToken, verify_access_token
 from idp.runtime import Services, utcnow
 
@@ -51,7 +52,7 @@ async def _refresh_response(services: Services, token: RefreshToken, now: dt.dat
             GRANT_KIND, token.authorization.grant_id, now=now) is None:
         return {"active": False}
     return {"active": True, "client_id": token.client_id, "sub": token.authorization.sub,
-            "scope": " ".join(token.authorization.scope), "exp": int(token.expires_at.timestamp()),
+            "scope": format_scope(token.authorization.scope), "exp": int(token.expires_at.timestamp()),
             "iss": services.settings.issuer}
 
 

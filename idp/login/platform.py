@@ -41,7 +41,6 @@ was checked when it was fetched.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import json
@@ -56,6 +55,7 @@ import httpx
 from idp.storage import ObjectStore
 from keys.errors import Reason, RevocationUnavailable, VerificationError
 from keys.jose import VerificationKey, verification_keys, verify_jws
+from keys.jose.b64 import b64url_encode
 from keys.jose.json import loads_object
 from keys.revocation import PlatformAnswer, parse_platform_answer
 from keys.x509.profile import Purpose
@@ -68,10 +68,6 @@ MAX_ANSWER_OCTETS: Final = 16 * 1024
 NONCE_OCTETS: Final = 32
 _ISO: Final = "%Y-%m-%dT%H:%M:%SZ"
 _log = logging.getLogger("idp.login")
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def certificate_digest(certificate: bytes) -> str:
@@ -102,7 +98,7 @@ def _payload(answer: PlatformAnswer) -> dict[str, Any]:
         "max_age": None if answer.max_age is None else int(answer.max_age.total_seconds()),
         "revoked_at": time(answer.revoked_at),
         "reason": None if answer.reason is None else answer.reason.value,
-        "nonce": None if answer.nonce is None else _b64(answer.nonce),
+        "nonce": None if answer.nonce is None else b64url_encode(answer.nonce),
     }
 
 
@@ -127,7 +123,8 @@ class HttpPlatformOperator:
         """Ask about one certificate; the answer is signature-verified and bound to it and to ``nonce``.
         Raises :class:`~keys.errors.RevocationUnavailable` (no usable answer) or another
         :class:`~keys.errors.VerificationError` (a malformed or forged one)."""
-        token = self._post({"certificate": _b64(certificate_der), "purpose": purpose.value, "nonce": _b64(nonce)})
+        token = self._post({"certificate": b64url_encode(certificate_der), "purpose": purpose.value,
+                            "nonce": b64url_encode(nonce)})
         verified = verify_jws(token, algorithms=ANSWER_ALGORITHMS, typ=ANSWER_TYPE, keys=self.keys)
         answer = parse_platform_answer(loads_object(verified.payload, what="platform answer"),
                                        signature_verified=True)

@@ -21,7 +21,6 @@ never outlive the interaction.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -31,6 +30,7 @@ from typing import Any, Final, Literal
 
 from idp.storage import ObjectStore
 from keys.cardlogin import CHALLENGE_OCTETS, CODE_ALPHABET, CODE_LENGTH
+from keys.jose.b64 import b64url_encode
 from keys.x509.profile import Purpose
 
 LOGIN: Final = "CardLogin"
@@ -47,14 +47,9 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def b64(data: bytes) -> str:
-    """base64url without padding."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def interaction_binding(uid: str) -> str:
     """The ``interaction`` field of the login message: a hash of the uid, which stays with the browser."""
-    return b64(hashlib.sha256(_INTERACTION_CONTEXT + uid.encode("utf-8")).digest())
+    return b64url_encode(hashlib.sha256(_INTERACTION_CONTEXT + uid.encode("utf-8")).digest())
 
 
 def new_code() -> str:
@@ -136,7 +131,8 @@ class CardLogins:
     async def challenge(self, login: CardLogin, *, ttl: dt.timedelta, now: dt.datetime) -> tuple[bytes, dt.datetime]:
         """A fresh one-time challenge for ``login``, and its issue time (whole seconds)."""
         value, issued_at = secrets.token_bytes(CHALLENGE_OCTETS), now.replace(microsecond=0)
-        await self._objects.upsert(CHALLENGE, b64(value), {"uid": login.uid, "issued_at": int(issued_at.timestamp())},
+        await self._objects.upsert(CHALLENGE, b64url_encode(value),
+                                   {"uid": login.uid, "issued_at": int(issued_at.timestamp())},
                                    min(issued_at + ttl, login.expires_at))
         return value, issued_at
 
@@ -170,5 +166,5 @@ class CardLogins:
         await self._objects.destroy(LOGIN, login.uid)
 
 
-__all__ = ["CardLogin", "CardLogins", "Opened", "b64", "digest", "interaction_binding",
+__all__ = ["CardLogin", "CardLogins", "Opened", "digest", "interaction_binding",
            "show_code"]

@@ -47,6 +47,7 @@ from idp.clients import Client
 from idp.errors import InvalidRequest, InvalidScope, OAuthError
 from idp.oauth.pkce import S256, check_code_challenge
 from idp.oauth.request_object import decode_request_object
+from idp.oauth.scope import format_scope, parse_scope
 from idp.runtime import Services
 from servicekit.http.bodies import BodyError, parse_form_pairs
 
@@ -93,7 +94,6 @@ REQUEST_URI_PREFIX: Final = "urn:ietf:params:oauth:request_uri:"
 PAR_KIND: Final = "PushedAuthorizationRequest"
 
 #: RFC 6749 §3.3 scope-token, and the space-separated list of them.
-_SCOPE: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
 #: RFC 6749 Appendix A.5: state = 1*VSCHAR.
 _VSCHAR: Final = re.compile(r"[\x20-\x7e]+")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
@@ -358,7 +358,7 @@ class AuthorizationRequest:
     def to_payload(self) -> dict[str, Any]:
         """The request as stored (parameter names and wire forms: space-separated lists, claims as JSON)."""
         return {"client_id": self.client_id, "redirect_uri": self.redirect_uri, "response_type": CODE,
-                "response_mode": self.response_mode, "scope": " ".join(self.scope), "state": self.state,
+                "response_mode": self.response_mode, "scope": format_scope(self.scope), "state": self.state,
                 "nonce": self.nonce, "code_challenge": self.code_challenge, "code_challenge_method": S256,
                 "prompt": " ".join(self.prompt), "max_age": self.max_age, "login_hint": self.login_hint,
                 "ui_locales": " ".join(self.ui_locales), "acr_values": " ".join(self.acr_values),
@@ -408,9 +408,7 @@ def _scope(params: Parameters, prompt: tuple[str, ...], *, details: bool) -> tup
         if details:  # OpenID4VCI 1.0 §5.1.1: authorization_details alone may say what is asked
             return ()
         raise InvalidRequest("scope is required")
-    if not _SCOPE.fullmatch(value):
-        raise InvalidScope("scope is a space-separated list of scope values (RFC 6749 §3.3)")
-    scope = tuple(s for s in dict.fromkeys(value.split(" ")) if s in SCOPES)
+    scope = tuple(s for s in parse_scope(value) if s in SCOPES)
     if OFFLINE_ACCESS in scope and "consent" not in prompt:
         scope = tuple(s for s in scope if s != OFFLINE_ACCESS)  # OIDC Core §11: only with prompt=consent
     if not scope and not details:

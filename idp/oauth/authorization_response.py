@@ -24,6 +24,7 @@ from idp.oauth.authorization_request import CREDENTIAL_TARGET, AuthorizationRequ
 from idp.oauth.consent import release
 from idp.oauth.grants import CODE_KIND
 from idp.oauth.interaction import LoginRecord
+from idp.oauth.scope import format_scope
 from idp.oauth.session import add_client
 from idp.oauth.subject import subject_for
 from idp.oauth.tokens import GRANT_KIND
@@ -71,7 +72,7 @@ async def issue_code(
     claims = release(request, login.claims, approved)
     for_credentials = claims.pop(CREDENTIAL_TARGET, None)  # goes to the issuer's datasets, never into the grant
     issuance = await begin_issuance(services, request, login, approved=set(for_credentials or {}), now=now)
-    scope = " ".join(request.scope)
+    scope = format_scope(request.scope)
     grant_id, code = secrets.token_urlsafe(24), secrets.token_urlsafe(32)
     grant = {"client_id": client.client_id, "sub": sub, "account_id": login.account_id, "scope": scope,
              "claims": claims}

@@ -9,7 +9,6 @@ two periods. ``jti`` values are single use while their proof could still be acce
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -22,6 +21,7 @@ from idp.errors import OAuthError
 from idp.oauth.client_auth import single_use_key
 from idp.runtime import Services
 from keys.errors import VerificationError
+from keys.jose.b64 import b64url_encode
 from keys.jose.jwk import jwk_thumbprint
 from keys.jose.jwt import verify_jwt
 
@@ -100,7 +100,7 @@ async def verify_dpop_proof(
     if not isinstance(claims["htu"], str) or _normalise(claims["htu"]) != _normalise(url):
         raise InvalidDpopProof("DPoP htu does not match the request URL")
     if access_token is not None:
-        ath = base64.urlsafe_b64encode(hashlib.sha256(access_token.encode("ascii")).digest()).rstrip(b"=").decode()
+        ath = b64url_encode(hashlib.sha256(access_token.encode("ascii")).digest())
         if not isinstance(claims.get("ath"), str) or not hmac.compare_digest(claims["ath"], ath):
             raise InvalidDpopProof("DPoP ath does not match the access token")
     nonce = claims.get("nonce")

@@ -12,7 +12,6 @@ RFC 9700 §4.2.4). Refresh tokens are issued when the granted scope holds ``offl
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -24,6 +23,7 @@ from idp.oauth.authorization_request import OFFLINE_ACCESS
 from idp.oauth.dpop import DpopProof
 from idp.oauth.pkce import verify_code_verifier
 from idp.oauth.pre_authorized_code import PRE_AUTHORIZED_CODE, redeem_pre_authorized_code
+from idp.oauth.scope import format_scope, parse_scope
 from idp.oauth.tokens import GRANT_KIND, Authorization, issue_access_token, issue_user_tokens, revoke_grant, token_type
 from idp.runtime import Services
 
@@ -33,8 +33,6 @@ REFRESH_TOKEN: Final = "refresh_token"
 CLIENT_CREDENTIALS: Final = "client_credentials"
 #: The grant types the token endpoint supports, in the order discovery lists them.
 GRANT_TYPES: Final = (AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS, PRE_AUTHORIZED_CODE)
-#: RFC 6749 §3.3: scope = scope-token *( SP scope-token ), scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
-_SCOPE: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
 _MAX_CODE: Final = 255
 
 
@@ -46,13 +44,6 @@ class TokenRequest:
     params: Mapping[str, str]
     dpop: DpopProof | None
     now: dt.datetime
-
-
-def parse_scope(value: str) -> tuple[str, ...]:
-    """The distinct scope values of a ``scope`` parameter, in order (RFC 6749 §3.3)."""
-    if not _SCOPE.fullmatch(value):
-        raise InvalidScope("scope is a space-separated list of scope values (RFC 6749 §3.3)")
-    return tuple(dict.fromkeys(value.split(" ")))
 
 
 def _required(params: Mapping[str, str], name: str) -> str:
@@ -149,7 +140,7 @@ async def client_credentials(services: Services, request: TokenRequest) -> dict[
     body: dict[str, Any] = {"access_token": access_token, "token_type": token_type(jkt),
                             "expires_in": claims["exp"] - claims["iat"]}
     if scope:
-        body["scope"] = " ".join(scope)
+        body["scope"] = format_scope(scope)
     return body
 
 

@@ -26,6 +26,7 @@ from typing import Any, Final
 from idp.clients import Client
 from idp.errors import InvalidGrant, InvalidToken
 from idp.oauth.authorization_request import OPENID, PROTOCOL_CLAIMS
+from idp.oauth.scope import format_scope
 from idp.runtime import Services
 from keys.errors import VerificationError
 from keys.jose.b64 import b64url_encode
@@ -65,7 +66,7 @@ class Authorization:
     def to_payload(self) -> dict[str, Any]:
         """The JSON members :meth:`from_payload` reads."""
         return {"grant_id": self.grant_id, "client_id": self.client_id, "sub": self.sub,
-                "account_id": self.account_id, "scope": " ".join(self.scope), "auth_time": self.auth_time,
+                "account_id": self.account_id, "scope": format_scope(self.scope), "auth_time": self.auth_time,
                 "acr": self.acr, "amr": list(self.amr), "sid": self.sid}
 
 
@@ -169,7 +170,7 @@ async def issue_access_token(
                               "iat": iat, "exp": _epoch(now + dt.timedelta(seconds=settings.tokens.access_token_ttl)),
                               "jti": secrets.token_urlsafe(24)}
     if scope:
-        claims["scope"] = " ".join(scope)
+        claims["scope"] = format_scope(scope)
     if authorization is not None:
         claims.update(gid=authorization.grant_id, auth_time=authorization.auth_time)
         if authorization.acr is not None:
@@ -224,7 +225,7 @@ async def issue_user_tokens(
     access_token, claims = await issue_access_token(services, client_id=client.client_id, sub=authorization.sub,
                                                     scope=scope, now=now, authorization=authorization, jkt=jkt)
     body: dict[str, Any] = {"access_token": access_token, "token_type": token_type(jkt),
-                            "expires_in": claims["exp"] - claims["iat"], "scope": " ".join(scope)}
+                            "expires_in": claims["exp"] - claims["iat"], "scope": format_scope(scope)}
     if OPENID in scope:
         body["id_token"] = await issue_id_token(services, client, authorization, released=released, nonce=nonce,
                                                 access_token=access_token, now=now)

@@ -3,6 +3,17 @@
 Decoding accepts only the canonical encoding of some octet string: the URL-safe alphabet, no padding, no
 whitespace, no impossible length, and zero unused trailing bits. Anything else would let two different strings
 carry one value (and one signature; verification-hardening.md row 6).
+
+:func:`b64url_decode_loose` is for the few peers outside JOSE that never had that rule (the card login's
+challenge and evidence, a platform answer's nonce, KEKs in text): the URL-safe alphabet and a possible length
+are still checked, unused trailing bits are tolerated. Standard padded base64 (PEM, HTTP Basic, ``x5c``)
+is not base64url and stays with :mod:`base64`.
+
+Usage::
+
+    b64url_encode(b"\xfb\xff")                 # "-_8"
+    b64url_decode("-_8", "nonce")              # b"\xfb\xff"; MalformedInput on anything non-canonical
+    b64url_decode_loose("-_9")                 # b"\xfb\xff"; ValueError when not base64url at all
 """
 
 from __future__ import annotations
@@ -33,6 +44,13 @@ def b64url_decode(value: object, what: str) -> bytes:
     if remainder and value[-1] not in _CANONICAL_LAST[remainder]:
         raise MalformedInput(Reason.MALFORMED, f"{what} has non-zero unused bits (non-canonical base64url)")
     return base64.urlsafe_b64decode(value + "=" * (4 - remainder if remainder else 0))
+
+
+def b64url_decode_loose(value: str) -> bytes:
+    """Decode unpadded base64url, tolerating non-zero unused trailing bits; raise :class:`ValueError` otherwise."""
+    if not _BASE64URL.fullmatch(value) or len(value) % 4 == 1:
+        raise ValueError("not base64url without padding")
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
 def b64_decode(value: object, what: str) -> bytes:

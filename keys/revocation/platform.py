@@ -38,8 +38,6 @@ member                        type                       meaning
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import re
 from collections.abc import Mapping
@@ -51,6 +49,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from keys.errors import InvalidSignature, MalformedInput, Reason, RevocationUnavailable
+from keys.jose.b64 import b64url_decode_loose
 from keys.revocation.status import DEFAULT_SKEW, CertStatus, RevocationStatus, revoked_unless_later
 from keys.x509.profile import Purpose
 
@@ -199,6 +198,6 @@ def _nonce(value: object) -> bytes | None:
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", value):
         raise MalformedInput(Reason.MALFORMED, "platform answer nonce is not base64url")
     try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError):
+        return b64url_decode_loose(value)
+    except ValueError:
         raise MalformedInput(Reason.MALFORMED, "platform answer nonce is not base64url") from None

@@ -9,8 +9,6 @@ derived from the KEK (not the KEK itself) and is bound to its database row by as
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import os
 import re
@@ -21,8 +19,8 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from keys.jose.b64 import b64url_decode_loose, b64url_encode
 from keys.service.errors import KeyFault, KeyServiceError
-from keys.service.jwks import b64url
 
 KEK_OCTETS: Final = 32
 _NONCE_OCTETS: Final = 12  # SP 800-38D §8.2.2: 96-bit random IVs, far below 2^32 encryptions per KEK
@@ -43,7 +41,7 @@ class WrappedKey:
 
 def kek_id(kek: bytes) -> str:
     """The public identifier of a KEK: a truncated, domain-separated SHA-256 of it."""
-    return b64url(hashlib.sha256(_ID_LABEL + kek).digest())[:16]
+    return b64url_encode(hashlib.sha256(_ID_LABEL + kek).digest())[:16]
 
 
 class KeyEncryptionKeys:
@@ -73,15 +71,15 @@ class KeyEncryptionKeys:
         keks: list[bytes] = []
         for position, token in enumerate((t for t in _SEPARATORS.split(body) if t), start=1):
             try:
-                keks.append(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            except (binascii.Error, ValueError):
+                keks.append(b64url_decode_loose(token.rstrip("=")))
+            except ValueError:
                 raise KeyServiceError(KeyFault.BAD_KEK, f"KEK #{position} is not base64url") from None
         return cls(keks)
 
     @staticmethod
     def generate() -> str:
         """A new random KEK in the text form :meth:`parse` reads."""
-        return b64url(os.urandom(KEK_OCTETS))
+        return b64url_encode(os.urandom(KEK_OCTETS))
 
     def __repr__(self) -> str:
         return f"KeyEncryptionKeys(ids={self._ids!r})"

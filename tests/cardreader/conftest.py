@@ -10,7 +10,6 @@ when a test needs a different card or fault.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +17,9 @@ import pytest
 
 from cardreader.pcsc import TEST_MODE_ENV
 from cardreader.virtual.card import CardContent, Fault, VirtualCard
-from cardreader.virtual.lab import VPCD_DRIVER, PcscLab
+from cardreader.virtual.lab import PcscLab
 from cardreader.virtual.profile import CardProfile, create_profile
+from tests.support.pcsc import pcsc_lab
 
 #: Distinctive secrets, so that the log tests can search for them.
 AUTH_PIN = "7391"
@@ -100,9 +100,7 @@ def _test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PcscLab]:
     """A private pcscd with the vpcd driver; the process environment points at it from here on."""
-    if shutil.which("pcscd") is None or not VPCD_DRIVER.exists():
-        pytest.skip("needs pcscd and vsmartcard-vpcd (apt-get install pcscd vsmartcard-vpcd)")
-    with PcscLab(tmp_path_factory.mktemp("lab")) as running:
+    with pcsc_lab(tmp_path_factory.mktemp("lab")) as running:
         yield running
 
 

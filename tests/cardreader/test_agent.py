@@ -38,6 +38,7 @@ from cardreader.virtual.lab import PcscLab
 from cardreader.virtual.profile import CardProfile
 from keys.cardlogin import CardLogin, LoginMessage, RevocationInputs, account_id_for, verify_card_login
 from keys.errors import VerificationError
+from keys.jose.b64 import b64url_decode_loose as _b64
 from keys.revocation import load_crl
 from keys.testpki import TestPki
 from keys.testpki.revocation import issue_crl
@@ -133,10 +134,6 @@ class StandInProvider:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def _b64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 @pytest.fixture(scope="module")

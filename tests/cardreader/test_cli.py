@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cardreader.pcsc import TEST_MODE_ENV
 from cardreader.virtual.lab import PcscLab
 from cardreader.virtual.profile import CardProfile, load_profile
+from keys.jose.b64 import b64url_decode_loose as _b64url
 from keys.signatures import verify_card_signature
 
 from .conftest import AUTH_PIN, SIGN_PASSWORD, WRONG_PIN, Slot
@@ -39,10 +40,6 @@ def cli(*args: str, env: dict[str, str] | None = None, pin: str | None = None) -
     finally:
         for fd in fds:
             os.close(fd)
-
-
-def _b64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 @pytest.mark.pcsc

@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID, ObjectIdentifier
 
 from conformance import limbo
-from conformance.vectors import vectors_dir
 from keys.errors import MalformedInput, Reason, UntrustedCertificate, VerificationError
 from keys.testpki import TestPki
 from keys.trust import TrustStore
@@ -25,10 +24,10 @@ from keys.trust_files import load_trust_directory
 from keys.x509 import strict
 from keys.x509.path import ValidatedPath, validate_path
 from keys.x509.profile import GENERIC
+from tests.support import vectors
 
-VECTORS = vectors_dir()
-LIMBO = VECTORS / "x509-limbo" / "limbo.json"
-JPKI_ROOTS = VECTORS / "jpki-roots"
+LIMBO = vectors.x509_limbo_root() / "limbo.json"
+JPKI_ROOTS = vectors.jlis_roots()
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 START, END = NOW - dt.timedelta(days=30), NOW + dt.timedelta(days=365)
 
@@ -46,7 +45,7 @@ Key = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 @pytest.fixture(scope="module")
 def report() -> limbo.Report:
     if not LIMBO.is_file():
-        pytest.skip("x509-limbo vectors not present")
+        pytest.skip(vectors.missing("x509_limbo"))
     return limbo.run(LIMBO)
 
 

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from conformance.__main__ import main as conformance_main
-from conformance.wycheproof import DEFAULT_VECTORS, DEVIATIONS, main, run_file, vector_files
+from conformance.wycheproof import DEVIATIONS, main, run_file, vector_files
+from tests.support import vectors
 
-FILES = vector_files(DEFAULT_VECTORS) if DEFAULT_VECTORS.is_dir() else []
-pytestmark = pytest.mark.skipif(not FILES, reason=f"Wycheproof vectors not found at {DEFAULT_VECTORS}")
+ROOT = vectors.wycheproof_root()
+FILES = vector_files(ROOT) if ROOT.is_dir() else []
+pytestmark = pytest.mark.skipif(not FILES, reason=vectors.missing("wycheproof"))
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -43,7 +45,7 @@ def _copy(src: Path, dst: Path, mutate: object = None) -> None:
 
 def test_command_line_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for name in ("ed448_test.json", "json_web_crypto_test.json"):
-        _copy(DEFAULT_VECTORS / name, tmp_path / name)
+        _copy(ROOT / name, tmp_path / name)
     assert conformance_main(["wycheproof", "--vectors", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "ed448_test.json: 87 passed, 0 failed"
@@ -58,7 +60,7 @@ def test_a_wrong_verdict_and_a_crash_are_failures(tmp_path: Path, capsys: pytest
         valid["result"] = "invalid"  # our core verifies it: a wrong verdict
         tests[1]["sig"] = "zz"  # not hex: the case crashes
 
-    _copy(DEFAULT_VECTORS / "ed25519_test.json", tmp_path / "ed25519_test.json", corrupt)
+    _copy(ROOT / "ed25519_test.json", tmp_path / "ed25519_test.json", corrupt)
     assert main(["--vectors", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == "wycheproof: 149 passed, 2 failed"

@@ -18,7 +18,7 @@ from credentials.catalog import (
     basic_facts_vct,
     signing_certificate_facts,
 )
-from credentials.catalog.validity import JST, age_on, anniversary, birth_date_bounds, capped_validity
+from credentials.catalog.validity import JST, age_at_least, age_on, anniversary, birth_date_bounds, capped_validity
 from credentials.sdjwt import SD, HeldSdJwt
 from credentials.sdjwtvc import issue_sd_jwt_vc
 from keys.service.signer import SoftwareSigner
@@ -89,6 +89,28 @@ def test_leap_day_birthdays() -> None:
     assert age_on(born, dt.date(2022, 2, 28)) == 17
     assert age_on(born, dt.date(2022, 3, 1)) == 18
     assert anniversary(born, 20) == dt.date(2024, 2, 29)
+
+
+@pytest.mark.parametrize(
+    ("birth", "at"),
+    [
+        ("2008-02-29", dt.datetime(2026, 2, 28, 14, 59, 59, tzinfo=dt.UTC)),  # 23:59:59 JST, 28 February
+        ("2008-02-29", dt.datetime(2026, 2, 28, 15, 0, tzinfo=dt.UTC)),  # 00:00 JST, 1 March (common year)
+        ("2004-02-29", dt.datetime(2024, 2, 28, 15, 0, tzinfo=dt.UTC)),  # 00:00 JST, 29 February (leap year)
+        ("2004-02-29", dt.datetime(2024, 2, 28, 14, 59, tzinfo=dt.UTC)),
+        ("2008-01-01", dt.datetime(2025, 12, 31, 14, 59, tzinfo=dt.UTC)),  # New Year's Eve, 23:59 JST
+        ("2008-01-01", dt.datetime(2025, 12, 31, 15, 0, tzinfo=dt.UTC)),  # New Year's Day, 00:00 JST
+        ("2007-12-31", dt.datetime(2025, 12, 30, 15, 0, tzinfo=dt.UTC)),
+        ("2008-02", dt.datetime(2026, 2, 28, 15, 0, tzinfo=dt.UTC)),  # every day of February 2008 has passed
+        ("2008", dt.datetime(2026, 12, 31, 15, 0, tzinfo=dt.UTC)),
+    ],
+)
+def test_entries_follow_the_one_age_rule(birth: str, at: dt.datetime) -> None:
+    """The credential's entries are exactly what :func:`age_at_least` (the provider's rule too) answers."""
+    draft = age_credential(birth, vct="v", at=at, not_after=at + dt.timedelta(days=365))
+    today = at.astimezone(JST).date()
+    expected = {str(years): answer for years in (18, 20) if (answer := age_at_least(birth, years, today)) is not None}
+    assert entries(dict(draft.claims)) == expected
 
 
 def test_partial_birth_dates() -> None:

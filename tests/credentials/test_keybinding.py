@@ -11,11 +11,11 @@ import pytest
 
 from conformance.vc import load
 from credentials.errors import CredentialReason, InvalidKeyBinding
-from credentials.jose import sign_compact
 from credentials.sdjwt import HeldSdJwt, IssuerCheck, key_binding_jwt, verify_sd_jwt
 from credentials.sdjwt.disclosure import digest
 from keys.errors import Reason
 from keys.jose.b64 import b64url_encode
+from keys.service.jws import encode_jwt
 from keys.service.signer import SoftwareSigner
 
 from .conftest import AUDIENCE, NONCE, NOW, kb_policy, signer_jwk
@@ -89,7 +89,7 @@ def test_iat_too_old(sd_jwt: str, spec_holder: SoftwareSigner, spec_check: Issue
 
 def test_wrong_typ(sd_jwt: str, spec_holder: SoftwareSigner, spec_check: IssuerCheck) -> None:
     claims = {"iat": int(NOW.timestamp()), "aud": AUDIENCE, "nonce": NONCE, "sd_hash": digest(sd_jwt, "sha-256")}
-    kb = sign_compact(spec_holder, claims, typ="JWT", with_kid=False)
+    kb = encode_jwt(claims, spec_holder, typ="JWT", with_kid=False)
     assert reason(sd_jwt + kb, spec_check) is Reason.TYP_MISMATCH
 
 
@@ -106,14 +106,14 @@ def test_alg_none(sd_jwt: str, spec_check: IssuerCheck) -> None:
 def test_missing_claims(missing: str, sd_jwt: str, spec_holder: SoftwareSigner, spec_check: IssuerCheck) -> None:
     claims = {"iat": int(NOW.timestamp()), "aud": AUDIENCE, "nonce": NONCE, "sd_hash": digest(sd_jwt, "sha-256")}
     del claims[missing]
-    kb = sign_compact(spec_holder, claims, typ="kb+jwt", with_kid=False)
+    kb = encode_jwt(claims, spec_holder, typ="kb+jwt", with_kid=False)
     assert reason(sd_jwt + kb, spec_check) is Reason.MISSING_CLAIM
 
 
 def test_header_key_is_never_used(sd_jwt: str, holder_signer: SoftwareSigner, spec_check: IssuerCheck) -> None:
     """A KB-JWT carrying its own key (jwk header) is refused: only cnf.jwk binds."""
     claims = {"iat": int(NOW.timestamp()), "aud": AUDIENCE, "nonce": NONCE, "sd_hash": digest(sd_jwt, "sha-256")}
-    kb = sign_compact(holder_signer, claims, typ="kb+jwt", with_kid=False, header={"jwk": signer_jwk(holder_signer)})
+    kb = encode_jwt(claims, holder_signer, typ="kb+jwt", with_kid=False, header={"jwk": signer_jwk(holder_signer)})
     assert reason(sd_jwt + kb, spec_check) is Reason.HEADER_KEY_REFUSED
 
 

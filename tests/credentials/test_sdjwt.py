@@ -21,7 +21,7 @@ from credentials.errors import (
     ReasonCode,
     UntrustedIssuer,
 )
-from credentials.jose import json_bytes, sign_compact
+from credentials.jose import json_bytes
 from credentials.limits import DEFAULT_CREDENTIAL_LIMITS, CredentialLimits
 from credentials.sdjwt import (
     SD,
@@ -37,6 +37,7 @@ from credentials.sdjwt.disclosure import digest
 from keys.errors import Reason
 from keys.jose.b64 import b64url_encode
 from keys.jose.jwk import VerificationKey
+from keys.service.jws import encode_jwt
 from keys.service.signer import SoftwareSigner
 
 from .conftest import NOW, kb_policy, signer_jwk
@@ -136,7 +137,7 @@ def test_sd_only_marks_members_and_elements() -> None:
 def signed(signer: SoftwareSigner, payload: dict[str, Any], *disclosures: str, typ: str = "example+sd-jwt",
            kb: str = "") -> str:
     """An SD-JWT with a hand-made payload (to break one rule at a time), signed by ``signer``."""
-    jwt = sign_compact(signer, payload, typ=typ, with_kid=False)
+    jwt = encode_jwt(payload, signer, typ=typ, with_kid=False)
     return "".join([jwt, "~", *(d + "~" for d in disclosures), kb])
 
 

@@ -10,11 +10,9 @@ import base64
 import concurrent.futures
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,15 +28,10 @@ from cryptography.hazmat.primitives import hashes
 
 from conformance.vp_modules import MODULES, Holder, Request, age_query, module
 from credentials.oid4vp import encrypt_response, random_value
+from tests.support.processes import free_port, start, stop, wait_healthy
 
 API_KEY = "rp-test-key-" + "k" * 32
 RETURN_URI = "https://rp.example.jp/done"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -66,26 +59,20 @@ class Verifier:
 
 
 def _start(tmp: Path, name: str, config: str, workers: int) -> Verifier:
-    port = _free_port()
+    port = free_port()
     path = tmp / f"{name}.toml"
     path.write_text(config.replace("PORT", str(port)), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MYNACARD_VERIFIER_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "credentials", "verifier", "--config", str(path), "serve", "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / f"{name}.log", "wb"),  # noqa: SIM115
-    )
+    log = tmp / f"{name}.log"
+    process = start([sys.executable, "-m", "credentials", "verifier", "--config", str(path), "serve", "--workers",
+                     str(workers)], env=env, log=log)
     base_url = f"http://localhost:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError((tmp / f"{name}.log").read_text())
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                return Verifier(base_url, process)
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise AssertionError("the verifier did not start")
+    try:
+        wait_healthy(base_url, process, log, timeout=60)
+    except AssertionError:
+        stop(process)
+        raise
+    return Verifier(base_url, process)
 
 
 @dataclass
@@ -100,7 +87,7 @@ class Lab:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     tmp = tmp_path_factory.mktemp("verifier")
-    status_port = _free_port()
+    status_port = free_port()
     holder = Holder(status_uri=f"http://127.0.0.1:{status_port}/status/1")
     token = holder.status_list_token().encode()
     requests: list[str] = []
@@ -156,8 +143,7 @@ certificate_chain_file = "{tmp / 'request-chain.pem'}"
         yield Lab(holder, signed, plain, requests, hashed)
     finally:
         for verifier in (signed, plain, hashed):
-            verifier.process.terminate()
-            verifier.process.wait(timeout=30)
+            stop(verifier.process, timeout=30)
         server.shutdown()
 
 

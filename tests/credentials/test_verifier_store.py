@@ -5,7 +5,7 @@ the clear. Its migrations create the table the store defines, and adopt a databa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,6 @@ from credentials.oid4vp import ResponseKey, ResponseMode
 from credentials.verifier.store import MIGRATIONS, TransactionStore, metadata, secret_hash, transactions
 from keys.service.encryption import KeyEncryptionKeys
 from servicekit.database import Database
-from tests.idp.postgres import Cluster, install
 
 NOW = 1_800_000_000
 
@@ -26,16 +25,6 @@ NOW = 1_800_000_000
 @pytest.fixture(scope="module")
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Cluster]:
-    reason = install()
-    if reason is not None:
-        pytest.skip(reason)
-    cluster = Cluster.start()
-    yield cluster
-    cluster.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

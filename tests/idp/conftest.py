@@ -1,16 +1,17 @@
-"""Fixtures for the provider's tests: every storage test runs on SQLite and on PostgreSQL."""
+"""Fixtures for the provider's tests: every storage test runs on SQLite and on PostgreSQL (``postgres``: the
+session's cluster, from ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from idp.settings import Settings, load_settings
 from idp.storage import Database, migrate
-from tests.idp.postgres import Cluster, install
+from tests.support.postgres import Cluster
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
@@ -18,16 +19,6 @@ NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[Cluster]:
-    reason = install()
-    if reason is not None:
-        pytest.skip(reason)
-    cluster = Cluster.start()
-    yield cluster
-    cluster.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,7 +6,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -18,8 +17,9 @@ import jwt
 import pytest
 
 from keys.service import KeyEncryptionKeys
-from tests.idp.postgres import Cluster, free_port
 from tests.idp.workers import sign_tokens
+from tests.support.postgres import Cluster
+from tests.support.processes import free_port, logged_errors, serving
 
 pytestmark = pytest.mark.slow
 KEK = KeyEncryptionKeys.generate()
@@ -48,30 +48,11 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         cluster: Cluster = request.getfixturevalue("postgres")
         env["MYNACARD_DATABASE_URL"] = cluster.create_database()
     log = base / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "idp", "serve", "--workers", "2", "--port", str(port)],
-                                   env={**os.environ, **env}, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text()[-2000:]
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "idp serve did not become healthy"
-            time.sleep(0.1)
+    command = [sys.executable, "-m", "idp", "serve", "--workers", "2", "--port", str(port)]
+    with serving(command, env={**os.environ, **env}, log=log, url=url):
         yield Server(url, env, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    errors = [line for line in log.read_text().splitlines() if '"level": "error"' in line]
+    errors = logged_errors(log)
     assert not errors, errors[:3]
 
 

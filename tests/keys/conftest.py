@@ -12,14 +12,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from conformance.vectors import vectors_dir
 from keys.testpki import CardMaterial, HolderFacts, Root, TestPki
 from keys.testpki.hierarchy import issue_card_certificate
 from keys.trust import TrustStore
 from keys.x509.profile import Purpose
 
-VECTORS = vectors_dir()
-JPKI_ROOTS = VECTORS / "jpki-roots"
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
 

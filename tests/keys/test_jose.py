@@ -579,6 +579,17 @@ def _check(
     return verify_jwt(token, keys=[key], algorithms={"ES256"}, at=at, **arguments).claims
 
 
+def _outcome(ec_key: ec.EllipticCurvePrivateKey, token: str, reason: Reason | None,
+             error: type[VerificationError] = VerificationError, **options: Any) -> None:
+    """``token`` is accepted when ``reason`` is ``None``, else refused with ``error`` for ``reason``."""
+    if reason is None:
+        _check(ec_key, token, **options)
+        return
+    with pytest.raises(error) as exc:
+        _check(ec_key, token, **options)
+    assert _reason(exc) is reason
+
+
 BASE = {"iss": "https://iss.example", "aud": "rp", "exp": T0 + 60}
 
 
@@ -603,14 +614,7 @@ BASE = {"iss": "https://iss.example", "aud": "rp", "exp": T0 + 60}
 )
 def test_time_claims_at_the_boundaries(ec_key: ec.EllipticCurvePrivateKey, claims: dict[str, Any],
                                        at: dt.datetime, leeway: int, reason: Reason | None) -> None:
-    token = _jwt(ec_key, BASE | claims)
-    options: dict[str, Any] = {"at": at, "leeway": dt.timedelta(seconds=leeway)}
-    if reason is None:
-        _check(ec_key, token, **options)
-        return
-    with pytest.raises(InvalidToken) as exc:
-        _check(ec_key, token, **options)
-    assert _reason(exc) is reason
+    _outcome(ec_key, _jwt(ec_key, BASE | claims), reason, InvalidToken, at=at, leeway=dt.timedelta(seconds=leeway))
 
 
 def test_max_age(ec_key: ec.EllipticCurvePrivateKey) -> None:
@@ -649,13 +653,7 @@ def test_numeric_dates_are_numbers(ec_key: ec.EllipticCurvePrivateKey, value: ob
 )
 def test_issuer_and_audience(ec_key: ec.EllipticCurvePrivateKey, claims: dict[str, Any], options: dict[str, Any],
                              reason: Reason | None) -> None:
-    token = _jwt(ec_key, BASE | claims)
-    if reason is None:
-        _check(ec_key, token, **options)
-        return
-    with pytest.raises(VerificationError) as exc:
-        _check(ec_key, token, **options)
-    assert _reason(exc) is reason
+    _outcome(ec_key, _jwt(ec_key, BASE | claims), reason, **options)
 
 
 def test_required_claims(ec_key: ec.EllipticCurvePrivateKey) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -68,12 +69,10 @@ def test_test_hierarchy_refused_outside_test_mode(card: CardMaterial, pki: TestP
     assert _reason(exc) is Reason.TEST_ROOT_REFUSED
 
 
-def test_real_roots_do_not_validate_test_cards(card: CardMaterial) -> None:
+def test_real_roots_do_not_validate_test_cards(card: CardMaterial, jlis_roots: Path) -> None:
     from keys.trust_files import load_trust_directory
 
-    from .conftest import JPKI_ROOTS
-
-    store = load_trust_directory(JPKI_ROOTS, allow_test_roots=True)
+    store = load_trust_directory(jlis_roots, allow_test_roots=True)
     with pytest.raises(UntrustedCertificate) as exc:
         validate_path(card.auth_certificate, profile=JPKI_AUTH, trust=store, at=NOW)
     assert _reason(exc) is Reason.UNTRUSTED_ROOT

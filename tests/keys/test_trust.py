@@ -15,10 +15,12 @@ from keys.testpki import TestPki
 from keys.trust import PINNED_JLIS_ROOTS, TrustStore, fingerprint, jpki_purpose_of
 from keys.trust_files import load_trust_directory
 from keys.x509.profile import Purpose
+from tests.support import vectors
 
-from .conftest import JPKI_ROOTS, der
+from .conftest import der
 
-pytestmark = pytest.mark.skipif(not JPKI_ROOTS.is_dir(), reason="J-LIS roots not present")
+JPKI_ROOTS = vectors.jlis_roots()
+pytestmark = pytest.mark.skipif(not JPKI_ROOTS.is_dir(), reason=vectors.missing("jlis_roots"))
 
 REAL = {
     "auth_ca_2015.pem": (Purpose.AUTH, "auth gen 1 (2015)"),

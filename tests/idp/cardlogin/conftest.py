@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -16,18 +15,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from cryptography import x509
 
-from cardreader.virtual.lab import VPCD_DRIVER, PcscLab
+from cardreader.virtual.lab import PcscLab
 from cardreader.virtual.profile import CardProfile, create_profile
 from keys.service import KeyEncryptionKeys
 from keys.testpki import HolderFacts, TestPki
 from keys.testpki.revocation import issue_crl
-from tests.idp.postgres import free_port
+from tests.support.pcsc import pcsc_lab
+from tests.support.processes import ROOT, free_port, serving
 
-ROOT = Path(__file__).resolve().parents[3]
 AUTH_PIN = "6183"
 SIGN_PASSWORD = "MQ4ZT7XW"
 #: Distinctive facts, so that the log test can look for them.
@@ -75,9 +73,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PcscLab]:
     """A private pcscd with the vpcd driver (as in tests/cardreader/conftest.py)."""
-    if shutil.which("pcscd") is None or not VPCD_DRIVER.exists():
-        pytest.skip("needs pcscd and vsmartcard-vpcd")
-    with PcscLab(tmp_path_factory.mktemp("cardlogin-lab")) as running:
+    with pcsc_lab(tmp_path_factory.mktemp("cardlogin-lab")) as running:
         yield running
 
 
@@ -114,19 +110,6 @@ class Agent:
     process: subprocess.Popen[str]
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        assert process.poll() is None, log.read_text()[-3000:]
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "idp serve did not become healthy"
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def agent_port() -> int:
     return free_port()
@@ -145,19 +128,9 @@ def running_provider(base: Path, pki: Pki, agent_port: int, **env: str) -> Itera
                "MYNACARD_CARD_LOGIN_AGENT_URL": f"http://127.0.0.1:{agent_port}", **env}
     environ = {k: v for k, v in environ.items() if v != ""}
     log = base / "provider.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen([sys.executable, "-m", "idp", "serve", "--port", str(port)], env=environ,
-                                   stdout=out, stderr=out, cwd=ROOT)
-    try:
-        _wait_healthy(url, process, log)
+    with serving([sys.executable, "-m", "idp", "serve", "--port", str(port)], env=environ, log=log,
+                 url=url) as process:
         yield Provider(url, log, environ, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ key instead (an impostor). It prints ``listening on URL`` once ready and one lin
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as dt
 import hashlib
 import json
@@ -28,13 +27,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from idp.login.platform import ANSWER_MEDIA_TYPE, ANSWER_TYPE
 from keys.errors import VerificationError
+from keys.jose.b64 import b64url_decode_loose as _b64decode
 from keys.revocation import CrlIndex, Revoked, check_crl, load_crl
 
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _roots(trust: Path) -> list[x509.Certificate]:

@@ -31,8 +31,8 @@ import pytest
 from cardreader.jpki import EF
 from cardreader.virtual.lab import PcscLab
 from cardreader.virtual.profile import CardProfile, StateFile
-from conformance.vectors import vectors_dir
-from tests.idp.postgres import free_port
+from tests.support import vectors
+from tests.support.processes import free_port
 
 from .conftest import (
     AUTH_PIN,
@@ -368,7 +368,7 @@ def test_revocation_unavailable_and_test_roots_outside_test_mode(browser: Any, l
                                                                 tmp_path: Path) -> None:
     """A provider whose revocation source has nothing fresh, and one not in test mode (which refuses the test
     roots but admits J-LIS's): both refuse the login in words."""
-    jlis = sorted((vectors_dir() / "jpki-roots").glob("*.pem"))
+    jlis = sorted(vectors.jlis_roots().glob("*.pem"))
     if not jlis:
         pytest.skip("needs the J-LIS root certificates of the shared vectors")
     insert(lab, pki.adult)

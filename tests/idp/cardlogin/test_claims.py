@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from credentials.catalog import age_credential
+from credentials.sdjwt import SD
 from idp.login.authenticator import ACR_SIGN, required_key
 from idp.login.claims import age_at_least, claims_from_facts
 from idp.oauth.authorization_request import AuthorizationRequest, parse_claims
@@ -44,6 +46,34 @@ def test_claims_from_facts() -> None:
 )
 def test_age_turns_at_the_start_of_the_birthday_in_japan(at: dt.datetime, over_18: bool) -> None:
     assert claims_from_facts(FACTS, at)["age_over_18"] is over_18
+
+
+@pytest.mark.parametrize("birth", ["2004-02-29", "2008-02-29", "2008-03-01", "2008-01-01", "2007-12-31", "2008-02"])
+@pytest.mark.parametrize(
+    "at",
+    [
+        dt.datetime(2026, 2, 28, 14, 59, 59, tzinfo=dt.UTC),  # 28 February 23:59:59 JST, common year
+        dt.datetime(2026, 2, 28, 15, 0, tzinfo=dt.UTC),  # 1 March 00:00 JST
+        dt.datetime(2024, 2, 28, 15, 0, tzinfo=dt.UTC),  # 29 February 00:00 JST, leap year
+        dt.datetime(2028, 2, 29, 15, 0, tzinfo=dt.UTC),
+        dt.datetime(2025, 12, 31, 14, 59, tzinfo=dt.UTC),  # New Year's Eve 23:59 JST
+        dt.datetime(2025, 12, 31, 15, 0, tzinfo=dt.UTC),  # New Year's Day 00:00 JST
+        dt.datetime(2027, 12, 30, 15, 0, tzinfo=dt.UTC),
+    ],
+)
+def test_id_token_and_credential_agree_on_ages(birth: str, at: dt.datetime) -> None:
+    """The ``age_over_NN`` claims and the age credential's ``age_equal_or_over`` entries come from one rule."""
+    claims = claims_from_facts(dataclasses.replace(FACTS, birth_date=birth), at)
+    from_login = {years: claims[f"age_over_{years}"] for years in (18, 20) if f"age_over_{years}" in claims}
+    try:
+        draft = age_credential(birth, vct="v", at=at, not_after=at + dt.timedelta(days=365))
+    except ValueError:  # no threshold decidable: the login leaves them out too
+        assert from_login == {}
+        return
+    age = draft.claims["age_equal_or_over"]
+    assert isinstance(age, dict)
+    from_credential = {int(k): v.value for k, v in age.items() if isinstance(v, SD)}
+    assert from_login == from_credential
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ the provider or the agent.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import json
@@ -34,6 +33,8 @@ import pytest
 from cardreader.virtual.lab import PcscLab
 from cardreader.virtual.profile import CardProfile
 from keys.cardlogin import LoginMessage, encode_login_message
+from keys.jose.b64 import b64url_decode_loose as b64decode
+from keys.jose.b64 import b64url_encode as b64url
 from keys.x509.profile import Purpose
 
 from .conftest import AUTH_PIN, HOLDER, SIGN_PASSWORD, Agent, Pki, Provider, insert
@@ -60,10 +61,6 @@ def card(lab: PcscLab, pki: Pki) -> CardProfile:
     """The adult's card in the reader."""
     insert(lab, pki.adult)
     return pki.adult
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 @dataclass
@@ -293,10 +290,6 @@ def _sign(lab: PcscLab, message: bytes, tmp_path: Path) -> tuple[bytes, bytes]:
     assert run.returncode == 0, run.stderr
     evidence = json.loads(run.stdout)
     return b64decode(evidence["certificate"]), b64decode(evidence["signature"])
-
-
-def b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def test_replays_and_other_messages_fail(provider: Provider, lab: PcscLab, card: CardProfile,

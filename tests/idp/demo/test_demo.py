@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.idp.postgres import free_port
+from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 

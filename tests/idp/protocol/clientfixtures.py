@@ -4,7 +4,6 @@ or assembled by hand when a test needs a token no library would make."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import secrets
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from idp.clients import AuthMethod, Client, register_client
 from idp.runtime import Services, open_services
+from keys.jose.b64 import b64url_encode as b64
 from keys.jose.jwk import public_jwk
 from tests.idp.conftest import NOW, settings_for
 from tests.idp.protocol.tokenkit import KEK
@@ -35,10 +35,6 @@ PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519Pri
 def epoch(at: dt.datetime = NOW, **delta: float) -> int:
     """Seconds since the epoch of ``at`` moved by ``delta`` (timedelta keywords)."""
     return int((at + dt.timedelta(**delta)).timestamp())
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def unsigned(header: Mapping[str, Any], claims: Mapping[str, Any], signature: bytes = b"") -> str:

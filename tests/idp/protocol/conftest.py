@@ -28,6 +28,7 @@ from idp.clients import AuthMethod
 from idp.oauth.pkce import s256_challenge
 from idp.runtime import utcnow
 from keys.jose.jwk import public_jwk
+from tests.idp.protocol.clientfixtures import services, workers  # noqa: F401 (fixtures: two workers in process)
 from tests.idp.protocol.tokenkit import ISSUER, REDIRECT_URI, DpopKey, Provider, Rp, provider
 
 _FORM = re.compile(r'<form method="post" action="([^"]+)"')

@@ -15,8 +15,8 @@ import pytest
 from idp.clients import AuthMethod, register_client
 from idp.oauth.pkce import s256_challenge
 from keys.service import KeyEncryptionKeys
-from tests.idp.postgres import Cluster
 from tests.idp.protocol.tokenkit import REDIRECT_URI, database, serving
+from tests.support.postgres import Cluster
 
 pytestmark = pytest.mark.slow
 CLIENT_ID = "rp-serve"

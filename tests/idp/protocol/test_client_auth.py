@@ -18,7 +18,6 @@ from idp.clients import AuthMethod
 from idp.errors import InvalidClient, InvalidRequest
 from idp.oauth.client_auth import JWT_BEARER, authenticate_client
 from idp.runtime import Services
-from tests.idp.protocol import clientfixtures
 from tests.idp.protocol.clientfixtures import (
     ISSUER,
     NOW,
@@ -33,7 +32,6 @@ from tests.idp.protocol.clientfixtures import (
 )
 
 pytestmark = pytest.mark.anyio
-services, workers = clientfixtures.services, clientfixtures.workers  # the fixtures
 AUDIENCES = (ISSUER, TOKEN_URL)
 
 

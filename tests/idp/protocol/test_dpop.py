@@ -16,7 +16,6 @@ import pytest
 from idp.oauth.dpop import NONCE_PERIOD, DpopProof, InvalidDpopProof, UseDpopNonce, current_nonce, verify_dpop_proof
 from idp.runtime import Services
 from keys.jose.jwk import jwk_thumbprint
-from tests.idp.protocol import clientfixtures
 from tests.idp.protocol.clientfixtures import (
     NOW,
     TOKEN_URL,
@@ -27,7 +26,6 @@ from tests.idp.protocol.clientfixtures import (
 )
 
 pytestmark = pytest.mark.anyio
-services, workers = clientfixtures.services, clientfixtures.workers  # the fixtures
 ACCESS_TOKEN = "an-access-token"
 ATH = b64(hashlib.sha256(ACCESS_TOKEN.encode()).digest())
 

@@ -15,8 +15,8 @@ import pytest
 
 from idp.clients import AuthMethod, register_client
 from keys.service import KeyEncryptionKeys
-from tests.idp.postgres import Cluster
 from tests.idp.protocol.tokenkit import REDIRECT_URI, IssuedCode, database, serving, store_code, utcnow
+from tests.support.postgres import Cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 ATTEMPTS = 50

@@ -14,7 +14,6 @@ from idp.clients import AuthMethod, Client
 from idp.errors import InvalidRequest
 from idp.oauth.request_object import InvalidRequestObject, decode_request_object
 from idp.runtime import Services
-from tests.idp.protocol import clientfixtures
 from tests.idp.protocol.clientfixtures import (
     ISSUER,
     NOW,
@@ -27,7 +26,6 @@ from tests.idp.protocol.clientfixtures import (
 )
 
 pytestmark = pytest.mark.anyio
-services, workers = clientfixtures.services, clientfixtures.workers  # the fixtures
 PARAMS = {"response_type": "code", "redirect_uri": "https://rp.example.jp/cb", "scope": "openid",
           "state": "s1", "nonce": "n1", "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
           "code_challenge_method": "S256", "claims": {"id_token": {"acr": {"essential": True}}}}

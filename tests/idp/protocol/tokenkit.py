@@ -34,7 +34,7 @@ from keys.jose.jwk import jwk_thumbprint, public_jwk, verification_keys
 from keys.jose.jwt import verify_jwt
 from keys.service import KeyEncryptionKeys
 from tests.idp.conftest import settings_for
-from tests.idp.postgres import free_port
+from tests.support.processes import free_port, logged_errors, start, stop, wait_healthy
 
 T = TypeVar("T")
 KEK = KeyEncryptionKeys.generate()
@@ -248,33 +248,20 @@ def serving(env: Mapping[str, str], log_dir: Path, *, processes: int = 1, worker
         for n in range(processes):
             port = free_port()
             log = log_dir / f"serve-{n}.log"
-            with log.open("wb") as out:
-                command = [sys.executable, "-m", "idp", "serve", "--workers", str(workers), "--port", str(port)]
-                servers.append((subprocess.Popen(command, env={**os.environ, **env}, stdout=out, stderr=out), log))
+            log.unlink(missing_ok=True)
+            command = [sys.executable, "-m", "idp", "serve", "--workers", str(workers), "--port", str(port)]
+            servers.append((start(command, env={**os.environ, **env}, log=log), log))
             urls.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 60
         for (process, log), url in zip(servers, urls, strict=True):
-            while True:
-                assert process.poll() is None, log.read_text()[-3000:]
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "idp serve did not become healthy"
-                time.sleep(0.1)
+            wait_healthy(url, process, log, timeout=60)
         yield urls
     finally:
         for process, _ in servers:
             process.terminate()
         for process, _ in servers:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
     for _, log in servers:
-        errors = [line for line in log.read_text().splitlines() if '"level": "error"' in line]
+        errors = logged_errors(log)
         assert not errors, errors[:3]
 
 

@@ -26,10 +26,8 @@ from credentials.wallet.issuance import Issuer, ReceiveOptions, obtain_token
 from credentials.wallet.login import LoginDriver, TestLogin
 from keys.service import KeyEncryptionKeys
 from keys.trust import TrustStore, fingerprint
-from tests.idp.cardlogin.conftest import _wait_healthy as wait_healthy
-from tests.idp.postgres import free_port
+from tests.support.processes import ROOT, free_port, start, stop, wait_healthy
 
-ROOT = Path(__file__).resolve().parents[3]
 REDIRECT_URI = "https://wallet.test/cb"
 CLIENT_ID = "wallet"
 NAME = "試験\u3000花子"
@@ -57,9 +55,7 @@ class Provider:
     def start(self, **extra: str) -> None:
         env = {**self.env, **extra}
         self.runs += 1
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "idp", "serve", "--port", str(self.port)],
-                                            env=env, stdout=out, stderr=out, cwd=ROOT)
+        self.process = start([sys.executable, "-m", "idp", "serve", "--port", str(self.port)], env=env, log=self.log)
         wait_healthy(self.url, self.process, self.log)
 
     def stop(self, *, kill: bool = False) -> None:
@@ -67,13 +63,7 @@ class Provider:
             return
         if kill:
             os.kill(self.process.pid, signal.SIGKILL)
-        else:
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process)
         self.process = None
 
     def idp(self, *args: str) -> Any:

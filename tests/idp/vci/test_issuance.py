@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from credentials.errors import CredentialReason, CredentialRevoked
-from credentials.jose import sign_compact
 from credentials.oid4vci.metadata import integrity
 from credentials.sdjwt import HeldSdJwt, key_binding_jwt
 from credentials.sdjwtvc import IssuerKeys
@@ -25,6 +24,7 @@ from credentials.status import StatusChecker, StatusReference
 from credentials.verify import VerifierPolicy, verify_credential
 from credentials.wallet.keys import HolderKey, proof_jwt
 from keys.jose.b64 import b64url_decode, b64url_encode
+from keys.service.jws import encode_jwt
 
 from .conftest import CLIENT_ID, FACTS, NAME, REDIRECT_URI, Granted, Provider, grant
 
@@ -201,7 +201,7 @@ def _kid_header(granted: Granted) -> str:
     key = HolderKey.generate()
     claims = {"aud": granted.issuer.metadata["credential_issuer"], "iat": int(now().timestamp()),
               "nonce": granted.nonce()}
-    return sign_compact(key.signer, claims, typ="openid4vci-proof+jwt")
+    return encode_jwt(claims, key.signer, typ="openid4vci-proof+jwt")
 
 
 CASES: dict[str, tuple[Callable[[Granted], dict[str, Any]], str]] = {

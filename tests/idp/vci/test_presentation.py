@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from credentials.jose import sign_compact
 from credentials.sdjwtvc import IssuerKeys
 from credentials.verify import VerifierPolicy, verify_credential
 from keys.jose.b64 import b64url_encode
+from keys.service.jws import encode_jwt
 from keys.service.signer import SoftwareSigner
 
 from .conftest import CLAIMS, CLIENT_ID, FACTS, REDIRECT_URI, Provider
@@ -61,8 +61,8 @@ class Verifier:
                 claims = {"client_id": verifier.client_id, "response_type": "vp_token", "response_mode": "direct_post",
                           "response_uri": f"{verifier.url}/response", "nonce": verifier.nonce, "state": "st-1",
                           "dcql_query": verifier.query}
-                jwt = sign_compact(SoftwareSigner(verifier.key, "ES256", "v"), claims, typ="oauth-authz-req+jwt",
-                                   header={"x5c": [base64.b64encode(der).decode()]}, with_kid=False)
+                jwt = encode_jwt(claims, SoftwareSigner(verifier.key, "ES256", "v"), typ="oauth-authz-req+jwt",
+                                 header={"x5c": [base64.b64encode(der).decode()]}, with_kid=False)
                 self._answer(200, jwt.encode(), "application/oauth-authz-req+jwt")
 
             def do_POST(self) -> None:

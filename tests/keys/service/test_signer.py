@@ -12,14 +12,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from keys.jose.b64 import b64url_decode_loose as _b64decode
 from keys.service.errors import KeyFault, KeyServiceError
 from keys.service.jwks import public_jwk
 from keys.service.jws import compact_jws, encode_jwt
 from keys.service.signer import SIGNING_ALGORITHMS, Signer, SoftwareSigner, generate_private_key
-
-
-def _b64decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
 def verify_with_cryptography(token: str, public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey, alg: str) -> None:
