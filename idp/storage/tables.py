@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, LargeBinary, MetaData, String, Table
 
-from idp.storage import columns
+import idp.storage.columns as columns
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_name)s",

@@ -2,7 +2,7 @@
 
 from alembic import op
 
-from idp.storage import columns
+import idp.storage.columns as columns
 
 revision = "0001"
 down_revision = None

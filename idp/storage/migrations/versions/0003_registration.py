@@ -3,7 +3,7 @@ DPoP-bound tokens (RFC 9449 §5.2), the sector_identifier_uri (OIDC Dynamic Clie
 
 from alembic import op
 
-from idp.storage import columns
+import idp.storage.columns as columns
 
 revision = "0003"
 down_revision = "0002"

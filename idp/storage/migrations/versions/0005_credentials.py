@@ -4,7 +4,7 @@ credentials, pre-authorized codes (OpenID4VCI 1.0, draft-ietf-oauth-status-list)
 import sqlalchemy as sa
 from alembic import op
 
-from idp.storage import columns
+import idp.storage.columns as columns
 
 revision = "0005"
 down_revision = "0003"
