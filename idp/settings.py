@@ -509,7 +509,9 @@ def unsafe_warnings(settings: Settings, environ: Mapping[str, str] | None = None
     return warnings
 
 
-SCHEMA: Final = SettingsSchema(Settings, env_prefix=ENV_PREFIX, config_env=CONFIG_ENV, check=check)
+#: The verifier service's variables share our prefix (credentials.verifier.settings.ENV_PREFIX).
+SCHEMA: Final = SettingsSchema(Settings, env_prefix=ENV_PREFIX, config_env=CONFIG_ENV, check=check,
+                               other_prefixes=("MYNACARD_VERIFIER_",))
 
 
 def load_settings(config: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

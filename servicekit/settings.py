@@ -230,13 +230,16 @@ class SettingsSchema(Generic[S]):
 
     ``renamed`` maps old keys to new ones (``{"log_level": "logging.level"}``): using an old key in the file or
     its environment variable is a problem naming the new key and variable. ``check`` returns the cross-field
-    problems of loaded settings (empty when valid).
+    problems of loaded settings (empty when valid). ``other_prefixes`` are other services' prefixes that start
+    with ours (``MYNACARD_VERIFIER_`` inside ``MYNACARD_``): their variables are not unknown ones of ours.
     """
 
     def __init__(self, root: type[S], *, env_prefix: str, config_env: str,
-                 renamed: Mapping[str, str] | None = None, check: Callable[[S], list[str]] | None = None) -> None:
+                 renamed: Mapping[str, str] | None = None, check: Callable[[S], list[str]] | None = None,
+                 other_prefixes: tuple[str, ...] = ()) -> None:
         self.root = root
         self.env_prefix = env_prefix
+        self.other_prefixes = other_prefixes
         self.config_env = config_env
         self.renamed: Mapping[str, str] = dict(renamed or {})
         self._check = check
@@ -335,7 +338,8 @@ class SettingsSchema(Generic[S]):
         """Variables with our prefix that name no option (typos), sorted. Renamed ones are refused by
         :meth:`load` instead."""
         known = {o.env for o in self.options} | {self.config_env} | {self.env_name(old) for old in self.renamed}
-        return sorted(name for name in environ if name.startswith(self.env_prefix) and name not in known)
+        return sorted(name for name in environ if name.startswith(self.env_prefix) and name not in known
+                      and not name.startswith(self.other_prefixes))
 
     def describe(self) -> str:
         """All options as a Markdown table (``config --docs``); secret defaults are never shown."""

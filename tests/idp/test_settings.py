@@ -80,10 +80,11 @@ def test_invalid_settings_are_refused(environ: dict[str, str], problem: str) -> 
 
 def test_unsafe_defaults_warn_and_safe_settings_do_not() -> None:
     defaults = load_settings(environ={})
-    warnings = unsafe_warnings(defaults, {"MYNACARD_SERVE_PORT": "1"})
+    warnings = unsafe_warnings(defaults, {"MYNACARD_SERVE_PORT": "1", "MYNACARD_VERIFIER_BASE_URL": "https://v"})
     assert any("uses http" in w for w in warnings)
     assert any("development KEK" in w for w in warnings)
     assert "unknown environment variable MYNACARD_SERVE_PORT ignored" in warnings
+    assert not any("MYNACARD_VERIFIER_" in w for w in warnings)  # the verifier service's, not a typo of ours
     test_mode = load_settings(environ={"MYNACARD_TEST_MODE": "1"})
     assert any("test mode" in w for w in unsafe_warnings(test_mode, {}))
     safe = {"MYNACARD_ISSUER": "https://id.example.jp", "MYNACARD_KEYS_KEKS": KEK,
