@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import version
 
 from litestar import Litestar
@@ -50,11 +50,17 @@ from idp.endpoints.dependencies import provide_metrics, provide_services
 from idp.errors import exception_handlers
 from idp.jobs import background_jobs
 from idp.metrics import Metrics, RequestObserver
-from idp.runtime import open_services, utcnow
+from idp.runtime import Services, open_services, utcnow
 from idp.settings import Settings, load_settings, unsafe_warnings
 from idp.vci.jobs import start_issuer
+from idp.vci.service import open_vci
 
 _log = logging.getLogger("idp.app")
+
+
+def provider_services(settings: Settings) -> AbstractAsyncContextManager[Services]:
+    """:func:`idp.runtime.open_services` with this provider's features: the credential issuer (:mod:`idp.vci`)."""
+    return open_services(settings, extensions=(open_vci,))
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -65,7 +71,7 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         for warning in unsafe_warnings(settings):
             _log.warning("UNSAFE: %s", warning, extra={"event": "unsafe_setting"})
-        async with open_services(settings) as services:
+        async with provider_services(settings) as services:
             await services.keyset.rotate(utcnow())
             await start_issuer(services)
             app.state.services = services

@@ -29,7 +29,8 @@ from typing import Any
 from idp.clients import DEFAULT_ID_TOKEN_ALG, AuthMethod, InvalidClientMetadata, register_client
 from idp.jobs import cleanup
 from idp.logs import configure_logging, logging_config
-from idp.runtime import Services, StartupError, open_services, utcnow
+from idp.app import provider_services
+from idp.runtime import Services, StartupError, utcnow
 from idp.settings import CONFIG_ENV, Secret, Settings, SettingsError, describe, iter_options, load_settings
 from idp.storage import ClientExists, Database, migrate
 from idp.vci import cli as credentials_cli
@@ -101,7 +102,7 @@ def _iso(value: Any) -> str | None:
 
 
 async def _with_services(settings: Settings, action: Callable[[Services], Awaitable[int]]) -> int:
-    async with open_services(settings) as services:
+    async with provider_services(settings) as services:
         return await action(services)
 
 

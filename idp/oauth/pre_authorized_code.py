@@ -27,6 +27,7 @@ from idp.oauth.tokens import GRANT_KIND, Authorization, issue_access_token, toke
 from idp.runtime import Services
 from idp.vci.grant import Issuance, issuance_of
 from idp.vci.preauth import code_digest, tx_code_digest
+from idp.vci.service import issuer_of
 
 if TYPE_CHECKING:
     from idp.oauth.grants import TokenRequest
@@ -38,7 +39,7 @@ _MAX_TX_CODE: Final = 64
 
 async def redeem_pre_authorized_code(services: Services, request: TokenRequest) -> dict[str, Any]:
     """The token response for a pre-authorized code (steps in the module docstring)."""
-    vci, params, now = services.vci, request.params, request.now
+    vci, params, now = issuer_of(services), request.params, request.now
     if vci is None:
         raise InvalidGrant("this provider issues no credentials")
     if services.settings.credentials.require_dpop and request.dpop is None:

@@ -47,6 +47,7 @@ from idp.storage.credentials import INVALID, Conflict, DatasetRow, NonceRejected
 from idp.vci.access import IssuerAccess
 from idp.vci.service import Vci, request_key
 from idp.vci.status import status_uri
+from idp.vci.service import issuer_of
 
 _log = logging.getLogger("idp.vci.issue")
 
@@ -64,9 +65,9 @@ def _denied(reason: IssuanceReason, description: str) -> IssuanceError:
 
 
 def _vci(services: Services) -> Vci:
-    if services.vci is None:
+    if (vci := issuer_of(services)) is None:
         raise _denied(IssuanceReason.UNKNOWN_CONFIGURATION, "this provider issues no credentials")
-    return services.vci
+    return vci
 
 
 def _lifetime(services: Services, config: CredentialConfiguration) -> dt.timedelta:
