@@ -26,10 +26,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from idp.app import provider_services
 from idp.clients import DEFAULT_ID_TOKEN_ALG, AuthMethod, InvalidClientMetadata, register_client
 from idp.jobs import cleanup
 from idp.logs import configure_logging, logging_config
-from idp.app import provider_services
 from idp.runtime import Services, StartupError, utcnow
 from idp.settings import CONFIG_ENV, Secret, Settings, SettingsError, describe, iter_options, load_settings
 from idp.storage import ClientExists, Database, migrate

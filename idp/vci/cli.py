@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from idp.runtime import Services, utcnow
 from idp.vci.jobs import revocation_sweep
-from idp.vci.status import STATUS_PATH, change_status
 from idp.vci.service import issuer_of
+from idp.vci.status import STATUS_PATH, change_status
 
 _ACTIONS = {"revoke": "invalid", "suspend": "suspended", "reinstate": "valid"}
 

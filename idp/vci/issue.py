@@ -45,9 +45,8 @@ from idp.errors import InsufficientScope
 from idp.runtime import Services
 from idp.storage.credentials import INVALID, Conflict, DatasetRow, NonceRejected
 from idp.vci.access import IssuerAccess
-from idp.vci.service import Vci, request_key
+from idp.vci.service import Vci, issuer_of, request_key
 from idp.vci.status import status_uri
-from idp.vci.service import issuer_of
 
 _log = logging.getLogger("idp.vci.issue")
 
