@@ -54,18 +54,22 @@ from idp.runtime import Services, open_services, utcnow
 from idp.settings import Settings, load_settings, unsafe_warnings
 from idp.vci.jobs import start_issuer
 from idp.vci.service import open_vci
+from idp.vci.setup import install
 
 _log = logging.getLogger("idp.app")
 
 
 def provider_services(settings: Settings) -> AbstractAsyncContextManager[Services]:
-    """:func:`idp.runtime.open_services` with this provider's features: the credential issuer (:mod:`idp.vci`)."""
+    """:func:`idp.runtime.open_services` with this provider's features: the credential issuer (:mod:`idp.vci`),
+    its plug-ins installed."""
+    install()
     return open_services(settings, extensions=(open_vci,))
 
 
 def create_app(settings: Settings) -> Litestar:
     """The provider for ``settings`` (validated already: see :func:`idp.settings.load_settings`)."""
     metrics = Metrics()
+    install()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -33,7 +33,7 @@ from credentials.oid4vci.offer import CredentialOffer, offer_link, qr_svg
 from idp.endpoints.pages import language, message_page, page, same_origin, say
 from idp.endpoints.token import AnyRequest
 from idp.oauth.authorization_request import AuthorizationRequest, push_request
-from idp.oauth.grants import CODE_KIND
+from idp.oauth.grants.authorization_code import CODE_KIND
 from idp.oauth.pkce import s256_challenge, verify_code_verifier
 from idp.oauth.session import digest, secure_cookies
 from idp.oauth.tokens import GRANT_KIND

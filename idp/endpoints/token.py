@@ -3,10 +3,11 @@
 Steps, after node-oidc-provider's ``lib/actions/token.js``: read the form body (bounded, no repeated
 parameter: RFC 6749 §3.2), ``grant_type`` present, client authentication (:mod:`idp.oauth.client_auth`,
 ``aud`` the issuer or this URL), the DPoP proof if one is sent (:mod:`idp.oauth.dpop`), then the grant
-(:mod:`idp.oauth.grants`); a pre-authorized code request without any client authentication goes to the
-issuer's own client (OpenID4VCI 1.0 §6.1, anonymous access). Answers are JSON with ``Cache-Control: no-store``
-(RFC 6749 §5.1); errors have the RFC 6749 §5.2 shape, and ``use_dpop_nonce`` comes with a fresh ``DPoP-Nonce``
-header (RFC 9449 §8).
+(:mod:`idp.oauth.grants`, a registry: each grant type says which parameters and client authentication it
+needs); a request without any client authentication goes to the grant's anonymous client when it has one
+(OpenID4VCI 1.0 §6.1, anonymous access to the pre-authorized code grant). Answers are JSON with
+``Cache-Control: no-store`` (RFC 6749 §5.1); errors have the RFC 6749 §5.2 shape, and ``use_dpop_nonce``
+comes with a fresh ``DPoP-Nonce`` header (RFC 9449 §8).
 
 The form reader, the DPoP header reader and the error response with extra headers are shared with the
 revocation, introspection and userinfo endpoints.
@@ -22,16 +23,14 @@ from urllib.parse import parse_qsl
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
 
-from idp.clients import AuthMethod, Client
-from idp.errors import InvalidClient, InvalidRequest, OAuthError, oauth_error_response
+from idp.clients import AuthMethod
+from idp.errors import InvalidRequest, OAuthError, oauth_error_response
 from idp.metrics import Metrics
 from idp.oauth import dpop, grants
 from idp.oauth.client_auth import ASSERTION_ALGORITHMS, authenticate_client
-from idp.oauth.pre_authorized_code import PRE_AUTHORIZED_CODE
 from idp.oauth.tokens import TokenReuse
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
-from idp.vci.preauth import ISSUER_CLIENT_ID
 
 PATH: Final = "/token"
 METADATA: Final = {"token_endpoint": PATH}
@@ -102,19 +101,11 @@ def anonymous(form: Mapping[str, str], authorization: str | None) -> bool:
     return authorization is None and not {"client_id", "client_assertion", "client_secret"} & form.keys()
 
 
-async def issuer_client(services: Services) -> Client:
-    """The provider's own client, to which anonymous pre-authorized tokens are issued."""
-    client = await services.clients.get(ISSUER_CLIENT_ID)
-    if client is None:
-        raise InvalidClient("anonymous pre-authorized code requests are not available")
-    return client
-
-
 def feature_metadata(settings: Settings) -> dict[str, Any]:
     """Discovery members of the token side (OIDC Discovery §3, RFC 8414 §2). Pairwise subjects only: a
     client never learns an identifier another client sees."""
     methods = [method.value for method in AuthMethod]
-    return {"grant_types_supported": list(grants.GRANT_TYPES),
+    return {"grant_types_supported": list(grants.grant_types()),
             "token_endpoint_auth_methods_supported": methods,
             "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
             "revocation_endpoint_auth_methods_supported": methods,
@@ -136,8 +127,9 @@ async def token(
         raise InvalidRequest("grant_type is required")
     settings = services.settings
     authorization = request.headers.get("authorization")
-    if grant_type == PRE_AUTHORIZED_CODE and anonymous(form, authorization):
-        client = await issuer_client(services)  # OpenID4VCI 1.0 §6.1: client authentication is optional
+    grant = grants.find_grant(grant_type)
+    if grant is not None and grant.anonymous_client is not None and anonymous(form, authorization):
+        client = await grant.anonymous_client(services)  # e.g. OpenID4VCI 1.0 §6.1: client authentication optional
     else:
         client = await authenticate_client(form=form, authorization=authorization, services=services,
                                            audiences=endpoint_audiences(settings, PATH), now=utcnow())

@@ -2,8 +2,8 @@
 
 Every response to a redirect URI, success or error, carries ``state`` (when the request had one) and ``iss``.
 The code is 256 random bits, single use, valid ``authorization.code_ttl``; it and its grant are stored exactly as
-notes/contracts.md ("Authorization code") has the token side redeem them (:func:`idp.oauth.grants.redeem_code`):
-kinds ``AuthorizationCode`` and ``Grant``, the subject already pairwise, the claims already filtered by the
+notes/contracts.md ("Authorization code") has the token side redeem them
+(:func:`idp.oauth.grants.authorization_code.redeem_code`): kinds ``AuthorizationCode`` and ``Grant``, the subject already pairwise, the claims already filtered by the
 request and the person's consent, the DPoP key of the request (RFC 9449 §10) when it named one. Claims approved
 for credentials are handed to the credential issuer (:func:`idp.vci.grant.begin_issuance`) and never stored with
 the grant; the grant only names the issuance.
@@ -22,7 +22,7 @@ from idp.clients import Client
 from idp.errors import OAuthError
 from idp.oauth.authorization_request import CREDENTIAL_TARGET, AuthorizationRequest, ResponseTarget
 from idp.oauth.consent import release
-from idp.oauth.grants import CODE_KIND
+from idp.oauth.grants.authorization_code import CODE_KIND
 from idp.oauth.interaction import LoginRecord
 from idp.oauth.session import add_client
 from idp.oauth.subject import subject_for

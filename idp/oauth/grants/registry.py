@@ -1,0 +1,101 @@
+"""The token endpoint's grant types, as plug-ins (after Authlib's ``register_grant`` and node-oidc-provider's
+``lib/actions/grants/``): a :class:`GrantType` names its ``grant_type``, the parameters it requires, the client
+authentication it accepts and its handler, and :func:`register_grant` adds it.
+
+The protocol's own grants (``authorization_code``, ``refresh_token``, ``client_credentials``) are registered by
+:mod:`idp.oauth.grants`; features add theirs from the composition layer (the credential issuer's pre-authorized
+code: :func:`idp.vci.setup.install`). The token endpoint dispatches with :func:`exchange`; discovery's
+``grant_types_supported`` and dynamic registration read :func:`grant_types`::
+
+    register_grant(GrantType("urn:example:grant", handler=redeem, required=("assertion",)))
+    body = await exchange(services, "urn:example:grant", TokenRequest(client, form, proof, now))
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from idp.clients import AuthMethod, Client
+from idp.errors import InvalidRequest, InvalidScope, UnauthorizedClient, UnsupportedGrantType
+from idp.oauth.dpop import DpopProof
+from idp.runtime import Services
+
+#: RFC 6749 §3.3: scope = scope-token *( SP scope-token ), scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+_SCOPE: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """A token request after client authentication: its parameters and the verified DPoP proof, if any."""
+
+    client: Client
+    params: Mapping[str, str]
+    dpop: DpopProof | None
+    now: dt.datetime
+
+
+Handler = Callable[[Services, TokenRequest], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class GrantType:
+    """One grant of the token endpoint (RFC 6749 §4, §6 and extension grants, §4.5)."""
+
+    grant_type: str
+    handler: Handler
+    #: Parameters the request must carry (``invalid_request`` without them), checked before the handler runs.
+    required: tuple[str, ...] = ()
+    #: The client authentication methods allowed (``unauthorized_client`` otherwise); None: every method.
+    client_auth: frozenset[AuthMethod] | None = None
+    #: The client of a request that names none (e.g. OpenID4VCI 1.0 §6.1's anonymous pre-authorized access);
+    #: None: client authentication is required.
+    anonymous_client: Callable[[Services], Awaitable[Client]] | None = None
+
+
+_REGISTRY: dict[str, GrantType] = {}
+
+
+def register_grant(grant: GrantType) -> None:
+    """Add ``grant`` (registering the same one again does nothing; another one under its name is an error)."""
+    known = _REGISTRY.get(grant.grant_type)
+    if known is not None and known != grant:
+        raise ValueError(f"grant type {grant.grant_type} is registered already")
+    _REGISTRY[grant.grant_type] = grant
+
+
+def find_grant(grant_type: str) -> GrantType | None:
+    """The registered grant for ``grant_type``, or None."""
+    return _REGISTRY.get(grant_type)
+
+
+def grant_types() -> tuple[str, ...]:
+    """The registered grant types, in registration order (as discovery lists them)."""
+    return tuple(_REGISTRY)
+
+
+def parse_scope(value: str) -> tuple[str, ...]:
+    """The distinct scope values of a ``scope`` parameter, in order (RFC 6749 §3.3)."""
+    if not _SCOPE.fullmatch(value):
+        raise InvalidScope("scope is a space-separated list of scope values (RFC 6749 §3.3)")
+    return tuple(dict.fromkeys(value.split(" ")))
+
+
+async def exchange(services: Services, grant_type: str, request: TokenRequest) -> dict[str, Any]:
+    """The RFC 6749 §5.1 token response for ``grant_type``; every failure is an :class:`idp.errors.OAuthError`."""
+    grant = _REGISTRY.get(grant_type)
+    if grant is None:
+        raise UnsupportedGrantType(f"grant_type must be one of {', '.join(_REGISTRY)}")
+    if grant.client_auth is not None and request.client.auth_method not in grant.client_auth:
+        raise UnauthorizedClient(f"{grant_type} is for clients authenticating with "
+                                 f"{' or '.join(sorted(m.value for m in grant.client_auth))} (RFC 6749 §4.4)")
+    for name in grant.required:
+        if not request.params.get(name):
+            raise InvalidRequest(f"{name} is required")
+    return await grant.handler(services, request)
+
+
+__all__ = ["GrantType", "TokenRequest", "exchange", "find_grant", "grant_types", "parse_scope", "register_grant"]
