@@ -49,27 +49,41 @@ from idp.endpoints import metrics as metrics_endpoint
 from idp.endpoints.dependencies import provide_metrics, provide_services
 from idp.errors import exception_handlers
 from idp.jobs import background_jobs
+from idp.login.authenticator import CardAuthenticator
 from idp.metrics import Metrics, RequestObserver
+from idp.oauth.authenticator import register_authenticator
 from idp.runtime import Services, open_services, utcnow
 from idp.settings import Settings, load_settings, unsafe_warnings
 from idp.vci.jobs import start_issuer
 from idp.vci.service import open_vci
-from idp.vci.setup import install
+from idp.vci.setup import install as install_issuer
 
 _log = logging.getLogger("idp.app")
+
+
+def install_plugins() -> None:
+    """Register this provider's plug-ins with the protocol layer (idempotent): the authenticators ``card`` and
+    ``test`` (chosen by ``login.authenticator``), and the credential issuer's grant type and
+    ``authorization_details`` type (:func:`idp.vci.setup.install`)."""
+    register_authenticator(CardAuthenticator())
+    register_authenticator(test_login.TestAuthenticator())
+    install_issuer()
+
+
+install_plugins()
 
 
 def provider_services(settings: Settings) -> AbstractAsyncContextManager[Services]:
     """:func:`idp.runtime.open_services` with this provider's features: the credential issuer (:mod:`idp.vci`),
     its plug-ins installed."""
-    install()
+    install_plugins()
     return open_services(settings, extensions=(open_vci,))
 
 
 def create_app(settings: Settings) -> Litestar:
     """The provider for ``settings`` (validated already: see :func:`idp.settings.load_settings`)."""
     metrics = Metrics()
-    install()
+    install_plugins()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

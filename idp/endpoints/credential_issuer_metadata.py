@@ -2,8 +2,8 @@
 Japanese and English, one configuration per credential we issue (:mod:`credentials.oid4vci.configurations`).
 
 The provider is the issuer's authorization server, so ``authorization_servers`` is absent (§12.2.4) and the
-provider's own metadata gains ``authorization_details_types_supported`` (RFC 9396 §10) and the credential
-scope values (:func:`feature_metadata`).
+provider's own metadata gains ``authorization_details_types_supported`` (RFC 9396 §10, from the registry of
+:mod:`idp.oauth.authorization_details`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any, Final
 from litestar import Response, get
 from litestar.di import NamedDependency
 
-from credentials.oid4vci.authorization_details import OPENID_CREDENTIAL
 from credentials.oid4vci.configurations import CONFIGURATIONS
 from credentials.oid4vci.metadata import IssuerDescription, KeyAttestationRequirement, issuer_metadata
 from idp.endpoints import credential, deferred_credential, nonce, notification
+from idp.oauth.authorization_details import authorization_details_types
 from idp.runtime import Services
 from idp.settings import Settings
 
@@ -37,8 +37,8 @@ def description(settings: Settings) -> IssuerDescription:
 
 
 def feature_metadata(settings: Settings) -> dict[str, Any]:
-    """Authorization server metadata for credential issuance (RFC 9396 §10)."""
-    return {"authorization_details_types_supported": [OPENID_CREDENTIAL]}
+    """Authorization server metadata for credential issuance (RFC 9396 §10): the registered types."""
+    return {"authorization_details_types_supported": list(authorization_details_types())}
 
 
 @get(PATH, summary="Credential Issuer Metadata", tags=["OpenID4VCI"], sync_to_thread=False)

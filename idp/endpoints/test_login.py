@@ -65,6 +65,8 @@ class TestAuthenticator:
     """Logs in as whichever account the form names (test mode only)."""
 
     name = "test"
+    acr_values: tuple[str, ...] = (TEST_ACR,)
+    test_only = True
 
     async def login_page(self, request: AnyRequest, interaction: Interaction, services: Services) -> Response[str]:
         """The form."""

@@ -3,10 +3,11 @@
 Every response to a redirect URI, success or error, carries ``state`` (when the request had one) and ``iss``.
 The code is 256 random bits, single use, valid ``authorization.code_ttl``; it and its grant are stored exactly as
 notes/contracts.md ("Authorization code") has the token side redeem them
-(:func:`idp.oauth.grants.authorization_code.redeem_code`): kinds ``AuthorizationCode`` and ``Grant``, the subject already pairwise, the claims already filtered by the
-request and the person's consent, the DPoP key of the request (RFC 9449 §10) when it named one. Claims approved
-for credentials are handed to the credential issuer (:func:`idp.vci.grant.begin_issuance`) and never stored with
-the grant; the grant only names the issuance.
+(:func:`idp.oauth.grants.authorization_code.redeem_code`): kinds ``AuthorizationCode`` and ``Grant``, the subject
+already pairwise, the claims already filtered by the request and the person's consent, the DPoP key of the
+request (RFC 9449 §10) when it named one. Claims approved for credentials are handed to the registered
+``authorization_details`` types (:mod:`idp.oauth.authorization_details`; the credential issuer's
+``openid_credential``) and never stored with the grant; the grant only names what they granted.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from idp.clients import Client
 from idp.errors import OAuthError
+from idp.oauth.authorization_details import registered_types
 from idp.oauth.authorization_request import CREDENTIAL_TARGET, AuthorizationRequest, ResponseTarget
 from idp.oauth.consent import release
 from idp.oauth.grants.authorization_code import CODE_KIND
@@ -28,7 +30,6 @@ from idp.oauth.session import add_client
 from idp.oauth.subject import subject_for
 from idp.oauth.tokens import GRANT_KIND
 from idp.runtime import Services
-from idp.vci.grant import begin_issuance
 
 _log = logging.getLogger("idp.authorize")
 
@@ -70,13 +71,16 @@ async def issue_code(
     sub = subject_for(login.account_id, client, settings)
     claims = release(request, login.claims, approved)
     for_credentials = claims.pop(CREDENTIAL_TARGET, None)  # goes to the issuer's datasets, never into the grant
-    issuance = await begin_issuance(services, request, login, approved=set(for_credentials or {}), now=now)
+    approved_details = set(for_credentials or {})
+    granted = [found for details_type in registered_types()
+               if (found := await details_type.on_code(services, request, login, approved=approved_details,
+                                                       now=now)) is not None]
     scope = " ".join(request.scope)
     grant_id, code = secrets.token_urlsafe(24), secrets.token_urlsafe(32)
     grant = {"client_id": client.client_id, "sub": sub, "account_id": login.account_id, "scope": scope,
              "claims": claims}
-    if issuance is not None:
-        grant.update(issuance.grant_members(by_identifier=bool(request.authorization_details)))
+    for details in granted:
+        grant.update(details.grant_members(by_identifier=bool(request.authorization_details)))
     await services.objects.upsert(GRANT_KIND, grant_id, grant,
                                   now + dt.timedelta(seconds=settings.tokens.refresh_token_ttl), grant_id=grant_id)
     payload: dict[str, Any] = {
@@ -84,8 +88,8 @@ async def issue_code(
         "code_challenge": request.code_challenge, "code_challenge_method": "S256", "sub": sub,
         "account_id": login.account_id, "auth_time": login.auth_time, "acr": login.acr, "amr": list(login.amr),
         "sid": sid, "claims": claims, "dpop_jkt": request.dpop_jkt, "grant_id": grant_id}
-    if issuance is not None and request.authorization_details:
-        payload["authorization_details"] = issuance.token_details()  # RFC 9396 §7, OpenID4VCI 1.0 §6.2
+    if granted and request.authorization_details:  # RFC 9396 §7, OpenID4VCI 1.0 §6.2
+        payload["authorization_details"] = [entry for details in granted for entry in details.token_details()]
     await services.objects.upsert(CODE_KIND, code, payload, now + dt.timedelta(seconds=settings.authorization.code_ttl),
                                   grant_id=grant_id)
     if sid is not None:

@@ -1,0 +1,80 @@
+"""``authorization_details`` types (RFC 9396) as plug-ins: a feature registers what a type does when an
+authorization code is issued for a request carrying it, and discovery lists the registered types
+(``authorization_details_types_supported``, RFC 9396 §10).
+
+The credential issuer registers ``openid_credential`` (OpenID4VCI 1.0 §5.1.1) from the composition layer
+(:func:`idp.vci.setup.install`), so this layer never names it::
+
+    register_authorization_details_type(AuthorizationDetailsType("openid_credential", begin_issuance))
+    authorization_details_types()  # ("openid_credential",)
+
+When the code is issued (:func:`idp.oauth.authorization_response.issue_code`), each registered type's
+``on_code`` gets the request, the login and the claims the person approved for the ``credential`` target; what it
+grants is recorded on the grant (:meth:`GrantedDetails.grant_members`) and, when the request carried
+``authorization_details``, returned by the token endpoint (:meth:`GrantedDetails.token_details`, RFC 9396 §7).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from idp.oauth.authorization_request import AuthorizationRequest
+from idp.oauth.interaction import LoginRecord
+from idp.runtime import Services
+
+
+class GrantedDetails(Protocol):
+    """What a type granted at code issuance."""
+
+    def grant_members(self, *, by_identifier: bool) -> dict[str, Any]:
+        """Members recorded on the grant object (the access token's grant)."""
+        ...
+
+    def token_details(self) -> list[dict[str, Any]]:
+        """The token response's ``authorization_details`` entries (RFC 9396 §7)."""
+        ...
+
+
+class OnCode(Protocol):
+    """What a type does when the authorization code is issued."""
+
+    async def __call__(self, services: Services, request: AuthorizationRequest, login: LoginRecord, *,
+                       approved: Collection[str], now: dt.datetime) -> GrantedDetails | None:
+        """Grant what the request asked for and the person ``approved``, or None when there is nothing."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationDetailsType:
+    """One ``type`` value of ``authorization_details`` (RFC 9396 §2)."""
+
+    type: str
+    on_code: OnCode
+
+
+_REGISTRY: dict[str, AuthorizationDetailsType] = {}
+
+
+def register_authorization_details_type(details_type: AuthorizationDetailsType) -> None:
+    """Add ``details_type`` (the same one again does nothing; another one under its name is an error)."""
+    known = _REGISTRY.get(details_type.type)
+    if known is not None and known != details_type:
+        raise ValueError(f"authorization_details type {details_type.type} is registered already")
+    _REGISTRY[details_type.type] = details_type
+
+
+def authorization_details_types() -> tuple[str, ...]:
+    """The registered types, in registration order."""
+    return tuple(_REGISTRY)
+
+
+def registered_types() -> tuple[AuthorizationDetailsType, ...]:
+    """The registered types themselves."""
+    return tuple(_REGISTRY.values())
+
+
+__all__ = ["AuthorizationDetailsType", "GrantedDetails", "OnCode", "authorization_details_types",
+           "register_authorization_details_type", "registered_types"]
