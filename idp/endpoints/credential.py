@@ -12,11 +12,11 @@ from litestar import Response, post
 from litestar.di import NamedDependency
 
 from credentials.oid4vci.errors import IssuanceErrorCode
-from idp.endpoints.token import AnyRequest
 from idp.metrics import Metrics
 from idp.runtime import Services, utcnow
 from idp.vci.access import MAX_JSON_BODY, serve
 from idp.vci.issue import credential_request
+from idp.web.forms import AnyRequest
 
 PATH: Final = "/credential"
 METADATA: Final = {"credential_endpoint": PATH}

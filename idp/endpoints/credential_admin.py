@@ -15,10 +15,10 @@ from typing import Any, Final
 from litestar import Response, post
 from litestar.di import NamedDependency
 
-from idp.endpoints.token import AnyRequest
 from idp.errors import problem_response
 from idp.runtime import Services
 from idp.vci.status import STATUS_PATH, STATUSES, change_status
+from idp.web.forms import AnyRequest
 
 PATH: Final = "/admin/credentials/status"
 

@@ -31,7 +31,6 @@ from litestar.response import Redirect
 from credentials.oid4vci.configurations import CONFIGURATIONS
 from credentials.oid4vci.offer import CredentialOffer, offer_link, qr_svg
 from idp.endpoints.pages import language, message_page, page, same_origin, say
-from idp.endpoints.token import AnyRequest
 from idp.oauth.authorization_request import AuthorizationRequest, push_request
 from idp.oauth.grants.authorization_code import CODE_KIND
 from idp.oauth.pkce import s256_challenge, verify_code_verifier
@@ -40,6 +39,7 @@ from idp.oauth.tokens import GRANT_KIND
 from idp.runtime import Services, utcnow
 from idp.vci.grant import ISSUANCE_MEMBER
 from idp.vci.preauth import CALLBACK_PATH, ISSUER_CLIENT_ID, create_offer
+from idp.web.forms import AnyRequest
 
 PATH: Final = "/credentials"
 START_PATH: Final = "/credentials/start"

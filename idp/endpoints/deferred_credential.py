@@ -10,11 +10,11 @@ from litestar import Response, post
 from litestar.di import NamedDependency
 
 from credentials.oid4vci.errors import IssuanceErrorCode
-from idp.endpoints.token import AnyRequest
 from idp.metrics import Metrics
 from idp.runtime import Services, utcnow
 from idp.vci.access import serve
 from idp.vci.issue import deferred_request
+from idp.web.forms import AnyRequest
 
 PATH: Final = "/deferred_credential"
 METADATA: Final = {"deferred_credential_endpoint": PATH}

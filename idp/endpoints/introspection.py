@@ -15,12 +15,13 @@ from litestar import Response, post
 from litestar.di import NamedDependency
 
 from idp.clients import AuthMethod
-from idp.endpoints.token import MAX_FORM_BODY, NO_STORE, AnyRequest, endpoint_audiences, read_form
 from idp.errors import InvalidClient, InvalidRequest, InvalidToken
-from idp.oauth.client_auth import authenticate_client
+from idp.oauth.client_auth import authenticate_client, endpoint_audiences
 from idp.oauth.refresh import RefreshToken, find_refresh_token
 from idp.oauth.tokens import GRANT_KIND, AccessToken, verify_access_token
 from idp.runtime import Services, utcnow
+from idp.web.forms import MAX_FORM_BODY, AnyRequest, read_form
+from idp.web.responses import NO_STORE
 
 PATH: Final = "/introspect"
 METADATA: Final = {"introspection_endpoint": PATH}

@@ -9,11 +9,11 @@ from litestar import Response, post
 from litestar.di import NamedDependency
 
 from credentials.oid4vci.errors import IssuanceErrorCode
-from idp.endpoints.token import AnyRequest
 from idp.metrics import Metrics
 from idp.runtime import Services
 from idp.vci.access import serve
 from idp.vci.issue import notification as record
+from idp.web.forms import AnyRequest
 
 PATH: Final = "/notification"
 METADATA: Final = {"notification_endpoint": PATH}

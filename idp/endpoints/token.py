@@ -9,8 +9,8 @@ needs); a request without any client authentication goes to the grant's anonymou
 ``Cache-Control: no-store`` (RFC 6749 §5.1); errors have the RFC 6749 §5.2 shape, and ``use_dpop_nonce``
 comes with a fresh ``DPoP-Nonce`` header (RFC 9449 §8).
 
-The form reader, the DPoP header reader and the error response with extra headers are shared with the
-revocation, introspection and userinfo endpoints.
+The form reader (:mod:`idp.web.forms`), the DPoP header reader (:func:`idp.oauth.dpop.dpop_proof`) and the error
+response with extra headers (:mod:`idp.web.responses`) are shared with the other endpoints.
 """
 
 from __future__ import annotations
@@ -18,82 +18,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any, Final
-from urllib.parse import parse_qsl
 
-from litestar import Request, Response, post
+from litestar import Response, post
 from litestar.di import NamedDependency
 
 from idp.clients import AuthMethod
-from idp.errors import InvalidRequest, OAuthError, oauth_error_response
+from idp.errors import InvalidRequest
 from idp.metrics import Metrics
 from idp.oauth import dpop, grants
-from idp.oauth.client_auth import ASSERTION_ALGORITHMS, authenticate_client
+from idp.oauth.client_auth import ASSERTION_ALGORITHMS, TOKEN_PATH, authenticate_client, endpoint_audiences
 from idp.oauth.tokens import TokenReuse
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
+from idp.web.forms import MAX_FORM_BODY, AnyRequest, read_form
+from idp.web.responses import NO_STORE, error_response
 
-PATH: Final = "/token"
+PATH: Final = TOKEN_PATH
 METADATA: Final = {"token_endpoint": PATH}
-#: Largest form body accepted at the token, revocation, introspection and userinfo endpoints.
-MAX_FORM_BODY: Final = 64 * 1024
-_MAX_FIELDS: Final = 32
-_FORM: Final = "application/x-www-form-urlencoded"
-NO_STORE: Final = {"Cache-Control": "no-store"}
 _log = logging.getLogger("idp.token")
-
-AnyRequest = Request[Any, Any, Any]
-
-
-async def read_form(request: AnyRequest) -> dict[str, str]:
-    """The ``application/x-www-form-urlencoded`` body as a mapping (RFC 6749 §3.2): a repeated parameter is
-    an error, one without a value counts as absent (§3.1)."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != _FORM:
-        raise InvalidRequest(f"the request body must be {_FORM}")
-    try:
-        pairs = parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True, strict_parsing=False,
-                          max_num_fields=_MAX_FIELDS)
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidRequest("the form body is malformed or has too many parameters") from None
-    form: dict[str, str] = {}
-    for name, value in pairs:
-        if name in form:
-            raise InvalidRequest(f"parameter {name} is repeated (RFC 6749 §3.2)")
-        form[name] = value
-    return {name: value for name, value in form.items() if value}
-
-
-def endpoint_audiences(settings: Settings, path: str) -> tuple[str, ...]:
-    """What a client assertion's ``aud`` may be at the endpoint ``path``: the issuer, the token endpoint URL
-    (RFC 7523 §3) or the endpoint's own URL."""
-    return tuple(dict.fromkeys((settings.issuer, settings.issuer + PATH, settings.issuer + path)))
-
-
-async def dpop_proof(
-    request: AnyRequest, services: Services, *, path: str, access_token: str | None = None
-) -> dpop.DpopProof | None:
-    """The verified proof of the request's ``DPoP`` header, or None without one (RFC 9449 §4.3: at most one
-    header); ``htu`` is checked against the endpoint's URL under the issuer, never the request's Host."""
-    values = request.headers.getall("dpop", [])
-    if not values:
-        return None
-    if len(values) > 1:
-        raise dpop.InvalidDpopProof("more than one DPoP header (RFC 9449 §4.3)")
-    return await dpop.verify_dpop_proof(values[0], method=request.method, url=services.settings.issuer + path,
-                                   services=services, now=utcnow(), access_token=access_token)
-
-
-def error_response(exc: OAuthError, metrics: Metrics, *, status: int | None = None,
-                   headers: Mapping[str, str] | None = None) -> Response[dict[str, str]]:
-    """An error answered by the endpoint itself, when it needs another status or extra headers (a DPoP
-    nonce, a resource server's challenge); counted and logged like every other OAuth error."""
-    metrics.oauth_errors.labels(exc.error).inc()
-    _log.info("oauth_error", extra={"error": exc.error, "detail": exc.detail})
-    response = oauth_error_response(exc)
-    if status is not None:
-        response.status_code = status
-    response.headers.update(headers or {})
-    return response
 
 
 def anonymous(form: Mapping[str, str], authorization: str | None) -> bool:
@@ -134,7 +76,7 @@ async def token(
         client = await authenticate_client(form=form, authorization=authorization, services=services,
                                            audiences=endpoint_audiences(settings, PATH), now=utcnow())
     try:
-        proof = await dpop_proof(request, services, path=PATH)
+        proof = await dpop.dpop_proof(request, services, path=PATH)
     except dpop.UseDpopNonce as exc:
         return error_response(exc, metrics, headers={"DPoP-Nonce": exc.nonce})
     try:
