@@ -18,34 +18,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
-from idp.endpoints import (
-    authorize,
-    card_login,
-    credential,
-    credential_admin,
-    credential_issuer_metadata,
-    credential_offer,
-    credential_portal,
-    deferred_credential,
-    discovery,
-    health,
-    interaction,
-    introspection,
-    jwks,
-    jwt_vc_issuer,
-    logout,
-    nonce,
-    notification,
-    par,
-    registration,
-    revocation,
-    status_list,
-    test_login,
-    token,
-    userinfo,
-    vct,
-)
-from idp.endpoints import metrics as metrics_endpoint
+from idp.endpoints import route_handlers, test_login
 from idp.endpoints.dependencies import provide_metrics, provide_services
 from idp.errors import exception_handlers
 from idp.jobs import background_jobs
@@ -98,15 +71,7 @@ def create_app(settings: Settings) -> Litestar:
                 yield
 
     app = Litestar(
-        route_handlers=[discovery.openid_configuration, discovery.oauth_authorization_server, jwks.jwks,
-                        health.healthz, metrics_endpoint.prometheus_metrics,
-                        token.token, userinfo.userinfo, revocation.revoke, introspection.introspect,
-                        authorize.authorize, par.par, *interaction.ROUTES, test_login.test_login,
-                        *card_login.ROUTES, *registration.ROUTES, *logout.ROUTES,
-                        credential_issuer_metadata.credential_issuer_metadata, jwt_vc_issuer.jwt_vc_issuer,
-                        vct.type_metadata, credential_offer.credential_offer, *credential_portal.ROUTES, nonce.nonce,
-                        credential.credential, deferred_credential.deferred_credential, notification.notification,
-                        status_list.status_list, credential_admin.credential_status],
+        route_handlers=route_handlers(),
         lifespan=[lifespan],
         dependencies={"services": Provide(provide_services, sync_to_thread=False),
                       "metrics": Provide(provide_metrics, sync_to_thread=False)},

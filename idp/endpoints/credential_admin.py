@@ -61,3 +61,6 @@ async def credential_status(request: AnyRequest, services: NamedDependency[Servi
         return problem_response(400, "select by credential_id, by status_list and idx, or by dataset")
     changed = await change_status(services, body["status"], actor="admin_api", **selection)
     return Response({"changed": changed}, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+ROUTES: Final = (credential_status,)

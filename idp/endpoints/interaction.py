@@ -33,7 +33,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from idp.endpoints.authorize import AnyRequest, authorization_response, error_response
 from idp.endpoints.pages import consent_page, expired_page, message_page, request_language, same_origin
 from idp.errors import InvalidRequest, OAuthError
 from idp.metrics import Metrics
@@ -45,7 +44,7 @@ from idp.oauth.authorization_request import (
     LoginRequired,
     UnmetAuthenticationRequirements,
 )
-from idp.oauth.authorization_response import issue_code
+from idp.oauth.authorization_response import authorization_response, error_response, issue_code
 from idp.oauth.interaction import (
     INTERACTION_COOKIE,
     Interaction,
@@ -59,6 +58,7 @@ from idp.oauth.session import find_session, session_cookie
 from idp.oauth.subject import subject_for
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
+from idp.web.forms import AnyRequest
 
 _MAX_FORM: Final = 8 * 1024
 _NO_STORE: Final = {"Cache-Control": "no-store"}

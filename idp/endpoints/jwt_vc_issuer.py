@@ -25,3 +25,6 @@ async def jwt_vc_issuer(services: NamedDependency[Services]) -> Response[dict[st
     jwks = {"keys": []} if vci is None else await vci.keys.jwks(utcnow())
     return Response(jwt_vc_issuer_metadata(services.settings.issuer, jwks), media_type="application/json",
                     headers={"Cache-Control": f"public, max-age={int(services.settings.keys.jwks_max_age)}"})
+
+
+ROUTES: Final = (jwt_vc_issuer,)

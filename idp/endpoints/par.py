@@ -74,4 +74,6 @@ async def par(
                     media_type="application/json")
 
 
-__all__ = ["METADATA", "PATH", "feature_metadata", "par"]
+ROUTES: Final = (par,)
+
+__all__ = ["METADATA", "PATH", "ROUTES", "feature_metadata", "par"]

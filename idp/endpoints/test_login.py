@@ -123,4 +123,6 @@ async def test_login(uid: FromPath[str], request: AnyRequest, services: NamedDep
                     headers={"Cache-Control": "no-store"})
 
 
-__all__ = ["TEST_ACR", "TestAuthenticator", "test_login"]
+ROUTES: Final = (test_login,)
+
+__all__ = ["ROUTES", "TEST_ACR", "TestAuthenticator", "test_login"]

@@ -90,3 +90,6 @@ async def token(
     if proof is not None:
         headers["DPoP-Nonce"] = await dpop.current_nonce(services, utcnow())
     return Response(body, headers=headers, media_type="application/json")
+
+
+ROUTES: Final = (token,)

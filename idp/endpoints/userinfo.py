@@ -68,3 +68,6 @@ async def userinfo(
     claims.update(iss=services.settings.issuer, aud=access.client_id, iat=int(utcnow().timestamp()))
     signed = encode_jwt(claims, await services.keyset.signer(alg, utcnow()))
     return Response(signed, headers=NO_STORE, media_type="application/jwt")
+
+
+ROUTES: Final = (userinfo,)

@@ -1,5 +1,9 @@
 """Authorization responses (RFC 6749 §4.1.2, §4.1.2.1) with ``iss`` (RFC 9207 §2), and the code behind them.
 
+The answer goes back to the client's redirect URI by redirect or form post (OAuth 2.0 Form Post Response Mode),
+:func:`authorization_response`; an error whose redirect URI is not verified is shown here
+(:func:`error_response`). The authorization and interaction endpoints both answer through them.
+
 Every response to a redirect URI, success or error, carries ``state`` (when the request had one) and ``iss``.
 The code is 256 random bits, single use, valid ``authorization.code_ttl``; it and its grant are stored exactly as
 notes/contracts.md ("Authorization code") has the token side redeem them
@@ -15,14 +19,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Collection, Mapping
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from litestar import Request, Response
+from litestar.datastructures import Cookie
+from litestar.response import Redirect
+
 from idp.clients import Client
-from idp.errors import OAuthError
+from idp.endpoints.pages import error_page, form_post_page, wants_html
+from idp.errors import OAuthError, oauth_error_response
+from idp.metrics import Metrics
 from idp.oauth.authorization_details import registered_types
-from idp.oauth.authorization_request import CREDENTIAL_TARGET, AuthorizationRequest, ResponseTarget
+from idp.oauth.authorization_request import CREDENTIAL_TARGET, AuthorizationError, AuthorizationRequest, ResponseTarget
 from idp.oauth.consent import release
 from idp.oauth.grants.authorization_code import CODE_KIND
 from idp.oauth.interaction import LoginRecord
@@ -30,8 +40,10 @@ from idp.oauth.session import add_client
 from idp.oauth.subject import subject_for
 from idp.oauth.tokens import GRANT_KIND
 from idp.runtime import Services
+from idp.settings import Settings
 
 _log = logging.getLogger("idp.authorize")
+_NO_STORE: Final = {"Cache-Control": "no-store"}
 
 
 def response_parameters(target: ResponseTarget, issuer: str, values: Mapping[str, str]) -> dict[str, str]:
@@ -53,6 +65,31 @@ def redirect_url(redirect_uri: str, params: Mapping[str, str]) -> str:
     parts = urlsplit(redirect_uri)
     query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def authorization_response(target: ResponseTarget, values: Mapping[str, str], settings: Settings, *,
+                           cookies: Sequence[Cookie] = ()) -> Response[Any]:
+    """The response to the client: ``values`` with ``state`` and ``iss``, redirected or form-posted."""
+    params = response_parameters(target, settings.issuer, values)
+    if target.response_mode == "form_post":
+        return form_post_page(target.redirect_uri, params, cookies=cookies)
+    return Redirect(redirect_url(target.redirect_uri, params), status_code=303, headers=_NO_STORE,
+                    cookies=list(cookies))
+
+
+def error_response(exc: AuthorizationError, request: Request[Any, Any, Any], settings: Settings, metrics: Metrics, *,
+                   lang: str = "ja", cookies: Sequence[Cookie] = ()) -> Response[Any]:
+    """An authorization error: back to the client when its redirect URI is verified, else shown here."""
+    error = exc.error
+    metrics.oauth_errors.labels(error.error).inc()
+    _log.info("authorization_error", extra={"error": error.error, "redirected": exc.target is not None,
+                                            "detail": error.detail})
+    if exc.target is not None:
+        return authorization_response(exc.target, error_parameters(error, exc.target, settings.issuer), settings,
+                                      cookies=cookies)
+    if wants_html(request.headers.get("accept", "")):
+        return error_page(error, lang, cookies=cookies)
+    return oauth_error_response(error)
 
 
 async def issue_code(
@@ -99,4 +136,5 @@ async def issue_code(
     return code
 
 
-__all__ = ["error_parameters", "issue_code", "redirect_url", "response_parameters"]
+__all__ = ["authorization_response", "error_parameters", "error_response", "issue_code", "redirect_url",
+           "response_parameters"]
