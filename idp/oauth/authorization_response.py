@@ -32,7 +32,13 @@ from idp.endpoints.pages import error_page, form_post_page, wants_html
 from idp.errors import OAuthError, oauth_error_response
 from idp.metrics import Metrics
 from idp.oauth.authorization_details import registered_types
-from idp.oauth.authorization_request import CREDENTIAL_TARGET, AuthorizationError, AuthorizationRequest, ResponseTarget
+from idp.oauth.authorization_request import (
+    CREDENTIAL_TARGET,
+    AuthorizationError,
+    AuthorizationRequest,
+    ResponseMode,
+    ResponseTarget,
+)
 from idp.oauth.consent import release
 from idp.oauth.grants.authorization_code import CODE_KIND
 from idp.oauth.interaction import LoginRecord
@@ -71,7 +77,7 @@ def authorization_response(target: ResponseTarget, values: Mapping[str, str], se
                            cookies: Sequence[Cookie] = ()) -> Response[Any]:
     """The response to the client: ``values`` with ``state`` and ``iss``, redirected or form-posted."""
     params = response_parameters(target, settings.issuer, values)
-    if target.response_mode == "form_post":
+    if target.response_mode is ResponseMode.FORM_POST:
         return form_post_page(target.redirect_uri, params, cookies=cookies)
     return Redirect(redirect_url(target.redirect_uri, params), status_code=303, headers=_NO_STORE,
                     cookies=list(cookies))
