@@ -28,6 +28,7 @@ from litestar import Request, Response
 
 from idp.oauth import consent
 from idp.oauth.interaction import Interaction, LoginRecord, find_interaction, interaction_path, update_interaction
+from idp.oauth.plugins import Registry
 from idp.oauth.session import find_session, open_session
 from idp.runtime import Services
 from idp.settings import Settings
@@ -82,16 +83,13 @@ class Authenticator(Protocol):
         ...
 
 
-_REGISTRY: dict[str, Authenticator] = {}
+_REGISTRY: Registry[Authenticator] = Registry("authenticator", same=lambda known, new: type(known) is type(new))
 
 
 def register_authenticator(authenticator: Authenticator) -> None:
     """Make ``authenticator`` available under its name (registering another one of the same class again replaces
     it; another class under the same name is an error)."""
-    known = _REGISTRY.get(authenticator.name)
-    if known is not None and type(known) is not type(authenticator):
-        raise ValueError(f"authenticator {authenticator.name} is registered already")
-    _REGISTRY[authenticator.name] = authenticator
+    _REGISTRY.register(authenticator.name, authenticator)
 
 
 def authenticator_for(settings: Settings) -> Authenticator:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from idp.oauth.authorization_request import AuthorizationRequest
 from idp.oauth.interaction import LoginRecord
+from idp.oauth.plugins import Registry
 from idp.runtime import Services
 
 
@@ -55,25 +56,22 @@ class AuthorizationDetailsType:
     on_code: OnCode
 
 
-_REGISTRY: dict[str, AuthorizationDetailsType] = {}
+_REGISTRY: Registry[AuthorizationDetailsType] = Registry("authorization_details type")
 
 
 def register_authorization_details_type(details_type: AuthorizationDetailsType) -> None:
     """Add ``details_type`` (the same one again does nothing; another one under its name is an error)."""
-    known = _REGISTRY.get(details_type.type)
-    if known is not None and known != details_type:
-        raise ValueError(f"authorization_details type {details_type.type} is registered already")
-    _REGISTRY[details_type.type] = details_type
+    _REGISTRY.register(details_type.type, details_type)
 
 
 def authorization_details_types() -> tuple[str, ...]:
     """The registered types, in registration order."""
-    return tuple(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def registered_types() -> tuple[AuthorizationDetailsType, ...]:
     """The registered types themselves."""
-    return tuple(_REGISTRY.values())
+    return _REGISTRY.items()
 
 
 __all__ = ["AuthorizationDetailsType", "GrantedDetails", "OnCode", "authorization_details_types",

@@ -22,6 +22,7 @@ from typing import Any, Final
 from idp.clients import AuthMethod, Client
 from idp.errors import InvalidRequest, InvalidScope, UnauthorizedClient, UnsupportedGrantType
 from idp.oauth.dpop import DpopProof
+from idp.oauth.plugins import Registry
 from idp.runtime import Services
 
 #: RFC 6749 §3.3: scope = scope-token *( SP scope-token ), scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
@@ -56,15 +57,12 @@ class GrantType:
     anonymous_client: Callable[[Services], Awaitable[Client]] | None = None
 
 
-_REGISTRY: dict[str, GrantType] = {}
+_REGISTRY: Registry[GrantType] = Registry("grant type")
 
 
 def register_grant(grant: GrantType) -> None:
     """Add ``grant`` (registering the same one again does nothing; another one under its name is an error)."""
-    known = _REGISTRY.get(grant.grant_type)
-    if known is not None and known != grant:
-        raise ValueError(f"grant type {grant.grant_type} is registered already")
-    _REGISTRY[grant.grant_type] = grant
+    _REGISTRY.register(grant.grant_type, grant)
 
 
 def find_grant(grant_type: str) -> GrantType | None:
@@ -74,7 +72,7 @@ def find_grant(grant_type: str) -> GrantType | None:
 
 def grant_types() -> tuple[str, ...]:
     """The registered grant types, in registration order (as discovery lists them)."""
-    return tuple(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def parse_scope(value: str) -> tuple[str, ...]:
@@ -88,7 +86,7 @@ async def exchange(services: Services, grant_type: str, request: TokenRequest) -
     """The RFC 6749 §5.1 token response for ``grant_type``; every failure is an :class:`idp.errors.OAuthError`."""
     grant = _REGISTRY.get(grant_type)
     if grant is None:
-        raise UnsupportedGrantType(f"grant_type must be one of {', '.join(_REGISTRY)}")
+        raise UnsupportedGrantType(f"grant_type must be one of {', '.join(_REGISTRY.names())}")
     if grant.client_auth is not None and request.client.auth_method not in grant.client_auth:
         raise UnauthorizedClient(f"{grant_type} is for clients authenticating with "
                                  f"{' or '.join(sorted(m.value for m in grant.client_auth))} (RFC 6749 §4.4)")
