@@ -44,8 +44,8 @@ def anonymous(form: Mapping[str, str], authorization: str | None) -> bool:
 
 
 def feature_metadata(settings: Settings) -> dict[str, Any]:
-    """Discovery members of the token side (OIDC Discovery §3, RFC 8414 §2). Pairwise subjects only: a
-    client never learns an identifier another client sees."""
+    """Discovery members of the token side (OIDC Discovery §3, RFC 8414 §2), with those of the registered grants.
+    Pairwise subjects only: a client never learns an identifier another client sees."""
     methods = [method.value for method in AuthMethod]
     return {"grant_types_supported": list(grants.grant_types()),
             "token_endpoint_auth_methods_supported": methods,
@@ -55,7 +55,7 @@ def feature_metadata(settings: Settings) -> dict[str, Any]:
             "id_token_signing_alg_values_supported": list(settings.keys.algorithms),
             "subject_types_supported": ["pairwise"],
             "dpop_signing_alg_values_supported": list(dpop.DPOP_ALGORITHMS),
-            "pre-authorized_grant_anonymous_access_supported": True}
+            **{name: value for grant in grants.registered_grants() for name, value in grant.metadata.items()}}
 
 
 @post(PATH, status_code=200, request_max_body_size=MAX_FORM_BODY, summary="Token endpoint", tags=["OAuth 2.0"])

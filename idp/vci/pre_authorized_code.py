@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from types import MappingProxyType
 from typing import Any, Final
 
 from credentials.oid4vci.authorization_details import InvalidAuthorizationDetails, parse_authorization_details
@@ -99,6 +100,7 @@ async def issuer_client(services: Services) -> Client:
     return client
 
 
-GRANT: Final = GrantType(PRE_AUTHORIZED_CODE, redeem_pre_authorized_code, anonymous_client=issuer_client)
+GRANT: Final = GrantType(PRE_AUTHORIZED_CODE, redeem_pre_authorized_code, anonymous_client=issuer_client,
+                         metadata=MappingProxyType({"pre-authorized_grant_anonymous_access_supported": True}))
 
 __all__ = ["GRANT", "PRE_AUTHORIZED_CODE", "issuer_client", "redeem_pre_authorized_code"]

@@ -15,9 +15,11 @@ from idp.oauth.grants.registry import (
     grant_types,
     parse_scope,
     register_grant,
+    registered_grants,
 )
 
 for _grant in (authorization_code.GRANT, refresh_token.GRANT, client_credentials.GRANT):
     register_grant(_grant)
 
-__all__ = ["GrantType", "TokenRequest", "exchange", "find_grant", "grant_types", "parse_scope", "register_grant"]
+__all__ = ["GrantType", "TokenRequest", "exchange", "find_grant", "grant_types", "parse_scope", "register_grant",
+           "registered_grants"]

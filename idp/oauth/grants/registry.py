@@ -16,7 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Final
 
 from idp.clients import AuthMethod, Client
@@ -55,6 +56,9 @@ class GrantType:
     #: The client of a request that names none (e.g. OpenID4VCI 1.0 §6.1's anonymous pre-authorized access);
     #: None: client authentication is required.
     anonymous_client: Callable[[Services], Awaitable[Client]] | None = None
+    #: Members the grant adds to the provider metadata (e.g. OpenID4VCI 1.0 §12.3's
+    #: ``pre-authorized_grant_anonymous_access_supported``).
+    metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 _REGISTRY: Registry[GrantType] = Registry("grant type")
@@ -68,6 +72,11 @@ def register_grant(grant: GrantType) -> None:
 def find_grant(grant_type: str) -> GrantType | None:
     """The registered grant for ``grant_type``, or None."""
     return _REGISTRY.get(grant_type)
+
+
+def registered_grants() -> tuple[GrantType, ...]:
+    """The registered grants, in registration order."""
+    return _REGISTRY.items()
 
 
 def grant_types() -> tuple[str, ...]:
@@ -96,4 +105,5 @@ async def exchange(services: Services, grant_type: str, request: TokenRequest) -
     return await grant.handler(services, request)
 
 
-__all__ = ["GrantType", "TokenRequest", "exchange", "find_grant", "grant_types", "parse_scope", "register_grant"]
+__all__ = ["GrantType", "TokenRequest", "exchange", "find_grant", "grant_types", "parse_scope", "register_grant",
+           "registered_grants"]
