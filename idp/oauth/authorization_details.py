@@ -8,7 +8,10 @@ The credential issuer registers ``openid_credential`` (OpenID4VCI 1.0 §5.1.1) f
     register_authorization_details_type(AuthorizationDetailsType("openid_credential", begin_issuance))
     authorization_details_types()  # ("openid_credential",)
 
-When the code is issued (:func:`idp.oauth.authorization_response.issue_code`), each registered type's
+Request validation refuses entries of a type nobody registered (:func:`check_types`, RFC 9396 §5); the entries
+themselves are still read as OpenID4VCI 1.0 §5.1.1 defines them (:mod:`credentials.oid4vci.authorization_details`,
+below ``idp``: a second type would bring its parser here too). When the code
+is issued (:func:`idp.oauth.authorization_response.issue_code`), each registered type's
 ``on_code`` gets the request, the login and the claims the person approved for the ``credential`` target; what it
 grants is recorded on the grant (:meth:`GrantedDetails.grant_members`) and, when the request carried
 ``authorization_details``, returned by the token endpoint (:meth:`GrantedDetails.token_details`, RFC 9396 §7).
@@ -17,14 +20,25 @@ grants is recorded on the grant (:meth:`GrantedDetails.grant_members`) and, when
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from idp.oauth.authorization_request import AuthorizationRequest
-from idp.oauth.interaction import LoginRecord
+from idp.errors import OAuthError
 from idp.oauth.plugins import Registry
 from idp.runtime import Services
+
+if TYPE_CHECKING:  # request validation imports this module: at run time, only the annotations name these
+    from idp.oauth.authorization_request.request import AuthorizationRequest
+    from idp.oauth.interaction import LoginRecord
+
+
+class InvalidAuthorizationDetailsError(OAuthError):
+    """RFC 9396 §5 ``invalid_authorization_details``."""
+
+    error = "invalid_authorization_details"
+    status_code = 400
 
 
 class GrantedDetails(Protocol):
@@ -69,10 +83,27 @@ def authorization_details_types() -> tuple[str, ...]:
     return _REGISTRY.names()
 
 
+def check_types(value: object) -> None:
+    """RFC 9396 §5: ``invalid_authorization_details`` when an entry of ``value`` (the parameter's JSON text, or the
+    array of a request object) has a type nobody registered. Anything else malformed is left to the type's parser."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            return
+    if not isinstance(value, list):
+        return
+    for entry in value:
+        kind = entry.get("type") if isinstance(entry, Mapping) else None
+        if isinstance(kind, str) and kind not in _REGISTRY.names():
+            supported = ", ".join(_REGISTRY.names()) or "none"
+            raise InvalidAuthorizationDetailsError(f"unsupported authorization details type (supported: {supported})")
+
+
 def registered_types() -> tuple[AuthorizationDetailsType, ...]:
     """The registered types themselves."""
     return _REGISTRY.items()
 
 
-__all__ = ["AuthorizationDetailsType", "GrantedDetails", "OnCode", "authorization_details_types",
-           "register_authorization_details_type", "registered_types"]
+__all__ = ["AuthorizationDetailsType", "GrantedDetails", "InvalidAuthorizationDetailsError", "OnCode",
+           "authorization_details_types", "check_types", "register_authorization_details_type", "registered_types"]

@@ -12,7 +12,7 @@ import idp.app  # noqa: F401 (installs the plug-ins)
 from idp.endpoints import ENDPOINTS, endpoint_modules, issuer_endpoints
 from idp.endpoints.discovery import provider_metadata
 from idp.oauth.authenticator import authenticator_for
-from idp.oauth.authorization_details import authorization_details_types
+from idp.oauth.authorization_details import InvalidAuthorizationDetailsError, authorization_details_types, check_types
 from idp.oauth.grants import find_grant, grant_types, register_grant
 from idp.oauth.plugins import Registry
 from idp.vci.pre_authorized_code import PRE_AUTHORIZED_CODE
@@ -54,6 +54,12 @@ def test_discovery_reads_the_registries(tmp_path: Path) -> None:
     assert metadata["grant_types_supported"] == list(grant_types())
     assert metadata["authorization_details_types_supported"] == list(authorization_details_types()) == [
         "openid_credential"]
+
+
+def test_unregistered_authorization_details_types_are_refused() -> None:
+    check_types('[{"type": "openid_credential", "credential_configuration_id": "jp_age"}]')
+    with pytest.raises(InvalidAuthorizationDetailsError, match="supported: openid_credential"):
+        check_types([{"type": "payment_initiation"}])
 
 
 def test_authenticators_are_chosen_by_settings(tmp_path: Path) -> None:

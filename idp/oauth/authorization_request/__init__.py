@@ -13,6 +13,7 @@ This package re-exports their public names::
     from idp.oauth.authorization_request import AuthorizationRequest, resolve_request
 """
 
+from idp.oauth.authorization_details import InvalidAuthorizationDetailsError
 from idp.oauth.authorization_request.claims import (
     CLAIM_TARGETS,
     MAX_CLAIMS_OCTETS,
@@ -26,7 +27,6 @@ from idp.oauth.authorization_request.errors import (
     AccessDenied,
     AuthorizationError,
     ConsentRequired,
-    InvalidAuthorizationDetailsError,
     InvalidRequestUri,
     LoginRequired,
     ResponseMode,

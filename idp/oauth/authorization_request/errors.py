@@ -1,4 +1,5 @@
-"""The errors of the authorization endpoint (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6, RFC 9126 §2.2, RFC 9396 §5),
+"""The errors of the authorization endpoint (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6, RFC 9126 §2.2; RFC 9396 §5's is
+:class:`idp.oauth.authorization_details.InvalidAuthorizationDetailsError`),
 and where they go: the client's redirect URI once it is verified (:class:`ResponseTarget`), else a page
 (:class:`AuthorizationError` without a target)."""
 
@@ -56,13 +57,6 @@ class InvalidRequestUri(OAuthError):
     status_code = 400
 
 
-class InvalidAuthorizationDetailsError(OAuthError):
-    """RFC 9396 §5 ``invalid_authorization_details``."""
-
-    error = "invalid_authorization_details"
-    status_code = 400
-
-
 class UnmetAuthenticationRequirements(OAuthError):
     """``unmet_authentication_requirements`` (OpenID Connect Core Error Code): an essential ``acr`` was not met."""
 
@@ -90,5 +84,5 @@ class AuthorizationError(Exception):
 
 
 __all__ = ["RESPONSE_MODES", "AccessDenied", "AuthorizationError", "ConsentRequired",
-           "InvalidAuthorizationDetailsError", "InvalidRequestUri", "LoginRequired", "ResponseMode", "ResponseTarget",
+           "InvalidRequestUri", "LoginRequired", "ResponseMode", "ResponseTarget",
            "UnmetAuthenticationRequirements", "UnsupportedResponseType"]

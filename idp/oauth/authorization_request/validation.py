@@ -27,11 +27,11 @@ from credentials.oid4vci.authorization_details import (
 )
 from idp.clients import Client
 from idp.errors import InvalidRequest, InvalidScope, OAuthError
+from idp.oauth.authorization_details import InvalidAuthorizationDetailsError, check_types
 from idp.oauth.authorization_request.claims import ClaimsRequest, parse_claims
 from idp.oauth.authorization_request.errors import (
     RESPONSE_MODES,
     AuthorizationError,
-    InvalidAuthorizationDetailsError,
     ResponseMode,
     ResponseTarget,
     UnsupportedResponseType,
@@ -182,6 +182,7 @@ def _authorization_details(params: Parameters) -> tuple[CredentialAuthorization,
     if value is None or value == "":
         return ()
     raw = value if isinstance(value, list) else text(params, "authorization_details")
+    check_types(raw)
     try:
         return parse_authorization_details(raw, issuer=None)
     except InvalidAuthorizationDetails as exc:
