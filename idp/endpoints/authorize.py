@@ -31,7 +31,6 @@ from idp.endpoints.pages import language
 from idp.errors import InvalidRequest, OAuthError
 from idp.metrics import Metrics
 from idp.oauth import consent, request_object
-from idp.oauth.authorization_details import authorization_details_types
 from idp.oauth.authorization_request import (
     MAX_REQUEST_OCTETS,
     PROMPTS,
@@ -44,6 +43,7 @@ from idp.oauth.authorization_request import (
     parse_parameters,
     resolve_request,
 )
+from idp.oauth.authorization_request.details import authorization_details_types
 from idp.oauth.authorization_response import authorization_response, error_response, issue_code
 from idp.oauth.interaction import (
     LoginRecord,

@@ -3,7 +3,7 @@ Japanese and English, one configuration per credential we issue (:mod:`credentia
 
 The provider is the issuer's authorization server, so ``authorization_servers`` is absent (§12.2.4) and the
 provider's own metadata gains ``authorization_details_types_supported`` (RFC 9396 §10; the authorization
-endpoint's members, from the registry of :mod:`idp.oauth.authorization_details`). The endpoints listed are the
+endpoint's members, from the registry of :mod:`idp.oauth.authorization_request.details`). The endpoints listed are the
 ``ISSUER_METADATA`` of the endpoint modules (:func:`idp.endpoints.issuer_endpoints`).
 """
 

@@ -10,7 +10,7 @@ notes/contracts.md ("Authorization code") has the token side redeem them
 (:func:`idp.oauth.grants.authorization_code.redeem_code`): kinds ``AuthorizationCode`` and ``Grant``, the subject
 already pairwise, the claims already filtered by the request and the person's consent, the DPoP key of the
 request (RFC 9449 §10) when it named one. Claims approved for credentials are handed to the registered
-``authorization_details`` types (:mod:`idp.oauth.authorization_details`; the credential issuer's
+``authorization_details`` types (:mod:`idp.oauth.authorization_request.details`; the credential issuer's
 ``openid_credential``) and never stored with the grant; the grant only names what they granted.
 """
 
@@ -31,7 +31,6 @@ from idp.clients import Client
 from idp.endpoints.pages import error_page, form_post_page, wants_html
 from idp.errors import OAuthError, oauth_error_response
 from idp.metrics import Metrics
-from idp.oauth.authorization_details import registered_types
 from idp.oauth.authorization_request import (
     CREDENTIAL_TARGET,
     AuthorizationError,
@@ -39,6 +38,7 @@ from idp.oauth.authorization_request import (
     ResponseMode,
     ResponseTarget,
 )
+from idp.oauth.authorization_request.details import registered_types
 from idp.oauth.consent import release
 from idp.oauth.grants.authorization_code import CODE_KIND
 from idp.oauth.interaction import LoginRecord

@@ -27,7 +27,7 @@ from credentials.catalog.basic import ReleasedFacts
 from credentials.oid4vci.authorization_details import token_details
 from credentials.oid4vci.configurations import CredentialSource
 from idp.oauth.authorization_request import AuthorizationRequest
-from idp.oauth.interaction import LoginRecord
+from idp.oauth.authorization_request.details import Login
 from idp.runtime import Services
 from idp.storage.credentials import NewDataset
 from idp.vci.references import CertificateReference, certificate_reference
@@ -70,7 +70,7 @@ def _parse_source(value: Mapping[str, Any]) -> tuple[CredentialSource, Certifica
             CertificateReference(str(value["cert_issuer"]), str(value["cert_ref"])))
 
 
-async def begin_issuance(services: Services, request: AuthorizationRequest, login: LoginRecord, *,
+async def begin_issuance(services: Services, request: AuthorizationRequest, login: Login, *,
                          approved: Collection[str], now: dt.datetime) -> Issuance | None:
     """Store the datasets of the configurations the request asked for and the person approved; ``None`` when
     none (no credentials asked, none approved, or the login gave no facts)."""

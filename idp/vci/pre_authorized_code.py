@@ -26,7 +26,7 @@ from typing import Any, Final
 from credentials.oid4vci.authorization_details import InvalidAuthorizationDetails, parse_authorization_details
 from idp.clients import Client
 from idp.errors import InvalidClient, InvalidGrant, InvalidRequest
-from idp.oauth.authorization_details import InvalidAuthorizationDetailsError
+from idp.oauth.authorization_request.details import InvalidAuthorizationDetailsError
 from idp.oauth.grants import GrantType, TokenRequest
 from idp.oauth.tokens import GRANT_KIND, Authorization, issue_access_token, token_type
 from idp.runtime import Services

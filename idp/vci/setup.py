@@ -9,7 +9,7 @@ the pre-authorized code grant (OpenID4VCI 1.0 §6.1) and the ``openid_credential
 from __future__ import annotations
 
 from credentials.oid4vci.authorization_details import OPENID_CREDENTIAL
-from idp.oauth.authorization_details import AuthorizationDetailsType, register_authorization_details_type
+from idp.oauth.authorization_request.details import AuthorizationDetailsType, register_authorization_details_type
 from idp.oauth.grants import register_grant
 from idp.vci import pre_authorized_code
 from idp.vci.grant import begin_issuance

@@ -12,7 +12,11 @@ import idp.app  # noqa: F401 (installs the plug-ins)
 from idp.endpoints import ENDPOINTS, endpoint_modules, issuer_endpoints
 from idp.endpoints.discovery import provider_metadata
 from idp.oauth.authenticator import authenticator_for
-from idp.oauth.authorization_details import InvalidAuthorizationDetailsError, authorization_details_types, check_types
+from idp.oauth.authorization_request.details import (
+    InvalidAuthorizationDetailsError,
+    authorization_details_types,
+    check_types,
+)
 from idp.oauth.grants import find_grant, grant_types, register_grant
 from idp.oauth.plugins import Registry
 from idp.vci.pre_authorized_code import PRE_AUTHORIZED_CODE

@@ -3,6 +3,7 @@
 * :mod:`~idp.oauth.authorization_request.errors` — the endpoint's errors and where they go (RFC 6749 §4.1.2.1);
 * :mod:`~idp.oauth.authorization_request.parameters` — reading the query or form, with limits (RFC 6749 §3.1);
 * :mod:`~idp.oauth.authorization_request.claims` — the ``claims`` parameter (OIDC Core §5.5);
+* :mod:`~idp.oauth.authorization_request.details` — the registry of ``authorization_details`` types (RFC 9396);
 * :mod:`~idp.oauth.authorization_request.request` — the validated request, as stored;
 * :mod:`~idp.oauth.authorization_request.validation` — the two-phase validation (OIDC Core §3.1.2.1);
 * :mod:`~idp.oauth.authorization_request.pushed` — pushed requests (RFC 9126);
@@ -13,7 +14,6 @@ This package re-exports their public names::
     from idp.oauth.authorization_request import AuthorizationRequest, resolve_request
 """
 
-from idp.oauth.authorization_details import InvalidAuthorizationDetailsError
 from idp.oauth.authorization_request.claims import (
     CLAIM_TARGETS,
     MAX_CLAIMS_OCTETS,
@@ -22,6 +22,7 @@ from idp.oauth.authorization_request.claims import (
     ClaimsRequest,
     parse_claims,
 )
+from idp.oauth.authorization_request.details import InvalidAuthorizationDetailsError
 from idp.oauth.authorization_request.errors import (
     RESPONSE_MODES,
     AccessDenied,

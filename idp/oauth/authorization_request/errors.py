@@ -1,5 +1,5 @@
 """The errors of the authorization endpoint (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6, RFC 9126 §2.2; RFC 9396 §5's is
-:class:`idp.oauth.authorization_details.InvalidAuthorizationDetailsError`),
+:class:`idp.oauth.authorization_request.details.InvalidAuthorizationDetailsError`),
 and where they go: the client's redirect URI once it is verified (:class:`ResponseTarget`), else a page
 (:class:`AuthorizationError` without a target)."""
 

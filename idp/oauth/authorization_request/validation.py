@@ -27,8 +27,8 @@ from credentials.oid4vci.authorization_details import (
 )
 from idp.clients import Client
 from idp.errors import InvalidRequest, InvalidScope, OAuthError
-from idp.oauth.authorization_details import InvalidAuthorizationDetailsError, check_types
 from idp.oauth.authorization_request.claims import ClaimsRequest, parse_claims
+from idp.oauth.authorization_request.details import InvalidAuthorizationDetailsError, check_types
 from idp.oauth.authorization_request.errors import (
     RESPONSE_MODES,
     AuthorizationError,

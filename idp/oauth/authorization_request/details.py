@@ -23,15 +23,12 @@ import datetime as dt
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from idp.errors import OAuthError
+from idp.oauth.authorization_request.request import AuthorizationRequest
 from idp.oauth.plugins import Registry
 from idp.runtime import Services
-
-if TYPE_CHECKING:  # request validation imports this module: at run time, only the annotations name these
-    from idp.oauth.authorization_request.request import AuthorizationRequest
-    from idp.oauth.interaction import LoginRecord
 
 
 class InvalidAuthorizationDetailsError(OAuthError):
@@ -39,6 +36,20 @@ class InvalidAuthorizationDetailsError(OAuthError):
 
     error = "invalid_authorization_details"
     status_code = 400
+
+
+class Login(Protocol):
+    """What a type may use of the login (:class:`idp.oauth.interaction.LoginRecord` is one)."""
+
+    @property
+    def account_id(self) -> str:
+        """The account that logged in."""
+        ...
+
+    @property
+    def credential_source(self) -> Mapping[str, Any] | None:
+        """What the login gives the credential issuer, if anything."""
+        ...
 
 
 class GrantedDetails(Protocol):
@@ -56,7 +67,7 @@ class GrantedDetails(Protocol):
 class OnCode(Protocol):
     """What a type does when the authorization code is issued."""
 
-    async def __call__(self, services: Services, request: AuthorizationRequest, login: LoginRecord, *,
+    async def __call__(self, services: Services, request: AuthorizationRequest, login: Login, *,
                        approved: Collection[str], now: dt.datetime) -> GrantedDetails | None:
         """Grant what the request asked for and the person ``approved``, or None when there is nothing."""
         ...
@@ -105,5 +116,5 @@ def registered_types() -> tuple[AuthorizationDetailsType, ...]:
     return _REGISTRY.items()
 
 
-__all__ = ["AuthorizationDetailsType", "GrantedDetails", "InvalidAuthorizationDetailsError", "OnCode",
+__all__ = ["AuthorizationDetailsType", "GrantedDetails", "InvalidAuthorizationDetailsError", "Login", "OnCode",
            "authorization_details_types", "check_types", "register_authorization_details_type", "registered_types"]
