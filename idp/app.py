@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import version
 
 from litestar import Litestar
@@ -18,54 +18,51 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
-from idp.endpoints import (
-    authorize,
-    card_login,
-    credential,
-    credential_admin,
-    credential_issuer_metadata,
-    credential_offer,
-    credential_portal,
-    deferred_credential,
-    discovery,
-    health,
-    interaction,
-    introspection,
-    jwks,
-    jwt_vc_issuer,
-    logout,
-    nonce,
-    notification,
-    par,
-    registration,
-    revocation,
-    status_list,
-    test_login,
-    token,
-    userinfo,
-    vct,
-)
-from idp.endpoints import metrics as metrics_endpoint
+from idp.endpoints import route_handlers, test_login
 from idp.endpoints.dependencies import provide_metrics, provide_services
 from idp.errors import exception_handlers
 from idp.jobs import background_jobs
+from idp.login.authenticator import CardAuthenticator
 from idp.metrics import Metrics, RequestObserver
-from idp.runtime import open_services, utcnow
+from idp.oauth.authenticator import register_authenticator
+from idp.runtime import Services, open_services, utcnow
 from idp.settings import Settings, load_settings, unsafe_warnings
 from idp.vci.jobs import start_issuer
+from idp.vci.service import open_vci
+from idp.vci.setup import install as install_issuer
 
 _log = logging.getLogger("idp.app")
+
+
+def install_plugins() -> None:
+    """Register this provider's plug-ins with the protocol layer (idempotent): the authenticators ``card`` and
+    ``test`` (chosen by ``login.authenticator``), and the credential issuer's grant type and
+    ``authorization_details`` type (:func:`idp.vci.setup.install`)."""
+    register_authenticator(CardAuthenticator())
+    register_authenticator(test_login.TestAuthenticator())
+    install_issuer()
+
+
+install_plugins()
+
+
+def provider_services(settings: Settings) -> AbstractAsyncContextManager[Services]:
+    """:func:`idp.runtime.open_services` with this provider's features: the credential issuer (:mod:`idp.vci`),
+    its plug-ins installed."""
+    install_plugins()
+    return open_services(settings, extensions=(open_vci,))
 
 
 def create_app(settings: Settings) -> Litestar:
     """The provider for ``settings`` (validated already: see :func:`idp.settings.load_settings`)."""
     metrics = Metrics()
+    install_plugins()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         for warning in unsafe_warnings(settings):
             _log.warning("UNSAFE: %s", warning, extra={"event": "unsafe_setting"})
-        async with open_services(settings) as services:
+        async with provider_services(settings) as services:
             await services.keyset.rotate(utcnow())
             await start_issuer(services)
             app.state.services = services
@@ -74,15 +71,7 @@ def create_app(settings: Settings) -> Litestar:
                 yield
 
     app = Litestar(
-        route_handlers=[discovery.openid_configuration, discovery.oauth_authorization_server, jwks.jwks,
-                        health.healthz, metrics_endpoint.prometheus_metrics,
-                        token.token, userinfo.userinfo, revocation.revoke, introspection.introspect,
-                        authorize.authorize, par.par, *interaction.ROUTES, test_login.test_login,
-                        *card_login.ROUTES, *registration.ROUTES, *logout.ROUTES,
-                        credential_issuer_metadata.credential_issuer_metadata, jwt_vc_issuer.jwt_vc_issuer,
-                        vct.type_metadata, credential_offer.credential_offer, *credential_portal.ROUTES, nonce.nonce,
-                        credential.credential, deferred_credential.deferred_credential, notification.notification,
-                        status_list.status_list, credential_admin.credential_status],
+        route_handlers=route_handlers(),
         lifespan=[lifespan],
         dependencies={"services": Provide(provide_services, sync_to_thread=False),
                       "metrics": Provide(provide_metrics, sync_to_thread=False)},

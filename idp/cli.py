@@ -23,9 +23,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from idp.app import provider_services
 from idp.clients import DEFAULT_ID_TOKEN_ALG, AuthMethod, InvalidClientMetadata, register_client
 from idp.jobs import cleanup
-from idp.runtime import Services, StartupError, open_services, utcnow
+from idp.runtime import Services, StartupError, utcnow
 from idp.settings import SCHEMA, Settings, unsafe_warnings
 from idp.storage import ClientExists, Database, migrate
 from idp.vci import cli as credentials_cli
@@ -89,7 +90,7 @@ def _iso(value: Any) -> str | None:
 
 
 async def _with_services(settings: Settings, action: Callable[[Services], Awaitable[int]]) -> int:
-    async with open_services(settings) as services:
+    async with provider_services(settings) as services:
         return await action(services)
 
 

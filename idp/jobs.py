@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from idp.runtime import Services, utcnow
 from idp.storage import delete_expired
 from idp.vci.jobs import cleanup_issuer, revocation_sweep
+from idp.vci.service import issuer_of
 
 _log = logging.getLogger("idp.jobs")
 
@@ -23,8 +24,8 @@ _log = logging.getLogger("idp.jobs")
 async def rotate_keys(services: Services) -> int:
     """Create the successor keys that are due; log and count them."""
     created = await services.keyset.rotate(utcnow())
-    if services.vci is not None:
-        created += await services.vci.keys.keyset.rotate(utcnow())
+    if (vci := issuer_of(services)) is not None:
+        created += await vci.keys.keyset.rotate(utcnow())
     for key in created:
         _log.info("key_created", extra={"kid": key.kid, "alg": key.alg, "activate_at": key.activate_at.isoformat()})
     return len(created)

@@ -3,23 +3,42 @@
 :func:`open_services` is shared by the application's lifespan and the admin commands, so both see
 the same migrated database and the same keys. The clock lives here too: everything below takes time
 as an argument.
+
+Features above the protocol (the credential issuer, :mod:`idp.vci`) are *extensions*: ``open_services`` takes
+their openers, and the composition layer (:func:`idp.app.provider_services`) passes them, so this module (and
+everything in :mod:`idp.oauth`) never names a feature. A feature finds its part by type::
+
+    async with open_services(settings, extensions=(open_vci,)) as services:
+        vci = services.extension(Vci)  # the Vci instance, or None when it was not opened
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from idp.settings import Settings
 from idp.signing import build_keyset
 from idp.storage import ClientStore, Database, ObjectStore, current_revision, head_revision, migrate
-from idp.vci.service import Vci, open_vci
 from keys.service.keyset import Keyset
 
 _log = logging.getLogger("idp.runtime")
+_T = TypeVar("_T")
+
+
+class Extension(Protocol):
+    """A feature's process-wide part (its keys, its stores), closed when the process ends."""
+
+    def close(self) -> None:
+        """Release what the extension holds."""
+
+
+#: Opens an extension from the settings and the migrated database, at the given time.
+ExtensionOpener = Callable[[Settings, Database, dt.datetime], Extension]
 
 
 class StartupError(Exception):
@@ -40,13 +59,19 @@ class Services:
     keyset: Keyset
     objects: ObjectStore
     clients: ClientStore
-    #: The credential issuer (OID4VCI; idp.vci).
-    vci: Vci | None = None
+    #: The features' parts, by their type (see the module docstring).
+    extensions: Mapping[type[Any], Extension] = field(default_factory=dict)
+
+    def extension(self, kind: type[_T]) -> _T | None:
+        """The extension of type ``kind``, or None when this process did not open one."""
+        found = self.extensions.get(kind)
+        return found if isinstance(found, kind) else None
 
 
 @asynccontextmanager
-async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """Open the database (migrating it when ``database.migrate_on_start``) and the keyset; close both."""
+async def open_services(settings: Settings, *, extensions: Sequence[ExtensionOpener] = ()) -> AsyncIterator[Services]:
+    """Open the database (migrating it when ``database.migrate_on_start``), the keyset and the ``extensions``;
+    close them all."""
     db = Database.connect(settings.database_url)
     try:
         if settings.database.migrate_on_start:
@@ -55,13 +80,15 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         elif (revision := await current_revision(db)) != head_revision():
             raise StartupError(f"database schema at {revision}, code expects {head_revision()}: run `idp migrate`")
         keyset = build_keyset(settings, db)
-        vci = None
+        opened: dict[type[Any], Extension] = {}
         try:
-            vci = open_vci(settings, db, utcnow())
-            yield Services(settings, db, keyset, ObjectStore(db), ClientStore(db), vci)
+            for opener in extensions:
+                extension = opener(settings, db, utcnow())
+                opened[type(extension)] = extension
+            yield Services(settings, db, keyset, ObjectStore(db), ClientStore(db), opened)
         finally:
-            if vci is not None:
-                vci.close()
+            for extension in reversed(opened.values()):
+                extension.close()
             keyset.close()
     finally:
         await db.dispose()

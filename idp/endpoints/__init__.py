@@ -1,5 +1,71 @@
-"""HTTP endpoints, one module per endpoint (node-oidc-provider's ``lib/actions/``).
+"""HTTP endpoints, one module per endpoint (node-oidc-provider's ``lib/actions/``), listed once in
+:data:`ENDPOINTS`; the application (:mod:`idp.app`) mounts their routes and the discovery documents
+(:mod:`idp.endpoints.discovery`, :mod:`idp.endpoints.credential_issuer_metadata`) read their metadata from the
+same list.
 
-Each module holds its path, its handler and, when it belongs in the discovery documents, the metadata
-members it contributes (``METADATA``).
+Each module declares, at module level:
+
+* ``ROUTES`` — its route handlers;
+* ``METADATA`` (optional) — members of the provider metadata (OIDC Discovery §3, RFC 8414 §2) naming its
+  endpoints, as paths below the issuer;
+* ``feature_metadata(settings)`` (optional) — members describing what it supports (methods, algorithms, ...);
+* ``ISSUER_METADATA`` (optional) — members of the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4), paths too.
+
+The list holds module *names*, imported on first use (:func:`endpoint_modules`): the discovery modules read the
+list and are in it, so a static import here would make a cycle. Endpoint modules import each other never; only
+the composition layer and the tests import them::
+
+    from idp.endpoints import route_handlers, provider_members
+    Litestar(route_handlers=route_handlers())
 """
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from types import ModuleType
+from typing import Any, Final, cast
+
+from idp.settings import Settings
+
+#: Every endpoint module, in the order the application mounts them.
+ENDPOINTS: Final = ("discovery", "jwks", "health", "metrics", "token", "userinfo", "revocation", "introspection",
+                    "authorize", "par", "interaction", "test_login", "card_login", "registration", "logout",
+                    "credential_issuer_metadata", "jwt_vc_issuer", "vct", "credential_offer", "credential_portal",
+                    "nonce", "credential", "deferred_credential", "notification", "status_list", "credential_admin")
+
+
+def endpoint_modules() -> tuple[ModuleType, ...]:
+    """The modules of :data:`ENDPOINTS`."""
+    return tuple(importlib.import_module(f"{__name__}.{name}") for name in ENDPOINTS)
+
+
+def route_handlers() -> list[Any]:
+    """Every endpoint's ``ROUTES``."""
+    return [handler for module in endpoint_modules() for handler in module.ROUTES]
+
+
+def _paths(name: str, issuer: str) -> dict[str, str]:
+    members: dict[str, str] = {}
+    for module in endpoint_modules():
+        members.update({member: issuer + path for member, path in getattr(module, name, {}).items()})
+    return members
+
+
+def provider_members(settings: Settings) -> dict[str, Any]:
+    """The provider metadata members every endpoint contributes: its ``METADATA`` as URLs below the issuer, then
+    its ``feature_metadata``."""
+    members: dict[str, Any] = _paths("METADATA", settings.issuer)
+    for module in endpoint_modules():
+        describe = cast(Callable[[Settings], Mapping[str, Any]] | None, getattr(module, "feature_metadata", None))
+        if describe is not None:
+            members.update(describe(settings))
+    return members
+
+
+def issuer_endpoints() -> dict[str, str]:
+    """The Credential Issuer Metadata's endpoint members (``ISSUER_METADATA``), paths below the issuer."""
+    return _paths("ISSUER_METADATA", "")
+
+
+__all__ = ["ENDPOINTS", "endpoint_modules", "issuer_endpoints", "provider_members", "route_handlers"]

@@ -19,18 +19,17 @@ it), never redirected; later ones go back to the client. Every response to the c
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Final
 
 from litestar import Request, Response, route
-from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.response import Redirect
 
 from idp.clients import Client
-from idp.errors import InvalidRequest, OAuthError, oauth_error_response
+from idp.errors import InvalidRequest, OAuthError
 from idp.metrics import Metrics
-from idp.oauth import consent
+from idp.oauth import consent, request_object
 from idp.oauth.authorization_request import (
     MAX_REQUEST_OCTETS,
     PROMPTS,
@@ -40,11 +39,11 @@ from idp.oauth.authorization_request import (
     AuthorizationRequest,
     ConsentRequired,
     LoginRequired,
-    ResponseTarget,
     parse_parameters,
     resolve_request,
 )
-from idp.oauth.authorization_response import error_parameters, issue_code, redirect_url, response_parameters
+from idp.oauth.authorization_request.details import authorization_details_types
+from idp.oauth.authorization_response import authorization_response, error_response, issue_code
 from idp.oauth.interaction import (
     LoginRecord,
     interaction_cookie,
@@ -57,7 +56,7 @@ from idp.oauth.session import SESSION_COOKIE, Session, load_session
 from idp.oauth.subject import subject_for
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
-from idp.web.pages import error_page, form_post_page, language, wants_html
+from idp.web.pages import language
 
 PATH: Final = "/authorize"
 METADATA: Final = {"authorization_endpoint": PATH}
@@ -77,7 +76,14 @@ def feature_metadata(settings: Settings) -> dict[str, Any]:
             "claim_types_supported": ["normal"], "claims_parameter_supported": True,
             "request_parameter_supported": True, "request_uri_parameter_supported": False,
             "prompt_values_supported": list(PROMPTS),
-            "ui_locales_supported": ["ja", "en"], "authorization_response_iss_parameter_supported": True}
+            "ui_locales_supported": ["ja", "en"], "authorization_response_iss_parameter_supported": True,
+            **request_object.feature_metadata(settings), **_details_types()}
+
+
+def _details_types() -> dict[str, Any]:
+    """RFC 9396 §10: the registered ``authorization_details`` types, when there are any."""
+    types = authorization_details_types()
+    return {"authorization_details_types_supported": list(types)} if types else {}
 
 
 async def read_parameters(request: AnyRequest) -> dict[str, Any]:
@@ -88,31 +94,6 @@ async def read_parameters(request: AnyRequest) -> dict[str, Any]:
     if media_type != _FORM:
         raise InvalidRequest(f"the request body must be {_FORM}")
     return parse_parameters(await request.body())
-
-
-def authorization_response(target: ResponseTarget, values: Mapping[str, str], settings: Settings, *,
-                           cookies: Sequence[Cookie] = ()) -> Response[Any]:
-    """The response to the client: ``values`` with ``state`` and ``iss``, redirected or form-posted."""
-    params = response_parameters(target, settings.issuer, values)
-    if target.response_mode == "form_post":
-        return form_post_page(target.redirect_uri, params, cookies=cookies)
-    return Redirect(redirect_url(target.redirect_uri, params), status_code=303, headers=_NO_STORE,
-                    cookies=list(cookies))
-
-
-def error_response(exc: AuthorizationError, request: AnyRequest, settings: Settings, metrics: Metrics, *,
-                   lang: str = "ja", cookies: Sequence[Cookie] = ()) -> Response[Any]:
-    """An authorization error: back to the client when its redirect URI is verified, else shown here."""
-    error = exc.error
-    metrics.oauth_errors.labels(error.error).inc()
-    _log.info("authorization_error", extra={"error": error.error, "redirected": exc.target is not None,
-                                            "detail": error.detail})
-    if exc.target is not None:
-        return authorization_response(exc.target, error_parameters(error, exc.target, settings.issuer), settings,
-                                      cookies=cookies)
-    if wants_html(request.headers.get("accept", "")):
-        return error_page(error, lang, cookies=cookies)
-    return oauth_error_response(error)
 
 
 def _language(params: Mapping[str, Any], accept_language: str | None) -> str:
@@ -162,5 +143,13 @@ async def authorize(
         return error_response(exc, request, settings, metrics, lang=lang)
 
 
-__all__ = ["METADATA", "PATH", "authorization_response", "authorize", "error_response",
-           "feature_metadata", "read_parameters"]
+ROUTES: Final = (authorize,)
+
+__all__ = [
+    "METADATA",
+    "PATH",
+    "ROUTES",
+    "authorize",
+    "feature_metadata",
+    "read_parameters",
+]

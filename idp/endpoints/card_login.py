@@ -74,6 +74,7 @@ from idp.oauth.authenticator import LoginResult, complete_login
 from idp.oauth.interaction import INTERACTION_COOKIE, browser_interaction, interaction_path
 from idp.runtime import Services, utcnow
 from idp.vci.grant import credential_source
+from idp.vci.service import issuer_of
 from idp.web.pages import MESSAGES, expired_page, request_language, same_origin
 from keys.cardlogin import CHALLENGE_OCTETS, CODE_ALPHABET, CODE_LENGTH, LoginMessage
 from keys.errors import (
@@ -233,8 +234,9 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
         return refusal.response()
     claims = claims_from_facts(verified.facts, now) if verified.facts is not None else {}
     source = None
-    if login.payload.get("credentials") and verified.facts is not None and services.vci is not None:
-        source = credential_source(verified.facts, certificate, services.vci.reference_key)
+    vci = issuer_of(services)
+    if login.payload.get("credentials") and verified.facts is not None and vci is not None:
+        source = credential_source(verified.facts, certificate, vci.reference_key)
     await logins.settle(login, "verified", result={
         "account_id": verified.account_id,
         "acr": ACRS[verified.key],

@@ -12,14 +12,15 @@ from litestar import Response, post
 from litestar.di import NamedDependency
 
 from credentials.oid4vci.errors import IssuanceErrorCode
-from idp.endpoints.token import AnyRequest
 from idp.metrics import Metrics
 from idp.runtime import Services, utcnow
 from idp.vci.access import MAX_JSON_BODY, serve
 from idp.vci.issue import credential_request
+from idp.web.forms import AnyRequest
 
 PATH: Final = "/credential"
-METADATA: Final = {"credential_endpoint": PATH}
+#: Members of the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4).
+ISSUER_METADATA: Final = {"credential_endpoint": PATH}
 
 
 @post(PATH, status_code=200, request_max_body_size=MAX_JSON_BODY, summary="Credential Endpoint", tags=["OpenID4VCI"])
@@ -28,3 +29,6 @@ async def credential(request: AnyRequest, services: NamedDependency[Services],
     """Issue credentials for the access token's authorization."""
     return await serve(request, services, metrics, path=PATH, error=IssuanceErrorCode.INVALID_CREDENTIAL_REQUEST,
                        handler=lambda access, body: credential_request(services, access, body, utcnow()))
+
+
+ROUTES: Final = (credential,)

@@ -14,10 +14,10 @@ from typing import Any, Final
 from litestar import Response, post
 from litestar.di import NamedDependency
 
-from idp.endpoints.token import AnyRequest
 from idp.errors import problem_response
 from idp.runtime import Services
 from idp.vci.status import STATUS_PATH, STATUSES, change_status
+from idp.web.forms import AnyRequest
 from servicekit.http.bodies import BodyError, parse_json
 
 PATH: Final = "/admin/credentials/status"
@@ -62,3 +62,6 @@ async def credential_status(request: AnyRequest, services: NamedDependency[Servi
         return problem_response(400, "select by credential_id, by status_list and idx, or by dataset")
     changed = await change_status(services, body["status"], actor="admin_api", **selection)
     return Response({"changed": changed}, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+ROUTES: Final = (credential_status,)

@@ -2,8 +2,9 @@
 Japanese and English, one configuration per credential we issue (:mod:`credentials.oid4vci.configurations`).
 
 The provider is the issuer's authorization server, so ``authorization_servers`` is absent (§12.2.4) and the
-provider's own metadata gains ``authorization_details_types_supported`` (RFC 9396 §10) and the credential
-scope values (:func:`feature_metadata`).
+provider's own metadata gains ``authorization_details_types_supported`` (RFC 9396 §10; the authorization
+endpoint's members, from the registry of :mod:`idp.oauth.authorization_request.details`). The endpoints listed are the
+``ISSUER_METADATA`` of the endpoint modules (:func:`idp.endpoints.issuer_endpoints`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,13 @@ from typing import Any, Final
 from litestar import Response, get
 from litestar.di import NamedDependency
 
-from credentials.oid4vci.authorization_details import OPENID_CREDENTIAL
 from credentials.oid4vci.configurations import CONFIGURATIONS
 from credentials.oid4vci.metadata import IssuerDescription, KeyAttestationRequirement, issuer_metadata
-from idp.endpoints import credential, deferred_credential, nonce, notification
+from idp.endpoints import issuer_endpoints
 from idp.runtime import Services
 from idp.settings import Settings
 
 PATH: Final = "/.well-known/openid-credential-issuer"
-ENDPOINTS: Final = {**credential.METADATA, **nonce.METADATA, **deferred_credential.METADATA,
-                    **notification.METADATA}
 
 
 def description(settings: Settings) -> IssuerDescription:
@@ -31,14 +29,9 @@ def description(settings: Settings) -> IssuerDescription:
     attestations = None
     if options.key_attestations == "required":
         attestations = KeyAttestationRequirement(options.key_storage_levels, options.user_authentication_levels)
-    return IssuerDescription(issuer=settings.issuer, endpoints=ENDPOINTS,
+    return IssuerDescription(issuer=settings.issuer, endpoints=issuer_endpoints(),
                              display={"ja": options.display_name_ja, "en": options.display_name_en},
                              batch_size=options.batch_size, key_attestations=attestations)
-
-
-def feature_metadata(settings: Settings) -> dict[str, Any]:
-    """Authorization server metadata for credential issuance (RFC 9396 §10)."""
-    return {"authorization_details_types_supported": [OPENID_CREDENTIAL]}
 
 
 @get(PATH, summary="Credential Issuer Metadata", tags=["OpenID4VCI"], sync_to_thread=False)
@@ -48,3 +41,6 @@ def credential_issuer_metadata(services: NamedDependency[Services]) -> Response[
     max_age = int(services.settings.http.discovery_max_age)
     return Response(document, media_type="application/json", headers={"Cache-Control": f"public, max-age={max_age}",
                                                                       "Content-Language": "ja, en"})
+
+
+ROUTES: Final = (credential_issuer_metadata,)

@@ -4,7 +4,7 @@ unsigned; each offer has its own URI (§4.1.3 note) and lives as long as its pre
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from litestar import Response, get
 from litestar.di import NamedDependency
@@ -24,3 +24,6 @@ async def credential_offer(offer_id: FromPath[str], services: NamedDependency[Se
     if stored is None:
         raise NotFoundException()
     return Response(stored.payload, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+ROUTES: Final = (credential_offer,)

@@ -30,15 +30,15 @@ from markupsafe import Markup
 
 from credentials.oid4vci.configurations import CONFIGURATIONS
 from credentials.oid4vci.offer import CredentialOffer, offer_link, qr_svg
-from idp.endpoints.token import AnyRequest
 from idp.oauth.authorization_request import AuthorizationRequest, push_request
-from idp.oauth.grants import CODE_KIND
+from idp.oauth.grants.authorization_code import CODE_KIND
 from idp.oauth.pkce import s256_challenge, verify_code_verifier
 from idp.oauth.session import digest, secure_cookies
 from idp.oauth.tokens import GRANT_KIND
 from idp.runtime import Services, utcnow
 from idp.vci.grant import ISSUANCE_MEMBER
 from idp.vci.preauth import CALLBACK_PATH, ISSUER_CLIENT_ID, create_offer
+from idp.web.forms import AnyRequest
 from idp.web.pages import LANGUAGES, language, message_page, page, same_origin
 from servicekit.http.bodies import BodyError, parse_form_pairs
 

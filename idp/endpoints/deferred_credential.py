@@ -10,14 +10,15 @@ from litestar import Response, post
 from litestar.di import NamedDependency
 
 from credentials.oid4vci.errors import IssuanceErrorCode
-from idp.endpoints.token import AnyRequest
 from idp.metrics import Metrics
 from idp.runtime import Services, utcnow
 from idp.vci.access import serve
 from idp.vci.issue import deferred_request
+from idp.web.forms import AnyRequest
 
 PATH: Final = "/deferred_credential"
-METADATA: Final = {"deferred_credential_endpoint": PATH}
+#: Members of the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4).
+ISSUER_METADATA: Final = {"deferred_credential_endpoint": PATH}
 
 
 @post(PATH, status_code=200, request_max_body_size=4096, summary="Deferred Credential Endpoint", tags=["OpenID4VCI"])
@@ -26,3 +27,6 @@ async def deferred_credential(request: AnyRequest, services: NamedDependency[Ser
     """The credentials of a deferred issuance, or 202 again."""
     return await serve(request, services, metrics, path=PATH, error=IssuanceErrorCode.INVALID_CREDENTIAL_REQUEST,
                        handler=lambda access, body: deferred_request(services, access, body, utcnow()))
+
+
+ROUTES: Final = (deferred_credential,)

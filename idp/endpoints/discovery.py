@@ -1,55 +1,25 @@
 """Provider metadata: ``/.well-known/openid-configuration`` (OIDC Discovery §4) and
 ``/.well-known/oauth-authorization-server`` (RFC 8414 §3).
 
-Only implemented features are advertised: each endpoint module contributes its own members
-(``METADATA``) to :data:`ENDPOINT_METADATA`. :data:`PENDING` lists the members still to come with the
+Only implemented features are advertised: each endpoint module contributes its own members (``METADATA``,
+``feature_metadata``), read from the one list of endpoints (:func:`idp.endpoints.provider_members`).
+:data:`PENDING` lists the members still to come with the
 rest of issue 4; a test checks that none of them is advertised early.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from litestar import Response, get
 from litestar.di import NamedDependency
 
-from idp.endpoints import (
-    authorize,
-    credential_issuer_metadata,
-    interaction,
-    introspection,
-    jwks,
-    logout,
-    par,
-    registration,
-    revocation,
-    token,
-    userinfo,
-)
-from idp.oauth import request_object
+from idp.endpoints import provider_members
 from idp.runtime import Services
 from idp.settings import Settings
 
 OPENID_CONFIGURATION: Final = "/.well-known/openid-configuration"
 OAUTH_AUTHORIZATION_SERVER: Final = "/.well-known/oauth-authorization-server"
-
-#: Members contributed by implemented endpoints; values are paths below the issuer.
-ENDPOINT_METADATA: Final[tuple[Mapping[str, str], ...]] = (jwks.METADATA, token.METADATA, userinfo.METADATA,
-                                                          revocation.METADATA, introspection.METADATA,
-                                                          authorize.METADATA, par.METADATA, logout.METADATA)
-
-#: Members describing implemented features (grant types, methods, algorithms), computed from the settings.
-FEATURE_METADATA: Final[tuple[Callable[[Settings], Mapping[str, Any]], ...]] = (token.feature_metadata,
-                                                                                userinfo.feature_metadata,
-                                                                                authorize.feature_metadata,
-                                                                                par.feature_metadata,
-                                                                                interaction.feature_metadata,
-                                                                                registration.feature_metadata,
-                                                                                request_object.feature_metadata,
-                                                                                logout.feature_metadata,
-                                                                                credential_issuer_metadata
-                                                                                .feature_metadata)
 
 #: Members to advertise once their endpoint or feature exists (move each into its endpoint module's METADATA).
 PENDING: Final[tuple[str, ...]] = ()
@@ -57,12 +27,7 @@ PENDING: Final[tuple[str, ...]] = ()
 
 def provider_metadata(settings: Settings) -> dict[str, Any]:
     """The metadata document for ``settings.issuer``."""
-    metadata: dict[str, Any] = {"issuer": settings.issuer}
-    for members in ENDPOINT_METADATA:
-        metadata.update({name: settings.issuer + path for name, path in members.items()})
-    for describe in FEATURE_METADATA:
-        metadata.update(describe(settings))
-    return metadata
+    return {"issuer": settings.issuer, **provider_members(settings)}
 
 
 def _response(services: Services) -> Response[dict[str, Any]]:
@@ -82,3 +47,6 @@ def openid_configuration(services: NamedDependency[Services]) -> Response[dict[s
 def oauth_authorization_server(services: NamedDependency[Services]) -> Response[dict[str, Any]]:
     """RFC 8414 §3 authorization server metadata."""
     return _response(services)
+
+
+ROUTES: Final = (openid_configuration, oauth_authorization_server)

@@ -35,3 +35,6 @@ async def healthz(services: NamedDependency[Services]) -> Response[Any]:
         _log.warning("health_keys", extra={"fault": exc.fault.value})
         return problem_response(503, "signing keys unavailable")
     return Response({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+
+ROUTES: Final = (healthz,)

@@ -1,7 +1,8 @@
 """``/interaction/{uid}``: the login, consent and resume steps of an authorization (idp.oauth.interaction).
 
 ``GET /interaction/{uid}``
-    The login page of the deployment's authenticator (``login.authenticator``; :func:`authenticator_for`), or,
+    The login page of the deployment's authenticator (``login.authenticator``;
+    :func:`idp.oauth.authenticator.authenticator_for`), or,
     once the person has logged in, a redirect to the next step.
 ``GET /interaction/{uid}/consent``, ``POST /interaction/{uid}/consent``
     The consent page: the scope values and, with one checkbox ``claim`` each, the claims the login can give
@@ -31,20 +32,17 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from idp.endpoints.authorize import AnyRequest, authorization_response, error_response
-from idp.endpoints.test_login import TEST_ACR, TestAuthenticator
 from idp.errors import InvalidRequest, OAuthError
-from idp.login.authenticator import ACR_AUTH, ACR_SIGN, CardAuthenticator
 from idp.metrics import Metrics
 from idp.oauth import consent
-from idp.oauth.authenticator import Authenticator, next_url
+from idp.oauth.authenticator import acr_values_supported, authenticator_for, next_url
 from idp.oauth.authorization_request import (
     AccessDenied,
     AuthorizationError,
     LoginRequired,
     UnmetAuthenticationRequirements,
 )
-from idp.oauth.authorization_response import issue_code
+from idp.oauth.authorization_response import authorization_response, error_response, issue_code
 from idp.oauth.interaction import (
     INTERACTION_COOKIE,
     Interaction,
@@ -58,26 +56,18 @@ from idp.oauth.session import find_session, session_cookie
 from idp.oauth.subject import subject_for
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
+from idp.web.forms import AnyRequest
 from idp.web.pages import consent_page, expired_page, message_page, request_language, same_origin
 from servicekit.http.bodies import BodyError, read_form_pairs
 
-#: The acr values each authenticator's logins carry (discovery's ``acr_values_supported``).
-ACR_VALUES: Final = {"card": (ACR_AUTH, ACR_SIGN), "test": (TEST_ACR,)}
 _MAX_FORM: Final = 8 * 1024
 _NO_STORE: Final = {"Cache-Control": "no-store"}
 _log = logging.getLogger("idp.interaction")
 
 
-def authenticator_for(settings: Settings) -> Authenticator:
-    """The deployment's authenticator; the test one only in test mode (settings refuse it otherwise)."""
-    if settings.login.authenticator == "test" and settings.test_mode:
-        return TestAuthenticator()
-    return CardAuthenticator()
-
-
 def feature_metadata(settings: Settings) -> dict[str, Any]:
     """Discovery member of the login (OIDC Discovery §3): the acr values logins carry."""
-    return {"acr_values_supported": list(ACR_VALUES.get(settings.login.authenticator, ()))}
+    return {"acr_values_supported": list(acr_values_supported(settings))}
 
 
 async def _interaction(request: AnyRequest, services: Services, uid: str, now: dt.datetime) -> Interaction | None:
@@ -233,4 +223,4 @@ async def abort(
 
 ROUTES: Final = (login_page, consent_form, consent_decision, resume, abort)
 
-__all__ = ["ACR_VALUES", "ROUTES", "authenticator_for", "feature_metadata"]
+__all__ = ["ROUTES", "feature_metadata"]

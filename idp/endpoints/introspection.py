@@ -15,30 +15,20 @@ from litestar import Response, post
 from litestar.di import NamedDependency
 
 from idp.clients import AuthMethod
-from idp.endpoints.token import MAX_FORM_BODY, NO_STORE, AnyRequest, endpoint_audiences, read_form
-from idp.errors import InvalidClient, InvalidRequest, InvalidToken
-from idp.oauth.client_auth import authenticate_client
-from idp.oauth.refresh import RefreshToken, find_refresh_token
+from idp.errors import InvalidClient, InvalidRequest
+from idp.oauth.client_auth import authenticate_client, endpoint_audiences
+from idp.oauth.refresh import RefreshToken, find_token
 from idp.oauth.scope import format_scope
-from idp.oauth.tokens import GRANT_KIND, AccessToken, verify_access_token
+from idp.oauth.tokens import GRANT_KIND, AccessToken
 from idp.runtime import Services, utcnow
+from idp.web.forms import MAX_FORM_BODY, AnyRequest, read_form
+from idp.web.responses import NO_STORE
 
 PATH: Final = "/introspect"
 METADATA: Final = {"introspection_endpoint": PATH}
 #: Access-token claims an introspection response repeats (RFC 7662 §2.2, RFC 9068 §2.2, RFC 9449 §6.2).
 _ACCESS_MEMBERS: Final = ("iss", "sub", "aud", "client_id", "scope", "iat", "exp", "jti", "auth_time", "acr", "amr",
                           "cnf")
-
-
-async def find_token(services: Services, token: str, now: dt.datetime) -> AccessToken | RefreshToken | None:
-    """The access token (a JWT of ours that verifies) or the stored refresh token (opaque, so without
-    dots) ``token`` is; None for anything else. Token type hints are not needed (RFC 7009 §2.1)."""
-    if "." not in token:
-        return await find_refresh_token(services, token, now)
-    try:
-        return await verify_access_token(services, token, now)
-    except InvalidToken:
-        return None
 
 
 def _access_response(token: AccessToken) -> dict[str, Any]:
@@ -77,3 +67,6 @@ async def introspect(request: AnyRequest, services: NamedDependency[Services]) -
         body = _access_response(found) if isinstance(found, AccessToken) else await _refresh_response(
             services, found, now)
     return Response(body, headers=NO_STORE, media_type="application/json")
+
+
+ROUTES: Final = (introspect,)

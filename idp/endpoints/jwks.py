@@ -25,3 +25,6 @@ async def jwks(services: NamedDependency[Services]) -> Response[dict[str, Any]]:
     document = await services.keyset.jwks(utcnow())
     max_age = int(services.settings.keys.jwks_max_age)
     return Response(document, media_type=MEDIA_TYPE, headers={"Cache-Control": f"public, max-age={max_age}"})
+
+
+ROUTES: Final = (jwks,)

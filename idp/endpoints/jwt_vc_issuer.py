@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from credentials.oid4vci.metadata import jwt_vc_issuer_metadata
 from credentials.sdjwtvc import WELL_KNOWN
 from idp.runtime import Services, utcnow
+from idp.vci.service import issuer_of
 
 PATH: Final = WELL_KNOWN
 
@@ -20,7 +21,10 @@ PATH: Final = WELL_KNOWN
 @get(PATH, summary="JWT VC Issuer Metadata", tags=["OpenID4VCI"])
 async def jwt_vc_issuer(services: NamedDependency[Services]) -> Response[dict[str, Any]]:
     """The issuer's credential signing keys."""
-    vci = services.vci
+    vci = issuer_of(services)
     jwks = {"keys": []} if vci is None else await vci.keys.jwks(utcnow())
     return Response(jwt_vc_issuer_metadata(services.settings.issuer, jwks), media_type="application/json",
                     headers={"Cache-Control": f"public, max-age={int(services.settings.keys.jwks_max_age)}"})
+
+
+ROUTES: Final = (jwt_vc_issuer,)

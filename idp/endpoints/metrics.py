@@ -17,3 +17,6 @@ PATH: Final = "/metrics"
 def prometheus_metrics(metrics: NamedDependency[Metrics]) -> Response[bytes]:
     """Request counts, latencies and OAuth error counts (no personal data in any label)."""
     return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+
+ROUTES: Final = (prometheus_metrics,)

@@ -16,7 +16,8 @@ from idp.runtime import Services, utcnow
 from idp.storage.credentials import NONCE_KIND
 
 PATH: Final = "/nonce"
-METADATA: Final = {"nonce_endpoint": PATH}
+#: Members of the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4).
+ISSUER_METADATA: Final = {"nonce_endpoint": PATH}
 
 
 @post(PATH, status_code=200, request_max_body_size=1024, summary="Nonce Endpoint", tags=["OpenID4VCI"])
@@ -28,3 +29,6 @@ async def nonce(services: NamedDependency[Services]) -> Response[dict[str, str]]
                                                                             .nonce_ttl))
     return Response({"c_nonce": value}, media_type="application/json",
                     headers={"Cache-Control": "no-store", "DPoP-Nonce": await dpop.current_nonce(services, now)})
+
+
+ROUTES: Final = (nonce,)

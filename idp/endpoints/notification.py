@@ -9,14 +9,15 @@ from litestar import Response, post
 from litestar.di import NamedDependency
 
 from credentials.oid4vci.errors import IssuanceErrorCode
-from idp.endpoints.token import AnyRequest
 from idp.metrics import Metrics
 from idp.runtime import Services
 from idp.vci.access import serve
 from idp.vci.issue import notification as record
+from idp.web.forms import AnyRequest
 
 PATH: Final = "/notification"
-METADATA: Final = {"notification_endpoint": PATH}
+#: Members of the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4).
+ISSUER_METADATA: Final = {"notification_endpoint": PATH}
 
 
 @post(PATH, status_code=200, request_max_body_size=4096, summary="Notification Endpoint", tags=["OpenID4VCI"])
@@ -25,3 +26,6 @@ async def notification(request: AnyRequest, services: NamedDependency[Services],
     """Record what became of the issued credentials."""
     return await serve(request, services, metrics, path=PATH, error=IssuanceErrorCode.INVALID_NOTIFICATION_REQUEST,
                        handler=lambda access, body: record(services, access, body))
+
+
+ROUTES: Final = (notification,)

@@ -17,15 +17,17 @@ from typing import Any, Final
 from litestar import Response, post
 from litestar.di import NamedDependency
 
-from idp.endpoints.token import AnyRequest, dpop_proof, endpoint_audiences, error_response, read_form
 from idp.errors import InvalidRequest
 from idp.metrics import Metrics
 from idp.oauth import dpop
 from idp.oauth.authorization_request import MAX_REQUEST_OCTETS, AuthorizationError, push_request, validate_request
-from idp.oauth.client_auth import authenticate_client
+from idp.oauth.client_auth import authenticate_client, endpoint_audiences
+from idp.oauth.dpop import dpop_proof
 from idp.oauth.request_object import decode_request_object
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
+from idp.web.forms import AnyRequest, read_form
+from idp.web.responses import error_response
 
 PATH: Final = "/par"
 METADATA: Final = {"pushed_authorization_request_endpoint": PATH}
@@ -72,4 +74,6 @@ async def par(
                     media_type="application/json")
 
 
-__all__ = ["METADATA", "PATH", "feature_metadata", "par"]
+ROUTES: Final = (par,)
+
+__all__ = ["METADATA", "PATH", "ROUTES", "feature_metadata", "par"]

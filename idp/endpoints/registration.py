@@ -54,7 +54,7 @@ from idp.clients import (
 )
 from idp.errors import InvalidRequest, InvalidToken, OAuthError
 from idp.oauth.client_auth import ASSERTION_ALGORITHMS
-from idp.oauth.grants import GRANT_TYPES
+from idp.oauth.grants import grant_types as registered_grant_types
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
 from idp.storage import ClientExists
@@ -159,9 +159,10 @@ def registration_arguments(document: Mapping[str, Any], settings: Settings) -> d
     grant_types = _strings(document, "grant_types") or ["authorization_code"]
     if set(response_types) != {"code"}:
         raise InvalidClientMetadataError("response_types must be [\"code\"]")
-    if not set(grant_types) <= set(GRANT_TYPES) or "authorization_code" not in grant_types:
+    supported = registered_grant_types()
+    if not set(grant_types) <= set(supported) or "authorization_code" not in grant_types:
         raise InvalidClientMetadataError(f"grant_types must include authorization_code and be among "
-                                         f"{', '.join(GRANT_TYPES)} (RFC 7591 §2.1)")
+                                         f"{', '.join(supported)} (RFC 7591 §2.1)")
     if _string(document, "subject_type") not in (None, "pairwise"):
         raise InvalidClientMetadataError("subject_type must be pairwise: subject identifiers are always pairwise")
     method = _string(document, "token_endpoint_auth_method") or AuthMethod.CLIENT_SECRET_BASIC.value

@@ -15,12 +15,13 @@ from typing import Final
 from litestar import MediaType, Response, post
 from litestar.di import NamedDependency
 
-from idp.endpoints.introspection import find_token
-from idp.endpoints.token import MAX_FORM_BODY, NO_STORE, AnyRequest, endpoint_audiences, read_form
 from idp.errors import InvalidRequest
-from idp.oauth.client_auth import authenticate_client
+from idp.oauth.client_auth import authenticate_client, endpoint_audiences
+from idp.oauth.refresh import find_token
 from idp.oauth.tokens import AccessToken, revoke_access_token
 from idp.runtime import Services, utcnow
+from idp.web.forms import MAX_FORM_BODY, AnyRequest, read_form
+from idp.web.responses import NO_STORE
 
 PATH: Final = "/revoke"
 METADATA: Final = {"revocation_endpoint": PATH}
@@ -49,3 +50,6 @@ async def revoke(request: AnyRequest, services: NamedDependency[Services]) -> Re
         _log.info("token_revoked", extra={"client_id": client.client_id,
                                           "kind": "access_token" if isinstance(found, AccessToken) else "grant"})
     return Response(b"", headers=NO_STORE, media_type=MediaType.TEXT)
+
+
+ROUTES: Final = (revoke,)

@@ -25,3 +25,6 @@ async def status_list(list_id: FromPath[int], services: NamedDependency[Services
         raise NotFoundException()
     max_age = int(services.settings.credentials.status_list_ttl)
     return Response(token, media_type=MEDIA_TYPE, headers={"Cache-Control": f"public, max-age={max_age}"})
+
+
+ROUTES: Final = (status_list,)

@@ -52,6 +52,8 @@ class TestAuthenticator:
     """Logs in as whichever account the form names (test mode only)."""
 
     name = "test"
+    acr_values: tuple[str, ...] = (TEST_ACR,)
+    test_only = True
 
     async def login_page(self, request: AnyRequest, interaction: Interaction, services: Services) -> Response[str]:
         """The form."""
@@ -105,4 +107,6 @@ async def test_login(uid: FromPath[str], request: AnyRequest, services: NamedDep
                     headers={"Cache-Control": "no-store"})
 
 
-__all__ = ["TEST_ACR", "TestAuthenticator", "test_login"]
+ROUTES: Final = (test_login,)
+
+__all__ = ["ROUTES", "TEST_ACR", "TestAuthenticator", "test_login"]

@@ -28,3 +28,6 @@ def type_metadata(name: FromPath[str], services: NamedDependency[Services]) -> R
         raise NotFoundException()
     return Response(type_metadata_bytes(config, services.settings.issuer), media_type="application/json",
                     headers={"Cache-Control": "public, max-age=86400"})
+
+
+ROUTES: Final = (type_metadata,)

@@ -57,6 +57,8 @@ class CardAuthenticator:
     """Log in with a My Number card through the card agent (same device) or a code (another device)."""
 
     name = "card"
+    acr_values: tuple[str, ...] = (ACR_AUTH, ACR_SIGN)
+    test_only = False
 
     async def login_page(self, request: AnyRequest, interaction: Interaction, services: Services) -> Response[str]:
         """Open (or, on a reload, reopen) the interaction's card login and render its page."""

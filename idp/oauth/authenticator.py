@@ -4,9 +4,15 @@ continues the authorization request.
 An :class:`Authenticator` renders the login page of an interaction (``GET /interaction/{uid}``) and, by whatever
 exchange it needs (the card agent, a form), ends with :func:`complete_login`, which records the login on the
 interaction, opens or renews the browser session (:mod:`idp.oauth.session`) and says where the browser goes
-next: the consent page or the step that issues the code (:func:`next_url`). The deployment's authenticator is
-``login.authenticator``: ``card`` (:class:`idp.login.authenticator.CardAuthenticator`) or, in test mode only,
-``test`` (:class:`idp.endpoints.test_login.TestAuthenticator`).
+next: the consent page or the step that issues the code (:func:`next_url`).
+
+Authenticators are plug-ins: the composition layer (:mod:`idp.app`) registers them by name
+(:func:`register_authenticator`) and the deployment's setting ``login.authenticator`` chooses one
+(:func:`authenticator_for`): ``card`` (:class:`idp.login.authenticator.CardAuthenticator`) or, in test mode only,
+``test`` (:class:`idp.endpoints.test_login.TestAuthenticator`)::
+
+    register_authenticator(CardAuthenticator())
+    authenticator_for(settings).login_page(request, interaction, services)
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ from litestar import Request, Response
 
 from idp.oauth import consent
 from idp.oauth.interaction import Interaction, LoginRecord, find_interaction, interaction_path, update_interaction
+from idp.oauth.plugins import Registry
 from idp.oauth.session import find_session, open_session
 from idp.runtime import Services
+from idp.settings import Settings
 
 #: Largest claims of one login, as JSON.
 MAX_CLAIMS_OCTETS: Final = 16 * 1024
@@ -62,12 +70,43 @@ class LoginResult:
 class Authenticator(Protocol):
     """A way of logging in."""
 
+    #: The value of ``login.authenticator`` that chooses it.
     name: str
+    #: The ``acr`` values its logins carry (discovery's ``acr_values_supported``).
+    acr_values: tuple[str, ...]
+    #: Whether it may only run in test mode.
+    test_only: bool
 
     async def login_page(self, request: Request[Any, Any, Any], interaction: Interaction,
                          services: Services) -> Response[Any]:
         """The login page of ``interaction`` (its cookie was checked already)."""
         ...
+
+
+_REGISTRY: Registry[Authenticator] = Registry("authenticator", same=lambda known, new: type(known) is type(new))
+
+
+def register_authenticator(authenticator: Authenticator) -> None:
+    """Make ``authenticator`` available under its name (registering another one of the same class again replaces
+    it; another class under the same name is an error)."""
+    _REGISTRY.register(authenticator.name, authenticator)
+
+
+def authenticator_for(settings: Settings) -> Authenticator:
+    """The deployment's authenticator (``login.authenticator``); a test-only one only in test mode (the settings
+    refuse it otherwise)."""
+    chosen = _REGISTRY.get(settings.login.authenticator)
+    if chosen is None or (chosen.test_only and not settings.test_mode):
+        raise LookupError(f"no authenticator {settings.login.authenticator!r} is available")
+    return chosen
+
+
+def acr_values_supported(settings: Settings) -> tuple[str, ...]:
+    """The ``acr`` values of the deployment's authenticator (none when it is not available)."""
+    try:
+        return authenticator_for(settings).acr_values
+    except LookupError:
+        return ()
 
 
 async def next_url(services: Services, interaction: Interaction, now: dt.datetime) -> str:
@@ -102,4 +141,5 @@ async def complete_login(services: Services, uid: str, result: LoginResult, now:
     return await next_url(services, interaction, now)
 
 
-__all__ = ["Authenticator", "LoginResult", "complete_login", "next_url"]
+__all__ = ["Authenticator", "LoginResult", "acr_values_supported", "authenticator_for", "complete_login", "next_url",
+           "register_authenticator"]

@@ -27,6 +27,7 @@ from urllib.parse import unquote_plus
 from idp.clients import AuthMethod, Client
 from idp.errors import InvalidClient, InvalidRequest
 from idp.runtime import Services
+from idp.settings import Settings
 from keys.errors import VerificationError
 from keys.jose.b64 import b64url_decode
 from keys.jose.json import loads_object
@@ -40,7 +41,16 @@ JWT_BEARER: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS: Final = ("ES256", "PS256", "EdDSA")
 #: Objects-store kind recording used assertion ``jti`` values until their ``exp``.
 JTI_KIND: Final = "ClientAssertionJti"
+#: The token endpoint's path (:mod:`idp.endpoints.token`), which a client assertion's ``aud`` may name at every
+#: endpoint (RFC 7523 §3).
+TOKEN_PATH: Final = "/token"
 _MAX_CLIENT_ID: Final = 255
+
+
+def endpoint_audiences(settings: Settings, path: str) -> tuple[str, ...]:
+    """What a client assertion's ``aud`` may be at the endpoint ``path``: the issuer, the token endpoint URL
+    (RFC 7523 §3) or the endpoint's own URL."""
+    return tuple(dict.fromkeys((settings.issuer, settings.issuer + TOKEN_PATH, settings.issuer + path)))
 
 
 async def authenticate_client(

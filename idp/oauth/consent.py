@@ -23,7 +23,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from idp.oauth.authorization_request import AuthorizationRequest
+from idp.oauth.authorization_request.request import AuthorizationRequest
 from idp.runtime import Services
 
 CONSENT_KIND: Final = "Consent"

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit
 
+from litestar import Request
+
 from idp.errors import OAuthError
 from idp.oauth.client_auth import single_use_key
-from idp.runtime import Services
+from idp.runtime import Services, utcnow
 from keys.errors import VerificationError
 from keys.jose.b64 import b64url_encode
 from keys.jose.jwk import jwk_thumbprint
@@ -111,6 +113,20 @@ async def verify_dpop_proof(
     if not await services.objects.remember_once(JTI_KIND, single_use_key(jkt, jti), expires_at=expires, now=now):
         raise InvalidDpopProof("DPoP proof already used")
     return DpopProof(jkt=jkt, jti=jti)
+
+
+async def dpop_proof(
+    request: Request[Any, Any, Any], services: Services, *, path: str, access_token: str | None = None
+) -> DpopProof | None:
+    """The verified proof of the request's ``DPoP`` header, or None without one (RFC 9449 §4.3: at most one
+    header); ``htu`` is checked against the endpoint's URL under the issuer, never the request's Host."""
+    values = request.headers.getall("dpop", [])
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidDpopProof("more than one DPoP header (RFC 9449 §4.3)")
+    return await verify_dpop_proof(values[0], method=request.method, url=services.settings.issuer + path,
+                                   services=services, now=utcnow(), access_token=access_token)
 
 
 async def current_nonce(services: Services, now: dt.datetime) -> str:

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from litestar.datastructures import Cookie
 
-from idp.oauth.authorization_request import AuthorizationRequest
+from idp.oauth.authorization_request.request import AuthorizationRequest
 from idp.oauth.consent import RELEASABLE_CLAIMS
 from idp.oauth.session import Session, digest, secure_cookies
 from idp.runtime import Services

@@ -35,9 +35,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from idp.clients import AuthMethod, Client
-from idp.errors import InvalidGrant, InvalidScope
+from idp.errors import InvalidGrant, InvalidScope, InvalidToken
 from idp.oauth.dpop import DpopProof
-from idp.oauth.tokens import GRANT_KIND, MAX_TOKEN_CHARS, Authorization, issue_user_tokens, revoke_grant
+from idp.oauth.tokens import (
+    GRANT_KIND,
+    MAX_TOKEN_CHARS,
+    AccessToken,
+    Authorization,
+    issue_user_tokens,
+    revoke_grant,
+    verify_access_token,
+)
 from idp.runtime import Services
 from idp.storage import StoredObject
 from keys.errors import VerificationError
@@ -198,3 +206,14 @@ async def _retry_or_revoke(
             return body
     raise await revoke_grant(services, grant_id, "refresh_token")
 
+
+
+async def find_token(services: Services, token: str, now: dt.datetime) -> AccessToken | RefreshToken | None:
+    """The access token (a JWT of ours that verifies) or the stored refresh token (opaque, so without
+    dots) ``token`` is; None for anything else. Token type hints are not needed (RFC 7009 §2.1, RFC 7662 §2.1)."""
+    if "." not in token:
+        return await find_refresh_token(services, token, now)
+    try:
+        return await verify_access_token(services, token, now)
+    except InvalidToken:
+        return None

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from idp.runtime import Services, utcnow
 from idp.vci.jobs import revocation_sweep
+from idp.vci.service import issuer_of
 from idp.vci.status import STATUS_PATH, change_status
 
 _ACTIONS = {"revoke": "invalid", "suspend": "suspended", "reinstate": "valid"}
@@ -53,7 +54,7 @@ def action(args: argparse.Namespace, show: Callable[[Any], None]) -> Callable[[S
     """The command to run with the provider's services."""
 
     async def run(services: Services) -> int:
-        vci = services.vci
+        vci = issuer_of(services)
         if vci is None:
             raise ValueError("the credential issuer is not configured")
         now = utcnow()

@@ -27,10 +27,11 @@ from credentials.catalog.basic import ReleasedFacts
 from credentials.oid4vci.authorization_details import token_details
 from credentials.oid4vci.configurations import CredentialSource
 from idp.oauth.authorization_request import AuthorizationRequest
-from idp.oauth.interaction import LoginRecord
+from idp.oauth.authorization_request.details import Login
 from idp.runtime import Services
 from idp.storage.credentials import NewDataset
 from idp.vci.references import CertificateReference, certificate_reference
+from idp.vci.service import issuer_of
 from keys.x509.facts import BasicFacts
 
 ISSUANCE_MEMBER: Final = "credential_issuance"
@@ -69,11 +70,11 @@ def _parse_source(value: Mapping[str, Any]) -> tuple[CredentialSource, Certifica
             CertificateReference(str(value["cert_issuer"]), str(value["cert_ref"])))
 
 
-async def begin_issuance(services: Services, request: AuthorizationRequest, login: LoginRecord, *,
+async def begin_issuance(services: Services, request: AuthorizationRequest, login: Login, *,
                          approved: Collection[str], now: dt.datetime) -> Issuance | None:
     """Store the datasets of the configurations the request asked for and the person approved; ``None`` when
     none (no credentials asked, none approved, or the login gave no facts)."""
-    vci = services.vci
+    vci = issuer_of(services)
     if vci is None or not request.credential_requests or login.credential_source is None:
         return None
     source, reference = _parse_source(login.credential_source)
@@ -99,7 +100,7 @@ async def begin_issuance(services: Services, request: AuthorizationRequest, logi
 
 async def issuance_of(services: Services, issuance_id: str, now: dt.datetime) -> Issuance | None:
     """The still unexpired datasets of an issuance."""
-    vci = services.vci
+    vci = issuer_of(services)
     if vci is None:
         return None
     rows = await vci.store.datasets.of_issuance(issuance_id, now)

@@ -28,7 +28,7 @@ import datetime as dt
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from credentials.oid4vci.configurations import CONFIGURATIONS, CredentialConfiguration, Dataset
@@ -45,19 +45,11 @@ from credentials.status.check import StatusReference
 from idp.errors import InsufficientScope
 from idp.runtime import Services
 from idp.storage.credentials import Conflict, DatasetRow, DatasetState, NonceRejected
-from idp.vci.access import IssuerAccess
-from idp.vci.service import Vci, request_key
+from idp.vci.access import Answer, IssuerAccess
+from idp.vci.service import Vci, issuer_of, request_key
 from idp.vci.status import status_uri
 
 _log = logging.getLogger("idp.vci.issue")
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """An HTTP answer: 200 with credentials or 202 with a transaction."""
-
-    status: int
-    body: Mapping[str, Any]
 
 
 def _denied(reason: IssuanceReason, description: str) -> IssuanceError:
@@ -65,9 +57,9 @@ def _denied(reason: IssuanceReason, description: str) -> IssuanceError:
 
 
 def _vci(services: Services) -> Vci:
-    if services.vci is None:
+    if (vci := issuer_of(services)) is None:
         raise _denied(IssuanceReason.UNKNOWN_CONFIGURATION, "this provider issues no credentials")
-    return services.vci
+    return vci
 
 
 def _lifetime(services: Services, config: CredentialConfiguration) -> dt.timedelta:

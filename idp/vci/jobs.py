@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from idp.runtime import Services, utcnow
 from idp.vci.preauth import ensure_issuer_client
 from idp.vci.revocation import SweepReport, sweep
+from idp.vci.service import issuer_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,14 +23,14 @@ class IssuerCleanup:
 
 async def start_issuer(services: Services) -> None:
     """The first credential signing key and the issuer client."""
-    if services.vci is not None:
-        await services.vci.keys.keyset.rotate(utcnow())
+    if (vci := issuer_of(services)) is not None:
+        await vci.keys.keyset.rotate(utcnow())
         await ensure_issuer_client(services)
 
 
 async def cleanup_issuer(services: Services, now: dt.datetime) -> IssuerCleanup:
     """Delete expired datasets (with their sealed facts and answers) and pre-authorized codes; prune keys."""
-    vci = services.vci
+    vci = issuer_of(services)
     if vci is None:
         return IssuerCleanup(0, [])
     deleted = await vci.store.delete_expired(now, services.settings.cleanup.batch_size)
@@ -38,9 +39,9 @@ async def cleanup_issuer(services: Services, now: dt.datetime) -> IssuerCleanup:
 
 async def revocation_sweep(services: Services) -> SweepReport:
     """One pass of the CRL sweep."""
-    if services.vci is None:
+    if (vci := issuer_of(services)) is None:
         return SweepReport(0, 0, 0)
-    return await sweep(services.vci.revocation, services.vci.store, services.settings, utcnow())
+    return await sweep(vci.revocation, vci.store, services.settings, utcnow())
 
 
 __all__ = ["IssuerCleanup", "cleanup_issuer", "revocation_sweep", "start_issuer"]

@@ -26,6 +26,7 @@ from credentials.oid4vci.offer import CredentialOffer, TxCode
 from idp.clients import AuthMethod, Client
 from idp.runtime import Services
 from idp.storage import ClientExists
+from idp.vci.service import issuer_of
 
 ISSUER_CLIENT_ID: Final = "mynacard-credential-issuer"
 CALLBACK_PATH: Final = "/credentials/callback"
@@ -77,7 +78,7 @@ class PreAuthorizedOffer:
 async def create_offer(services: Services, issuance_id: str, configuration_ids: tuple[str, ...],
                        now: dt.datetime) -> PreAuthorizedOffer:
     """A pre-authorized code with its Transaction Code for the issuance, and its offer by reference."""
-    vci = services.vci
+    vci = issuer_of(services)
     if vci is None:
         raise RuntimeError("the credential issuer is not running")
     options = services.settings.credentials

@@ -1,4 +1,5 @@
-"""What a provider process holds for issuing credentials (:class:`Vci`, on ``Services.vci``), built from settings.
+"""What a provider process holds for issuing credentials (:class:`Vci`, an extension of :class:`idp.runtime.Services`:
+:func:`issuer_of`), built from settings.
 
 * the credential signing keys and their issuing CA (:mod:`idp.vci.keys`, :mod:`idp.vci.ca`);
 * the issuer's storage (:class:`idp.storage.credentials.CredentialStore`);
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from credentials.jose import json_bytes
 from credentials.oid4vci.proof import KeyAttestationPolicy, ProofPolicy
+from idp.runtime import Services
 from idp.settings import Settings
 from idp.signing import load_keks
 from idp.storage.credentials import CredentialStore, StatusListParameters
@@ -115,3 +117,8 @@ def request_key(*parts: str) -> str:
     return digest.hexdigest()
 
 __all__ = ["STATUS_BITS", "Vci", "open_vci", "proof_policy", "request_key", "status_list_parameters"]
+
+
+def issuer_of(services: Services) -> Vci | None:
+    """The process's credential issuer (a :class:`idp.runtime.Services` extension), or None when it has none."""
+    return services.extension(Vci)

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from credentials.status.bits import StatusList, StatusType
 from credentials.status.token import status_list_token as sign_status_list
 from idp.runtime import Services
+from idp.vci.service import issuer_of
 
 STATUS_PATH: Final = "/statuslists"
 STATUSES: Final = {"valid": StatusType.VALID, "invalid": StatusType.INVALID, "suspended": StatusType.SUSPENDED}
@@ -34,7 +35,7 @@ def status_uri(issuer: str, list_id: int) -> str:
 
 async def status_list_token(services: Services, list_id: int, now: dt.datetime) -> str | None:
     """The current Status List Token of a list (``None``: no such list)."""
-    vci = services.vci
+    vci = issuer_of(services)
     if vci is None:
         return None
     version = await vci.store.status_lists.version(list_id)
@@ -64,7 +65,7 @@ async def change_status(services: Services, status: str, *, credential_id: int |
                         status_list_id: int | None = None, status_idx: int | None = None,
                         dataset: str | None = None, actor: str) -> int:
     """Set ``status`` (``valid``, ``invalid``, ``suspended``) on the selected credentials; how many changed."""
-    vci = services.vci
+    vci = issuer_of(services)
     if vci is None or status not in STATUSES:
         raise ValueError("status is valid, invalid or suspended")
     changed = await vci.store.status_lists.set_status(STATUSES[status], credential_id=credential_id,

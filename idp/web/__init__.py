@@ -1,3 +1,4 @@
-"""The provider's HTTP glue below the endpoints: its pages (templates in ``idp/templates/``, messages in
-``idp/messages.toml``) and the request helpers they need, usable by features (``idp.login``) and endpoints alike.
-"""
+"""HTTP glue of the provider, below the protocol (:mod:`idp.oauth`): reading request bodies, building error
+responses, rendering pages (templates in ``idp/templates/``, ja/en messages in ``idp/messages.toml``). It knows
+litestar, :mod:`servicekit` and the lower modules (``idp.errors``, ``idp.metrics``, ``idp.settings``), never the
+protocol, the features or the endpoints."""

@@ -9,6 +9,8 @@ PreAuthorizedCodeStore.redeem`): unknown, expired, used or dead codes are ``inva
 counted (the last allowed attempt kills the code). Client authentication is optional (§6.1): without it the
 token goes to the issuer client (:data:`idp.vci.preauth.ISSUER_CLIENT_ID`).
 
+A plug-in of the token endpoint (:data:`GRANT`, registered by :func:`idp.vci.setup.install`).
+
 The response: an access token (DPoP-bound when a proof came) for a new grant naming the issuance, and
 ``authorization_details`` with a ``credential_identifiers`` entry per dataset (§6.2), reduced to the
 configurations the request's own ``authorization_details`` name when it has one.
@@ -18,19 +20,20 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import TYPE_CHECKING, Any, Final
+from types import MappingProxyType
+from typing import Any, Final
 
 from credentials.oid4vci.authorization_details import InvalidAuthorizationDetails, parse_authorization_details
-from idp.errors import InvalidGrant, InvalidRequest
-from idp.oauth.authorization_request import InvalidAuthorizationDetailsError
+from idp.clients import Client
+from idp.errors import InvalidClient, InvalidGrant, InvalidRequest
+from idp.oauth.authorization_request.details import InvalidAuthorizationDetailsError
+from idp.oauth.grants import GrantType, TokenRequest
 from idp.oauth.tokens import GRANT_KIND, Authorization, issue_access_token, token_type
 from idp.runtime import Services
 from idp.storage.credentials import RedemptionOutcome
 from idp.vci.grant import Issuance, issuance_of
-from idp.vci.preauth import code_digest, tx_code_digest
-
-if TYPE_CHECKING:
-    from idp.oauth.grants import TokenRequest
+from idp.vci.preauth import ISSUER_CLIENT_ID, code_digest, tx_code_digest
+from idp.vci.service import issuer_of
 
 PRE_AUTHORIZED_CODE: Final = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 _MAX_CODE: Final = 255
@@ -39,7 +42,7 @@ _MAX_TX_CODE: Final = 64
 
 async def redeem_pre_authorized_code(services: Services, request: TokenRequest) -> dict[str, Any]:
     """The token response for a pre-authorized code (steps in the module docstring)."""
-    vci, params, now = services.vci, request.params, request.now
+    vci, params, now = issuer_of(services), request.params, request.now
     if vci is None:
         raise InvalidGrant("this provider issues no credentials")
     if services.settings.credentials.require_dpop and request.dpop is None:
@@ -90,4 +93,15 @@ def _narrowed(issuance: Issuance, details: str | None) -> Issuance:
     return Issuance(issuance.issuance_id, kept)
 
 
-__all__ = ["PRE_AUTHORIZED_CODE", "redeem_pre_authorized_code"]
+async def issuer_client(services: Services) -> Client:
+    """The provider's own client, to which anonymous pre-authorized tokens are issued (§6.1)."""
+    client = await services.clients.get(ISSUER_CLIENT_ID)
+    if client is None:
+        raise InvalidClient("anonymous pre-authorized code requests are not available")
+    return client
+
+
+GRANT: Final = GrantType(PRE_AUTHORIZED_CODE, redeem_pre_authorized_code, anonymous_client=issuer_client,
+                         metadata=MappingProxyType({"pre-authorized_grant_anonymous_access_supported": True}))
+
+__all__ = ["GRANT", "PRE_AUTHORIZED_CODE", "issuer_client", "redeem_pre_authorized_code"]
