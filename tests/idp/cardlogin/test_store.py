@@ -7,8 +7,9 @@ import datetime as dt
 
 import pytest
 
-from idp.login.store import CardLogins, b64, interaction_binding
+from idp.login.store import CardLogins, interaction_binding
 from idp.storage import Database, ObjectStore
+from keys.jose.b64 import b64url_encode as b64
 from keys.x509.profile import Purpose
 
 pytestmark = pytest.mark.anyio
