@@ -10,6 +10,9 @@ Layers, each importing only those below (``[tool.importlinter]`` in pyproject.to
     idp.login                             feature: card login
     idp.oauth                             OAuth/OIDC protocol; plug-in registries (grants, authorization_details
                                           types, authenticators) and the one access guard (idp.oauth.access)
-    idp.web                               HTTP glue (forms, error responses)
-    idp.runtime > idp.signing > idp.storage > idp.errors | metrics | clients | settings | logs
+    idp.web                               HTTP glue (forms, error responses, pages through templates)
+    idp.runtime > idp.signing > idp.storage > idp.errors | metrics | clients | settings
+
+Below every layer: :mod:`servicekit` (settings engine, logs, KEKs, database, migrations, HTTP bodies and errors,
+outbound client, templates, messages) and :mod:`keys`.
 """
