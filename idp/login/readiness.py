@@ -16,7 +16,8 @@ Not ready (a :attr:`Readiness.problems` entry, naming the setting) when every ca
 
 Ready, with :attr:`Readiness.warnings`: roots that were refused while others were admitted, and roots without a
 fresh CRL while another root has one (cards under those roots cannot log in unless an online source answers).
-With an online source (OCSP or a platform operator) missing CRLs are warnings only: the online answer decides.
+With an online source (OCSP or a platform operator) missing CRLs are warnings only: the online answer decides
+(OCSP for authentication certificates only, so OCSP without CRLs is a warning too: no signing-certificate login).
 
 The answers name settings and files, never file system paths (``/readyz`` may be seen by a load balancer).
 """
@@ -31,6 +32,10 @@ import anyio.to_thread
 from idp.login.verifier import CardVerifier, NotConfigured, verifier_for
 from idp.settings import Settings
 from keys.revocation import CrlIndex
+
+#: The warning for OCSP without CRLs (:func:`idp.login.verifier.CardVerifier.verify` asks OCSP for the auth key only).
+_OCSP_ONLY = ("not set, and OCSP answers for authentication certificates only: logins with the signing certificate "
+              "(personal data) fail closed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,8 @@ def _fresh(index: CrlIndex, verifier: CardVerifier, at: dt.datetime) -> bool:
 def _crl_findings(verifier: CardVerifier, at: dt.datetime) -> Readiness:
     refused = tuple(Finding("card_login.trust_dir", f"{r.source} refused: {r.detail}") for r in verifier.trust.refused)
     if verifier.crls is None:
+        if verifier.platform is None:  # OCSP only: it answers for authentication certificates alone
+            return Readiness(warnings=(*refused, Finding("card_login.crl_dir", _OCSP_ONLY)))
         return Readiness(warnings=refused)
     issuers = [index.issuer for index in verifier.crls.indexes(at) if _fresh(index, verifier, at)]
     missing = [anchor for anchor in verifier.trust.anchors if anchor.certificate not in issuers]

@@ -14,12 +14,13 @@ from typing import Any
 import httpx
 import pytest
 
+from idp.login.readiness import Finding, card_login_readiness
 from keys.service import KeyEncryptionKeys
 from keys.testpki import TestPki
 from keys.testpki.revocation import issue_crl
+from tests.idp.conftest import settings_for
 from tests.support.processes import free_port, serving
 
-pytestmark = pytest.mark.slow
 KEK = KeyEncryptionKeys.generate()
 
 
@@ -56,6 +57,7 @@ def _problems(body: dict[str, Any]) -> dict[str, str]:
     return {p["setting"]: p["problem"] for p in body["problems"]}
 
 
+@pytest.mark.slow
 def test_test_roots_outside_test_mode_are_not_ready(tmp_path: Path, pki: tuple[Path, Path]) -> None:
     trust, crls = pki
     status, body, log = readiness(tmp_path, MYNACARD_CARD_LOGIN_TRUST_DIR=str(trust),
@@ -72,6 +74,7 @@ def test_test_roots_outside_test_mode_are_not_ready(tmp_path: Path, pki: tuple[P
     assert started[0]["setting"] == "card_login.trust_dir"
 
 
+@pytest.mark.slow
 def test_no_trust_directory_is_not_ready(tmp_path: Path) -> None:
     status, body, _ = readiness(tmp_path, MYNACARD_TEST_MODE="1", MYNACARD_CARD_LOGIN_OCSP="1")
     assert status == 503
@@ -82,6 +85,7 @@ def test_no_trust_directory_is_not_ready(tmp_path: Path) -> None:
     assert "not a directory" in _problems(body)["card_login.trust_dir"]
 
 
+@pytest.mark.slow
 def test_no_revocation_source_is_not_ready(tmp_path: Path, pki: tuple[Path, Path]) -> None:
     trust, _ = pki
     status, body, _ = readiness(tmp_path, MYNACARD_TEST_MODE="1", MYNACARD_CARD_LOGIN_TRUST_DIR=str(trust))
@@ -89,6 +93,7 @@ def test_no_revocation_source_is_not_ready(tmp_path: Path, pki: tuple[Path, Path
     assert "no revocation source" in _problems(body)["card_login.crl_dir"]
 
 
+@pytest.mark.slow
 def test_a_crl_directory_without_a_fresh_crl_is_not_ready(tmp_path: Path, pki: tuple[Path, Path]) -> None:
     trust, crls = pki
     partial = tmp_path / "crls"
@@ -107,6 +112,7 @@ def test_a_crl_directory_without_a_fresh_crl_is_not_ready(tmp_path: Path, pki: t
     assert all(w["setting"] == "card_login.crl_dir" and "no fresh CRL" in w["problem"] for w in body["warnings"])
 
 
+@pytest.mark.slow
 def test_a_provider_that_can_verify_card_logins_is_ready(tmp_path: Path, pki: tuple[Path, Path]) -> None:
     trust, crls = pki
     status, body, log = readiness(tmp_path, MYNACARD_TEST_MODE="1", MYNACARD_CARD_LOGIN_TRUST_DIR=str(trust),
@@ -115,6 +121,42 @@ def test_a_provider_that_can_verify_card_logins_is_ready(tmp_path: Path, pki: tu
     assert "card_login_not_ready" not in log
 
 
+@pytest.mark.slow
 def test_the_test_authenticator_needs_no_card_roots(tmp_path: Path) -> None:
     status, body, _ = readiness(tmp_path, MYNACARD_TEST_MODE="1", MYNACARD_LOGIN_AUTHENTICATOR="test")
     assert (status, body) == (200, {"status": "ready", "warnings": []})
+
+
+# --- the findings in process (the same checks, quicker) --------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_ocsp_without_crls_is_ready_without_signing_logins(tmp_path: Path, pki: tuple[Path, Path]) -> None:
+    trust, _ = pki
+    settings = settings_for(tmp_path, MYNACARD_TEST_MODE="1", MYNACARD_CARD_LOGIN_TRUST_DIR=str(trust),
+                            MYNACARD_CARD_LOGIN_OCSP="1")
+    readiness = await card_login_readiness(settings, dt.datetime.now(dt.UTC))
+    assert readiness.ready
+    [warning] = readiness.warnings
+    assert warning.setting == "card_login.crl_dir"
+    assert "signing certificate" in warning.problem
+
+
+@pytest.mark.anyio
+async def test_refused_files_beside_admitted_roots_are_warnings(tmp_path: Path, pki: tuple[Path, Path]) -> None:
+    trust, crls = pki
+    mixed = tmp_path / "trust"
+    mixed.mkdir()
+    for root in trust.iterdir():
+        (mixed / root.name).write_bytes(root.read_bytes())
+    (mixed / "notes.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    settings = settings_for(tmp_path, MYNACARD_TEST_MODE="1", MYNACARD_CARD_LOGIN_TRUST_DIR=str(mixed),
+                            MYNACARD_CARD_LOGIN_CRL_DIR=str(crls))
+    readiness = await card_login_readiness(settings, dt.datetime.now(dt.UTC))
+    assert readiness.ready
+    [warning] = readiness.warnings
+    assert warning.setting == "card_login.trust_dir"
+    assert warning.problem.startswith("notes.pem#0 refused: ")
+    stale = await card_login_readiness(settings, dt.datetime.now(dt.UTC) + dt.timedelta(days=2))
+    assert stale.problems == (Finding("card_login.crl_dir", "no fresh CRL of any admitted root: revocation fails "
+                                                            "closed for every card"),)
