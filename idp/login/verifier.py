@@ -54,7 +54,7 @@ from keys.x509.profile import JPKI_AUTH, JPKI_SIGN, Purpose
 _log = logging.getLogger("idp.login")
 _CRL_SUFFIXES = {".crl", ".der", ".pem"}
 _PROFILES = {Purpose.AUTH: JPKI_AUTH, Purpose.SIGN: JPKI_SIGN}
-#: Refused roots named in a :class:`NotConfigured` message (all are logged).
+#: Refused roots named in a :class:`NotConfigured` message.
 _REFUSALS_SHOWN = 8
 #: How often the CRL directory is looked at for changes.
 RESCAN_INTERVAL = 5.0
@@ -152,10 +152,10 @@ class CardVerifier:
             raise NotConfigured("card_login.trust_dir", f"cannot be read: {exc.strerror}") from None
         except VerificationError as exc:
             raise NotConfigured("card_login.trust_dir", exc.detail) from None
+        if not trust.anchors:  # the message names the refused files (and is not logged on every /readyz probe)
+            raise NotConfigured("card_login.trust_dir", "no root certificate was admitted" + _refusals(trust))
         for refused in trust.refused:
             _log.warning("trust_root_refused", extra={"file": refused.source, "reason": refused.reason.value})
-        if not trust.anchors:
-            raise NotConfigured("card_login.trust_dir", "no root certificate was admitted" + _refusals(trust))
         platform = None
         if options.platform_url:
             try:
