@@ -83,7 +83,7 @@ def ours_card(clients: Mapping[str, ClientSpec], workdir: Path) -> Iterator[Targ
                              str(agent_port), "--pin-entry", "pinpad", "--card-timeout", "10"],
                             workdir / "agent.log", env=lab.env)
             try:
-                agent.wait_ready(f"http://127.0.0.1:{agent_port}/v1/status")
+                agent.wait_ready(f"http://127.0.0.1:{agent_port}/pinpad")  # a static page: /v1/ needs the Origin
                 _current.append(CardSetup(f"http://127.0.0.1:{agent_port}"))
                 yield Target("ours-card", target.issuers, target.processes, workdir)
             finally:
@@ -107,8 +107,10 @@ class CardBrowser(Browser):
         started = httpx.post(f"{agent}/v1/login", json={"token": token[1]}, headers={"Origin": issuer}, timeout=10)
         if started.status_code != 202:
             raise RuntimeError(f"the agent refused the login: {started.text}")
-        _wait(lambda: httpx.get(f"{agent}/pinpad/state", timeout=5).json().get("prompt"), "the PIN pad's prompt")
-        prompt = httpx.get(f"{agent}/pinpad/state", timeout=5).json()["prompt"]
+        pad = {"Origin": agent}  # the agent's own origin: the PIN pad's state is not for other pages
+        _wait(lambda: httpx.get(f"{agent}/pinpad/state", headers=pad, timeout=5).json().get("prompt"),
+              "the PIN pad's prompt")
+        prompt = httpx.get(f"{agent}/pinpad/state", headers=pad, timeout=5).json()["prompt"]
         httpx.post(f"{agent}/pinpad/answer", json={"prompt": prompt, "pin": secret}, headers={"Origin": agent},
                    timeout=10)
         status = f"{issuer}/interaction/{uid[1]}/card/status"

@@ -2,7 +2,8 @@
 
 The lifespan opens the database and the keyset onto ``app.state`` (and closes them in ``finally``),
 creates the first signing keys (and credential signing keys) when there are none, registers the issuer's own
-client, and runs the periodic jobs.
+client, runs the periodic jobs, and logs (``card_login_not_ready``, naming the setting) what stops every login;
+the provider then starts anyway and answers 503 on ``/readyz`` until that is fixed (:mod:`idp.endpoints.health`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 
 from idp.endpoints import route_handlers, test_login
 from idp.endpoints.dependencies import provide_metrics, provide_services
+from idp.endpoints.health import login_readiness
 from idp.errors import exception_handlers
 from idp.jobs import background_jobs
 from idp.login.authenticator import CardAuthenticator
@@ -53,6 +55,15 @@ def provider_services(settings: Settings) -> AbstractAsyncContextManager[Service
     return open_services(settings, extensions=(open_vci,))
 
 
+async def _log_readiness(services: Services) -> None:
+    """Say at start what stops or limits every login (the same findings as ``/readyz``)."""
+    readiness = await login_readiness(services)
+    for problem in readiness.problems:
+        _log.warning("card_login_not_ready", extra={"setting": problem.setting, "problem": problem.problem})
+    for warning in readiness.warnings:
+        _log.warning("card_login_limited", extra={"setting": warning.setting, "problem": warning.problem})
+
+
 def create_app(settings: Settings) -> Litestar:
     """The provider for ``settings`` (validated already: see :func:`idp.settings.load_settings`)."""
     metrics = Metrics()
@@ -66,6 +77,7 @@ def create_app(settings: Settings) -> Litestar:
             await services.keyset.rotate(utcnow())
             await start_issuer(services)
             app.state.services = services
+            await _log_readiness(services)
             async with background_jobs(services):
                 _log.info("started", extra={"issuer": settings.issuer})
                 yield

@@ -1,8 +1,9 @@
 """``python -m keys``: verify a JPKI certificate from the command line, and the verification demo.
 
 ``verify-cert`` prints exactly one JSON object and exits 0 (valid), 1 (invalid, including unreadable
-input) or 2 (bad usage). Revocation is required unless ``--no-revocation`` is given (fail closed): a
-chain-only check is a non-authoritative pre-check and is reported as such.
+input) or 2 (bad usage). The certificate and every ``--crl`` may be DER or PEM (``-----BEGIN CERTIFICATE-----``,
+``-----BEGIN X509 CRL-----``); anything else is invalid with reason ``malformed``. Revocation is required unless
+``--no-revocation`` is given (fail closed): a chain-only check is a non-authoritative pre-check and is reported as such.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from keys.errors import MalformedInput, Reason, VerificationError
 from keys.revocation.crl import load_crl
 from keys.revocation.policy import RevocationPolicy, check_revocation
+from keys.trust import parse_certificate
 from keys.trust_files import load_trust_directory
 from keys.x509.facts import decode_basic_facts
 from keys.x509.path import validate_path
@@ -25,6 +29,7 @@ from keys.x509.profile import JPKI_AUTH, JPKI_SIGN, Profile
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 _PROFILES: dict[str, Profile] = {"auth": JPKI_AUTH, "sign": JPKI_SIGN}
+_PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
 
 
 def _parse_time(value: str) -> dt.datetime:
@@ -50,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--test-roots", action="store_true", help="admit test roots (test/demo mode only)")
     verify.add_argument("--no-revocation", action="store_true",
                         help="skip revocation (a non-authoritative chain-only pre-check)")
-    verify.add_argument("certificate", type=Path)
+    verify.add_argument("certificate", type=Path, help="the card certificate, DER or PEM")
     demo = sub.add_parser("demo", help="issue a virtual test card and verify it end to end")
     demo.add_argument("--data-dir", type=Path, default=Path("var"))
     return parser
@@ -69,7 +74,7 @@ def verify_cert(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         if not trust.anchors:
             result.update(reason=Reason.UNTRUSTED_ROOT.value, detail="no trust anchor admitted from --trust")
             return EXIT_INVALID, result
-        path = validate_path(_read(args.certificate), profile=profile, trust=trust, at=at)
+        path = validate_path(_certificate_der(_read(args.certificate)), profile=profile, trust=trust, at=at)
         result["root"] = path.anchor.label
         if args.no_revocation:
             result["revocation"] = "skipped"
@@ -105,6 +110,15 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise MalformedInput(Reason.MALFORMED, f"cannot read {path.name}: {exc.strerror}") from None
+
+
+def _certificate_der(data: bytes) -> bytes:
+    """The DER of a certificate given as DER (unchanged: path validation parses it strictly) or PEM (its first
+    ``CERTIFICATE`` block, within the size limit; text before it, as ``openssl x509 -text`` writes, is ignored)."""
+    start = data.find(_PEM_CERTIFICATE)
+    if start >= 0 or data.lstrip().startswith(b"-----BEGIN"):
+        return parse_certificate(data[max(start, 0):]).public_bytes(Encoding.DER)
+    return data
 
 
 def main(argv: Sequence[str] | None = None) -> int:

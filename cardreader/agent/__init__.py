@@ -8,6 +8,11 @@ The page only learns how far the login got; the PIN never reaches the page or th
 HTTP API (``http://127.0.0.1:47210`` by default; JSON; CORS for the configured provider's origin only)
 --------------------------------------------------------------------------------------------------------
 
+Every route below (and its preflight) needs ``Origin:`` the provider's origin (``https://id.example.jp``, no
+path); without it, or with another origin, the answer is ``403`` ``{"reason": "wrong_origin", ...}`` and no state.
+Browsers send it on the login page's cross-origin requests; a client that is not a browser (the test wallet,
+:mod:`credentials.wallet.login`; test harnesses) sends the provider's origin explicitly.
+
 ==================  ==============================================================================================
 ``GET /v1/status``  ``{"agent", "protocol": 1, "provider", "kiosk", "pin_entry": "terminal"|"pinpad",
                     "state": "idle"|"busy"|"remove_card"}`` — lets the page find the agent.
@@ -28,9 +33,11 @@ agent's own loopback name (DNS rebinding). Preflights answer Private Network Acc
 (``Access-Control-Allow-Private-Network``) for the provider's origin.
 
 PIN entry: the terminal the agent runs in (default), or the PIN pad page the agent serves on its own origin
-(``/pinpad``, ``--pin-entry pinpad``; :mod:`cardreader.agent.pinpad`) for kiosks. The tries left are read first;
-a blocked PIN is not asked for; with one try left the person must confirm first; a PIN the card refused is
-never sent again.
+(``/pinpad``, ``--pin-entry pinpad``; :mod:`cardreader.agent.pinpad`) for kiosks. Its state (``GET
+/pinpad/state``) is only for the page itself: ``Sec-Fetch-Site: same-origin`` (what a browser sends with the page's
+own fetch) or ``Origin:`` the agent's own origin; its answers (``POST /pinpad/answer``) need the agent's origin.
+The tries left are read first; a blocked PIN is not asked for; with one try left the person must confirm first; a
+PIN the card refused is never sent again.
 
 Kiosk mode (``--kiosk``): after each login, successful or not, the agent keeps nothing of it and asks for the
 card to be taken; it accepts no new login until the reader is empty, so a card left behind is never used for the

@@ -5,7 +5,11 @@ See :mod:`cardreader.agent` for the routes. Every request passes these gates fir
 * the server listens on 127.0.0.1 only, and ``Host`` must name the agent itself (``127.0.0.1:<port>`` or
   ``localhost:<port>``), which defeats DNS rebinding;
 * an ``Origin`` header, when present, must be the provider's origin (the login API) or the agent's own (the PIN
-  pad); the login API *requires* the provider's origin, and only it gets CORS headers;
+  pad); every ``/v1/`` route (status, start, a login's state, preflights) *requires* the provider's origin, and
+  only it gets CORS headers; the PIN pad's state needs the agent's own origin or, as a browser sends it for the
+  page's own same-origin ``GET``, ``Sec-Fetch-Site: same-origin``; its answers need the agent's own origin. A
+  request without these gets ``403 wrong_origin`` and no state; so a client that is not a browser sends the
+  origin it acts for explicitly (``Origin: <provider origin>``, as :mod:`credentials.wallet.login` does);
 * bodies are JSON (so a cross-origin page cannot send one without a preflight, which only the provider's origin
   passes) and at most 4 KiB.
 """
@@ -238,11 +242,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             caller = self._gate()
             if path.startswith("/v1/"):
-                if caller == "agent":
-                    raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "This page may not use the login API.",
-                                  "このページからはログインAPIを利用できません。")
-                headers = self._cors() if caller == "provider" else {}
-                self._login_api(method, path, caller, headers)
+                if caller != "provider":
+                    raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "Only the provider's login page may use the "
+                                  "card agent.", "カードエージェントを利用できるのはログインページだけです。")
+                headers = self._cors()
+                self._login_api(method, path, headers)
             elif path == "/pinpad" or path.startswith("/pinpad"):
                 if caller == "provider":
                     raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "The PIN pad is the agent's own page.",
@@ -266,12 +270,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- the login API (the provider's page) ------------------------------------------------------------------
 
-    def _login_api(self, method: str, path: str, caller: str, headers: dict[str, str]) -> None:
+    def _login_api(self, method: str, path: str, headers: dict[str, str]) -> None:
+        """The provider's origin only (checked by :meth:`_route`)."""
         agent = self.server.agent
         if method == "OPTIONS":
-            if caller != "provider":
-                raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "Preflight from another origin.",
-                              "別のオリジンからの事前確認です。")
             preflight = {**headers, "Access-Control-Allow-Methods": "GET, POST",
                          "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "600"}
             if self.headers.get("Access-Control-Request-Private-Network") == "true":
@@ -282,9 +284,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.OK, agent.status(), headers)
             return
         if method == "POST" and path == "/v1/login":
-            if caller != "provider":
-                raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "Only the provider's login page may start a "
-                              "login.", "ログインを開始できるのはログインページだけです。")
             body = self._body()
             token, code = body.get("token"), body.get("code")
             try:
@@ -320,7 +319,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif method == "GET" and path == "/pinpad.js":
             self._send(HTTPStatus.OK, SCRIPT.encode(), "text/javascript; charset=utf-8", _PAGE_HEADERS)
         elif method == "GET" and path == "/pinpad/state":
-            if self.headers.get("Sec-Fetch-Site") not in (None, "same-origin", "none"):
+            if caller != "agent" and not (caller == "none" and self.headers.get("Sec-Fetch-Site") == "same-origin"):
                 raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "Not from this page.", "この画面以外からです。")
             self._json(HTTPStatus.OK, pad.state())
         elif method == "POST" and path == "/pinpad/answer":

@@ -15,8 +15,10 @@ Revocation sources:
 A fresh, authenticated GOOD from any configured source suffices; a REVOKED from any refuses; with none, the
 revocation policy fails closed: no login. The CRL directory may be left out when an online source is configured.
 
-Configuration problems (no trust directory, no root admitted, no revocation source) do not stop the provider;
-they make every card login fail with a message a person understands, and are logged.
+Configuration problems (no trust directory, no root admitted, no revocation source) do not stop the provider
+(discovery, tokens and refresh keep serving): it logs them at start and reports not ready on ``GET /readyz``
+(:mod:`idp.login.readiness`), naming the setting; a card login tried anyway fails with a message a person
+understands.
 """
 
 from __future__ import annotations
@@ -52,12 +54,20 @@ from keys.x509.profile import JPKI_AUTH, JPKI_SIGN, Purpose
 _log = logging.getLogger("idp.login")
 _CRL_SUFFIXES = {".crl", ".der", ".pem"}
 _PROFILES = {Purpose.AUTH: JPKI_AUTH, Purpose.SIGN: JPKI_SIGN}
+#: Refused roots named in a :class:`NotConfigured` message.
+_REFUSALS_SHOWN = 8
 #: How often the CRL directory is looked at for changes.
 RESCAN_INTERVAL = 5.0
 
 
 class NotConfigured(Exception):
-    """Card login cannot run with this configuration (the message names the setting)."""
+    """Card login cannot run with this configuration: ``setting`` names the setting, ``problem`` what is wrong
+    with it (no file system paths: it is shown on ``/readyz``)."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+        self.problem = problem
 
 
 @dataclass
@@ -127,27 +137,31 @@ class CardVerifier:
         """Build from the ``card_login`` settings; raise :class:`NotConfigured`."""
         options = settings.card_login
         if not options.trust_dir:
-            raise NotConfigured("card_login.trust_dir is not set")
+            raise NotConfigured("card_login.trust_dir", "is not set: no card root is trusted")
         if not (options.crl_dir or options.ocsp or options.platform_url):
-            raise NotConfigured("no revocation source: set card_login.crl_dir, card_login.ocsp or "
-                                "card_login.platform_url")
+            raise NotConfigured("card_login.crl_dir", "no revocation source: set card_login.crl_dir, card_login.ocsp "
+                                                      "or card_login.platform_url")
         directory = Path(options.trust_dir)
-        if not directory.is_dir() or (options.crl_dir and not Path(options.crl_dir).is_dir()):
-            raise NotConfigured("card_login.trust_dir or card_login.crl_dir is not a directory")
+        if not directory.is_dir():
+            raise NotConfigured("card_login.trust_dir", "is not a directory")
+        if options.crl_dir and not Path(options.crl_dir).is_dir():
+            raise NotConfigured("card_login.crl_dir", "is not a directory")
         try:
             trust = load_trust_directory(directory, allow_test_roots=settings.test_mode)
+        except OSError as exc:
+            raise NotConfigured("card_login.trust_dir", f"cannot be read: {exc.strerror}") from None
         except VerificationError as exc:
-            raise NotConfigured(f"card_login.trust_dir: {exc.detail}") from None
+            raise NotConfigured("card_login.trust_dir", exc.detail) from None
+        if not trust.anchors:  # the message names the refused files (and is not logged on every /readyz probe)
+            raise NotConfigured("card_login.trust_dir", "no root certificate was admitted" + _refusals(trust))
         for refused in trust.refused:
             _log.warning("trust_root_refused", extra={"file": refused.source, "reason": refused.reason.value})
-        if not trust.anchors:
-            raise NotConfigured("card_login.trust_dir: no root certificate was admitted")
         platform = None
         if options.platform_url:
             try:
                 keys = load_operator_keys(Path(options.platform_jwks))
             except (OSError, ValueError, VerificationError) as exc:
-                raise NotConfigured(f"card_login.platform_jwks: {type(exc).__name__}") from None
+                raise NotConfigured("card_login.platform_jwks", f"unusable ({type(exc).__name__})") from None
             platform = HttpPlatformOperator(options.platform_url, options.platform_operator, keys,
                                             options.platform_timeout)
         freshness = dt.timedelta(seconds=options.revocation_freshness)
@@ -204,6 +218,15 @@ class CardVerifier:
                 revocation = replace(revocation, ocsp_responses=[fetched[0]], nonce=fetched[1])
         return verify_card_login(certificate, signature, expected=expected, trust=self.trust,
                                  revocation=revocation, at=at, max_age=max_age)
+
+
+def _refusals(trust: TrustStore) -> str:
+    """`` (refused: FILE: WHY; ...)`` for the roots ``trust`` refused (empty when there were none)."""
+    if not trust.refused:
+        return " (no certificate file in it)"
+    listed = "; ".join(f"{r.source}: {r.detail}" for r in trust.refused[:_REFUSALS_SHOWN])
+    more = len(trust.refused) - _REFUSALS_SHOWN
+    return f" (refused: {listed}{f'; {more} more' if more > 0 else ''})"
 
 
 _verifiers: dict[tuple[CardLoginSettings, bool], CardVerifier] = {}

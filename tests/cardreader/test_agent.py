@@ -170,8 +170,8 @@ class RunningAgent:
 
     def pad(self, path: str, body: object | None = None) -> httpx.Response:
         """The PIN pad page's own requests (same origin as the agent)."""
-        if body is None:
-            return httpx.get(self.url + path, timeout=10)
+        if body is None:  # a browser's same-origin GET carries no Origin, only Sec-Fetch-Site
+            return httpx.get(self.url + path, headers={"Sec-Fetch-Site": "same-origin"}, timeout=10)
         return httpx.post(self.url + path, json=body, headers={"Origin": self.url}, timeout=10)
 
     def prompt(self, mode: str = "pin", timeout: float = 15) -> dict[str, Any]:
@@ -255,6 +255,34 @@ def test_status_and_cors_only_for_the_provider(agent: RunningAgent) -> None:
         assert "Access-Control-Allow-Origin" not in refused.headers
         assert httpx.options(agent.url + "/v1/login", headers={"Origin": origin}).status_code == 403
     assert agent.get("/v1/status", Host="rebound.evil.example:" + agent.url.rsplit(":", 1)[1]).status_code == 421
+
+
+def test_state_only_for_the_provider_and_the_pin_pad_page(reader: Slot, agent: RunningAgent,
+                                                          provider: StandInProvider) -> None:
+    """A request without an Origin (or, for the PIN pad's state, without ``Sec-Fetch-Site: same-origin``), or from
+    another origin, reads nothing: not the agent's status, not a login's state, not the PIN pad's prompt."""
+    token, _ = provider.add()
+    started = agent.post("/v1/login", {"token": token})
+    assert started.status_code == 202, started.text
+    login = f"/v1/login/{started.json()['login']}"
+    agent.prompt()  # the PIN pad has a prompt open
+    for path in ("/v1/status", login):
+        for headers in ({}, {"Origin": "https://evil.example"}, {"Origin": agent.url}, {"Origin": "null"}):
+            refused = httpx.get(agent.url + path, headers=headers, timeout=10)
+            assert refused.status_code == 403, (path, headers, refused.text)
+            assert "state" not in refused.json()
+            assert "Access-Control-Allow-Origin" not in refused.headers
+        assert agent.get(path).status_code == 200
+    for headers in ({}, {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}, {"Sec-Fetch-Site": "none"},
+                    {"Origin": agent.origin}, {"Origin": "https://evil.example", "Sec-Fetch-Site": "same-origin"}):
+        refused = httpx.get(agent.url + "/pinpad/state", headers=headers, timeout=10)
+        assert refused.status_code == 403, (headers, refused.text)
+        assert "prompt" not in refused.json()
+    assert httpx.get(agent.url + "/pinpad/state", headers={"Origin": agent.url}).json()["prompt"]
+    assert agent.pad("/pinpad/state").json()["prompt"]  # the page's own fetch: Sec-Fetch-Site same-origin
+    port = agent.url.rsplit(":", 1)[1]
+    for host in (f"rebound.evil.example:{port}", f"127.0.0.1:{int(port) + 1}", "127.0.0.1", f"localhost.:{port}"):
+        assert agent.get(login, Host=host).status_code == 421, host
 
 
 def test_only_the_provider_page_with_a_token_starts_a_login(agent: RunningAgent) -> None:

@@ -157,7 +157,7 @@ class Browser:
 def answer_pinpad(agent: Agent, secret: str, stop: threading.Event, typing: float = 0.0) -> None:
     """The person at the reader: types ``secret`` into the agent's PIN pad once it asks (taking ``typing`` s)."""
     while not stop.is_set():
-        state = httpx.get(f"{agent.url}/pinpad/state").json()
+        state = httpx.get(f"{agent.url}/pinpad/state", headers={"Origin": agent.url}).json()
         if state["prompt"] is not None:
             time.sleep(typing)
             httpx.post(f"{agent.url}/pinpad/answer", json={"prompt": state["prompt"], "pin": secret},

@@ -19,12 +19,12 @@ from tests.support.processes import free_port
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _wait(url: str, process: subprocess.Popen[str], timeout: float = 90) -> httpx.Response:
+def _wait(url: str, process: subprocess.Popen[str], timeout: float = 90, **headers: str) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while True:
         assert process.poll() is None, "idp demo stopped early"
         try:
-            return httpx.get(url, timeout=2)
+            return httpx.get(url, headers=headers, timeout=2)
         except httpx.TransportError:
             assert time.monotonic() < deadline, f"{url} never answered"
             time.sleep(0.3)
@@ -53,7 +53,7 @@ def test_demo_runs_and_stops(tmp_path: Path) -> None:
         assert page.status_code == 200
         assert str(page.url).startswith(f"http://127.0.0.1:{port}/interaction/")
         assert f"127.0.0.1:{agent_port}" in page.text + script.text
-        status = _wait(f"http://127.0.0.1:{agent_port}/v1/status", process)
+        status = _wait(f"http://127.0.0.1:{agent_port}/v1/status", process, Origin=f"http://127.0.0.1:{port}")
         assert status.status_code == 200, status.text
     finally:
         process.send_signal(signal.SIGINT)
@@ -72,10 +72,10 @@ def test_the_demo_signing_login_releases_the_facts_after_consent(tmp_path: Path)
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("needs Debian's chromium")
-    process, _, rp_port, agent_port = _demo(tmp_path)
+    process, port, rp_port, agent_port = _demo(tmp_path)
     try:
         _wait(f"http://127.0.0.1:{rp_port}/", process)
-        _wait(f"http://127.0.0.1:{agent_port}/v1/status", process)
+        _wait(f"http://127.0.0.1:{agent_port}/v1/status", process, Origin=f"http://127.0.0.1:{port}")
         with sync_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                         args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])

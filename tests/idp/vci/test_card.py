@@ -92,7 +92,8 @@ class Person:
 
     def _run(self) -> None:
         while not self.stop.is_set():
-            prompt = httpx.get(f"{self.agent.url}/pinpad/state", timeout=5).json()["prompt"]
+            prompt = httpx.get(f"{self.agent.url}/pinpad/state", headers={"Origin": self.agent.url},
+                               timeout=5).json()["prompt"]
             if prompt is not None:
                 httpx.post(f"{self.agent.url}/pinpad/answer", json={"prompt": prompt, "pin": SIGN_PASSWORD},
                            headers={"Origin": self.agent.url}, timeout=5)
