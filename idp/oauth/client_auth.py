@@ -75,8 +75,9 @@ async def authenticate_client(
 
     ``form`` is the decoded request body (``client_id``, ``client_assertion_type``, ``client_assertion``);
     ``authorization`` the HTTP Authorization header, if any; ``audiences`` the values a client assertion's
-    ``aud`` may hold (:func:`endpoint_audiences`), every one of its values being one of them. Raises :class:`idp.errors.InvalidClient`
-    (or :class:`idp.errors.InvalidRequest` for a malformed request) on every other outcome.
+    ``aud`` may hold (:func:`endpoint_audiences`), every one of its values being one of them. Raises
+    :class:`idp.errors.InvalidClient` (or :class:`idp.errors.InvalidRequest` for a malformed request) on every
+    other outcome.
     """
     basic = _basic_credentials(authorization)
     assertion = form.get("client_assertion")

@@ -91,8 +91,19 @@ async def exchange(services: Services, grant_type: str, request: TokenRequest) -
     for name in grant.required:
         if not request.params.get(name):
             raise InvalidRequest(f"{name} is required")
+    if request.client.dpop_bound_access_tokens:
+        require_dpop(request, "this client registered dpop_bound_access_tokens (RFC 9449 §5.2)")
     return await grant.handler(services, request)
 
 
+def require_dpop(request: TokenRequest, reason: str) -> DpopProof:
+    """The request's DPoP proof, checked before a grant touches its code or token (so a request refused for want of
+    one costs nothing); ``invalid_request`` without one, saying ``reason``. Every grant of a client that registered
+    ``dpop_bound_access_tokens`` needs one (RFC 9449 §5.2, checked by :func:`exchange`)."""
+    if request.dpop is None:
+        raise InvalidRequest(f"a DPoP proof is required: {reason}")
+    return request.dpop
+
+
 __all__ = ["GrantType", "TokenRequest", "exchange", "find_grant", "grant_types", "register_grant",
-           "registered_grants"]
+           "registered_grants", "require_dpop"]

@@ -402,5 +402,5 @@ def test_the_fapi2_profile_refuses_legacy_audiences_at_start(tmp_path: Path) -> 
                      MYNACARD_TOKENS_CLIENT_ASSERTION_LEGACY_AUDIENCES="true")
     assert "authorization.profile" in str(caught.value)
     assert "tokens.client_assertion_legacy_audiences" in str(caught.value)
-    with pytest.raises(SettingsError, match="authorization.profile"):
+    with pytest.raises(SettingsError, match=r"authorization\.profile"):
         settings_for(tmp_path, MYNACARD_AUTHORIZATION_PROFILE="fapi1")
