@@ -114,10 +114,14 @@ class TokenSettings:
         recommend="As short as the relying parties allow; 30 days or less.")
     refresh_token_reuse_grace: float = option(
         10.0,
-        doc="Each refresh rotates the refresh token. For this long after a rotation, presenting the old token "
-            "again (same client, same DPoP key, same scope) returns the very same response, so a client that "
-            "lost the answer can retry; any other reuse revokes the whole grant (RFC 9700 §4.14.2).",
-        recommend="A few seconds; 0 turns retries off.")
+        doc="Each refresh rotates the refresh token, and presenting a rotated one again (a replay) is always "
+            "detected: logged as refresh_replay with a hash of the grant id and counted in idp_refresh_replays "
+            "(RFC 9700 §4.14.2). Public clients (token_endpoint_auth_method none) whose refresh tokens are not "
+            "DPoP-bound get no grace: any replay revokes the whole grant with every token issued under it. For "
+            "other clients, for this long after a rotation ONE retry of the old token by the same client with the "
+            "same DPoP key and the same scope gets the very same response, so a client that lost the answer can "
+            "retry; a second replay, a differing one or one after the grace revokes the whole grant.",
+        recommend="A few seconds; 0 turns retries off for every client.")
     client_assertion_legacy_audiences: bool = option(
         False,
         doc="Also accept, as a private_key_jwt client assertion's aud, the token endpoint's URL and the URL of the "

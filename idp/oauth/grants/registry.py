@@ -21,6 +21,7 @@ from typing import Any
 
 from idp.clients import AuthMethod, Client
 from idp.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from idp.metrics import Metrics
 from idp.oauth.dpop import DpopProof
 from idp.oauth.plugins import Registry
 from idp.runtime import Services
@@ -34,6 +35,8 @@ class TokenRequest:
     params: Mapping[str, str]
     dpop: DpopProof | None
     now: dt.datetime
+    #: The provider's metrics, for what a grant counts besides its outcome (refresh-token replays).
+    metrics: Metrics | None = None
 
 
 Handler = Callable[[Services, TokenRequest], Awaitable[dict[str, Any]]]
