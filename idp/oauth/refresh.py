@@ -166,6 +166,10 @@ async def refresh(
     if current is None:
         raise InvalidGrant("the refresh token is invalid, expired or revoked")
     authorization = current.authorization
+    access_jkt = None if dpop is None else dpop.jkt
+    if current.consumed_at is not None:  # a replay: the identical retry, or revoke, whatever else differs
+        wanted = authorization.scope if scope is None else scope
+        return await _retry_or_revoke(services, token, current, client, wanted, access_jkt, now, metrics)
     if authorization.client_id != client.client_id:
         raise InvalidGrant("the refresh token was issued to another client",
                            detail=f"issued to {authorization.client_id}")
@@ -175,9 +179,6 @@ async def refresh(
         scope = authorization.scope
     elif not set(scope) <= set(authorization.scope):
         raise InvalidScope("the requested scope exceeds the granted scope (RFC 6749 §6)")
-    access_jkt = None if dpop is None else dpop.jkt
-    if current.consumed_at is not None:
-        return await _retry_or_revoke(services, token, current, client, scope, access_jkt, now, metrics)
     grant = await services.objects.find(GRANT_KIND, authorization.grant_id, now=now)
     if grant is None:
         raise InvalidGrant("the grant has been revoked or has expired")
@@ -209,12 +210,12 @@ async def _retry_or_revoke(
     now: dt.datetime,
     metrics: Metrics | None,
 ) -> dict[str, Any]:
-    """A consumed token again: the stored response for the first identical retry within the grace of a client that
-    has one (:func:`has_grace`), else revoke the grant."""
+    """A consumed token again: the stored response for the first identical retry (same client, DPoP key and scope)
+    within the grace of a client that has one (:func:`has_grace`), else revoke the grant."""
     assert used.consumed_at is not None
     grace = dt.timedelta(seconds=services.settings.tokens.refresh_token_reuse_grace)
     grant_id = used.authorization.grant_id
-    if has_grace(client, used.jkt) and now < used.consumed_at + grace:
+    if client.client_id == used.client_id and has_grace(client, used.jkt) and now < used.consumed_at + grace:
         deadline = time.monotonic() + RETRY_WAIT
         while await services.objects.find(RETRY_KIND, token_id(token), now=now) is None:
             if time.monotonic() >= deadline:

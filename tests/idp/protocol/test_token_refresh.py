@@ -165,7 +165,7 @@ def test_no_grace_means_any_reuse_revokes(tmp_path: Path) -> None:
         assert not op.grant_exists(grant_id)
 
 
-@pytest.mark.parametrize("difference", ["scope", "dpop key", "no dpop key"])
+@pytest.mark.parametrize("difference", ["scope", "dpop key", "no dpop key", "wider scope", "another client"])
 def test_a_different_request_within_the_grace_revokes_the_family(op: Provider, difference: str) -> None:
     rp = op.register("rp-server", AuthMethod.CLIENT_SECRET_BASIC)
     key = DpopKey()
@@ -174,7 +174,9 @@ def test_a_different_request_within_the_grace_revokes_the_family(op: Provider, d
     second = op.refresh(rp, first["refresh_token"], key).json()
     replay = {"scope": lambda: op.refresh(rp, first["refresh_token"], key, scope="openid"),
               "dpop key": lambda: op.refresh(rp, first["refresh_token"], DpopKey()),
-              "no dpop key": lambda: op.refresh(rp, first["refresh_token"])}[difference]()
+              "no dpop key": lambda: op.refresh(rp, first["refresh_token"]),
+              "wider scope": lambda: op.refresh(rp, first["refresh_token"], key, scope="openid offline_access profile"),
+              "another client": lambda: op.refresh(op.register("rp-thief"), first["refresh_token"], key)}[difference]()
     assert replay.json()["error"] == "invalid_grant"
     assert not op.grant_exists(issued.grant_id)
     assert op.refresh(rp, second["refresh_token"], key).json()["error"] == "invalid_grant"
