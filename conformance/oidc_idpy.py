@@ -39,15 +39,26 @@ def _client(spec: ClientSpec, issuer: str, http: _Http) -> Any:
     logging.getLogger("idpyoidc").setLevel(logging.CRITICAL)  # failures are reported by the scenarios
     try:
         from cryptojwt.key_jar import KeyJar
+        from idpyoidc.client.client_auth import PrivateKeyJWT
         from idpyoidc.client.oauth2.stand_alone_client import StandAloneClient
     except ImportError as exc:
         raise Failed(f"idpyoidc is not installed ({exc}); pip install idpyoidc") from None
+
+    class IssuerAudience(PrivateKeyJWT):  # type: ignore[misc]
+        """private_key_jwt with the issuer as the only audience (draft-ietf-oauth-rfc7523bis §4), as the provider
+        requires by default: idpyoidc 5 names the token endpoint URL at the token endpoint. Its own setting, the
+        ``audience`` keyword, does not reach the token request from StandAloneClient."""
+
+        def _get_audience_and_algorithm(self, context: Any, keyjar: Any, **kwargs: Any) -> tuple[str, str]:
+            _, algorithm = super()._get_audience_and_algorithm(context, keyjar, **kwargs)
+            return context.provider_info["issuer"], algorithm
+
     assert spec.private_jwk is not None
     keyjar = KeyJar()
     keyjar.import_jwks({"keys": [spec.private_jwk]}, "")
     config = {
         "client_id": spec.client_id, "client_type": "oidc", "issuer": issuer, "redirect_uris": [spec.redirect_uri],
-        "client_authn_methods": ["private_key_jwt"],
+        "client_authn_methods": {"private_key_jwt": IssuerAudience},
         "preference": {"token_endpoint_auth_methods_supported": ["private_key_jwt"],
                        "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
                        "id_token_signing_alg_values_supported": ["ES256"], "subject_types_supported": ["pairwise"],

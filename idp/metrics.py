@@ -38,6 +38,9 @@ class Metrics:
         self.token_reuse = Counter("idp_token_reuse", "Replays of a used authorization code or rotated refresh "
                                    "token, each of which revoked its grant (RFC 9700 §4.14.2).",
                                    ["kind"], registry=self.registry)
+        self.refresh_replays = Counter("idp_refresh_replays", "Replays of a rotated refresh token by outcome: "
+                                       "answered (the one identical retry within the grace) or revoked (the grant "
+                                       "with all its tokens; RFC 9700 §4.14.2).", ["outcome"], registry=self.registry)
 
     def exposition(self) -> bytes:
         """The text exposition format; across all workers when ``PROMETHEUS_MULTIPROC_DIR`` is set."""

@@ -114,10 +114,22 @@ class TokenSettings:
         recommend="As short as the relying parties allow; 30 days or less.")
     refresh_token_reuse_grace: float = option(
         10.0,
-        doc="Each refresh rotates the refresh token. For this long after a rotation, presenting the old token "
-            "again (same client, same DPoP key, same scope) returns the very same response, so a client that "
-            "lost the answer can retry; any other reuse revokes the whole grant (RFC 9700 §4.14.2).",
-        recommend="A few seconds; 0 turns retries off.")
+        doc="Each refresh rotates the refresh token, and presenting a rotated one again (a replay) is always "
+            "detected: logged as refresh_replay with a hash of the grant id and counted in idp_refresh_replays "
+            "(RFC 9700 §4.14.2). Public clients (token_endpoint_auth_method none) whose refresh tokens are not "
+            "DPoP-bound get no grace: any replay revokes the whole grant with every token issued under it. For "
+            "other clients, for this long after a rotation ONE retry of the old token by the same client with the "
+            "same DPoP key and the same scope gets the very same response, so a client that lost the answer can "
+            "retry; a second replay, a differing one or one after the grace revokes the whole grant.",
+        recommend="A few seconds; 0 turns retries off for every client.")
+    client_assertion_legacy_audiences: bool = option(
+        False,
+        doc="Also accept, as a private_key_jwt client assertion's aud, the token endpoint's URL and the URL of the "
+            "endpoint receiving it (RFC 7523 §3, OIDC Core §9). Off: the issuer identifier is the only audience, as a "
+            "string or a one-element array (draft-ietf-oauth-rfc7523bis §4, FAPI 2.0 Security Profile §5.3.2.1); "
+            "an array naming anything else is refused either way. Refused under authorization.profile 'fapi2'.",
+        recommend="false; turn on only for relying parties whose library cannot send the issuer, and only until "
+                  "they can.")
     client_credentials_scopes: tuple[str, ...] = option(
         (), doc="Scope values confidential clients may request with the client_credentials grant (RFC 6749 §4.4); "
                 "such tokens name the client, never a person.")
@@ -130,6 +142,10 @@ class TokenSettings:
 class AuthorizationSettings:
     """``[authorization]``: the authorization endpoint, pushed requests, login interactions, sessions, consent."""
 
+    profile: str = option("", doc="Security profile the provider holds itself to: '' (none beyond the defaults) or "
+                                  "'fapi2' (FAPI 2.0 Security Profile: settings that contradict it are refused at "
+                                  "start, today tokens.client_assertion_legacy_audiences).",
+                          recommend="'fapi2' for FAPI 2.0 deployments.")
     code_ttl: float = option(60.0, doc="Lifetime of an authorization code; it is also single use (RFC 6749 §4.1.2).",
                              recommend="60 seconds or less (FAPI 2.0 Security Profile §5.3.2.1).")
     par_ttl: float = option(60.0, doc="Lifetime of the request_uri of a pushed authorization request (RFC 9126 "
@@ -409,6 +425,11 @@ def check(settings: Settings) -> list[str]:
     if {"openid", "offline_access"} & set(settings.tokens.client_credentials_scopes):
         problems.append("tokens.client_credentials_scopes: openid and offline_access need a person, not a client")
     authz = settings.authorization
+    if authz.profile not in ("", "fapi2"):
+        problems.append("authorization.profile: '' or 'fapi2'")
+    elif authz.profile == "fapi2" and settings.tokens.client_assertion_legacy_audiences:
+        problems.append("authorization.profile 'fapi2' refuses tokens.client_assertion_legacy_audiences: the issuer "
+                        "is the only client assertion audience (FAPI 2.0 Security Profile §5.3.2.1)")
     for name in ("code_ttl", "par_ttl", "interaction_ttl", "session_ttl", "consent_ttl"):
         if getattr(authz, name) <= 0:
             problems.append(f"authorization.{name}: must be positive")

@@ -2,7 +2,7 @@
 
 Steps, after node-oidc-provider's ``lib/actions/token.js``: read the form body (bounded, no repeated
 parameter: RFC 6749 §3.2), ``grant_type`` present, client authentication (:mod:`idp.oauth.client_auth`,
-``aud`` the issuer or this URL), the DPoP proof if one is sent (:mod:`idp.oauth.dpop`), then the grant
+``aud`` the issuer), the DPoP proof if one is sent (:mod:`idp.oauth.dpop`), then the grant
 (:mod:`idp.oauth.grants`, a registry: each grant type says which parameters and client authentication it
 needs); a request without any client authentication goes to the grant's anonymous client when it has one
 (OpenID4VCI 1.0 §6.1, anonymous access to the pre-authorized code grant). Answers are JSON with
@@ -80,7 +80,7 @@ async def token(
     except dpop.UseDpopNonce as exc:
         return error_response(exc, metrics, headers={"DPoP-Nonce": exc.nonce})
     try:
-        body = await grants.exchange(services, grant_type, grants.TokenRequest(client, form, proof, utcnow()))
+        body = await grants.exchange(services, grant_type, grants.TokenRequest(client, form, proof, utcnow(), metrics))
     except TokenReuse as exc:
         metrics.token_reuse.labels(exc.kind).inc()
         _log.warning("token_reuse", extra={"kind": exc.kind, "client_id": client.client_id, "detail": exc.detail})

@@ -7,7 +7,9 @@ it, as the ``access_token`` form parameter of a ``POST`` (RFC 6750 §2.2); one m
 The token must be valid (:func:`idp.oauth.tokens.verify_access_token`). A DPoP-bound one (``cnf.jkt``) needs the
 ``DPoP`` scheme and a proof of its key for this resource's URL whose ``ath`` is the token's hash (RFC 9449
 §7.1; :func:`idp.oauth.dpop.dpop_proof`); an unbound one the ``Bearer`` scheme, and only where the resource
-does not require DPoP. Then the resource's own check (a scope, a grant member: ``insufficient_scope``, 403).
+does not require DPoP and its client did not register ``dpop_bound_access_tokens`` (RFC 9449 §5.2: the token
+endpoint binds every token of such a client, so an unbound one predates the registration). Then the
+resource's own check (a scope, a grant member: ``insufficient_scope``, 403).
 Failures answer 401 with a challenge of the scheme used (RFC 6750 §3, RFC 9449 §7.1); a stale DPoP nonce is
 ``use_dpop_nonce`` with a fresh ``DPoP-Nonce`` header (RFC 9449 §8)::
 
@@ -101,6 +103,9 @@ async def _verified(request: AnyRequest, services: Services, policy: AccessPolic
         proof = await dpop.dpop_proof(request, services, path=policy.path, access_token=token)
         if proof is None or proof.jkt != access.jkt:
             raise InvalidToken("the DPoP proof is missing or made with another key (RFC 9449 §7.1)")
+    elif access.client.dpop_bound_access_tokens:
+        raise InvalidToken("the access token is not DPoP-bound, but its client registered dpop_bound_access_tokens "
+                           "(RFC 9449 §5.2)")
     elif scheme == "DPoP":
         raise InvalidToken("the access token is not DPoP-bound; use the Bearer scheme")
     elif policy.require_dpop:

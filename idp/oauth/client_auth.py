@@ -1,9 +1,16 @@
 """Client authentication at the token, PAR, revocation and introspection endpoints.
 
 RFC 6749 §2.3 (one method per request; client_secret_basic per §2.3.1), RFC 7523 §2.2 and §3 with OIDC
-Core §9 (private_key_jwt: ``iss`` = ``sub`` = client_id, ``aud`` the issuer or the endpoint URL, ``exp``
-required and bounded, ``jti`` single use), and ``none`` for public clients only. A client authenticates
-only with the method it registered.
+Core §9 (private_key_jwt: ``iss`` = ``sub`` = client_id, ``exp`` required and bounded, ``jti`` single use),
+and ``none`` for public clients only. A client authenticates only with the method it registered.
+
+A client assertion's ``aud`` is the issuer identifier and nothing else, at every endpoint that authenticates
+clients (draft-ietf-oauth-rfc7523bis §4, FAPI 2.0 Security Profile §5.3.2.1): the issuer as a string, or an
+array holding exactly that one value. Endpoint URLs as audiences let an assertion made for one server be
+replayed at another that shares an endpoint URL scheme; ``tokens.client_assertion_legacy_audiences`` accepts
+the token endpoint's and the receiving endpoint's URL again for relying parties that still send them (refused
+under ``authorization.profile = "fapi2"``). An array naming anything else is refused either way
+(``invalid_client``, RFC 6749 §5.2).
 
 Client assertions are verified with :func:`keys.jose.jwt.verify_jwt` (strict JWS: no ``none``, no
 header-supplied keys) against the client's registered ``jwks``. ``jwks_uri`` is not fetched: registering
@@ -42,14 +49,17 @@ ASSERTION_ALGORITHMS: Final = ("ES256", "PS256", "EdDSA")
 #: Objects-store kind recording used assertion ``jti`` values until their ``exp``.
 JTI_KIND: Final = "ClientAssertionJti"
 #: The token endpoint's path (:mod:`idp.endpoints.token`), which a client assertion's ``aud`` may name at every
-#: endpoint (RFC 7523 §3).
+#: endpoint under ``tokens.client_assertion_legacy_audiences`` (RFC 7523 §3).
 TOKEN_PATH: Final = "/token"
 _MAX_CLIENT_ID: Final = 255
 
 
 def endpoint_audiences(settings: Settings, path: str) -> tuple[str, ...]:
-    """What a client assertion's ``aud`` may be at the endpoint ``path``: the issuer, the token endpoint URL
-    (RFC 7523 §3) or the endpoint's own URL."""
+    """What a client assertion's ``aud`` may hold at the endpoint ``path``: the issuer only
+    (draft-ietf-oauth-rfc7523bis §4); with ``tokens.client_assertion_legacy_audiences`` also the token endpoint URL
+    (RFC 7523 §3) and the endpoint's own URL."""
+    if not settings.tokens.client_assertion_legacy_audiences:
+        return (settings.issuer,)
     return tuple(dict.fromkeys((settings.issuer, settings.issuer + TOKEN_PATH, settings.issuer + path)))
 
 
@@ -65,8 +75,9 @@ async def authenticate_client(
 
     ``form`` is the decoded request body (``client_id``, ``client_assertion_type``, ``client_assertion``);
     ``authorization`` the HTTP Authorization header, if any; ``audiences`` the values a client assertion's
-    ``aud`` may take (the issuer and this endpoint's URL). Raises :class:`idp.errors.InvalidClient`
-    (or :class:`idp.errors.InvalidRequest` for a malformed request) on every other outcome.
+    ``aud`` may hold (:func:`endpoint_audiences`), every one of its values being one of them. Raises
+    :class:`idp.errors.InvalidClient` (or :class:`idp.errors.InvalidRequest` for a malformed request) on every
+    other outcome.
     """
     basic = _basic_credentials(authorization)
     assertion = form.get("client_assertion")
@@ -120,6 +131,9 @@ async def _private_key_jwt(
     except VerificationError as exc:
         raise _invalid("client assertion refused", client_id, basic_used=False, detail=str(exc)) from None
     claims = verified.claims
+    if not _only_accepted(claims["aud"], audiences):
+        raise _invalid("client assertion aud must be the issuer only (draft-ietf-oauth-rfc7523bis §4)", client_id,
+                       basic_used=False)
     if claims["sub"] != client_id:
         raise _invalid("client assertion sub must be the client_id", client_id, basic_used=False)
     jti, exp = claims["jti"], claims["exp"]
@@ -132,6 +146,15 @@ async def _private_key_jwt(
                                                 now=now):
         raise _invalid("client assertion already used", client_id, basic_used=False)
     return client
+
+
+def _only_accepted(aud: object, audiences: Collection[str]) -> bool:
+    """Whether ``aud`` is one accepted value, or an array of distinct accepted values (with only the issuer
+    accepted: exactly ``[issuer]``); :func:`keys.jose.jwt.verify_jwt` checked only that one value is ours."""
+    if isinstance(aud, str):
+        return aud in audiences
+    return (isinstance(aud, list) and len(aud) == len(set(map(str, aud)))
+            and all(isinstance(value, str) and value in audiences for value in aud))
 
 
 def single_use_key(scope: str, jti: str) -> str:

@@ -4,13 +4,20 @@ A refresh token is 256 random bits, stored only as its SHA-256 (objects of kind 
 grant, expiring with it: rotation never extends a grant). Each use consumes the token atomically and
 issues a successor, so every grant has one live refresh token at a time.
 
-Presenting a consumed token again is either a retry or an attack. Within
-``tokens.refresh_token_reuse_grace`` of the rotation, the same client with the same DPoP key and the same
-scope gets the very same response back, successor included: the winner stores it encrypted under a key
-derived from the old token (HKDF-SHA256, AES-256-GCM; kind ``RefreshRetry``), so nothing usable lies in
-the database and only a holder of the old token can read it. Every other reuse revokes the grant with all
-its tokens (:func:`idp.oauth.tokens.revoke_grant`). A retry that arrives while the winner is still writing
-waits for it, for at most :data:`RETRY_WAIT` seconds.
+Presenting a consumed token again (a replay) is either a retry or an attack (RFC 9700 §4.14.2), and is always
+detected: logged as ``refresh_replay`` (outcome, the client, the first 16 hex digits of the grant id's SHA-256)
+and counted (``idp_refresh_replays{outcome}``). The policy:
+
+* A public client (``token_endpoint_auth_method`` none) whose refresh token is not sender-constrained (not bound
+  to a DPoP key) gets no grace: whoever presents its token proves nothing but possession, so any replay of a
+  rotated token revokes the grant with all its tokens (:func:`idp.oauth.tokens.revoke_grant`).
+* Every other client gets ``tokens.refresh_token_reuse_grace`` after a rotation, in which ONE retry by the same
+  client with the same DPoP key and the same scope gets the very same response back, successor included: the
+  winner stores it encrypted under a key derived from the old token (HKDF-SHA256, AES-256-GCM; kind
+  ``RefreshRetry``, consumed by that retry), so nothing usable lies in the database and only a holder of the old
+  token can read it. A second replay within the grace, a replay that differs, or one after the grace revokes
+  the grant. A retry that arrives while the winner is still writing waits for it, for at most
+  :data:`RETRY_WAIT` seconds.
 
 Refresh tokens of public clients that used DPoP are bound to that key (RFC 9449 §5); confidential
 clients' are bound to the client by its authentication instead.
@@ -22,6 +29,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import secrets
 import time
@@ -36,6 +44,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from idp.clients import AuthMethod, Client
 from idp.errors import InvalidGrant, InvalidScope, InvalidToken
+from idp.metrics import Metrics
 from idp.oauth.dpop import DpopProof
 from idp.oauth.tokens import (
     GRANT_KIND,
@@ -57,6 +66,7 @@ RETRY_KIND: Final = "RefreshRetry"
 RETRY_WAIT: Final = 2.0
 _POLL: Final = 0.05
 _HKDF_INFO: Final = b"mynacard-id refresh-token retry"
+_log = logging.getLogger("idp.refresh")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +105,12 @@ async def issue_refresh_token(
     payload = {**authorization.to_payload(), "jkt": jkt}
     await services.objects.upsert(REFRESH_KIND, token_id(token), payload, expires_at, grant_id=authorization.grant_id)
     return token
+
+
+def has_grace(client: Client, jkt: str | None) -> bool:
+    """Whether a replay of ``client``'s refresh token bound to ``jkt`` may be a retry: not for public clients
+    without sender constraint (RFC 9700 §4.14.2; module docstring)."""
+    return client.auth_method is not AuthMethod.NONE or jkt is not None
 
 
 def refresh_binding(client: Client, dpop: DpopProof | None, current: str | None = None) -> str | None:
@@ -141,13 +157,19 @@ async def refresh(
     scope: tuple[str, ...] | None,
     dpop: DpopProof | None,
     now: dt.datetime,
+    metrics: Metrics | None = None,
 ) -> dict[str, Any]:
     """The refresh_token grant (RFC 6749 §6): rotate ``token`` and answer for ``scope`` (None: the granted
-    scope; otherwise a subset of it: narrowing only)."""
+    scope; otherwise a subset of it: narrowing only). Replays follow the module docstring's policy, counted in
+    ``metrics`` when given."""
     current = await find_refresh_token(services, token, now)
     if current is None:
         raise InvalidGrant("the refresh token is invalid, expired or revoked")
     authorization = current.authorization
+    access_jkt = None if dpop is None else dpop.jkt
+    if current.consumed_at is not None:  # a replay: the identical retry, or revoke, whatever else differs
+        wanted = authorization.scope if scope is None else scope
+        return await _retry_or_revoke(services, token, current, client, wanted, access_jkt, now, metrics)
     if authorization.client_id != client.client_id:
         raise InvalidGrant("the refresh token was issued to another client",
                            detail=f"issued to {authorization.client_id}")
@@ -157,9 +179,6 @@ async def refresh(
         scope = authorization.scope
     elif not set(scope) <= set(authorization.scope):
         raise InvalidScope("the requested scope exceeds the granted scope (RFC 6749 §6)")
-    access_jkt = None if dpop is None else dpop.jkt
-    if current.consumed_at is not None:
-        return await _retry_or_revoke(services, token, current, scope, access_jkt, now)
     grant = await services.objects.find(GRANT_KIND, authorization.grant_id, now=now)
     if grant is None:
         raise InvalidGrant("the grant has been revoked or has expired")
@@ -167,7 +186,7 @@ async def refresh(
         lost = await find_refresh_token(services, token, now)
         if lost is None or lost.consumed_at is None:
             raise InvalidGrant("the refresh token is invalid, expired or revoked")
-        return await _retry_or_revoke(services, token, lost, scope, access_jkt, now)
+        return await _retry_or_revoke(services, token, lost, client, scope, access_jkt, now, metrics)
     successor = await issue_refresh_token(services, authorization, jkt=refresh_binding(client, dpop, current.jkt),
                                           expires_at=grant.expires_at)
     claims = grant.payload.get("claims") or {}
@@ -175,7 +194,7 @@ async def refresh(
                                    released=claims.get("id_token") or {}, nonce=None, jkt=access_jkt,
                                    refresh_token=successor, now=now)
     grace = services.settings.tokens.refresh_token_reuse_grace
-    if grace > 0:
+    if grace > 0 and has_grace(client, current.jkt):
         await services.objects.upsert(RETRY_KIND, token_id(token), _seal(token, body, scope, access_jkt),
                                       now + dt.timedelta(seconds=grace), grant_id=authorization.grant_id)
     return body
@@ -185,27 +204,41 @@ async def _retry_or_revoke(
     services: Services,
     token: str,
     used: RefreshToken,
+    client: Client,
     scope: tuple[str, ...],
     jkt: str | None,
     now: dt.datetime,
+    metrics: Metrics | None,
 ) -> dict[str, Any]:
-    """A consumed token again: the stored response for an identical retry within the grace, else revoke."""
+    """A consumed token again: the stored response for the first identical retry (same client, DPoP key and scope)
+    within the grace of a client that has one (:func:`has_grace`), else revoke the grant."""
     assert used.consumed_at is not None
     grace = dt.timedelta(seconds=services.settings.tokens.refresh_token_reuse_grace)
     grant_id = used.authorization.grant_id
-    if now < used.consumed_at + grace:
+    if client.client_id == used.client_id and has_grace(client, used.jkt) and now < used.consumed_at + grace:
         deadline = time.monotonic() + RETRY_WAIT
-        while (stored := await services.objects.find(RETRY_KIND, token_id(token), now=now)) is None:
+        while await services.objects.find(RETRY_KIND, token_id(token), now=now) is None:
             if time.monotonic() >= deadline:
                 raise InvalidGrant("the refresh token is being rotated; retry shortly",
                                    detail=f"grant {grant_id}: no retry record after {RETRY_WAIT} s")
             await asyncio.sleep(_POLL)
-        same = stored.payload.get("scope") == sorted(scope) and stored.payload.get("jkt") == jkt
-        body = _open(token, stored.payload) if same else None
+        stored = await services.objects.consume(RETRY_KIND, token_id(token), now=now)  # one retry only
+        same = stored is not None and stored.payload.get("scope") == sorted(scope) and stored.payload.get("jkt") == jkt
+        body = _open(token, stored.payload) if stored is not None and same else None
         if body is not None:
+            _replayed(metrics, client, grant_id, "answered")
             return body
+    _replayed(metrics, client, grant_id, "revoked")
     raise await revoke_grant(services, grant_id, "refresh_token")
 
+
+def _replayed(metrics: Metrics | None, client: Client, grant_id: str, outcome: str) -> None:
+    """Log and count a replay of a rotated refresh token (the grant id only as a hash prefix)."""
+    grant = hashlib.sha256(grant_id.encode("utf-8")).hexdigest()[:16]
+    _log.log(logging.INFO if outcome == "answered" else logging.WARNING, "refresh_replay",
+             extra={"outcome": outcome, "client_id": client.client_id, "grant": grant})
+    if metrics is not None:
+        metrics.refresh_replays.labels(outcome).inc()
 
 
 async def find_token(services: Services, token: str, now: dt.datetime) -> AccessToken | RefreshToken | None:

@@ -2,7 +2,9 @@
 ``urn:ietf:params:oauth:grant-type:pre-authorized_code``).
 
 Checks, in order, each failure an RFC 6749 §5.2 error with the §6.3 clarifications: a DPoP proof when
-``credentials.require_dpop`` (checked before the code is touched, so a missing proof does not cost the code);
+``credentials.require_dpop`` or when the authenticated client registered ``dpop_bound_access_tokens`` (RFC 9449
+§5.2, :func:`idp.oauth.grants.exchange`), checked before the code is touched, so a missing proof does not cost the
+code;
 ``pre-authorized_code`` present; then one atomic redemption (:meth:`idp.storage.credentials.pre_authorized_codes.
 PreAuthorizedCodeStore.redeem`): unknown, expired, used or dead codes are ``invalid_grant``; a missing
 ``tx_code`` where one is expected, or one where none is, ``invalid_request``; a wrong one ``invalid_grant`` and
@@ -27,7 +29,7 @@ from credentials.oid4vci.authorization_details import InvalidAuthorizationDetail
 from idp.clients import Client
 from idp.errors import InvalidClient, InvalidGrant, InvalidRequest
 from idp.oauth.authorization_request.details import InvalidAuthorizationDetailsError
-from idp.oauth.grants import GrantType, TokenRequest
+from idp.oauth.grants import GrantType, TokenRequest, require_dpop
 from idp.oauth.tokens import GRANT_KIND, Authorization, issue_access_token, token_type
 from idp.runtime import Services
 from idp.storage.credentials import RedemptionOutcome
@@ -45,8 +47,8 @@ async def redeem_pre_authorized_code(services: Services, request: TokenRequest) 
     vci, params, now = issuer_of(services), request.params, request.now
     if vci is None:
         raise InvalidGrant("this provider issues no credentials")
-    if services.settings.credentials.require_dpop and request.dpop is None:
-        raise InvalidRequest("a DPoP proof is required (HAIP 1.0)")
+    if services.settings.credentials.require_dpop:
+        require_dpop(request, "this issuer requires DPoP-bound access tokens (HAIP 1.0)")
     code, tx_code = params.get("pre-authorized_code"), params.get("tx_code")
     if not code:
         raise InvalidRequest("pre-authorized_code is required")

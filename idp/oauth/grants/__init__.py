@@ -15,10 +15,11 @@ from idp.oauth.grants.registry import (
     grant_types,
     register_grant,
     registered_grants,
+    require_dpop,
 )
 
 for _grant in (authorization_code.GRANT, refresh_token.GRANT, client_credentials.GRANT):
     register_grant(_grant)
 
 __all__ = ["GrantType", "TokenRequest", "exchange", "find_grant", "grant_types", "register_grant",
-           "registered_grants"]
+           "registered_grants", "require_dpop"]

@@ -1,4 +1,5 @@
-"""The ``refresh_token`` grant (RFC 6749 §6): rotation, grace and family revocation are in :mod:`idp.oauth.refresh`."""
+"""The ``refresh_token`` grant (RFC 6749 §6): rotation, the replay policy and family revocation are in
+:mod:`idp.oauth.refresh`."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ async def use_refresh_token(services: Services, request: TokenRequest) -> dict[s
     scope = request.params.get("scope")
     return await refresh.refresh(services, client=request.client, token=request.params["refresh_token"],
                                  scope=None if scope is None else parse_scope(scope), dpop=request.dpop,
-                                 now=request.now)
+                                 now=request.now, metrics=request.metrics)
 
 
 GRANT: Final = GrantType(REFRESH_TOKEN, use_refresh_token, required=("refresh_token",))

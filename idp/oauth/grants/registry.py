@@ -21,6 +21,7 @@ from typing import Any
 
 from idp.clients import AuthMethod, Client
 from idp.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from idp.metrics import Metrics
 from idp.oauth.dpop import DpopProof
 from idp.oauth.plugins import Registry
 from idp.runtime import Services
@@ -34,6 +35,8 @@ class TokenRequest:
     params: Mapping[str, str]
     dpop: DpopProof | None
     now: dt.datetime
+    #: The provider's metrics, for what a grant counts besides its outcome (refresh-token replays).
+    metrics: Metrics | None = None
 
 
 Handler = Callable[[Services, TokenRequest], Awaitable[dict[str, Any]]]
@@ -91,8 +94,19 @@ async def exchange(services: Services, grant_type: str, request: TokenRequest) -
     for name in grant.required:
         if not request.params.get(name):
             raise InvalidRequest(f"{name} is required")
+    if request.client.dpop_bound_access_tokens:
+        require_dpop(request, "this client registered dpop_bound_access_tokens (RFC 9449 §5.2)")
     return await grant.handler(services, request)
 
 
+def require_dpop(request: TokenRequest, reason: str) -> DpopProof:
+    """The request's DPoP proof, checked before a grant touches its code or token (so a request refused for want of
+    one costs nothing); ``invalid_request`` without one, saying ``reason``. Every grant of a client that registered
+    ``dpop_bound_access_tokens`` needs one (RFC 9449 §5.2, checked by :func:`exchange`)."""
+    if request.dpop is None:
+        raise InvalidRequest(f"a DPoP proof is required: {reason}")
+    return request.dpop
+
+
 __all__ = ["GrantType", "TokenRequest", "exchange", "find_grant", "grant_types", "register_grant",
-           "registered_grants"]
+           "registered_grants", "require_dpop"]

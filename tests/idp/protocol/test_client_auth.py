@@ -9,6 +9,9 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +20,10 @@ import pytest
 from idp.clients import AuthMethod
 from idp.errors import InvalidClient, InvalidRequest
 from idp.oauth.client_auth import JWT_BEARER, authenticate_client
+from idp.oauth.pkce import s256_challenge
 from idp.runtime import Services
+from idp.settings import SettingsError
+from tests.idp.conftest import settings_for
 from tests.idp.protocol.clientfixtures import (
     ISSUER,
     NOW,
@@ -30,9 +36,10 @@ from tests.idp.protocol.clientfixtures import (
     jwks,
     unsigned,
 )
+from tests.idp.protocol.tokenkit import REDIRECT_URI, Provider, provider
 
 pytestmark = pytest.mark.anyio
-AUDIENCES = (ISSUER, TOKEN_URL)
+AUDIENCES = (ISSUER,)
 
 
 def basic(client_id: str, secret: str, *, encode_all: bool = False) -> str:
@@ -133,11 +140,23 @@ async def test_private_key_jwt_with_each_allowed_algorithm(services: Services, a
     assert await auth(services, with_assertion(key.sign(assertion_claims("rp-jwt")), client_id="rp-jwt")) == "rp-jwt"
 
 
-@pytest.mark.parametrize("aud", [ISSUER, TOKEN_URL, ["https://elsewhere.example", ISSUER]])
-async def test_the_audience_is_the_issuer_or_the_endpoint(services: Services, aud: str | list[str]) -> None:
+@pytest.mark.parametrize("aud", [ISSUER, [ISSUER]])
+async def test_the_audience_is_the_issuer(services: Services, aud: str | list[str]) -> None:
     key = Key.generate()
     await add_client(services, "rp-jwt", AuthMethod.PRIVATE_KEY_JWT, jwks=jwks(key))
     assert await auth(services, with_assertion(key.sign(assertion_claims("rp-jwt", aud=aud)))) == "rp-jwt"
+
+
+@pytest.mark.parametrize("aud", [["https://elsewhere.example", ISSUER], [ISSUER, ISSUER + "/token"], [ISSUER, ""],
+                                 [ISSUER, ISSUER], []])
+async def test_an_audience_array_with_anything_beside_the_issuer_is_refused(services: Services,
+                                                                            aud: list[str]) -> None:
+    """draft-ietf-oauth-rfc7523bis §4 / FAPI 2.0 Security Profile §5.3.2.1: the issuer is the only audience."""
+    key = Key.generate()
+    await add_client(services, "rp-jwt", AuthMethod.PRIVATE_KEY_JWT, jwks=jwks(key))
+    with pytest.raises(InvalidClient) as caught:
+        await auth(services, with_assertion(key.sign(assertion_claims("rp-jwt", aud=aud))))
+    assert caught.value.status_code == 401
 
 
 async def test_an_assertion_is_single_use(services: Services) -> None:
@@ -327,3 +346,61 @@ async def test_no_secret_or_assertion_reaches_the_log(services: Services, caplog
     for text in (logged, said):
         assert not [leak for leak in (secret, assertion, assertion.split(".")[2]) if leak in text]
     assert "client_auth_failed" in caplog.text
+
+
+# the audience at every endpoint that authenticates clients (draft-ietf-oauth-rfc7523bis, FAPI 2.0 §5.3.2.1)
+
+#: A request each endpoint answers with success once the client is authenticated.
+_ENDPOINT_FORMS: dict[str, tuple[dict[str, str], int]] = {
+    "/token": ({"grant_type": "client_credentials"}, 200),
+    "/par": ({"response_type": "code", "redirect_uri": REDIRECT_URI, "scope": "openid", "state": "s-1",
+              "code_challenge": s256_challenge("v" * 43), "code_challenge_method": "S256"}, 201),
+    "/introspect": ({"token": "not-a-token"}, 200),
+    "/revoke": ({"token": "not-a-token"}, 200),
+}
+
+
+def _post_assertion(op: Provider, path: str, key: Key, aud: str | list[str]) -> tuple[int, str | None]:
+    form, _ = _ENDPOINT_FORMS[path]
+    claims = assertion_claims("rp-jwt", aud=aud, at=dt.datetime.now(dt.UTC))
+    response = op.http.post(path, data={**form, **with_assertion(key.sign(claims))})
+    body = response.json() if response.content else {}
+    return response.status_code, body.get("error") if isinstance(body, dict) else None
+
+
+@contextmanager
+def _provider_with_jwt_client(tmp_path: Path, **env: str) -> Iterator[tuple[Provider, Key]]:
+    key = Key.generate()
+    with provider(tmp_path, **env) as op:
+        op.register("rp-jwt", AuthMethod.PRIVATE_KEY_JWT, jwks=jwks(key))
+        yield op, key
+
+
+@pytest.mark.parametrize("path", list(_ENDPOINT_FORMS))
+def test_every_endpoint_refuses_endpoint_url_audiences(tmp_path: Path, path: str) -> None:
+    with _provider_with_jwt_client(tmp_path) as (op, key):
+        for aud in (ISSUER + path, TOKEN_URL, [ISSUER + path], [ISSUER, ISSUER + path],
+                    [ISSUER, "https://elsewhere.example"]):
+            assert _post_assertion(op, path, key, aud) == (401, "invalid_client"), aud
+        for aud in (ISSUER, [ISSUER]):
+            assert _post_assertion(op, path, key, aud) == (_ENDPOINT_FORMS[path][1], None), aud
+
+
+@pytest.mark.parametrize("path", list(_ENDPOINT_FORMS))
+def test_the_legacy_setting_accepts_endpoint_url_audiences(tmp_path: Path, path: str) -> None:
+    with _provider_with_jwt_client(tmp_path, MYNACARD_TOKENS_CLIENT_ASSERTION_LEGACY_AUDIENCES="true") as (op, key):
+        for aud in (ISSUER + path, TOKEN_URL, ISSUER, [ISSUER, ISSUER + path]):
+            assert _post_assertion(op, path, key, aud) == (_ENDPOINT_FORMS[path][1], None), aud
+        for aud in ("https://elsewhere.example/token", [ISSUER, "https://elsewhere.example"]):
+            assert _post_assertion(op, path, key, aud) == (401, "invalid_client"), aud
+
+
+def test_the_fapi2_profile_refuses_legacy_audiences_at_start(tmp_path: Path) -> None:
+    assert settings_for(tmp_path, MYNACARD_AUTHORIZATION_PROFILE="fapi2").authorization.profile == "fapi2"
+    with pytest.raises(SettingsError) as caught:
+        settings_for(tmp_path, MYNACARD_AUTHORIZATION_PROFILE="fapi2",
+                     MYNACARD_TOKENS_CLIENT_ASSERTION_LEGACY_AUDIENCES="true")
+    assert "authorization.profile" in str(caught.value)
+    assert "tokens.client_assertion_legacy_audiences" in str(caught.value)
+    with pytest.raises(SettingsError, match=r"authorization\.profile"):
+        settings_for(tmp_path, MYNACARD_AUTHORIZATION_PROFILE="fapi1")

@@ -3,12 +3,15 @@ public clients bound to the key (§5), and the bound token at UserInfo (§7)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from idp.clients import AuthMethod
+from idp.vci.pre_authorized_code import PRE_AUTHORIZED_CODE
 from tests.idp.protocol.tokenkit import DpopKey, Provider, provider, verify_access_jwt
 
 
@@ -110,3 +113,59 @@ def test_client_credentials_with_dpop(op: Provider) -> None:
     body = op.post("/token", backend, {"grant_type": "client_credentials"}, key).json()
     assert body["token_type"] == "DPoP"
     assert verify_access_jwt(body["access_token"], op.jwks())["cnf"] == {"jkt": key.jkt}
+
+
+# dpop_bound_access_tokens (RFC 9449 §5.2): enforced at the token endpoint for every grant, and at every resource
+
+
+def _refused_without_proof(response: httpx.Response) -> None:
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_request"), response.text
+    assert "DPoP" in response.json()["error_description"]
+
+
+def test_a_dpop_bound_client_needs_a_proof_for_the_code_and_refresh_grants(op: Provider) -> None:
+    rp, key = op.register("rp-bound", dpop_bound_access_tokens=True), DpopKey()
+    issued = op.code(rp, scope="openid offline_access")
+    _refused_without_proof(op.redeem(rp, issued))
+    body = op.redeem(rp, issued, key).json()  # a refused request does not use the code up
+    assert body["token_type"] == "DPoP"
+    _refused_without_proof(op.refresh(rp, body["refresh_token"]))
+    assert op.refresh(rp, body["refresh_token"], key).status_code == 200  # nor the refresh token
+    server = op.register("rp-bound-server", AuthMethod.CLIENT_SECRET_BASIC, dpop_bound_access_tokens=True)
+    body = op.redeem(server, op.code(server, scope="openid offline_access"), DpopKey()).json()
+    _refused_without_proof(op.refresh(server, body["refresh_token"]))  # confidential: the key may change, not vanish
+    assert op.refresh(server, body["refresh_token"], DpopKey()).json()["token_type"] == "DPoP"
+
+
+def test_a_dpop_bound_client_needs_a_proof_for_client_credentials(op: Provider) -> None:
+    backend = op.register("backend-bound", AuthMethod.CLIENT_SECRET_BASIC, dpop_bound_access_tokens=True)
+    _refused_without_proof(op.post("/token", backend, {"grant_type": "client_credentials"}))
+    assert op.post("/token", backend, {"grant_type": "client_credentials"}, DpopKey()).json()["token_type"] == "DPoP"
+
+
+def test_a_dpop_bound_client_needs_a_proof_for_the_pre_authorized_code(tmp_path: Path) -> None:
+    """OpenID4VCI 1.0 §6.1 with client authentication, where the issuer itself does not require DPoP: the proof is
+    checked before the code is looked at, so a missing one costs nothing."""
+    with provider(tmp_path, MYNACARD_CREDENTIALS_REQUIRE_DPOP="false") as op:
+        wallet = op.register("wallet-bound", AuthMethod.CLIENT_SECRET_BASIC, dpop_bound_access_tokens=True)
+        form = {"grant_type": PRE_AUTHORIZED_CODE, "pre-authorized_code": "unknown-code"}
+        _refused_without_proof(op.post("/token", wallet, form))
+        assert op.post("/token", wallet, form, DpopKey()).json()["error"] == "invalid_grant"
+        plain = op.register("wallet-plain", AuthMethod.CLIENT_SECRET_BASIC)
+        assert op.post("/token", plain, form).json()["error"] == "invalid_grant"
+
+
+def test_a_bearer_token_of_a_client_now_dpop_bound_is_refused_everywhere(tmp_path: Path) -> None:
+    """Tokens issued before the client registered dpop_bound_access_tokens (RFC 7592 update, `idp clients`) are
+    refused at every protected resource by the one access guard: UserInfo and the credential endpoint."""
+    with provider(tmp_path, MYNACARD_CREDENTIALS_REQUIRE_DPOP="false") as op:
+        rp = op.register("rp-later")
+        token = op.redeem(rp, op.code(rp)).json()["access_token"]
+        assert op.userinfo(token).status_code == 200
+        op.call(op.services.clients.replace, dataclasses.replace(rp.client, dpop_bound_access_tokens=True))
+        for response in (op.userinfo(token),
+                         op.http.post("/credential", json={"credential_configuration_id": "x"},
+                                      headers={"Authorization": f"Bearer {token}"})):
+            assert response.status_code == 401, response.text
+            assert 'error="invalid_token"' in response.headers["www-authenticate"]
+            assert "dpop_bound_access_tokens" in response.json()["error_description"]

@@ -1,18 +1,23 @@
-"""The refresh_token grant (RFC 6749 §6): rotation, the idempotent-retry grace, family revocation on reuse
-(RFC 9700 §4.14.2), scope narrowing only, ID tokens on refresh (OIDC Core §12.2), storage hashed."""
+"""The refresh_token grant (RFC 6749 §6): rotation, the replay policy (RFC 9700 §4.14.2: no grace for public
+clients without sender constraint; one identical retry within the grace for the others, detected all the same;
+anything else revokes the family), scope narrowing only, ID tokens on refresh (OIDC Core §12.2), storage hashed."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from idp.clients import AuthMethod
 from idp.storage.tables import objects
-from tests.idp.protocol.tokenkit import Provider, Rp, provider, verify_access_jwt, verify_id_token
+from tests.idp.protocol.tokenkit import DpopKey, Provider, Rp, provider, verify_access_jwt, verify_id_token
 
 
 @pytest.fixture
@@ -21,7 +26,7 @@ def op(tmp_path: Path) -> Iterator[Provider]:
         yield p
 
 
-def _start(op: Provider, client_id: str = "rp-app", **register: str) -> tuple[Rp, dict[str, str], str]:
+def _start(op: Provider, client_id: str = "rp-app", **register: Any) -> tuple[Rp, dict[str, str], str]:
     rp = op.register(client_id, **register)
     issued = op.code(rp, scope="openid offline_access", claims={"id_token": {"name": "山田太郎"}})
     response = op.redeem(rp, issued)
@@ -63,15 +68,79 @@ def test_refresh_tokens_are_stored_hashed(op: Provider) -> None:
     assert not any(body["refresh_token"] in row for row in stored)
 
 
-def test_a_retry_within_the_grace_gets_the_same_response(op: Provider) -> None:
-    rp, first, grant_id = _start(op)
+def _replays(op: Provider, outcome: str) -> str:
+    return f'idp_refresh_replays_total{{outcome="{outcome}"}}'
+
+
+def _metric(op: Provider, name: str) -> float:
+    found = [line for line in op.http.get("/metrics").text.splitlines() if line.startswith(name + " ")]
+    return float(found[0].split()[1]) if found else 0.0
+
+
+def _replay_logs(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    return [r.__dict__ for r in caplog.records if r.name.startswith("idp.") and r.msg == "refresh_replay"]
+
+
+def test_a_confidential_clients_identical_retry_within_the_grace_gets_the_same_response(
+        op: Provider, caplog: pytest.LogCaptureFixture) -> None:
+    rp, first, grant_id = _start(op, "rp-server", auth_method=AuthMethod.CLIENT_SECRET_BASIC)
     answer = op.refresh(rp, first["refresh_token"])
+    caplog.set_level(logging.INFO)
     retry = op.refresh(rp, first["refresh_token"])
     assert retry.status_code == 200
     assert retry.json() == answer.json()  # same successor, same access token: idempotent
     assert op.grant_exists(grant_id)
+    [logged] = _replay_logs(caplog)  # answered, but detected (RFC 9700 §4.14.2)
+    assert logged["outcome"] == "answered"
+    assert logged["grant"] == hashlib.sha256(grant_id.encode()).hexdigest()[:16]
+    assert grant_id not in f"{[r.__dict__ for r in caplog.records]}"
+    assert _metric(op, _replays(op, "answered")) == 1
     successor = op.refresh(rp, answer.json()["refresh_token"])
     assert successor.status_code == 200
+
+
+def test_a_second_retry_within_the_grace_revokes_the_family(op: Provider, caplog: pytest.LogCaptureFixture) -> None:
+    rp, first, grant_id = _start(op, "rp-server", auth_method=AuthMethod.CLIENT_SECRET_BASIC)
+    answer = op.refresh(rp, first["refresh_token"]).json()
+    assert op.refresh(rp, first["refresh_token"]).json() == answer
+    caplog.set_level(logging.INFO)
+    again = op.refresh(rp, first["refresh_token"])
+    assert (again.status_code, again.json()["error"]) == (400, "invalid_grant")
+    _assert_family_dead(op, rp, grant_id, first, answer)
+    assert [r["outcome"] for r in _replay_logs(caplog)] == ["revoked"]
+    assert _metric(op, _replays(op, "revoked")) == 1
+
+
+def _assert_family_dead(op: Provider, rp: Rp, grant_id: str, *bodies: dict[str, str]) -> None:
+    """The grant is revoked with every refresh and access token issued under it (RFC 9700 §4.14.2)."""
+    assert not op.grant_exists(grant_id)
+    for body in bodies:
+        assert op.refresh(rp, body["refresh_token"]).json()["error"] == "invalid_grant"
+        assert op.userinfo(body["access_token"]).status_code == 401
+        assert op.post("/introspect", op.register(f"rs-{secrets.token_hex(4)}", AuthMethod.CLIENT_SECRET_BASIC),
+                       {"token": body["access_token"]}).json() == {"active": False}
+
+
+def test_a_public_client_without_dpop_has_no_grace(op: Provider, caplog: pytest.LogCaptureFixture) -> None:
+    """A public client's unbound refresh token proves nothing about who presents it: any replay of a rotated one,
+    however soon and however identical, revokes the family (RFC 9700 §4.14.2)."""
+    rp, first, grant_id = _start(op)
+    second = op.refresh(rp, first["refresh_token"]).json()
+    caplog.set_level(logging.INFO)
+    replay = op.refresh(rp, first["refresh_token"])
+    assert (replay.status_code, replay.json()["error"]) == (400, "invalid_grant")
+    _assert_family_dead(op, rp, grant_id, first, second)
+    assert [r["outcome"] for r in _replay_logs(caplog)] == ["revoked"]
+    assert 'idp_token_reuse_total{kind="refresh_token"} 1.0' in op.http.get("/metrics").text
+
+
+def test_a_public_client_with_a_dpop_bound_refresh_token_has_the_grace(op: Provider) -> None:
+    rp, key = op.register("rp-spa"), DpopKey()
+    first = op.redeem(rp, op.code(rp, scope="openid offline_access"), key).json()
+    answer = op.refresh(rp, first["refresh_token"], key).json()
+    assert op.refresh(rp, first["refresh_token"], key).json() == answer
+    successor = op.refresh(rp, answer["refresh_token"], key)
+    assert successor.status_code == 200, successor.text
 
 
 def test_reuse_after_the_grace_revokes_the_family(tmp_path: Path) -> None:
@@ -96,12 +165,21 @@ def test_no_grace_means_any_reuse_revokes(tmp_path: Path) -> None:
         assert not op.grant_exists(grant_id)
 
 
-def test_a_different_request_within_the_grace_is_reuse(op: Provider) -> None:
-    rp, first, grant_id = _start(op)
-    assert op.refresh(rp, first["refresh_token"]).status_code == 200
-    narrowed = op.refresh(rp, first["refresh_token"], scope="openid")
-    assert narrowed.json()["error"] == "invalid_grant"
-    assert not op.grant_exists(grant_id)
+@pytest.mark.parametrize("difference", ["scope", "dpop key", "no dpop key", "wider scope", "another client"])
+def test_a_different_request_within_the_grace_revokes_the_family(op: Provider, difference: str) -> None:
+    rp = op.register("rp-server", AuthMethod.CLIENT_SECRET_BASIC)
+    key = DpopKey()
+    issued = op.code(rp, scope="openid offline_access")
+    first = op.redeem(rp, issued, key).json()
+    second = op.refresh(rp, first["refresh_token"], key).json()
+    replay = {"scope": lambda: op.refresh(rp, first["refresh_token"], key, scope="openid"),
+              "dpop key": lambda: op.refresh(rp, first["refresh_token"], DpopKey()),
+              "no dpop key": lambda: op.refresh(rp, first["refresh_token"]),
+              "wider scope": lambda: op.refresh(rp, first["refresh_token"], key, scope="openid offline_access profile"),
+              "another client": lambda: op.refresh(op.register("rp-thief"), first["refresh_token"], key)}[difference]()
+    assert replay.json()["error"] == "invalid_grant"
+    assert not op.grant_exists(issued.grant_id)
+    assert op.refresh(rp, second["refresh_token"], key).json()["error"] == "invalid_grant"
 
 
 def test_scope_may_narrow_never_widen(op: Provider) -> None:
