@@ -11,22 +11,21 @@ from idp.storage import Database, ObjectStore, SqlKeyStore
 from keys.service import KeyEncryptionKeys, Keyset, RotationPolicy, SoftwareBackend
 
 
-def consume_concurrently(url: str, kind: str, object_id: str, attempts: int, start_at: float) -> tuple[int, float]:
-    """Consume one object ``attempts`` times at once from this process, starting at ``start_at``: the number
-    of successes, and the seconds this process was ready before the start (negative: it was late)."""
+def consume_concurrently(url: str, kind: str, object_id: str, attempts: int, start: Any) -> int:
+    """Consume one object ``attempts`` times at once from this process, once every process has connected and
+    reached the ``start`` barrier (a ``multiprocessing.Manager().Barrier``): the number of successes."""
 
-    async def run() -> tuple[int, float]:
+    async def run() -> int:
         db = Database.connect(url)
         store = ObjectStore(db)
         try:
             await store.find(kind, object_id, now=dt.datetime.now(dt.UTC))  # connect before the start line
-            margin = start_at - time.time()
-            await asyncio.sleep(max(0.0, margin))
+            start.wait(timeout=60)  # every process connected: they race from here
             results = await asyncio.gather(*(store.consume(kind, object_id, now=dt.datetime.now(dt.UTC))
                                              for _ in range(attempts)))
         finally:
             await db.dispose()
-        return sum(result is not None for result in results), margin
+        return sum(result is not None for result in results)
 
     return asyncio.run(run())
 

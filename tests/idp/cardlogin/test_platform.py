@@ -103,7 +103,10 @@ def login(card: CardMaterial, key: Purpose = Purpose.AUTH) -> tuple[bytes, bytes
 
 
 async def verify(verifier: CardVerifier, objects: ObjectStore, card: CardMaterial, key: Purpose = Purpose.AUTH,
-                 at: dt.datetime = NOW) -> str:
+                 at: dt.datetime | None = None) -> str:
+    """The verdict at ``at``, by default the real time: the stand-in operator answers with its real clock, and this
+    module's NOW may be many minutes old when a long suite reaches it."""
+    at = at or dt.datetime.now(dt.UTC)
     certificate, signature, message = login(card, key)
     platform = await verifier.platform_status(objects, certificate, key, at)
     result = verifier.verify(certificate, signature, message, at, dt.timedelta(days=1), platform=platform)
@@ -134,8 +137,10 @@ async def test_the_operator_decides_without_any_crl_and_every_worker_shares_its_
         # past the freshness (300 s by default; the core allows 5 min of clock skew on top) nothing cached is used:
         # no fresh status, fail closed
         with pytest.raises(RevocationUnavailable):
-            await verify(second_worker, ObjectStore(other), good, at=NOW + dt.timedelta(minutes=15))
-        stored = await ObjectStore(other).find(CACHE_KIND, certificate_digest(login(good)[0]), now=NOW)
+            await verify(second_worker, ObjectStore(other), good,
+                         at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15))
+        stored = await ObjectStore(other).find(CACHE_KIND, certificate_digest(login(good)[0]),
+                                               now=dt.datetime.now(dt.UTC))
     finally:
         await other.dispose()
     # what is kept: the status and the hash, never the certificate
