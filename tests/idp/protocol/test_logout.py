@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import ipaddress
 import logging
 import re
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from idp.clients import AuthMethod
 from idp.oauth.logout import BACKCHANNEL_EVENT, InvalidIdTokenHint, verify_id_token_hint
 from idp.oauth.session import SESSION_COOKIE
 from idp.runtime import utcnow
+from servicekit.outbound import IPAddress
 from tests.idp.protocol import clientfixtures
 from tests.idp.protocol.clientfixtures import ISSUER, Key, LoopbackServer, unsigned
 from tests.idp.protocol.conftest import Browser, stored
@@ -137,6 +139,36 @@ def test_a_failing_client_does_not_stop_the_logout(op: Provider, rp_server: Loop
     expected = "backchannel_logout_refused" if failure == "500" else "backchannel_logout_failed"
     assert [r.__dict__.get("client_id") for r in ours if r.msg == expected] == ["rp-bad"]
     assert not [r for r in ours if claims["_raw"] in f"{r.msg} {r.__dict__}"]
+
+
+@pytest.mark.parametrize(("uri", "answers"), [
+    ("https://bc.rp.example.jp/bc", ("10.20.30.40",)),          # a name that now resolves to a private address
+    ("https://bc.rp.example.jp/bc", ("169.254.169.254",)),      # ... or to the cloud metadata service
+    ("https://bc.rp.example.jp/bc", ("203.0.114.9", "fd12::1")),  # one public and one private answer
+    ("https://10.20.30.40/bc", ()),                              # a literal stored before registration refused it
+])
+def test_back_channel_posts_never_go_to_non_public_addresses(op: Provider, rp_server: LoopbackServer, uri: str,
+                                                            answers: tuple[str, ...],
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        asked.append(host)
+        return [ipaddress.ip_address(a) for a in answers]
+
+    op.services.outbound.resolver = resolve
+    bad = client(op, "rp-internal", uri)
+    good = client(op, "rp-good", rp_server.route("/bc-good"))
+    browser = Browser(op)
+    claims = login(op, browser, bad)
+    login(op, browser, good)
+    caplog.set_level(logging.INFO)
+    done = confirm(browser, start_logout(browser, id_token_hint=claims["_raw"], post_logout_redirect_uri=BYE))
+    assert done.status_code == 303
+    assert rp_server.arrived.wait(5)
+    failed = [r for r in caplog.records if r.msg == "backchannel_logout_failed"]
+    assert [(r.__dict__["client_id"], r.__dict__["reason"]) for r in failed] == [("rp-internal", "refused_address")]
+    assert asked == (["bc.rp.example.jp"] if answers else [])
 
 
 def test_staying_logged_in(op: Provider, rp_server: LoopbackServer) -> None:
