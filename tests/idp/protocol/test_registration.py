@@ -8,10 +8,8 @@ import ipaddress
 import json
 import logging
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from tests.idp.protocol import clientfixtures
 from tests.idp.protocol.clientfixtures import ISSUER, Key, LoopbackServer, assertion_claims, jwks
 from tests.idp.protocol.conftest import Browser
 from tests.idp.protocol.tokenkit import REDIRECT_URI, IssuedCode, Provider, Rp, provider, verify_id_token
+from tests.support.drip import drip_server
 
 rp_server = clientfixtures.rp_server  # the fixture
 INITIAL_TOKEN = "initial-" + "t" * 40
@@ -360,53 +359,23 @@ def test_loopback_literals_are_refused_outside_test_mode(tmp_path: Path) -> None
         registration_arguments(metadata, settings_for(tmp_path))
 
 
-class DripServer:
-    """A relying party on loopback that sends its sector document one byte every 0.2 s: each read is quick, the
-    whole answer takes about 10 s."""
-
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = json.dumps([REDIRECT_URI]).encode().ljust(50)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                for octet in body:
-                    try:
-                        self.wfile.write(bytes([octet]))
-                        self.wfile.flush()
-                    except OSError:
-                        return
-                    time.sleep(0.2)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/sector.json"
-
-
 @pytest.fixture
-def drip() -> Iterator[DripServer]:
-    server = DripServer()
-    yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
+def drip() -> Iterator[str]:
+    """A sector document sent one octet every 0.2 s: each read is quick, the whole answer takes 10 s."""
+    with drip_server(json.dumps([REDIRECT_URI]).encode().ljust(50)) as base:
+        yield base + "/sector.json"
 
 
-def test_a_slow_drip_is_cut_at_the_deadline(dcr: Provider, drip: DripServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_slow_drip_is_cut_at_the_deadline(dcr: Provider, drip: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     started = time.monotonic()
-    response = register(dcr, {"redirect_uris": [REDIRECT_URI], "sector_identifier_uri": drip.url})
+    response = register(dcr, {"redirect_uris": [REDIRECT_URI], "sector_identifier_uri": drip})
     assert response.status_code == 400  # registration.fetch_timeout is 1 s for the whole request
     assert time.monotonic() - started < 4
     assert sector_failures(caplog) == ["timeout"]
 
 
-def test_every_failed_sector_fetch_says_the_same(dcr: Provider, rp_server: LoopbackServer, drip: DripServer,
+def test_every_failed_sector_fetch_says_the_same(dcr: Provider, rp_server: LoopbackServer, drip: str,
                                                  caplog: pytest.LogCaptureFixture) -> None:
     """A refused address, a closed port, a timeout, a bad status, a document too large or not JSON: the answer
     cannot tell them apart (so registration cannot scan a network); the log can."""
@@ -418,7 +387,7 @@ def test_every_failed_sector_fetch_says_the_same(dcr: Provider, rp_server: Loopb
     cases = {
         "refused": "https://intranet.rp.example.jp/sector.json",
         "closed port": closed,
-        "timeout": drip.url,
+        "timeout": drip,
         "404": rp_server.route("/404.json", 404, "[]"),
         "too large": rp_server.route("/large.json", body=json.dumps([REDIRECT_URI] + ["x" * 1000] * 100)),
         "not json": rp_server.route("/text.json", body=f'["{REDIRECT_URI}'),
