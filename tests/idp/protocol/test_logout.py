@@ -119,12 +119,11 @@ def test_rp_initiated_logout_with_back_channel_to_every_client(op: Provider, rp_
     assert browser.authorize(one, prompt="none").params["error"] == "login_required"
 
 
-@pytest.mark.parametrize("failure", ["500", "slow", "unreachable"])
-def test_a_failing_client_does_not_stop_the_logout(op: Provider, rp_server: LoopbackServer, failure: str,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
-    status, delay = {"500": (500, 0.0), "slow": (200, 3.0), "unreachable": (200, 0.0)}[failure]
-    uri = "http://127.0.0.1:9/bc" if failure == "unreachable" else rp_server.route("/bc", status, delay=delay)
-    bad = client(op, "rp-bad", uri)
+def log_out_with_a_failing_client(op: Provider, rp_server: LoopbackServer, bad_uri: str, bad_id: str,
+                                  caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
+    """Log in to a client at ``bad_uri`` and to a good one, log out: the session ends and the good client is told.
+    The bad client's ID token claims."""
+    bad = client(op, bad_id, bad_uri)
     good = client(op, "rp-good", rp_server.route("/bc-good"))
     browser = Browser(op)
     claims = login(op, browser, bad)
@@ -135,6 +134,15 @@ def test_a_failing_client_does_not_stop_the_logout(op: Provider, rp_server: Loop
     assert not session_alive(op, claims["sid"])
     assert rp_server.arrived.wait(5)
     assert any(r.path == "/bc-good" for r in rp_server.received)
+    return claims
+
+
+@pytest.mark.parametrize("failure", ["500", "slow", "unreachable"])
+def test_a_failing_client_does_not_stop_the_logout(op: Provider, rp_server: LoopbackServer, failure: str,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    status, delay = {"500": (500, 0.0), "slow": (200, 3.0), "unreachable": (200, 0.0)}[failure]
+    uri = "http://127.0.0.1:9/bc" if failure == "unreachable" else rp_server.route("/bc", status, delay=delay)
+    claims = log_out_with_a_failing_client(op, rp_server, uri, "rp-bad", caplog)
     ours = [r for r in caplog.records if r.name.startswith("idp.")]
     expected = "backchannel_logout_refused" if failure == "500" else "backchannel_logout_failed"
     assert [r.__dict__.get("client_id") for r in ours if r.msg == expected] == ["rp-bad"]
@@ -157,15 +165,7 @@ def test_back_channel_posts_never_go_to_non_public_addresses(op: Provider, rp_se
         return [ipaddress.ip_address(a) for a in answers]
 
     op.services.outbound.resolver = resolve
-    bad = client(op, "rp-internal", uri)
-    good = client(op, "rp-good", rp_server.route("/bc-good"))
-    browser = Browser(op)
-    claims = login(op, browser, bad)
-    login(op, browser, good)
-    caplog.set_level(logging.INFO)
-    done = confirm(browser, start_logout(browser, id_token_hint=claims["_raw"], post_logout_redirect_uri=BYE))
-    assert done.status_code == 303
-    assert rp_server.arrived.wait(5)
+    log_out_with_a_failing_client(op, rp_server, uri, "rp-internal", caplog)
     failed = [r for r in caplog.records if r.msg == "backchannel_logout_failed"]
     assert [(r.__dict__["client_id"], r.__dict__["reason"]) for r in failed] == [("rp-internal", "refused_address")]
     assert asked == (["bc.rp.example.jp"] if answers else [])
