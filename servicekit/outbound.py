@@ -25,6 +25,8 @@ Usage::
     response = await client.request("GET", "https://rp.example/sector.json",
                                     headers={"Accept": "application/json"})
     response.status, response.content
+    # one client per process, each caller with its own limits; from a worker thread, synchronously:
+    request_sync(client, "POST", url, content=body, deadline=2.0, max_bytes=16 * 1024)
 
 A test of the policy gives a resolver stub (``resolver=``) and never lets a request reach a private address.
 """
@@ -216,7 +218,10 @@ class OutboundClient:
     async def _request(self, method: str, url: str, headers: Mapping[str, str] | None, content: bytes | None,
                        data: Mapping[str, str] | None, deadline: float, max_bytes: int) -> Response:
         # (1) The URL: http(s), a host, no user information.
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # an IPv6 literal without its closing bracket, say
+            raise OutboundError(OutboundReason.BAD_URL) from None
         if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password:
             raise OutboundError(OutboundReason.BAD_URL)
         host = parts.hostname

@@ -187,7 +187,10 @@ def registration_arguments(document: Mapping[str, Any], settings: Settings) -> d
         called = _string(document, name)
         if called is None:
             continue
-        parts = urlsplit(called)
+        try:
+            parts = urlsplit(called)
+        except ValueError:  # an IPv6 literal without its closing bracket, say
+            raise InvalidClientMetadataError(f"{name} is not a URL") from None
         if parts.scheme != "https" and not settings.test_mode:
             raise InvalidClientMetadataError(f"{name} must be an https URL")
         if policy.refuses_host(parts.hostname or ""):

@@ -101,7 +101,7 @@ def test_address_literals_are_checked_too(url: str) -> None:
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://rp.example/", "https://user:pw@rp.example/",
-                                 "https:///nohost", "https://rp.example:99999/"])
+                                 "https:///nohost", "https://rp.example:99999/", "https://[::1/x"])
 def test_bad_urls(url: str) -> None:
     with pytest.raises(OutboundError) as caught:
         asyncio.run(OutboundClient(AddressPolicy(), transport=_Recording()).request("GET", url))

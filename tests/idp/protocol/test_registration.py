@@ -352,6 +352,13 @@ def test_urls_the_provider_calls_may_not_name_a_non_public_address(dcr: Provider
     assert registration_arguments(metadata, admitted)[name] == uri
 
 
+@pytest.mark.parametrize("name", ["backchannel_logout_uri", "sector_identifier_uri"])
+def test_a_url_that_does_not_parse_is_refused(dcr: Provider, name: str) -> None:
+    response = register(dcr, {"redirect_uris": [REDIRECT_URI], name: "https://[::1/bc"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_client_metadata"
+
+
 def test_loopback_literals_are_refused_outside_test_mode(tmp_path: Path) -> None:
     metadata = {"redirect_uris": [REDIRECT_URI], "backchannel_logout_uri": "https://127.0.0.1/bc"}
     assert registration_arguments(metadata, settings_for(tmp_path, MYNACARD_TEST_MODE="1"))
