@@ -73,8 +73,7 @@ MAX_REQUEST_OCTETS: Final = 64 * 1024
 MAX_SECTOR_DOCUMENT: Final = 64 * 1024
 _JSON: Final = "application/json"
 #: The one answer to a sector_identifier_uri that could not be read, whatever the reason (the log has it).
-SECTOR_UNREADABLE: Final = ("sector_identifier_uri could not be fetched as a JSON array of URIs (OIDC Dynamic "
-                            "Client Registration §5)")
+SECTOR_UNREADABLE: Final = "sector_identifier_uri could not be fetched as a JSON array of URIs"
 _NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 #: RFC 7592 §2.2: fields the provider issues, never accepted from the client in an update.
 _ISSUED: Final = ("registration_access_token", "registration_client_uri", "client_secret_expires_at",

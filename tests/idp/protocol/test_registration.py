@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from idp.clients import AuthMethod, Client
-from idp.endpoints.registration import InvalidClientMetadataError, registration_arguments
+from idp.endpoints.registration import SECTOR_UNREADABLE, InvalidClientMetadataError, registration_arguments
 from idp.oauth.client_auth import JWT_BEARER
 from idp.runtime import utcnow
 from idp.settings import SettingsError
@@ -408,7 +408,8 @@ def test_every_failed_sector_fetch_says_the_same(dcr: Provider, rp_server: Loopb
         response = register(dcr, {"redirect_uris": [REDIRECT_URI], "sector_identifier_uri": uri})
         assert response.status_code == 400, (case, response.text)
         answers[case] = response.json()
-    assert len({json.dumps(a, sort_keys=True) for a in answers.values()}) == 1, answers
+    assert {json.dumps(a, sort_keys=True) for a in answers.values()} == {json.dumps(
+        {"error": "invalid_client_metadata", "error_description": SECTOR_UNREADABLE}, sort_keys=True)}
     assert sector_failures(caplog) == ["refused_address", "unreachable", "timeout", "status", "too_large",
                                        "malformed", "too_deep", "not_an_array", "not_strings"]
 
