@@ -9,6 +9,7 @@ import html
 import ipaddress
 import logging
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from tests.idp.protocol.clientfixtures import ISSUER, Key, LoopbackServer, unsig
 from tests.idp.protocol.conftest import Browser, stored
 from tests.idp.protocol.tokenkit import IssuedCode, Provider, Rp, provider, verify_id_token
 from tests.idp.test_cli import Idp
+from tests.support.drip import drip_server
 
 rp_server = clientfixtures.rp_server  # the fixture
 BYE = "https://rp.example.jp/bye?from=op"
@@ -147,6 +149,18 @@ def test_a_failing_client_does_not_stop_the_logout(op: Provider, rp_server: Loop
     expected = "backchannel_logout_refused" if failure == "500" else "backchannel_logout_failed"
     assert [r.__dict__.get("client_id") for r in ours if r.msg == expected] == ["rp-bad"]
     assert not [r for r in ours if claims["_raw"] in f"{r.msg} {r.__dict__}"]
+
+
+def test_a_slow_drip_is_cut_at_the_deadline(op: Provider, rp_server: LoopbackServer,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    """logout.backchannel_timeout (1 s here) bounds the whole post, however quickly each octet comes."""
+    with drip_server(b"ok".ljust(150)) as base:
+        started = time.monotonic()
+        log_out_with_a_failing_client(op, rp_server, base + "/bc", "rp-drip", caplog)
+        elapsed = time.monotonic() - started
+    failed = [r for r in caplog.records if r.msg == "backchannel_logout_failed"]
+    assert [(r.__dict__["client_id"], r.__dict__["reason"]) for r in failed] == [("rp-drip", "timeout")]
+    assert elapsed < 20  # two logins and a logout; the drip alone would take 30 s
 
 
 @pytest.mark.parametrize(("uri", "answers"), [
