@@ -194,7 +194,7 @@ def registration_arguments(document: Mapping[str, Any], settings: Settings) -> d
             raise InvalidClientMetadataError(f"{name} must be an https URL")
         if policy.refuses_host(parts.hostname or ""):
             raise InvalidClientMetadataError(f"{name} may not name a loopback, private, link-local or other "
-                                             f"non-public address")
+                                             "non-public address")
     default_alg = "RS256" if "RS256" in settings.keys.algorithms else DEFAULT_ID_TOKEN_ALG
     jwks = document.get("jwks")
     if jwks is not None and not isinstance(jwks, dict):
