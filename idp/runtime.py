@@ -21,10 +21,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from idp.settings import Settings
+from idp.settings import Settings, outbound_policy
 from idp.signing import build_keyset
 from idp.storage import ClientStore, Database, ObjectStore, current_revision, head_revision, migrate
 from keys.service.keyset import Keyset
+from servicekit.outbound import AddressPolicy, OutboundClient
 
 _log = logging.getLogger("idp.runtime")
 _T = TypeVar("_T")
@@ -61,6 +62,10 @@ class Services:
     clients: ClientStore
     #: The features' parts, by their type (see the module docstring).
     extensions: Mapping[type[Any], Extension] = field(default_factory=dict)
+    #: Every request the provider sends (sector_identifier_uri, back-channel logout) goes through this client:
+    #: the address policy of ``http.outbound_allow`` and test mode; each caller gives its own deadline and size
+    #: cap. Tests replace its ``resolver`` to check the policy's decisions without sending anything.
+    outbound: OutboundClient = field(default_factory=lambda: OutboundClient(AddressPolicy()))
 
     def extension(self, kind: type[_T]) -> _T | None:
         """The extension of type ``kind``, or None when this process did not open one."""
@@ -81,12 +86,14 @@ async def open_services(settings: Settings, *, extensions: Sequence[ExtensionOpe
             raise StartupError(f"database schema at {revision}, code expects {head_revision()}: run `idp migrate`")
         keyset = build_keyset(settings, db)
         opened: dict[type[Any], Extension] = {}
+        outbound = OutboundClient(outbound_policy(settings))
         try:
             for opener in extensions:
                 extension = opener(settings, db, utcnow())
                 opened[type(extension)] = extension
-            yield Services(settings, db, keyset, ObjectStore(db), ClientStore(db), opened)
+            yield Services(settings, db, keyset, ObjectStore(db), ClientStore(db), opened, outbound)
         finally:
+            await outbound.aclose()
             for extension in reversed(opened.values()):
                 extension.close()
             keyset.close()

@@ -24,10 +24,12 @@ from urllib.parse import urlsplit
 from keys.service.signer import SIGNING_ALGORITHMS
 from servicekit import settings as engine
 from servicekit.kek import KekSettings
+from servicekit.outbound import AddressPolicy, allow_list_problems
 from servicekit.settings import OptionInfo, Secret, ServerSettings, SettingsError, SettingsSchema, is_loopback, option
 
 __all__ = ["CONFIG_ENV", "ENV_PREFIX", "SCHEMA", "OptionInfo", "Secret", "ServerSettings", "Settings",
-           "SettingsError", "check", "describe", "iter_options", "load_settings", "unsafe_warnings"]
+           "SettingsError", "check", "describe", "iter_options", "load_settings", "outbound_policy",
+           "unsafe_warnings"]
 
 ENV_PREFIX: Final = "MYNACARD_"
 CONFIG_ENV: Final = "MYNACARD_CONFIG"
@@ -189,9 +191,16 @@ class CleanupSettings:
 
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
-    """``[http]``: HTTP behaviour of the metadata endpoints."""
+    """``[http]``: HTTP behaviour of the metadata endpoints, and the provider's outbound requests."""
 
     discovery_max_age: float = option(300.0, doc="Cache-Control max-age of the discovery documents.")
+    outbound_allow: tuple[str, ...] = option(
+        (), doc="Networks (CIDR, such as 10.1.0.0/16) the provider may send requests to although they are not "
+                "public: every outbound request (sector_identifier_uri, back-channel logout, the platform operator, "
+                "OCSP) is refused when its host resolves to a loopback, private, link-local, multicast, reserved or "
+                "cloud-metadata address (servicekit.outbound), except loopback in test mode and these networks. "
+                "An IP literal in a refused range is refused already at client registration.",
+        recommend="Empty, or only the network of an internal platform operator or OCSP responder.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,15 +217,18 @@ class RegistrationSettings:
         doc="The initial access token of mode 'token' (kept secret).",
         recommend="At least 32 random characters, set through MYNACARD_REGISTRATION_INITIAL_ACCESS_TOKEN.")
     fetch_timeout: float = option(5.0, doc="Seconds allowed to fetch a client's sector_identifier_uri at "
-                                           "registration (OIDC Dynamic Client Registration §5).")
+                                           "registration (OIDC Dynamic Client Registration §5): a deadline for the "
+                                           "whole request (connecting, sending, reading the whole answer), not "
+                                           "per read.")
 
 
 @dataclass(frozen=True, slots=True)
 class LogoutSettings:
     """``[logout]``: RP-initiated logout (``/logout``) and back-channel logout tokens."""
 
-    backchannel_timeout: float = option(5.0, doc="Seconds allowed to each client's backchannel_logout_uri; a "
-                                                 "failure is logged and does not stop the logout.")
+    backchannel_timeout: float = option(5.0, doc="Seconds allowed to each client's backchannel_logout_uri (a "
+                                                 "deadline for the whole request, not per read); a failure is "
+                                                 "logged and does not stop the logout.")
     logout_token_ttl: float = option(120.0, doc="Lifetime of back-channel logout tokens (OIDC Back-Channel "
                                                 "Logout §2.4 recommends at most two minutes).")
 
@@ -252,7 +264,8 @@ class CardLoginSettings:
                                    "nonce); a fresh answer from it or a fresh CRL suffices, a revocation from "
                                    "either refuses.",
                         recommend="On where the provider is a registered verifier that may query J-LIS's responder.")
-    ocsp_timeout: float = option(5.0, doc="Seconds allowed for the OCSP responder; on timeout the CRLs decide.")
+    ocsp_timeout: float = option(5.0, doc="Seconds allowed for the OCSP responder (a deadline for the whole "
+                                          "request, not per read); on timeout the CRLs decide.")
     platform_url: str = option("", doc="A platform operator's validity-check service (idp.login.platform: JSON "
                                        "request, signed JWS answer), asked about every card certificate whose path "
                                        "is valid; a fresh answer from it or a fresh CRL suffices, a revocation from "
@@ -265,8 +278,9 @@ class CardLoginSettings:
                                         "keys its answers may be signed with (required with "
                                         "card_login.platform_url).",
                                 recommend="Checked against the key the operator publishes out of band.")
-    platform_timeout: float = option(5.0, doc="Seconds allowed for the platform operator; on timeout or error the "
-                                              "login fails closed unless a fresh CRL decides.")
+    platform_timeout: float = option(5.0, doc="Seconds allowed for the platform operator (a deadline for the whole "
+                                              "request, not per read); on timeout or error the login fails closed "
+                                              "unless a fresh CRL decides.")
     revocation_freshness: float = option(
         300.0,
         doc="How long a platform operator's answer is relied on after the operator checked the status (on top of the "
@@ -385,6 +399,12 @@ class Settings:
         return max(self.tokens.id_token_ttl, self.tokens.access_token_ttl) + self.tokens.clock_tolerance
 
 
+def outbound_policy(settings: Settings) -> AddressPolicy:
+    """Where the provider's outbound requests may go (:mod:`servicekit.outbound`): public addresses, loopback in
+    test mode, and the networks of ``http.outbound_allow``."""
+    return AddressPolicy.from_settings(test_mode=settings.test_mode, allow=settings.http.outbound_allow)
+
+
 def check(settings: Settings) -> list[str]:
     """Every problem of ``settings`` (empty when valid)."""
     problems: list[str] = []
@@ -439,6 +459,8 @@ def check(settings: Settings) -> list[str]:
         problems.append("login.authenticator: 'card' or 'test'")
     elif settings.login.authenticator == "test" and not settings.test_mode:
         problems.append("login.authenticator: 'test' is allowed in test mode only")
+    allow_problems = allow_list_problems("http.outbound_allow", settings.http.outbound_allow)
+    problems.extend(allow_problems)
     card = settings.card_login
     if not card.agent_url.startswith(("http://127.0.0.1:", "http://localhost:")):
         problems.append("card_login.agent_url: the card agent listens on loopback (http://127.0.0.1:PORT)")
@@ -453,6 +475,10 @@ def check(settings: Settings) -> list[str]:
                             "card_login.platform_url")
         if card.ocsp:
             problems.append("card_login.ocsp and card_login.platform_url: choose one online revocation source")
+        if (not allow_problems and platform.hostname
+                and outbound_policy(settings).refuses_host(platform.hostname)):
+            problems.append("card_login.platform_url: its address is not public; add its network to "
+                            "http.outbound_allow")
     for name in ("ocsp_timeout", "platform_timeout", "revocation_freshness"):
         if getattr(card, name) <= 0:
             problems.append(f"card_login.{name}: must be positive")

@@ -25,6 +25,8 @@ Usage::
     response = await client.request("GET", "https://rp.example/sector.json",
                                     headers={"Accept": "application/json"})
     response.status, response.content
+    # one client per process, each caller with its own limits; from a worker thread, synchronously:
+    request_sync(client, "POST", url, content=body, deadline=2.0, max_bytes=16 * 1024)
 
 A test of the policy gives a resolver stub (``resolver=``) and never lets a request reach a private address.
 """
@@ -35,9 +37,8 @@ import asyncio
 import enum
 import ipaddress
 import socket
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -116,6 +117,18 @@ class AddressPolicy:
         """A policy from a settings list of CIDR networks (``ValueError`` names a bad one)."""
         return cls(tuple(ipaddress.ip_network(n.strip(), strict=False) for n in allow if n.strip()), test_mode)
 
+    def refuses_host(self, host: str) -> bool:
+        """Whether ``host`` (a URL's hostname) is an IP literal, or ``localhost``, that this policy refuses: what
+        can be judged before sending (at registration, at start-up). Other names are judged when resolved, at
+        each request, since their addresses may change."""
+        if host.lower().rstrip(".") == "localhost":
+            host = "127.0.0.1"
+        try:
+            address = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            return False
+        return not self.admits(address)
+
     def admits(self, address: IPAddress) -> bool:
         """Whether a connection to ``address`` is allowed."""
         address = _unmapped(address)
@@ -126,6 +139,17 @@ class AddressPolicy:
         if self.test_mode and address.is_loopback:
             return True
         return is_public(address)
+
+
+def allow_list_problems(name: str, allow: Iterable[str]) -> list[str]:
+    """The settings problem of an allow-list option ``name`` whose values are not all CIDR networks."""
+    bad = []
+    for value in allow:
+        try:
+            ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            bad.append(value)
+    return [f"{name}: {', '.join(repr(v) for v in bad)} not a network such as 10.1.0.0/16"] if bad else []
 
 
 async def system_resolver(host: str, port: int) -> list[IPAddress]:
@@ -148,19 +172,22 @@ class Response:
         return str(self.headers.get("content-type", "")).split(";", 1)[0].strip().lower()
 
 
-@dataclass
 class OutboundClient:
     """Outbound HTTP with the address policy, the pinned address, the deadline, the size cap and no redirects.
 
-    ``transport`` is for tests that need an in-process server; production uses httpx's default.
+    ``transport`` is for tests that need an in-process server; production uses httpx's default. ``resolver`` may
+    be replaced on a live client (tests do, to check the policy's decisions without sending anything). Not a
+    dataclass: frameworks that validate what they inject (litestar through msgspec) would walk its fields.
     """
 
-    policy: AddressPolicy
-    deadline: float = 5.0
-    max_bytes: int = 256 * 1024
-    resolver: Resolver = system_resolver
-    transport: httpx.AsyncBaseTransport | None = None
-    _client: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
+    def __init__(self, policy: AddressPolicy, deadline: float = 5.0, max_bytes: int = 256 * 1024,
+                 resolver: Resolver = system_resolver, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.policy = policy
+        self.deadline = deadline
+        self.max_bytes = max_bytes
+        self.resolver = resolver
+        self.transport = transport
+        self._client: httpx.AsyncClient | None = None
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -175,19 +202,26 @@ class OutboundClient:
             self._client = None
 
     async def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
-                      content: bytes | None = None, data: Mapping[str, str] | None = None) -> Response:
-        """Send one request and read the whole answer within the limits; :class:`OutboundError` otherwise."""
-        started = time.monotonic()
+                      content: bytes | None = None, data: Mapping[str, str] | None = None,
+                      deadline: float | None = None, max_bytes: int | None = None) -> Response:
+        """Send one request and read the whole answer within the limits; :class:`OutboundError` otherwise.
+        ``deadline`` and ``max_bytes`` replace the client's own for this request (one client, with its policy,
+        resolver and connections, serves callers with different limits)."""
+        limit = self.deadline if deadline is None else deadline
         try:
-            async with asyncio.timeout(self.deadline):
-                return await self._request(method, url, headers, content, data, started)
+            async with asyncio.timeout(limit):
+                return await self._request(method, url, headers, content, data, limit,
+                                           self.max_bytes if max_bytes is None else max_bytes)
         except TimeoutError:
             raise OutboundError(OutboundReason.TIMEOUT) from None
 
     async def _request(self, method: str, url: str, headers: Mapping[str, str] | None, content: bytes | None,
-                       data: Mapping[str, str] | None, started: float) -> Response:
+                       data: Mapping[str, str] | None, deadline: float, max_bytes: int) -> Response:
         # (1) The URL: http(s), a host, no user information.
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # an IPv6 literal without its closing bracket, say
+            raise OutboundError(OutboundReason.BAD_URL) from None
         if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password:
             raise OutboundError(OutboundReason.BAD_URL)
         host = parts.hostname
@@ -216,7 +250,7 @@ class OutboundClient:
         send_headers = {"Accept-Encoding": "identity", **(headers or {}), "Host": parts.netloc}
         extensions = {"sni_hostname": host} if parts.scheme == "https" and literal is None else {}
         request = self._http().build_request(method, target, headers=send_headers, content=content, data=data,
-                                             extensions=extensions)
+                                             extensions=extensions, timeout=httpx.Timeout(deadline))
         try:
             response = await self._http().send(request, stream=True)
         except httpx.TimeoutException:
@@ -229,12 +263,12 @@ class OutboundClient:
                 raise OutboundError(OutboundReason.REDIRECT)
             # (5) The body, within the size cap (the deadline of step 0 bounds a slow drip).
             declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_bytes:
+            if declared.isdigit() and int(declared) > max_bytes:
                 raise OutboundError(OutboundReason.TOO_LARGE)
             body = bytearray()
             async for chunk in response.aiter_bytes():  # decoded: the cap holds for compressed answers too
                 body += chunk
-                if len(body) > self.max_bytes:
+                if len(body) > max_bytes:
                     raise OutboundError(OutboundReason.TOO_LARGE)
         except httpx.TimeoutException:
             raise OutboundError(OutboundReason.TIMEOUT) from None
@@ -246,14 +280,23 @@ class OutboundClient:
 
 
 def request_sync(client: OutboundClient, method: str, url: str, *, headers: Mapping[str, str] | None = None,
-                 content: bytes | None = None, data: Mapping[str, str] | None = None) -> Response:
+                 content: bytes | None = None, data: Mapping[str, str] | None = None,
+                 deadline: float | None = None, max_bytes: int | None = None) -> Response:
     """:meth:`OutboundClient.request` for synchronous callers (a worker thread, a CLI): runs it in a fresh event
-    loop, with a fresh connection pool, so the same guarantees hold."""
+    loop, with a fresh connection pool, so the same guarantees hold. Never from a thread that runs an event loop
+    (it would block the loop): that raises ``RuntimeError``; there, await :meth:`OutboundClient.request`."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError("request_sync called from a running event loop: await OutboundClient.request instead")
 
     async def once() -> Response:
         fresh = OutboundClient(client.policy, client.deadline, client.max_bytes, client.resolver, client.transport)
         try:
-            return await fresh.request(method, url, headers=headers, content=content, data=data)
+            return await fresh.request(method, url, headers=headers, content=content, data=data, deadline=deadline,
+                                       max_bytes=max_bytes)
         finally:
             await fresh.aclose()
 

@@ -9,12 +9,13 @@ so that workers never race for it.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit
 
-import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -25,7 +26,7 @@ from credentials.sdjwtvc import IssuerKeys
 from credentials.status.check import Fetcher, StatusChecker
 from credentials.status.token import STATUS_LIST_TYP
 from credentials.verifier.service import VerifierService
-from credentials.verifier.settings import Settings
+from credentials.verifier.settings import Settings, outbound_policy
 from credentials.verifier.store import TransactionStore
 from credentials.verify import VerifierPolicy
 from keys.service.encryption import KeyEncryptionKeys
@@ -35,9 +36,11 @@ from keys.trust import TrustStore
 from keys.trust_files import load_trust_directory
 from servicekit import kek
 from servicekit.database import Database
+from servicekit.outbound import OutboundClient, OutboundError, request_sync
 
 _PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 DEV_KEK_FILE: Final = "verifier-kek"
+_log = logging.getLogger("credentials.verifier")
 
 
 class StartupError(Exception):
@@ -96,24 +99,27 @@ def verifier_identity(settings: Settings) -> VerifierIdentity:
         raise StartupError(str(exc)) from None
 
 
-def status_fetcher(settings: Settings, client: httpx.Client) -> Fetcher:
-    """GET a Status List Token (draft-ietf-oauth-status-list §8.1): https only outside test mode, no redirects,
-    bounded size and time. Any failure raises, which the checker turns into ``status_unavailable``."""
+def status_fetcher(settings: Settings, outbound: OutboundClient) -> Fetcher:
+    """GET a Status List Token (draft-ietf-oauth-status-list §8.1) through ``outbound`` (:mod:`servicekit.outbound`:
+    the address policy of ``http.outbound_allow``, ``trust.status_timeout`` for the whole request, no redirects,
+    bounded size): https only outside test mode. Blocking (verification runs in a worker thread). Any failure
+    raises, which the checker turns into ``status_unavailable``; the reason is logged."""
     limit = DEFAULT_CREDENTIAL_LIMITS.status_jose.jws_bytes
 
     def fetch(uri: str) -> str:
-        scheme = httpx.URL(uri).scheme
+        scheme = urlsplit(uri).scheme
         if scheme != "https" and not (settings.test_mode and scheme == "http"):
             raise ValueError("a Status List is fetched over https")
-        with client.stream("GET", uri, headers={"Accept": f"application/{STATUS_LIST_TYP}"}) as response:
-            if response.status_code != 200:
-                raise ValueError(f"status list answered {response.status_code}")
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body.extend(chunk)
-                if len(body) > limit:
-                    raise ValueError("status list too large")
-        return body.decode("ascii")
+        try:
+            response = request_sync(outbound, "GET", uri, headers={"Accept": f"application/{STATUS_LIST_TYP}"},
+                                    deadline=settings.trust.status_timeout, max_bytes=limit)
+        except OutboundError as exc:
+            _log.warning("status_list_unavailable", extra={"reason": exc.reason.value})
+            raise
+        if response.status != 200:
+            _log.warning("status_list_unavailable", extra={"reason": "status", "status": response.status})
+            raise ValueError(f"status list answered {response.status}")
+        return response.content.decode("ascii")
 
     return fetch
 
@@ -128,14 +134,14 @@ def build_service(settings: Settings) -> tuple[VerifierService, Callable[[], Awa
         issuer_keys=IssuerKeys(trust=trust), vcts=frozenset(presentation.vcts) or None,
         kb_max_age=dt.timedelta(seconds=presentation.kb_max_age), kb_leeway=tolerance, leeway=tolerance,
     )
-    client = httpx.Client(timeout=settings.trust.status_timeout, follow_redirects=False)
-    status = StatusChecker(fetch=status_fetcher(settings, client), trust=trust, leeway=tolerance,
+    outbound = OutboundClient(outbound_policy(settings))
+    status = StatusChecker(fetch=status_fetcher(settings, outbound), trust=trust, leeway=tolerance,
                            max_cache_age=dt.timedelta(seconds=settings.trust.status_max_cache_age))
     db = Database.connect(settings.database_url)
     store = TransactionStore(db, load_keks(settings))
 
     async def close() -> None:
-        client.close()
+        await outbound.aclose()
         await db.dispose()
 
     return VerifierService(settings, store, identity, policy, status), close

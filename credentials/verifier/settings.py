@@ -27,10 +27,12 @@ from credentials.oid4vp.client_id import ClientIdPrefix
 from credentials.oid4vp.request import ResponseMode
 from servicekit import settings as engine
 from servicekit.kek import KekSettings
+from servicekit.outbound import AddressPolicy, allow_list_problems
 from servicekit.settings import LoggingSettings, OptionInfo, Secret, SettingsError, SettingsSchema, is_loopback, option
 
 __all__ = ["CONFIG_ENV", "ENV_PREFIX", "SCHEMA", "LoggingSettings", "OptionInfo", "Secret", "Settings",
-           "SettingsError", "check", "describe", "iter_options", "load_settings", "unsafe_warnings"]
+           "SettingsError", "check", "describe", "iter_options", "load_settings", "outbound_policy",
+           "unsafe_warnings"]
 
 ENV_PREFIX: Final = "MYNACARD_VERIFIER_"
 CONFIG_ENV: Final = "MYNACARD_VERIFIER_CONFIG"
@@ -107,10 +109,23 @@ class TrustSettings:
                                            "O=...TEST, also in test mode). Required.")
     issuer_root_pins: tuple[str, ...] = option((), doc="Lower-case hex SHA-256 fingerprints (DER) of the admitted "
                                                        "issuer roots.")
-    status_timeout: float = option(5.0, doc="Seconds allowed to fetch a Status List Token; on failure the "
-                                            "presentation is refused (status_unavailable).")
+    status_timeout: float = option(5.0, doc="Seconds allowed to fetch a Status List Token (a deadline for the "
+                                            "whole request, not per read); on failure the presentation is refused "
+                                            "(status_unavailable).")
     status_max_cache_age: float = option(3600.0, doc="Longest a fetched Status List is reused, whatever its ttl "
                                                      "says (draft-ietf-oauth-status-list §13.6).")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """``[http]``: the service's outbound requests (Status List fetches)."""
+
+    outbound_allow: tuple[str, ...] = option(
+        (), doc="Networks (CIDR, such as 10.1.0.0/16) Status Lists may be fetched from although they are not "
+                "public: a fetch is refused when its host resolves to a loopback, private, link-local, multicast, "
+                "reserved or cloud-metadata address (servicekit.outbound), except loopback in test mode and these "
+                "networks.",
+        recommend="Empty, or only the network of an internal Status List server.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +161,7 @@ class Settings:
     client: ClientSettings = field(default_factory=ClientSettings)
     presentation: PresentationSettings = field(default_factory=PresentationSettings)
     trust: TrustSettings = field(default_factory=TrustSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
     rp: RpSettings = field(default_factory=RpSettings)
     keys: KeySettings = field(default_factory=KeySettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
@@ -169,9 +185,15 @@ class Settings:
         return tuple(k.strip() for k in self.rp.api_keys.reveal().split(",") if k.strip())
 
 
+def outbound_policy(settings: Settings) -> AddressPolicy:
+    """Where Status List fetches may go (:mod:`servicekit.outbound`): public addresses, loopback in test mode,
+    and the networks of ``http.outbound_allow``."""
+    return AddressPolicy.from_settings(test_mode=settings.test_mode, allow=settings.http.outbound_allow)
+
+
 def check(settings: Settings) -> list[str]:
     """Every problem of ``settings`` (empty when valid)."""
-    problems: list[str] = []
+    problems: list[str] = allow_list_problems("http.outbound_allow", settings.http.outbound_allow)
     base = urlsplit(settings.base_url)
     if base.scheme not in ("https", "http") or not base.hostname or base.query or base.fragment:
         problems.append("base_url: an absolute https URL without query or fragment")

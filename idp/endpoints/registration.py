@@ -14,9 +14,15 @@ CLI, plus what only registration sees:
 * ``id_token_signed_response_alg`` defaults to RS256 when the provider has an RS256 key, as OIDC Dynamic Client
   Registration §2 says, else ES256; the chosen value is in the response.
 * URLs the provider itself calls (``sector_identifier_uri``, ``backchannel_logout_uri``) are https; http on a
-  loopback IP only in test mode, so that registration cannot point the provider at its own host's services.
-* ``sector_identifier_uri`` is fetched (no redirects, ``registration.fetch_timeout``, at most 64 KiB) and
-  must list every redirect URI (§5).
+  loopback IP only in test mode, so that registration cannot point the provider at its own host's services. A
+  host that is an IP literal the outbound address policy refuses (loopback outside test mode, private,
+  link-local, metadata: :mod:`servicekit.outbound`, ``http.outbound_allow``) is refused here already; names are
+  judged when they are resolved, at each request, since their addresses may change.
+* ``sector_identifier_uri`` is fetched through the provider's outbound client (address policy, no redirects,
+  ``registration.fetch_timeout`` for the whole request, at most 64 KiB), read as one strict JSON array
+  (:func:`servicekit.http.bodies.parse_json_array`) and must list every redirect URI (§5). Whatever made the
+  fetch fail (refused address, closed port, timeout, HTTP status, size, not a JSON array of strings), the
+  answer says the same, so that registration cannot be used to scan a network; the log says why.
 * ``jwks_uri`` is refused: keys are not fetched yet (:mod:`idp.oauth.client_auth` would refuse the client's
   assertions and request objects), so registration says so at once; send ``jwks`` instead.
 * Metadata we do not know is ignored (RFC 7591 §2), and not stored.
@@ -31,14 +37,12 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
-import json
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit
 
-import httpx
 from litestar import Request, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
@@ -56,9 +60,10 @@ from idp.errors import InvalidRequest, InvalidToken, OAuthError
 from idp.oauth.client_auth import ASSERTION_ALGORITHMS
 from idp.oauth.grants import grant_types as registered_grant_types
 from idp.runtime import Services, utcnow
-from idp.settings import Settings
+from idp.settings import Settings, outbound_policy
 from idp.storage import ClientExists
-from servicekit.http.bodies import BodyError, BodyReason, check_json_depth, read_json
+from servicekit.http.bodies import BodyError, BodyReason, parse_json_array, read_json
+from servicekit.outbound import OutboundClient, OutboundError
 
 PATH: Final = "/register"
 CLIENT_PATH: Final = "/register/{client_id:str}"
@@ -67,6 +72,8 @@ MAX_REQUEST_OCTETS: Final = 64 * 1024
 #: Largest sector_identifier_uri document read.
 MAX_SECTOR_DOCUMENT: Final = 64 * 1024
 _JSON: Final = "application/json"
+#: The one answer to a sector_identifier_uri that could not be read, whatever the reason (the log has it).
+SECTOR_UNREADABLE: Final = "sector_identifier_uri could not be fetched as a JSON array of URIs"
 _NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 #: RFC 7592 §2.2: fields the provider issues, never accepted from the client in an update.
 _ISSUED: Final = ("registration_access_token", "registration_client_uri", "client_secret_expires_at",
@@ -174,10 +181,20 @@ def registration_arguments(document: Mapping[str, Any], settings: Settings) -> d
             raise InvalidClientMetadataError(f"{name} must be one of {', '.join(ASSERTION_ALGORITHMS)}")
     if "token_endpoint_auth_signing_alg" in document and method != AuthMethod.PRIVATE_KEY_JWT.value:
         raise InvalidClientMetadataError("token_endpoint_auth_signing_alg is for private_key_jwt only")
+    policy = outbound_policy(settings)
     for name in ("sector_identifier_uri", "backchannel_logout_uri"):
         called = _string(document, name)
-        if called is not None and urlsplit(called).scheme != "https" and not settings.test_mode:
+        if called is None:
+            continue
+        try:
+            parts = urlsplit(called)
+        except ValueError:  # an IPv6 literal without its closing bracket, say
+            raise InvalidClientMetadataError(f"{name} is not a URL") from None
+        if parts.scheme != "https" and not settings.test_mode:
             raise InvalidClientMetadataError(f"{name} must be an https URL")
+        if policy.refuses_host(parts.hostname or ""):
+            raise InvalidClientMetadataError(f"{name} may not name a loopback, private, link-local or other "
+                                             "non-public address")
     default_alg = "RS256" if "RS256" in settings.keys.algorithms else DEFAULT_ID_TOKEN_ALG
     jwks = document.get("jwks")
     if jwks is not None and not isinstance(jwks, dict):
@@ -197,28 +214,41 @@ def registration_arguments(document: Mapping[str, Any], settings: Settings) -> d
     }
 
 
-async def check_sector_identifier(uri: str, redirect_uris: Sequence[str], settings: Settings) -> None:
-    """OIDC Dynamic Client Registration §5: the JSON array at ``sector_identifier_uri`` lists every redirect URI."""
+class _Unreadable(Exception):
+    """The sector document is unusable; ``reason`` is for the log only."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def _sector_document(uri: str, settings: Settings, outbound: OutboundClient) -> list[Any]:
     try:
-        async with (httpx.AsyncClient(timeout=settings.registration.fetch_timeout, follow_redirects=False) as http,
-                    http.stream("GET", uri, headers={"Accept": _JSON}) as response):
-            if response.status_code != 200:
-                raise InvalidClientMetadataError(f"sector_identifier_uri answered HTTP {response.status_code}")
-            body = b""
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_SECTOR_DOCUMENT:
-                    raise InvalidClientMetadataError("sector_identifier_uri document is too large")
-    except httpx.HTTPError as exc:
-        raise InvalidClientMetadataError("sector_identifier_uri could not be fetched",
-                                         detail=type(exc).__name__) from None
+        response = await outbound.request("GET", uri, headers={"Accept": _JSON},
+                                          deadline=settings.registration.fetch_timeout, max_bytes=MAX_SECTOR_DOCUMENT)
+    except OutboundError as exc:
+        raise _Unreadable(exc.reason.value) from None
+    if response.status != 200:
+        raise _Unreadable("status")
     try:
-        check_json_depth(body, max_depth=1, what="sector_identifier_uri document")
-        listed = json.loads(body)
-    except (BodyError, ValueError):
-        listed = None
-    if not isinstance(listed, list) or not all(isinstance(u, str) for u in listed):
-        raise InvalidClientMetadataError("sector_identifier_uri must hold a JSON array of URIs")
+        listed = parse_json_array(response.content, max_bytes=MAX_SECTOR_DOCUMENT, max_depth=1,
+                                  what="sector_identifier_uri document")
+    except BodyError as exc:
+        raise _Unreadable(exc.reason.value) from None
+    if not all(isinstance(u, str) for u in listed):
+        raise _Unreadable("not_strings")
+    return listed
+
+
+async def check_sector_identifier(uri: str, redirect_uris: Sequence[str], settings: Settings,
+                                  outbound: OutboundClient) -> None:
+    """OIDC Dynamic Client Registration §5: the JSON array at ``sector_identifier_uri`` lists every redirect URI.
+    Any failure to read it answers :data:`SECTOR_UNREADABLE`, and logs why."""
+    try:
+        listed = await _sector_document(uri, settings, outbound)
+    except _Unreadable as exc:
+        _log.info("sector_identifier_uri_failed", extra={"reason": exc.reason})
+        raise InvalidClientMetadataError(SECTOR_UNREADABLE) from None
     if missing := [u for u in redirect_uris if u not in listed]:
         raise InvalidClientMetadataError(f"sector_identifier_uri does not list {len(missing)} of the redirect_uris")
 
@@ -232,14 +262,15 @@ async def _read_document(request: AnyRequest) -> dict[str, Any]:
         raise InvalidClientMetadataError("the request body is not a JSON object", detail=str(exc)) from None
 
 
-async def _build(document: Mapping[str, Any], client_id: str, settings: Settings) -> tuple[Client, str | None]:
+async def _build(document: Mapping[str, Any], client_id: str, services: Services) -> tuple[Client, str | None]:
+    settings = services.settings
     arguments = registration_arguments(document, settings)
     try:
         client, secret = register_client(client_id, **arguments)
     except InvalidClientMetadata as exc:
         raise _refused(exc) from None
     if client.sector_identifier_uri is not None:
-        await check_sector_identifier(client.sector_identifier_uri, client.redirect_uris, settings)
+        await check_sector_identifier(client.sector_identifier_uri, client.redirect_uris, settings, services.outbound)
     return client, secret
 
 
@@ -280,7 +311,7 @@ async def register(request: AnyRequest, services: NamedDependency[Services]) -> 
         if not hmac.compare_digest(presented.encode(), expected.encode()):
             raise InvalidToken("a valid initial access token is required to register (RFC 7591 §3)")
     document = await _read_document(request)
-    client, secret = await _build(document, secrets.token_urlsafe(24), settings)
+    client, secret = await _build(document, secrets.token_urlsafe(24), services)
     token = secrets.token_urlsafe(32)
     client = dataclasses.replace(client, registration_token_sha256=hash_secret(token),
                                  client_id_issued_at=int(utcnow().timestamp()))
@@ -325,7 +356,7 @@ async def update(client_id: FromPath[str], request: AnyRequest,
         raise InvalidRequest(f"{', '.join(issued)} may not be sent in an update (RFC 7592 §2.2)")
     if "client_secret" in document and not current.secret_matches(str(document["client_secret"])):
         raise InvalidRequest("client_secret does not match the issued secret (RFC 7592 §2.2)")
-    client, secret = await _build(document, client_id, services.settings)
+    client, secret = await _build(document, client_id, services)
     if client.auth_method is AuthMethod.CLIENT_SECRET_BASIC and current.secret_sha256 is not None:
         client, secret = dataclasses.replace(client, secret_sha256=current.secret_sha256), None
     client = dataclasses.replace(client, registration_token_sha256=current.registration_token_sha256,
@@ -346,5 +377,5 @@ async def deregister(client_id: FromPath[str], request: AnyRequest, services: Na
 
 ROUTES: Final = (register, read, update, deregister)
 
-__all__ = ["CLIENT_PATH", "PATH", "ROUTES", "InvalidClientMetadataError", "InvalidRedirectUri",
+__all__ = ["CLIENT_PATH", "PATH", "ROUTES", "SECTOR_UNREADABLE", "InvalidClientMetadataError", "InvalidRedirectUri",
            "check_sector_identifier", "feature_metadata", "registration_arguments"]

@@ -1,7 +1,9 @@
 """Fetching an OCSP response for a card's authentication certificate (RFC 6960 §A.1, HTTP POST; RFC 8954 nonce).
 
 Only after the certificate's path to a pinned root has been validated is the responder named in its
-authorityInformationAccess contacted, so a certificate cannot make the provider call an address of its choosing.
+authorityInformationAccess contacted, so a certificate cannot make the provider call an address of its choosing;
+the request goes through an :class:`~servicekit.outbound.OutboundClient` all the same (the address policy,
+``card_login.ocsp_timeout`` for the whole request, no redirects). It blocks: callers run it in a worker thread.
 J-LIS answers registered verifiers only (jpki-card-and-certs.md §2.4); signing certificates name no responder.
 Any failure here (no responder, network, HTTP status, size) simply yields no response: the revocation policy then
 decides on the CRLs alone and fails closed when nothing fresh is left. The response itself is judged by
@@ -14,7 +16,6 @@ import logging
 import secrets
 from urllib.parse import urlsplit
 
-import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
@@ -22,6 +23,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from keys.limits import DEFAULT_LIMITS, Limits
 from keys.x509.path import ValidatedPath
+from servicekit.outbound import OutboundClient, OutboundError, request_sync
 
 _log = logging.getLogger("idp.login")
 _REQUEST_TYPE = "application/ocsp-request"
@@ -42,8 +44,10 @@ def responder_url(certificate: x509.Certificate) -> str | None:
     return None
 
 
-def fetch_ocsp(path: ValidatedPath, *, timeout: float, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes, bytes] | None:
-    """Ask the leaf's responder about the leaf: the DER response and the nonce sent, or ``None``."""
+def fetch_ocsp(path: ValidatedPath, *, timeout: float, outbound: OutboundClient,
+               limits: Limits = DEFAULT_LIMITS) -> tuple[bytes, bytes] | None:
+    """Ask the leaf's responder about the leaf, within ``timeout`` seconds for the whole request: the DER response
+    and the nonce sent, or ``None``."""
     url = responder_url(path.leaf)
     if url is None:
         return None
@@ -53,22 +57,16 @@ def fetch_ocsp(path: ValidatedPath, *, timeout: float, limits: Limits = DEFAULT_
     request = (ocsp.OCSPRequestBuilder().add_certificate(path.leaf, path.issuer, cert_id_hash)
                .add_extension(x509.OCSPNonce(nonce), critical=False).build())
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client, client.stream(
-                "POST", url, content=request.public_bytes(serialization.Encoding.DER),
-                headers={"Content-Type": _REQUEST_TYPE, "Accept": _RESPONSE_TYPE}) as answer:
-            if answer.status_code != 200 or answer.headers.get("content-type", "").split(";")[0] != _RESPONSE_TYPE:
-                _log.warning("ocsp_unavailable", extra={"status": answer.status_code})
-                return None
-            data = b""
-            for chunk in answer.iter_bytes():
-                data += chunk
-                if len(data) > limits.ocsp_bytes:
-                    _log.warning("ocsp_unavailable", extra={"error": "response too large"})
-                    return None
-    except httpx.HTTPError as exc:
-        _log.warning("ocsp_unavailable", extra={"error": type(exc).__name__})
+        answer = request_sync(outbound, "POST", url, content=request.public_bytes(serialization.Encoding.DER),
+                              headers={"Content-Type": _REQUEST_TYPE, "Accept": _RESPONSE_TYPE}, deadline=timeout,
+                              max_bytes=limits.ocsp_bytes)
+    except OutboundError as exc:
+        _log.warning("ocsp_unavailable", extra={"error": exc.reason.value})
         return None
-    return data, nonce
+    if answer.status != 200 or answer.media_type != _RESPONSE_TYPE:
+        _log.warning("ocsp_unavailable", extra={"status": answer.status})
+        return None
+    return answer.content, nonce
 
 
 __all__ = ["fetch_ocsp", "responder_url"]

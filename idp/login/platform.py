@@ -22,7 +22,9 @@ ES256, header ``typ`` :data:`ANSWER_TYPE`, signed with a key of the operator's J
 ``card_login.platform_operator``, ``certificate_sha256`` the certificate asked about and ``nonce`` the request's.
 Any other status code, media type, size or a signature that does not verify is *no answer* (logged with the
 reason, never with the certificate): the login then fails closed unless another configured source has a fresh
-status.
+status. The request goes through an :class:`~servicekit.outbound.OutboundClient` (the address policy: an operator
+on an internal network must be named in ``http.outbound_allow``; ``card_login.platform_timeout`` for the whole
+request; no redirects); it blocks, so the caller runs it in a worker thread.
 
 Only after the certificate's path to a pinned root has been validated is the operator asked, so a stranger's
 certificate never costs a request.
@@ -46,11 +48,9 @@ import hashlib
 import json
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
-
-import httpx
 
 from idp.storage import ObjectStore
 from keys.errors import Reason, RevocationUnavailable, VerificationError
@@ -59,6 +59,7 @@ from keys.jose.b64 import b64url_encode
 from keys.jose.json import loads_object
 from keys.revocation import PlatformAnswer, parse_platform_answer
 from keys.x509.profile import Purpose
+from servicekit.outbound import AddressPolicy, OutboundClient, OutboundError, request_sync
 
 CACHE_KIND: Final = "RevocationStatus"
 ANSWER_TYPE: Final = "platform-status+jws"
@@ -117,7 +118,9 @@ class HttpPlatformOperator:
     url: str
     operator: str
     keys: tuple[VerificationKey, ...]
+    #: Seconds for the whole request.
     timeout: float = 5.0
+    outbound: OutboundClient = field(default_factory=lambda: OutboundClient(AddressPolicy()))
 
     def check(self, certificate_der: bytes, purpose: Purpose, *, nonce: bytes) -> PlatformAnswer:
         """Ask about one certificate; the answer is signature-verified and bound to it and to ``nonce``.
@@ -141,21 +144,15 @@ class HttpPlatformOperator:
             return RevocationUnavailable(Reason.REVOCATION_UNAVAILABLE, f"platform operator: {detail}")
 
         try:
-            with httpx.Client(timeout=self.timeout, follow_redirects=False) as client, client.stream(
-                    "POST", self.url, content=json.dumps(body).encode("ascii"),
-                    headers={"Content-Type": "application/json", "Accept": ANSWER_MEDIA_TYPE}) as answer:
-                media_type = answer.headers.get("content-type", "").split(";")[0].strip().lower()
-                if answer.status_code != 200 or media_type != ANSWER_MEDIA_TYPE:
-                    raise unavailable(f"HTTP {answer.status_code} {media_type or 'without a media type'}")
-                data = b""
-                for chunk in answer.iter_bytes():
-                    data += chunk
-                    if len(data) > MAX_ANSWER_OCTETS:
-                        raise unavailable("answer too large")
-        except httpx.HTTPError as exc:
-            raise unavailable(type(exc).__name__) from None
+            answer = request_sync(self.outbound, "POST", self.url, content=json.dumps(body).encode("ascii"),
+                                  headers={"Content-Type": "application/json", "Accept": ANSWER_MEDIA_TYPE},
+                                  deadline=self.timeout, max_bytes=MAX_ANSWER_OCTETS)
+        except OutboundError as exc:
+            raise unavailable(exc.reason.value) from None
+        if answer.status != 200 or answer.media_type != ANSWER_MEDIA_TYPE:
+            raise unavailable(f"HTTP {answer.status} {answer.media_type or 'without a media type'}")
         try:
-            return data.decode("ascii").strip()
+            return answer.content.decode("ascii").strip()
         except UnicodeDecodeError:
             raise unavailable("answer is not a compact JWS") from None
 

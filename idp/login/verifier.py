@@ -41,7 +41,7 @@ from idp.login.platform import (
     load_operator_keys,
     new_nonce,
 )
-from idp.settings import CardLoginSettings, Settings
+from idp.settings import CardLoginSettings, Settings, outbound_policy
 from idp.storage import ObjectStore
 from keys.cardlogin import CardLogin, LoginMessage, RevocationInputs, verify_card_login
 from keys.errors import VerificationError
@@ -50,6 +50,7 @@ from keys.trust import TrustStore
 from keys.trust_files import load_trust_directory
 from keys.x509.path import ValidatedPath, validate_path
 from keys.x509.profile import JPKI_AUTH, JPKI_SIGN, Purpose
+from servicekit.outbound import AddressPolicy, OutboundClient
 
 _log = logging.getLogger("idp.login")
 _CRL_SUFFIXES = {".crl", ".der", ".pem"}
@@ -131,6 +132,8 @@ class CardVerifier:
     ocsp_timeout: float | None = None
     #: The platform operator asked about every certificate (``None``: not used).
     platform: HttpPlatformOperator | None = None
+    #: The client of the OCSP requests and the platform operator's (its address policy: ``http.outbound_allow``).
+    outbound: OutboundClient = field(default_factory=lambda: OutboundClient(AddressPolicy()))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CardVerifier:
@@ -157,17 +160,18 @@ class CardVerifier:
         for refused in trust.refused:
             _log.warning("trust_root_refused", extra={"file": refused.source, "reason": refused.reason.value})
         platform = None
+        outbound = OutboundClient(outbound_policy(settings))
         if options.platform_url:
             try:
                 keys = load_operator_keys(Path(options.platform_jwks))
             except (OSError, ValueError, VerificationError) as exc:
                 raise NotConfigured("card_login.platform_jwks", f"unusable ({type(exc).__name__})") from None
             platform = HttpPlatformOperator(options.platform_url, options.platform_operator, keys,
-                                            options.platform_timeout)
+                                            options.platform_timeout, outbound)
         freshness = dt.timedelta(seconds=options.revocation_freshness)
         return cls(trust, CrlDirectory(Path(options.crl_dir), trust) if options.crl_dir else None,
                    policy=RevocationPolicy(platform_max_age=freshness),
-                   ocsp_timeout=options.ocsp_timeout if options.ocsp else None, platform=platform)
+                   ocsp_timeout=options.ocsp_timeout if options.ocsp else None, platform=platform, outbound=outbound)
 
     def _path(self, certificate: bytes, key: Purpose, at: dt.datetime) -> ValidatedPath | None:
         try:
@@ -213,7 +217,7 @@ class CardVerifier:
             revocation = replace(revocation, platform_answer=platform[0], nonce=platform[1])
         elif self.ocsp_timeout is not None and expected.key is Purpose.AUTH:
             path = self._path(certificate, expected.key, at)
-            fetched = None if path is None else fetch_ocsp(path, timeout=self.ocsp_timeout)
+            fetched = None if path is None else fetch_ocsp(path, timeout=self.ocsp_timeout, outbound=self.outbound)
             if fetched is not None:
                 revocation = replace(revocation, ocsp_responses=[fetched[0]], nonce=fetched[1])
         return verify_card_login(certificate, signature, expected=expected, trust=self.trust,

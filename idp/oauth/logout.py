@@ -9,9 +9,11 @@ A logout token is a JWT typed ``logout+jwt`` (§2.4, RFC 8725 §3.11), signed wi
 ``id_token_signed_response_alg``, with ``iss``, ``aud`` = client_id, ``iat``, ``exp`` (``logout.logout_token_ttl``),
 ``jti``, ``events`` holding the back-channel-logout event, and both ``sub`` (the client's pairwise subject) and
 ``sid``; never a ``nonce`` (§2.4). It is POSTed as ``logout_token`` (form-encoded, §2.5) to the client's
-``backchannel_logout_uri`` with ``logout.backchannel_timeout``, without following redirects; all clients are told
-concurrently, and a client that fails or answers other than 200/204 is logged (§2.8), never retried and never
-stops the logout.
+``backchannel_logout_uri`` through the provider's outbound client (:mod:`servicekit.outbound`: the address policy
+on every resolved address, so a name that resolves to a private or metadata address is never posted to;
+``logout.backchannel_timeout`` for the whole request; no redirects); all clients are told concurrently, and a
+client that fails or answers other than 200/204 is logged with the reason (§2.8), never retried and never stops
+the logout.
 """
 
 from __future__ import annotations
@@ -24,8 +26,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-import httpx
-
 from idp.clients import Client
 from idp.errors import InvalidRequest
 from idp.oauth.session import Session
@@ -36,11 +36,14 @@ from keys.jose.json import loads_object
 from keys.jose.jwk import VerificationKey
 from keys.jose.jws import verify_jws
 from keys.service.jws import encode_jwt
+from servicekit.outbound import OutboundError
 
 LOGOUT_TOKEN_TYP: Final = "logout+jwt"
 BACKCHANNEL_EVENT: Final = "http://schemas.openid.net/event/backchannel-logout"
 #: Longest ``id_token_hint`` accepted (characters).
 MAX_HINT: Final = 16 * 1024
+#: Most of a client's answer read (its body means nothing to us; a longer one counts as a failure).
+MAX_ANSWER_OCTETS: Final = 16 * 1024
 _log = logging.getLogger("idp.logout")
 
 
@@ -117,22 +120,22 @@ class Delivery:
     status: int | None
 
 
-async def _deliver(services: Services, http: httpx.AsyncClient, client: Client, session: Session,
-                   now: dt.datetime) -> Delivery:
+async def _deliver(services: Services, client: Client, session: Session, now: dt.datetime) -> Delivery:
     assert client.backchannel_logout_uri is not None
     try:
         token = await logout_token(services, client, session, now)
-        response = await http.post(client.backchannel_logout_uri, data={"logout_token": token},
-                                   headers={"Cache-Control": "no-store"})
-    except Exception as exc:  # unreachable, timed out, or no key to sign: never stops the logout (§2.8)
-        _log.warning("backchannel_logout_failed", extra={"client_id": client.client_id,
-                                                         "reason": type(exc).__name__})
+        response = await services.outbound.request(
+            "POST", client.backchannel_logout_uri, data={"logout_token": token},
+            headers={"Cache-Control": "no-store"}, deadline=services.settings.logout.backchannel_timeout,
+            max_bytes=MAX_ANSWER_OCTETS)
+    except Exception as exc:  # refused, unreachable, timed out, or no key to sign: never stops the logout (§2.8)
+        reason = exc.reason.value if isinstance(exc, OutboundError) else type(exc).__name__
+        _log.warning("backchannel_logout_failed", extra={"client_id": client.client_id, "reason": reason})
         return Delivery(client.client_id, False, None)
-    delivered = response.status_code in (200, 204)
+    delivered = response.status in (200, 204)
     if not delivered:
-        _log.warning("backchannel_logout_refused", extra={"client_id": client.client_id,
-                                                          "status": response.status_code})
-    return Delivery(client.client_id, delivered, response.status_code)
+        _log.warning("backchannel_logout_refused", extra={"client_id": client.client_id, "status": response.status})
+    return Delivery(client.client_id, delivered, response.status)
 
 
 async def notify_clients(services: Services, session: Session, now: dt.datetime) -> list[Delivery]:
@@ -141,8 +144,7 @@ async def notify_clients(services: Services, session: Session, now: dt.datetime)
                if c is not None and c.backchannel_logout_uri is not None]
     if not clients:
         return []
-    async with httpx.AsyncClient(timeout=services.settings.logout.backchannel_timeout, follow_redirects=False) as http:
-        deliveries = await asyncio.gather(*(_deliver(services, http, c, session, now) for c in clients))
+    deliveries = await asyncio.gather(*(_deliver(services, c, session, now) for c in clients))
     _log.info("backchannel_logout", extra={"sid_clients": len(clients),
                                            "delivered": sum(d.delivered for d in deliveries)})
     return list(deliveries)

@@ -54,6 +54,16 @@ def loads_object(
 
     ``max_bytes`` defaults to ``limits.jws_bytes``; ``what`` names the input in error details.
     """
+    value = loads_value(data, what=what, limits=limits, max_bytes=max_bytes)
+    if not isinstance(value, dict):
+        raise MalformedInput(Reason.MALFORMED, f"{what} is not a JSON object")
+    return value
+
+
+def loads_value(data: bytes | str, *, what: str, limits: Limits = DEFAULT_LIMITS, max_bytes: int | None = None
+                ) -> Any:
+    """:func:`loads_object` for any JSON value at the top level (documents that are arrays, such as a
+    sector_identifier_uri's list)."""
     check_size(data, limits.jws_bytes if max_bytes is None else max_bytes, what)
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
@@ -66,13 +76,14 @@ def loads_object(
         raise LimitExceeded(Reason.TOO_DEEP, f"{what} nests deeper than {limits.json_depth}") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, constants, huge integers
         raise MalformedInput(Reason.MALFORMED, f"{what} is not valid JSON: {type(exc).__name__}") from None
-    if not isinstance(value, dict):
-        raise MalformedInput(Reason.MALFORMED, f"{what} is not a JSON object")
-    _check_tree(value, what, limits.json_depth, strings=_SURROGATE_ESCAPE.search(text) is not None)
+    if isinstance(value, dict | list):
+        _check_tree(value, what, limits.json_depth, strings=_SURROGATE_ESCAPE.search(text) is not None)
+    elif isinstance(value, str) and _SURROGATE_ESCAPE.search(text):
+        _check_string(value, what)
     return value
 
 
-def _check_tree(root: dict[str, Any], what: str, max_depth: int, *, strings: bool) -> None:
+def _check_tree(root: dict[str, Any] | list[Any], what: str, max_depth: int, *, strings: bool) -> None:
     """Depth bound (the top-level object is depth 1) and, when ``strings``, I-JSON strings, without recursion.
 
     Decoded text holds no surrogate (it came from UTF-8, or :func:`loads_object` checked it), so a decoded string

@@ -1,4 +1,4 @@
-"""Request bodies, read once and bounded: form bodies and JSON objects.
+"""Request bodies, read once and bounded: form bodies and JSON objects (and fetched JSON documents).
 
 Every form or JSON body either service reads goes through here, so each one is bounded in size, field count and
 nesting depth, decoded as strict UTF-8, and refused with a typed :class:`BodyError` (never a 500)::
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl
 
 from keys.errors import Reason, VerificationError
-from keys.jose.json import loads_object
+from keys.jose.json import loads_value
 from keys.limits import DEFAULT_LIMITS
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ class BodyReason(StrEnum):
     DUPLICATE_MEMBER = "duplicate_member"
     TOO_DEEP = "too_deep"
     NOT_AN_OBJECT = "not_an_object"
+    NOT_AN_ARRAY = "not_an_array"
 
 
 class BodyError(Exception):
@@ -128,22 +129,37 @@ def check_json_depth(data: bytes, *, max_depth: int, what: str = "the request bo
 
 _REASONS: Final = {Reason.TOO_LARGE: BodyReason.TOO_LARGE, Reason.TOO_DEEP: BodyReason.TOO_DEEP,
                    Reason.DUPLICATE_MEMBER: BodyReason.DUPLICATE_MEMBER}
+_NOT_A: Final = {"object": BodyReason.NOT_AN_OBJECT, "array": BodyReason.NOT_AN_ARRAY}
+
+
+def _parse(data: bytes, *, max_bytes: int, max_depth: int, what: str, kind: str) -> Any:
+    """The JSON value of ``data``, a ``kind`` (object or array), bounded in size and depth."""
+    _check_size(data, max_bytes)
+    check_json_depth(data, max_depth=max_depth, what=what)
+    if not data.lstrip(b" \t\r\n").startswith(b"{" if kind == "object" else b"["):
+        raise BodyError(_NOT_A[kind], f"{what} is not a JSON {kind}")
+    limits = dataclasses.replace(DEFAULT_LIMITS, json_depth=max_depth)
+    try:
+        return loads_value(data, what=what, limits=limits, max_bytes=max_bytes)
+    except VerificationError as exc:
+        reason = _REASONS.get(exc.reason, BodyReason.MALFORMED)
+        raise BodyError(reason, f"{what} is not one valid JSON {kind} ({reason.value})") from None
 
 
 def parse_json(data: bytes, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH, what: str = "the request body"
                ) -> dict[str, Any]:
     """One JSON object (RFC 8259, I-JSON RFC 7493 §2) of at most ``max_bytes`` octets and ``max_depth`` levels;
     ``what`` names it in the error's description."""
-    _check_size(data, max_bytes)
-    check_json_depth(data, max_depth=max_depth, what=what)
-    if not data.lstrip(b" \t\r\n").startswith(b"{"):
-        raise BodyError(BodyReason.NOT_AN_OBJECT, f"{what} is not a JSON object")
-    limits = dataclasses.replace(DEFAULT_LIMITS, json_depth=max_depth)
-    try:
-        return loads_object(data, what=what, limits=limits, max_bytes=max_bytes)
-    except VerificationError as exc:
-        reason = _REASONS.get(exc.reason, BodyReason.MALFORMED)
-        raise BodyError(reason, f"{what} is not one valid JSON object ({reason.value})") from None
+    value: dict[str, Any] = _parse(data, max_bytes=max_bytes, max_depth=max_depth, what=what, kind="object")
+    return value
+
+
+def parse_json_array(data: bytes, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH, what: str = "the document"
+                     ) -> list[Any]:
+    """One JSON array under the rules of :func:`parse_json`: a fetched document that is a list, such as a
+    sector_identifier_uri's (OIDC Dynamic Client Registration §5)."""
+    value: list[Any] = _parse(data, max_bytes=max_bytes, max_depth=max_depth, what=what, kind="array")
+    return value
 
 
 async def read_json(request: Request[Any, Any, Any], *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH,
@@ -154,4 +170,5 @@ async def read_json(request: Request[Any, Any, Any], *, max_bytes: int, max_dept
 
 
 __all__ = ["FORM", "JSON", "MAX_JSON_DEPTH", "BodyError", "BodyReason", "check_json_depth", "media_type",
-           "parse_form", "parse_form_pairs", "parse_json", "read_form", "read_form_pairs", "read_json"]
+           "parse_form", "parse_form_pairs", "parse_json", "parse_json_array", "read_form", "read_form_pairs",
+           "read_json"]

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import datetime as dt
+import ipaddress
 import json
 import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,7 +30,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from conformance.vp_modules import MODULES, Holder, Request, age_query, module
+from credentials.errors import StatusUnavailable
 from credentials.oid4vp import encrypt_response, random_value
+from credentials.status.check import StatusChecker
+from credentials.verifier.runtime import status_fetcher
+from credentials.verifier.settings import HttpSettings, TrustSettings, outbound_policy
+from credentials.verifier.settings import Settings as VerifierSettings
+from servicekit.outbound import IPAddress, OutboundClient, OutboundError, OutboundReason
+from tests.support.drip import drip_server
 from tests.support.processes import free_port, start, stop, wait_healthy
 
 API_KEY = "rp-test-key-" + "k" * 32
@@ -324,3 +334,46 @@ def test_x509_hash_prefix_the_default(lab: Lab) -> None:
                                                                                    params["nonce"])))
     code = dict(parse_qsl(urlsplit(answer.json()["redirect_uri"]).query))["response_code"]
     assert lab.hashed.result(created["transaction_id"], code).json()["status"] == "verified"
+
+
+# Status List fetches go through the outbound client (issue 15): address policy, whole-request deadline
+
+
+def _resolving_to(address: str, asked: list[str]) -> Any:
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        asked.append(host)
+        return [ipaddress.ip_address(address)]
+    return resolve
+
+
+@pytest.mark.parametrize("address", ["10.4.4.4", "169.254.169.254", "fe80::1", "127.0.0.1"])
+def test_a_status_list_name_resolving_to_a_non_public_address_is_not_fetched(address: str) -> None:
+    settings = VerifierSettings()  # not test mode: loopback is refused too
+    asked: list[str] = []
+    outbound = OutboundClient(outbound_policy(settings), resolver=_resolving_to(address, asked))
+    fetch = status_fetcher(settings, outbound)
+    with pytest.raises(OutboundError) as caught:
+        fetch("https://status.issuer.example.jp/lists/1")
+    assert caught.value.reason is OutboundReason.REFUSED_ADDRESS
+    assert asked == ["status.issuer.example.jp"]
+    checker = StatusChecker(fetch=fetch)
+    with pytest.raises(StatusUnavailable) as unavailable:
+        checker.token("https://status.issuer.example.jp/lists/1", dt.datetime.now(dt.UTC))
+    assert unavailable.value.detail == "fetch failed: OutboundError"  # nothing about the target
+
+
+def test_the_allow_list_admits_an_internal_status_server() -> None:
+    settings = VerifierSettings(http=HttpSettings(outbound_allow=("10.4.0.0/16",)))
+    assert outbound_policy(settings).admits(ipaddress.ip_address("10.4.4.4"))
+    assert not outbound_policy(settings).admits(ipaddress.ip_address("10.5.4.4"))
+
+
+def test_a_slow_status_list_is_cut_at_the_deadline() -> None:
+    settings = VerifierSettings(test_mode=True, trust=TrustSettings(status_timeout=1.0))
+    fetch = status_fetcher(settings, OutboundClient(outbound_policy(settings)))
+    with drip_server(b"e" * 100, media_type="application/statuslist+jwt") as base:
+        started = time.monotonic()
+        with pytest.raises(OutboundError) as caught:
+            fetch(base + "/status/1")
+    assert caught.value.reason is OutboundReason.TIMEOUT
+    assert time.monotonic() - started < 5  # the list would take 20 s, each octet well within 1 s

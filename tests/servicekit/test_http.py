@@ -21,6 +21,7 @@ from servicekit.http.bodies import (
     parse_form,
     parse_form_pairs,
     parse_json,
+    parse_json_array,
     read_form,
     read_json,
 )
@@ -99,6 +100,25 @@ def test_deep_nesting_is_refused_before_parsing(body: bytes) -> None:
 ])
 def test_bad_json_is_a_typed_error(body: bytes, reason: BodyReason) -> None:
     assert _reason(parse_json, body, max_bytes=64) is reason
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (b'{"a": 1}', BodyReason.NOT_AN_ARRAY),
+    (b'"[1]"', BodyReason.NOT_AN_ARRAY),
+    (b"[1] [2]", BodyReason.MALFORMED),
+    (b'[{"a": 1, "a": 2}]', BodyReason.DUPLICATE_MEMBER),
+    (b"[1, NaN]", BodyReason.MALFORMED),
+    (b'["\ud800"]', BodyReason.MALFORMED),  # an unpaired surrogate (RFC 7493 §2.1)
+    (b"[[[[1]]]]", BodyReason.TOO_DEEP),
+    (b"[" * DEEP + b"]" * DEEP, BodyReason.TOO_DEEP),
+    (b'["' + b"x" * 100 + b'"]', BodyReason.TOO_LARGE),
+])
+def test_fetched_json_arrays_follow_the_same_rules(body: bytes, reason: BodyReason) -> None:
+    """A fetched document that is a list (a sector_identifier_uri's) is read by the one strict reader too."""
+    assert parse_json_array(b' ["https://rp.example/cb", {"a": [1]}] ', max_bytes=64, max_depth=3) == [
+        "https://rp.example/cb", {"a": [1]}]
+    max_bytes = 64 if reason is BodyReason.TOO_LARGE else len(body)
+    assert _reason(parse_json_array, body, max_bytes=max_bytes, max_depth=3) is reason
 
 
 def test_error_descriptions_do_not_echo_the_body() -> None:

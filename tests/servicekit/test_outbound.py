@@ -23,6 +23,7 @@ from servicekit.outbound import (
     OutboundClient,
     OutboundError,
     OutboundReason,
+    allow_list_problems,
     request_sync,
 )
 
@@ -100,7 +101,7 @@ def test_address_literals_are_checked_too(url: str) -> None:
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://rp.example/", "https://user:pw@rp.example/",
-                                 "https:///nohost", "https://rp.example:99999/"])
+                                 "https:///nohost", "https://rp.example:99999/", "https://[::1/x"])
 def test_bad_urls(url: str) -> None:
     with pytest.raises(OutboundError) as caught:
         asyncio.run(OutboundClient(AddressPolicy(), transport=_Recording()).request("GET", url))
@@ -229,3 +230,37 @@ def test_errors_say_the_same_whatever_the_target(server: int) -> None:
     assert [f.reason for f in failures] == [OutboundReason.REFUSED_ADDRESS, OutboundReason.UNREACHABLE,
                                             OutboundReason.TIMEOUT]
     assert {str(f) for f in failures} == {PUBLIC_MESSAGE}
+
+
+def test_per_request_limits_replace_the_clients_own(server: int) -> None:
+    client = _loopback_client(deadline=30.0, max_bytes=1_000_000)
+    with pytest.raises(OutboundError) as caught:
+        request_sync(client, "GET", f"http://rp.test:{server}/big", max_bytes=10_000)
+    assert caught.value.reason is OutboundReason.TOO_LARGE
+    started = time.monotonic()
+    with pytest.raises(OutboundError) as caught:
+        request_sync(client, "GET", f"http://rp.test:{server}/drip", deadline=0.5)
+    assert caught.value.reason is OutboundReason.TIMEOUT
+    assert time.monotonic() - started < 5
+
+
+def test_request_sync_refuses_to_block_a_running_event_loop(server: int) -> None:
+    async def in_the_loop() -> None:
+        request_sync(_loopback_client(), "GET", f"http://rp.test:{server}/ok")
+
+    with pytest.raises(RuntimeError, match="running event loop"):
+        asyncio.run(in_the_loop())
+
+
+@pytest.mark.parametrize(("host", "test_mode", "refused"), [
+    ("10.0.0.1", True, True), ("169.254.169.254", False, True), ("::1", False, True), ("[fe80::1]", True, True),
+    ("localhost", False, True), ("localhost", True, False), ("127.0.0.1", True, False), ("8.8.8.8", False, False),
+    ("rp.example", False, False)])
+def test_literal_hosts_are_judged_before_sending(host: str, test_mode: bool, refused: bool) -> None:
+    assert AddressPolicy(test_mode=test_mode).refuses_host(host) is refused
+
+
+def test_allow_list_problems_name_the_bad_values() -> None:
+    assert allow_list_problems("http.outbound_allow", ["10.0.0.0/8", "fd00::/8"]) == []
+    (problem,) = allow_list_problems("http.outbound_allow", ["10.0.0.0/8", "intranet"])
+    assert problem.startswith("http.outbound_allow: 'intranet'")

@@ -5,10 +5,12 @@ cache in the database that every worker shares, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +30,9 @@ from keys.jose import public_jwk
 from keys.testpki import CardMaterial, TestPki
 from keys.testpki.revocation import issue_crl
 from keys.x509.profile import Purpose
+from servicekit.outbound import IPAddress
 from tests.idp.conftest import settings_for
+from tests.support.drip import drip_server
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[3]
@@ -182,3 +186,52 @@ def test_platform_settings_are_checked(tmp_path: Path, material: dict[str, Path]
             MYNACARD_CARD_LOGIN_PLATFORM_OPERATOR=OPERATOR, MYNACARD_CARD_LOGIN_PLATFORM_JWKS=str(tmp_path / "absent")))
     with pytest.raises(NotConfigured, match="no revocation source"):
         CardVerifier.from_settings(settings_for(tmp_path, **base))
+
+
+# the operator is asked through the outbound client (issue 15): address policy, whole-request deadline
+
+
+def test_an_operator_name_resolving_to_a_non_public_address_is_not_asked(
+        tmp_path: Path, material: dict[str, Path], cards: tuple[CardMaterial, CardMaterial]) -> None:
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        asked.append(host)
+        return [ipaddress.ip_address("10.0.0.8")]
+
+    verifier = verifier_for(tmp_path, material, "https://operator.example.jp/status")
+    verifier.outbound.resolver = resolve
+    assert verifier.platform is not None
+    certificate = login(cards[0])[0]
+    with pytest.raises(RevocationUnavailable) as caught:
+        verifier.platform.check(certificate, Purpose.AUTH, nonce=bytes(32))
+    assert caught.value.detail == "platform operator: refused_address"
+    assert asked == ["operator.example.jp"]
+    # an operator on an internal network is admitted once its network is named
+    allowed = verifier_for(tmp_path, material, "https://operator.example.jp/status",
+                           MYNACARD_HTTP_OUTBOUND_ALLOW="10.0.0.0/24")
+    assert allowed.outbound.policy.admits(ipaddress.ip_address("10.0.0.8"))
+
+
+def test_a_slow_operator_is_cut_at_the_deadline(tmp_path: Path, material: dict[str, Path],
+                                                cards: tuple[CardMaterial, CardMaterial]) -> None:
+    with drip_server(b"x" * 100, media_type="application/jose") as base:
+        verifier = verifier_for(tmp_path, material, base + "/status", MYNACARD_CARD_LOGIN_PLATFORM_TIMEOUT="1")
+        assert verifier.platform is not None
+        started = time.monotonic()
+        with pytest.raises(RevocationUnavailable) as caught:
+            verifier.platform.check(login(cards[0])[0], Purpose.AUTH, nonce=bytes(32))
+    assert caught.value.detail == "platform operator: timeout"
+    assert time.monotonic() - started < 5  # the answer would take 20 s, each octet well within 1 s
+
+
+def test_a_non_public_operator_address_must_be_allowed(tmp_path: Path, material: dict[str, Path]) -> None:
+    base = {"MYNACARD_CARD_LOGIN_TRUST_DIR": str(material["trust"]), "MYNACARD_CARD_LOGIN_PLATFORM_OPERATOR": OPERATOR,
+            "MYNACARD_CARD_LOGIN_PLATFORM_JWKS": str(material["jwks"])}
+    for url in ("http://127.0.0.1:8300/status", "https://10.1.2.3/status", "https://[fd00::5]/status"):
+        with pytest.raises(SettingsError, match="platform_url: its address is not public"):
+            settings_for(tmp_path, **base, MYNACARD_CARD_LOGIN_PLATFORM_URL=url)
+        settings_for(tmp_path, **base, MYNACARD_CARD_LOGIN_PLATFORM_URL=url,
+                     MYNACARD_HTTP_OUTBOUND_ALLOW="127.0.0.1/32,10.1.0.0/16,fd00::/8")
+    with pytest.raises(SettingsError, match=r"http\.outbound_allow: 'intranet'"):
+        settings_for(tmp_path, MYNACARD_HTTP_OUTBOUND_ALLOW="10.0.0.0/8,intranet")

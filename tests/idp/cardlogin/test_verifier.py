@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +24,7 @@ from keys.testpki import CardMaterial, TestPki
 from keys.testpki.hierarchy import new_rsa_key
 from keys.testpki.revocation import issue_crl, issue_ocsp_response
 from keys.x509.profile import Purpose
+from servicekit.outbound import IPAddress
 from tests.idp.conftest import settings_for
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -138,6 +140,28 @@ def test_ocsp_answers_for_authentication_certificates(tmp_path: Path, dirs: tupl
         responder.server.server_close()
     # the responder is gone: the CRL decides
     assert verifier.verify(certificate, signature, message, NOW, dt.timedelta(minutes=2)).revocation.source == "crl"
+
+
+def test_an_ocsp_responder_name_resolving_to_a_non_public_address_is_not_asked(
+        tmp_path: Path, dirs: tuple[Path, Path], test_pki: TestPki, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(verifier_module, "RESCAN_INTERVAL", 0.0)
+    card = test_pki.issue_card(now=NOW, with_sign=False, ocsp_url="http://ocsp.jpki.example/ocsp")
+    trust, crls = dirs
+    write_crl(crls, test_pki, [])
+    verifier = CardVerifier.from_settings(settings_for(
+        tmp_path, MYNACARD_TEST_MODE="1", MYNACARD_CARD_LOGIN_TRUST_DIR=str(trust),
+        MYNACARD_CARD_LOGIN_CRL_DIR=str(crls), MYNACARD_CARD_LOGIN_OCSP="1"))
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        asked.append(host)
+        return [ipaddress.ip_address("192.168.7.7")]
+
+    verifier.outbound.resolver = resolve
+    certificate, signature, message = login(card)
+    result = verifier.verify(certificate, signature, message, NOW, dt.timedelta(minutes=2))
+    assert result.revocation.source == "crl"  # no OCSP answer: the CRL decides
+    assert asked == ["ocsp.jpki.example"]
 
 
 def test_configuration_problems_refuse_card_login(tmp_path: Path, dirs: tuple[Path, Path]) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import ipaddress
 import logging
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +23,13 @@ from idp.clients import AuthMethod
 from idp.oauth.logout import BACKCHANNEL_EVENT, InvalidIdTokenHint, verify_id_token_hint
 from idp.oauth.session import SESSION_COOKIE
 from idp.runtime import utcnow
+from servicekit.outbound import IPAddress
 from tests.idp.protocol import clientfixtures
 from tests.idp.protocol.clientfixtures import ISSUER, Key, LoopbackServer, unsigned
 from tests.idp.protocol.conftest import Browser, stored
 from tests.idp.protocol.tokenkit import IssuedCode, Provider, Rp, provider, verify_id_token
 from tests.idp.test_cli import Idp
+from tests.support.drip import drip_server
 
 rp_server = clientfixtures.rp_server  # the fixture
 BYE = "https://rp.example.jp/bye?from=op"
@@ -117,12 +121,11 @@ def test_rp_initiated_logout_with_back_channel_to_every_client(op: Provider, rp_
     assert browser.authorize(one, prompt="none").params["error"] == "login_required"
 
 
-@pytest.mark.parametrize("failure", ["500", "slow", "unreachable"])
-def test_a_failing_client_does_not_stop_the_logout(op: Provider, rp_server: LoopbackServer, failure: str,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
-    status, delay = {"500": (500, 0.0), "slow": (200, 3.0), "unreachable": (200, 0.0)}[failure]
-    uri = "http://127.0.0.1:9/bc" if failure == "unreachable" else rp_server.route("/bc", status, delay=delay)
-    bad = client(op, "rp-bad", uri)
+def log_out_with_a_failing_client(op: Provider, rp_server: LoopbackServer, bad_uri: str, bad_id: str,
+                                  caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
+    """Log in to a client at ``bad_uri`` and to a good one, log out: the session ends and the good client is told.
+    The bad client's ID token claims."""
+    bad = client(op, bad_id, bad_uri)
     good = client(op, "rp-good", rp_server.route("/bc-good"))
     browser = Browser(op)
     claims = login(op, browser, bad)
@@ -133,10 +136,53 @@ def test_a_failing_client_does_not_stop_the_logout(op: Provider, rp_server: Loop
     assert not session_alive(op, claims["sid"])
     assert rp_server.arrived.wait(5)
     assert any(r.path == "/bc-good" for r in rp_server.received)
+    return claims
+
+
+@pytest.mark.parametrize("failure", ["500", "slow", "unreachable"])
+def test_a_failing_client_does_not_stop_the_logout(op: Provider, rp_server: LoopbackServer, failure: str,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    status, delay = {"500": (500, 0.0), "slow": (200, 3.0), "unreachable": (200, 0.0)}[failure]
+    uri = "http://127.0.0.1:9/bc" if failure == "unreachable" else rp_server.route("/bc", status, delay=delay)
+    claims = log_out_with_a_failing_client(op, rp_server, uri, "rp-bad", caplog)
     ours = [r for r in caplog.records if r.name.startswith("idp.")]
     expected = "backchannel_logout_refused" if failure == "500" else "backchannel_logout_failed"
     assert [r.__dict__.get("client_id") for r in ours if r.msg == expected] == ["rp-bad"]
     assert not [r for r in ours if claims["_raw"] in f"{r.msg} {r.__dict__}"]
+
+
+def test_a_slow_drip_is_cut_at_the_deadline(op: Provider, rp_server: LoopbackServer,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    """logout.backchannel_timeout (1 s here) bounds the whole post, however quickly each octet comes."""
+    with drip_server(b"ok".ljust(150)) as base:
+        started = time.monotonic()
+        log_out_with_a_failing_client(op, rp_server, base + "/bc", "rp-drip", caplog)
+        elapsed = time.monotonic() - started
+    failed = [r for r in caplog.records if r.msg == "backchannel_logout_failed"]
+    assert [(r.__dict__["client_id"], r.__dict__["reason"]) for r in failed] == [("rp-drip", "timeout")]
+    assert elapsed < 20  # two logins and a logout; the drip alone would take 30 s
+
+
+@pytest.mark.parametrize(("uri", "answers"), [
+    ("https://bc.rp.example.jp/bc", ("10.20.30.40",)),          # a name that now resolves to a private address
+    ("https://bc.rp.example.jp/bc", ("169.254.169.254",)),      # ... or to the cloud metadata service
+    ("https://bc.rp.example.jp/bc", ("203.0.114.9", "fd12::1")),  # one public and one private answer
+    ("https://10.20.30.40/bc", ()),                              # a literal stored before registration refused it
+])
+def test_back_channel_posts_never_go_to_non_public_addresses(op: Provider, rp_server: LoopbackServer, uri: str,
+                                                            answers: tuple[str, ...],
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        asked.append(host)
+        return [ipaddress.ip_address(a) for a in answers]
+
+    op.services.outbound.resolver = resolve
+    log_out_with_a_failing_client(op, rp_server, uri, "rp-internal", caplog)
+    failed = [r for r in caplog.records if r.msg == "backchannel_logout_failed"]
+    assert [(r.__dict__["client_id"], r.__dict__["reason"]) for r in failed] == [("rp-internal", "refused_address")]
+    assert asked == (["bc.rp.example.jp"] if answers else [])
 
 
 def test_staying_logged_in(op: Provider, rp_server: LoopbackServer) -> None:

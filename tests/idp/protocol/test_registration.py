@@ -4,7 +4,11 @@ modes off / token / open, metadata checks, the registration access token, regist
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
+import logging
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,17 +18,19 @@ import pytest
 from sqlalchemy import select
 
 from idp.clients import AuthMethod, Client
-from idp.endpoints.registration import InvalidClientMetadataError, registration_arguments
+from idp.endpoints.registration import SECTOR_UNREADABLE, InvalidClientMetadataError, registration_arguments
 from idp.oauth.client_auth import JWT_BEARER
 from idp.runtime import utcnow
 from idp.settings import SettingsError
 from idp.storage.tables import clients as clients_table
 from idp.vci.preauth import ISSUER_CLIENT_ID
+from servicekit.outbound import IPAddress
 from tests.idp.conftest import settings_for
 from tests.idp.protocol import clientfixtures
 from tests.idp.protocol.clientfixtures import ISSUER, Key, LoopbackServer, assertion_claims, jwks
 from tests.idp.protocol.conftest import Browser
 from tests.idp.protocol.tokenkit import REDIRECT_URI, IssuedCode, Provider, Rp, provider, verify_id_token
+from tests.support.drip import drip_server
 
 rp_server = clientfixtures.rp_server  # the fixture
 INITIAL_TOKEN = "initial-" + "t" * 40
@@ -292,6 +298,120 @@ def test_a_bad_sector_identifier_document_is_refused(dcr: Provider, rp_server: L
     response = register(dcr, {"redirect_uris": [REDIRECT_URI], "sector_identifier_uri": sector})
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_client_metadata"
+
+
+# outbound requests (issue 15): the address policy on every resolved address, a whole-request deadline, and one
+# error text whatever went wrong
+
+
+def resolving_to(*answers: str) -> tuple[Any, list[str]]:
+    """A resolver stub answering ``answers`` for every name, and the list of names it was asked."""
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        asked.append(host)
+        return [ipaddress.ip_address(a) for a in answers]
+
+    return resolve, asked
+
+
+def sector_failures(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.__dict__["reason"] for r in caplog.records if r.msg == "sector_identifier_uri_failed"]
+
+
+@pytest.mark.parametrize("address", ["10.0.0.7", "172.16.9.9", "192.168.1.20", "169.254.169.254", "169.254.7.7",
+                                     "100.64.0.1", "fe80::1", "fd00:ec2::254", "::ffff:10.0.0.7"])
+def test_a_sector_identifier_uri_resolving_to_a_non_public_address_is_refused(
+        dcr: Provider, address: str, caplog: pytest.LogCaptureFixture) -> None:
+    resolve, asked = resolving_to("203.0.114.7", address)  # one bad answer taints the name
+    dcr.services.outbound.resolver = resolve
+    caplog.set_level(logging.INFO)
+    response = register(dcr, {"redirect_uris": [REDIRECT_URI],
+                              "sector_identifier_uri": "https://sector.rp.example.jp/sector.json"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_client_metadata"
+    assert asked == ["sector.rp.example.jp"]
+    assert sector_failures(caplog) == ["refused_address"]
+
+
+@pytest.mark.parametrize("uri", ["https://10.1.2.3/bc", "https://192.168.0.1:8443/bc", "https://169.254.169.254/bc",
+                                 "https://[fd00::1]/bc", "https://[::ffff:172.16.0.1]/bc", "https://0.0.0.0/bc"])
+@pytest.mark.parametrize("name", ["backchannel_logout_uri", "sector_identifier_uri"])
+def test_urls_the_provider_calls_may_not_name_a_non_public_address(dcr: Provider, tmp_path: Path, name: str,
+                                                                    uri: str) -> None:
+    response = register(dcr, {"redirect_uris": [REDIRECT_URI], name: uri})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_client_metadata"
+    assert name in response.json()["error_description"]
+    metadata = {"redirect_uris": [REDIRECT_URI], name: uri}
+    with pytest.raises(InvalidClientMetadataError):
+        registration_arguments(metadata, settings_for(tmp_path))
+    # an operator may admit a network explicitly
+    admitted = settings_for(tmp_path, MYNACARD_HTTP_OUTBOUND_ALLOW="10.1.0.0/16, 192.168.0.0/24, fd00::/8, "
+                                                                    "172.16.0.0/12, 169.254.169.254/32, 0.0.0.0/32")
+    assert registration_arguments(metadata, admitted)[name] == uri
+
+
+@pytest.mark.parametrize("name", ["backchannel_logout_uri", "sector_identifier_uri"])
+def test_a_url_that_does_not_parse_is_refused(dcr: Provider, name: str) -> None:
+    response = register(dcr, {"redirect_uris": [REDIRECT_URI], name: "https://[::1/bc"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_client_metadata"
+
+
+def test_loopback_literals_are_refused_outside_test_mode(tmp_path: Path) -> None:
+    metadata = {"redirect_uris": [REDIRECT_URI], "backchannel_logout_uri": "https://127.0.0.1/bc"}
+    assert registration_arguments(metadata, settings_for(tmp_path, MYNACARD_TEST_MODE="1"))
+    with pytest.raises(InvalidClientMetadataError):
+        registration_arguments(metadata, settings_for(tmp_path))
+
+
+@pytest.fixture
+def drip() -> Iterator[str]:
+    """A sector document sent one octet every 0.2 s: each read is quick, the whole answer takes 10 s."""
+    with drip_server(json.dumps([REDIRECT_URI]).encode().ljust(50)) as base:
+        yield base + "/sector.json"
+
+
+def test_a_slow_drip_is_cut_at_the_deadline(dcr: Provider, drip: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    started = time.monotonic()
+    response = register(dcr, {"redirect_uris": [REDIRECT_URI], "sector_identifier_uri": drip})
+    assert response.status_code == 400  # registration.fetch_timeout is 1 s for the whole request
+    assert time.monotonic() - started < 4
+    assert sector_failures(caplog) == ["timeout"]
+
+
+def test_every_failed_sector_fetch_says_the_same(dcr: Provider, rp_server: LoopbackServer, drip: str,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """A refused address, a closed port, a timeout, a bad status, a document too large or not JSON: the answer
+    cannot tell them apart (so registration cannot scan a network); the log can."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/sector.json"
+    resolve, _ = resolving_to("10.9.9.9")
+    dcr.services.outbound.resolver = resolve
+    cases = {
+        "refused": "https://intranet.rp.example.jp/sector.json",
+        "closed port": closed,
+        "timeout": drip,
+        "404": rp_server.route("/404.json", 404, "[]"),
+        "too large": rp_server.route("/large.json", body=json.dumps([REDIRECT_URI] + ["x" * 1000] * 100)),
+        "not json": rp_server.route("/text.json", body=f'["{REDIRECT_URI}'),
+        "deep": rp_server.route("/deep.json", body="[" * 5000 + "]" * 5000),
+        "not an array": rp_server.route("/object.json", body=json.dumps({"uri": REDIRECT_URI})),
+        "not strings": rp_server.route("/numbers.json", body="[1, 2]"),
+    }
+    caplog.set_level(logging.INFO)
+    answers = {}
+    for case, uri in cases.items():
+        response = register(dcr, {"redirect_uris": [REDIRECT_URI], "sector_identifier_uri": uri})
+        assert response.status_code == 400, (case, response.text)
+        answers[case] = response.json()
+    assert {json.dumps(a, sort_keys=True) for a in answers.values()} == {json.dumps(
+        {"error": "invalid_client_metadata", "error_description": SECTOR_UNREADABLE}, sort_keys=True)}
+    assert sector_failures(caplog) == ["refused_address", "unreachable", "timeout", "status", "too_large",
+                                       "malformed", "too_deep", "not_an_array", "not_strings"]
 
 
 # management (RFC 7592)
