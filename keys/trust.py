@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -26,6 +27,8 @@ from cryptography.x509.oid import NameOID
 from keys.errors import MalformedInput, Reason, UntrustedCertificate, VerificationError
 from keys.limits import DEFAULT_LIMITS, Limits, check_size
 from keys.x509.profile import Purpose
+
+_E = TypeVar("_E", bound=x509.ExtensionType)
 
 #: SHA-256 (DER) fingerprints of the real J-LIS roots, with what each one is.
 #: Source: ../shared/vectors/jpki-roots/README.md (sign gen 1 and gen 3 cross-checked against J-LIS's
@@ -71,20 +74,24 @@ def extensions_of(cert: x509.Certificate) -> x509.Extensions:
         raise MalformedInput(Reason.MALFORMED, f"bad extensions: {exc}") from None
 
 
-def subject_key_id(cert: x509.Certificate) -> bytes | None:
-    """The subjectKeyIdentifier value, or ``None`` when absent."""
+def extension_value(cert: x509.Certificate, cls: type[_E]) -> _E | None:
+    """The value of the ``cls`` extension, ``None`` when absent (:class:`MalformedInput` as :func:`extensions_of`)."""
     try:
-        return extensions_of(cert).get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        return extensions_of(cert).get_extension_for_class(cls).value
     except x509.ExtensionNotFound:
         return None
+
+
+def subject_key_id(cert: x509.Certificate) -> bytes | None:
+    """The subjectKeyIdentifier value, or ``None`` when absent."""
+    ski = extension_value(cert, x509.SubjectKeyIdentifier)
+    return None if ski is None else ski.digest
 
 
 def authority_key_id(cert: x509.Certificate) -> bytes | None:
     """The keyIdentifier of the authorityKeyIdentifier, or ``None`` when absent."""
-    try:
-        return extensions_of(cert).get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
-    except x509.ExtensionNotFound:
-        return None
+    aki = extension_value(cert, x509.AuthorityKeyIdentifier)
+    return None if aki is None else aki.key_identifier
 
 
 @dataclass(frozen=True, slots=True)
