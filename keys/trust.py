@@ -82,6 +82,16 @@ def extension_value(cert: x509.Certificate, cls: type[_E]) -> _E | None:
         return None
 
 
+def issuance_failure(cert: x509.Certificate, issuer: x509.Certificate) -> str | None:
+    """Why ``cert`` is not directly issued by ``issuer`` (names and signature, RFC 5280 §6.1.3 (a)(1) and (a)(4)):
+    the name of the failure; ``None`` when it is."""
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        return type(exc).__name__
+    return None
+
+
 def subject_key_id(cert: x509.Certificate) -> bytes | None:
     """The subjectKeyIdentifier value, or ``None`` when absent."""
     ski = extension_value(cert, x509.SubjectKeyIdentifier)
@@ -231,15 +241,10 @@ def parse_certificate(data: bytes, limits: Limits = DEFAULT_LIMITS) -> x509.Cert
 def _check_self_signed_ca(cert: x509.Certificate) -> None:
     if cert.subject != cert.issuer:
         raise UntrustedCertificate(Reason.UNTRUSTED_ROOT, "not self-issued")
-    try:
-        bc = extensions_of(cert).get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        raise UntrustedCertificate(Reason.UNTRUSTED_ROOT, "no basicConstraints") from None
+    bc = extension_value(cert, x509.BasicConstraints)
+    if bc is None:
+        raise UntrustedCertificate(Reason.UNTRUSTED_ROOT, "no basicConstraints")
     if not bc.ca:
         raise UntrustedCertificate(Reason.UNTRUSTED_ROOT, "basicConstraints cA is false")
-    try:
-        cert.verify_directly_issued_by(cert)
-    except (ValueError, TypeError, InvalidSignature) as exc:
-        raise UntrustedCertificate(
-            Reason.BAD_SIGNATURE, f"self-signature does not verify: {type(exc).__name__}"
-        ) from None
+    if (failure := issuance_failure(cert, cert)) is not None:
+        raise UntrustedCertificate(Reason.BAD_SIGNATURE, f"self-signature does not verify: {failure}")
