@@ -1,5 +1,5 @@
 """HTTP peers on loopback for tests: the relying parties, responders and verifiers that the code under test
-calls. Tests never send traffic anywhere but 127.0.0.1.
+calls (tests never send traffic anywhere but 127.0.0.1); and the checks of a service's generic error answers.
 
 Usage::
 
@@ -16,6 +16,8 @@ import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import httpx
 
 
 class Peer(BaseHTTPRequestHandler):
@@ -46,3 +48,17 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, s
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def assert_generic_problems(missing: httpx.Response, wrong_method: httpx.Response, allowed: str,
+                            crashed: httpx.Response, internal: str) -> None:
+    """404, 405 (``allowed`` in ``Allow``) and 500 as bare RFC 9457 problem details: ``about:blank``, nothing
+    of the crash (``internal``, a traceback) in the answer."""
+    assert (missing.status_code, missing.headers["content-type"]) == (404, "application/problem+json")
+    assert missing.json() == {"type": "about:blank", "title": "Not Found", "status": 404}
+    assert wrong_method.status_code == 405
+    assert allowed in wrong_method.headers["allow"]
+    assert crashed.status_code == 500
+    assert crashed.json() == {"type": "about:blank", "title": "Internal Server Error", "status": 500}
+    assert internal not in crashed.text
+    assert "Traceback" not in crashed.text
