@@ -6,8 +6,9 @@ when chosen, so one benchmark's dependencies never slow down or break another.
 
 from __future__ import annotations
 
-import importlib
 import sys
+
+from servicekit.cli import dispatch
 
 #: Benchmark name -> module.
 BENCHMARKS: dict[str, str] = {
@@ -19,14 +20,4 @@ BENCHMARKS: dict[str, str] = {
 }
 
 
-def main(argv: list[str]) -> int:
-    """Dispatch ``argv[0]`` to its benchmark module with the remaining arguments."""
-    if not argv or argv[0] not in BENCHMARKS:
-        print(f"usage: python -m bench {{{'|'.join(BENCHMARKS)}}} [options]", file=sys.stderr)
-        return 2
-    module = importlib.import_module(BENCHMARKS[argv[0]])
-    result: int = module.main(argv[1:])
-    return result
-
-
-raise SystemExit(main(sys.argv[1:]))
+raise SystemExit(dispatch("python -m bench", BENCHMARKS, sys.argv[1:]))

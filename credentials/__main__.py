@@ -5,8 +5,9 @@ Commands are modules exposing ``main(argv: list[str]) -> int``, imported only wh
 
 from __future__ import annotations
 
-import importlib
 import sys
+
+from servicekit.cli import dispatch
 
 #: Command -> module.
 COMMANDS: dict[str, str] = {
@@ -15,14 +16,4 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def main(argv: list[str]) -> int:
-    """Dispatch ``argv[0]`` to its command module with the remaining arguments."""
-    if not argv or argv[0] not in COMMANDS:
-        print(f"usage: python -m credentials {{{'|'.join(COMMANDS)}}} [options]", file=sys.stderr)
-        return 2
-    module = importlib.import_module(COMMANDS[argv[0]])
-    result: int = module.main(argv[1:])
-    return result
-
-
-raise SystemExit(main(sys.argv[1:]))
+raise SystemExit(dispatch("python -m credentials", COMMANDS, sys.argv[1:]))

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 
-from keys.errors import LimitExceeded, MalformedInput, Reason, VerificationError
+from keys.errors import LimitExceeded, MalformedInput, Reason, ReasonedError, VerificationError
 
 
 class CredentialReason(StrEnum):
@@ -56,17 +56,8 @@ class CredentialReason(StrEnum):
 ReasonCode = CredentialReason | Reason
 
 
-class CredentialError(Exception):
+class CredentialError(ReasonedError[ReasonCode]):
     """Base of every credentials failure. ``reason`` is machine-readable; ``detail`` is for people."""
-
-    def __init__(self, reason: ReasonCode, detail: str) -> None:
-        super().__init__(f"{reason.value}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-    def as_dict(self) -> dict[str, str]:
-        """The error as a JSON-ready mapping (``reason``, ``detail``)."""
-        return {"reason": self.reason.value, "detail": self.detail}
 
 
 class MalformedCredential(CredentialError):

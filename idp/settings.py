@@ -15,9 +15,8 @@ Like node-oidc-provider's ``lib/helpers/defaults.js``, an option's documentation
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -42,8 +41,7 @@ _SCHEME_ALIASES: Final = {"sqlite+pysqlite": "sqlite", "sqlite+aiosqlite": "sqli
 class DatabaseSettings:
     """``[database]``: where every piece of state lives."""
 
-    url: Secret = option(  # noqa: RUF009 (Secret is immutable)
-        Secret(""),
+    url: Secret = engine.secret_option(
         doc="SQLAlchemy URL (kept secret: it may hold a password): sqlite:///path, "
             "postgresql+asyncpg://… or postgresql+psycopg://… (postgresql:// picks asyncpg). "
             "Empty: SQLite file idp.sqlite3 in the data directory.",
@@ -59,8 +57,7 @@ class KeySettings(KekSettings):
     """``[keys]``: the provider's signing keys and the key-encryption keys protecting them (``keks``,
     ``kek_file``: :class:`servicekit.kek.KekSettings`)."""
 
-    keks: Secret = option(  # noqa: RUF009 (Secret is immutable)
-        Secret(""),
+    keks: Secret = engine.secret_option(
         doc="Key-encryption keys, base64url of 32 random octets, separated by commas; the first encrypts, "
             "all decrypt.",
         recommend="Set through MYNACARD_KEYS_KEKS from a secret store. To rotate, put the new KEK first, run "
@@ -85,8 +82,7 @@ class KeySettings(KekSettings):
                                                       "is due (0: never; then rotate with `idp keys rotate`).")
     pkcs11_module: str = option("/usr/lib/softhsm/libsofthsm2.so", doc="PKCS#11 module (backend pkcs11).")
     pkcs11_token_label: str = option("", doc="Label of the PKCS#11 token holding the keys (backend pkcs11).")
-    pkcs11_pin: Secret = option(  # noqa: RUF009 (Secret is immutable)
-        Secret(""),
+    pkcs11_pin: Secret = engine.secret_option(
         doc="User PIN of that token (backend pkcs11).",
         recommend="Set through MYNACARD_KEYS_PKCS11_PIN from a secret store.",
     )
@@ -166,8 +162,7 @@ class AuthorizationSettings:
     consent_ttl: float = option(30 * 86400.0, doc="How long a person's consent to a client (its scope values and "
                                                   "each claim, approved or not) is remembered; prompt=consent asks "
                                                   "again.")
-    pairwise_salt: Secret = option(  # noqa: RUF009 (Secret is immutable)
-        Secret(""),
+    pairwise_salt: Secret = engine.secret_option(
         doc="Secret salt of the pairwise subject identifiers (OIDC Core §8.1); changing it changes every sub the "
             "relying parties know. Empty: a development salt generated in the data directory.",
         recommend="32 or more random octets from a secret store, the same on every machine; never change it.")
@@ -212,8 +207,7 @@ class RegistrationSettings:
                                   "/register needs registration.initial_access_token as a Bearer token (RFC 7591 "
                                   "§3); 'open': anyone may register a client.",
                        recommend="'off' or 'token' in production; 'open' only for tests and conformance runs.")
-    initial_access_token: Secret = option(  # noqa: RUF009 (Secret is immutable)
-        Secret(""),
+    initial_access_token: Secret = engine.secret_option(
         doc="The initial access token of mode 'token' (kept secret).",
         recommend="At least 32 random characters, set through MYNACARD_REGISTRATION_INITIAL_ACCESS_TOKEN.")
     fetch_timeout: float = option(5.0, doc="Seconds allowed to fetch a client's sector_identifier_uri at "
@@ -347,16 +341,21 @@ class CredentialSettings:
     revocation_check_interval: float = option(300.0, doc="How often each worker re-checks the issued credentials' "
                                                          "signing certificates against the CRLs of card_login.crl_dir "
                                                          "(0: never in process).")
-    admin_token: Secret = option(  # noqa: RUF009 (Secret is immutable)
-        Secret(""), doc="Bearer token of the admin API (POST /admin/credentials/status). Empty: the API is off.",
+    admin_token: Secret = engine.secret_option(
+        doc="Bearer token of the admin API (POST /admin/credentials/status). Empty: the API is off.",
         recommend="At least 32 random characters from a secret store.")
     test_pause: str = option("", doc="Test mode only: 'before_commit' or 'after_commit' makes the credential "
                                      "endpoint log test_pause and sleep there (crash tests).")
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    """All settings. Top-level options first, then one section per table."""
+class Settings(engine.DataLocation):
+    """All settings. Top-level options first, then one section per table; ``data_path`` and ``database_url``
+    from :class:`~servicekit.settings.DataLocation`."""
+
+    SQLITE_FILE = "idp.sqlite3"
+    SQLITE_SCHEME = "sqlite"
+    SCHEME_ALIASES = _SCHEME_ALIASES
 
     issuer: str = option("http://127.0.0.1:8000",
                          doc="Issuer identifier (OIDC Discovery §2): scheme, host and port only, no path.",
@@ -379,19 +378,6 @@ class Settings:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     card_login: CardLoginSettings = field(default_factory=CardLoginSettings)
     credentials: CredentialSettings = field(default_factory=CredentialSettings)
-
-    @property
-    def data_path(self) -> Path:
-        """The data directory as an absolute path."""
-        return Path(self.data_dir).resolve()
-
-    @property
-    def database_url(self) -> str:
-        """The effective database URL (the embedded SQLite file when none is set)."""
-        if not self.database.url:
-            return f"sqlite:///{self.data_path / 'idp.sqlite3'}"
-        scheme, sep, rest = self.database.url.reveal().partition("://")
-        return f"{_SCHEME_ALIASES.get(scheme, scheme)}{sep}{rest}"
 
     @property
     def key_retention(self) -> float:
@@ -560,19 +546,8 @@ def unsafe_warnings(settings: Settings, environ: Mapping[str, str] | None = None
 SCHEMA: Final = SettingsSchema(Settings, env_prefix=ENV_PREFIX, config_env=CONFIG_ENV, check=check,
                                other_prefixes=("MYNACARD_VERIFIER_",))
 
-
-def load_settings(config: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Settings from the TOML file (``config`` or ``$MYNACARD_CONFIG``) and ``MYNACARD_*`` variables, validated."""
-    return SCHEMA.load(config, environ)
-
-
-def iter_options() -> Iterator[OptionInfo]:
-    """Every option, in documentation order."""
-    return SCHEMA.iter_options()
-
-
-def describe() -> str:
-    """All options as a Markdown table (``idp config --docs``)."""
-    return SCHEMA.describe()
-
-
+#: Settings from the TOML file (``config`` or ``$CONFIG_ENV``) and the environment, validated; every option in
+#: documentation order; all options as a Markdown table (``idp config --docs``).
+load_settings: Final = SCHEMA.load
+iter_options: Final = SCHEMA.iter_options
+describe: Final = SCHEMA.describe

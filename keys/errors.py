@@ -11,6 +11,9 @@ Details never contain secrets or personal data: they name the check and the offe
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Generic, TypeVar
+
+R = TypeVar("R", bound=StrEnum)
 
 
 class Reason(StrEnum):
@@ -64,10 +67,11 @@ class Reason(StrEnum):
     LOGIN_ISSUED_IN_FUTURE = "login_issued_in_future"
 
 
-class VerificationError(Exception):
-    """Base of every verification failure. ``reason`` is machine-readable; ``detail`` is for people."""
+class ReasonedError(Exception, Generic[R]):
+    """An error with a machine-readable ``reason`` (a value of ``R``) and a ``detail`` for people: the base of
+    :class:`VerificationError` and of :class:`credentials.errors.CredentialError`."""
 
-    def __init__(self, reason: Reason, detail: str) -> None:
+    def __init__(self, reason: R, detail: str) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
@@ -75,6 +79,10 @@ class VerificationError(Exception):
     def as_dict(self) -> dict[str, str]:
         """The error as a JSON-ready mapping (``reason``, ``detail``)."""
         return {"reason": self.reason.value, "detail": self.detail}
+
+
+class VerificationError(ReasonedError[Reason]):
+    """Base of every verification failure. ``reason`` is machine-readable; ``detail`` is for people."""
 
 
 class MalformedInput(VerificationError):

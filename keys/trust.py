@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -26,6 +27,8 @@ from cryptography.x509.oid import NameOID
 from keys.errors import MalformedInput, Reason, UntrustedCertificate, VerificationError
 from keys.limits import DEFAULT_LIMITS, Limits, check_size
 from keys.x509.profile import Purpose
+
+_E = TypeVar("_E", bound=x509.ExtensionType)
 
 #: SHA-256 (DER) fingerprints of the real J-LIS roots, with what each one is.
 #: Source: ../shared/vectors/jpki-roots/README.md (sign gen 1 and gen 3 cross-checked against J-LIS's
@@ -71,20 +74,34 @@ def extensions_of(cert: x509.Certificate) -> x509.Extensions:
         raise MalformedInput(Reason.MALFORMED, f"bad extensions: {exc}") from None
 
 
-def subject_key_id(cert: x509.Certificate) -> bytes | None:
-    """The subjectKeyIdentifier value, or ``None`` when absent."""
+def extension_value(cert: x509.Certificate, cls: type[_E]) -> _E | None:
+    """The value of the ``cls`` extension, ``None`` when absent (:class:`MalformedInput` as :func:`extensions_of`)."""
     try:
-        return extensions_of(cert).get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        return extensions_of(cert).get_extension_for_class(cls).value
     except x509.ExtensionNotFound:
         return None
+
+
+def issuance_failure(cert: x509.Certificate, issuer: x509.Certificate) -> str | None:
+    """Why ``cert`` is not directly issued by ``issuer`` (names and signature, RFC 5280 §6.1.3 (a)(1) and (a)(4)):
+    the name of the failure; ``None`` when it is."""
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        return type(exc).__name__
+    return None
+
+
+def subject_key_id(cert: x509.Certificate) -> bytes | None:
+    """The subjectKeyIdentifier value, or ``None`` when absent."""
+    ski = extension_value(cert, x509.SubjectKeyIdentifier)
+    return None if ski is None else ski.digest
 
 
 def authority_key_id(cert: x509.Certificate) -> bytes | None:
     """The keyIdentifier of the authorityKeyIdentifier, or ``None`` when absent."""
-    try:
-        return extensions_of(cert).get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
-    except x509.ExtensionNotFound:
-        return None
+    aki = extension_value(cert, x509.AuthorityKeyIdentifier)
+    return None if aki is None else aki.key_identifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,15 +241,10 @@ def parse_certificate(data: bytes, limits: Limits = DEFAULT_LIMITS) -> x509.Cert
 def _check_self_signed_ca(cert: x509.Certificate) -> None:
     if cert.subject != cert.issuer:
         raise UntrustedCertificate(Reason.UNTRUSTED_ROOT, "not self-issued")
-    try:
-        bc = extensions_of(cert).get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        raise UntrustedCertificate(Reason.UNTRUSTED_ROOT, "no basicConstraints") from None
+    bc = extension_value(cert, x509.BasicConstraints)
+    if bc is None:
+        raise UntrustedCertificate(Reason.UNTRUSTED_ROOT, "no basicConstraints")
     if not bc.ca:
         raise UntrustedCertificate(Reason.UNTRUSTED_ROOT, "basicConstraints cA is false")
-    try:
-        cert.verify_directly_issued_by(cert)
-    except (ValueError, TypeError, InvalidSignature) as exc:
-        raise UntrustedCertificate(
-            Reason.BAD_SIGNATURE, f"self-signature does not verify: {type(exc).__name__}"
-        ) from None
+    if (failure := issuance_failure(cert, cert)) is not None:
+        raise UntrustedCertificate(Reason.BAD_SIGNATURE, f"self-signature does not verify: {failure}")

@@ -20,12 +20,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, Protocol, TypeVar
 
@@ -51,6 +52,17 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 _SubParsers = Any  # argparse's _SubParsersAction is private
+
+
+def dispatch(prog: str, modules: Mapping[str, str], argv: list[str]) -> int:
+    """``python -m PACKAGE NAME [options]``: import the module of ``argv[0]`` (only the one chosen, so one
+    command's dependencies never slow down or break another) and run its ``main(argv[1:]) -> int``."""
+    if not argv or argv[0] not in modules:
+        print(f"usage: {prog} {{{'|'.join(modules)}}} [options]", file=sys.stderr)
+        return EXIT_USAGE
+    module = importlib.import_module(modules[argv[0]])
+    result: int = module.main(argv[1:])
+    return result
 
 
 def print_json(document: Any) -> None:

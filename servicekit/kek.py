@@ -22,15 +22,14 @@ from pathlib import Path
 from keys.service.encryption import KeyEncryptionKeys
 from keys.service.errors import KeyFault, KeyServiceError
 from servicekit.secret_files import write_once
-from servicekit.settings import Secret, option
+from servicekit.settings import Secret, option, secret_option
 
 
 @dataclass(frozen=True, slots=True)
 class KekSettings:
     """The KEK options of a ``[keys]`` section; a service's section subclasses it and adds its own."""
 
-    keks: Secret = option(  # noqa: RUF009 (Secret is immutable)
-        Secret(""),
+    keks: Secret = secret_option(
         doc="Key-encryption keys, base64url of 32 random octets, separated by commas; the first encrypts, all "
             "decrypt.",
         recommend="From a secret store (the environment variable), the same on every machine.")

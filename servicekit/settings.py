@@ -45,7 +45,7 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -98,6 +98,11 @@ def option(default: T, *, doc: str, recommend: str = "") -> T:
     return field(default=default, metadata={"doc": doc, "recommend": recommend})
 
 
+def secret_option(*, doc: str, recommend: str = "") -> Secret:
+    """Declare a secret setting, empty by default (immutable, so ruff is told: ``extend-immutable-calls``)."""
+    return option(Secret(""), doc=doc, recommend=recommend)
+
+
 # -- sections both services have ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +135,40 @@ class LoggingSettings:
     def problems(self) -> list[str]:
         """What is wrong with these values (empty when valid)."""
         return [] if self.level in LOG_LEVELS else [f"logging.level: one of {', '.join(LOG_LEVELS)}"]
+
+
+class _DatabaseSection(Protocol):
+    @property
+    def url(self) -> Secret: ...
+
+
+class DataLocation:
+    """Mixin of a service's root settings: its ``data_dir`` option as a path, and the SQLAlchemy URL of its
+    ``[database] url`` secret, or of the embedded SQLite file in the data directory when none is set.
+
+    The root names the file (``SQLITE_FILE``), the SQLite scheme it is opened with (``SQLITE_SCHEME``) and the
+    schemes that stand for a driver's (``SCHEME_ALIASES``: ``postgresql`` -> ``postgresql+asyncpg``).
+    """
+
+    __slots__ = ()
+    SQLITE_FILE: ClassVar[str]
+    SQLITE_SCHEME: ClassVar[str]
+    SCHEME_ALIASES: ClassVar[Mapping[str, str]]
+    data_dir: str
+    database: _DatabaseSection
+
+    @property
+    def data_path(self) -> Path:
+        """The data directory as an absolute path."""
+        return Path(self.data_dir).resolve()
+
+    @property
+    def database_url(self) -> str:
+        """The effective SQLAlchemy URL (the embedded SQLite file when none is set)."""
+        if not self.database.url:
+            return f"{self.SQLITE_SCHEME}:///{self.data_path / self.SQLITE_FILE}"
+        scheme, sep, rest = self.database.url.reveal().partition("://")
+        return f"{self.SCHEME_ALIASES.get(scheme, scheme)}{sep}{rest}"
 
 
 def is_loopback(host: str) -> bool:

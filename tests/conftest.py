@@ -21,6 +21,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """``@pytest.mark.anyio`` tests run on asyncio, the services' event loop."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
 def wycheproof_root() -> Path:
     """The Wycheproof vector directory (skips when absent)."""
     return vectors.require("wycheproof")
@@ -36,6 +42,21 @@ def x509_limbo_root() -> Path:
 def jlis_roots() -> Path:
     """The directory of the real J-LIS root certificates (skips when absent)."""
     return vectors.require("jlis_roots")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """The SQLite database of ``db_url``: a file in the test's directory (a suite may name another scheme)."""
+    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """A fresh, empty database of each kind: ``sqlite_url``, or a new database of the session's cluster."""
+    if request.param == "sqlite":
+        return sqlite_url
+    cluster: Cluster = request.getfixturevalue("postgres")
+    return cluster.create_database()
 
 
 @pytest.fixture(scope="session")

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -55,8 +54,7 @@ class ServerSettings(engine.ServerSettings):
 class DatabaseSettings:
     """``[database]``: where transactions live (requests, one-time nonces, results waiting for the relying party)."""
 
-    url: Secret = option(  # noqa: RUF009 (Secret is immutable)
-        Secret(""),
+    url: Secret = engine.secret_option(
         doc="SQLAlchemy URL (secret: it may hold a password): sqlite+aiosqlite:///path or postgresql+asyncpg://… "
             "(sqlite:// and postgresql:// pick those drivers). Empty: SQLite file verifier.sqlite3 in data_dir.",
         recommend="PostgreSQL for several machines; SQLite is fine for several workers on one machine.")
@@ -132,8 +130,7 @@ class HttpSettings:
 class RpSettings:
     """``[rp]``: the relying parties' API (create requests, fetch results)."""
 
-    api_keys: Secret = option(  # noqa: RUF009 (Secret is immutable)
-        Secret(""),
+    api_keys: Secret = engine.secret_option(
         doc="Bearer keys of the relying-party API, separated by commas (secret). Required outside test mode.",
         recommend="At least 32 random characters each, from a secret store.")
     redirect_uris: tuple[str, ...] = option((), doc="Exact URLs a same-device flow may send the person back to "
@@ -147,8 +144,13 @@ class KeySettings(KekSettings):
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    """All settings. Top-level options first, then one section per table."""
+class Settings(engine.DataLocation):
+    """All settings. Top-level options first, then one section per table; ``data_path`` and ``database_url``
+    from :class:`~servicekit.settings.DataLocation`."""
+
+    SQLITE_FILE = "verifier.sqlite3"
+    SQLITE_SCHEME = "sqlite+aiosqlite"
+    SCHEME_ALIASES = _DATABASE_SCHEMES
 
     base_url: str = option("http://127.0.0.1:8100", doc="Public URL of this service (scheme, host, port, optional "
                                                         "path): request_uri and response_uri live under it.",
@@ -165,19 +167,6 @@ class Settings:
     rp: RpSettings = field(default_factory=RpSettings)
     keys: KeySettings = field(default_factory=KeySettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
-
-    @property
-    def data_path(self) -> Path:
-        """The data directory as an absolute path."""
-        return Path(self.data_dir).resolve()
-
-    @property
-    def database_url(self) -> str:
-        """The effective SQLAlchemy URL (the embedded SQLite file when none is set)."""
-        if not self.database.url:
-            return f"sqlite+aiosqlite:///{self.data_path / 'verifier.sqlite3'}"
-        scheme, sep, rest = self.database.url.reveal().partition("://")
-        return f"{_DATABASE_SCHEMES.get(scheme, scheme)}{sep}{rest}"
 
     @property
     def api_keys(self) -> tuple[str, ...]:
@@ -257,17 +246,8 @@ def unsafe_warnings(settings: Settings, environ: Mapping[str, str] | None = None
 
 SCHEMA: Final = SettingsSchema(Settings, env_prefix=ENV_PREFIX, config_env=CONFIG_ENV, renamed=RENAMED, check=check)
 
-
-def load_settings(config: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Settings from the TOML file (``config`` or ``$MYNACARD_VERIFIER_CONFIG``) and the environment, validated."""
-    return SCHEMA.load(config, environ)
-
-
-def iter_options() -> Iterator[OptionInfo]:
-    """Every option, in documentation order."""
-    return SCHEMA.iter_options()
-
-
-def describe() -> str:
-    """All options as a Markdown table (``python -m credentials verifier config --docs``)."""
-    return SCHEMA.describe()
+#: Settings from the TOML file (``config`` or ``$CONFIG_ENV``) and the environment, validated; every option in
+#: documentation order; all options as a Markdown table (``python -m credentials verifier config --docs``).
+load_settings: Final = SCHEMA.load
+iter_options: Final = SCHEMA.iter_options
+describe: Final = SCHEMA.describe

@@ -75,6 +75,11 @@ class LoginRecord:
                 "claims": dict(self.claims), "fresh": self.fresh, "credential_source": self.credential_source}
 
 
+def _text(value: object) -> str | None:
+    """A payload member as a string, ``None`` when absent."""
+    return None if value is None else str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Interaction:
     """A stored interaction (see the module docstring)."""
@@ -98,14 +103,12 @@ class Interaction:
     @property
     def session_id(self) -> str | None:
         """The browser's session: the one it had at ``/authorize``, or the one its login opened."""
-        sid = self.payload.get("session")
-        return None if sid is None else str(sid)
+        return _text(self.payload.get("session"))
 
     @property
     def session_cookie(self) -> str | None:
         """The session cookie value a login produced, until the interaction ends."""
-        value = self.payload.get("session_cookie")
-        return None if value is None else str(value)
+        return _text(self.payload.get("session_cookie"))
 
     @property
     def consent(self) -> frozenset[str] | None:

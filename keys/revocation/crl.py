@@ -32,7 +32,6 @@ import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -42,11 +41,10 @@ from keys.errors import MalformedInput, Reason, RevocationUnavailable
 from keys.limits import DEFAULT_LIMITS, Limits, check_size
 from keys.revocation.algorithms import verify_signature
 from keys.revocation.status import DEFAULT_SKEW, CertStatus, RevocationStatus, revoked_unless_later
-from keys.trust import subject_key_id
+from keys.trust import extension_value, subject_key_id
 from keys.x509.rawcert import RawCertificate, raw_certificate
 
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
-_E = TypeVar("_E", bound=x509.ExtensionType)
 _PEM = re.compile(rb"-----BEGIN X509 CRL-----([A-Za-z0-9+/=\s]+)-----END X509 CRL-----")
 
 # DER bodies of the entry-extension OIDs (RFC 5280 §5.3).
@@ -159,7 +157,7 @@ def load_crl(
     # 2. issuer
     if crl.issuer != issuer.subject:
         raise RevocationUnavailable(Reason.REVOCATION_SCOPE, "CRL issuer is not the certificate issuer")
-    usage = _extension(issuer, x509.KeyUsage)
+    usage = extension_value(issuer, x509.KeyUsage)
     if usage is not None and not usage.crl_sign:
         raise RevocationUnavailable(Reason.WRONG_KEY_USAGE, "CRL issuer keyUsage does not assert cRLSign")
 
@@ -261,7 +259,7 @@ def _check_scope(index: CrlIndex, raw: RawCertificate) -> None:
     if index.distribution_point is None or index.distribution_point_der in raw.distribution_point_names():
         return
     cert = _load(raw.der)
-    points = _extension(cert, x509.CRLDistributionPoints)
+    points = extension_value(cert, x509.CRLDistributionPoints)
     if points is None or not _names_point(points, cert.issuer, index.distribution_point):
         raise RevocationUnavailable(
             Reason.REVOCATION_SCOPE, "CRL distribution point is not one named by the certificate"
@@ -301,15 +299,6 @@ def _names_point(points: x509.CRLDistributionPoints, issuer: x509.Name, wanted: 
         if any(name == candidate for name in names for candidate in wanted):
             return True
     return False
-
-
-def _extension(cert: x509.Certificate, cls: type[_E]) -> _E | None:
-    try:
-        return cert.extensions.get_extension_for_class(cls).value
-    except x509.ExtensionNotFound:
-        return None
-    except (ValueError, x509.DuplicateExtension) as exc:
-        raise MalformedInput(Reason.MALFORMED, f"bad certificate extensions: {exc}") from None
 
 
 def _relative_to(issuer: x509.Name, rdn: x509.RelativeDistinguishedName) -> x509.GeneralName:

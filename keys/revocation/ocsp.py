@@ -28,7 +28,6 @@ import datetime as dt
 import hashlib
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature as CryptographyInvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -38,6 +37,7 @@ from keys.errors import InvalidSignature, MalformedInput, Reason, RevocationUnav
 from keys.limits import DEFAULT_LIMITS, Limits, check_size
 from keys.revocation.algorithms import check_algorithm, verify_signature
 from keys.revocation.status import DEFAULT_SKEW, CertStatus, RevocationStatus, revoked_unless_later
+from keys.trust import issuance_failure
 
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
 #: Hash algorithms allowed in a CertID (identifiers, not signatures: SHA-1 is acceptable here).
@@ -182,12 +182,9 @@ def _signer(response: ocsp.OCSPResponse, issuer: x509.Certificate, at: dt.dateti
 def _authorise_responder(responder: x509.Certificate, issuer: x509.Certificate, at: dt.datetime) -> None:
     """A delegated responder: issued by ``issuer`` (signature checked), id-kp-OCSPSigning, ocsp-nocheck, valid."""
     check_algorithm(responder.signature_algorithm_oid, "OCSP responder certificate")
-    try:
-        responder.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, CryptographyInvalidSignature) as exc:
-        raise RevocationUnavailable(
-            Reason.UNAUTHORISED_RESPONDER, f"responder certificate is not issued by the issuer ({type(exc).__name__})"
-        ) from None
+    if (failure := issuance_failure(responder, issuer)) is not None:
+        raise RevocationUnavailable(Reason.UNAUTHORISED_RESPONDER,
+                                    f"responder certificate is not issued by the issuer ({failure})")
     if not responder.not_valid_before_utc <= at <= responder.not_valid_after_utc:
         raise RevocationUnavailable(Reason.UNAUTHORISED_RESPONDER, "responder certificate is not valid now")
     try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from keys.errors import ReasonedError
+
 
 class KeyFault(StrEnum):
     """Machine-readable fault codes of the key service."""
@@ -22,10 +24,10 @@ class KeyFault(StrEnum):
     HSM_ERROR = "hsm_error"
 
 
-class KeyServiceError(Exception):
-    """A signing key cannot be created, unwrapped or used. ``fault`` is machine-readable."""
+class KeyServiceError(ReasonedError[KeyFault]):
+    """A signing key cannot be created, unwrapped or used. ``fault`` (the ``reason``) is machine-readable."""
 
-    def __init__(self, fault: KeyFault, detail: str) -> None:
-        super().__init__(f"{fault.value}: {detail}")
-        self.fault = fault
-        self.detail = detail
+    @property
+    def fault(self) -> KeyFault:
+        """The machine-readable fault: the error's ``reason``."""
+        return self.reason

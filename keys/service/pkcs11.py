@@ -25,7 +25,7 @@ from pkcs11.util.rsa import encode_rsa_public_key
 
 from keys.service.backend import GeneratedKey
 from keys.service.errors import KeyFault, KeyServiceError
-from keys.service.signer import RSA_KEY_BITS, Signer, check_algorithm
+from keys.service.signer import RSA_KEY_BITS, NamedKey, Signer, check_algorithm
 
 _LABEL_PREFIX = "mynacard-id-"
 _CAPABILITIES = MechanismFlag.SIGN | MechanismFlag.VERIFY
@@ -38,19 +38,15 @@ def _hsm_error(action: str, exc: Exception) -> KeyServiceError:
     return KeyServiceError(KeyFault.HSM_ERROR, f"{action} failed: {type(exc).__name__}")
 
 
-class Pkcs11Signer:
+class Pkcs11Signer(NamedKey):
     """A :class:`~keys.service.signer.Signer` whose private key stays in the token."""
 
-    __slots__ = ("_key", "_lock", "alg", "kid")
+    __slots__ = ("_key", "_lock")
 
     def __init__(self, key: Any, lock: threading.Lock, alg: str, kid: str) -> None:
+        super().__init__(alg, kid)
         self._key = key
         self._lock = lock
-        self.alg = alg
-        self.kid = kid
-
-    def __repr__(self) -> str:
-        return f"Pkcs11Signer(alg={self.alg!r}, kid={self.kid!r})"
 
     def sign(self, data: bytes) -> bytes:
         """RFC 7518 §3.3 (RS256), §3.4 (ES256), §3.5 (PS256), computed by the token."""

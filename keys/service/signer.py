@@ -58,10 +58,23 @@ def generate_private_key(alg: str) -> ec.EllipticCurvePrivateKey | rsa.RSAPrivat
     return rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_BITS)
 
 
-class SoftwareSigner:
+class NamedKey:
+    """The ``alg`` and ``kid`` of a :class:`Signer`, and a repr that shows them and nothing of the key."""
+
+    __slots__ = ("alg", "kid")
+
+    def __init__(self, alg: str, kid: str) -> None:
+        self.alg = alg
+        self.kid = kid
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(alg={self.alg!r}, kid={self.kid!r})"
+
+
+class SoftwareSigner(NamedKey):
     """A :class:`Signer` over a private key held in process memory (decrypted from the database)."""
 
-    __slots__ = ("_key", "alg", "kid")
+    __slots__ = ("_key",)
 
     def __init__(self, private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, alg: str, kid: str) -> None:
         check_algorithm(alg)
@@ -70,12 +83,8 @@ class SoftwareSigner:
             isinstance(private_key, ec.EllipticCurvePrivateKey) and not isinstance(private_key.curve, ec.SECP256R1)
         ):
             raise KeyServiceError(KeyFault.UNSUPPORTED_ALGORITHM, f"the key does not fit {alg}")
+        super().__init__(alg, kid)
         self._key = private_key
-        self.alg = alg
-        self.kid = kid
-
-    def __repr__(self) -> str:
-        return f"SoftwareSigner(alg={self.alg!r}, kid={self.kid!r})"
 
     def sign(self, data: bytes) -> bytes:
         """RFC 7518 §3.3 (RS256), §3.4 (ES256, R || S), §3.5 (PS256, MGF1-SHA256, 32-octet salt)."""

@@ -40,29 +40,27 @@ class RawCertificate:
     #: OID contents -> (critical, extnValue contents).
     extensions: dict[bytes, tuple[bool, bytes]]
 
-    def authority_key_id(self) -> bytes | None:
-        """The keyIdentifier of authorityKeyIdentifier (RFC 5280 §4.2.1.1), or ``None``."""
-        found = self.extensions.get(AUTHORITY_KEY_IDENTIFIER)
+    def _first_element(self, oid: bytes, what: str) -> tuple[int, bytes] | None:
+        """The tag and contents of the first element of the extension's SEQUENCE; ``None`` when the extension
+        is absent or the SEQUENCE empty."""
+        found = self.extensions.get(oid)
         if found is None:
             return None
         value = found[1]
-        start, stop = der.expect(value, 0, len(value), der.SEQUENCE, "authorityKeyIdentifier")
+        start, stop = der.expect(value, 0, len(value), der.SEQUENCE, what)
         if start == stop:
             return None
-        tag, key_start, key_stop = der.read_tlv(value, start, stop)
-        return value[key_start:key_stop] if tag == _IMPLICIT_0 else None
+        tag, first_start, first_stop = der.read_tlv(value, start, stop)
+        return tag, value[first_start:first_stop]
+
+    def authority_key_id(self) -> bytes | None:
+        """The keyIdentifier of authorityKeyIdentifier (RFC 5280 §4.2.1.1), or ``None``."""
+        first = self._first_element(AUTHORITY_KEY_IDENTIFIER, "authorityKeyIdentifier")
+        return first[1] if first is not None and first[0] == _IMPLICIT_0 else None
 
     def is_ca(self) -> bool:
         """basicConstraints cA (RFC 5280 §4.2.1.9); ``False`` when absent."""
-        found = self.extensions.get(BASIC_CONSTRAINTS)
-        if found is None:
-            return False
-        value = found[1]
-        start, stop = der.expect(value, 0, len(value), der.SEQUENCE, "basicConstraints")
-        if start == stop:
-            return False
-        tag, flag_start, flag_stop = der.read_tlv(value, start, stop)
-        return tag == der.BOOLEAN and value[flag_start:flag_stop] == b"\xff"
+        return self._first_element(BASIC_CONSTRAINTS, "basicConstraints") == (der.BOOLEAN, b"\xff")
 
     def distribution_point_names(self) -> list[bytes]:
         """The DER of each ``distributionPoint [0]`` name of a cRLDistributionPoints entry that has no

@@ -11,14 +11,13 @@ DNS/IP subjectAltName.
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from keys.errors import MalformedInput, Reason, UntrustedCertificate
+from keys.trust import extension_value
 
 #: RFC 5280 §4.1.2.2: conforming CAs use serials of at most 20 octets.
 MAX_SERIAL_OCTETS = 20
@@ -29,7 +28,6 @@ _MUST_BE_CRITICAL: dict[type[x509.ExtensionType], str] = {
     x509.InhibitAnyPolicy: "RFC 5280 §4.2.1.14",
 }
 
-_E = TypeVar("_E", bound=x509.ExtensionType)
 
 
 def check_certificate(cert: x509.Certificate, *, is_leaf: bool, is_anchor: bool = False) -> None:
@@ -90,11 +88,11 @@ def check_key_identifiers(cert: x509.Certificate, *, is_leaf: bool) -> None:
       its own key): a self-signed certificate's AKI, if present, has a keyIdentifier equal to its
       subjectKeyIdentifier and no authorityCertIssuer/authorityCertSerialNumber.
     """
-    bc = _extension(cert, x509.BasicConstraints)
-    ski = _extension(cert, x509.SubjectKeyIdentifier)
+    bc = extension_value(cert, x509.BasicConstraints)
+    ski = extension_value(cert, x509.SubjectKeyIdentifier)
     if bc is not None and bc.ca and ski is None:
         raise UntrustedCertificate(Reason.MALFORMED, "CA certificate without subjectKeyIdentifier")
-    aki = _extension(cert, x509.AuthorityKeyIdentifier)
+    aki = extension_value(cert, x509.AuthorityKeyIdentifier)
     if not is_self_signed(cert):
         if (aki is None and not is_leaf) or (aki is not None and aki.key_identifier is None):
             raise UntrustedCertificate(Reason.MALFORMED, "authorityKeyIdentifier keyIdentifier is missing")
@@ -125,7 +123,7 @@ def check_common_name(cert: x509.Certificate) -> None:
 
     Certificates without host names in the SAN (JPKI card certificates) are not concerned.
     """
-    san = _extension(cert, x509.SubjectAlternativeName)
+    san = extension_value(cert, x509.SubjectAlternativeName)
     if san is None:
         return
     hosts = set(san.get_values_for_type(x509.DNSName))
@@ -164,8 +162,3 @@ def is_self_signed(cert: x509.Certificate) -> bool:
     return True
 
 
-def _extension(cert: x509.Certificate, cls: type[_E]) -> _E | None:
-    try:
-        return cert.extensions.get_extension_for_class(cls).value
-    except x509.ExtensionNotFound:
-        return None

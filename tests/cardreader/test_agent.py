@@ -21,11 +21,9 @@ import select
 import subprocess
 import sys
 import termios
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +42,7 @@ from keys.testpki import TestPki
 from keys.testpki.revocation import issue_crl
 from keys.trust import TrustStore
 from keys.x509.profile import Purpose
+from tests.support.http import Peer, serve
 
 from .conftest import AUTH_PIN, SIGN_PASSWORD, WRONG_PIN, Slot
 from .test_no_pin_in_logs import forms
@@ -76,23 +75,12 @@ class StandInProvider:
         self.answer_issuer: str | None = None
         provider = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(Peer):
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                status, answer = provider.handle(self.path, body)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                status, answer = provider.handle(self.path, json.loads(self.body()))
+                self.answer(status, json.dumps(answer).encode(), "application/json")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.issuer = serve(Handler)
 
     def add(self, key: Purpose = Purpose.AUTH) -> tuple[str, PendingLogin]:
         token = secrets.token_urlsafe(32)

@@ -22,18 +22,10 @@ from servicekit.database import Database
 NOW = 1_800_000_000
 
 
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database of each kind (SQLite under the settings' default ``sqlite+aiosqlite`` scheme)."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'verifier.sqlite3'}"
-    url: str = request.getfixturevalue("postgres").create_database()
-    return url
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """``db_url``'s SQLite database under the settings' default ``sqlite+aiosqlite`` scheme."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'verifier.sqlite3'}"
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from credentials.errors import (
     CredentialRevoked,
     InvalidCredential,
     InvalidKeyBinding,
+    ReasonCode,
     StatusUnavailable,
 )
 from credentials.sdjwt import HeldSdJwt, key_binding_jwt
@@ -64,6 +65,14 @@ def checker(issuer: SoftwareSigner, issuer_pki: IssuerPki, statuses: StatusList)
     return StatusChecker(fetch=lambda uri: token, trust=issuer_pki.trust)
 
 
+def refusal(presentation: str, policy: VerifierPolicy, error: type[CredentialError], *,
+            status: StatusChecker | None = None, at: dt.datetime = NOW) -> ReasonCode:
+    """The reason of the ``error`` that verifying ``presentation`` for our AUDIENCE and NONCE raises."""
+    with pytest.raises(error) as info:
+        verify_credential(presentation, policy=policy, at=at, audience=AUDIENCE, nonce=NONCE, status=status)
+    return info.value.reason
+
+
 def _x5c(issuer_pki: IssuerPki) -> list[str]:
     import base64
 
@@ -98,10 +107,7 @@ def test_revoked_and_suspended(
     issuer, policy, statuses = setup
     statuses[9] = value
     presentation = present(issue(issuer, holder_signer, issuer_pki), holder_signer, ("age_equal_or_over", "18"))
-    with pytest.raises(CredentialRevoked) as info:
-        verify_credential(presentation, policy=policy, at=NOW, audience=AUDIENCE, nonce=NONCE,
-                          status=checker(issuer, issuer_pki, statuses))
-    assert info.value.reason is reason
+    assert refusal(presentation, policy, CredentialRevoked, status=checker(issuer, issuer_pki, statuses)) is reason
 
 
 def test_status_must_be_checkable(
@@ -109,9 +115,7 @@ def test_status_must_be_checkable(
 ) -> None:
     issuer, policy, _ = setup
     presentation = present(issue(issuer, holder_signer, issuer_pki), holder_signer)
-    with pytest.raises(StatusUnavailable) as info:
-        verify_credential(presentation, policy=policy, at=NOW, audience=AUDIENCE, nonce=NONCE)
-    assert info.value.reason is CredentialReason.STATUS_UNAVAILABLE
+    assert refusal(presentation, policy, StatusUnavailable) is CredentialReason.STATUS_UNAVAILABLE
     no_status = present(issue(issuer, holder_signer, issuer_pki, idx=None), holder_signer)
     assert verify_credential(no_status, policy=policy, at=NOW, audience=AUDIENCE, nonce=NONCE).status is None
 
@@ -132,10 +136,7 @@ def test_key_binding_failures(
 ) -> None:
     issuer, policy, statuses = setup
     presentation = present(issue(issuer, holder_signer, issuer_pki), holder_signer, **kwargs)  # type: ignore[arg-type]
-    with pytest.raises(InvalidKeyBinding) as info:
-        verify_credential(presentation, policy=policy, at=NOW, audience=AUDIENCE, nonce=NONCE,
-                          status=checker(issuer, issuer_pki, statuses))
-    assert info.value.reason is reason
+    assert refusal(presentation, policy, InvalidKeyBinding, status=checker(issuer, issuer_pki, statuses)) is reason
 
 
 def test_key_binding_is_required_by_default(
@@ -143,9 +144,8 @@ def test_key_binding_is_required_by_default(
 ) -> None:
     issuer, policy, _ = setup
     issued = issue(issuer, holder_signer, issuer_pki, idx=None)
-    with pytest.raises(InvalidKeyBinding) as info:
-        verify_credential(HeldSdJwt.parse(issued).present([]), policy=policy, at=NOW, audience=AUDIENCE, nonce=NONCE)
-    assert info.value.reason is CredentialReason.KEY_BINDING_REQUIRED
+    unbound = HeldSdJwt.parse(issued).present([])
+    assert refusal(unbound, policy, InvalidKeyBinding) is CredentialReason.KEY_BINDING_REQUIRED
     with pytest.raises(ValueError, match="audience and nonce"):
         verify_credential(issued, policy=policy, at=NOW)
 
@@ -156,9 +156,7 @@ def test_expired_credential(
     issuer, policy, _ = setup
     later = NOW + dt.timedelta(days=300)
     presentation = present(issue(issuer, holder_signer, issuer_pki, idx=None, basic=True), holder_signer, at=later)
-    with pytest.raises(InvalidCredential) as info:
-        verify_credential(presentation, policy=policy, at=later, audience=AUDIENCE, nonce=NONCE)
-    assert info.value.reason is Reason.TOKEN_EXPIRED
+    assert refusal(presentation, policy, InvalidCredential, at=later) is Reason.TOKEN_EXPIRED
 
 
 def test_unaccepted_type(
@@ -167,9 +165,7 @@ def test_unaccepted_type(
     issuer, policy, _ = setup
     only_basic = VerifierPolicy(issuer_keys=policy.issuer_keys, vcts=frozenset({basic_facts_vct(ISSUER)}))
     presentation = present(issue(issuer, holder_signer, issuer_pki, idx=None), holder_signer)
-    with pytest.raises(CredentialError) as info:
-        verify_credential(presentation, policy=only_basic, at=NOW, audience=AUDIENCE, nonce=NONCE)
-    assert info.value.reason is CredentialReason.WRONG_VCT
+    assert refusal(presentation, only_basic, CredentialError) is CredentialReason.WRONG_VCT
 
 
 def test_reasons_are_distinct_strings() -> None:

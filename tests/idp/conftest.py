@@ -11,23 +11,8 @@ import pytest
 
 from idp.settings import Settings, load_settings
 from idp.storage import Database, migrate
-from tests.support.postgres import Cluster
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="session")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database of each kind."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'idp.sqlite3'}"
-    cluster: Cluster = request.getfixturevalue("postgres")
-    return cluster.create_database()
 
 
 @pytest.fixture

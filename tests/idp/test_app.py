@@ -22,6 +22,7 @@ from idp.storage.tables import signing_keys
 from keys.service import KeyEncryptionKeys, encode_jwt
 from servicekit.logs import JsonFormatter
 from tests.idp.conftest import settings_for
+from tests.support.http import assert_generic_problems
 
 KEK = KeyEncryptionKeys.generate()
 
@@ -97,18 +98,9 @@ def test_health(app: Litestar, client: TestClient[Litestar]) -> None:
 
 
 def test_problem_details_without_internals(client: TestClient[Litestar], caplog: pytest.LogCaptureFixture) -> None:
-    missing = client.get("/no/such/thing")
-    assert (missing.status_code, missing.headers["content-type"]) == (404, "application/problem+json")
-    assert missing.json() == {"type": "about:blank", "title": "Not Found", "status": 404}
-    wrong_method = client.post("/jwks")
-    assert wrong_method.status_code == 405
-    assert "GET" in wrong_method.headers["allow"]
     with caplog.at_level(logging.ERROR, logger="idp.errors"):
         crashed = client.get("/test/crash")
-    assert crashed.status_code == 500
-    assert crashed.json() == {"type": "about:blank", "title": "Internal Server Error", "status": 500}
-    assert "internal detail" not in crashed.text
-    assert "Traceback" not in crashed.text
+    assert_generic_problems(client.get("/no/such/thing"), client.post("/jwks"), "GET", crashed, "internal detail")
     assert any(r.exc_info and "internal detail" in str(r.exc_info[1]) for r in caplog.records)
 
 

@@ -17,10 +17,8 @@ import hashlib
 import secrets
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -32,6 +30,7 @@ from cardreader.jpki import EF
 from cardreader.virtual.lab import PcscLab
 from cardreader.virtual.profile import CardProfile, StateFile
 from tests.support import vectors
+from tests.support.http import Peer, serve
 from tests.support.processes import free_port
 
 from .conftest import (
@@ -52,24 +51,15 @@ pytestmark = [pytest.mark.pcsc, pytest.mark.slow]
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).with_name("node_modules") / "axe-core" / "axe.min.js"
 
-class _RelyingParty(BaseHTTPRequestHandler):
+class _RelyingParty(Peer):
     """The relying party's redirect URI on loopback: answers any request with a small page."""
 
     def do_GET(self) -> None:
-        body = b"<!doctype html><html lang=en><title>RP</title><main>RP</main></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        self.answer(200, b"<!doctype html><html lang=en><title>RP</title><main>RP</main></html>", "text/html")
 
 
-_RP_SERVER = ThreadingHTTPServer(("127.0.0.1", 0), _RelyingParty)
-threading.Thread(target=_RP_SERVER.serve_forever, daemon=True).start()
-RP = f"http://127.0.0.1:{_RP_SERVER.server_address[1]}/cb"
+_RP_SERVER, _RP_URL = serve(_RelyingParty)
+RP = f"{_RP_URL}/cb"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run"]
 

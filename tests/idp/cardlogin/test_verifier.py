@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography import x509
@@ -26,6 +23,7 @@ from keys.testpki.revocation import issue_crl, issue_ocsp_response
 from keys.x509.profile import Purpose
 from servicekit.outbound import IPAddress
 from tests.idp.conftest import settings_for
+from tests.support.http import Peer, serve
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 HOUR = dt.timedelta(hours=1)
@@ -92,28 +90,20 @@ class Responder:
         self.asked = 0
         responder = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(Peer):
             def do_POST(self) -> None:
                 responder.asked += 1
-                request = ocsp.load_der_ocsp_request(self.rfile.read(int(self.headers["Content-Length"])))
+                request = ocsp.load_der_ocsp_request(self.body())
                 nonce = request.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
                 body = issue_ocsp_response(responder.certificate, test_pki.root(Purpose.AUTH, 3),
                                            status=responder.status,  # type: ignore[arg-type]
                                            this_update=NOW - HOUR, next_update=NOW + HOUR, nonce=nonce,
                                            revoked_at=NOW - 2 * HOUR)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/ocsp-response")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.answer(200, body, "application/ocsp-response")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/ocsp"
         self.certificate: x509.Certificate
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, base = serve(Handler)
+        self.url = f"{base}/ocsp"
 
 
 def test_ocsp_answers_for_authentication_certificates(tmp_path: Path, dirs: tuple[Path, Path], test_pki: TestPki,

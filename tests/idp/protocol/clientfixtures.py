@@ -5,6 +5,8 @@ or assembled by hand when a test needs a token no library would make."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 import secrets
 import threading
@@ -79,6 +81,29 @@ class Key:
         removes a member)."""
         headers = {name: value for name, value in {"kid": self.kid, **header}.items() if value is not None}
         return jwt.encode(dict(claims), self.private, algorithm=alg or self.alg, headers=headers)
+
+
+#: The forgeries :func:`forged` makes.
+FORGERIES: tuple[str, ...] = ("alg none", "HS256 with the public key as secret", "RS256", "another key, same kid",
+                              "embedded jwk")
+
+
+def forged(case: str, key: Key, claims: Mapping[str, Any], typ: str) -> str:
+    """``claims`` signed the wrong way for a holder of ``key`` (RFC 8725 §2.1 algorithm confusion, §3.1 alg none;
+    a key not registered), with ``typ`` in the header: one of :data:`FORGERIES`."""
+    if case == "alg none":
+        return unsigned({"alg": "none", "typ": typ}, claims)
+    if case == "HS256 with the public key as secret":
+        body = unsigned({"alg": "HS256", "kid": key.kid, "typ": typ}, claims).rsplit(".", 1)[0]
+        return f"{body}.{b64(hmac.new(key.jwk['x'].encode(), body.encode(), hashlib.sha256).digest())}"
+    if case == "RS256":
+        return Key.generate("RS256", kid=key.kid).sign(claims, typ=typ)
+    if case == "another key, same kid":
+        return Key.generate().sign(claims, kid=key.kid, typ=typ)
+    if case == "embedded jwk":
+        other = Key.generate()
+        return other.sign(claims, kid=None, jwk=other.jwk, typ=typ)
+    raise ValueError(case)
 
 
 def jwks(*keys: Key) -> dict[str, Any]:

@@ -4,8 +4,6 @@ registered key with an allow-listed alg, ``iss`` the client, ``aud`` the issuer,
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 from typing import Any
 
 import pytest
@@ -15,14 +13,14 @@ from idp.errors import InvalidRequest
 from idp.oauth.request_object import InvalidRequestObject, decode_request_object
 from idp.runtime import Services
 from tests.idp.protocol.clientfixtures import (
+    FORGERIES,
     ISSUER,
     NOW,
     Key,
     add_client,
-    b64,
     epoch,
+    forged,
     jwks,
-    unsigned,
 )
 
 pytestmark = pytest.mark.anyio
@@ -94,18 +92,8 @@ async def test_bad_claims_are_invalid_request_object(services: Services, case: s
 
 def _forged(case: str, key: Key) -> str:
     claims = request_claims()
-    if case == "alg none":
-        return unsigned({"alg": "none", "typ": "oauth-authz-req+jwt"}, claims)
-    if case == "HS256 with the public key as secret":
-        body = unsigned({"alg": "HS256", "kid": key.kid}, claims).rsplit(".", 1)[0]
-        return f"{body}.{b64(hmac.new(key.jwk['x'].encode(), body.encode(), hashlib.sha256).digest())}"
-    if case == "RS256":
-        return Key.generate("RS256", kid=key.kid).sign(claims)
-    if case == "another key":
-        return Key.generate().sign(claims, kid=key.kid)
-    if case == "embedded jwk":
-        other = Key.generate()
-        return other.sign(claims, kid=None, jwk=other.jwk)
+    if case in FORGERIES:
+        return forged(case, key, claims, "oauth-authz-req+jwt")
     if case == "other typ":
         return key.sign(claims, typ="dpop+jwt")
     if case == "JWE":
@@ -115,8 +103,7 @@ def _forged(case: str, key: Key) -> str:
     raise ValueError(case)
 
 
-@pytest.mark.parametrize("case", ["alg none", "HS256 with the public key as secret", "RS256", "another key",
-                                  "embedded jwk", "other typ", "JWE", "unsigned JSON"])
+@pytest.mark.parametrize("case", [*FORGERIES, "other typ", "JWE", "unsigned JSON"])
 async def test_forged_request_objects_are_refused(services: Services, case: str) -> None:
     key = Key.generate()
     client = await jwt_client(services, key)

@@ -8,9 +8,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -27,6 +25,7 @@ from credentials.verify import VerifierPolicy, verify_credential
 from keys.jose.b64 import b64url_encode
 from keys.service.jws import encode_jwt
 from keys.service.signer import SoftwareSigner
+from tests.support.http import Peer, serve
 
 from .conftest import CLAIMS, CLIENT_ID, FACTS, REDIRECT_URI, Provider
 from .test_issuance import status_checker
@@ -53,32 +52,20 @@ class Verifier:
         self.posts: list[dict[str, str]] = []
         verifier = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_: Any) -> None:
-                pass
-
+        class Handler(Peer):
             def do_GET(self) -> None:
                 claims = {"client_id": verifier.client_id, "response_type": "vp_token", "response_mode": "direct_post",
                           "response_uri": f"{verifier.url}/response", "nonce": verifier.nonce, "state": "st-1",
                           "dcql_query": verifier.query}
                 jwt = encode_jwt(claims, SoftwareSigner(verifier.key, "ES256", "v"), typ="oauth-authz-req+jwt",
                                  header={"x5c": [base64.b64encode(der).decode()]}, with_kid=False)
-                self._answer(200, jwt.encode(), "application/oauth-authz-req+jwt")
+                self.answer(200, jwt.encode(), "application/oauth-authz-req+jwt")
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                verifier.posts.append(dict(parse_qsl(body)))
-                self._answer(200, b"{}", "application/json")
+                verifier.posts.append(dict(parse_qsl(self.body().decode())))
+                self.answer(200, b"{}", "application/json")
 
-            def _answer(self, status: int, body: bytes, media_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", media_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server, self.url = serve(Handler)
 
     def request_url(self) -> str:
         return "openid4vp://?" + urlencode({"client_id": self.client_id, "request_uri": f"{self.url}/request"})
@@ -87,8 +74,6 @@ class Verifier:
 @pytest.fixture
 def verifier(issuer: Provider) -> Iterator[Verifier]:
     made = Verifier(issuer.url)
-    thread = threading.Thread(target=made.server.serve_forever, daemon=True)
-    thread.start()
     yield made
     made.server.shutdown()
 
