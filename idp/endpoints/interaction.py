@@ -74,6 +74,13 @@ async def _interaction(request: AnyRequest, services: Services, uid: str, now: d
     return await browser_interaction(services, uid, request.cookies.get(INTERACTION_COOKIE), now)
 
 
+async def _posted_interaction(request: AnyRequest, services: Services, uid: str,
+                              now: dt.datetime) -> Interaction | None:
+    """The interaction a form post of this browser names, only from our own pages (same origin): else None."""
+    interaction = await _interaction(request, services, uid, now)
+    return interaction if interaction is not None and same_origin(request, services.settings) else None
+
+
 async def _session_cookies(services: Services, interaction: Interaction, now: dt.datetime) -> list[Cookie]:
     value, sid = interaction.session_cookie, interaction.session_id
     if value is None or sid is None:
@@ -150,8 +157,7 @@ async def consent_decision(
 ) -> Response[Any]:
     """Record the person's decision: ``decision`` allow or deny, and one ``claim`` per approved claim."""
     now = utcnow()
-    interaction = await _interaction(request, services, uid, now)
-    if interaction is None or not same_origin(request, services.settings):
+    if (interaction := await _posted_interaction(request, services, uid, now)) is None:
         return expired_page(request_language(request))
     login = interaction.login
     if login is None:
@@ -215,8 +221,7 @@ async def abort(
 ) -> Response[Any]:
     """The person cancels: ``access_denied`` to the client."""
     now = utcnow()
-    interaction = await _interaction(request, services, uid, now)
-    if interaction is None or not same_origin(request, services.settings):
+    if (interaction := await _posted_interaction(request, services, uid, now)) is None:
         return expired_page(request_language(request))
     return await _deny(request, services, metrics, interaction, AccessDenied("the person cancelled the login"), now)
 
