@@ -21,7 +21,8 @@ Wallet endpoints (OpenID4VP 1.0; errors are ``{"error", "error_description"}`` w
   ``200`` with ``redirect_uri`` (same-device) or ``{}`` (also for a Wallet error response, §8.2); ``400`` with
   the reason of a refused presentation or an unknown, expired or already answered request.
 
-``GET /healthz`` answers ``{"status": "ok"}``. Every answer is ``Cache-Control: no-store``.
+``GET /healthz`` answers ``{"status": "ok"}``. Every answer is ``Cache-Control: no-store``. The OpenAPI document is
+``GET /schema/openapi.json`` (:data:`OPENAPI`).
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 from typing import Any, Final
 
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
 
 from credentials.oid4vp.errors import PresentationError, VerifierReason
 from credentials.oid4vp.request import REQUEST_OBJECT_TYP
@@ -42,6 +45,22 @@ from credentials.verifier.service import Reply, VerifierService
 from credentials.verifier.settings import Settings, load_settings
 from servicekit.http import bodies
 from servicekit.http.errors import NO_STORE, challenge, exception_handlers, oauth_error_response, problem_response
+from servicekit.http.openapi import (
+    AUTHORIZATION_BEARER,
+    DescribedJsonRenderPlugin,
+    answer,
+    form_body,
+    json_answer,
+    json_body,
+    oauth_error,
+    obj,
+    operation,
+    problem,
+    responses,
+    strings,
+    too_large,
+)
+from servicekit.http.options import options_answer
 
 #: Largest request body accepted (a direct_post.jwt response with several presentations fits easily).
 MAX_BODY: Final = 1024 * 1024
@@ -165,6 +184,47 @@ async def healthz() -> Response[Any]:
     return Response({"status": "ok"}, headers=NO_STORE)
 
 
+_RP_KEY: Final = {**AUTHORIZATION_BEARER, "description": "Bearer <an rp.api_keys entry>"}
+_RP_ERRORS: Final = responses(
+    problem(400, 403, 404, 410, description="refused, with its reason (credentials/oid4vp/errors.py)"),
+    problem(401, description="no valid relying-party API key", headers={"WWW-Authenticate": "a Bearer challenge"}),
+    too_large())
+_WALLET_ERRORS: Final = oauth_error(400, 403, 404, 410, description="refused: error_description is the reason code")
+_REQUEST_OBJECT: Final = responses(
+    answer((200,), "the signed Request Object (RFC 9101 §5.2)",
+           {f"application/{REQUEST_OBJECT_TYP}": {"type": "string"}}), _WALLET_ERRORS)
+_STATUS_SCHEMA: Final = {"type": "string", "enum": ["pending", "verified", "rejected"]}
+#: The OpenAPI description of each operation (:mod:`servicekit.http.openapi`).
+OPENAPI: Final = {
+    "/rp/requests": {"post": operation(parameters=[_RP_KEY], body=json_body(obj({
+        "dcql_query": {"type": "object"},
+        "response_mode": {"type": "string", "enum": ["direct_post.jwt", "direct_post"]},
+        "request_method": {"type": "string", "enum": ["request_uri", "value"]},
+        "redirect_uri": {"type": "string"}}, ("dcql_query",))), responses=responses(
+        json_answer(201, "the presentation request", obj({
+            **strings("transaction_id", "request_id", "client_id", "response_mode", "wallet_url"),
+            "expires_at": {"type": "integer"}, "same_device": {"type": "boolean"},
+            "authorization_request": {"type": "object"}}, ("transaction_id", "request_id", "wallet_url"))),
+        _RP_ERRORS))},
+    "/rp/results": {"post": operation(parameters=[_RP_KEY], body=json_body(obj(
+        strings("transaction_id", "response_code"), ("transaction_id",))), responses=responses(
+        json_answer(200, "the result, once: verified (with the credentials) or rejected (with the reason)",
+                    obj({"status": _STATUS_SCHEMA, "credentials": {"type": "object"}}, ("status",))),
+        json_answer(202, "no answer from the Wallet yet", obj({"status": _STATUS_SCHEMA}, ("status",))),
+        _RP_ERRORS))},
+    "/wallet/requests/{request_id}": {
+        "get": operation(responses=_REQUEST_OBJECT),
+        "post": operation(body=form_body(strings("wallet_metadata", "wallet_nonce"), optional=True),
+                          responses=responses(_REQUEST_OBJECT, too_large())),
+    },
+    "/wallet/responses/{request_id}": {"post": operation(
+        body=form_body(strings("response", "vp_token", "state", "error", "error_description")),
+        responses=responses(json_answer(200, "accepted: redirect_uri for same-device flows (OpenID4VP 1.0 §8.2)",
+                                        obj(strings("redirect_uri"))), _WALLET_ERRORS, too_large()))},
+    "/healthz": {"get": operation(responses=json_answer(200, "alive", obj(strings("status"), ("status",))))},
+}
+
+
 def create_app(settings: Settings) -> Litestar:
     """The verifier service for ``settings`` (the files they name are read here; :func:`runtime.prepare` ran)."""
     service, close = build_service(settings)
@@ -180,7 +240,9 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[create_request, fetch_result, get_request_object, post_request_object, wallet_response,
                         healthz],
         lifespan=[lifespan], state=State({"service": service}), exception_handlers=exception_handlers(_log),
-        openapi_config=None, logging_config=None,
+        openapi_config=OpenAPIConfig(title="mynacard-id verifier", version=version("mynacard-id"), path="/schema",
+                                     render_plugins=[DescribedJsonRenderPlugin(OPENAPI)]),
+        logging_config=None, before_request=options_answer,
     )
 
 

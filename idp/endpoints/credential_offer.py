@@ -13,6 +13,7 @@ from litestar.params import FromPath
 
 from idp.runtime import Services, utcnow
 from idp.vci.preauth import OFFER_KIND, OFFER_PATH
+from servicekit.http.openapi import json_answer, not_found, obj, operation, responses, strings
 
 PATH = OFFER_PATH + "/{offer_id:str}"
 
@@ -25,5 +26,12 @@ async def credential_offer(offer_id: FromPath[str], services: NamedDependency[Se
         raise NotFoundException()
     return Response(stored.payload, media_type="application/json", headers={"Cache-Control": "no-store"})
 
+
+OPENAPI: Final = {OFFER_PATH + "/{offer_id}": {"get": operation(responses=responses(
+    json_answer(200, "the Credential Offer (OpenID4VCI 1.0 §4.1.1)",
+                obj({**strings("credential_issuer"), "credential_configuration_ids": {
+                    "type": "array", "items": {"type": "string"}}}, ("credential_issuer",
+                                                                     "credential_configuration_ids"))),
+    not_found("unknown or expired offer")))}}
 
 ROUTES: Final = (credential_offer,)

@@ -23,6 +23,17 @@ from idp.oauth.tokens import GRANT_KIND, AccessToken
 from idp.runtime import Services, utcnow
 from idp.web.forms import MAX_FORM_BODY, AnyRequest, read_form
 from idp.web.responses import NO_STORE
+from servicekit.http.openapi import (
+    AUTHORIZATION_BASIC,
+    form_body,
+    json_answer,
+    oauth_error,
+    obj,
+    operation,
+    responses,
+    strings,
+    too_large,
+)
 
 PATH: Final = "/introspect"
 METADATA: Final = {"introspection_endpoint": PATH}
@@ -68,5 +79,16 @@ async def introspect(request: AnyRequest, services: NamedDependency[Services]) -
             services, found, now)
     return Response(body, headers=NO_STORE, media_type="application/json")
 
+
+OPENAPI: Final = {PATH: {"post": operation(
+    parameters=[AUTHORIZATION_BASIC],
+    body=form_body(strings("token", "token_type_hint", "client_id", "client_secret", "client_assertion_type",
+                           "client_assertion"), ("token",)),
+    responses=responses(
+        json_answer(200, "the token's state (RFC 7662 §2.2)", obj({"active": {"type": "boolean"}}, ("active",))),
+        oauth_error(400, description="invalid_request"),
+        oauth_error(401, description="invalid_client",
+                    headers={"WWW-Authenticate": "when the client used the Authorization header"}),
+        too_large()))}}
 
 ROUTES: Final = (introspect,)

@@ -46,6 +46,18 @@ from idp.web.pages import (
     request_language,
     same_origin,
 )
+from servicekit.http.openapi import (
+    ACCEPT_LANGUAGE,
+    form_body,
+    html,
+    operation,
+    parameter,
+    query,
+    responses,
+    see_other,
+    strings,
+    too_large,
+)
 
 PATH: Final = "/logout"
 CONFIRM_PATH: Final = "/logout/confirm"
@@ -187,6 +199,24 @@ async def confirm(request: AnyRequest, services: NamedDependency[Services]) -> R
     background = None if ended is None else BackgroundTask(notify_clients, services, ended, now)
     return _finish(target, cookies=[cleared_session_cookie(settings)], background=background)
 
+
+_PARAMETERS: Final = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales", "logout_hint")
+_SESSION: Final = parameter("cookie", SESSION_COOKIE, "the browser's session")
+_END: Final = responses(see_other("to the post_logout_redirect_uri, with state (§3)"),
+                        html(200, description="the confirmation page, or the logged-out page"),
+                        html(400, 401, description="the request is refused (never redirected)"))
+OPENAPI: Final = {
+    PATH: {"get": operation(parameters=[*query(*_PARAMETERS), ACCEPT_LANGUAGE, _SESSION], responses=_END),
+           "post": operation(parameters=[ACCEPT_LANGUAGE, _SESSION], body=form_body(strings(*_PARAMETERS)),
+                             responses=responses(_END, too_large()))},
+    CONFIRM_PATH: {"post": operation(
+        parameters=[_SESSION], body=form_body({"logout": {"type": "string"},
+                                               "decision": {"type": "string", "enum": ["yes", "no"]}}),
+        responses=responses(see_other("to the post_logout_redirect_uri"),
+                            html(200, description="the logged-out page"),
+                            html(400, description="the confirmation is unknown, expired or another browser's"),
+                            too_large()))},
+}
 
 ROUTES: Final = (end_session_endpoint, confirm)
 

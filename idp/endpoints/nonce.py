@@ -14,6 +14,7 @@ from litestar.di import NamedDependency
 from idp.oauth import dpop
 from idp.runtime import Services, utcnow
 from idp.storage.credentials import NONCE_KIND
+from servicekit.http.openapi import json_answer, obj, operation, responses, strings, too_large
 
 PATH: Final = "/nonce"
 #: Members of the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4).
@@ -30,5 +31,10 @@ async def nonce(services: NamedDependency[Services]) -> Response[dict[str, str]]
     return Response({"c_nonce": value}, media_type="application/json",
                     headers={"Cache-Control": "no-store", "DPoP-Nonce": await dpop.current_nonce(services, now)})
 
+
+OPENAPI: Final = {PATH: {"post": operation(responses=responses(
+    json_answer(200, "a fresh c_nonce (OpenID4VCI 1.0 §7.2)", obj(strings("c_nonce"), ("c_nonce",)),
+                headers={"DPoP-Nonce": "the server nonce for a DPoP proof (RFC 9449 §8)"}),
+    too_large()))}}
 
 ROUTES: Final = (nonce,)

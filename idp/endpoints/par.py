@@ -28,6 +28,18 @@ from idp.runtime import Services, utcnow
 from idp.settings import Settings
 from idp.web.forms import AnyRequest, read_form
 from idp.web.responses import error_response
+from servicekit.http.openapi import (
+    AUTHORIZATION_BASIC,
+    DPOP,
+    form_body,
+    json_answer,
+    oauth_error,
+    obj,
+    operation,
+    responses,
+    strings,
+    too_large,
+)
 
 PATH: Final = "/par"
 METADATA: Final = {"pushed_authorization_request_endpoint": PATH}
@@ -73,6 +85,23 @@ async def par(
     return Response({"request_uri": request_uri, "expires_in": expires_in}, status_code=201, headers=headers,
                     media_type="application/json")
 
+
+_NONCE_HEADER: Final = {"DPoP-Nonce": "the server nonce for the next DPoP proof (RFC 9449 §8)"}
+OPENAPI: Final = {PATH: {"post": operation(
+    parameters=[AUTHORIZATION_BASIC, DPOP],
+    body=form_body(strings("response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
+                           "code_challenge", "code_challenge_method", "response_mode", "prompt", "max_age",
+                           "ui_locales", "login_hint", "id_token_hint", "acr_values", "claims", "request",
+                           "authorization_details", "dpop_jkt", "issuer_state", "resource", "client_secret",
+                           "client_assertion_type", "client_assertion")),
+    responses=responses(
+        json_answer(201, "the request_uri (RFC 9126 §2.2)",
+                    obj({"request_uri": {"type": "string"}, "expires_in": {"type": "integer"}},
+                        ("request_uri", "expires_in")), headers=_NONCE_HEADER),
+        oauth_error(400, description="the request is refused (RFC 9126 §2.3)", headers=_NONCE_HEADER),
+        oauth_error(401, 403, 503, description="invalid_client, or an error of the request (RFC 9126 §2.3)",
+                    headers={"WWW-Authenticate": "when the client used the Authorization header"}),
+        too_large()))}}
 
 ROUTES: Final = (par,)
 

@@ -22,6 +22,16 @@ from idp.oauth.tokens import AccessToken, revoke_access_token
 from idp.runtime import Services, utcnow
 from idp.web.forms import MAX_FORM_BODY, AnyRequest, read_form
 from idp.web.responses import NO_STORE
+from servicekit.http.openapi import (
+    AUTHORIZATION_BASIC,
+    answer,
+    form_body,
+    oauth_error,
+    operation,
+    responses,
+    strings,
+    too_large,
+)
 
 PATH: Final = "/revoke"
 METADATA: Final = {"revocation_endpoint": PATH}
@@ -51,5 +61,16 @@ async def revoke(request: AnyRequest, services: NamedDependency[Services]) -> Re
                                           "kind": "access_token" if isinstance(found, AccessToken) else "grant"})
     return Response(b"", headers=NO_STORE, media_type=MediaType.TEXT)
 
+
+OPENAPI: Final = {PATH: {"post": operation(
+    parameters=[AUTHORIZATION_BASIC],
+    body=form_body(strings("token", "token_type_hint", "client_id", "client_secret", "client_assertion_type",
+                           "client_assertion"), ("token",)),
+    responses=responses(
+        answer((200,), "revoked, or unknown (RFC 7009 §2.2): an empty body", {"text/plain": None}),
+        oauth_error(400, description="invalid_request (RFC 7009 §2.2.1)"),
+        oauth_error(401, description="invalid_client",
+                    headers={"WWW-Authenticate": "when the client used the Authorization header"}),
+        too_large()))}}
 
 ROUTES: Final = (revoke,)
