@@ -44,22 +44,8 @@ from credentials.verifier.runtime import build_service
 from credentials.verifier.service import Reply, VerifierService
 from credentials.verifier.settings import Settings, load_settings
 from servicekit.http import bodies
+from servicekit.http import openapi as doc
 from servicekit.http.errors import NO_STORE, challenge, exception_handlers, oauth_error_response, problem_response
-from servicekit.http.openapi import (
-    AUTHORIZATION_BEARER,
-    DescribedJsonRenderPlugin,
-    answer,
-    form_body,
-    json_answer,
-    json_body,
-    oauth_error,
-    obj,
-    operation,
-    problem,
-    responses,
-    strings,
-    too_large,
-)
 from servicekit.http.options import options_answer
 
 #: Largest request body accepted (a direct_post.jwt response with several presentations fits easily).
@@ -184,44 +170,48 @@ async def healthz() -> Response[Any]:
     return Response({"status": "ok"}, headers=NO_STORE)
 
 
-_RP_KEY: Final = {**AUTHORIZATION_BEARER, "description": "Bearer <an rp.api_keys entry>"}
-_RP_ERRORS: Final = responses(
-    problem(400, 403, 404, 410, description="refused, with its reason (credentials/oid4vp/errors.py)"),
-    problem(401, description="no valid relying-party API key", headers={"WWW-Authenticate": "a Bearer challenge"}),
-    too_large())
-_WALLET_ERRORS: Final = oauth_error(400, 403, 404, 410, description="refused: error_description is the reason code")
-_REQUEST_OBJECT: Final = responses(
-    answer((200,), "the signed Request Object (RFC 9101 §5.2)",
+_RP_KEY: Final = {**doc.AUTHORIZATION_BEARER, "description": "Bearer <an rp.api_keys entry>"}
+_RP_ERRORS: Final = doc.responses(
+    doc.problem(400, 403, 404, 410, description="refused, with its reason (credentials/oid4vp/errors.py)"),
+    doc.problem(401, description="no valid relying-party API key", headers={"WWW-Authenticate": "a Bearer challenge"}),
+    doc.too_large())
+_WALLET_ERRORS: Final = doc.oauth_error(400, 403, 404, 410, description="refused: error_description is the reason code")
+_REQUEST_OBJECT: Final = doc.responses(
+    doc.answer((200,), "the signed Request Object (RFC 9101 §5.2)",
            {f"application/{REQUEST_OBJECT_TYP}": {"type": "string"}}), _WALLET_ERRORS)
 _STATUS_SCHEMA: Final = {"type": "string", "enum": ["pending", "verified", "rejected"]}
 #: The OpenAPI description of each operation (:mod:`servicekit.http.openapi`).
 OPENAPI: Final = {
-    "/rp/requests": {"post": operation(parameters=[_RP_KEY], body=json_body(obj({
+    "/rp/requests": {"post": doc.operation(parameters=[_RP_KEY], body=doc.json_body(doc.obj({
         "dcql_query": {"type": "object"},
         "response_mode": {"type": "string", "enum": ["direct_post.jwt", "direct_post"]},
         "request_method": {"type": "string", "enum": ["request_uri", "value"]},
-        "redirect_uri": {"type": "string"}}, ("dcql_query",))), responses=responses(
-        json_answer(201, "the presentation request", obj({
-            **strings("transaction_id", "request_id", "client_id", "response_mode", "wallet_url"),
+        "redirect_uri": {"type": "string"}}, ("dcql_query",))), responses=doc.responses(
+        doc.json_answer(201, "the presentation request", doc.obj({
+            **doc.strings("transaction_id", "request_id", "client_id", "response_mode", "wallet_url"),
             "expires_at": {"type": "integer"}, "same_device": {"type": "boolean"},
             "authorization_request": {"type": "object"}}, ("transaction_id", "request_id", "wallet_url"))),
         _RP_ERRORS))},
-    "/rp/results": {"post": operation(parameters=[_RP_KEY], body=json_body(obj(
-        strings("transaction_id", "response_code"), ("transaction_id",))), responses=responses(
-        json_answer(200, "the result, once: verified (with the credentials) or rejected (with the reason)",
-                    obj({"status": _STATUS_SCHEMA, "credentials": {"type": "object"}}, ("status",))),
-        json_answer(202, "no answer from the Wallet yet", obj({"status": _STATUS_SCHEMA}, ("status",))),
+    "/rp/results": {"post": doc.operation(parameters=[_RP_KEY], body=doc.json_body(doc.obj(
+        doc.strings("transaction_id", "response_code"), ("transaction_id",))), responses=doc.responses(
+        doc.json_answer(200, "the result, once: verified (with the credentials) or rejected (with the reason)",
+                    doc.obj({"status": _STATUS_SCHEMA, "credentials": {"type": "object"}}, ("status",))),
+        doc.json_answer(202, "no answer from the Wallet yet", doc.obj({"status": _STATUS_SCHEMA}, ("status",))),
         _RP_ERRORS))},
     "/wallet/requests/{request_id}": {
-        "get": operation(responses=_REQUEST_OBJECT),
-        "post": operation(body=form_body(strings("wallet_metadata", "wallet_nonce"), optional=True),
-                          responses=responses(_REQUEST_OBJECT, too_large())),
+        "get": doc.operation(responses=_REQUEST_OBJECT),
+        "post": doc.operation(body=doc.form_body(doc.strings("wallet_metadata", "wallet_nonce"), optional=True),
+                          responses=doc.responses(_REQUEST_OBJECT, doc.too_large())),
     },
-    "/wallet/responses/{request_id}": {"post": operation(
-        body=form_body(strings("response", "vp_token", "state", "error", "error_description")),
-        responses=responses(json_answer(200, "accepted: redirect_uri for same-device flows (OpenID4VP 1.0 §8.2)",
-                                        obj(strings("redirect_uri"))), _WALLET_ERRORS, too_large()))},
-    "/healthz": {"get": operation(responses=json_answer(200, "alive", obj(strings("status"), ("status",))))},
+    "/wallet/responses/{request_id}": {"post": doc.operation(
+        body=doc.form_body(doc.strings("response", "vp_token", "state", "error", "error_description")),
+        responses=doc.responses(
+            doc.json_answer(200, "accepted: redirect_uri for same-device flows (OpenID4VP 1.0 §8.2)",
+                            doc.obj(doc.strings("redirect_uri"))),
+            _WALLET_ERRORS, doc.too_large()))},
+    "/healthz": {"get": doc.operation(responses=doc.json_answer(200, "alive", doc.obj(doc.strings("status"),
+                                                                                      ("status",))))},
+
 }
 
 
@@ -241,7 +231,7 @@ def create_app(settings: Settings) -> Litestar:
                         healthz],
         lifespan=[lifespan], state=State({"service": service}), exception_handlers=exception_handlers(_log),
         openapi_config=OpenAPIConfig(title="mynacard-id verifier", version=version("mynacard-id"), path="/schema",
-                                     render_plugins=[DescribedJsonRenderPlugin(OPENAPI)]),
+                                     render_plugins=[doc.DescribedJsonRenderPlugin(OPENAPI)]),
         logging_config=None, before_request=options_answer,
     )
 

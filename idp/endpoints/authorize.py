@@ -43,6 +43,7 @@ from idp.oauth.authorization_request import (
     resolve_request,
 )
 from idp.oauth.authorization_request.details import authorization_details_types
+from idp.oauth.authorization_request.parameters import REQUEST_PARAMETERS
 from idp.oauth.authorization_response import authorization_response, error_response, issue_code
 from idp.oauth.interaction import (
     LoginRecord,
@@ -57,18 +58,7 @@ from idp.oauth.subject import subject_for
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
 from idp.web.pages import language
-from servicekit.http.openapi import (
-    ACCEPT_LANGUAGE,
-    form_body,
-    html,
-    oauth_error,
-    operation,
-    query,
-    responses,
-    see_other,
-    strings,
-    too_large,
-)
+from servicekit.http import openapi as doc
 
 PATH: Final = "/authorize"
 METADATA: Final = {"authorization_endpoint": PATH}
@@ -155,22 +145,16 @@ async def authorize(
         return error_response(exc, request, settings, metrics, lang=lang)
 
 
-#: The authorization request's parameters (RFC 6749 §4.1.1, OIDC Core §3.1.2.1, RFC 7636 §4.3, RFC 9101 §5,
-#: RFC 9126 §4, RFC 9396 §2, RFC 9449 §10, OpenID4VCI 1.0 §5.1.3).
-REQUEST_PARAMETERS: Final = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
-                             "code_challenge_method", "response_mode", "prompt", "max_age", "ui_locales",
-                             "login_hint", "id_token_hint", "acr_values", "claims", "request", "request_uri",
-                             "authorization_details", "dpop_jkt", "issuer_state", "resource")
-_ANSWERS: Final = responses(
-    see_other("to the login or consent step, or to the client's redirect URI with the code or the error "
-              "(RFC 6749 §4.1.2, RFC 9207)"),
-    html(200, description="response_mode form_post: the page that posts the response to the client"),
-    html(400, 401, 403, 503, description="an error that cannot go back to the client, for a browser"),
-    oauth_error(400, 401, 403, 503, description="an error that cannot go back to the client, for a program"))
+_ANSWERS: Final = doc.responses(
+    doc.see_other("to the login or consent step, or to the client's redirect URI with the code or the error "
+                  "(RFC 6749 §4.1.2, RFC 9207)"),
+    doc.html(200, description="response_mode form_post: the page that posts the response to the client"),
+    doc.html(400, 401, 403, 503, description="an error that cannot go back to the client, for a browser"),
+    doc.oauth_error(400, 401, 403, 503, description="an error that cannot go back to the client, for a program"))
 OPENAPI: Final = {PATH: {
-    "get": operation(parameters=[*query(*REQUEST_PARAMETERS), ACCEPT_LANGUAGE], responses=_ANSWERS),
-    "post": operation(parameters=[ACCEPT_LANGUAGE], body=form_body(strings(*REQUEST_PARAMETERS)),
-                      responses=responses(_ANSWERS, too_large()))}}
+    "get": doc.operation(parameters=[*doc.query(*REQUEST_PARAMETERS), doc.ACCEPT_LANGUAGE], responses=_ANSWERS),
+    "post": doc.operation(parameters=[doc.ACCEPT_LANGUAGE], body=doc.form_body(doc.strings(*REQUEST_PARAMETERS)),
+                          responses=doc.responses(_ANSWERS, doc.too_large()))}}
 
 ROUTES: Final = (authorize,)
 

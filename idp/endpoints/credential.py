@@ -17,7 +17,7 @@ from idp.runtime import Services, utcnow
 from idp.vci.access import MAX_JSON_BODY, PARAMETERS, credential_responses, serve
 from idp.vci.issue import credential_request
 from idp.web.forms import AnyRequest
-from servicekit.http.openapi import json_body, obj, operation, strings
+from servicekit.http import openapi as doc
 
 PATH: Final = "/credential"
 #: Members of the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4).
@@ -32,10 +32,10 @@ async def credential(request: AnyRequest, services: NamedDependency[Services],
                        handler=lambda access, body: credential_request(services, access, body, utcnow()))
 
 
-OPENAPI: Final = {PATH: {"post": operation(
+OPENAPI: Final = {PATH: {"post": doc.operation(
     parameters=PARAMETERS,
-    body=json_body(obj({**strings("credential_configuration_id", "credential_identifier"),
-                        "proofs": {"type": "object"}, "credential_response_encryption": {"type": "object"}})),
+    body=doc.json_body(doc.obj({**doc.strings("credential_configuration_id", "credential_identifier"),
+                                "proofs": doc.OBJECT, "credential_response_encryption": doc.OBJECT})),
     responses=credential_responses("the credentials (OpenID4VCI 1.0 §8.3)", "issuance deferred (§8.3)"))}}
 
 ROUTES: Final = (credential,)

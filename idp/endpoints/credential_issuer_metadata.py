@@ -19,7 +19,7 @@ from credentials.oid4vci.metadata import IssuerDescription, KeyAttestationRequir
 from idp.endpoints import issuer_endpoints
 from idp.runtime import Services
 from idp.settings import Settings
-from servicekit.http.openapi import json_answer, obj, operation, strings
+from servicekit.http import openapi as doc
 
 PATH: Final = "/.well-known/openid-credential-issuer"
 
@@ -44,9 +44,9 @@ def credential_issuer_metadata(services: NamedDependency[Services]) -> Response[
                                                                       "Content-Language": "ja, en"})
 
 
-OPENAPI: Final = {PATH: {"get": operation(responses=json_answer(
+OPENAPI: Final = {PATH: {"get": doc.operation(responses=doc.json_answer(
     200, "the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4)",
-    obj({**strings("credential_issuer", "credential_endpoint"), "credential_configurations_supported": {
+    doc.obj({**doc.strings("credential_issuer", "credential_endpoint"), "credential_configurations_supported": {
         "type": "object"}}, ("credential_issuer", "credential_endpoint", "credential_configurations_supported"))))}}
 
 ROUTES: Final = (credential_issuer_metadata,)

@@ -40,17 +40,8 @@ from idp.vci.grant import ISSUANCE_MEMBER
 from idp.vci.preauth import CALLBACK_PATH, ISSUER_CLIENT_ID, create_offer
 from idp.web.forms import AnyRequest
 from idp.web.pages import LANGUAGES, language, message_page, page, same_origin
+from servicekit.http import openapi as doc
 from servicekit.http.bodies import BodyError, parse_form_pairs
-from servicekit.http.openapi import (
-    form_body,
-    html,
-    operation,
-    parameter,
-    query,
-    responses,
-    see_other,
-    too_large,
-)
 
 PATH: Final = "/credentials"
 START_PATH: Final = "/credentials/start"
@@ -145,22 +136,22 @@ async def callback(request: AnyRequest, services: NamedDependency[Services]) -> 
     return response
 
 
-_CONFIGURATIONS: Final = {"type": "array", "items": {"type": "string"}}
 OPENAPI: Final = {
-    PATH: {"get": operation(
-        parameters=[parameter("query", "configuration", "the chosen Credential Configurations",
-                              schema=_CONFIGURATIONS),
-                    parameter("query", "lang", "ja or en")],
-        responses=html(200, description="the portal page"))},
-    START_PATH: {"post": operation(
-        body=form_body({"configuration": {"description": "the chosen configurations (repeated); others are ignored"}},
-                       optional=True),
-        responses=responses(see_other("to the authorization endpoint, or back to the portal when nothing is chosen"),
-                            html(400, description="a request from another origin"), too_large()))},
-    CALLBACK_PATH: {"get": operation(
-        parameters=[*query("code", "state", "iss"), parameter("cookie", PORTAL_COOKIE, "the portal's browser")],
-        responses=responses(html(200, description="the offer with its Transaction Code"),
-                            html(400, description="the login failed or is not this browser's")))},
+    PATH: {"get": doc.operation(
+        parameters=[doc.parameter("query", "configuration", "the chosen Credential Configurations",
+                                  schema={"type": "array", "items": {"type": "string"}}),
+                    doc.parameter("query", "lang", "ja or en")],
+        responses=doc.html(200, description="the portal page"))},
+    START_PATH: {"post": doc.operation(
+        body=doc.form_body({"configuration": {"description": "the chosen configurations (repeated); others ignored"}},
+                           optional=True),
+        responses=doc.responses(
+            doc.see_other("to the authorization endpoint, or back to the portal when nothing is chosen"),
+            doc.html(400, description="a request from another origin"), doc.too_large()))},
+    CALLBACK_PATH: {"get": doc.operation(
+        parameters=[*doc.query("code", "state", "iss"), doc.parameter("cookie", PORTAL_COOKIE, "the portal's browser")],
+        responses=doc.responses(doc.html(200, description="the offer with its Transaction Code"),
+                                doc.html(400, description="the login failed or is not this browser's")))},
 }
 
 ROUTES: Final = (portal, start, callback)

@@ -15,7 +15,7 @@ from idp.runtime import Services, utcnow
 from idp.vci.access import PARAMETERS, credential_responses, serve
 from idp.vci.issue import deferred_request
 from idp.web.forms import AnyRequest
-from servicekit.http.openapi import json_body, obj, operation, strings
+from servicekit.http import openapi as doc
 
 PATH: Final = "/deferred_credential"
 #: Members of the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4).
@@ -30,9 +30,9 @@ async def deferred_credential(request: AnyRequest, services: NamedDependency[Ser
                        handler=lambda access, body: deferred_request(services, access, body, utcnow()))
 
 
-OPENAPI: Final = {PATH: {"post": operation(
+OPENAPI: Final = {PATH: {"post": doc.operation(
     parameters=PARAMETERS,
-    body=json_body(obj(strings("transaction_id"), ("transaction_id",))),
+    body=doc.json_body(doc.obj(doc.strings("transaction_id"), ("transaction_id",))),
     responses=credential_responses("the credentials (OpenID4VCI 1.0 §9.2)", "still deferred (§9.2)"))}}
 
 ROUTES: Final = (deferred_credential,)

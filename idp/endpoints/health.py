@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from idp.errors import problem_response
 from idp.runtime import Services, utcnow
 from keys.service.errors import KeyServiceError
-from servicekit.http.openapi import json_answer, obj, operation, problem, responses, strings
+from servicekit.http import openapi as doc
 
 PATH: Final = "/healthz"
 _log = logging.getLogger("idp.health")
@@ -38,8 +38,8 @@ async def healthz(services: NamedDependency[Services]) -> Response[Any]:
     return Response({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
 
-OPENAPI: Final = {PATH: {"get": operation(responses=responses(
-    json_answer(200, "ready", obj(strings("status"), ("status",))),
-    problem(503, description="the database or a signing key is unavailable")))}}
+OPENAPI: Final = {PATH: {"get": doc.operation(responses=doc.responses(
+    doc.json_answer(200, "ready", doc.obj(doc.strings("status"), ("status",))),
+    doc.problem(503, description="the database or a signing key is unavailable")))}}
 
 ROUTES: Final = (healthz,)

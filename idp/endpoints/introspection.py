@@ -16,24 +16,20 @@ from litestar.di import NamedDependency
 
 from idp.clients import AuthMethod
 from idp.errors import InvalidClient, InvalidRequest
-from idp.oauth.client_auth import authenticate_client, endpoint_audiences
+from idp.oauth.client_auth import (
+    CLIENT_AUTH_FIELDS,
+    CLIENT_AUTH_HEADER,
+    INVALID_CLIENT,
+    authenticate_client,
+    endpoint_audiences,
+)
 from idp.oauth.refresh import RefreshToken, find_token
 from idp.oauth.scope import format_scope
 from idp.oauth.tokens import GRANT_KIND, AccessToken
 from idp.runtime import Services, utcnow
 from idp.web.forms import MAX_FORM_BODY, AnyRequest, read_form
 from idp.web.responses import NO_STORE
-from servicekit.http.openapi import (
-    AUTHORIZATION_BASIC,
-    form_body,
-    json_answer,
-    oauth_error,
-    obj,
-    operation,
-    responses,
-    strings,
-    too_large,
-)
+from servicekit.http import openapi as doc
 
 PATH: Final = "/introspect"
 METADATA: Final = {"introspection_endpoint": PATH}
@@ -80,15 +76,12 @@ async def introspect(request: AnyRequest, services: NamedDependency[Services]) -
     return Response(body, headers=NO_STORE, media_type="application/json")
 
 
-OPENAPI: Final = {PATH: {"post": operation(
-    parameters=[AUTHORIZATION_BASIC],
-    body=form_body(strings("token", "token_type_hint", "client_id", "client_secret", "client_assertion_type",
-                           "client_assertion"), ("token",)),
-    responses=responses(
-        json_answer(200, "the token's state (RFC 7662 §2.2)", obj({"active": {"type": "boolean"}}, ("active",))),
-        oauth_error(400, description="invalid_request"),
-        oauth_error(401, description="invalid_client",
-                    headers={"WWW-Authenticate": "when the client used the Authorization header"}),
-        too_large()))}}
+OPENAPI: Final = {PATH: {"post": doc.operation(
+    parameters=[CLIENT_AUTH_HEADER],
+    body=doc.form_body({**doc.strings("token", "token_type_hint"), **CLIENT_AUTH_FIELDS}, ("token",)),
+    responses=doc.responses(
+        doc.json_answer(200, "the token's state (RFC 7662 §2.2)",
+                        doc.obj({"active": {"type": "boolean"}}, ("active",))),
+        doc.oauth_error(400, description="invalid_request"), INVALID_CLIENT, doc.too_large()))}}
 
 ROUTES: Final = (introspect,)

@@ -14,7 +14,7 @@ from credentials.oid4vci.metadata import jwt_vc_issuer_metadata
 from credentials.sdjwtvc import WELL_KNOWN
 from idp.runtime import Services, utcnow
 from idp.vci.service import issuer_of
-from servicekit.http.openapi import json_answer, obj, operation, strings
+from servicekit.http import openapi as doc
 
 PATH: Final = WELL_KNOWN
 
@@ -28,8 +28,8 @@ async def jwt_vc_issuer(services: NamedDependency[Services]) -> Response[dict[st
                     headers={"Cache-Control": f"public, max-age={int(services.settings.keys.jwks_max_age)}"})
 
 
-OPENAPI: Final = {PATH: {"get": operation(responses=json_answer(
+OPENAPI: Final = {PATH: {"get": doc.operation(responses=doc.json_answer(
     200, "the JWT VC Issuer Metadata (draft-ietf-oauth-sd-jwt-vc §5)",
-    obj({**strings("issuer"), "jwks": {"type": "object"}}, ("issuer", "jwks"))))}}
+    doc.obj({**doc.strings("issuer"), "jwks": {"type": "object"}}, ("issuer", "jwks"))))}}
 
 ROUTES: Final = (jwt_vc_issuer,)

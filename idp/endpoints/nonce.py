@@ -14,7 +14,7 @@ from litestar.di import NamedDependency
 from idp.oauth import dpop
 from idp.runtime import Services, utcnow
 from idp.storage.credentials import NONCE_KIND
-from servicekit.http.openapi import json_answer, obj, operation, responses, strings, too_large
+from servicekit.http import openapi as doc
 
 PATH: Final = "/nonce"
 #: Members of the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4).
@@ -32,9 +32,9 @@ async def nonce(services: NamedDependency[Services]) -> Response[dict[str, str]]
                     headers={"Cache-Control": "no-store", "DPoP-Nonce": await dpop.current_nonce(services, now)})
 
 
-OPENAPI: Final = {PATH: {"post": operation(responses=responses(
-    json_answer(200, "a fresh c_nonce (OpenID4VCI 1.0 §7.2)", obj(strings("c_nonce"), ("c_nonce",)),
-                headers={"DPoP-Nonce": "the server nonce for a DPoP proof (RFC 9449 §8)"}),
-    too_large()))}}
+OPENAPI: Final = {PATH: {"post": doc.operation(responses=doc.responses(
+    doc.json_answer(200, "a fresh c_nonce (OpenID4VCI 1.0 §7.2)", doc.obj(doc.strings("c_nonce"), ("c_nonce",)),
+                    headers=doc.DPOP_NONCE),
+    doc.too_large()))}}
 
 ROUTES: Final = (nonce,)

@@ -14,7 +14,7 @@ from idp.runtime import Services
 from idp.vci.access import ERROR_RESPONSES, PARAMETERS, serve
 from idp.vci.issue import notification as record
 from idp.web.forms import AnyRequest
-from servicekit.http.openapi import json_body, obj, operation, responses, strings
+from servicekit.http import openapi as doc
 
 PATH: Final = "/notification"
 #: Members of the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4).
@@ -29,11 +29,11 @@ async def notification(request: AnyRequest, services: NamedDependency[Services],
                        handler=lambda access, body: record(services, access, body))
 
 
-OPENAPI: Final = {PATH: {"post": operation(
+OPENAPI: Final = {PATH: {"post": doc.operation(
     parameters=PARAMETERS,
-    body=json_body(obj({**strings("notification_id", "event_description"), "event": {
+    body=doc.json_body(doc.obj({**doc.strings("notification_id", "event_description"), "event": {
         "type": "string", "enum": ["credential_accepted", "credential_failure", "credential_deleted"]}},
         ("notification_id", "event"))),
-    responses=responses({"204": {"description": "recorded (OpenID4VCI 1.0 §11.2)"}}, ERROR_RESPONSES))}}
+    responses=doc.responses({"204": {"description": "recorded (OpenID4VCI 1.0 §11.2)"}}, ERROR_RESPONSES))}}
 
 ROUTES: Final = (notification,)

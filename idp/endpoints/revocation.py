@@ -16,22 +16,19 @@ from litestar import MediaType, Response, post
 from litestar.di import NamedDependency
 
 from idp.errors import InvalidRequest
-from idp.oauth.client_auth import authenticate_client, endpoint_audiences
+from idp.oauth.client_auth import (
+    CLIENT_AUTH_FIELDS,
+    CLIENT_AUTH_HEADER,
+    INVALID_CLIENT,
+    authenticate_client,
+    endpoint_audiences,
+)
 from idp.oauth.refresh import find_token
 from idp.oauth.tokens import AccessToken, revoke_access_token
 from idp.runtime import Services, utcnow
 from idp.web.forms import MAX_FORM_BODY, AnyRequest, read_form
 from idp.web.responses import NO_STORE
-from servicekit.http.openapi import (
-    AUTHORIZATION_BASIC,
-    answer,
-    form_body,
-    oauth_error,
-    operation,
-    responses,
-    strings,
-    too_large,
-)
+from servicekit.http import openapi as doc
 
 PATH: Final = "/revoke"
 METADATA: Final = {"revocation_endpoint": PATH}
@@ -62,15 +59,11 @@ async def revoke(request: AnyRequest, services: NamedDependency[Services]) -> Re
     return Response(b"", headers=NO_STORE, media_type=MediaType.TEXT)
 
 
-OPENAPI: Final = {PATH: {"post": operation(
-    parameters=[AUTHORIZATION_BASIC],
-    body=form_body(strings("token", "token_type_hint", "client_id", "client_secret", "client_assertion_type",
-                           "client_assertion"), ("token",)),
-    responses=responses(
-        answer((200,), "revoked, or unknown (RFC 7009 §2.2): an empty body", {"text/plain": None}),
-        oauth_error(400, description="invalid_request (RFC 7009 §2.2.1)"),
-        oauth_error(401, description="invalid_client",
-                    headers={"WWW-Authenticate": "when the client used the Authorization header"}),
-        too_large()))}}
+OPENAPI: Final = {PATH: {"post": doc.operation(
+    parameters=[CLIENT_AUTH_HEADER],
+    body=doc.form_body({**doc.strings("token", "token_type_hint"), **CLIENT_AUTH_FIELDS}, ("token",)),
+    responses=doc.responses(
+        doc.answer((200,), "revoked, or unknown (RFC 7009 §2.2): an empty body", {"text/plain": None}),
+        doc.oauth_error(400, description="invalid_request (RFC 7009 §2.2.1)"), INVALID_CLIENT, doc.too_large()))}}
 
 ROUTES: Final = (revoke,)

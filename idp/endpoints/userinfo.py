@@ -29,16 +29,7 @@ from idp.settings import Settings
 from idp.web.forms import MAX_FORM_BODY, AnyRequest
 from idp.web.responses import NO_STORE
 from keys.service import encode_jwt
-from servicekit.http.openapi import (
-    answer,
-    form_body,
-    json_answer,
-    obj,
-    operation,
-    responses,
-    strings,
-    too_large,
-)
+from servicekit.http import openapi as doc
 
 PATH: Final = "/userinfo"
 METADATA: Final = {"userinfo_endpoint": PATH}
@@ -80,13 +71,13 @@ async def userinfo(
     return Response(signed, headers=NO_STORE, media_type="application/jwt")
 
 
-_ANSWERS: Final = responses(
-    json_answer(200, "the claims (OIDC Core §5.3.2)", obj(strings("sub"), ("sub",))),
-    answer((200,), "the claims as a signed JWT (OIDC Core §5.3.2)", {"application/jwt": {"type": "string"}}),
+_ANSWERS: Final = doc.responses(
+    doc.json_answer(200, "the claims (OIDC Core §5.3.2)", doc.obj(doc.strings("sub"), ("sub",))),
+    doc.answer((200,), "the claims as a signed JWT (OIDC Core §5.3.2)", {"application/jwt": {"type": "string"}}),
     GUARD_RESPONSES)
 OPENAPI: Final = {PATH: {
-    "get": operation(parameters=GUARD_PARAMETERS, responses=_ANSWERS),
-    "post": operation(parameters=GUARD_PARAMETERS, body=form_body(strings("access_token"), optional=True),
-                      responses=responses(_ANSWERS, too_large()))}}
+    "get": doc.operation(parameters=GUARD_PARAMETERS, responses=_ANSWERS),
+    "post": doc.operation(parameters=GUARD_PARAMETERS, body=doc.form_body(doc.strings("access_token"), optional=True),
+                          responses=doc.responses(_ANSWERS, doc.too_large()))}}
 
 ROUTES: Final = (userinfo,)

@@ -34,8 +34,8 @@ from idp.runtime import Services, utcnow
 from idp.settings import Settings
 from idp.web.forms import AnyRequest, read_form
 from idp.web.responses import NO_STORE, error_response
+from servicekit.http import openapi as doc
 from servicekit.http.errors import challenge as www_authenticate
-from servicekit.http.openapi import AUTHORIZATION_BEARER, DPOP, answer, oauth_error, responses
 
 #: RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 _B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
@@ -45,15 +45,16 @@ _FORM: Final = "application/x-www-form-urlencoded"
 _CHALLENGE: Final = {"WWW-Authenticate": "a Bearer or DPoP challenge (RFC 6750 §3, RFC 9449 §7.1)",
                      "DPoP-Nonce": "with use_dpop_nonce: the server nonce for the next proof (RFC 9449 §8)"}
 #: OpenAPI: the request headers :func:`guard` reads, and its refusals.
-GUARD_PARAMETERS: Final = (AUTHORIZATION_BEARER, DPOP)
-GUARD_RESPONSES: Final = responses(
-    oauth_error(400, description="invalid_request: the token sent more than one way (RFC 6750 §2)",
-                headers=_CHALLENGE),
-    answer((401,), "no credentials: a challenge of each scheme, no error code (RFC 6750 §3.1)", {"text/plain": None},
-           headers=_CHALLENGE),
-    oauth_error(401, description="invalid_token, invalid_dpop_proof or use_dpop_nonce (RFC 6750 §3.1, RFC 9449 §7.1)",
-                headers=_CHALLENGE),
-    oauth_error(403, description="insufficient_scope (RFC 6750 §3.1)", headers=_CHALLENGE))
+GUARD_PARAMETERS: Final = (doc.AUTHORIZATION_BEARER, doc.DPOP)
+GUARD_RESPONSES: Final = doc.responses(
+    doc.oauth_error(400, description="invalid_request: the token sent more than one way (RFC 6750 §2)",
+                    headers=_CHALLENGE),
+    doc.answer((401,), "no credentials: a challenge of each scheme, no error code (RFC 6750 §3.1)",
+               {"text/plain": None}, headers=_CHALLENGE),
+    doc.oauth_error(401, description="invalid_token, invalid_dpop_proof or use_dpop_nonce (RFC 6750 §3.1, "
+                                     "RFC 9449 §7.1)", headers=_CHALLENGE),
+    doc.oauth_error(403, description="insufficient_scope (RFC 6750 §3.1)", headers=_CHALLENGE))
+
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from idp.vci.preauth import ISSUER_CLIENT_ID
 from idp.web.forms import AnyRequest
 from idp.web.responses import NO_STORE, error_response
 from servicekit.http import bodies
-from servicekit.http.openapi import json_answer, oauth_error, obj, responses, too_large
+from servicekit.http import openapi as doc
 
 _log = logging.getLogger("idp.vci")
 
@@ -86,21 +86,20 @@ async def _document(request: AnyRequest, error: IssuanceErrorCode) -> Mapping[st
 
 #: OpenAPI: the request headers and the error answers of every endpoint :func:`serve` runs.
 PARAMETERS: Final = GUARD_PARAMETERS
-ERROR_RESPONSES: Final = responses(
-    GUARD_RESPONSES,
-    oauth_error(400, description="an OpenID4VCI error (§8.3.1.2)",
-                headers={"DPoP-Nonce": "the server nonce for the next DPoP proof (RFC 9449 §8)"}),
-    too_large())
+ERROR_RESPONSES: Final = doc.responses(
+    GUARD_RESPONSES, doc.oauth_error(400, description="an OpenID4VCI error (§8.3.1.2)", headers=doc.DPOP_NONCE),
+    doc.too_large())
 
 
 def credential_responses(issued: str, deferred: str) -> dict[str, Any]:
     """OpenAPI: the answers of the Credential and Deferred Credential endpoints (200 ``issued``, 202 ``deferred``)."""
-    return responses(
-        json_answer(200, issued, obj({"credentials": {"type": "array", "items": {"type": "object"}},
-                                      "notification_id": {"type": "string"}}, ("credentials",))),
-        json_answer(202, deferred, obj({"transaction_id": {"type": "string"}, "interval": {"type": "integer"}},
-                                       ("transaction_id", "interval"))),
+    return doc.responses(
+        doc.json_answer(200, issued, doc.obj({"credentials": {"type": "array", "items": doc.OBJECT},
+                                              "notification_id": doc.STRING}, ("credentials",))),
+        doc.json_answer(202, deferred, doc.obj({"transaction_id": doc.STRING, "interval": doc.INTEGER},
+                                               ("transaction_id", "interval"))),
         ERROR_RESPONSES)
+
 
 async def serve(request: AnyRequest, services: Services, metrics: Metrics, *, path: str,
                 error: IssuanceErrorCode, handler: Handler) -> Response[Any]:

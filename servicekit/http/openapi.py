@@ -106,6 +106,8 @@ AUTHORIZATION_BASIC: Final = parameter(
     "header", "Authorization", "client_secret_basic: Basic <client_id:client_secret> (RFC 6749 §2.3.1)")
 DPOP: Final = parameter("header", "DPoP", "a DPoP proof JWT (RFC 9449 §4)")
 ACCEPT_LANGUAGE: Final = parameter("header", "Accept-Language", "the page's language when ui_locales names none")
+#: The response header of a server nonce (RFC 9449 §8).
+DPOP_NONCE: Final = {"DPoP-Nonce": "the server nonce for the next DPoP proof (RFC 9449 §8)"}
 
 
 def operation(*, responses: Responses, parameters: Iterable[dict[str, Any]] = (), body: dict[str, Any] | None = None,
