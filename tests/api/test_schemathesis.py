@@ -19,7 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from openapi_spec_validator import validate
 
 from keys.service import KeyEncryptionKeys
 from keys.testpki.vc import VcTestPki
@@ -91,6 +93,7 @@ id_prefix = "redirect_uri"
 def test_the_document_describes_the_service(service: str, request: pytest.FixtureRequest,
                                             tmp_path: Path) -> None:
     url, log = request.getfixturevalue(service)
+    validate(httpx.get(f"{url}{SCHEMA_PATH}").json())  # OpenAPI 3.1
     result = run_schemathesis(url, tmp_path / "schemathesis.txt")
     assert result.returncode == 0, _report(result)
     assert "No issues found" in result.stdout or " passed" in result.stdout, _report(result)
