@@ -26,12 +26,12 @@ from tests.idp.conftest import settings_for
 KEK = KeyEncryptionKeys.generate()
 
 
-@get("/test/crash", sync_to_thread=False)
+@get("/test/crash", sync_to_thread=False, include_in_schema=False)
 def crash() -> None:
     raise RuntimeError("internal detail that must not leak")
 
 
-@get("/test/oauth/{kind:str}", sync_to_thread=False)
+@get("/test/oauth/{kind:str}", sync_to_thread=False, include_in_schema=False)
 def oauth_failure(kind: FromPath[str]) -> None:
     if kind == "grant":
         raise InvalidGrant('the code was already used "twice"', detail="grant g-123 revoked")
