@@ -104,7 +104,7 @@ async def token(
 OPENAPI: Final = {PATH: {"post": doc.operation(
     parameters=[CLIENT_AUTH_HEADER, doc.DPOP],
     body=doc.form_body({**doc.strings("grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope",
-                                      "pre-authorized_code", "tx_code", "authorization_details", "resource"),
+                                      "pre-authorized_code", "tx_code", "authorization_details"),
                         **CLIENT_AUTH_FIELDS}, ("grant_type",)),
     responses=doc.responses(
         doc.json_answer(200, "the token response (RFC 6749 §5.1, OIDC Core §3.1.3.3)",

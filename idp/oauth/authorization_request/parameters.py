@@ -25,8 +25,8 @@ DEFAULT_LIMIT: Final = 2048
 #: §5.1.3).
 REQUEST_PARAMETERS: Final = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
                              "code_challenge_method", "response_mode", "prompt", "max_age", "ui_locales",
-                             "login_hint", "id_token_hint", "acr_values", "claims", "request", "request_uri",
-                             "authorization_details", "dpop_jkt", "issuer_state", "resource")
+                             "login_hint", "acr_values", "claims", "request", "request_uri", "authorization_details",
+                             "dpop_jkt", "issuer_state")
 #: Largest value, in characters, of the parameters that have their own limit.
 LIMITS: Final[Mapping[str, int]] = {"client_id": 255, "redirect_uri": 2000, "state": 2048, "nonce": 512,
                                     "scope": 1024, "response_type": 64, "response_mode": 64, "code_challenge": 128,
