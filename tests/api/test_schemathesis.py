@@ -101,21 +101,22 @@ def test_the_document_describes_the_service(service: str, request: pytest.Fixtur
     assert not errors, errors[:3]
 
 
-#: Documents ``GET /thing`` as 200 ``application/json`` only.
-_MISDOCUMENTED: dict[str, Any] = {
-    "openapi": "3.1.0", "info": {"title": "misdocumented", "version": "1"},
-    "paths": {"/thing": {"get": {"responses": {"200": {
-        "description": "a thing", "content": {"application/json": {"schema": {"type": "object"}}}}}}}}}
+_JSON_ONLY: dict[str, Any] = {"responses": {"200": {
+    "description": "a thing", "content": {"application/json": {"schema": {"type": "object"}}}}}}
+#: Documents ``GET /thing`` and ``GET /other`` as 200 ``application/json`` only.
+_MISDOCUMENTED: dict[str, Any] = {"openapi": "3.1.0", "info": {"title": "misdocumented", "version": "1"},
+                                  "paths": {"/thing": {"get": _JSON_ONLY}, "/other": {"get": _JSON_ONLY}}}
 
 
 class _MisdocumentedHandler(BaseHTTPRequestHandler):
-    """Serves :data:`_MISDOCUMENTED`, and answers ``GET /thing`` with 418 ``text/plain``."""
+    """Serves :data:`_MISDOCUMENTED`; answers ``GET /thing`` with 418 (an undocumented status) and ``GET /other``
+    with 200 ``text/plain`` (an undocumented content type)."""
 
     def do_GET(self) -> None:
         if self.path == SCHEMA_PATH:
             body, status, media_type = json.dumps(_MISDOCUMENTED).encode(), 200, "application/json"
         else:
-            body, status, media_type = b"teapot", 418, "text/plain"
+            body, status, media_type = b"teapot", 418 if self.path.startswith("/thing") else 200, "text/plain"
         self.send_response(status)
         self.send_header("Content-Type", media_type)
         self.send_header("Content-Length", str(len(body)))
@@ -135,4 +136,5 @@ def test_an_undocumented_status_and_content_type_fail_the_run(tmp_path: Path) ->
     finally:
         server.shutdown()
     assert result.returncode != 0, _report(result)
-    assert "Undocumented HTTP status code" in result.stdout or "ST103" in result.stdout, _report(result)
+    assert "ST103 Undocumented status code" in result.stdout, _report(result)
+    assert "ST105 Undocumented Content-Type" in result.stdout, _report(result)
