@@ -103,7 +103,8 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
         raise PresentationError(VerifierReason.INVALID_REQUEST, exc.description) from None
 
 
-@post("/rp/requests", status_code=201, request_max_body_size=MAX_BODY)
+@post("/rp/requests", status_code=201, request_max_body_size=MAX_BODY, summary="Create a presentation request",
+      tags=["Relying-party API"])
 async def create_request(request: Request[Any, Any, Any]) -> Response[Any]:
     """Create a presentation request (relying-party API)."""
     try:
@@ -113,7 +114,8 @@ async def create_request(request: Request[Any, Any, Any]) -> Response[Any]:
         return _problem(exc)
 
 
-@post("/rp/results", status_code=200, request_max_body_size=MAX_BODY)
+@post("/rp/results", status_code=200, request_max_body_size=MAX_BODY, summary="Fetch a result, once",
+      tags=["Relying-party API"])
 async def fetch_result(request: Request[Any, Any, Any]) -> Response[Any]:
     """Fetch a transaction's result, once (relying-party API)."""
     try:
@@ -136,13 +138,14 @@ async def _request_object(request: Request[Any, Any, Any], request_id: str, wall
     return Response(jwt, headers=NO_STORE, media_type=f"application/{REQUEST_OBJECT_TYP}")
 
 
-@get("/wallet/requests/{request_id:str}")
+@get("/wallet/requests/{request_id:str}", summary="The Request Object", tags=["Wallet"])
 async def get_request_object(request: Request[Any, Any, Any], request_id: str) -> Response[Any]:
     """The Request Object by reference (RFC 9101 §5.2)."""
     return await _request_object(request, request_id, None)
 
 
-@post("/wallet/requests/{request_id:str}", status_code=200, request_max_body_size=64 * 1024)
+@post("/wallet/requests/{request_id:str}", status_code=200, request_max_body_size=64 * 1024,
+      summary="The Request Object, with the Wallet's nonce", tags=["Wallet"])
 async def post_request_object(request: Request[Any, Any, Any], request_id: str) -> Response[Any]:
     """The Request Object for ``request_uri_method=post`` (OpenID4VP 1.0 §5.10), with the Wallet's nonce."""
     try:
@@ -155,7 +158,8 @@ async def post_request_object(request: Request[Any, Any, Any], request_id: str) 
     return await _request_object(request, request_id, nonce)
 
 
-@post("/wallet/responses/{request_id:str}", status_code=200, request_max_body_size=MAX_BODY)
+@post("/wallet/responses/{request_id:str}", status_code=200, request_max_body_size=MAX_BODY,
+      summary="The Wallet's response (response_uri)", tags=["Wallet"])
 async def wallet_response(request: Request[Any, Any, Any], request_id: str) -> Response[Any]:
     """The ``response_uri`` (OpenID4VP 1.0 §8.2, §8.3)."""
     try:
@@ -164,7 +168,7 @@ async def wallet_response(request: Request[Any, Any, Any], request_id: str) -> R
         return _wallet_error(exc)
 
 
-@get("/healthz")
+@get("/healthz", summary="Liveness", tags=["Operations"])
 async def healthz() -> Response[Any]:
     """Liveness."""
     return Response({"status": "ok"}, headers=NO_STORE)

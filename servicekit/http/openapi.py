@@ -6,12 +6,18 @@ their query, header and body parameters, statuses, content types or error bodies
 those next to its routes as ``OPENAPI``: path items keyed by path template, built with the helpers below, which
 :func:`describe` merges into litestar's document and :class:`DescribedJsonRenderPlugin` serves::
 
-    OPENAPI = {"/revoke": {"post": operation(
-        parameters=[AUTHORIZATION_BASIC],
-        body=form_body({"token": STRING, "token_type_hint": STRING}, required=("token",)),
-        responses=responses(plain_text(200, "revoked, or unknown (RFC 7009 §2.2)"),
-                            oauth_error(400, 401), too_large()))}}
-    OpenAPIConfig(..., render_plugins=[DescribedJsonRenderPlugin(OPENAPI)])
+    from servicekit.http import openapi as doc
+
+    OPENAPI = {"/revoke": {"post": doc.operation(
+        parameters=[doc.AUTHORIZATION_BASIC],
+        body=doc.form_body(doc.strings("token", "token_type_hint"), ("token",)),
+        responses=doc.responses(doc.answer((200,), "revoked, or unknown (RFC 7009 §2.2)", {"text/plain": None}),
+                                doc.oauth_error(400, 401), doc.too_large()))}}
+    OpenAPIConfig(..., render_plugins=[doc.DescribedJsonRenderPlugin(OPENAPI)])
+
+A form body's other parameters are strings and none comes twice unless declared an array (RFC 6749 §3.1); a
+status may carry several media types (:func:`responses` joins them), e.g. an HTML page for a browser and the
+OAuth error object for a program.
 
 A declared operation's parameters are added to litestar's (by name and location), its ``requestBody`` and
 ``responses`` replace litestar's. An operation in the document nobody described, or a description of an operation
