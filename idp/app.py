@@ -17,9 +17,8 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 
-from idp.endpoints import route_handlers, test_login
+from idp.endpoints import openapi_operations, route_handlers, test_login
 from idp.endpoints.dependencies import provide_metrics, provide_services
 from idp.endpoints.health import login_readiness
 from idp.errors import exception_handlers
@@ -32,6 +31,8 @@ from idp.settings import Settings, load_settings, unsafe_warnings
 from idp.vci.jobs import start_issuer
 from idp.vci.service import open_vci
 from idp.vci.setup import install as install_issuer
+from servicekit.http.openapi import DescribedJsonRenderPlugin
+from servicekit.http.options import options_answer
 
 _log = logging.getLogger("idp.app")
 
@@ -89,8 +90,9 @@ def create_app(settings: Settings) -> Litestar:
                       "metrics": Provide(provide_metrics, sync_to_thread=False)},
         exception_handlers=exception_handlers(metrics),
         openapi_config=OpenAPIConfig(title="mynacard-id OpenID Provider", version=version("mynacard-id"),
-                                     path="/schema", render_plugins=[JsonRenderPlugin()]),
+                                     path="/schema", render_plugins=[DescribedJsonRenderPlugin(openapi_operations())]),
         logging_config=None,
+        before_request=options_answer,
         state=State({"metrics": metrics}),
     )
     app.asgi_handler = RequestObserver(app.asgi_handler, metrics, log_requests=settings.logging.requests)

@@ -21,7 +21,8 @@ Wallet endpoints (OpenID4VP 1.0; errors are ``{"error", "error_description"}`` w
   ``200`` with ``redirect_uri`` (same-device) or ``{}`` (also for a Wallet error response, §8.2); ``400`` with
   the reason of a refused presentation or an unknown, expired or already answered request.
 
-``GET /healthz`` answers ``{"status": "ok"}``. Every answer is ``Cache-Control: no-store``.
+``GET /healthz`` answers ``{"status": "ok"}``. Every answer is ``Cache-Control: no-store``. The OpenAPI document is
+``GET /schema/openapi.json`` (:data:`OPENAPI`).
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 from typing import Any, Final
 
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
 
 from credentials.oid4vp.errors import PresentationError, VerifierReason
 from credentials.oid4vp.request import REQUEST_OBJECT_TYP
@@ -41,7 +44,9 @@ from credentials.verifier.runtime import build_service
 from credentials.verifier.service import Reply, VerifierService
 from credentials.verifier.settings import Settings, load_settings
 from servicekit.http import bodies
+from servicekit.http import openapi as doc
 from servicekit.http.errors import NO_STORE, challenge, exception_handlers, oauth_error_response, problem_response
+from servicekit.http.options import options_answer
 
 #: Largest request body accepted (a direct_post.jwt response with several presentations fits easily).
 MAX_BODY: Final = 1024 * 1024
@@ -98,7 +103,8 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
         raise PresentationError(VerifierReason.INVALID_REQUEST, exc.description) from None
 
 
-@post("/rp/requests", status_code=201, request_max_body_size=MAX_BODY)
+@post("/rp/requests", status_code=201, request_max_body_size=MAX_BODY, summary="Create a presentation request",
+      tags=["Relying-party API"])
 async def create_request(request: Request[Any, Any, Any]) -> Response[Any]:
     """Create a presentation request (relying-party API)."""
     try:
@@ -108,7 +114,8 @@ async def create_request(request: Request[Any, Any, Any]) -> Response[Any]:
         return _problem(exc)
 
 
-@post("/rp/results", status_code=200, request_max_body_size=MAX_BODY)
+@post("/rp/results", status_code=200, request_max_body_size=MAX_BODY, summary="Fetch a result, once",
+      tags=["Relying-party API"])
 async def fetch_result(request: Request[Any, Any, Any]) -> Response[Any]:
     """Fetch a transaction's result, once (relying-party API)."""
     try:
@@ -131,13 +138,14 @@ async def _request_object(request: Request[Any, Any, Any], request_id: str, wall
     return Response(jwt, headers=NO_STORE, media_type=f"application/{REQUEST_OBJECT_TYP}")
 
 
-@get("/wallet/requests/{request_id:str}")
+@get("/wallet/requests/{request_id:str}", summary="The Request Object", tags=["Wallet"])
 async def get_request_object(request: Request[Any, Any, Any], request_id: str) -> Response[Any]:
     """The Request Object by reference (RFC 9101 §5.2)."""
     return await _request_object(request, request_id, None)
 
 
-@post("/wallet/requests/{request_id:str}", status_code=200, request_max_body_size=64 * 1024)
+@post("/wallet/requests/{request_id:str}", status_code=200, request_max_body_size=64 * 1024,
+      summary="The Request Object, with the Wallet's nonce", tags=["Wallet"])
 async def post_request_object(request: Request[Any, Any, Any], request_id: str) -> Response[Any]:
     """The Request Object for ``request_uri_method=post`` (OpenID4VP 1.0 §5.10), with the Wallet's nonce."""
     try:
@@ -150,7 +158,8 @@ async def post_request_object(request: Request[Any, Any, Any], request_id: str) 
     return await _request_object(request, request_id, nonce)
 
 
-@post("/wallet/responses/{request_id:str}", status_code=200, request_max_body_size=MAX_BODY)
+@post("/wallet/responses/{request_id:str}", status_code=200, request_max_body_size=MAX_BODY,
+      summary="The Wallet's response (response_uri)", tags=["Wallet"])
 async def wallet_response(request: Request[Any, Any, Any], request_id: str) -> Response[Any]:
     """The ``response_uri`` (OpenID4VP 1.0 §8.2, §8.3)."""
     try:
@@ -159,10 +168,55 @@ async def wallet_response(request: Request[Any, Any, Any], request_id: str) -> R
         return _wallet_error(exc)
 
 
-@get("/healthz")
+@get("/healthz", summary="Liveness", tags=["Operations"])
 async def healthz() -> Response[Any]:
     """Liveness."""
     return Response({"status": "ok"}, headers=NO_STORE)
+
+
+_RP_KEY: Final = {**doc.AUTHORIZATION_BEARER, "description": "Bearer <an rp.api_keys entry>"}
+_RP_ERRORS: Final = doc.responses(
+    doc.problem(400, 403, 404, 410, description="refused, with its reason (credentials/oid4vp/errors.py)"),
+    doc.problem(401, description="no valid relying-party API key", headers={"WWW-Authenticate": "a Bearer challenge"}),
+    doc.too_large())
+_WALLET_ERRORS: Final = doc.oauth_error(400, 403, 404, 410, description="refused: error_description is the reason code")
+_REQUEST_OBJECT: Final = doc.responses(
+    doc.answer((200,), "the signed Request Object (RFC 9101 §5.2)",
+           {f"application/{REQUEST_OBJECT_TYP}": {"type": "string"}}), _WALLET_ERRORS)
+_STATUS_SCHEMA: Final = {"type": "string", "enum": ["pending", "verified", "rejected"]}
+#: The OpenAPI description of each operation (:mod:`servicekit.http.openapi`).
+OPENAPI: Final = {
+    "/rp/requests": {"post": doc.operation(parameters=[_RP_KEY], body=doc.json_body(doc.obj({
+        "dcql_query": {"type": "object"},
+        "response_mode": {"type": "string", "enum": ["direct_post.jwt", "direct_post"]},
+        "request_method": {"type": "string", "enum": ["request_uri", "value"]},
+        "redirect_uri": {"type": "string"}}, ("dcql_query",))), responses=doc.responses(
+        doc.json_answer(201, "the presentation request", doc.obj({
+            **doc.strings("transaction_id", "request_id", "client_id", "response_mode", "wallet_url"),
+            "expires_at": {"type": "integer"}, "same_device": {"type": "boolean"},
+            "authorization_request": {"type": "object"}}, ("transaction_id", "request_id", "wallet_url"))),
+        _RP_ERRORS))},
+    "/rp/results": {"post": doc.operation(parameters=[_RP_KEY], body=doc.json_body(doc.obj(
+        doc.strings("transaction_id", "response_code"), ("transaction_id",))), responses=doc.responses(
+        doc.json_answer(200, "the result, once: verified (with the credentials) or rejected (with the reason)",
+                    doc.obj({"status": _STATUS_SCHEMA, "credentials": {"type": "object"}}, ("status",))),
+        doc.json_answer(202, "no answer from the Wallet yet", doc.obj({"status": _STATUS_SCHEMA}, ("status",))),
+        _RP_ERRORS))},
+    "/wallet/requests/{request_id}": {
+        "get": doc.operation(responses=_REQUEST_OBJECT),
+        "post": doc.operation(body=doc.form_body(doc.strings("wallet_metadata", "wallet_nonce"), optional=True),
+                          responses=doc.responses(_REQUEST_OBJECT, doc.too_large())),
+    },
+    "/wallet/responses/{request_id}": {"post": doc.operation(
+        body=doc.form_body(doc.strings("response", "vp_token", "state", "error", "error_description")),
+        responses=doc.responses(
+            doc.json_answer(200, "accepted: redirect_uri for same-device flows (OpenID4VP 1.0 §8.2)",
+                            doc.obj(doc.strings("redirect_uri"))),
+            _WALLET_ERRORS, doc.too_large()))},
+    "/healthz": {"get": doc.operation(responses=doc.json_answer(200, "alive", doc.obj(doc.strings("status"),
+                                                                                      ("status",))))},
+
+}
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -180,7 +234,9 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[create_request, fetch_result, get_request_object, post_request_object, wallet_response,
                         healthz],
         lifespan=[lifespan], state=State({"service": service}), exception_handlers=exception_handlers(_log),
-        openapi_config=None, logging_config=None,
+        openapi_config=OpenAPIConfig(title="mynacard-id verifier", version=version("mynacard-id"), path="/schema",
+                                     render_plugins=[doc.DescribedJsonRenderPlugin(OPENAPI)]),
+        logging_config=None, before_request=options_answer,
     )
 
 

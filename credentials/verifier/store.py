@@ -53,8 +53,9 @@ transactions = Table("verifier_transactions", metadata, *transaction_columns())
 
 
 def secret_hash(value: str) -> str:
-    """Hex SHA-256 of a high-entropy secret (transaction ids, response codes): what the database keeps."""
-    return hashlib.sha256(value.encode("ascii")).hexdigest()
+    """Hex SHA-256 of a high-entropy secret (transaction ids, response codes): what the database keeps. The secrets
+    we issue are ASCII; a presented value may be any string (UTF-8 here, so it simply matches nothing)."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,9 @@ Each module declares, at module level:
 * ``METADATA`` (optional) — members of the provider metadata (OIDC Discovery §3, RFC 8414 §2) naming its
   endpoints, as paths below the issuer;
 * ``feature_metadata(settings)`` (optional) — members describing what it supports (methods, algorithms, ...);
-* ``ISSUER_METADATA`` (optional) — members of the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4), paths too.
+* ``ISSUER_METADATA`` (optional) — members of the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4), paths too;
+* ``OPENAPI`` — the OpenAPI description of its operations that litestar cannot infer (parameters, bodies,
+  statuses, media types, error bodies: :mod:`servicekit.http.openapi`), merged by :func:`openapi_operations`.
 
 The list holds module *names*, imported on first use (:func:`endpoint_modules`): the discovery modules read the
 list and are in it, so a static import here would make a cycle. Endpoint modules import each other never; only
@@ -27,6 +29,7 @@ from types import ModuleType
 from typing import Any, Final, cast
 
 from idp.settings import Settings
+from servicekit.http.openapi import merge_path_items
 
 #: Every endpoint module, in the order the application mounts them.
 ENDPOINTS: Final = ("discovery", "jwks", "health", "metrics", "token", "userinfo", "revocation", "introspection",
@@ -52,6 +55,11 @@ def _paths(name: str, issuer: str) -> dict[str, str]:
     return members
 
 
+def openapi_operations() -> dict[str, dict[str, Any]]:
+    """Every endpoint's ``OPENAPI`` path items together (what :mod:`idp.app` merges into the OpenAPI document)."""
+    return merge_path_items(*(getattr(module, "OPENAPI", {}) for module in endpoint_modules()))
+
+
 def provider_members(settings: Settings) -> dict[str, Any]:
     """The provider metadata members every endpoint contributes: its ``METADATA`` as URLs below the issuer, then
     its ``feature_metadata``."""
@@ -68,4 +76,5 @@ def issuer_endpoints() -> dict[str, str]:
     return _paths("ISSUER_METADATA", "")
 
 
-__all__ = ["ENDPOINTS", "endpoint_modules", "issuer_endpoints", "provider_members", "route_handlers"]
+__all__ = ["ENDPOINTS", "endpoint_modules", "issuer_endpoints", "openapi_operations", "provider_members",
+           "route_handlers"]

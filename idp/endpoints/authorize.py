@@ -43,6 +43,7 @@ from idp.oauth.authorization_request import (
     resolve_request,
 )
 from idp.oauth.authorization_request.details import authorization_details_types
+from idp.oauth.authorization_request.parameters import REQUEST_PARAMETERS
 from idp.oauth.authorization_response import authorization_response, error_response, issue_code
 from idp.oauth.interaction import (
     LoginRecord,
@@ -57,6 +58,7 @@ from idp.oauth.subject import subject_for
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
 from idp.web.pages import language
+from servicekit.http import openapi as doc
 
 PATH: Final = "/authorize"
 METADATA: Final = {"authorization_endpoint": PATH}
@@ -142,6 +144,17 @@ async def authorize(
     except AuthorizationError as exc:
         return error_response(exc, request, settings, metrics, lang=lang)
 
+
+_ANSWERS: Final = doc.responses(
+    doc.see_other("to the login or consent step, or to the client's redirect URI with the code or the error "
+                  "(RFC 6749 §4.1.2, RFC 9207)"),
+    doc.html(200, description="response_mode form_post: the page that posts the response to the client"),
+    doc.html(400, 401, 403, 503, description="an error that cannot go back to the client, for a browser"),
+    doc.oauth_error(400, 401, 403, 503, description="an error that cannot go back to the client, for a program"))
+OPENAPI: Final = {PATH: {
+    "get": doc.operation(parameters=[*doc.query(*REQUEST_PARAMETERS), doc.ACCEPT_LANGUAGE], responses=_ANSWERS),
+    "post": doc.operation(parameters=[doc.ACCEPT_LANGUAGE], body=doc.form_body(doc.strings(*REQUEST_PARAMETERS)),
+                          responses=doc.responses(_ANSWERS, doc.too_large()))}}
 
 ROUTES: Final = (authorize,)
 

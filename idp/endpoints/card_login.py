@@ -86,6 +86,7 @@ from keys.errors import (
     VerificationError,
 )
 from keys.jose.b64 import b64url_decode_loose, b64url_encode
+from servicekit.http import openapi as doc
 from servicekit.http.bodies import BodyError, read_json
 
 CHALLENGE_PATH: Final = "/card-login/challenge"
@@ -312,6 +313,43 @@ def script() -> Response[str]:
     return Response(SCRIPT, media_type="text/javascript; charset=utf-8",
                     headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"})
 
+
+_REFUSAL_SCHEMA: Final = doc.obj(doc.strings("error", "message", "message_ja"), ("error", "message", "message_ja"))
+_TICKET: Final = {"token": {"type": "string", "description": "the browser's per-interaction token"},
+                  "code": {"type": "string", "description": "the short code shown for cross-device logins"}}
+
+
+def _refusals(*statuses: int) -> dict[str, Any]:
+    return doc.responses(*(doc.json_answer(status, "a refusal in words (see the module's contract)", _REFUSAL_SCHEMA)
+                           for status in statuses))
+
+
+_COOKIE: Final = doc.parameter("cookie", INTERACTION_COOKIE, "binds the interaction to the browser that started it")
+OPENAPI: Final = {
+    CHALLENGE_PATH: {"post": doc.operation(body=doc.json_body(doc.obj(_TICKET)), responses=doc.responses(
+        doc.json_answer(200, "a one-time challenge", doc.obj({
+            **doc.strings("issuer", "interaction", "challenge", "client_name"),
+            "key": {"type": "string", "enum": ["auth", "sign"]},
+            "issued_at": {"type": "integer"}, "expires_at": {"type": "integer"}},
+            ("issuer", "interaction", "challenge", "issued_at", "key", "client_name", "expires_at"))),
+        _refusals(400, 404, 409), doc.too_large()))},
+    RESPONSE_PATH: {"post": doc.operation(
+        body=doc.json_body(doc.obj({**_TICKET, **doc.strings("challenge", "certificate", "signature")},
+                                   ("challenge", "certificate", "signature"))),
+        responses=doc.responses(doc.json_answer(200, "verified", doc.obj(doc.strings("status"), ("status",))),
+                                _refusals(400, 403, 404, 409, 503), doc.too_large()))},
+    "/interaction/{uid}/card/status": {"get": doc.operation(parameters=[_COOKIE], responses=doc.responses(
+        doc.json_answer(200, "the login's state", doc.obj({
+            "state": {"type": "string", "enum": ["pending", "verified", "failed"]},
+            "error": {"oneOf": [{"type": "null"}, _REFUSAL_SCHEMA]}}, ("state", "error"))),
+        _refusals(404)))},
+    "/interaction/{uid}/card/finish": {"post": doc.operation(parameters=[_COOKIE], responses=doc.responses(
+        doc.see_other("to the consent page or the answer to the client; before verification, back to the login page"),
+        doc.html(400, description="another origin, or the interaction is unknown or expired")))},
+    DEVICE_PATH: {"get": doc.operation(responses=doc.html(200, description="the cross-device page"))},
+    SCRIPT_PATH: {"get": doc.operation(responses=doc.answer((200,), "the pages' script",
+                                                            {"text/javascript": {"type": "string"}}))},
+}
 
 ROUTES: Final = (challenge, response, status, finish, device, script)
 

@@ -14,9 +14,10 @@ from litestar.di import NamedDependency
 from credentials.oid4vci.errors import IssuanceErrorCode
 from idp.metrics import Metrics
 from idp.runtime import Services, utcnow
-from idp.vci.access import MAX_JSON_BODY, serve
+from idp.vci.access import MAX_JSON_BODY, PARAMETERS, credential_responses, serve
 from idp.vci.issue import credential_request
 from idp.web.forms import AnyRequest
+from servicekit.http import openapi as doc
 
 PATH: Final = "/credential"
 #: Members of the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4).
@@ -30,5 +31,11 @@ async def credential(request: AnyRequest, services: NamedDependency[Services],
     return await serve(request, services, metrics, path=PATH, error=IssuanceErrorCode.INVALID_CREDENTIAL_REQUEST,
                        handler=lambda access, body: credential_request(services, access, body, utcnow()))
 
+
+OPENAPI: Final = {PATH: {"post": doc.operation(
+    parameters=PARAMETERS,
+    body=doc.json_body(doc.obj({**doc.strings("credential_configuration_id", "credential_identifier"),
+                                "proofs": doc.OBJECT, "credential_response_encryption": doc.OBJECT})),
+    responses=credential_responses("the credentials (OpenID4VCI 1.0 §8.3)", "issuance deferred (§8.3)"))}}
 
 ROUTES: Final = (credential,)

@@ -19,6 +19,7 @@ from credentials.oid4vci.metadata import IssuerDescription, KeyAttestationRequir
 from idp.endpoints import issuer_endpoints
 from idp.runtime import Services
 from idp.settings import Settings
+from servicekit.http import openapi as doc
 
 PATH: Final = "/.well-known/openid-credential-issuer"
 
@@ -42,5 +43,10 @@ def credential_issuer_metadata(services: NamedDependency[Services]) -> Response[
     return Response(document, media_type="application/json", headers={"Cache-Control": f"public, max-age={max_age}",
                                                                       "Content-Language": "ja, en"})
 
+
+OPENAPI: Final = {PATH: {"get": doc.operation(responses=doc.json_answer(
+    200, "the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4)",
+    doc.obj({**doc.strings("credential_issuer", "credential_endpoint"), "credential_configurations_supported": {
+        "type": "object"}}, ("credential_issuer", "credential_endpoint", "credential_configurations_supported"))))}}
 
 ROUTES: Final = (credential_issuer_metadata,)

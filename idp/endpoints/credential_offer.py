@@ -13,6 +13,8 @@ from litestar.params import FromPath
 
 from idp.runtime import Services, utcnow
 from idp.vci.preauth import OFFER_KIND, OFFER_PATH
+from servicekit.http import openapi as doc
+from servicekit.http.openapi import STRING
 
 PATH = OFFER_PATH + "/{offer_id:str}"
 
@@ -25,5 +27,11 @@ async def credential_offer(offer_id: FromPath[str], services: NamedDependency[Se
         raise NotFoundException()
     return Response(stored.payload, media_type="application/json", headers={"Cache-Control": "no-store"})
 
+
+OPENAPI: Final = {OFFER_PATH + "/{offer_id}": {"get": doc.operation(responses=doc.responses(
+    doc.json_answer(200, "the Credential Offer (OpenID4VCI 1.0 §4.1.1)", doc.obj(
+        {**doc.strings("credential_issuer"), "credential_configuration_ids": {"type": "array", "items": STRING}},
+        ("credential_issuer", "credential_configuration_ids"))),
+    doc.not_found("unknown or expired offer")))}}
 
 ROUTES: Final = (credential_offer,)

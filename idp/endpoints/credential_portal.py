@@ -40,6 +40,7 @@ from idp.vci.grant import ISSUANCE_MEMBER
 from idp.vci.preauth import CALLBACK_PATH, ISSUER_CLIENT_ID, create_offer
 from idp.web.forms import AnyRequest
 from idp.web.pages import LANGUAGES, language, message_page, page, same_origin
+from servicekit.http import openapi as doc
 from servicekit.http.bodies import BodyError, parse_form_pairs
 
 PATH: Final = "/credentials"
@@ -134,6 +135,24 @@ async def callback(request: AnyRequest, services: NamedDependency[Services]) -> 
                                    samesite="lax", secure=secure_cookies(settings.issuer)))
     return response
 
+
+OPENAPI: Final = {
+    PATH: {"get": doc.operation(
+        parameters=[doc.parameter("query", "configuration", "the chosen Credential Configurations",
+                                  schema={"type": "array", "items": {"type": "string"}}),
+                    doc.parameter("query", "lang", "ja or en")],
+        responses=doc.html(200, description="the portal page"))},
+    START_PATH: {"post": doc.operation(
+        body=doc.form_body({"configuration": {"description": "the chosen configurations (repeated); others ignored"}},
+                           optional=True),
+        responses=doc.responses(
+            doc.see_other("to the authorization endpoint, or back to the portal when nothing is chosen"),
+            doc.html(400, description="a request from another origin"), doc.too_large()))},
+    CALLBACK_PATH: {"get": doc.operation(
+        parameters=[*doc.query("code", "state", "iss"), doc.parameter("cookie", PORTAL_COOKIE, "the portal's browser")],
+        responses=doc.responses(doc.html(200, description="the offer with its Transaction Code"),
+                                doc.html(400, description="the login failed or is not this browser's")))},
+}
 
 ROUTES: Final = (portal, start, callback)
 

@@ -12,9 +12,10 @@ from litestar.di import NamedDependency
 from credentials.oid4vci.errors import IssuanceErrorCode
 from idp.metrics import Metrics
 from idp.runtime import Services, utcnow
-from idp.vci.access import serve
+from idp.vci.access import PARAMETERS, credential_responses, serve
 from idp.vci.issue import deferred_request
 from idp.web.forms import AnyRequest
+from servicekit.http import openapi as doc
 
 PATH: Final = "/deferred_credential"
 #: Members of the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4).
@@ -28,5 +29,10 @@ async def deferred_credential(request: AnyRequest, services: NamedDependency[Ser
     return await serve(request, services, metrics, path=PATH, error=IssuanceErrorCode.INVALID_CREDENTIAL_REQUEST,
                        handler=lambda access, body: deferred_request(services, access, body, utcnow()))
 
+
+OPENAPI: Final = {PATH: {"post": doc.operation(
+    parameters=PARAMETERS,
+    body=doc.json_body(doc.obj(doc.strings("transaction_id"), ("transaction_id",))),
+    responses=credential_responses("the credentials (OpenID4VCI 1.0 §9.2)", "still deferred (§9.2)"))}}
 
 ROUTES: Final = (deferred_credential,)

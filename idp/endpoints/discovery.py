@@ -17,6 +17,7 @@ from litestar.di import NamedDependency
 from idp.endpoints import provider_members
 from idp.runtime import Services
 from idp.settings import Settings
+from servicekit.http import openapi as doc
 
 OPENID_CONFIGURATION: Final = "/.well-known/openid-configuration"
 OAUTH_AUTHORIZATION_SERVER: Final = "/.well-known/oauth-authorization-server"
@@ -48,5 +49,10 @@ def oauth_authorization_server(services: NamedDependency[Services]) -> Response[
     """RFC 8414 §3 authorization server metadata."""
     return _response(services)
 
+
+_METADATA_DOCUMENT: Final = doc.operation(responses=doc.json_answer(
+    200, "the metadata document", doc.obj(doc.strings("issuer"), ("issuer",))))
+OPENAPI: Final = {OPENID_CONFIGURATION: {"get": _METADATA_DOCUMENT},
+                  OAUTH_AUTHORIZATION_SERVER: {"get": _METADATA_DOCUMENT}}
 
 ROUTES: Final = (openid_configuration, oauth_authorization_server)

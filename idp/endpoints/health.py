@@ -22,6 +22,7 @@ from idp.login.authenticator import CardAuthenticator
 from idp.login.readiness import Readiness, card_login_readiness
 from idp.runtime import Services, utcnow
 from keys.service.errors import KeyServiceError
+from servicekit.http import openapi as doc
 
 PATH: Final = "/healthz"
 READY_PATH: Final = "/readyz"
@@ -76,5 +77,18 @@ async def readyz(services: NamedDependency[Services]) -> Response[Any]:
                                                          "warnings": warnings})
     return Response({"status": "ready", "warnings": warnings}, headers=_NO_STORE)
 
+
+_WARNING: Final = doc.obj(doc.strings("setting", "problem"), ("setting", "problem"))
+OPENAPI: Final = {
+    PATH: {"get": doc.operation(responses=doc.responses(
+        doc.json_answer(200, "alive", doc.obj(doc.strings("status"), ("status",))),
+        doc.problem(503, description="the database or a signing key is unavailable")))},
+    READY_PATH: {"get": doc.operation(responses=doc.responses(
+        doc.json_answer(200, "ready: logins can be verified (warnings name settings worth a look)",
+                        doc.obj({"status": {"type": "string"}, "warnings": {"type": "array", "items": _WARNING}},
+                                ("status", "warnings"))),
+        doc.problem(503, description="not ready: the database, a signing key, or the login settings named in "
+                                     "problems")))},
+}
 
 ROUTES: Final = (healthz, readyz)

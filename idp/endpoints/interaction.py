@@ -58,6 +58,7 @@ from idp.runtime import Services, utcnow
 from idp.settings import Settings
 from idp.web.forms import AnyRequest
 from idp.web.pages import consent_page, expired_page, message_page, request_language, same_origin
+from servicekit.http import openapi as doc
 from servicekit.http.bodies import BodyError, read_form_pairs
 
 _MAX_FORM: Final = 8 * 1024
@@ -225,6 +226,28 @@ async def abort(
         return expired_page(request_language(request))
     return await _deny(request, services, metrics, interaction, AccessDenied("the person cancelled the login"), now)
 
+
+_COOKIE: Final = doc.parameter("cookie", INTERACTION_COOKIE, "binds the interaction to the browser that started it")
+_EXPIRED: Final = doc.html(400, description="the interaction is unknown, expired or another browser's")
+_ANSWER: Final = doc.responses(doc.see_other("the next step, or the answer to the client"),
+                               doc.html(200, description="response_mode form_post: the answer to the client"), _EXPIRED)
+OPENAPI: Final = {
+    "/interaction/{uid}": {"get": doc.operation(parameters=[_COOKIE], responses=doc.responses(
+        doc.html(200, description="the login page"), doc.see_other("the next step, once logged in"), _EXPIRED))},
+    "/interaction/{uid}/consent": {
+        "get": doc.operation(parameters=[_COOKIE], responses=doc.responses(
+            doc.html(200, description="the consent page"), doc.see_other("the login page, before the login"),
+            _EXPIRED)),
+        "post": doc.operation(
+            parameters=[_COOKIE],
+            body=doc.form_body({"decision": {"type": "string", "enum": ["allow", "deny"]},
+                                "claim": {"type": "array", "items": {"type": "string"},
+                                          "description": "the approved claims"}}, optional=True),
+            responses=doc.responses(_ANSWER, doc.html(400, description="the form cannot be read"), doc.too_large()))},
+    "/interaction/{uid}/resume": {"get": doc.operation(parameters=[_COOKIE], responses=_ANSWER)},
+    "/interaction/{uid}/abort": {"post": doc.operation(parameters=[_COOKIE], body=doc.form_body({}, optional=True),
+                                                       responses=doc.responses(_ANSWER, doc.too_large()))},
+}
 
 ROUTES: Final = (login_page, consent_form, consent_decision, resume, abort)
 

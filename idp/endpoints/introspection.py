@@ -16,13 +16,20 @@ from litestar.di import NamedDependency
 
 from idp.clients import AuthMethod
 from idp.errors import InvalidClient, InvalidRequest
-from idp.oauth.client_auth import authenticate_client, endpoint_audiences
+from idp.oauth.client_auth import (
+    CLIENT_AUTH_FIELDS,
+    CLIENT_AUTH_HEADER,
+    INVALID_CLIENT,
+    authenticate_client,
+    endpoint_audiences,
+)
 from idp.oauth.refresh import RefreshToken, find_token
 from idp.oauth.scope import format_scope
 from idp.oauth.tokens import GRANT_KIND, AccessToken
 from idp.runtime import Services, utcnow
 from idp.web.forms import MAX_FORM_BODY, AnyRequest, read_form
 from idp.web.responses import NO_STORE
+from servicekit.http import openapi as doc
 
 PATH: Final = "/introspect"
 METADATA: Final = {"introspection_endpoint": PATH}
@@ -68,5 +75,13 @@ async def introspect(request: AnyRequest, services: NamedDependency[Services]) -
             services, found, now)
     return Response(body, headers=NO_STORE, media_type="application/json")
 
+
+OPENAPI: Final = {PATH: {"post": doc.operation(
+    parameters=[CLIENT_AUTH_HEADER],
+    body=doc.form_body({**doc.strings("token", "token_type_hint"), **CLIENT_AUTH_FIELDS}, ("token",)),
+    responses=doc.responses(
+        doc.json_answer(200, "the token's state (RFC 7662 §2.2)",
+                        doc.obj({"active": {"type": "boolean"}}, ("active",))),
+        doc.oauth_error(400, description="invalid_request"), INVALID_CLIENT, doc.too_large()))}}
 
 ROUTES: Final = (introspect,)

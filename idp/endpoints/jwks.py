@@ -13,6 +13,7 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 
 from idp.runtime import Services, utcnow
+from servicekit.http import openapi as doc
 
 PATH: Final = "/jwks"
 METADATA: Final = {"jwks_uri": PATH}
@@ -26,5 +27,9 @@ async def jwks(services: NamedDependency[Services]) -> Response[dict[str, Any]]:
     max_age = int(services.settings.keys.jwks_max_age)
     return Response(document, media_type=MEDIA_TYPE, headers={"Cache-Control": f"public, max-age={max_age}"})
 
+
+OPENAPI: Final = {PATH: {"get": doc.operation(responses=doc.json_answer(
+    200, "the JWK Set (RFC 7517 §5)", doc.obj({"keys": {"type": "array", "items": {"type": "object"}}}, ("keys",)),
+    media_type=MEDIA_TYPE))}}
 
 ROUTES: Final = (jwks,)

@@ -14,6 +14,7 @@ from credentials.oid4vci.metadata import jwt_vc_issuer_metadata
 from credentials.sdjwtvc import WELL_KNOWN
 from idp.runtime import Services, utcnow
 from idp.vci.service import issuer_of
+from servicekit.http import openapi as doc
 
 PATH: Final = WELL_KNOWN
 
@@ -26,5 +27,9 @@ async def jwt_vc_issuer(services: NamedDependency[Services]) -> Response[dict[st
     return Response(jwt_vc_issuer_metadata(services.settings.issuer, jwks), media_type="application/json",
                     headers={"Cache-Control": f"public, max-age={int(services.settings.keys.jwks_max_age)}"})
 
+
+OPENAPI: Final = {PATH: {"get": doc.operation(responses=doc.json_answer(
+    200, "the JWT VC Issuer Metadata (draft-ietf-oauth-sd-jwt-vc §5)",
+    doc.obj({**doc.strings("issuer"), "jwks": {"type": "object"}}, ("issuer", "jwks"))))}}
 
 ROUTES: Final = (jwt_vc_issuer,)

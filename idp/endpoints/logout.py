@@ -46,6 +46,7 @@ from idp.web.pages import (
     request_language,
     same_origin,
 )
+from servicekit.http import openapi as doc
 
 PATH: Final = "/logout"
 CONFIRM_PATH: Final = "/logout/confirm"
@@ -187,6 +188,26 @@ async def confirm(request: AnyRequest, services: NamedDependency[Services]) -> R
     background = None if ended is None else BackgroundTask(notify_clients, services, ended, now)
     return _finish(target, cookies=[cleared_session_cookie(settings)], background=background)
 
+
+_PARAMETERS: Final = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales", "logout_hint")
+_SESSION: Final = doc.parameter("cookie", SESSION_COOKIE, "the browser's session")
+_END: Final = doc.responses(doc.see_other("to the post_logout_redirect_uri, with state (§3)"),
+                            doc.html(200, description="the confirmation page, or the logged-out page"),
+                            doc.html(400, 401, description="the request is refused (never redirected)"))
+OPENAPI: Final = {
+    PATH: {"get": doc.operation(parameters=[*doc.query(*_PARAMETERS), doc.ACCEPT_LANGUAGE, _SESSION],
+                                responses=_END),
+           "post": doc.operation(parameters=[doc.ACCEPT_LANGUAGE, _SESSION],
+                                 body=doc.form_body(doc.strings(*_PARAMETERS)),
+                                 responses=doc.responses(_END, doc.too_large()))},
+    CONFIRM_PATH: {"post": doc.operation(
+        parameters=[_SESSION],
+        body=doc.form_body({"logout": {"type": "string"}, "decision": {"type": "string", "enum": ["yes", "no"]}}),
+        responses=doc.responses(doc.see_other("to the post_logout_redirect_uri"),
+                                doc.html(200, description="the logged-out page"),
+                                doc.html(400, description="the confirmation is unknown, expired or another browser's"),
+                                doc.too_large()))},
+}
 
 ROUTES: Final = (end_session_endpoint, confirm)
 

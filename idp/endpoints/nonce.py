@@ -14,6 +14,7 @@ from litestar.di import NamedDependency
 from idp.oauth import dpop
 from idp.runtime import Services, utcnow
 from idp.storage.credentials import NONCE_KIND
+from servicekit.http import openapi as doc
 
 PATH: Final = "/nonce"
 #: Members of the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4).
@@ -30,5 +31,10 @@ async def nonce(services: NamedDependency[Services]) -> Response[dict[str, str]]
     return Response({"c_nonce": value}, media_type="application/json",
                     headers={"Cache-Control": "no-store", "DPoP-Nonce": await dpop.current_nonce(services, now)})
 
+
+OPENAPI: Final = {PATH: {"post": doc.operation(responses=doc.responses(
+    doc.json_answer(200, "a fresh c_nonce (OpenID4VCI 1.0 §7.2)", doc.obj(doc.strings("c_nonce"), ("c_nonce",)),
+                    headers=doc.DPOP_NONCE),
+    doc.too_large()))}}
 
 ROUTES: Final = (nonce,)

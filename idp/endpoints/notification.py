@@ -11,9 +11,10 @@ from litestar.di import NamedDependency
 from credentials.oid4vci.errors import IssuanceErrorCode
 from idp.metrics import Metrics
 from idp.runtime import Services
-from idp.vci.access import serve
+from idp.vci.access import ERROR_RESPONSES, PARAMETERS, serve
 from idp.vci.issue import notification as record
 from idp.web.forms import AnyRequest
+from servicekit.http import openapi as doc
 
 PATH: Final = "/notification"
 #: Members of the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4).
@@ -27,5 +28,12 @@ async def notification(request: AnyRequest, services: NamedDependency[Services],
     return await serve(request, services, metrics, path=PATH, error=IssuanceErrorCode.INVALID_NOTIFICATION_REQUEST,
                        handler=lambda access, body: record(services, access, body))
 
+
+OPENAPI: Final = {PATH: {"post": doc.operation(
+    parameters=PARAMETERS,
+    body=doc.json_body(doc.obj({**doc.strings("notification_id", "event_description"), "event": {
+        "type": "string", "enum": ["credential_accepted", "credential_failure", "credential_deleted"]}},
+        ("notification_id", "event"))),
+    responses=doc.responses({"204": {"description": "recorded (OpenID4VCI 1.0 §11.2)"}}, ERROR_RESPONSES))}}
 
 ROUTES: Final = (notification,)

@@ -21,13 +21,21 @@ from idp.errors import InvalidRequest
 from idp.metrics import Metrics
 from idp.oauth import dpop
 from idp.oauth.authorization_request import MAX_REQUEST_OCTETS, AuthorizationError, push_request, validate_request
-from idp.oauth.client_auth import authenticate_client, endpoint_audiences
+from idp.oauth.authorization_request.parameters import REQUEST_PARAMETERS
+from idp.oauth.client_auth import (
+    CLIENT_AUTH_FIELDS,
+    CLIENT_AUTH_HEADER,
+    INVALID_CLIENT,
+    authenticate_client,
+    endpoint_audiences,
+)
 from idp.oauth.dpop import dpop_proof
 from idp.oauth.request_object import decode_request_object
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
 from idp.web.forms import AnyRequest, read_form
 from idp.web.responses import error_response
+from servicekit.http import openapi as doc
 
 PATH: Final = "/par"
 METADATA: Final = {"pushed_authorization_request_endpoint": PATH}
@@ -73,6 +81,17 @@ async def par(
     return Response({"request_uri": request_uri, "expires_in": expires_in}, status_code=201, headers=headers,
                     media_type="application/json")
 
+
+OPENAPI: Final = {PATH: {"post": doc.operation(
+    parameters=[CLIENT_AUTH_HEADER, doc.DPOP],
+    body=doc.form_body({**doc.strings(*REQUEST_PARAMETERS), "request_uri": {"not": {}}, **CLIENT_AUTH_FIELDS}),
+    responses=doc.responses(
+        doc.json_answer(201, "the request_uri (RFC 9126 §2.2)",
+                        doc.obj({"request_uri": {"type": "string"}, "expires_in": {"type": "integer"}},
+                                ("request_uri", "expires_in")), headers=doc.DPOP_NONCE),
+        doc.oauth_error(400, 403, 503, description="the request is refused (RFC 9126 §2.3)",
+                        headers=doc.DPOP_NONCE),
+        INVALID_CLIENT, doc.too_large()))}}
 
 ROUTES: Final = (par,)
 

@@ -62,6 +62,7 @@ from idp.oauth.grants import grant_types as registered_grant_types
 from idp.runtime import Services, utcnow
 from idp.settings import Settings, outbound_policy
 from idp.storage import ClientExists
+from servicekit.http import openapi as doc
 from servicekit.http.bodies import BodyError, BodyReason, parse_json_array, read_json
 from servicekit.outbound import OutboundClient, OutboundError
 
@@ -374,6 +375,34 @@ async def deregister(client_id: FromPath[str], request: AnyRequest, services: Na
     await services.clients.remove(client_id)
     _log.info("client_deleted", extra={"client_id": client_id})
 
+
+_METADATA: Final = doc.obj({"redirect_uris": {"type": "array", "items": {"type": "string"}},
+                            "client_id": {"type": "string"}})
+_INFORMATION: Final = doc.obj(doc.strings("client_id", "registration_access_token", "registration_client_uri"),
+                              ("client_id", "registration_access_token", "registration_client_uri"))
+_TOKEN: Final = {**doc.AUTHORIZATION_BEARER, "description": "Bearer <initial access token> (RFC 7591 §3) or "
+                                                            "<registration access token> (RFC 7592 §3)"}
+_REFUSED: Final = doc.responses(
+    doc.oauth_error(401, description="invalid_token: a missing or wrong access token (RFC 6750 §3.1)",
+                    headers={"WWW-Authenticate": "a Bearer challenge"}),
+    doc.not_found("registration is off (registration.mode)"))
+_METADATA_ERRORS: Final = doc.responses(
+    doc.oauth_error(400, description="invalid_request, invalid_client_metadata or invalid_redirect_uri "
+                                     "(RFC 7591 §3.2.2)"), doc.too_large())
+OPENAPI: Final = {
+    PATH: {"post": doc.operation(parameters=[_TOKEN], body=doc.json_body(_METADATA), responses=doc.responses(
+        doc.json_answer(201, "the client information (RFC 7591 §3.2.1)", _INFORMATION), _METADATA_ERRORS,
+        _REFUSED))},
+    "/register/{client_id}": {
+        "get": doc.operation(parameters=[_TOKEN], responses=doc.responses(
+            doc.json_answer(200, "the client information (RFC 7592 §3)", _INFORMATION), _REFUSED)),
+        "put": doc.operation(parameters=[_TOKEN], body=doc.json_body(_METADATA), responses=doc.responses(
+            doc.json_answer(200, "the client information (RFC 7592 §3)", _INFORMATION), _METADATA_ERRORS,
+            _REFUSED)),
+        "delete": doc.operation(parameters=[_TOKEN], responses=doc.responses(
+            {"204": {"description": "deleted (RFC 7592 §2.3)"}}, _REFUSED)),
+    },
+}
 
 ROUTES: Final = (register, read, update, deregister)
 

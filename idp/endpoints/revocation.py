@@ -16,12 +16,19 @@ from litestar import MediaType, Response, post
 from litestar.di import NamedDependency
 
 from idp.errors import InvalidRequest
-from idp.oauth.client_auth import authenticate_client, endpoint_audiences
+from idp.oauth.client_auth import (
+    CLIENT_AUTH_FIELDS,
+    CLIENT_AUTH_HEADER,
+    INVALID_CLIENT,
+    authenticate_client,
+    endpoint_audiences,
+)
 from idp.oauth.refresh import find_token
 from idp.oauth.tokens import AccessToken, revoke_access_token
 from idp.runtime import Services, utcnow
 from idp.web.forms import MAX_FORM_BODY, AnyRequest, read_form
 from idp.web.responses import NO_STORE
+from servicekit.http import openapi as doc
 
 PATH: Final = "/revoke"
 METADATA: Final = {"revocation_endpoint": PATH}
@@ -51,5 +58,12 @@ async def revoke(request: AnyRequest, services: NamedDependency[Services]) -> Re
                                           "kind": "access_token" if isinstance(found, AccessToken) else "grant"})
     return Response(b"", headers=NO_STORE, media_type=MediaType.TEXT)
 
+
+OPENAPI: Final = {PATH: {"post": doc.operation(
+    parameters=[CLIENT_AUTH_HEADER],
+    body=doc.form_body({**doc.strings("token", "token_type_hint"), **CLIENT_AUTH_FIELDS}, ("token",)),
+    responses=doc.responses(
+        doc.answer((200,), "revoked, or unknown (RFC 7009 §2.2): an empty body", {"text/plain": None}),
+        doc.oauth_error(400, description="invalid_request (RFC 7009 §2.2.1)"), INVALID_CLIENT, doc.too_large()))}}
 
 ROUTES: Final = (revoke,)

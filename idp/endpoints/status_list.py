@@ -12,6 +12,7 @@ from litestar.params import FromPath
 
 from idp.runtime import Services, utcnow
 from idp.vci.status import STATUS_PATH, status_list_token
+from servicekit.http import openapi as doc
 
 PATH: Final = STATUS_PATH + "/{list_id:int}"
 MEDIA_TYPE: Final = "application/statuslist+jwt"
@@ -26,5 +27,9 @@ async def status_list(list_id: FromPath[int], services: NamedDependency[Services
     max_age = int(services.settings.credentials.status_list_ttl)
     return Response(token, media_type=MEDIA_TYPE, headers={"Cache-Control": f"public, max-age={max_age}"})
 
+
+OPENAPI: Final = {STATUS_PATH + "/{list_id}": {"get": doc.operation(responses=doc.responses(
+    doc.answer((200,), "the Status List Token (draft-ietf-oauth-status-list §5.1)", {MEDIA_TYPE: {"type": "string"}}),
+    doc.not_found("no such status list")))}}
 
 ROUTES: Final = (status_list,)

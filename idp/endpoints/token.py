@@ -26,12 +26,21 @@ from idp.clients import AuthMethod
 from idp.errors import InvalidRequest
 from idp.metrics import Metrics
 from idp.oauth import dpop, grants
-from idp.oauth.client_auth import ASSERTION_ALGORITHMS, TOKEN_PATH, authenticate_client, endpoint_audiences
+from idp.oauth.client_auth import (
+    ASSERTION_ALGORITHMS,
+    CLIENT_AUTH_FIELDS,
+    CLIENT_AUTH_HEADER,
+    INVALID_CLIENT,
+    TOKEN_PATH,
+    authenticate_client,
+    endpoint_audiences,
+)
 from idp.oauth.tokens import TokenReuse
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
 from idp.web.forms import MAX_FORM_BODY, AnyRequest, read_form
 from idp.web.responses import NO_STORE, error_response
+from servicekit.http import openapi as doc
 
 PATH: Final = TOKEN_PATH
 METADATA: Final = {"token_endpoint": PATH}
@@ -91,5 +100,18 @@ async def token(
         headers["DPoP-Nonce"] = await dpop.current_nonce(services, utcnow())
     return Response(body, headers=headers, media_type="application/json")
 
+
+OPENAPI: Final = {PATH: {"post": doc.operation(
+    parameters=[CLIENT_AUTH_HEADER, doc.DPOP],
+    body=doc.form_body({**doc.strings("grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope",
+                                      "pre-authorized_code", "tx_code", "authorization_details"),
+                        **CLIENT_AUTH_FIELDS}, ("grant_type",)),
+    responses=doc.responses(
+        doc.json_answer(200, "the token response (RFC 6749 §5.1, OIDC Core §3.1.3.3)",
+                        doc.obj(doc.strings("access_token", "token_type", "refresh_token", "id_token", "scope"),
+                                ("access_token", "token_type")), headers=doc.DPOP_NONCE),
+        doc.oauth_error(400, description="invalid_request, invalid_grant, unsupported_grant_type, use_dpop_nonce, "
+                                         "... (RFC 6749 §5.2, RFC 9449 §8)", headers=doc.DPOP_NONCE),
+        INVALID_CLIENT, doc.too_large()))}}
 
 ROUTES: Final = (token,)

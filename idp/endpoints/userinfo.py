@@ -21,7 +21,7 @@ from litestar.di import NamedDependency
 
 from idp.errors import InsufficientScope
 from idp.metrics import Metrics
-from idp.oauth.access import AccessPolicy, Refused, guard
+from idp.oauth.access import GUARD_PARAMETERS, GUARD_RESPONSES, AccessPolicy, Refused, guard
 from idp.oauth.authorization_request import OPENID, PROTOCOL_CLAIMS
 from idp.oauth.tokens import AccessToken
 from idp.runtime import Services, utcnow
@@ -29,6 +29,7 @@ from idp.settings import Settings
 from idp.web.forms import MAX_FORM_BODY, AnyRequest
 from idp.web.responses import NO_STORE
 from keys.service import encode_jwt
+from servicekit.http import openapi as doc
 
 PATH: Final = "/userinfo"
 METADATA: Final = {"userinfo_endpoint": PATH}
@@ -69,5 +70,14 @@ async def userinfo(
     signed = encode_jwt(claims, await services.keyset.signer(alg, utcnow()))
     return Response(signed, headers=NO_STORE, media_type="application/jwt")
 
+
+_ANSWERS: Final = doc.responses(
+    doc.json_answer(200, "the claims (OIDC Core §5.3.2)", doc.obj(doc.strings("sub"), ("sub",))),
+    doc.answer((200,), "the claims as a signed JWT (OIDC Core §5.3.2)", {"application/jwt": {"type": "string"}}),
+    GUARD_RESPONSES)
+OPENAPI: Final = {PATH: {
+    "get": doc.operation(parameters=GUARD_PARAMETERS, responses=_ANSWERS),
+    "post": doc.operation(parameters=GUARD_PARAMETERS, body=doc.form_body(doc.strings("access_token"), optional=True),
+                          responses=doc.responses(_ANSWERS, doc.too_large()))}}
 
 ROUTES: Final = (userinfo,)

@@ -15,6 +15,7 @@ from litestar.params import FromPath
 from credentials.oid4vci.configurations import CONFIGURATIONS
 from credentials.oid4vci.metadata import type_metadata_bytes
 from idp.runtime import Services
+from servicekit.http import openapi as doc
 
 PATH: Final = "/vct/{name:str}"
 _BY_NAME: Final = {c.vct_name: c for c in CONFIGURATIONS.values()}
@@ -29,5 +30,9 @@ def type_metadata(name: FromPath[str], services: NamedDependency[Services]) -> R
     return Response(type_metadata_bytes(config, services.settings.issuer), media_type="application/json",
                     headers={"Cache-Control": "public, max-age=86400"})
 
+
+OPENAPI: Final = {"/vct/{name}": {"get": doc.operation(responses=doc.responses(
+    doc.json_answer(200, "the SD-JWT VC Type Metadata (draft-ietf-oauth-sd-jwt-vc §6.3.1)"),
+    doc.not_found("no credential type of this name")))}}
 
 ROUTES: Final = (type_metadata,)

@@ -36,12 +36,27 @@ from idp.runtime import Services, utcnow
 from idp.settings import Settings
 from idp.web.forms import AnyRequest, read_form
 from idp.web.responses import NO_STORE, error_response
+from servicekit.http import openapi as doc
 from servicekit.http.errors import challenge as www_authenticate
 
 #: RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 _B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _SCHEMES: Final = {"bearer": "Bearer", "dpop": "DPoP"}
 _FORM: Final = "application/x-www-form-urlencoded"
+
+_CHALLENGE: Final = {"WWW-Authenticate": "a Bearer or DPoP challenge (RFC 6750 §3, RFC 9449 §7.1)",
+                     "DPoP-Nonce": "with use_dpop_nonce: the server nonce for the next proof (RFC 9449 §8)"}
+#: OpenAPI: the request headers :func:`guard` reads, and its refusals.
+GUARD_PARAMETERS: Final = (doc.AUTHORIZATION_BEARER, doc.DPOP)
+GUARD_RESPONSES: Final = doc.responses(
+    doc.oauth_error(400, description="invalid_request: the token sent more than one way (RFC 6750 §2)",
+                    headers=_CHALLENGE),
+    doc.answer((401,), "no credentials: a challenge of each scheme, no error code (RFC 6750 §3.1)",
+               {"text/plain": None}, headers=_CHALLENGE),
+    doc.oauth_error(401, description="invalid_token, invalid_dpop_proof or use_dpop_nonce (RFC 6750 §3.1, "
+                                     "RFC 9449 §7.1)", headers=_CHALLENGE),
+    doc.oauth_error(403, description="insufficient_scope (RFC 6750 §3.1)", headers=_CHALLENGE))
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,4 +152,4 @@ async def guard(request: AnyRequest, services: Services, metrics: Metrics, polic
                                      headers={"WWW-Authenticate": challenge(scheme, settings, exc)})) from None
 
 
-__all__ = ["AccessPolicy", "Refused", "challenge", "guard"]
+__all__ = ["GUARD_PARAMETERS", "GUARD_RESPONSES", "AccessPolicy", "Refused", "challenge", "guard"]

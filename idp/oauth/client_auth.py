@@ -40,6 +40,7 @@ from keys.jose.b64 import b64url_decode
 from keys.jose.json import loads_object
 from keys.jose.jwk import VerificationKey
 from keys.jose.jwt import verify_jwt
+from servicekit.http import openapi as doc
 
 _log = logging.getLogger("idp.client_auth")
 
@@ -52,6 +53,12 @@ JTI_KIND: Final = "ClientAssertionJti"
 #: endpoint under ``tokens.client_assertion_legacy_audiences`` (RFC 7523 §3).
 TOKEN_PATH: Final = "/token"
 _MAX_CLIENT_ID: Final = 255
+#: OpenAPI: the form parameters and the header :func:`authenticate_client` reads (RFC 6749 §2.3.1, RFC 7523 §2.2),
+#: and its refusal (RFC 6749 §5.2).
+CLIENT_AUTH_FIELDS: Final = doc.strings("client_id", "client_secret", "client_assertion_type", "client_assertion")
+CLIENT_AUTH_HEADER: Final = doc.AUTHORIZATION_BASIC
+INVALID_CLIENT: Final = doc.oauth_error(401, description="invalid_client (RFC 6749 §5.2)", headers={
+    "WWW-Authenticate": "a Basic challenge, when the client used the Authorization header"})
 
 
 def endpoint_audiences(settings: Settings, path: str) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from credentials.oid4vci.errors import IssuanceError, IssuanceErrorCode, Issuanc
 from idp.errors import InsufficientScope
 from idp.metrics import Metrics
 from idp.oauth import dpop
-from idp.oauth.access import AccessPolicy, Refused, challenge, guard
+from idp.oauth.access import GUARD_PARAMETERS, GUARD_RESPONSES, AccessPolicy, Refused, challenge, guard
 from idp.oauth.tokens import AccessToken
 from idp.runtime import Services, utcnow
 from idp.vci.grant import BY_IDENTIFIER_MEMBER, ISSUANCE_MEMBER
@@ -27,6 +27,7 @@ from idp.vci.preauth import ISSUER_CLIENT_ID
 from idp.web.forms import AnyRequest
 from idp.web.responses import NO_STORE, error_response
 from servicekit.http import bodies
+from servicekit.http import openapi as doc
 
 _log = logging.getLogger("idp.vci")
 
@@ -81,6 +82,23 @@ async def _document(request: AnyRequest, error: IssuanceErrorCode) -> Mapping[st
         return await bodies.read_json(request, max_bytes=MAX_JSON_BODY)
     except bodies.BodyError as exc:
         raise IssuanceError(error, IssuanceReason.MALFORMED_REQUEST, exc.description) from None
+
+
+#: OpenAPI: the request headers and the error answers of every endpoint :func:`serve` runs.
+PARAMETERS: Final = GUARD_PARAMETERS
+ERROR_RESPONSES: Final = doc.responses(
+    GUARD_RESPONSES, doc.oauth_error(400, description="an OpenID4VCI error (§8.3.1.2)", headers=doc.DPOP_NONCE),
+    doc.too_large())
+
+
+def credential_responses(issued: str, deferred: str) -> dict[str, Any]:
+    """OpenAPI: the answers of the Credential and Deferred Credential endpoints (200 ``issued``, 202 ``deferred``)."""
+    return doc.responses(
+        doc.json_answer(200, issued, doc.obj({"credentials": {"type": "array", "items": doc.OBJECT},
+                                              "notification_id": doc.STRING}, ("credentials",))),
+        doc.json_answer(202, deferred, doc.obj({"transaction_id": doc.STRING, "interval": doc.INTEGER},
+                                               ("transaction_id", "interval"))),
+        ERROR_RESPONSES)
 
 
 async def serve(request: AnyRequest, services: Services, metrics: Metrics, *, path: str,

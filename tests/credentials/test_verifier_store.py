@@ -5,6 +5,7 @@ the clear. Its migrations create the table the store defines, and adopt a databa
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -136,3 +137,12 @@ async def test_expiry_unknown_rejection_and_purge(store: TransactionStore) -> No
     assert await store.take_result("tx-r2", NOW - 1) is not None
     await _insert(store, "r3")
     assert await store.take_result("tx-r3", NOW) is None  # pending: nothing to hand out
+
+
+@pytest.mark.anyio
+async def test_a_transaction_id_out_of_ascii_is_unknown(store: TransactionStore) -> None:
+    """A relying party may send any JSON string as ``transaction_id``: one out of ASCII names no transaction (it was
+    a 500, found by schemathesis), and the hash of an ASCII one is unchanged."""
+    assert await store.outcome("tx-\U00033aa2", NOW) is None
+    assert await store.take_result("トランザクション", NOW) is None
+    assert secret_hash("tx-1") == hashlib.sha256(b"tx-1").hexdigest()

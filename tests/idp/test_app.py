@@ -27,12 +27,12 @@ from tests.support.http import assert_generic_problems
 KEK = KeyEncryptionKeys.generate()
 
 
-@get("/test/crash", sync_to_thread=False)
+@get("/test/crash", sync_to_thread=False, include_in_schema=False)
 def crash() -> None:
     raise RuntimeError("internal detail that must not leak")
 
 
-@get("/test/oauth/{kind:str}", sync_to_thread=False)
+@get("/test/oauth/{kind:str}", sync_to_thread=False, include_in_schema=False)
 def oauth_failure(kind: FromPath[str]) -> None:
     if kind == "grant":
         raise InvalidGrant('the code was already used "twice"', detail="grant g-123 revoked")

@@ -20,6 +20,13 @@ MAX_PARAMETERS: Final = 64
 MAX_REQUEST_OCTETS: Final = 32 * 1024
 #: Largest value of any parameter not in :data:`LIMITS`.
 DEFAULT_LIMIT: Final = 2048
+#: The authorization request's parameters, as the OpenAPI document lists them for /authorize and /par (RFC 6749
+#: §4.1.1, OIDC Core §3.1.2.1, RFC 7636 §4.3, RFC 9101 §5, RFC 9126 §4, RFC 9396 §2, RFC 9449 §10, OpenID4VCI 1.0
+#: §5.1.3).
+REQUEST_PARAMETERS: Final = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
+                             "code_challenge_method", "response_mode", "prompt", "max_age", "ui_locales",
+                             "login_hint", "acr_values", "claims", "request", "request_uri", "authorization_details",
+                             "dpop_jkt", "issuer_state")
 #: Largest value, in characters, of the parameters that have their own limit.
 LIMITS: Final[Mapping[str, int]] = {"client_id": 255, "redirect_uri": 2000, "state": 2048, "nonce": 512,
                                     "scope": 1024, "response_type": 64, "response_mode": 64, "code_challenge": 128,
@@ -74,5 +81,5 @@ def words(params: Parameters, name: str) -> tuple[str, ...]:
 
 
 
-__all__ = ["DEFAULT_LIMIT", "LIMITS", "MAX_PARAMETERS", "MAX_REQUEST_OCTETS", "Parameters", "parse_parameters", "text",
-           "words"]
+__all__ = ["DEFAULT_LIMIT", "LIMITS", "MAX_PARAMETERS", "MAX_REQUEST_OCTETS", "REQUEST_PARAMETERS", "Parameters",
+           "parse_parameters", "text", "words"]
