@@ -84,11 +84,14 @@ class FieldKind(Enum):
     COUNT = None
     #: A list of at most 64 names (claim names, scope values), each printable ASCII without spaces.
     NAMES = re.compile(r"[!-~]{1,128}")
+    #: A list of at most 1024 non-negative integers (status indexes).
+    COUNTS = "counts"
 
 
 #: A field's value as stored.
-FieldValue = str | int | list[str]
+FieldValue = str | int | list[str] | list[int]
 _MAX_NAMES: Final = 64
+_MAX_COUNTS: Final = 1024
 
 
 class AuditFieldError(ValueError):
@@ -120,6 +123,10 @@ def _checked_value(name: str, kind: FieldKind, value: object) -> FieldValue:
     if kind is FieldKind.COUNT:
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
+    elif kind is FieldKind.COUNTS:
+        if (isinstance(value, list | tuple) and len(value) <= _MAX_COUNTS
+                and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)):
+            return list(value)
     elif kind is FieldKind.NAMES:
         if (isinstance(value, list | tuple | set | frozenset) and len(value) <= _MAX_NAMES
                 and all(isinstance(v, str) and kind.value.fullmatch(v) for v in value)):

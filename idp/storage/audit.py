@@ -10,8 +10,10 @@ Events (``type``: fields; every entry also has its seq, UTC time and hashes):
 * ``consent``: outcome (``given`` | ``refused``), client_id, account_ref, scope, claims (names only);
 * ``token_issued``: grant_type, client_id; ``grant_revoked``: client_id, grant_ref, reason (a reused code or
   refresh token: the whole family is revoked);
-* ``credential_issued``: configuration_id, status_list, status_index; ``credential_status``: status (``revoked`` |
-  ``suspended`` | ``valid``), status_list, status_index, actor (``cli`` | ``admin_api`` | ``crl_sweep``);
+* ``credential_issued``: configuration_id, count, status_list, status_indexes; ``credential_status``: status
+  (``invalid`` | ``suspended`` | ``valid``), count (credentials changed), the selection (credential_id,
+  status_list and status_index, or dataset_ref), actor (``cli`` | ``admin_api`` | ``crl_sweep`` |
+  ``notification``);
 * ``client_registered`` | ``client_updated`` | ``client_deleted``: client_id, actor (``cli`` | ``registration``);
 * ``key_created`` | ``key_pruned``: kid, alg; ``audit_pruned``: count, seq (the new anchor).
 
@@ -32,6 +34,7 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+import logging
 import secrets
 from pathlib import Path
 from typing import Final, Literal, Protocol
@@ -62,6 +65,9 @@ FIELDS: Final = AuditSchema({
     "crl_number": FieldKind.COUNT,
     "status_list": FieldKind.COUNT,
     "status_index": FieldKind.COUNT,
+    "status_indexes": FieldKind.COUNTS,
+    "credential_id": FieldKind.COUNT,
+    "dataset_ref": FieldKind.DIGEST,
     "count": FieldKind.COUNT,
     "seq": FieldKind.COUNT,
     "outcome": FieldKind.TOKEN,
@@ -77,6 +83,7 @@ FIELDS: Final = AuditSchema({
 })
 DEV_REFERENCE_KEY_FILE: Final = "dev-audit-reference-key"
 _ACCOUNT_CONTEXT: Final = b"mynacard-id audit account v1\x00"
+_log = logging.getLogger("idp.audit")
 
 
 class AuditContext(Protocol):
@@ -135,4 +142,19 @@ async def record(context: AuditContext, event: EventType, at: dt.datetime | None
     return await audit_trail(context.settings, context.db).append(event, fields, at=at or dt.datetime.now(dt.UTC))
 
 
-__all__ = ["FIELDS", "AuditContext", "EventType", "account_ref", "audit_keys", "audit_trail", "digest_ref", "record"]
+async def apply_retention(context: AuditContext, now: dt.datetime) -> int:
+    """Delete the entries older than ``audit.retention`` (recording an ``audit_pruned`` event when any went) and
+    log the chain's head, so that the logs keep a copy of it outside the database; return how many went."""
+    trail = audit_trail(context.settings, context.db)
+    retention = context.settings.audit.retention
+    deleted = await trail.prune(now - dt.timedelta(seconds=retention)) if retention > 0 else 0
+    if deleted:
+        await record(context, "audit_pruned", now, count=deleted, seq=(await trail.head()).anchor.seq)
+    head = await trail.head()
+    _log.info("audit_head", extra={"seq": head.seq, "hash": head.hash, "anchor_seq": head.anchor.seq,
+                                   "pruned": deleted})
+    return deleted
+
+
+__all__ = ["FIELDS", "AuditContext", "EventType", "account_ref", "apply_retention", "audit_keys", "audit_trail",
+           "digest_ref", "record"]

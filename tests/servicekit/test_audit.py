@@ -35,7 +35,7 @@ from servicekit.database import Database
 
 T0 = dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC)
 SCHEMA = AuditSchema({"client_id": FieldKind.IDENTIFIER, "outcome": FieldKind.TOKEN, "index": FieldKind.COUNT,
-                      "certificate_ref": FieldKind.DIGEST, "claims": FieldKind.NAMES})
+                      "certificate_ref": FieldKind.DIGEST, "claims": FieldKind.NAMES, "indexes": FieldKind.COUNTS})
 KEY = AuditKey(b"k" * 32)
 
 
@@ -159,7 +159,8 @@ def test_a_line_that_is_not_an_entry_is_malformed() -> None:
 @pytest.mark.parametrize("fields", [{"name": "山田太郎"}, {"birthdate": "1990-01-01"}, {"pin": "1234"},
                                     {"address": "東京都"}, {"client_id": "山田 太郎"},
                                     {"certificate_ref": "1990-01-01"}, {"outcome": "Yamada Taro"},
-                                    {"claims": ["name", "山田"]}, {"index": -1}])
+                                    {"claims": ["name", "山田"]}, {"index": -1},
+                                    {"indexes": [1, "2"]}, {"index": True}])
 def test_personal_data_cannot_be_logged(fields: dict[str, object]) -> None:
     with pytest.raises(AuditFieldError):
         SCHEMA.check("event", fields)
@@ -167,9 +168,9 @@ def test_personal_data_cannot_be_logged(fields: dict[str, object]) -> None:
 
 def test_references_are_accepted() -> None:
     assert SCHEMA.check("event", {"client_id": "rp-1", "certificate_ref": "ab" * 32, "claims": ("name", "birthdate"),
-                                  "index": 0, "outcome": "success", "empty": None}) == {
+                                  "index": 0, "outcome": "success", "empty": None, "indexes": (3, 1)}) == {
         "client_id": "rp-1", "certificate_ref": "ab" * 32, "claims": ["name", "birthdate"], "index": 0,
-        "outcome": "success"}
+        "outcome": "success", "indexes": [3, 1]}
 
 
 # --- the store (SQLite) ---------------------------------------------------------------------------------------
