@@ -330,6 +330,8 @@ def _key_for(entry: Entry, by_id: Mapping[str, AuditKey], keyed: bool,
 def _diagnose(entry: Entry, later: list[Entry], expected: int, prev: str, key: AuditKey | None,
               checked: int) -> Problem:
     """Why ``entry`` does not follow ``(expected - 1, prev)``, judged with the entries after it."""
+    if any(other.seq == entry.seq for other in later):
+        return Problem(Kind.INSERTED, entry.seq, f"a second entry with seq {entry.seq}")
     if any(other.hash == entry.prev_hash for other in later):
         return Problem(Kind.REORDERED, expected, f"seq {entry.seq} stands before the entry it follows")
     if later and later[0].prev_hash == prev:

@@ -100,6 +100,12 @@ def test_a_copied_entry_is_found_as_inserted() -> None:
     assert _kind(problem) is Kind.INSERTED
 
 
+def test_a_copy_of_a_later_entry_is_found_as_inserted() -> None:
+    entries = chain(5)
+    entries.insert(1, entries[2])
+    assert _at(verify(entries, anchor=Anchor()).problem) == (Kind.INSERTED, 3)
+
+
 def test_swapped_entries_are_found() -> None:
     entries = chain(5)
     entries[1], entries[2] = entries[2], entries[1]
