@@ -27,7 +27,7 @@ from typing import Any
 
 from idp.app import provider_services
 from idp.clients import DEFAULT_ID_TOKEN_ALG, AuthMethod, InvalidClientMetadata, register_client
-from idp.jobs import cleanup
+from idp.jobs import cleanup, rotate_keys
 from idp.runtime import Services, StartupError, utcnow
 from idp.settings import SCHEMA, Settings, unsafe_warnings
 from idp.storage import ClientExists, Database, migrate
@@ -214,7 +214,7 @@ def _audit_verify(file: Path | None) -> Callable[[Services], Awaitable[int]]:
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     async def prepare(services: Services) -> int:
-        await services.keyset.rotate(utcnow())  # first keys exist before any worker starts
+        await rotate_keys(services)  # first keys exist before any worker starts
         return EXIT_OK
 
     asyncio.run(_with_services(settings, prepare))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -58,6 +59,10 @@ def test_events_carry_references_and_no_personal_data(op: Provider) -> None:
                                           "redirect_uri": REDIRECT_URI, "code_verifier": arrival.verifier,
                                           "client_id": "rp-public"})
     assert tokens.status_code == 200, tokens.text
+    replayed = op.http.post("/token", data={"grant_type": "authorization_code", "code": arrival.code,
+                                            "redirect_uri": REDIRECT_URI, "code_verifier": arrival.verifier,
+                                            "client_id": "rp-public"})
+    assert replayed.status_code == 400
     changed = op.http.post("/admin/credentials/status", json={"status": "suspended", "credential_id": 7},
                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert changed.status_code == 200, changed.text
@@ -73,6 +78,9 @@ def test_events_carry_references_and_no_personal_data(op: Provider) -> None:
     assert by_type["token_issued"] == {"client_id": "rp-public", "grant_type": "authorization_code"}
     assert by_type["credential_status"] == {"status": "suspended", "count": 0, "actor": "admin_api",
                                             "credential_id": 7}
+    assert by_type["grant_revoked"]["reason"] == "authorization_code_reused"
+    assert re.fullmatch("[0-9a-f]{64}", by_type["grant_revoked"]["grant_ref"])
+    assert {e["fields"]["alg"] for e in log if e["type"] == "key_created"} >= {"ES256", "PS256", "RS256"}
     text = json.dumps(log, ensure_ascii=False)
     id_token_sub = tokens.json()["id_token"]
     for fact in (NAME, BIRTHDATE, json.dumps(NAME)[1:-1], "alice", id_token_sub):
