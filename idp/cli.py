@@ -128,7 +128,9 @@ def _keys_rotate(algorithms: Sequence[str] | None) -> Callable[[Services], Await
 
 
 async def _keys_rewrap(services: Services) -> int:
-    print_json({"rewrapped": await services.keyset.rewrap(utcnow())})
+    rewrapped = await services.keyset.rewrap(utcnow())
+    await record(services, "keys_rewrapped", count=len(rewrapped), actor="cli")
+    print_json({"rewrapped": rewrapped})
     return EXIT_OK
 
 

@@ -15,7 +15,8 @@ Events (``type``: fields; every entry also has its seq, UTC time and hashes):
   status_list and status_index, or dataset_ref), actor (``cli`` | ``admin_api`` | ``crl_sweep`` |
   ``notification``);
 * ``client_registered`` | ``client_updated`` | ``client_deleted``: client_id, actor (``cli`` | ``registration``);
-* ``key_created`` | ``key_pruned``: kid, alg; ``audit_pruned``: count, seq (the new anchor).
+* ``key_created`` | ``key_pruned``: kid, alg, actor (``job`` | ``cli``); ``keys_rewrapped``: count, actor;
+  ``audit_pruned``: count, seq (the new anchor).
 
 References: ``account_ref`` = base64url(HMAC-SHA256(audit.reference_key, "mynacard-id audit account v1" || 0x00 ||
 account id)) — neither the account id nor any ``sub`` a relying party sees; ``certificate_ref`` = hex SHA-256 of
@@ -48,7 +49,7 @@ from servicekit.secret_files import write_once
 
 EventType = Literal["card_login", "login", "consent", "token_issued", "grant_revoked", "credential_issued",
                     "credential_status", "client_registered", "client_updated", "client_deleted", "key_created",
-                    "key_pruned", "audit_pruned"]
+                    "key_pruned", "keys_rewrapped", "audit_pruned"]
 
 #: The allowed fields (servicekit.audit's personal-data rule): references and words from fixed vocabularies.
 FIELDS: Final = AuditSchema({
