@@ -47,7 +47,7 @@ import json
 import re
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum, StrEnum
 from typing import Any, Final, TextIO
 
@@ -269,14 +269,15 @@ def read_lines(lines: Iterable[str]) -> Iterator[Entry | Problem]:
 
 
 def verify(entries: Iterable[Entry | Problem], *, keys: Sequence[AuditKey] = (), anchor: Anchor | None = None,
-           head_seq: int | None = None, unkeyed_until: int = 0) -> Verdict:
+           head_seq: int | None = None, unkeyed_until: int = 0, limit: int | None = None) -> Verdict:
     """Check a chain in the order given.
 
     ``anchor``: what the first entry must follow (``None``: an export's first entry is trusted to start the chain,
     unless its seq is 1, which must follow :data:`GENESIS`). ``head_seq``: the seq of the newest entry appended
     (the table's head row), which catches removal of the newest entries and insertion beyond them. ``keys``:
     with keys, an entry must carry the id of one of them, except entries up to ``unkeyed_until`` (appended before
-    a key was configured); entries whose key is unknown fail as changed.
+    a key was configured); entries whose key is unknown fail as changed. ``limit``: stop, content, after this many
+    good entries (the rest only serve to diagnose a problem; used to verify a table batch by batch).
     """
     by_id = {key.key_id: key for key in keys}
     window: deque[Entry | Problem] = deque()
@@ -293,6 +294,8 @@ def verify(entries: Iterable[Entry | Problem], *, keys: Sequence[AuditKey] = (),
 
     fill()
     while window:
+        if checked == limit:
+            return Verdict(checked, last_seq, prev or GENESIS)
         entry = window.popleft()
         if isinstance(entry, Problem):
             return Verdict(checked, last_seq, prev or GENESIS, entry)
@@ -428,16 +431,21 @@ class AuditTrail:
 
     async def iter_entries(self, since: int = 0) -> AsyncIterator[Entry]:
         """The entries after seq ``since``, in seq order, read :data:`BATCH` at a time."""
-        table = self.entries
         while True:
-            async with self.db.connection() as conn:
-                rows = (await conn.execute(select(table).where(table.c.seq > since)
-                                           .order_by(table.c.seq).limit(BATCH))).all()
-            for row in rows:
-                yield Entry(row.seq, row.time, row.type, json.loads(row.fields), row.key_id, row.prev_hash, row.hash)
-            if len(rows) < BATCH:
+            batch = await self._batch(since)
+            for entry in batch:
+                yield entry
+            if len(batch) < BATCH:
                 return
-            since = rows[-1].seq
+            since = batch[-1].seq
+
+    async def _batch(self, since: int) -> list[Entry]:
+        table = self.entries
+        async with self.db.connection() as conn:
+            rows = (await conn.execute(select(table).where(table.c.seq > since)
+                                       .order_by(table.c.seq).limit(BATCH))).all()
+        return [Entry(row.seq, row.time, row.type, json.loads(row.fields), row.key_id, row.prev_hash, row.hash)
+                for row in rows]
 
     async def export(self, out: TextIO, since: int = 0) -> int:
         """Write the entries after seq ``since`` to ``out`` as JSON lines; return how many."""
@@ -448,11 +456,19 @@ class AuditTrail:
         return count
 
     async def verify(self) -> Verdict:
-        """Verify the table from its anchor to its head."""
+        """Verify the table from its anchor to its head, :data:`BATCH` entries at a time (each with the next
+        batch as look-ahead for the diagnosis)."""
         head = await self.head()
-        collected = [entry async for entry in self.iter_entries(head.anchor.seq)]
-        return verify(collected, keys=self.keys, anchor=head.anchor, head_seq=head.seq,
-                      unkeyed_until=self.unkeyed_until)
+        anchor, checked = head.anchor, 0
+        batch = await self._batch(anchor.seq)
+        while True:
+            following = await self._batch(batch[-1].seq) if len(batch) == BATCH else []
+            verdict = verify(batch + following, keys=self.keys, anchor=anchor, head_seq=head.seq,
+                             unkeyed_until=self.unkeyed_until, limit=len(batch) if following else None)
+            checked += verdict.checked
+            if not verdict.ok or not following:
+                return replace(verdict, checked=checked)
+            anchor, batch = Anchor(verdict.last_seq, verdict.last_hash), following
 
     async def prune(self, before: dt.datetime) -> int:
         """Delete the entries older than ``before`` (from the oldest on, :data:`BATCH` per transaction), moving

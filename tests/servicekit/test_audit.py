@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, Table, delete, update
 
+from servicekit import audit
 from servicekit.audit import (
     GENESIS,
     Anchor,
@@ -261,5 +262,34 @@ def test_retention_moves_the_anchor_and_the_rest_still_verifies(trail: AuditTrai
             await conn.execute(delete(trail.entries).where(trail.entries.c.seq == 4))
         problem = (await trail.verify()).problem
         assert _at(problem) == (Kind.REMOVED, 4)
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize(("tamper", "kind", "seq"), [
+    (None, None, None), ("change", Kind.CHANGED, 7), ("remove", Kind.REMOVED, 3), ("swap", Kind.REORDERED, 3),
+    ("truncate", Kind.REMOVED, 10)])
+def test_the_table_is_verified_batch_by_batch(trail: AuditTrail, monkeypatch: pytest.MonkeyPatch,
+                                              tamper: str | None, kind: Kind | None, seq: int | None) -> None:
+    monkeypatch.setattr(audit, "BATCH", 3)
+    table = trail.entries
+
+    async def run() -> None:
+        await _append(trail, 10)
+        async with trail.db.begin() as conn:
+            if tamper == "change":
+                await conn.execute(update(table).where(table.c.seq == 7).values(type="other"))
+            elif tamper == "remove":
+                await conn.execute(delete(table).where(table.c.seq == 3))
+            elif tamper == "truncate":
+                await conn.execute(delete(table).where(table.c.seq == 10))
+            elif tamper == "swap":  # across a batch boundary
+                await conn.execute(update(table).where(table.c.seq == 3).values(seq=-3))
+                await conn.execute(update(table).where(table.c.seq == 4).values(seq=3))
+                await conn.execute(update(table).where(table.c.seq == -3).values(seq=4))
+        verdict = await trail.verify()
+        assert _at(verdict.problem) == (None if kind is None or seq is None else (kind, seq))
+        if tamper is None:
+            assert (verdict.checked, verdict.last_seq) == (10, 10)
 
     asyncio.run(run())
