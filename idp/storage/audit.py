@@ -8,8 +8,8 @@ Events (``type``: fields; every entry also has its seq, UTC time and hashes):
   and crl_number, or operator;
 * ``login``: a login handed to an authorization (every authenticator): client_id, account_ref, acr, amr;
 * ``consent``: outcome (``given`` | ``refused``), client_id, account_ref, scope, claims (names only);
-* ``token_issued``: grant_type, client_id; ``grant_revoked``: client_id, grant_ref, reason (a reused code or
-  refresh token: the whole family is revoked);
+* ``token_issued``: grant_type, client_id; ``grant_revoked``: grant_ref, reason (a reused code or refresh
+  token, or ``client_request`` at the revocation endpoint with its client_id): the whole family is revoked;
 * ``credential_issued``: configuration_id, count, status_list, status_indexes; ``credential_status``: status
   (``invalid`` | ``suspended`` | ``valid``), count (credentials changed), the selection (credential_id,
   status_list and status_index, or dataset_ref), actor (``cli`` | ``admin_api`` | ``crl_sweep`` |
