@@ -22,11 +22,11 @@ from idp.endpoints import openapi_operations, route_handlers, test_login
 from idp.endpoints.dependencies import provide_metrics, provide_services
 from idp.endpoints.health import login_readiness
 from idp.errors import exception_handlers
-from idp.jobs import background_jobs
+from idp.jobs import background_jobs, rotate_keys
 from idp.login.authenticator import CardAuthenticator
 from idp.metrics import Metrics, RequestObserver
 from idp.oauth.authenticator import register_authenticator
-from idp.runtime import Services, open_services, utcnow
+from idp.runtime import Services, open_services
 from idp.settings import Settings, load_settings, unsafe_warnings
 from idp.vci.jobs import start_issuer
 from idp.vci.service import open_vci
@@ -75,7 +75,7 @@ def create_app(settings: Settings) -> Litestar:
         for warning in unsafe_warnings(settings):
             _log.warning("UNSAFE: %s", warning, extra={"event": "unsafe_setting"})
         async with provider_services(settings) as services:
-            await services.keyset.rotate(utcnow())
+            await rotate_keys(services)  # the first keys (audited as key_created)
             await start_issuer(services)
             app.state.services = services
             await _log_readiness(services)

@@ -10,6 +10,8 @@ Commands print JSON on standard output and log JSON lines on standard error. Exi
   idp keys list | rotate [--alg A] | rewrap        signing keys
   idp clients add | list | remove                  registered clients
   idp credentials revoke | suspend | reinstate | status-lists | keys | sweep | ca   the credential issuer
+  idp audit export [--since SEQ] [--output F]     the audit trail as JSON lines
+  idp audit verify [--file F]                      check the audit chain (the database's, or an export)
   idp config [--docs]                              effective settings (secrets hidden) or their documentation
 """
 
@@ -25,14 +27,17 @@ from typing import Any
 
 from idp.app import provider_services
 from idp.clients import DEFAULT_ID_TOKEN_ALG, AuthMethod, InvalidClientMetadata, register_client
-from idp.jobs import cleanup
+from idp.jobs import cleanup, rotate_keys
 from idp.runtime import Services, StartupError, utcnow
 from idp.settings import SCHEMA, Settings, unsafe_warnings
 from idp.storage import ClientExists, Database, migrate
+from idp.storage.audit import audit_keys, audit_trail, record
 from idp.vci import cli as credentials_cli
 from keys.service.errors import KeyServiceError
 from keys.service.signer import SIGNING_ALGORITHMS
 from servicekit import cli
+from servicekit.audit import read_lines
+from servicekit.audit import verify as verify_chain
 from servicekit.cli import EXIT_FAILED, EXIT_OK, print_json
 
 
@@ -81,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     credentials_cli.add_parser(sub)
 
+    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="action", required=True)
+    export = audit.add_parser("export", help="write the entries as JSON lines")
+    export.add_argument("--since", type=int, default=0, help="only the entries after this seq")
+    export.add_argument("--output", type=Path, help="the file to write (default: standard output)")
+    verify = audit.add_parser("verify", help="check the chain; exit 1 naming the first bad entry")
+    verify.add_argument("--file", type=Path, help="an export to check instead of the database")
+
     cli.add_config_parser(sub)
     return parser
 
@@ -107,6 +119,8 @@ async def _keys_list(services: Services) -> int:
 def _keys_rotate(algorithms: Sequence[str] | None) -> Callable[[Services], Awaitable[int]]:
     async def run(services: Services) -> int:
         created = await services.keyset.rotate(utcnow(), force=True, algorithms=algorithms)
+        for key in created:
+            await record(services, "key_created", kid=key.kid, alg=key.alg, actor="cli")
         print_json({"created": [{"kid": k.kid, "alg": k.alg, "activate_at": _iso(k.activate_at)} for k in created],
                 "note": None if created else "a successor is already published and waiting to activate"})
         return EXIT_OK
@@ -114,7 +128,9 @@ def _keys_rotate(algorithms: Sequence[str] | None) -> Callable[[Services], Await
 
 
 async def _keys_rewrap(services: Services) -> int:
-    print_json({"rewrapped": await services.keyset.rewrap(utcnow())})
+    rewrapped = await services.keyset.rewrap(utcnow())
+    await record(services, "keys_rewrapped", count=len(rewrapped), actor="cli")
+    print_json({"rewrapped": rewrapped})
     return EXIT_OK
 
 
@@ -144,6 +160,7 @@ def _clients_add(args: argparse.Namespace) -> Callable[[Services], Awaitable[int
             backchannel_logout_session_required=args.backchannel_logout_session_required,
             dpop_bound_access_tokens=args.dpop_bound, algorithms=services.settings.keys.algorithms)
         await services.clients.add(client)
+        await record(services, "client_registered", client_id=client.client_id, actor="cli")
         print_json({"client": client.describe(), "client_secret": secret})
         return EXIT_OK
     return run
@@ -157,14 +174,49 @@ async def _clients_list(services: Services) -> int:
 def _clients_remove(client_id: str) -> Callable[[Services], Awaitable[int]]:
     async def run(services: Services) -> int:
         removed = await services.clients.remove(client_id)
+        if removed:
+            await record(services, "client_deleted", client_id=client_id, actor="cli")
         print_json({"removed": removed})
         return EXIT_OK if removed else EXIT_FAILED
     return run
 
 
+def _audit_export(since: int, output: Path | None) -> Callable[[Services], Awaitable[int]]:
+    async def run(services: Services) -> int:
+        trail = audit_trail(services.settings, services.db)
+        if output is None:
+            await trail.export(sys.stdout, since)
+            return EXIT_OK
+        with output.open("x", encoding="utf-8") as out:
+            count = await trail.export(out, since)
+        head = await trail.head()
+        print_json({"exported": count, "head_seq": head.seq, "head_hash": head.hash})
+        return EXIT_OK
+    return run
+
+
+def _audit_verify(file: Path | None) -> Callable[[Services], Awaitable[int]]:
+    async def run(services: Services) -> int:
+        if file is None:
+            verdict = await audit_trail(services.settings, services.db).verify()
+        else:
+            with file.open(encoding="utf-8") as lines:
+                verdict = verify_chain(read_lines(lines), keys=audit_keys(services.settings),
+                                       unkeyed_until=services.settings.audit.unkeyed_until)
+        problem = verdict.problem
+        print_json({"ok": verdict.ok, "checked": verdict.checked, "last_seq": verdict.last_seq,
+                    "last_hash": verdict.last_hash,
+                    "problem": None if problem is None else {"kind": problem.kind.value, "seq": problem.seq,
+                                                             "detail": problem.detail}})
+        if problem is not None:
+            print(f"audit chain broken: {problem}", file=sys.stderr)
+        return EXIT_OK if problem is None else EXIT_FAILED
+    return run
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     async def prepare(services: Services) -> int:
-        await services.keyset.rotate(utcnow())  # first keys exist before any worker starts
+        await rotate_keys(services)  # first keys exist before any worker starts
         return EXIT_OK
 
     asyncio.run(_with_services(settings, prepare))
@@ -181,6 +233,8 @@ def _action(args: argparse.Namespace) -> Callable[[Services], Awaitable[int]]:
         ("clients", "add"): lambda: _clients_add(args),
         ("clients", "list"): lambda: _clients_list,
         ("clients", "remove"): lambda: _clients_remove(args.client_id),
+        ("audit", "export"): lambda: _audit_export(args.since, args.output),
+        ("audit", "verify"): lambda: _audit_verify(args.file),
     }
     if args.command == "credentials":
         return credentials_cli.action(args, print_json)

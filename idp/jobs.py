@@ -1,5 +1,6 @@
 """Periodic work every worker runs: key rotation checks (the provider's and the credential signing keys), cleanup
-of expired rows, and the re-check of issued credentials against the CRLs (idp.vci.revocation).
+of expired rows and of audit entries past their retention, and the re-check of issued credentials against the
+CRLs (idp.vci.revocation).
 
 Both are safe to run in several processes at once (rotations collide on a unique key and the loser
 backs off; deletes are idempotent), so no leader election is needed.
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from idp.runtime import Services, utcnow
 from idp.storage import delete_expired
+from idp.storage.audit import apply_retention, record
 from idp.vci.jobs import cleanup_issuer, revocation_sweep
 from idp.vci.service import issuer_of
 
@@ -27,6 +29,7 @@ async def rotate_keys(services: Services) -> int:
     if (vci := issuer_of(services)) is not None:
         created += await vci.keys.keyset.rotate(utcnow())
     for key in created:
+        await record(services, "key_created", kid=key.kid, alg=key.alg, actor="job")
         _log.info("key_created", extra={"kid": key.kid, "alg": key.alg, "activate_at": key.activate_at.isoformat()})
     return len(created)
 
@@ -46,6 +49,9 @@ async def cleanup(services: Services) -> CleanupReport:
     result = await delete_expired(services.db, now, services.settings.cleanup.batch_size)
     issuer = await cleanup_issuer(services, now)
     pruned = await services.keyset.prune(now) + issuer.pruned_keys
+    for kid in pruned:
+        await record(services, "key_pruned", now, kid=kid, actor="job")
+    await apply_retention(services, now)
     _log.info("cleanup", extra={"deleted": result.deleted, "batches": result.batches, "pruned_keys": pruned})
     return CleanupReport(result.deleted + issuer.deleted, result.batches, pruned)
 

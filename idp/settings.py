@@ -349,6 +349,29 @@ class CredentialSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """``[audit]``: the audit trail of security events (idp.storage.audit; ``idp audit export|verify``)."""
+
+    retention: float = option(400 * 86400.0, doc="How long audit entries are kept; the cleanup job deletes older "
+                                                 "ones and keeps the chain verifiable from the last deleted entry's "
+                                                 "hash (0: kept for ever).",
+                              recommend="What your audit policy requires; export to long-term storage first.")
+    hmac_keys: Secret = engine.secret_option(
+        doc="HMAC keys of the hash chain, at least 32 characters each, separated by commas; the first "
+            "authenticates new entries, all verify. Empty: plain SHA-256, which someone able to write the "
+            "database can recompute.",
+        recommend="Set through MYNACARD_AUDIT_HMAC_KEYS from a secret store the database administrators cannot "
+                  "read.")
+    unkeyed_until: int = option(0, doc="The last entry appended before audit.hmac_keys was set: older entries "
+                                       "may lack a key, newer ones may not.")
+    reference_key: Secret = engine.secret_option(
+        doc="Key of the pseudonymous account references in audit entries (never the account id or a sub). "
+            "Empty: a development key generated in the data directory.",
+        recommend="32 or more random octets from a secret store, the same on every machine; never change it "
+                  "(references before and after would not match).")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings(engine.DataLocation):
     """All settings. Top-level options first, then one section per table; ``data_path`` and ``database_url``
     from :class:`~servicekit.settings.DataLocation`."""
@@ -378,6 +401,7 @@ class Settings(engine.DataLocation):
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     card_login: CardLoginSettings = field(default_factory=CardLoginSettings)
     credentials: CredentialSettings = field(default_factory=CredentialSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
     @property
     def key_retention(self) -> float:
@@ -512,6 +536,10 @@ def check(settings: Settings) -> list[str]:
         problems.append("credentials.admin_token: at least 32 characters")
     if vc.test_pause not in ("", "before_commit", "after_commit") or (vc.test_pause and not settings.test_mode):
         problems.append("credentials.test_pause: 'before_commit' or 'after_commit', in test mode only")
+    if settings.audit.retention < 0 or settings.audit.unkeyed_until < 0:
+        problems.append("audit.retention and audit.unkeyed_until: at least 0")
+    if any(len(key.strip()) < 32 for key in settings.audit.hmac_keys.reveal().split(",") if settings.audit.hmac_keys):
+        problems.append("audit.hmac_keys: each key at least 32 characters")
     if settings.cleanup.batch_size < 1:
         problems.append("cleanup.batch_size: must be at least 1")
     problems.extend(settings.logging.problems())

@@ -65,6 +65,7 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect
 
+from idp.login.audit import revocation_fields
 from idp.login.authenticator import ACRS, AMR, page_headers
 from idp.login.claims import claims_from_facts
 from idp.login.page import DEVICE_PATH, SCRIPT, SCRIPT_PATH, device_page
@@ -73,6 +74,7 @@ from idp.login.verifier import NotConfigured, verifier_for
 from idp.oauth.authenticator import LoginResult, complete_login
 from idp.oauth.interaction import INTERACTION_COOKIE, browser_interaction, interaction_path
 from idp.runtime import Services, utcnow
+from idp.storage.audit import digest_ref, record
 from idp.vci.grant import credential_source
 from idp.vci.service import issuer_of
 from idp.web.pages import MESSAGES, expired_page, request_language, same_origin
@@ -229,6 +231,10 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
         except VerificationError as exc:
             refusal = refusal_for(exc)
             _log.info("card_login_refused", extra={"key": login.key.value, "reason": exc.reason.value})
+            await record(services, "card_login", now, outcome="refused", reason=exc.reason.value, key=login.key.value,
+                         certificate_ref=digest_ref(certificate), client_id=login.payload.get("client_name"),
+                         **revocation_fields(services.settings, verifier, certificate, getattr(exc, "status", None),
+                                             now))
             await logins.settle(login, "failed", error=refusal.body)
             raise refusal from None
     except Refusal as refusal:
@@ -250,6 +256,9 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
     })
     _log.info("card_login_verified", extra={"key": verified.key.value, "anchor": verified.anchor,
                                             "revocation": verified.revocation.source})
+    await record(services, "card_login", now, outcome="success", key=verified.key.value, account=verified.account_id,
+                 certificate_ref=verified.certificate_sha256, client_id=login.payload.get("client_name"),
+                 **revocation_fields(services.settings, verifier, certificate, verified.revocation, now))
     return Response({"status": "verified"}, headers=_NO_STORE, media_type="application/json")
 
 

@@ -56,6 +56,7 @@ from idp.oauth.session import find_session, session_cookie
 from idp.oauth.subject import subject_for
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
+from idp.storage.audit import record
 from idp.web.forms import AnyRequest
 from idp.web.pages import consent_page, expired_page, message_page, request_language, same_origin
 from servicekit.http import openapi as doc
@@ -169,12 +170,16 @@ async def consent_decision(
         return message_page(_lang(interaction, request), "common.error", "consent.form_unreadable", status=400)
     decision = next((value for name, value in fields if name == "decision"), "deny")
     if decision != "allow":
+        await record(services, "consent", now, outcome="refused", client_id=interaction.client_id,
+                     account=login.account_id, scope=list(interaction.request.scope))
         return await _deny(request, services, metrics, interaction, AccessDenied("the person did not consent"), now)
     offered = _offered(interaction)
     approved = sorted({value for name, value in fields if name == "claim"} & set(offered))
     await consent.remember(services, login.account_id, interaction.client_id, scopes=interaction.request.scope,
                            asked=offered, approved=approved, now=now)
     await update_interaction(services, interaction, consent=approved)
+    await record(services, "consent", now, outcome="given", client_id=interaction.client_id, account=login.account_id,
+                 scope=list(interaction.request.scope), claims=approved)
     return Redirect(interaction_path(uid, "resume"), status_code=303, headers=_NO_STORE)
 
 

@@ -62,6 +62,7 @@ from idp.oauth.grants import grant_types as registered_grant_types
 from idp.runtime import Services, utcnow
 from idp.settings import Settings, outbound_policy
 from idp.storage import ClientExists
+from idp.storage.audit import record
 from servicekit.http import openapi as doc
 from servicekit.http.bodies import BodyError, BodyReason, parse_json_array, read_json
 from servicekit.outbound import OutboundClient, OutboundError
@@ -321,6 +322,7 @@ async def register(request: AnyRequest, services: NamedDependency[Services]) -> 
     except ClientExists:  # 192 random bits: only a broken random source gets here
         raise OAuthError("client_id collision") from None
     _log.info("client_registered", extra={"client_id": client.client_id, "auth_method": client.auth_method.value})
+    await record(services, "client_registered", client_id=client.client_id, actor="registration")
     return _information(client, settings, registration_token=token, secret=secret, status=201)
 
 
@@ -365,6 +367,7 @@ async def update(client_id: FromPath[str], request: AnyRequest,
     if not await services.clients.replace(client):
         raise InvalidToken("the registration access token is not valid for this client")
     _log.info("client_updated", extra={"client_id": client_id, "auth_method": client.auth_method.value})
+    await record(services, "client_updated", client_id=client_id, actor="registration")
     return _information(client, services.settings, registration_token=token, secret=secret)
 
 
@@ -374,6 +377,7 @@ async def deregister(client_id: FromPath[str], request: AnyRequest, services: Na
     await _authorised(request, services, client_id)
     await services.clients.remove(client_id)
     _log.info("client_deleted", extra={"client_id": client_id})
+    await record(services, "client_deleted", client_id=client_id, actor="registration")
 
 
 _METADATA: Final = doc.obj({"redirect_uris": {"type": "array", "items": {"type": "string"}},

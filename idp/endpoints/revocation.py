@@ -26,6 +26,7 @@ from idp.oauth.client_auth import (
 from idp.oauth.refresh import find_token
 from idp.oauth.tokens import AccessToken, revoke_access_token
 from idp.runtime import Services, utcnow
+from idp.storage.audit import record
 from idp.web.forms import MAX_FORM_BODY, AnyRequest, read_form
 from idp.web.responses import NO_STORE
 from servicekit.http import openapi as doc
@@ -54,6 +55,8 @@ async def revoke(request: AnyRequest, services: NamedDependency[Services]) -> Re
             await revoke_access_token(services, found)
         else:
             await services.objects.revoke_by_grant(found.authorization.grant_id)
+            await record(services, "grant_revoked", now, grant=found.authorization.grant_id,
+                         client_id=client.client_id, reason="client_request")
         _log.info("token_revoked", extra={"client_id": client.client_id,
                                           "kind": "access_token" if isinstance(found, AccessToken) else "grant"})
     return Response(b"", headers=NO_STORE, media_type=MediaType.TEXT)

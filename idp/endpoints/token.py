@@ -38,6 +38,7 @@ from idp.oauth.client_auth import (
 from idp.oauth.tokens import TokenReuse
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
+from idp.storage.audit import record
 from idp.web.forms import MAX_FORM_BODY, AnyRequest, read_form
 from idp.web.responses import NO_STORE, error_response
 from servicekit.http import openapi as doc
@@ -95,6 +96,7 @@ async def token(
         _log.warning("token_reuse", extra={"kind": exc.kind, "client_id": client.client_id, "detail": exc.detail})
         raise
     metrics.tokens_issued.labels(grant_type).inc()
+    await record(services, "token_issued", client_id=client.client_id, grant_type=grant_type)
     headers = dict(NO_STORE)
     if proof is not None:
         headers["DPoP-Nonce"] = await dpop.current_nonce(services, utcnow())

@@ -32,6 +32,7 @@ from idp.oauth.plugins import Registry
 from idp.oauth.session import find_session, open_session
 from idp.runtime import Services
 from idp.settings import Settings
+from idp.storage.audit import record
 
 #: Largest claims of one login, as JSON.
 MAX_CLAIMS_OCTETS: Final = 16 * 1024
@@ -138,6 +139,8 @@ async def complete_login(services: Services, uid: str, result: LoginResult, now:
                         credential_source=result.credential_source)
     interaction = await update_interaction(services, interaction, login=login.to_payload(), session=session.sid,
                                            session_cookie=cookie, consent=None)
+    await record(services, "login", now, client_id=interaction.client_id, account=result.account_id, acr=result.acr,
+                 amr=list(result.amr))
     return await next_url(services, interaction, now)
 
 

@@ -28,6 +28,7 @@ from idp.errors import InvalidGrant, InvalidToken
 from idp.oauth.authorization_request import OPENID, PROTOCOL_CLAIMS
 from idp.oauth.scope import format_scope
 from idp.runtime import Services
+from idp.storage.audit import record
 from keys.errors import VerificationError
 from keys.jose.b64 import b64url_encode
 from keys.jose.jwk import VerificationKey
@@ -134,6 +135,7 @@ class TokenReuse(InvalidGrant):
 async def revoke_grant(services: Services, grant_id: str | None, kind: str) -> TokenReuse:
     """Revoke the grant (and so every token issued under it) after a reuse of ``kind``; the error to raise."""
     revoked = 0 if grant_id is None else await services.objects.revoke_by_grant(grant_id)
+    await record(services, "grant_revoked", grant=grant_id, reason=f"{kind}_reused", count=revoked)
     return TokenReuse(kind, f"the {kind.replace('_', ' ')} was already used; the grant is revoked",
                       detail=f"grant {grant_id}: {revoked} objects revoked")
 

@@ -36,6 +36,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.schema import SchemaItem
 
+from servicekit import audit
+
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
     """Timezone-aware UTC datetimes on both dialects (SQLite keeps naive UTC text)."""
@@ -191,3 +193,13 @@ def pre_authorized_codes() -> list[SchemaItem]:
             Column("consumed_at", UtcDateTime),
             PrimaryKeyConstraint("code_digest", name="pk_pre_authorized_codes"),
             *_indexes("pre_authorized_codes", "expires_at")]
+
+
+def audit_log() -> list[SchemaItem]:
+    """``audit_log`` (migration 0006): the hash-chained entries (servicekit.audit)."""
+    return audit.entry_columns("audit_log")
+
+
+def audit_head() -> list[SchemaItem]:
+    """``audit_head`` (migration 0006): the chain's head row and retention anchor (servicekit.audit)."""
+    return audit.head_columns("audit_head")

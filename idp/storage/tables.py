@@ -52,3 +52,7 @@ issued_credentials = Table("issued_credentials", metadata, *columns.issued_crede
 #: Pre-authorized codes (OpenID4VCI 1.0 §3.5): stored as digests, with the Transaction Code's digest and the
 #: count of wrong attempts; consumed once.
 pre_authorized_codes = Table("pre_authorized_codes", metadata, *columns.pre_authorized_codes())
+
+#: The audit trail (idp.storage.audit): hash-chained entries holding references only, and the chain's head row.
+audit_log = Table("audit_log", metadata, *columns.audit_log())
+audit_head = Table("audit_head", metadata, *columns.audit_head())

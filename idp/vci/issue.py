@@ -44,6 +44,7 @@ from credentials.status.bits import StatusType
 from credentials.status.check import StatusReference
 from idp.errors import InsufficientScope
 from idp.runtime import Services
+from idp.storage.audit import digest_ref, record
 from idp.storage.credentials import Conflict, DatasetRow, DatasetState, NonceRejected
 from idp.vci.access import Answer, IssuerAccess
 from idp.vci.service import Vci, issuer_of, request_key
@@ -121,7 +122,10 @@ async def _issue(services: Services, vci: Vci, row: DatasetRow, dataset: Dataset
     exp = config.draft(dataset, issuer=issuer, at=now, lifetime=lifetime).exp
     notification_id = secrets.token_urlsafe(24)
 
+    issued: list[tuple[int, int]] = []
+
     def sign(entries: Sequence[tuple[int, int]]) -> dict[str, Any]:
+        issued[:] = entries
         statuses = [StatusReference(idx, status_uri(issuer, list_id)) for list_id, idx in entries]
         credentials = sign_credentials(config, dataset, issuer=issuer, holder_keys=holder_keys, statuses=statuses,
                                        key=issuer_key, at=now, lifetime=lifetime)
@@ -139,6 +143,9 @@ async def _issue(services: Services, vci: Vci, row: DatasetRow, dataset: Dataset
         pause=pause)
     _log.info("credentials_issued", extra={"configuration": config.id, "count": len(holder_keys),
                                            "deferred": from_state is DatasetState.DEFERRED})
+    for list_id in sorted({list_id for list_id, _ in issued}):
+        await record(services, "credential_issued", now, configuration_id=config.id, count=len(issued),
+                     status_list=list_id, status_indexes=[idx for lid, idx in issued if lid == list_id])
     return Answer(200, body)
 
 
@@ -231,6 +238,8 @@ async def notification(services: Services, access: IssuerAccess, document: Mappi
     await vci.store.datasets.note(request.notification_id, request.event, drop_response=True)
     if request.event != "credential_accepted":
         await vci.store.status_lists.set_status(StatusType.INVALID, dataset=row.identifier)
+        await record(services, "credential_status", status="invalid", actor="notification",
+                     dataset_ref=digest_ref(row.identifier))
     _log.info("credential_notification", extra={"event": request.event, "configuration": row.configuration_id})
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from idp.runtime import Services, utcnow
+from idp.storage.audit import record
 from idp.vci.preauth import ensure_issuer_client
 from idp.vci.revocation import SweepReport, sweep
 from idp.vci.service import issuer_of
@@ -41,7 +42,10 @@ async def revocation_sweep(services: Services) -> SweepReport:
     """One pass of the CRL sweep."""
     if (vci := issuer_of(services)) is None:
         return SweepReport(0, 0, 0)
-    return await sweep(vci.revocation, vci.store, services.settings, utcnow())
+    report = await sweep(vci.revocation, vci.store, services.settings, utcnow())
+    if report.revoked or report.denied:
+        await record(services, "credential_status", status="invalid", count=report.revoked, actor="crl_sweep")
+    return report
 
 
 __all__ = ["IssuerCleanup", "cleanup_issuer", "revocation_sweep", "start_issuer"]

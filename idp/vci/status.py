@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from credentials.status.bits import StatusList, StatusType
 from credentials.status.token import status_list_token as sign_status_list
 from idp.runtime import Services
+from idp.storage.audit import digest_ref, record
 from idp.vci.service import issuer_of
 
 STATUS_PATH: Final = "/statuslists"
@@ -72,6 +73,9 @@ async def change_status(services: Services, status: str, *, credential_id: int |
                                                       status_list_id=status_list_id, status_idx=status_idx,
                                                       dataset=dataset)
     _log.warning("credential_status_changed", extra={"status": status, "changed": changed, "actor": actor})
+    await record(services, "credential_status", status=status, count=changed, actor=actor, credential_id=credential_id,
+                 status_list=status_list_id, status_index=status_idx,
+                 dataset_ref=None if dataset is None else digest_ref(dataset))
     return changed
 
 
