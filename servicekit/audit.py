@@ -47,11 +47,23 @@ import json
 import re
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum, StrEnum
 from typing import Any, Final, TextIO
 
-from sqlalchemy import BigInteger, Column, Integer, PrimaryKeyConstraint, String, Table, Text, delete, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.sql.schema import SchemaItem
 
 from servicekit.database import Connection, Database
@@ -401,6 +413,20 @@ class AuditTrail:
     keys: Sequence[AuditKey] = ()
     #: Entries up to this seq were appended before a key was configured (see :func:`verify`).
     unkeyed_until: int = 0
+    _insert_entry: Any = field(init=False, repr=False, compare=False)
+    _move_head: Any = field(init=False, repr=False, compare=False)
+    _read_head: Any = field(init=False, repr=False, compare=False)
+    _read_head_for_update: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Built once, values bound per call: an append is on the token endpoint's path, and building a statement
+        # with literal values costs more than running it (SQLAlchemy derives a cache key from every value).
+        head = self.head_table
+        object.__setattr__(self, "_insert_entry", self.entries.insert())
+        object.__setattr__(self, "_read_head", select(head).where(head.c.id == _HEAD_ID))
+        object.__setattr__(self, "_read_head_for_update", self._read_head.with_for_update())
+        object.__setattr__(self, "_move_head", update(head).where(head.c.id == _HEAD_ID).values(
+            seq=bindparam("new_seq"), hash=bindparam("new_hash")))
 
     async def append(self, event_type: str, fields: Mapping[str, object], *, at: dt.datetime) -> Entry:
         """Append one event (its fields checked against the schema first) in one serialised transaction."""
@@ -409,19 +435,18 @@ class AuditTrail:
         async with self.db.begin() as conn:
             head = await self._head(conn, for_update=True)
             entry = make_entry(head.seq, head.hash, event_type, checked, at, key)
-            await conn.execute(self.entries.insert().values(
-                seq=entry.seq, time=entry.time, type=entry.type, fields=canonical(entry.fields),
-                key_id=entry.key_id, prev_hash=entry.prev_hash, hash=entry.hash))
-            await conn.execute(update(self.head_table).where(self.head_table.c.id == _HEAD_ID)
-                               .values(seq=entry.seq, hash=entry.hash))
+            await conn.execute(self._insert_entry, {
+                "seq": entry.seq, "time": entry.time, "type": entry.type, "fields": canonical(entry.fields),
+                "key_id": entry.key_id, "prev_hash": entry.prev_hash, "hash": entry.hash})
+            await conn.execute(self._move_head, {"new_seq": entry.seq, "new_hash": entry.hash})
         return entry
 
     async def _head(self, conn: Connection, *, for_update: bool = False) -> Head:
-        query = select(self.head_table).where(self.head_table.c.id == _HEAD_ID)
-        row = (await conn.execute(query.with_for_update() if for_update else query)).first()
+        query = self._read_head_for_update if for_update else self._read_head
+        row = (await conn.execute(query)).first()
         if row is None:
             await conn.execute(self.db.insert(self.head_table).values(**INITIAL_HEAD).on_conflict_do_nothing())
-            row = (await conn.execute(query.with_for_update() if for_update else query)).one()
+            row = (await conn.execute(query)).one()
         return Head(row.seq, row.hash, Anchor(row.anchor_seq, row.anchor_hash))
 
     async def head(self) -> Head:

@@ -37,6 +37,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import weakref
 from pathlib import Path
 from typing import Final, Literal, Protocol
 
@@ -127,9 +128,16 @@ def audit_keys(settings: Settings) -> tuple[AuditKey, ...]:
 
 
 def audit_trail(settings: Settings, db: Database) -> AuditTrail:
-    """The provider's audit trail."""
-    return AuditTrail(db, audit_log, audit_head, FIELDS, keys=audit_keys(settings),
-                      unkeyed_until=settings.audit.unkeyed_until)
+    """The provider's audit trail (one per database and settings: its keys and statements are made once)."""
+    cached = _TRAILS.get(db)
+    if cached is None or cached[0] is not settings:
+        cached = _TRAILS[db] = (settings, AuditTrail(db, audit_log, audit_head, FIELDS, keys=audit_keys(settings),
+                                                     unkeyed_until=settings.audit.unkeyed_until))
+    return cached[1]
+
+
+#: The trail of each open database (gone with it).
+_TRAILS: weakref.WeakKeyDictionary[Database, tuple[Settings, AuditTrail]] = weakref.WeakKeyDictionary()
 
 
 async def record(context: AuditContext, event: EventType, at: dt.datetime | None = None, *,
