@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from keys import der
@@ -147,6 +148,13 @@ def load_crl(
     """
     if at.tzinfo is None:
         raise ValueError("at must be timezone-aware")
+    try:
+        return _load_crl(data, issuer, at, skew, limits)
+    except (ValueError, UnsupportedAlgorithm) as exc:  # cryptography decodes names and extensions lazily
+        raise MalformedInput(Reason.MALFORMED, f"bad CRL: {exc}") from None
+
+
+def _load_crl(data: bytes, issuer: x509.Certificate, at: dt.datetime, skew: dt.timedelta, limits: Limits) -> CrlIndex:
     # 1. limits and parsing
     is_pem = data.lstrip().startswith(b"-----BEGIN")
     check_size(data, limits.crl_bytes * (2 if is_pem else 1), "CRL")

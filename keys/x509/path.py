@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import TypeVar, cast
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import verification as pv
@@ -94,6 +95,21 @@ def validate_path(
     """Validate ``leaf`` for ``profile`` at time ``at`` against ``trust``; raise on any failure."""
     if at.tzinfo is None:
         raise ValueError("at must be timezone-aware")
+    try:
+        return _validate_path(leaf, profile, trust, at, intermediates, server_name, limits)
+    except (ValueError, UnsupportedAlgorithm) as exc:  # cryptography decodes names, keys and extensions lazily
+        raise MalformedInput(Reason.MALFORMED, f"malformed certificate: {_clean(str(exc))}") from None
+
+
+def _validate_path(
+    leaf: x509.Certificate | bytes,
+    profile: Profile,
+    trust: TrustStore,
+    at: dt.datetime,
+    intermediates: Sequence[x509.Certificate | bytes],
+    server_name: str | None,
+    limits: Limits,
+) -> ValidatedPath:
     # 1. limits and parsing
     if len(intermediates) + 1 > limits.chain_length:
         raise LimitExceeded(Reason.TOO_LARGE, f"chain of {len(intermediates) + 1}, limit {limits.chain_length}")

@@ -365,3 +365,15 @@ def test_limbo_has_the_eight_crl_cases() -> None:
     assert len(_limbo_crl_cases()) == 8
     assert {c["id"] for c in _limbo_crl_cases() if c["expected_result"] == "FAILURE"} == set(LIMBO_REASONS)
 
+
+
+def test_issuer_name_of_an_unknown_string_tag_is_malformed(card: CardMaterial, root: Root) -> None:
+    """Found by fuzzing (tests/fuzz, seed crl/regress-issuer-tag): the issuer name is decoded lazily; a string
+    of an unknown tag there is MALFORMED, not a ValueError."""
+    crl = issue_crl(root, [], this_update=NOW - dt.timedelta(hours=1), next_update=NOW + dt.timedelta(days=1),
+                    crl_number=1)
+    broken = crl.replace(b"\x06\x03\x55\x04\x0a\x0c", b"\x06\x03\x55\x04\x0a\x0d", 1)
+    assert broken != crl
+    with pytest.raises(MalformedInput) as info:
+        load_crl(broken, issuer=root.certificate, at=NOW)
+    assert info.value.reason is Reason.MALFORMED

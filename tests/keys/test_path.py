@@ -270,3 +270,17 @@ def test_roca_fingerprinted_card_key_is_refused(build_leaf: LeafBuilder, test_st
     with pytest.raises(UntrustedCertificate, match="ROCA") as exc:
         validate_path(leaf, profile=JPKI_AUTH, trust=test_store, at=NOW)
     assert _reason(exc) is Reason.WEAK_KEY
+
+
+def test_lazily_decoded_garbage_is_malformed_input(card: CardMaterial, test_store: TrustStore) -> None:
+    """Found by fuzzing (tests/fuzz, seeds x509_path/regress-*): cryptography loads a certificate whose issuer
+    holds a string of an unknown tag, or whose key OID swallowed its parameters, and fails only when the name or
+    key is read; that failure is MALFORMED, not a ValueError or UnsupportedAlgorithm."""
+    leaf = der(card.auth_certificate)
+    rsa_oid_and_null = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01\x05\x00"
+    for broken in (leaf.replace(b"\x06\x03\x55\x04\x0a\x0c", b"\x06\x03\x55\x04\x0a\x0d", 1),
+                   leaf.replace(rsa_oid_and_null, b"\x06\x0b" + rsa_oid_and_null[2:], 1)):
+        assert broken != leaf
+        with pytest.raises(MalformedInput) as info:
+            validate_path(broken, profile=JPKI_AUTH, trust=test_store, at=NOW)
+        assert info.value.reason is Reason.MALFORMED
