@@ -217,7 +217,7 @@ def parse_certificate(data: bytes, limits: Limits = DEFAULT_LIMITS) -> x509.Cert
         if is_pem:
             return x509.load_pem_x509_certificate(data)
         return x509.load_der_x509_certificate(data)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is not a ValueError
         raise MalformedInput(Reason.MALFORMED, f"not a certificate: {exc}") from None
 
 

@@ -150,7 +150,7 @@ def load_crl(
         raise ValueError("at must be timezone-aware")
     try:
         return _load_crl(data, issuer, at, skew, limits)
-    except (ValueError, UnsupportedAlgorithm) as exc:  # cryptography decodes names and extensions lazily
+    except (ValueError, UnsupportedAlgorithm, x509.DuplicateExtension) as exc:  # decoded lazily by cryptography
         raise MalformedInput(Reason.MALFORMED, f"bad CRL: {exc}") from None
 
 
@@ -161,7 +161,7 @@ def _load_crl(data: bytes, issuer: x509.Certificate, at: dt.datetime, skew: dt.t
     encoded = _pem_to_der(data) if is_pem else data
     try:
         crl = x509.load_der_x509_crl(encoded)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is not a ValueError
         raise MalformedInput(Reason.MALFORMED, f"not a CRL: {exc}") from None
 
     # 2. issuer

@@ -97,7 +97,7 @@ def validate_path(
         raise ValueError("at must be timezone-aware")
     try:
         return _validate_path(leaf, profile, trust, at, intermediates, server_name, limits)
-    except (ValueError, UnsupportedAlgorithm) as exc:  # cryptography decodes names, keys and extensions lazily
+    except (ValueError, UnsupportedAlgorithm, x509.DuplicateExtension) as exc:  # decoded lazily by cryptography
         raise MalformedInput(Reason.MALFORMED, f"malformed certificate: {_clean(str(exc))}") from None
 
 

@@ -1,8 +1,9 @@
-"""Fuzz targets of OID4VCI and the test wallet: credential offer links, ``authorization_details`` and the
-wallet's reading of an Authorization Request by value.
+"""Fuzz targets of OID4VCI and the test wallet: credential offer links, ``authorization_details``, Credential
+and Notification Requests, SD-JWT VC issuer metadata and the wallet's reading of an Authorization Request.
 
-Errors let through: :class:`credentials.oid4vci.errors.IssuanceError` (offers),
-:class:`credentials.oid4vci.authorization_details.InvalidAuthorizationDetails`, and for the wallet
+Errors let through: :class:`credentials.oid4vci.errors.IssuanceError` (offers, requests),
+:class:`credentials.oid4vci.authorization_details.InvalidAuthorizationDetails`,
+:class:`credentials.errors.CredentialError` (issuer metadata), and for the wallet
 :class:`credentials.wallet.http.WalletError` with the strict-JSON errors of :mod:`keys`
 (:class:`keys.errors.VerificationError`)."""
 
@@ -16,12 +17,17 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from conformance.vc import load
+from credentials.errors import CredentialError
 from credentials.oid4vci.authorization_details import InvalidAuthorizationDetails, parse_authorization_details
 from credentials.oid4vci.errors import IssuanceError
 from credentials.oid4vci.offer import parse_offer_link
+from credentials.oid4vci.request import parse_credential_request, parse_notification_request
+from credentials.sdjwtvc import JwtVcIssuerMetadata
 from credentials.wallet.http import WalletError
 from credentials.wallet.presentation import read_request
 from keys.errors import VerificationError
+from keys.jose.json import loads_object
 from tests.fuzz.harness import json_values, target
 from tests.fuzz.jose import text
 
@@ -92,3 +98,39 @@ def wallet_request(data: bytes) -> None:
     """The wallet's :func:`read_request` of an Authorization Request URL (OpenID4VP 1.0 §5)."""
     with suppress(WalletError, VerificationError):
         read_request(text(data), http=offline(), at=AT)
+
+
+def _credential_request_seeds() -> dict[str, bytes]:
+    request = {"credential_configuration_id": "age", "proofs": {"jwt": ["eyJ.eyJ.sig"]}}
+    return {"request.json": json.dumps(request).encode(),
+            "identifier.json": json.dumps({"credential_identifier": "age-1", "proof": {"proof_type": "jwt",
+                                                                                      "jwt": "a.b.c"}}).encode(),
+            "notification.json": json.dumps({"notification_id": "n-1", "event": "credential_accepted"}).encode()}
+
+
+@target("credential_request", seeds=_credential_request_seeds,
+        shaped=lambda: json_values(30).map(lambda v: json.dumps(v).encode()))
+def credential_request(data: bytes) -> None:
+    """The issuer's :func:`parse_credential_request` (OID4VCI 1.0 §8.2) and :func:`parse_notification_request`
+    (§11.1) of a strict JSON body."""
+    with suppress(VerificationError):
+        document = loads_object(data, what="request")
+        with suppress(IssuanceError):
+            parse_credential_request(document, batch_size=4)
+        with suppress(IssuanceError):
+            parse_notification_request(document)
+
+
+def _metadata_seeds() -> dict[str, bytes]:
+    return {"metadata.json": json.dumps(load("sd_jwt_vc.json")["issuer_metadata"]["document"]).encode(),
+            "uri.json": json.dumps({"issuer": ISSUER, "jwks_uri": ISSUER + "/jwks"}).encode()}
+
+
+@target("issuer_metadata", seeds=_metadata_seeds, shaped=lambda: json_values(30).map(lambda v: json.dumps(
+    {"issuer": ISSUER, "jwks": v}).encode()))
+def issuer_metadata(data: bytes) -> None:
+    """:meth:`JwtVcIssuerMetadata.parse` (SD-JWT VC §5) of a fetched document, inline ``jwks`` or not."""
+    with suppress(VerificationError):
+        document = loads_object(data, what="issuer metadata")
+        with suppress(CredentialError):
+            JwtVcIssuerMetadata.parse(document, jwks=document.get("keys_for_uri") or {"keys": []})

@@ -30,7 +30,7 @@ from keys.revocation.policy import RevocationPolicy
 from keys.testpki import CardMaterial, TestPki
 from keys.testpki.hierarchy import make_root
 from keys.testpki.revocation import issue_crl, issue_ocsp_response
-from keys.trust import TrustStore
+from keys.trust import TrustStore, parse_certificate
 from keys.x509.path import validate_path
 from keys.x509.profile import JPKI_AUTH, Purpose
 from keys.x509.rawcert import raw_certificate
@@ -81,7 +81,9 @@ def _certificate_seeds() -> dict[str, bytes]:
             "root.der": _der(context.card.auth_root.certificate),
             # regressions: validate_path raised ValueError / UnsupportedAlgorithm on these
             "regress-issuer-tag.der": leaf.replace(ORG_UTF8, ORG_BAD_TAG, 1),
-            "regress-key-oid.der": leaf.replace(RSA_OID_AND_NULL, RSA_OID_SWALLOWING_NULL, 1)}
+            "regress-key-oid.der": leaf.replace(RSA_OID_AND_NULL, RSA_OID_SWALLOWING_NULL, 1),
+            # regression: parse_certificate let cryptography's InvalidVersion (not a ValueError) through
+            "regress-version.der": leaf.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x2b", 1)}
 
 
 @target("x509_raw", seeds=_certificate_seeds)
@@ -96,11 +98,10 @@ def x509_raw(data: bytes) -> None:
 
 @target("x509_strict", seeds=_certificate_seeds)
 def x509_strict(data: bytes) -> None:
-    """:mod:`keys.x509.strict` on whatever cryptography accepts as a certificate (its own ``ValueError`` at
-    loading is outside our parser; every later failure must be ours)."""
+    """:func:`keys.trust.parse_certificate`, then :mod:`keys.x509.strict` on whatever it accepts."""
     try:
-        cert = x509.load_der_x509_certificate(data)
-    except ValueError:
+        cert = parse_certificate(data)
+    except VerificationError:
         return
     with suppress(VerificationError):
         check_certificate(cert, is_leaf=True)
@@ -125,7 +126,9 @@ def _crl_seeds() -> dict[str, bytes]:
     revoked = issue_crl(context.card.auth_root, [(serial, AT - dt.timedelta(days=2), None)],
                         this_update=AT - dt.timedelta(hours=1), next_update=None, crl_number=None)
     # regression: load_crl raised ValueError on an issuer name with a string of tag 13
-    return {"crl.der": good, "revoked.der": revoked, "regress-issuer-tag.der": good.replace(ORG_UTF8, ORG_BAD_TAG, 1)}
+    return {"crl.der": good, "revoked.der": revoked, "regress-issuer-tag.der": good.replace(ORG_UTF8, ORG_BAD_TAG, 1),
+            # regression (atheris): InvalidVersion, not a ValueError, escaped load_crl
+            "regress-version.der": good.replace(b"\x02\x01\x01", b"\x02\x01\x2b", 1)}
 
 
 @target("crl", seeds=_crl_seeds)

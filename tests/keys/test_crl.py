@@ -377,3 +377,14 @@ def test_issuer_name_of_an_unknown_string_tag_is_malformed(card: CardMaterial, r
     with pytest.raises(MalformedInput) as info:
         load_crl(broken, issuer=root.certificate, at=NOW)
     assert info.value.reason is Reason.MALFORMED
+
+
+def test_crl_of_an_unknown_version_is_malformed(root: Root) -> None:
+    """Found by fuzzing (atheris, seed crl/regress-version): cryptography raises InvalidVersion, which is not a
+    ValueError, for a CRL version other than v1/v2."""
+    crl = issue_crl(root, [], this_update=NOW - dt.timedelta(hours=1), next_update=NOW + dt.timedelta(days=1),
+                    crl_number=1)
+    broken = crl.replace(b"\x02\x01\x01", b"\x02\x01\x2b", 1)  # TBSCertList.version v2 (1) -> 43
+    assert broken != crl
+    with pytest.raises(MalformedInput):
+        load_crl(broken, issuer=root.certificate, at=NOW)
