@@ -71,6 +71,12 @@ def target(
     return register
 
 
+def _derandomize() -> bool:
+    """CI (``CI=true``) draws the same examples on every run, so a crash there is reproducible and a green run
+    stays green; elsewhere every run draws new ones (``FUZZ_DERANDOMIZE=1`` forces the fixed draw)."""
+    return os.environ.get("CI") == "true" or os.environ.get("FUZZ_DERANDOMIZE") == "1"
+
+
 def examples_budget() -> int:
     """``FUZZ_EXAMPLES`` from the environment, or :data:`DEFAULT_EXAMPLES`."""
     return int(os.environ.get("FUZZ_EXAMPLES", DEFAULT_EXAMPLES))
@@ -151,7 +157,7 @@ def run_target(name: str, examples: int) -> int:
     if entry.shaped is not None:
         strategies.append(entry.shaped())
 
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=_derandomize(),
               suppress_health_check=list(HealthCheck), phases=(Phase.generate, Phase.shrink))
     @given(st.one_of(strategies))
     def fuzz(data: bytes) -> None:
