@@ -495,3 +495,16 @@ def test_deeply_nested_json_body_is_a_bad_request() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_provider_answer_nested_deeper_than_the_stack_is_a_bad_answer() -> None:
+    """Found by the fuzz seed provider_answer/regress-deep-json: httpx's json() raised RecursionError past the
+    agent's ``except ValueError``; a too-deep answer is a LoginError like any other answer that is not JSON."""
+    import httpx as _httpx
+
+    from cardreader.login import LoginError, Provider, Ticket
+
+    provider = Provider("https://id.example.jp", test_mode=True,
+                        transport=_httpx.MockTransport(lambda _: _httpx.Response(200, content=b"[" * 3000)))
+    with pytest.raises(LoginError):
+        provider.challenge(Ticket.token("A" * 43))

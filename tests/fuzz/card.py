@@ -1,9 +1,13 @@
 """Fuzz targets of the card side: response APDUs, command APDUs (the virtual card's parser) and the JPKI files'
-formats (token label, certificates-present flags, the certificate file's DER length prefix)."""
+formats (token label, certificates-present flags, the certificate file's DER length prefix), and the card agent's
+reading of the provider's card-login answers."""
 
 from __future__ import annotations
 
+import json
 from contextlib import suppress
+
+import httpx
 
 from cardreader.apdu import Command, Response
 from cardreader.errors import CardError
@@ -15,8 +19,9 @@ from cardreader.jpki import (
     parse_token_info,
     pin_status,
 )
+from cardreader.login import LoginError, Provider, Ticket
 from keys.limits import DEFAULT_LIMITS
-from tests.fuzz.harness import target
+from tests.fuzz.harness import json_values, target
 
 
 def _response_seeds() -> dict[str, bytes]:
@@ -66,3 +71,31 @@ def jpki_files(data: bytes) -> None:
         certificate_length(data[TOKEN_LABEL_LENGTH + 3 :], DEFAULT_LIMITS.certificate_bytes)
     with suppress(CardError):
         certificate_length(data, DEFAULT_LIMITS.certificate_bytes)
+
+
+def _answer_seeds() -> dict[str, bytes]:
+    challenge = {"issuer": PROVIDER, "challenge": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+                 "interaction": "i-1", "issued_at": "2026-11-22T12:00:00Z", "expires_at": "2026-11-22T12:02:00Z",
+                 "key": "auth", "client_name": "RP"}
+    refusal = {"error": "expired", "message": "Expired.", "message_ja": "期限切れです。"}
+    return {"challenge": b"\x00" + json.dumps(challenge).encode(), "refusal": b"\x01" + json.dumps(refusal).encode(),
+            # regression: httpx's json() raised RecursionError past the agent's except ValueError
+            "regress-deep-json": b"\x00" + b"[" * 3000}
+
+
+PROVIDER = "https://id.example.jp"
+
+
+@target("provider_answer", seeds=_answer_seeds, shaped=lambda: json_values(20).map(
+    lambda v: b"\x00" + json.dumps(v).encode()))
+def provider_answer(data: bytes) -> None:
+    """The card agent's reading of the provider's challenge answer (:meth:`cardreader.login.Provider.challenge`):
+    byte 0 picks HTTP 200 or 400, the rest is the body (errors: LoginError)."""
+    status = 200 if not data or data[0] % 2 == 0 else 400
+    transport = httpx.MockTransport(lambda _: httpx.Response(status, content=data[1:]))
+    provider = Provider(PROVIDER, test_mode=True, transport=transport)
+    try:
+        with suppress(LoginError):
+            provider.challenge(Ticket.token("A" * 43))
+    finally:
+        provider.close()
