@@ -167,7 +167,11 @@ def _platform_seeds() -> dict[str, bytes]:
               "nonce": "bm5ubm5ubm5ubm5ubm5ubg"}
     revoked = dict(answer, status="revoked", revoked_at="2026-11-01T00:00:00Z", reason="keyCompromise", nonce=None,
                    max_age=None, next_update=None)
-    return {"good.json": json.dumps(answer).encode(), "revoked.json": json.dumps(revoked).encode()}
+    return {"good.json": json.dumps(answer).encode(), "revoked.json": json.dumps(revoked).encode(),
+            # regressions (atheris): a huge max_age overflowed timedelta; nextUpdate 9999-12-31 overflowed + skew
+            "regress-max-age.json": json.dumps(dict(answer, max_age=10**80)).encode(),
+            "regress-end-of-time.json": json.dumps(dict(answer, max_age=None,
+                                                        next_update="9999-12-31T23:59:59Z")).encode()}
 
 
 @target("platform_answer", seeds=_platform_seeds)
@@ -176,8 +180,10 @@ def platform_answer(data: bytes) -> None:
     :func:`judge_platform_answer` for the card."""
     with suppress(VerificationError):
         answer = parse_platform_answer(loads_object(data, what="platform answer"), signature_verified=True)
-        judge_platform_answer(answer, certificate=pki().card.auth_certificate, at=AT,
-                              max_age=dt.timedelta(minutes=5), nonce=b"n" * 16)
+        for max_age in (dt.timedelta(minutes=5), None):
+            with suppress(VerificationError):
+                judge_platform_answer(answer, certificate=pki().card.auth_certificate, at=AT, max_age=max_age,
+                                      nonce=answer.nonce)
 
 
 def login_message() -> LoginMessage:
