@@ -67,7 +67,7 @@ def extensions_of(cert: x509.Certificate) -> x509.Extensions:
     """The parsed extensions, or :class:`MalformedInput` when they do not parse (duplicates, bad DER)."""
     try:
         return cert.extensions
-    except (ValueError, TypeError, x509.DuplicateExtension) as exc:
+    except (ValueError, TypeError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
         raise MalformedInput(Reason.MALFORMED, f"bad extensions: {exc}") from None
 
 

@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from keys import der
@@ -45,6 +44,7 @@ from keys.revocation.algorithms import verify_signature
 from keys.revocation.status import DEFAULT_SKEW, CertStatus, RevocationStatus, revoked_unless_later
 from keys.trust import subject_key_id
 from keys.x509.rawcert import RawCertificate, raw_certificate
+from keys.x509.strict import LAZY_DECODING_ERRORS
 
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
 _E = TypeVar("_E", bound=x509.ExtensionType)
@@ -150,7 +150,7 @@ def load_crl(
         raise ValueError("at must be timezone-aware")
     try:
         return _load_crl(data, issuer, at, skew, limits)
-    except (ValueError, UnsupportedAlgorithm, x509.DuplicateExtension) as exc:  # decoded lazily by cryptography
+    except LAZY_DECODING_ERRORS as exc:  # cryptography decodes names and extensions lazily
         raise MalformedInput(Reason.MALFORMED, f"bad CRL: {exc}") from None
 
 
@@ -330,7 +330,7 @@ def _read_extensions(
 ) -> tuple[int, tuple[x509.GeneralName, ...] | None, bool, bool]:
     try:
         extensions = list(crl.extensions)
-    except (ValueError, x509.DuplicateExtension) as exc:
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
         raise MalformedInput(Reason.MALFORMED, f"bad CRL extensions: {exc}") from None
     crl_number: int | None = None
     distribution_point: tuple[x509.GeneralName, ...] | None = None

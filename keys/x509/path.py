@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import TypeVar, cast
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import verification as pv
@@ -97,7 +96,7 @@ def validate_path(
         raise ValueError("at must be timezone-aware")
     try:
         return _validate_path(leaf, profile, trust, at, intermediates, server_name, limits)
-    except (ValueError, UnsupportedAlgorithm, x509.DuplicateExtension) as exc:  # decoded lazily by cryptography
+    except strict.LAZY_DECODING_ERRORS as exc:  # cryptography decodes names, keys and extensions lazily
         raise MalformedInput(Reason.MALFORMED, f"malformed certificate: {_clean(str(exc))}") from None
 
 
@@ -208,7 +207,7 @@ def _extension(cert: x509.Certificate, cls: type[_E]) -> x509.Extension[_E] | No
         return cert.extensions.get_extension_for_class(cls)
     except x509.ExtensionNotFound:
         return None
-    except (ValueError, x509.DuplicateExtension) as exc:
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
         raise MalformedInput(Reason.MALFORMED, f"bad extensions: {exc}") from None
 
 

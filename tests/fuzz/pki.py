@@ -83,7 +83,14 @@ def _certificate_seeds() -> dict[str, bytes]:
             "regress-issuer-tag.der": leaf.replace(ORG_UTF8, ORG_BAD_TAG, 1),
             "regress-key-oid.der": leaf.replace(RSA_OID_AND_NULL, RSA_OID_SWALLOWING_NULL, 1),
             # regression: parse_certificate let cryptography's InvalidVersion (not a ValueError) through
-            "regress-version.der": leaf.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x2b", 1)}
+            "regress-version.der": leaf.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x2b", 1),
+            # regression (atheris): an x400Address in issuerAltName, UnsupportedGeneralNameType on reading
+            "regress-x400-name.der": _x400_issuer_alt_name(leaf)}
+
+
+def _x400_issuer_alt_name(der: bytes) -> bytes:
+    at = der.index(b"\xa4", der.index(b"\x06\x03\x55\x1d\x12"))  # issuerAltName's directoryName [4]
+    return der[:at] + b"\xa3" + der[at + 1 :]  # -> x400Address [3]
 
 
 @target("x509_raw", seeds=_certificate_seeds)

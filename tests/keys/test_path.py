@@ -15,6 +15,7 @@ from keys.limits import Limits
 from keys.testpki import CardMaterial, TestPki
 from keys.testpki.hierarchy import HolderFacts
 from keys.trust import TrustStore
+from keys.x509 import strict
 from keys.x509.path import validate_path
 from keys.x509.profile import AUTH_POLICY_OID, JPKI_AUTH, JPKI_SIGN, SIGN_POLICY_OID, TEST_SIGN_POLICY_OID, Purpose
 
@@ -284,3 +285,15 @@ def test_lazily_decoded_garbage_is_malformed_input(card: CardMaterial, test_stor
         with pytest.raises(MalformedInput) as info:
             validate_path(broken, profile=JPKI_AUTH, trust=test_store, at=NOW)
         assert info.value.reason is Reason.MALFORMED
+
+
+def test_unsupported_general_name_type_is_malformed_input(card: CardMaterial, test_store: TrustStore) -> None:
+    """Found by atheris (seed x509_path/regress-x400-name): an x400Address in issuerAltName makes cryptography
+    raise UnsupportedGeneralNameType (not a ValueError) when the extensions are read."""
+    leaf = der(card.auth_certificate)
+    at = leaf.index(b"\xa4", leaf.index(b"\x06\x03\x55\x1d\x12"))  # issuerAltName's directoryName [4]
+    broken = leaf[:at] + b"\xa3" + leaf[at + 1 :]  # -> x400Address [3]
+    with pytest.raises(MalformedInput):
+        validate_path(broken, profile=JPKI_AUTH, trust=test_store, at=NOW)
+    with pytest.raises(MalformedInput):
+        strict.check_certificate(x509.load_der_x509_certificate(broken), is_leaf=True)
