@@ -33,8 +33,10 @@ _E = TypeVar("_E", bound=x509.ExtensionType)
 
 
 #: What cryptography raises when it meets a malformed name, key or extension that it decodes lazily (on first
-#: access, long after loading): none of these is a :class:`ValueError` except the first.
-LAZY_DECODING_ERRORS = (ValueError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+#: access, long after loading). TypeError: a name attribute of a string type its OID does not allow.
+LAZY_DECODING_ERRORS = (
+    ValueError, TypeError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType
+)
 
 
 def check_certificate(cert: x509.Certificate, *, is_leaf: bool, is_anchor: bool = False) -> None:

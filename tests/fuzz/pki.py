@@ -68,6 +68,8 @@ def _der(cert: x509.Certificate) -> bytes:
 #: The organizationName attribute with a UTF8String value, and the same with tag 13 (no string type).
 ORG_UTF8 = b"\x06\x03\x55\x04\x0a\x0c"
 ORG_BAD_TAG = b"\x06\x03\x55\x04\x0a\x0d"
+#: The same attribute typed BIT STRING (0 unused bits), which only x500UniqueIdentifier may be.
+ORG_BITSTRING = b"\x06\x03\x55\x04\x0a\x03\x09\x00"
 #: rsaEncryption with its NULL parameters, and the OID grown over the NULL (crash found by fuzzing).
 RSA_OID_AND_NULL = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01\x05\x00"
 RSA_OID_SWALLOWING_NULL = b"\x06\x0b" + RSA_OID_AND_NULL[2:]
@@ -85,7 +87,9 @@ def _certificate_seeds() -> dict[str, bytes]:
             # regression: parse_certificate let cryptography's InvalidVersion (not a ValueError) through
             "regress-version.der": leaf.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x2b", 1),
             # regression (atheris): an x400Address in issuerAltName, UnsupportedGeneralNameType on reading
-            "regress-x400-name.der": _x400_issuer_alt_name(leaf)}
+            "regress-x400-name.der": _x400_issuer_alt_name(leaf),
+            # regression (atheris): a BIT STRING organizationName, TypeError on reading the issuer
+            "regress-bitstring-name.der": leaf.replace(ORG_UTF8 + b"\x09J", ORG_BITSTRING, 1)}
 
 
 def _x400_issuer_alt_name(der: bytes) -> bytes:
@@ -135,7 +139,8 @@ def _crl_seeds() -> dict[str, bytes]:
     # regression: load_crl raised ValueError on an issuer name with a string of tag 13
     return {"crl.der": good, "revoked.der": revoked, "regress-issuer-tag.der": good.replace(ORG_UTF8, ORG_BAD_TAG, 1),
             # regression (atheris): InvalidVersion, not a ValueError, escaped load_crl
-            "regress-version.der": good.replace(b"\x02\x01\x01", b"\x02\x01\x2b", 1)}
+            "regress-version.der": good.replace(b"\x02\x01\x01", b"\x02\x01\x2b", 1),
+            "regress-bitstring-name.der": good.replace(ORG_UTF8 + b"\x09J", ORG_BITSTRING, 1)}
 
 
 @target("crl", seeds=_crl_seeds)

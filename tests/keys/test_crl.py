@@ -388,3 +388,13 @@ def test_crl_of_an_unknown_version_is_malformed(root: Root) -> None:
     assert broken != crl
     with pytest.raises(MalformedInput):
         load_crl(broken, issuer=root.certificate, at=NOW)
+
+
+def test_issuer_attribute_of_bit_string_type_is_malformed(root: Root) -> None:
+    """Found by atheris (seed crl/regress-bitstring-name): cryptography raises TypeError reading such a name."""
+    crl = issue_crl(root, [], this_update=NOW - dt.timedelta(hours=1), next_update=NOW + dt.timedelta(days=1),
+                    crl_number=1)
+    broken = crl.replace(b"\x06\x03\x55\x04\x0a\x0c\x09JPKI-TEST", b"\x06\x03\x55\x04\x0a\x03\x09\x00PKI-TEST", 1)
+    assert broken != crl
+    with pytest.raises(MalformedInput):
+        load_crl(broken, issuer=root.certificate, at=NOW)

@@ -297,3 +297,13 @@ def test_unsupported_general_name_type_is_malformed_input(card: CardMaterial, te
         validate_path(broken, profile=JPKI_AUTH, trust=test_store, at=NOW)
     with pytest.raises(MalformedInput):
         strict.check_certificate(x509.load_der_x509_certificate(broken), is_leaf=True)
+
+
+def test_name_attribute_of_bit_string_type_is_malformed_input(card: CardMaterial, test_store: TrustStore) -> None:
+    """Found by atheris (seed x509_path/regress-bitstring-name): an issuer attribute typed BIT STRING (allowed only
+    for x500UniqueIdentifier) makes cryptography raise TypeError when the name is read."""
+    leaf = der(card.auth_certificate)
+    broken = leaf.replace(b"\x06\x03\x55\x04\x0a\x0c\x09JPKI-TEST", b"\x06\x03\x55\x04\x0a\x03\x09\x00PKI-TEST", 1)
+    assert broken != leaf
+    with pytest.raises(MalformedInput):
+        validate_path(broken, profile=JPKI_AUTH, trust=test_store, at=NOW)
