@@ -171,7 +171,7 @@ class Provider:
             raise _bad_answer(f"{path}: answer of {len(answer.content)} bytes")
         try:
             document = answer.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the interpreter's stack
             document = None
         if not isinstance(document, dict):
             raise _bad_answer(f"{path}: HTTP {answer.status_code}, not a JSON object")

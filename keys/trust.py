@@ -70,7 +70,7 @@ def extensions_of(cert: x509.Certificate) -> x509.Extensions:
     """The parsed extensions, or :class:`MalformedInput` when they do not parse (duplicates, bad DER)."""
     try:
         return cert.extensions
-    except (ValueError, TypeError, x509.DuplicateExtension) as exc:
+    except (ValueError, TypeError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
         raise MalformedInput(Reason.MALFORMED, f"bad extensions: {exc}") from None
 
 
@@ -234,7 +234,7 @@ def parse_certificate(data: bytes, limits: Limits = DEFAULT_LIMITS) -> x509.Cert
         if is_pem:
             return x509.load_pem_x509_certificate(data)
         return x509.load_der_x509_certificate(data)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is not a ValueError
         raise MalformedInput(Reason.MALFORMED, f"not a certificate: {exc}") from None
 
 

@@ -216,7 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise Refused(HTTPStatus.BAD_REQUEST, "bad_request", "Bad request body.", "リクエストが不正です。")
         try:
             document = json.loads(self.rfile.read(length))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the interpreter's stack
             document = None
         if not isinstance(document, dict):
             raise Refused(HTTPStatus.BAD_REQUEST, "bad_request", "Bad request body.", "リクエストが不正です。")

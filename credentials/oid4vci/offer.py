@@ -127,7 +127,10 @@ def _tx_code(value: object) -> TxCode:
 
 
 def _issuer_url(url: str, allow_http: bool) -> bool:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
     if parts.query or parts.fragment or not parts.hostname or parts.username:
         return False
     if parts.scheme == "https":
@@ -155,7 +158,10 @@ def parse_offer_link(link: str, *, allow_http: bool = False) -> CredentialOffer 
     """The offer of a deep link (any scheme): the offer itself (by value) or the URI to fetch it from."""
     if len(link.encode("utf-8")) > MAX_OFFER_OCTETS:
         raise _bad("the link is too large")
-    params = dict(parse_qsl(urlsplit(link).query, keep_blank_values=False))
+    try:
+        params = dict(parse_qsl(urlsplit(link).query, keep_blank_values=False))
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise _bad("the link is not a URL") from None
     if ("credential_offer" in params) == ("credential_offer_uri" in params):
         raise _bad("exactly one of credential_offer and credential_offer_uri")
     if "credential_offer_uri" in params:
@@ -165,7 +171,7 @@ def parse_offer_link(link: str, *, allow_http: bool = False) -> CredentialOffer 
         return uri
     try:
         document = json.loads(params["credential_offer"])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the interpreter's stack
         raise _bad("credential_offer is not JSON") from None
     return CredentialOffer.parse(document, allow_http=allow_http)
 

@@ -117,7 +117,10 @@ def read_request(url: str, *, http: httpx.Client | None = None, trust: TrustStor
     """Fetch (by reference) and validate an Authorization Request (rules in the module docstring)."""
     now = at or dt.datetime.now(dt.UTC)
     client = http or httpx.Client(timeout=30)
-    params = dict(parse_qsl(urlsplit(url).query, keep_blank_values=False))
+    try:
+        params = dict(parse_qsl(urlsplit(url).query, keep_blank_values=False))
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise WalletError("the request is not a URL") from None
     client_id = params.get("client_id", "")
     if "request_uri" in params:
         wallet_nonce = None
@@ -142,7 +145,10 @@ def read_request(url: str, *, http: httpx.Client | None = None, trust: TrustStor
             raise WalletError("a request by value is accepted only with the redirect_uri prefix (it cannot be signed)")
         claims = dict(params)
         if "dcql_query" in claims:
-            claims["dcql_query"] = json.loads(claims["dcql_query"])
+            try:
+                claims["dcql_query"] = json.loads(claims["dcql_query"])
+            except (ValueError, RecursionError):  # RecursionError: nesting deeper than the interpreter's stack
+                raise WalletError("the request's dcql_query is not JSON") from None
     return _validated(claims, client_id)
 
 

@@ -43,6 +43,7 @@ from keys.revocation.algorithms import verify_signature
 from keys.revocation.status import DEFAULT_SKEW, CertStatus, RevocationStatus, revoked_unless_later
 from keys.trust import extension_value, subject_key_id
 from keys.x509.rawcert import RawCertificate, raw_certificate
+from keys.x509.strict import LAZY_DECODING_ERRORS
 
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
 _PEM = re.compile(rb"-----BEGIN X509 CRL-----([A-Za-z0-9+/=\s]+)-----END X509 CRL-----")
@@ -145,13 +146,20 @@ def load_crl(
     """
     if at.tzinfo is None:
         raise ValueError("at must be timezone-aware")
+    try:
+        return _load_crl(data, issuer, at, skew, limits)
+    except LAZY_DECODING_ERRORS as exc:  # cryptography decodes names and extensions lazily
+        raise MalformedInput(Reason.MALFORMED, f"bad CRL: {exc}") from None
+
+
+def _load_crl(data: bytes, issuer: x509.Certificate, at: dt.datetime, skew: dt.timedelta, limits: Limits) -> CrlIndex:
     # 1. limits and parsing
     is_pem = data.lstrip().startswith(b"-----BEGIN")
     check_size(data, limits.crl_bytes * (2 if is_pem else 1), "CRL")
     encoded = _pem_to_der(data) if is_pem else data
     try:
         crl = x509.load_der_x509_crl(encoded)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is not a ValueError
         raise MalformedInput(Reason.MALFORMED, f"not a CRL: {exc}") from None
 
     # 2. issuer
@@ -311,7 +319,7 @@ def _read_extensions(
 ) -> tuple[int, tuple[x509.GeneralName, ...] | None, bool, bool]:
     try:
         extensions = list(crl.extensions)
-    except (ValueError, x509.DuplicateExtension) as exc:
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
         raise MalformedInput(Reason.MALFORMED, f"bad CRL extensions: {exc}") from None
     crl_number: int | None = None
     distribution_point: tuple[x509.GeneralName, ...] | None = None

@@ -189,7 +189,7 @@ def _authorise_responder(responder: x509.Certificate, issuer: x509.Certificate, 
         raise RevocationUnavailable(Reason.UNAUTHORISED_RESPONDER, "responder certificate is not valid now")
     try:
         extensions = list(responder.extensions)
-    except (ValueError, x509.DuplicateExtension) as exc:
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
         raise MalformedInput(Reason.MALFORMED, f"bad responder certificate extensions: {exc}") from None
     values = {type(e.value): e.value for e in extensions}
     eku = values.get(x509.ExtendedKeyUsage)

@@ -32,6 +32,9 @@ member                        type                       meaning
 ``nonce``                     string or null             the request nonce echoed, base64url
 ============================  =========================  =====================================================
 
+``max_age`` is at most ten years (:data:`MAX_AGE_SECONDS`): no status is relied on for longer, and the bound
+keeps the time arithmetic in range.
+
 :func:`parse_platform_answer` reads that payload strictly (unknown or missing members are refused);
 :func:`judge_platform_answer` applies binding, freshness and status and fails closed.
 """
@@ -54,6 +57,8 @@ from keys.revocation.status import DEFAULT_SKEW, CertStatus, RevocationStatus, r
 from keys.x509.profile import Purpose
 
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
+#: The largest ``max_age`` an answer may state (ten years, in seconds).
+MAX_AGE_SECONDS = 10 * 366 * 24 * 3600
 _RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 _MEMBERS = frozenset(
     {"operator", "certificate_sha256", "status", "checked_at", "next_update", "max_age", "revoked_at", "reason",
@@ -105,8 +110,8 @@ def parse_platform_answer(payload: Mapping[str, object], *, signature_verified: 
     max_age = payload["max_age"]
     if not isinstance(status, str) or status not in PlatformStatus.__members__.values():
         raise MalformedInput(Reason.MALFORMED, "platform answer status is not good, revoked or unknown")
-    if max_age is not None and (type(max_age) is not int or max_age < 0):
-        raise MalformedInput(Reason.MALFORMED, "platform answer max_age is not a non-negative integer")
+    if max_age is not None and (type(max_age) is not int or not 0 <= max_age <= MAX_AGE_SECONDS):
+        raise MalformedInput(Reason.MALFORMED, f"platform answer max_age is not an integer from 0 to {MAX_AGE_SECONDS}")
     try:
         reason_flag = x509.ReasonFlags(reason) if reason is not None else None
     except ValueError:
@@ -161,7 +166,7 @@ def judge_platform_answer(
     if not deadlines:
         raise RevocationUnavailable(Reason.STALE_REVOCATION_DATA, "platform answer states no freshness limit")
     expires = min(deadlines)
-    if at > expires + skew:
+    if at - skew > expires:  # not expires + skew: a nextUpdate of 9999-12-31 would overflow
         raise RevocationUnavailable(Reason.STALE_REVOCATION_DATA, f"platform answer expired {expires:{_ISO}}")
     if answer.status is PlatformStatus.GOOD:
         return RevocationStatus(CertStatus.GOOD, "platform", answer.checked_at, expires)

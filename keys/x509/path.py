@@ -94,6 +94,21 @@ def validate_path(
     """Validate ``leaf`` for ``profile`` at time ``at`` against ``trust``; raise on any failure."""
     if at.tzinfo is None:
         raise ValueError("at must be timezone-aware")
+    try:
+        return _validate_path(leaf, profile, trust, at, intermediates, server_name, limits)
+    except strict.LAZY_DECODING_ERRORS as exc:  # cryptography decodes names, keys and extensions lazily
+        raise MalformedInput(Reason.MALFORMED, f"malformed certificate: {_clean(str(exc))}") from None
+
+
+def _validate_path(
+    leaf: x509.Certificate | bytes,
+    profile: Profile,
+    trust: TrustStore,
+    at: dt.datetime,
+    intermediates: Sequence[x509.Certificate | bytes],
+    server_name: str | None,
+    limits: Limits,
+) -> ValidatedPath:
     # 1. limits and parsing
     if len(intermediates) + 1 > limits.chain_length:
         raise LimitExceeded(Reason.TOO_LARGE, f"chain of {len(intermediates) + 1}, limit {limits.chain_length}")
@@ -192,7 +207,7 @@ def _extension(cert: x509.Certificate, cls: type[_E]) -> x509.Extension[_E] | No
         return cert.extensions.get_extension_for_class(cls)
     except x509.ExtensionNotFound:
         return None
-    except (ValueError, x509.DuplicateExtension) as exc:
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
         raise MalformedInput(Reason.MALFORMED, f"bad extensions: {exc}") from None
 
 

@@ -30,6 +30,13 @@ _MUST_BE_CRITICAL: dict[type[x509.ExtensionType], str] = {
 
 
 
+#: What cryptography raises when it meets a malformed name, key or extension that it decodes lazily (on first
+#: access, long after loading). TypeError: a name attribute of a string type its OID does not allow.
+LAZY_DECODING_ERRORS = (
+    ValueError, TypeError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType
+)
+
+
 def check_certificate(cert: x509.Certificate, *, is_leaf: bool, is_anchor: bool = False) -> None:
     """Run every structural check on ``cert``: a leaf when ``is_leaf``, the path's trust anchor when
     ``is_anchor``, else an intermediate CA."""
@@ -48,7 +55,7 @@ def check_extensions(cert: x509.Certificate) -> None:
     requires authorityCertIssuer and authorityCertSerialNumber to appear together)."""
     try:
         cert.extensions  # noqa: B018 -- parsing the extensions raises on duplicates and bad encodings
-    except (ValueError, TypeError, x509.DuplicateExtension) as exc:
+    except (ValueError, TypeError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
         raise MalformedInput(Reason.MALFORMED, f"bad extensions: {exc}") from None
 
 

@@ -486,3 +486,41 @@ def test_no_pin_in_any_agent_log_line(slot: Slot, fresh_profile: CardProfile, la
     for secret in (AUTH_PIN, WRONG_PIN, SIGN_PASSWORD):
         for form in forms(secret):
             assert form not in text, form
+
+
+def test_deeply_nested_json_body_is_a_bad_request() -> None:
+    """Found by fuzzing (tests/fuzz seed agent_http/regress-deep-json): a body nesting deeper than Python's
+    recursion limit made json.loads raise RecursionError, which dropped the connection without an answer; it is
+    400 bad_request like any other bad body. (An in-process agent; no card is needed.)"""
+    import httpx as _httpx
+
+    from cardreader.agent.pinpad import PinPad
+    from cardreader.agent.server import Agent, AgentConfig, AgentServer
+    from cardreader.login import Provider
+
+    issuer = "https://id.example.jp"
+    provider = Provider(issuer, test_mode=True,
+                        transport=_httpx.MockTransport(lambda _: _httpx.Response(400, json={"error": "x"})))
+    server = AgentServer(Agent(AgentConfig(issuer, port=0), provider, PinPad(timeout=0.1)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1/login"
+        answer = _httpx.post(url, content=b"[" * 3000, headers={"Origin": issuer, "Content-Type": "application/json"})
+        assert answer.status_code == 400
+        assert answer.json()["reason"] == "bad_request"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_provider_answer_nested_deeper_than_the_stack_is_a_bad_answer() -> None:
+    """Found by the fuzz seed provider_answer/regress-deep-json: httpx's json() raised RecursionError past the
+    agent's ``except ValueError``; a too-deep answer is a LoginError like any other answer that is not JSON."""
+    import httpx as _httpx
+
+    from cardreader.login import LoginError, Provider, Ticket
+
+    provider = Provider("https://id.example.jp", test_mode=True,
+                        transport=_httpx.MockTransport(lambda _: _httpx.Response(200, content=b"[" * 3000)))
+    with pytest.raises(LoginError):
+        provider.challenge(Ticket.token("A" * 43))

@@ -232,3 +232,19 @@ def test_type_metadata_integrity_is_stable() -> None:
     first = type_metadata_bytes(AGE, ISSUER)
     assert integrity(first) == integrity(type_metadata_bytes(AGE, ISSUER))
     assert json.loads(first)["vct"] == f"{ISSUER}/vct/jp-age"
+
+
+def test_offer_nested_deeper_than_the_stack_is_a_bad_offer() -> None:
+    """Found by the fuzz seed credential_offer/regress-deep-json: json.loads raised RecursionError."""
+    with pytest.raises(IssuanceError, match="not JSON"):
+        parse_offer_link("openid-credential-offer://?credential_offer=" + "[" * 3000)
+
+
+def test_offer_link_or_issuer_that_urlsplit_refuses_is_a_bad_offer() -> None:
+    """Found by fuzzing (seeds credential_offer/regress-ipv6-*): urlsplit's ValueError ("Invalid IPv6 URL")
+    escaped from the link itself and from a credential_offer_uri or credential_issuer with an unclosed bracket."""
+    offer = json.dumps({"credential_issuer": "https://[", "credential_configuration_ids": ["age"]})
+    for link in ("http://[", "openid-credential-offer://?credential_offer_uri=https%3A%2F%2F%5B",
+                 "openid-credential-offer://?credential_offer=" + offer):
+        with pytest.raises(IssuanceError):
+            parse_offer_link(link)

@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt as pyjwt
 import pytest
@@ -278,3 +279,29 @@ def test_only_requested_claims_are_returned_and_optional_sets() -> None:
     bare = HeldSdJwt.parse(issued).present([("age_equal_or_over", "20")])
     assert _verify(holder, {"age": [bare]}, unbound, request)["age"][0]["key_binding"] is False
     assert _verify(holder, {"age": [over]}, unbound, request)["age"][0]["key_binding"] is True
+
+
+def test_wallet_refuses_a_request_whose_dcql_query_is_not_json() -> None:
+    """Found by the fuzz seeds wallet_request/regress-*: the wallet's json.loads of a by-value ``dcql_query``
+    raised JSONDecodeError or RecursionError instead of WalletError."""
+    import httpx
+
+    from credentials.wallet.http import WalletError
+    from credentials.wallet.presentation import read_request
+
+    offline = httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(404)))
+    for query in ('{"credentials": [', "[" * 3000):
+        url = "openid4vp://?" + urlencode({"client_id": "redirect_uri:https://v.example/r", "dcql_query": query})
+        with pytest.raises(WalletError, match="dcql_query"):
+            read_request(url, http=offline)
+
+
+def test_wallet_refuses_a_request_url_that_urlsplit_refuses() -> None:
+    """Found by fuzzing (seed wallet_request/regress-ipv6): urlsplit's ValueError escaped read_request."""
+    import httpx
+
+    from credentials.wallet.http import WalletError
+    from credentials.wallet.presentation import read_request
+
+    with pytest.raises(WalletError, match="not a URL"):
+        read_request("openid4vp://[", http=httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(404))))

@@ -365,3 +365,36 @@ def test_limbo_has_the_eight_crl_cases() -> None:
     assert len(_limbo_crl_cases()) == 8
     assert {c["id"] for c in _limbo_crl_cases() if c["expected_result"] == "FAILURE"} == set(LIMBO_REASONS)
 
+
+
+def test_issuer_name_of_an_unknown_string_tag_is_malformed(card: CardMaterial, root: Root) -> None:
+    """Found by fuzzing (tests/fuzz, seed crl/regress-issuer-tag): the issuer name is decoded lazily; a string
+    of an unknown tag there is MALFORMED, not a ValueError."""
+    crl = issue_crl(root, [], this_update=NOW - dt.timedelta(hours=1), next_update=NOW + dt.timedelta(days=1),
+                    crl_number=1)
+    broken = crl.replace(b"\x06\x03\x55\x04\x0a\x0c", b"\x06\x03\x55\x04\x0a\x0d", 1)
+    assert broken != crl
+    with pytest.raises(MalformedInput) as info:
+        load_crl(broken, issuer=root.certificate, at=NOW)
+    assert info.value.reason is Reason.MALFORMED
+
+
+def test_crl_of_an_unknown_version_is_malformed(root: Root) -> None:
+    """Found by fuzzing (atheris, seed crl/regress-version): cryptography raises InvalidVersion, which is not a
+    ValueError, for a CRL version other than v1/v2."""
+    crl = issue_crl(root, [], this_update=NOW - dt.timedelta(hours=1), next_update=NOW + dt.timedelta(days=1),
+                    crl_number=1)
+    broken = crl.replace(b"\x02\x01\x01", b"\x02\x01\x2b", 1)  # TBSCertList.version v2 (1) -> 43
+    assert broken != crl
+    with pytest.raises(MalformedInput):
+        load_crl(broken, issuer=root.certificate, at=NOW)
+
+
+def test_issuer_attribute_of_bit_string_type_is_malformed(root: Root) -> None:
+    """Found by atheris (seed crl/regress-bitstring-name): cryptography raises TypeError reading such a name."""
+    crl = issue_crl(root, [], this_update=NOW - dt.timedelta(hours=1), next_update=NOW + dt.timedelta(days=1),
+                    crl_number=1)
+    broken = crl.replace(b"\x06\x03\x55\x04\x0a\x0c\x09JPKI-TEST", b"\x06\x03\x55\x04\x0a\x03\x09\x00PKI-TEST", 1)
+    assert broken != crl
+    with pytest.raises(MalformedInput):
+        load_crl(broken, issuer=root.certificate, at=NOW)

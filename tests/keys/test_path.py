@@ -15,6 +15,7 @@ from keys.limits import Limits
 from keys.testpki import CardMaterial, TestPki
 from keys.testpki.hierarchy import HolderFacts
 from keys.trust import TrustStore
+from keys.x509 import strict
 from keys.x509.path import validate_path
 from keys.x509.profile import AUTH_POLICY_OID, JPKI_AUTH, JPKI_SIGN, SIGN_POLICY_OID, TEST_SIGN_POLICY_OID, Purpose
 
@@ -270,3 +271,39 @@ def test_roca_fingerprinted_card_key_is_refused(build_leaf: LeafBuilder, test_st
     with pytest.raises(UntrustedCertificate, match="ROCA") as exc:
         validate_path(leaf, profile=JPKI_AUTH, trust=test_store, at=NOW)
     assert _reason(exc) is Reason.WEAK_KEY
+
+
+def test_lazily_decoded_garbage_is_malformed_input(card: CardMaterial, test_store: TrustStore) -> None:
+    """Found by fuzzing (tests/fuzz, seeds x509_path/regress-*): cryptography loads a certificate whose issuer
+    holds a string of an unknown tag, or whose key OID swallowed its parameters, and fails only when the name or
+    key is read; that failure is MALFORMED, not a ValueError or UnsupportedAlgorithm."""
+    leaf = der(card.auth_certificate)
+    rsa_oid_and_null = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01\x05\x00"
+    for broken in (leaf.replace(b"\x06\x03\x55\x04\x0a\x0c", b"\x06\x03\x55\x04\x0a\x0d", 1),
+                   leaf.replace(rsa_oid_and_null, b"\x06\x0b" + rsa_oid_and_null[2:], 1)):
+        assert broken != leaf
+        with pytest.raises(MalformedInput) as info:
+            validate_path(broken, profile=JPKI_AUTH, trust=test_store, at=NOW)
+        assert info.value.reason is Reason.MALFORMED
+
+
+def test_unsupported_general_name_type_is_malformed_input(card: CardMaterial, test_store: TrustStore) -> None:
+    """Found by atheris (seed x509_path/regress-x400-name): an x400Address in issuerAltName makes cryptography
+    raise UnsupportedGeneralNameType (not a ValueError) when the extensions are read."""
+    leaf = der(card.auth_certificate)
+    at = leaf.index(b"\xa4", leaf.index(b"\x06\x03\x55\x1d\x12"))  # issuerAltName's directoryName [4]
+    broken = leaf[:at] + b"\xa3" + leaf[at + 1 :]  # -> x400Address [3]
+    with pytest.raises(MalformedInput):
+        validate_path(broken, profile=JPKI_AUTH, trust=test_store, at=NOW)
+    with pytest.raises(MalformedInput):
+        strict.check_certificate(x509.load_der_x509_certificate(broken), is_leaf=True)
+
+
+def test_name_attribute_of_bit_string_type_is_malformed_input(card: CardMaterial, test_store: TrustStore) -> None:
+    """Found by atheris (seed x509_path/regress-bitstring-name): an issuer attribute typed BIT STRING (allowed only
+    for x500UniqueIdentifier) makes cryptography raise TypeError when the name is read."""
+    leaf = der(card.auth_certificate)
+    broken = leaf.replace(b"\x06\x03\x55\x04\x0a\x0c\x09JPKI-TEST", b"\x06\x03\x55\x04\x0a\x03\x09\x00PKI-TEST", 1)
+    assert broken != leaf
+    with pytest.raises(MalformedInput):
+        validate_path(broken, profile=JPKI_AUTH, trust=test_store, at=NOW)

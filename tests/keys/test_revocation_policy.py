@@ -254,6 +254,8 @@ def test_payload_is_read_under_the_json_contract(card: CardMaterial) -> None:
         {"max_age": -1},
         {"max_age": True},
         {"max_age": "600"},
+        {"max_age": 10**80},  # found by fuzzing (atheris): OverflowError in timedelta
+        {"max_age": 10**12},  # would overflow checked_at + max_age
         {"checked_at": "2026-11-22T11:59:00+09:00"},
         {"checked_at": None},
         {"checked_at": "2026-02-30T00:00:00Z"},
@@ -273,3 +275,11 @@ def test_payload_missing_a_member_is_malformed(card: CardMaterial) -> None:
     del payload["nonce"]
     with pytest.raises(MalformedInput):
         parse_platform_answer(payload, signature_verified=True)
+
+
+def test_answer_expiring_at_the_end_of_time_is_judged_without_overflow(card: CardMaterial) -> None:
+    """Found by fuzzing (seed platform_answer/regress-end-of-time): a nextUpdate of 9999-12-31T23:59:59Z as the
+    only limit made ``expires + skew`` overflow; the answer is simply fresh."""
+    answer = _answer(card, max_age=None, next_update=dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC))
+    status = judge_platform_answer(answer, certificate=card.auth_certificate, at=NOW, max_age=None)
+    assert status.status is CertStatus.GOOD

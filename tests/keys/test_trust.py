@@ -138,3 +138,16 @@ def test_pem_bundle_directory(pki: TestPki, tmp_path: Path) -> None:
     bundle = b"".join(r.certificate.public_bytes(serialization.Encoding.PEM) for r in pki.roots())
     (tmp_path / "bundle.pem").write_bytes(bundle)
     assert len(load_trust_directory(tmp_path, allow_test_roots=True).anchors) == 6
+
+
+def test_certificate_of_an_unknown_version_is_malformed(pki: TestPki) -> None:
+    """Found by fuzzing (seed x509_path/regress-version): cryptography raises InvalidVersion, which is not a
+    ValueError, for a certificate version other than v1/v3; parse_certificate makes it MalformedInput."""
+    from keys.errors import MalformedInput
+    from keys.trust import parse_certificate
+
+    cert = pki.roots()[0].certificate.public_bytes(serialization.Encoding.DER)
+    broken = cert.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x2b", 1)  # version v3 (2) -> 43
+    assert broken != cert
+    with pytest.raises(MalformedInput):
+        parse_certificate(broken)
