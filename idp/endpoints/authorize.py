@@ -29,7 +29,7 @@ from litestar.response import Redirect
 from idp.clients import Client
 from idp.errors import InvalidRequest, OAuthError
 from idp.metrics import Metrics
-from idp.oauth import consent, request_object
+from idp.oauth import consent, request_object, verified_claims
 from idp.oauth.authorization_request import (
     MAX_REQUEST_OCTETS,
     PROMPTS,
@@ -79,7 +79,7 @@ def feature_metadata(settings: Settings) -> dict[str, Any]:
             "request_parameter_supported": True, "request_uri_parameter_supported": False,
             "prompt_values_supported": list(PROMPTS),
             "ui_locales_supported": ["ja", "en"], "authorization_response_iss_parameter_supported": True,
-            **request_object.feature_metadata(settings), **_details_types()}
+            **request_object.feature_metadata(settings), **_details_types(), **verified_claims.metadata()}
 
 
 def _details_types() -> dict[str, Any]:

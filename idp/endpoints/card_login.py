@@ -49,8 +49,10 @@ Errors are ``{"error", "message", "message_ja"}`` (messages for the person at th
 
 What is kept: the login's state and, once verified, the login result (account id, acr, amr, claims from the
 signing certificate, auth time, the certificate's SHA-256 and revocation status and, when the request asks for
-credentials, the ``credential_source`` of :func:`idp.vci.grant.credential_source`) until the browser collects it;
-never the certificate itself, its serial, the signature or the PIN. Logs carry the event, the key and the reason only.
+credentials, the ``credential_source`` of :func:`idp.vci.grant.credential_source`; when it asks for
+``verified_claims``, the signing certificate's issuer DN and serial number and the revocation answer's reference,
+:mod:`idp.login.assurance`) until the browser collects it; never the certificate itself, the signature or the PIN.
+Logs carry the event, the key and the reason only.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect
 
+from idp.login.assurance import signature_evidence
 from idp.login.audit import revocation_fields
 from idp.login.authenticator import ACRS, AMR, page_headers
 from idp.login.claims import claims_from_facts
@@ -73,6 +76,7 @@ from idp.login.store import CardLogin, CardLogins, interaction_binding
 from idp.login.verifier import NotConfigured, verifier_for
 from idp.oauth.authenticator import LoginResult, complete_login
 from idp.oauth.interaction import INTERACTION_COOKIE, browser_interaction, interaction_path
+from idp.oauth.verified_claims import VERIFIED_CLAIMS
 from idp.runtime import Services, utcnow
 from idp.storage.audit import digest_ref, record
 from idp.vci.grant import credential_source
@@ -88,6 +92,7 @@ from keys.errors import (
     VerificationError,
 )
 from keys.jose.b64 import b64url_decode_loose, b64url_encode
+from keys.x509.profile import Purpose
 from servicekit.http import openapi as doc
 from servicekit.http.bodies import BodyError, read_json
 
@@ -240,6 +245,9 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
     except Refusal as refusal:
         return refusal.response()
     claims = claims_from_facts(verified.facts, now) if verified.facts is not None else {}
+    revocation = revocation_fields(services.settings, verifier, certificate, verified.revocation, now)
+    if login.payload.get("assurance") and verified.key is Purpose.SIGN:  # idp.oauth.verified_claims
+        claims[VERIFIED_CLAIMS] = signature_evidence(certificate, revocation, signed_at=issued_at, verified_at=now)
     source = None
     vci = issuer_of(services)
     if login.payload.get("credentials") and verified.facts is not None and vci is not None:
@@ -258,7 +266,7 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
                                             "revocation": verified.revocation.source})
     await record(services, "card_login", now, outcome="success", key=verified.key.value, account=verified.account_id,
                  certificate_ref=verified.certificate_sha256, client_id=login.payload.get("client_name"),
-                 **revocation_fields(services.settings, verifier, certificate, verified.revocation, now))
+                 **revocation)
     return Response({"status": "verified"}, headers=_NO_STORE, media_type="application/json")
 
 

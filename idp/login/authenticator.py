@@ -24,6 +24,7 @@ from idp.login.page import content_security_policy, login_page
 from idp.login.store import CardLogins, show_code
 from idp.oauth.authorization_request import AuthorizationRequest
 from idp.oauth.interaction import Interaction, personal_claims_requested
+from idp.oauth.verified_claims import VERIFIED_CLAIMS
 from idp.runtime import Services, utcnow
 from idp.web.pages import redirect_source, request_language
 from keys.x509.profile import Purpose
@@ -41,6 +42,11 @@ def required_key(request: AuthorizationRequest) -> Purpose:
     if ACR_SIGN in request.acr_values or personal_claims_requested(request):
         return Purpose.SIGN
     return Purpose.AUTH
+
+
+def assurance_requested(request: AuthorizationRequest) -> bool:
+    """Whether the request asks for ``verified_claims`` (idp.oauth.verified_claims) anywhere."""
+    return any(VERIFIED_CLAIMS in members for members in request.requested_claims().values())
 
 
 def page_headers(services: Services, redirect_uri: str | None = None) -> dict[str, str]:
@@ -68,7 +74,8 @@ class CardAuthenticator:
         expires_at = min(interaction.expires_at, now + dt.timedelta(seconds=options.login_ttl))
         opened = await CardLogins(services.objects).open(interaction.uid, key=key, client_name=interaction.client_id,
                                                          expires_at=expires_at, now=now,
-                                                         credentials=bool(interaction.request.credential_requests))
+                                                         credentials=bool(interaction.request.credential_requests),
+                                                         assurance=assurance_requested(interaction.request))
         html = login_page(uid=interaction.uid, issuer=services.settings.issuer, client_name=interaction.client_id,
                           key=key, token=opened.token, code=opened.code, shown_code=show_code(opened.code),
                           agent_url=options.agent_url, lang=request_language(request, interaction.request.ui_locales))
@@ -76,4 +83,5 @@ class CardAuthenticator:
                         headers=page_headers(services, interaction.request.redirect_uri))
 
 
-__all__ = ["ACRS", "ACR_AUTH", "ACR_SIGN", "AMR", "CardAuthenticator", "page_headers", "required_key"]
+__all__ = ["ACRS", "ACR_AUTH", "ACR_SIGN", "AMR", "CardAuthenticator", "assurance_requested", "page_headers",
+           "required_key"]
