@@ -15,7 +15,7 @@ from idp.oauth.authenticator import authenticator_for
 from idp.oauth.authorization_request.details import (
     InvalidAuthorizationDetailsError,
     authorization_details_types,
-    check_types,
+    parse_details,
 )
 from idp.oauth.grants import find_grant, grant_types, register_grant
 from idp.oauth.plugins import Registry
@@ -61,9 +61,10 @@ def test_discovery_reads_the_registries(tmp_path: Path) -> None:
 
 
 def test_unregistered_authorization_details_types_are_refused() -> None:
-    check_types('[{"type": "openid_credential", "credential_configuration_id": "jp_age"}]')
+    assert parse_details('[{"type": "openid_credential", "credential_configuration_id": "jp_age"}]') == (
+        {"type": "openid_credential", "credential_configuration_id": "jp_age"},)
     with pytest.raises(InvalidAuthorizationDetailsError, match="supported: openid_credential"):
-        check_types([{"type": "payment_initiation"}])
+        parse_details([{"type": "payment_initiation"}])
 
 
 def test_authenticators_are_chosen_by_settings(tmp_path: Path) -> None:
