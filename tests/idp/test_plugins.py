@@ -57,13 +57,13 @@ def test_discovery_reads_the_registries(tmp_path: Path) -> None:
     metadata = provider_metadata(settings_for(tmp_path))
     assert metadata["grant_types_supported"] == list(grant_types())
     assert metadata["authorization_details_types_supported"] == list(authorization_details_types()) == [
-        "openid_credential"]
+        "openid_credential", "jpki_sign"]
 
 
 def test_unregistered_authorization_details_types_are_refused() -> None:
     assert parse_details('[{"type": "openid_credential", "credential_configuration_id": "jp_age"}]') == (
         {"type": "openid_credential", "credential_configuration_id": "jp_age"},)
-    with pytest.raises(InvalidAuthorizationDetailsError, match="supported: openid_credential"):
+    with pytest.raises(InvalidAuthorizationDetailsError, match="supported: openid_credential, jpki_sign"):
         parse_details([{"type": "payment_initiation"}])
 
 
