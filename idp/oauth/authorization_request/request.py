@@ -41,7 +41,9 @@ SCOPE_CLAIMS: Final[Mapping[str, tuple[str, ...]]] = {
     "birthdate": ("birthdate",),
     "gender": ("gender",),
 }
-SCOPES: Final = (OPENID, OFFLINE_ACCESS, *SCOPE_CLAIMS, *CREDENTIAL_SCOPES)
+#: ``sign``: a card signature over a registered sign transaction (the Digital Agency's scope; needs
+#: ``sign_transaction_id``: :mod:`idp.oauth.authorization_request.sign_transaction`).
+SCOPES: Final = (OPENID, OFFLINE_ACCESS, *SCOPE_CLAIMS, *CREDENTIAL_SCOPES, "sign")
 #: Claims set by the provider itself; requesting them never asks the person for anything.
 PROTOCOL_CLAIMS: Final = frozenset({"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "acr",
                                     "amr", "azp", "sid", "at_hash", "c_hash", "s_hash", "cnf"})

@@ -41,6 +41,7 @@ from idp.oauth.authorization_request.request import (
     SCOPES,
     AuthorizationRequest,
 )
+from idp.oauth.authorization_request.sign_transaction import JPKI_SIGN, transaction_details
 from idp.oauth.pkce import check_code_challenge
 from idp.oauth.scope import parse_scope
 
@@ -156,6 +157,9 @@ def _validate(client: Client, params: Parameters, target: ResponseTarget) -> Aut
     prompt = _prompt(params)
     details = _authorization_details(params)
     scope = _scope(params, prompt, details=bool(details))
+    if (transaction := transaction_details(params, scope)) and any(d.get("type") == JPKI_SIGN for d in details):
+        raise InvalidRequest("one signing request per authorization request: sign_transaction_id or jpki_sign")
+    details = (*details, *transaction)
     claims = _claims(params)
     if claims is not None and OPENID not in scope:
         raise InvalidRequest("the claims parameter needs scope openid (OIDC Core §5.5)")
