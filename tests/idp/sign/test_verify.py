@@ -92,7 +92,7 @@ def test_a_signing_time_outside_the_window_is_refused(signer: SoftwareCard) -> N
                                                                              "signing_time": 1}],
                                     [{"raw": "AA", "cms": "AA", "signing_time": "1"}]])
 def test_malformed_posts_are_refused(posted: object) -> None:
-    with pytest.raises(ValueError, match="document_signatures lists|a document signature is|base64url"):
+    with pytest.raises(ValueError, match=r"document_signatures lists|a document signature is|base64url"):
         parse_posted(posted, 1)
 
 
