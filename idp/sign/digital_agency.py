@@ -40,11 +40,16 @@ JWE key                                 the client's registered ``jwks`` key wit
 JWE payload                             ``{"signature": base64 PKCS#1 v1.5 over the   "signature and certificate"
                                         DigestInfo, "certificate": base64 DER}``
                                         (standard base64)
-errors (JSON, RFC 6749 §5.2 shape)      401 ``invalid_token`` / 403                   not published
-                                        ``insufficient_scope`` (RFC 6750 §3.1),
-                                        400 ``invalid_request``, 404
+errors of the API (JSON, RFC 6749       401 ``invalid_token`` / 403                   not published
+§5.2 shape)                             ``insufficient_scope`` (RFC 6750 §3.1),
+                                        400 ``invalid_request`` (body), 404
                                         ``invalid_request`` (no such result: unknown,
                                         expired, another person's, fetched already)
+errors of the authorization request     ``invalid_request`` to the redirect URI       not published
+                                        (RFC 6749 §4.1.2.1): another client's,
+                                        unknown, expired or replayed transaction
+                                        (one description for all), ``sign``
+                                        without the id or the id without ``sign``
 ======================================  ============================================  ==============================
 
 The certificate in the JWE is the signer's: the business needs it to verify the signature (or hands it to a
