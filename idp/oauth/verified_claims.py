@@ -173,9 +173,10 @@ def _matches(constraint: object, actual: object, now: dt.datetime) -> bool:
     if "values" in constraint and actual not in constraint["values"]:
         return False
     if constraint.get("max_age") is not None:
-        if not isinstance(actual, str):
+        try:
+            elapsed = now - dt.datetime.fromisoformat(str(actual))
+        except ValueError:  # max_age on something that is not a time: not met
             return False
-        elapsed = now - dt.datetime.fromisoformat(actual)
         return elapsed.total_seconds() <= int(constraint["max_age"])
     return True
 

@@ -111,6 +111,11 @@ def test_the_metadata_names_what_is_answered() -> None:
                                             {"type": {"value": "electronic_signature"}}]}, True),  # ORed
     ({"trust_framework": None, "evidence": [{"type": {"value": "electronic_signature"},
                                              "issuer": {"value": "CN=Another CA"}}]}, False),
+    ({"trust_framework": None, "evidence": [{"type": {"value": "electronic_signature"},
+                                             "created_at": {"max_age": 10}}]}, True),
+    ({"trust_framework": None, "evidence": [{"type": {"value": "electronic_signature"},
+                                             "created_at": {"max_age": 9}}]}, False),
+    ({"trust_framework": {"max_age": 60}}, False),  # max_age on something that is not a time
 ])
 def test_a_constraint_under_verification_not_met_omits_the_whole_element(verification: dict[str, Any],
                                                                           kept: bool) -> None:
@@ -205,3 +210,31 @@ def test_nothing_unrequested_or_unapproved_is_released(approved: set[str], asked
     if element is not None:
         valid_answer(element)
         assert set(element["claims"]) <= approved & asked & set(CLAIMS_IN_VERIFIED_CLAIMS)
+
+
+_LEAF = st.one_of(st.none(), st.booleans(), st.integers(-1, 10**9),
+                  st.sampled_from(["jp_aml", "de_aml", "electronic_signature", "2026-12-07T12:00:00Z", ISSUER, ""]))
+_CONSTRAINT = st.one_of(st.none(), st.fixed_dictionaries({}, optional={
+    "value": _LEAF, "values": st.lists(_LEAF, max_size=2), "max_age": st.integers(-1, 10**6),
+    "essential": st.booleans()}))
+_NAMES = st.sampled_from(["trust_framework", "time", "assurance_level", "type", "issuer", "serial_number",
+                          "created_at", "revocation", "signature_type"])
+_MEMBERS = st.dictionaries(_NAMES, _CONSTRAINT, max_size=3)
+_VERIFICATION = st.builds(lambda members, evidence: {**members, **({} if evidence is None else {"evidence": evidence})},
+                          _MEMBERS, st.none() | st.lists(_MEMBERS, max_size=2))
+_ELEMENT = st.builds(lambda verification, claims: {"verification": verification, "claims": claims}, _VERIFICATION,
+                     st.dictionaries(st.sampled_from([*CLAIMS_IN_VERIFIED_CLAIMS, "given_name"]), _CONSTRAINT,
+                                     max_size=3))
+
+
+@given(member=_ELEMENT | st.lists(_ELEMENT, max_size=2), approved=st.sets(st.sampled_from(sorted(ALL))))
+def test_whatever_the_parser_accepts_is_answered_validly_or_not_at_all(member: Any, approved: set[str]) -> None:
+    try:
+        parsed = parse_claims(json.dumps({"userinfo": {"verified_claims": member}}))
+    except InvalidRequest:
+        return
+    released = answer(parsed["userinfo"]["verified_claims"].query, SOURCE, AVAILABLE, approved, NOW)
+    if released is not None:
+        valid_answer(released)
+        elements = released if isinstance(released, list) else [released]
+        assert all(set(e["claims"]) <= approved for e in elements)
