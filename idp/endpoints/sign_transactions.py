@@ -6,7 +6,8 @@ RFC 9449 §7: the one access guard of :mod:`idp.oauth.access`).
 ``insufficient_scope``); the JSON body names one digest or DigestInfo; 201 ``{"sign_transaction_id"}``.
 ``GET …/result``: the access token of the grant that signed transaction ``{id}`` (authorization request with scope
 ``sign`` and that ``sign_transaction_id``); 200 ``application/jose``, the JWE, once. Any other token, a second fetch,
-an unknown or expired transaction: 404 ``invalid_request``, the same answer (no oracle).
+an unknown or expired transaction: 403 ``insufficient_scope`` (RFC 6750 §3.1), the same answer (no oracle), as
+``GET /sign/results`` answers. Each fetch or refusal is an audit event ``signing_results``.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from litestar.params import FromPath
 
 from idp.errors import InsufficientScope, InvalidRequest, OAuthError
 from idp.metrics import Metrics
-from idp.oauth.access import GUARD_PARAMETERS, GUARD_RESPONSES, AccessPolicy, Refused, guard
+from idp.oauth.access import GUARD_PARAMETERS, GUARD_RESPONSES, AccessPolicy, Refused, challenge, guard
 from idp.oauth.tokens import AccessToken
 from idp.runtime import Services, utcnow
 from idp.sign import digital_agency as da
 from idp.sign.details import signing_request_of
 from idp.sign.requests import SigningRequests
+from idp.storage.audit import digest_ref, record
 from idp.web.forms import AnyRequest
 from idp.web.responses import NO_STORE, error_response
 from servicekit.http import bodies
@@ -75,13 +77,23 @@ async def result(transaction_id: FromPath[str], request: AnyRequest, services: N
         access = await guard(request, services, metrics, AccessPolicy(path, check=_person_token))
     except Refused as refused:
         return refused.response
-    gone = da.ResultNotFound("no result for this access token: unknown, expired, or fetched already")
-    if signing_request_of(access.grant) != transaction_id:
-        return error_response(gone, metrics)
-    taken = await SigningRequests(services.objects).take_results(transaction_id, now=utcnow())
-    if taken is None or taken.request.client_id != access.client_id:
-        return error_response(gone, metrics)
+    now, taken = utcnow(), None
+    if signing_request_of(access.grant) == transaction_id:
+        taken = await SigningRequests(services.objects).take_results(transaction_id, now=now)
+    fetched = taken is not None and taken.request.client_id == access.client_id
+    await record(services, "signing_results", now, outcome="fetched" if fetched else "refused",
+                 client_id=access.client_id, request_ref=digest_ref(transaction_id))
+    if taken is None or not fetched:
+        return _refused(request, services, metrics, InsufficientScope(
+            "no result for this access token: another transaction's, expired, or fetched already"))
     return Response(da.sealed_result(taken.results, access.client), headers=NO_STORE, media_type=da.MEDIA_TYPE)
+
+
+def _refused(request: AnyRequest, services: Services, metrics: Metrics, exc: InsufficientScope) -> Response[Any]:
+    """RFC 6750 §3.1 ``insufficient_scope`` (403) with the challenge of the scheme the token came with."""
+    dpop_used = request.headers.get("authorization", "").lower().startswith("dpop ")
+    return error_response(exc, metrics, status=403, headers={
+        "WWW-Authenticate": challenge("DPoP" if dpop_used else "Bearer", services.settings, exc)})
 
 
 OPENAPI: Final = {
@@ -97,8 +109,6 @@ OPENAPI: Final = {
         parameters=GUARD_PARAMETERS,
         responses=doc.responses(
             doc.answer((200,), "the signature and certificate as a JWE (compact)", {da.MEDIA_TYPE: {"type": "string"}}),
-            doc.oauth_error(404, description="invalid_request: no result for this token (unknown, expired, another "
-                                             "person's, or fetched already)"),
             GUARD_RESPONSES))},
 }
 

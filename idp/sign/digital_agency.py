@@ -42,8 +42,9 @@ JWE payload                             ``{"signature": base64 PKCS#1 v1.5 over 
                                         (standard base64)
 errors of the API (JSON, RFC 6749       401 ``invalid_token`` / 403                   not published
 §5.2 shape)                             ``insufficient_scope`` (RFC 6750 §3.1),
-                                        400 ``invalid_request`` (body), 404
-                                        ``invalid_request`` (no such result: unknown,
+                                        400 ``invalid_request`` (body); for the
+                                        result, 403 ``insufficient_scope`` also
+                                        when there is none for the token (unknown,
                                         expired, another person's, fetched already)
 errors of the authorization request     ``invalid_request`` to the redirect URI       not published
                                         (RFC 6749 §4.1.2.1): another client's,
@@ -69,7 +70,7 @@ from joserfc import jwe
 from joserfc.jwk import ECKey, RSAKey
 
 from idp.clients import Client
-from idp.errors import InvalidRequest, OAuthError
+from idp.errors import InvalidRequest
 from idp.oauth.authorization_request import AuthorizationRequest
 from idp.oauth.authorization_request.details import InvalidAuthorizationDetailsError
 from idp.oauth.authorization_request.sign_transaction import JPKI_SIGN, SIGN_SCOPE, transaction_of
@@ -165,13 +166,6 @@ def sealed_result(results: SigningResults, client: Client) -> str:
                                registry=jwe.JWERegistry(algorithms=[alg, ENC]))
 
 
-class ResultNotFound(OAuthError):
-    """No result for this token: unknown, expired, another person's, or fetched already (404)."""
-
-    error = "invalid_request"
-    status_code = 404
-
-
 __all__ = ["ALGORITHMS", "DEFAULT_LABEL", "DIGEST", "DIGEST_INFO", "ENC", "LABEL", "MEDIA_TYPE", "PATH", "RESULT_PATH",
-           "SCOPE", "TRANSACTION_ID", "NoEncryptionKey", "ResultNotFound", "bind_transaction",
+           "SCOPE", "TRANSACTION_ID", "NoEncryptionKey", "bind_transaction",
            "create_transaction", "encryption_key", "sealed_result"]

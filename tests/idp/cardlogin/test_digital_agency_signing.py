@@ -117,7 +117,7 @@ def test_a_sign_transaction_through_the_card(context: Any, provider: Provider, a
     recovered = public.recover_data_from_signature(base64.b64decode(payload["signature"]), padding.PKCS1v15(), None)
     assert recovered == encode_digest_info(HashAlgorithm.SHA256, digest)
     again = httpx.get(result, headers=person)
-    assert (again.status_code, again.json()["error"]) == (404, "invalid_request")  # once
+    assert (again.status_code, again.json()["error"]) == (403, "insufficient_scope")  # once
 
     id_token = jwt.decode(tokens.json()["id_token"], options={"verify_signature": False})
     evidence = valid_answer(id_token["verified_claims"])["verification"]["evidence"]

@@ -241,7 +241,9 @@ def test_the_result_is_a_jwe_to_the_client_fetched_once_with_the_persons_token(a
     transaction, token = _signed(api, rp, certificate, raw)
     other_transaction, other_token = _signed(api, rp, certificate, raw)
     # another person's token (a grant that signed another transaction): nothing, and this result stays
-    _error(api.result(transaction, other_token), 404, "invalid_request")
+    refused = api.result(transaction, other_token)
+    _error(refused, 403, "insufficient_scope")
+    assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]  # RFC 6750 §3
     _error(api.result(transaction, api.client_token(rp)), 403, "insufficient_scope")
     assert api.result(transaction, None).status_code == 401
 
@@ -256,5 +258,5 @@ def test_the_result_is_a_jwe_to_the_client_fetched_once_with_the_persons_token(a
     assert (header["alg"], header["enc"], header["kid"]) == ("ECDH-ES", "A256GCM", "da-rp-enc")
     assert json.loads(opened.payload) == {"signature": base64.b64encode(raw).decode(),
                                           "certificate": base64.b64encode(certificate).decode()}
-    _error(api.result(transaction, token), 404, "invalid_request")  # once
+    _error(api.result(transaction, token), 403, "insufficient_scope")  # once
     assert api.result(other_transaction, other_token).status_code == 200
