@@ -4,9 +4,10 @@ The challenge of a signing login lists ``documents`` (:mod:`idp.sign.card`): ``{
 "digest", "profile", "raw_digest_info"}``. The agent accepts them only if each is well-formed: an allow-listed
 hash algorithm (:mod:`keys.cms.digest_info`), a digest of its length, a ``raw_digest_info`` in strict DER that
 carries exactly that algorithm and digest (so what the card signs is what the person is shown), a profile it knows,
-a label of at most :data:`MAX_LABEL_CHARS` printable characters; at most :data:`MAX_DOCUMENTS` documents, and only
-for the signing key. It shows every label with its digest in grouped hex (:func:`grouped_hex`) and, after one
-signing-password entry, the card signs (:func:`digest_infos`), in one session:
+a label that may be shown (:func:`keys.cms.display.displayable_label`); at most :data:`MAX_DOCUMENTS` documents,
+and only for the signing key. It shows every label with its digest in grouped hex
+(:func:`keys.cms.display.grouped_hex`) and, after one signing-password entry, the card signs
+(:func:`digest_infos`), in one session:
 
 1. the login message (:mod:`keys.cardlogin`);
 2. per document, its raw DigestInfo, then ``DigestInfo(H(signedAttrs))`` over signed attributes the agent builds
@@ -19,18 +20,16 @@ Nothing else: the agent signs no digest that is not one of the shown documents. 
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from keys.cms.digest_info import HashAlgorithm, check_digest, hash_algorithm_by_name, parse_digest_info
+from keys.cms.display import displayable_label, grouped_hex
 from keys.cms.signed_attributes import Profile, build_signed_attributes, to_be_signed_digest_info
 from keys.jose.b64 import b64url_decode_loose, b64url_encode
 
 MAX_DOCUMENTS: Final = 10
-MAX_LABEL_CHARS: Final = 100
-_REFUSED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +48,6 @@ class SignDocument:
                 "digest": grouped_hex(self.digest)}
 
 
-def grouped_hex(digest: bytes) -> str:
-    """Upper-case hex in groups of four, as the provider's consent page shows it."""
-    text = digest.hex().upper()
-    return " ".join(text[i:i + 4] for i in range(0, len(text), 4))
-
-
 def _bytes(value: object) -> bytes:
     if not isinstance(value, str):
         raise TypeError("expected base64url")
@@ -66,8 +59,7 @@ def _document(item: object) -> SignDocument:
                                                        "raw_digest_info"}:
         raise ValueError("a document is {label, hash_algorithm, digest, profile, raw_digest_info}")
     label = item["label"]
-    if (not isinstance(label, str) or not 0 < len(label) <= MAX_LABEL_CHARS
-            or any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in label)):
+    if not isinstance(label, str) or not displayable_label(label):
         raise ValueError("a document label is 1-100 printable characters")
     algorithm = hash_algorithm_by_name(str(item["hash_algorithm"]))
     digest = _bytes(item["digest"])
@@ -117,5 +109,5 @@ def document_signatures(signatures: Sequence[bytes], at: dt.datetime) -> list[di
             for raw, cms in pairs]
 
 
-__all__ = ["MAX_DOCUMENTS", "SignDocument", "digest_infos", "document_signatures", "grouped_hex", "parse_documents",
+__all__ = ["MAX_DOCUMENTS", "SignDocument", "digest_infos", "document_signatures", "parse_documents",
            "signed_attributes", "signing_time"]

@@ -35,7 +35,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from idp.errors import InvalidRequest, OAuthError
+from idp.errors import OAuthError
 from idp.metrics import Metrics
 from idp.oauth import consent
 from idp.oauth.authenticator import acr_values_supported, authenticator_for, next_url
@@ -154,11 +154,12 @@ async def consent_form(uid: FromPath[str], request: AnyRequest, services: NamedD
                         redirect_uri=auth.redirect_uri, cookies=await _session_cookies(services, interaction, now))
 
 
-async def _form(request: AnyRequest) -> list[tuple[str, str]]:
+async def _form(request: AnyRequest, interaction: Interaction) -> list[tuple[str, str]] | Response[Any]:
+    """The posted form's fields, or the page saying it could not be read."""
     try:
         return await read_form_pairs(request, max_bytes=_MAX_FORM, max_fields=64)
-    except BodyError as exc:
-        raise InvalidRequest(exc.description) from None
+    except BodyError:
+        return message_page(_lang(interaction, request), "common.error", "consent.form_unreadable", status=400)
 
 
 @post("/interaction/{uid:str}/consent", status_code=303, request_max_body_size=_MAX_FORM, summary="Consent decision",
@@ -173,10 +174,8 @@ async def consent_decision(
     login = interaction.login
     if login is None:
         return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
-    try:
-        fields = await _form(request)
-    except InvalidRequest:
-        return message_page(_lang(interaction, request), "common.error", "consent.form_unreadable", status=400)
+    if isinstance(fields := await _form(request, interaction), Response):
+        return fields
     decision = next((value for name, value in fields if name == "decision"), "deny")
     if decision != "allow":
         await record(services, "consent", now, outcome="refused", client_id=interaction.client_id,
@@ -221,20 +220,15 @@ async def sign_decision(
     signing = await requests.for_interaction(uid, now)
     if signing is None or signing.state != "bound":
         return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
-    try:
-        fields = await _form(request)
-    except InvalidRequest:
-        return message_page(_lang(interaction, request), "common.error", "consent.form_unreadable", status=400)
-    decision = next((value for name, value in fields if name == "decision"), "refuse")
-    audit = {"request_ref": digest_ref(signing.id)}
-    if decision != "approve":
+    if isinstance(fields := await _form(request, interaction), Response):
+        return fields
+    approved = ("decision", "approve") in fields
+    await record(services, "signing_consent", now, outcome="given" if approved else "refused",
+                 client_id=interaction.client_id, count=len(signing.documents), request_ref=digest_ref(signing.id))
+    if not approved:
         await requests.forget(signing)
-        await record(services, "signing_consent", now, outcome="refused", client_id=interaction.client_id,
-                     count=len(signing.documents), **audit)
         return await _deny(request, services, metrics, interaction, AccessDenied("the person refused to sign"), now)
     await requests.approve(signing, now=now)
-    await record(services, "signing_consent", now, outcome="given", client_id=interaction.client_id,
-                 count=len(signing.documents), **audit)
     return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
 
 

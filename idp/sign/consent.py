@@ -23,16 +23,9 @@ from idp.runtime import Services
 from idp.sign.details import requested_documents
 from idp.sign.requests import Document, SigningRequest, SigningRequests
 from idp.web.pages import form_actions, page
+from keys.cms.display import grouped_hex
 
 SIGN_STEP: Final = "sign"
-#: Hex digits per group, and groups per line, of a digest as the page and the PIN pad show it.
-GROUP: Final = 4
-
-
-def grouped_hex(digest: bytes) -> str:
-    """``digest`` as upper-case hex in groups of four (``9F86 D081 884C …``), for people to compare."""
-    text = digest.hex().upper()
-    return " ".join(text[i:i + GROUP] for i in range(0, len(text), GROUP))
 
 
 async def signing_request(services: Services, interaction: Interaction, now: dt.datetime) -> SigningRequest | None:
@@ -65,4 +58,4 @@ def sign_consent_page(*, uid: str, client_name: str, documents: Sequence[Documen
                 client_id=client_name, documents=shown)
 
 
-__all__ = ["SIGN_STEP", "grouped_hex", "sign_consent_page", "signing_request", "signing_step"]
+__all__ = ["SIGN_STEP", "sign_consent_page", "signing_request", "signing_step"]

@@ -15,9 +15,9 @@ Two forms of one entry (exactly one of them)::
 anything else is ``invalid_authorization_details``): no other members (``locations``, a list of strings, is
 accepted and carries nothing we act on); the hash algorithm on the allow-list of :mod:`keys.cms.digest_info`
 (SHA-256/384/512), each digest exactly that algorithm's length, a DigestInfo in strict DER with NULL parameters;
-1 to :data:`MAX_DOCUMENTS` documents; one ``jpki_sign`` entry per request; labels of 1 to :data:`MAX_LABEL_CHARS`
-characters, none of them a control, format, separator-other-than-space, private-use or unassigned character
-(labels are shown on the consent page and on the card agent's PIN pad: nothing may hide or reorder text there).
+1 to :data:`MAX_DOCUMENTS` documents; one ``jpki_sign`` entry per request; labels that may be shown
+(:func:`keys.cms.display.displayable_label`: 1 to 100 characters, no control, format, private-use or unassigned
+character: labels are shown on the consent page and on the card agent's PIN pad, nothing may hide text there).
 
 A request with this type always needs a new card login with the signing key (``fresh_login``, ``acr`` sign-cert):
 a browser session never stands in for the signing password. The token response returns the granted entries
@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -46,18 +45,15 @@ from idp.oauth.authorization_request.request import AuthorizationRequest
 from idp.runtime import Services
 from idp.sign.requests import PROFILES, Document, SigningRequests
 from keys.cms.digest_info import HashAlgorithm, encode_digest_info, hash_algorithm_by_oid, parse_digest_info
+from keys.cms.display import MAX_LABEL_CHARS, displayable_label
 from keys.errors import VerificationError
 
 JPKI_SIGN: Final = "jpki_sign"
 MAX_DOCUMENTS: Final = 10
-MAX_LABEL_CHARS: Final = 100
 #: The grant member naming the signing request whose results the grant's access tokens may fetch.
 GRANT_MEMBER: Final = "signing_request"
 _MEMBERS: Final = frozenset({"type", "locations", "hashAlgorithmOID", "documentDigests", "documentDigestInfos",
                              "signatureFormat"})
-#: Unicode general categories a label may not contain: controls, format (bidi overrides), line/paragraph separators,
-#: surrogates, private use, unassigned.
-_REFUSED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 
 
 def _invalid(what: str) -> InvalidAuthorizationDetailsError:
@@ -76,7 +72,7 @@ def _base64(value: object, what: str) -> bytes:
 def _label(value: object) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= MAX_LABEL_CHARS:
         raise _invalid(f"a label is 1 to {MAX_LABEL_CHARS} characters")
-    if value != value.strip() or any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in value):
+    if not displayable_label(value):
         raise _invalid("a label has no control, format or private-use characters and no surrounding spaces")
     return value
 

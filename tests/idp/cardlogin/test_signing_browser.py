@@ -260,32 +260,26 @@ def test_the_challenge_withholds_documents_until_approved(context: Any, provider
     assert page.locator("#pinpad-link").count() == 0  # no card step (no token for the agent) before approval
 
 
-def test_card_pulled_mid_signing_releases_nothing(context: Any, provider: Provider, agent: Agent, lab: PcscLab,
-                                                   pki: Pki, client: str, tmp_path: Path) -> None:
-    profile = pki.adult.copy_to(tmp_path / "pulled" / "card.json")
-    lab.insert(profile.path, fault=Fault.PULL_ON_SIGN)
+def _refused_at_the_card(context: Any, provider: Provider, agent: Agent) -> str:
+    """Approve one document, enter the password: the login page's error text (and no answer to the business)."""
     documents = [("契約書", CONTRACT)]
-    business = Business(provider, _details(*documents))
     page = context.new_page()
-    page.goto(business.push())
+    page.goto(Business(provider, _details(*documents)).push())
     _approve(page, documents)
     _enter_password(context, agent, page, documents)
     error = page.locator("#error")
     error.wait_for(state="visible", timeout=40_000)
-    assert "カード" in str(error.text_content())
     assert not page.url.startswith(RP)
+    return str(error.text_content())
+
+
+def test_card_pulled_mid_signing_releases_nothing(context: Any, provider: Provider, agent: Agent, lab: PcscLab,
+                                                   pki: Pki, client: str, tmp_path: Path) -> None:
+    lab.insert(pki.adult.copy_to(tmp_path / "pulled" / "card.json").path, fault=Fault.PULL_ON_SIGN)
+    assert "カード" in _refused_at_the_card(context, provider, agent)
 
 
 def test_a_revoked_signing_certificate_releases_nothing(context: Any, provider: Provider, agent: Agent,
                                                         lab: PcscLab, pki: Pki, client: str, tmp_path: Path) -> None:
     insert(lab, pki.revoked.copy_to(tmp_path / "revoked" / "card.json"))
-    documents = [("契約書", CONTRACT)]
-    business = Business(provider, _details(*documents))
-    page = context.new_page()
-    page.goto(business.push())
-    _approve(page, documents)
-    _enter_password(context, agent, page, documents)
-    error = page.locator("#error")
-    error.wait_for(state="visible", timeout=40_000)
-    assert "失効" in str(error.text_content())
-    assert not page.url.startswith(RP)
+    assert "失効" in _refused_at_the_card(context, provider, agent)
