@@ -260,3 +260,23 @@ def test_the_result_is_a_jwe_to_the_client_fetched_once_with_the_persons_token(a
                                           "certificate": base64.b64encode(certificate).decode()}
     _error(api.result(transaction, token), 403, "insufficient_scope")  # once
     assert api.result(other_transaction, other_token).status_code == 200
+
+
+def test_a_pushed_request_binds_its_transaction_when_it_is_used(api: Api) -> None:
+    rp = api.rps["rp"]
+    transaction = api.transaction(rp)
+
+    def push() -> str:
+        answer = httpx.post(f"{api.url}/par", auth=rp.basic(), data={
+            "response_type": "code", "redirect_uri": REDIRECT_URI, "scope": "openid sign", "state": "st",
+            "code_challenge_method": "S256", "code_challenge": s256_challenge(secrets.token_urlsafe(48)),
+            "sign_transaction_id": transaction})
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["request_uri"])
+
+    first, second = push(), push()  # pushing checks the form only; the transaction is bound at /authorize, once
+    used = httpx.get(f"{api.url}/authorize", params={"client_id": rp.client_id, "request_uri": first})
+    assert used.status_code == 303
+    assert used.headers["location"].startswith("/interaction/")
+    replay = httpx.get(f"{api.url}/authorize", params={"client_id": rp.client_id, "request_uri": second})
+    assert _redirect_error(replay)["error"] == "invalid_request"
