@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import hashlib
 import ipaddress
 from pathlib import Path
 
@@ -61,6 +63,13 @@ def login(card: CardMaterial) -> tuple[bytes, bytes, LoginMessage]:
     return card.auth_certificate.public_bytes(Encoding.DER), signature, message
 
 
+def reload(verifier: CardVerifier) -> None:
+    """Let the verifier see a changed CRL directory and wait for its background reload."""
+    assert verifier.crls is not None
+    verifier.crls.indexes(NOW)
+    verifier.crls.wait_for_reload()
+
+
 def test_crls_from_the_directory_decide_and_are_reloaded(tmp_path: Path, dirs: tuple[Path, Path], test_pki: TestPki,
                                                          card: CardMaterial, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(verifier_module, "RESCAN_INTERVAL", 0.0)
@@ -75,10 +84,44 @@ def test_crls_from_the_directory_decide_and_are_reloaded(tmp_path: Path, dirs: t
     result = verifier.verify(certificate, signature, message, NOW, dt.timedelta(minutes=2))
     assert (result.revocation.status.value, result.revocation.source) == ("good", "crl")
     write_crl(crls, test_pki, [card.auth_certificate.serial_number])
+    reload(verifier)
     with pytest.raises(RevokedCertificate):
         verifier.verify(certificate, signature, message, NOW, dt.timedelta(minutes=2))
     write_crl(crls, test_pki, [], forged=True)  # not signed by the root: skipped, so no status at all
+    reload(verifier)
     with pytest.raises(RevocationUnavailable):
+        verifier.verify(certificate, signature, message, NOW, dt.timedelta(minutes=2))
+
+
+def test_a_replaced_crl_is_indexed_in_the_background_while_the_old_one_answers(
+        tmp_path: Path, dirs: tuple[Path, Path], test_pki: TestPki, card: CardMaterial,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(verifier_module, "RESCAN_INTERVAL", 0.0)
+    trust, crls = dirs
+    write_crl(crls, test_pki, [7, 8])
+    settings = settings_for(tmp_path, MYNACARD_TEST_MODE="1", MYNACARD_CARD_LOGIN_TRUST_DIR=str(trust),
+                            MYNACARD_CARD_LOGIN_CRL_DIR=str(crls))
+    verifier = CardVerifier.from_settings(settings)
+    assert verifier.crls is not None
+    assert verifier.crls.index_dir == crls / ".index"
+    certificate, signature, message = login(card)
+    assert verifier.verify(certificate, signature, message, NOW, dt.timedelta(minutes=2)).revocation.source == "crl"
+    assert len(list((crls / ".index").glob("*.idx"))) == 1  # the shared index file of the first CRL
+    write_crl(crls, test_pki, [card.auth_certificate.serial_number])
+    new_crl = (crls / "auth-gen3.crl").read_bytes()
+    (crls / ".index").mkdir(exist_ok=True)
+    with (crls / ".index" / f"{hashlib.sha256(new_crl).hexdigest()}.lock").open("wb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as if another worker were building the new index right now
+        old = verifier.crls.indexes(NOW)
+        assert verifier.crls._loading is not None
+        assert verifier.crls._loading.is_alive()
+        # logins go on with the previous CRL meanwhile
+        result = verifier.verify(certificate, signature, message, NOW, dt.timedelta(minutes=2))
+        assert result.revocation.source == "crl"
+        assert verifier.crls.indexes(NOW) is old
+    verifier.crls.wait_for_reload(30)
+    reload(verifier)
+    with pytest.raises(RevokedCertificate):
         verifier.verify(certificate, signature, message, NOW, dt.timedelta(minutes=2))
 
 
