@@ -52,6 +52,7 @@ from keys.errors import InvalidSignature, Reason
 from keys.jose.b64 import b64url_encode
 from keys.limits import DEFAULT_LIMITS, Limits
 from keys.revocation.crl import CrlIndex
+from keys.revocation.ocsp import CachedOcspStatus
 from keys.revocation.platform import PlatformAnswer
 from keys.revocation.policy import RevocationPolicy, Unchecked, check_revocation
 from keys.revocation.status import RevocationStatus
@@ -152,6 +153,8 @@ class RevocationInputs:
     ocsp_responses: Sequence[bytes] = ()
     platform_answer: PlatformAnswer | None = None
     nonce: bytes | None = None
+    #: OCSP verdicts kept from earlier logins (a shared cache), instead of asking the responder again.
+    ocsp_cached: Sequence[CachedOcspStatus] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +228,7 @@ def _revocation(path: ValidatedPath, inputs: RevocationInputs, at: dt.datetime) 
     crls = [index for index in inputs.crls if index.issuer == path.issuer]
     return check_revocation(
         path.leaf, path.issuer, at=at, policy=inputs.policy, crls=crls, ocsp_responses=inputs.ocsp_responses,
-        platform_answer=inputs.platform_answer, nonce=inputs.nonce,
+        platform_answer=inputs.platform_answer, nonce=inputs.nonce, ocsp_cached=inputs.ocsp_cached,
     )
 
 

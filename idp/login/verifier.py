@@ -8,7 +8,7 @@ Revocation sources:
   root generation is tried, since they share one DN) and indexed once; the directory is re-read when its files
   change. Files that do not authenticate are skipped and logged by name.
 * With ``card_login.ocsp``, also the OCSP responder an authentication certificate names (:mod:`idp.login.ocsp`),
-  asked with a nonce once the certificate's path is valid.
+  asked with a nonce once the certificate's path is valid, its verdicts cached in the database for every worker.
 * Or, with ``card_login.platform_url``, a platform operator's validity-check service (:mod:`idp.login.platform`),
   asked with a nonce once the path is valid, its answers cached in the database for every worker.
 
@@ -33,7 +33,7 @@ from pathlib import Path
 import anyio.to_thread
 from cryptography import x509
 
-from idp.login.ocsp import fetch_ocsp
+from idp.login.ocsp import OcspCache, fetch_ocsp
 from idp.login.platform import (
     HttpPlatformOperator,
     RevocationCache,
@@ -45,7 +45,15 @@ from idp.settings import CardLoginSettings, Settings, outbound_policy
 from idp.storage import ObjectStore
 from keys.cardlogin import CardLogin, LoginMessage, RevocationInputs, verify_card_login
 from keys.errors import VerificationError
-from keys.revocation import CrlIndex, PlatformAnswer, RevocationPolicy, load_crl
+from keys.revocation import (
+    CachedOcspStatus,
+    CrlIndex,
+    PlatformAnswer,
+    RevocationPolicy,
+    RevocationStatus,
+    Revoked,
+    load_crl,
+)
 from keys.trust import TrustStore
 from keys.trust_files import load_trust_directory
 from keys.x509.path import ValidatedPath, validate_path
@@ -267,14 +275,43 @@ class CardVerifier:
             await cache.put(fetched[0], freshness=self.policy.platform_max_age or dt.timedelta(0), now=at)
         return fetched
 
+    async def verify_login(self, objects: ObjectStore, certificate: bytes, signature: bytes, expected: LoginMessage,
+                           at: dt.datetime, max_age: dt.timedelta) -> CardLogin:
+        """:meth:`verify` with the answers every worker shares: the platform operator's (:meth:`platform_status`)
+        and the OCSP verdicts (:class:`~idp.login.ocsp.OcspCache`): a kept verdict is used instead of asking the
+        responder, and a verdict from a response fetched now is kept for the next logins."""
+        platform = await self.platform_status(objects, certificate, expected.key, at)
+        use_ocsp = platform is None and self.ocsp_timeout is not None and expected.key is Purpose.AUTH
+        cache, digest = OcspCache(objects), certificate_digest(certificate)
+        cached = await cache.get(digest, at) if use_ocsp else None
+
+        def verify() -> CardLogin:
+            return self.verify(certificate, signature, expected, at, max_age, platform=platform,
+                               ocsp_cached=cached)
+
+        freshness = self.policy.platform_max_age or dt.timedelta(0)
+        try:
+            verified = await anyio.to_thread.run_sync(verify)
+        except Revoked as exc:
+            if use_ocsp and cached is None:
+                await cache.put(digest, exc.status, freshness=freshness, now=at)
+            raise
+        if use_ocsp and cached is None and isinstance(verified.revocation, RevocationStatus):
+            await cache.put(digest, verified.revocation, freshness=freshness, now=at)
+        return verified
+
     def verify(self, certificate: bytes, signature: bytes, expected: LoginMessage, at: dt.datetime,
-               max_age: dt.timedelta, *, platform: tuple[PlatformAnswer, bytes | None] | None = None) -> CardLogin:
+               max_age: dt.timedelta, *, platform: tuple[PlatformAnswer, bytes | None] | None = None,
+               ocsp_cached: CachedOcspStatus | None = None) -> CardLogin:
         """:func:`keys.cardlogin.verify_card_login` with this configuration's trust and CRLs, the OCSP responder
         when configured, and ``platform``: an operator's answer with the nonce sent for it (``None`` for a cached
-        answer, whose nonce was checked when it was fetched). Blocking: run it in a worker thread."""
+        answer, whose nonce was checked when it was fetched). ``ocsp_cached``: a kept OCSP verdict, used instead of
+        asking the responder. Blocking: run it in a worker thread."""
         revocation = RevocationInputs(policy=self.policy, crls=self.crls.indexes(at) if self.crls else ())
         if platform is not None:
             revocation = replace(revocation, platform_answer=platform[0], nonce=platform[1])
+        elif ocsp_cached is not None:
+            revocation = replace(revocation, ocsp_cached=[ocsp_cached])
         elif self.ocsp_timeout is not None and expected.key is Purpose.AUTH:
             path = self._path(certificate, expected.key, at)
             fetched = None if path is None else fetch_ocsp(path, timeout=self.ocsp_timeout, outbound=self.outbound)
