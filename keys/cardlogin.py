@@ -206,7 +206,7 @@ def verify_card_login(
     if at - expected.issued_at > max_age:
         raise InvalidSignature(Reason.LOGIN_EXPIRED, f"the login is older than {int(max_age.total_seconds())} s")
     path = validate_path(certificate, profile=expected.profile, trust=trust, at=at, limits=limits)
-    public_key = path.leaf.public_key()
+    public_key = path.leaf_key
     if not isinstance(public_key, rsa.RSAPublicKey):  # validate_path admits RSA card keys only
         raise InvalidSignature(Reason.ALGORITHM_NOT_ALLOWED, "the card key is an RSA key")
     verify_card_signature(public_key, signature, encode_login_message(expected))

@@ -33,6 +33,7 @@ from typing import TypeVar, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import verification as pv
 from cryptography.x509.oid import ObjectIdentifier
@@ -60,6 +61,8 @@ class ValidatedPath:
     chain: tuple[x509.Certificate, ...]
     anchor: TrustAnchor
     profile: Profile
+    #: The leaf's public key, parsed once (step 2 checks it; callers verify the holder's signatures with it).
+    leaf_key: CertificatePublicKeyTypes
 
     @property
     def leaf_der(self) -> bytes:
@@ -126,7 +129,7 @@ def _validate_path(
         strict.check_serial(cert)
     else:
         strict.check_certificate(cert, is_leaf=True)
-    check_leaf_key(cert, profile)
+    leaf_key = check_leaf_key(cert, profile)
 
     # 3. RFC 5280 path validation (validity at ``at`` included) with the profile's extension policies
     anchors = trust.anchors_for(profile.purpose) if profile.is_jpki else trust.anchors
@@ -158,7 +161,7 @@ def _validate_path(
         # pyca picks among same-DN generations by signature alone; the leaf must also name that key (§4.2.1.1)
         if anchor.key_id is not None and raw.authority_key_id() not in (None, anchor.key_id):
             raise UntrustedCertificate(Reason.NO_VALID_PATH, "authorityKeyIdentifier names another root key")
-    return ValidatedPath(cert, raw, chain, anchor, profile)
+    return ValidatedPath(cert, raw, chain, anchor, profile, leaf_key)
 
 
 def _diagnose(
@@ -264,9 +267,10 @@ def check_subject_alt_name(value: x509.SubjectAlternativeName | None, profile: P
         raise UntrustedCertificate(Reason.WRONG_POLICY, "authentication certificates carry no subjectAltName")
 
 
-def check_leaf_key(cert: x509.Certificate, profile: Profile) -> None:
+def check_leaf_key(cert: x509.Certificate, profile: Profile) -> CertificatePublicKeyTypes:
     """Leaf key strength: pyca checks only keys that verify signatures, never the leaf's own key. Card keys
-    are generated on the card, so broken on-card generation (Bernstein et al. 2013; ROCA) is checked here."""
+    are generated on the card, so broken on-card generation (Bernstein et al. 2013; ROCA) is checked here.
+    Returns the key."""
     try:
         key = cert.public_key()
     except (ValueError, TypeError) as exc:
@@ -281,13 +285,13 @@ def check_leaf_key(cert: x509.Certificate, profile: Profile) -> None:
             raise UntrustedCertificate(Reason.WEAK_KEY, "RSA key with an even modulus or exponent")
         if is_roca_weak(numbers.n):  # CVE-2017-15361: keys from flawed smart-card key generation
             raise UntrustedCertificate(Reason.WEAK_KEY, "RSA key has the ROCA fingerprint")
-        return
+        return key
     if isinstance(key, ec.EllipticCurvePublicKey) and profile.allow_ec_leaf:
         if key.curve.name not in ("secp256r1", "secp384r1", "secp521r1"):
             raise UntrustedCertificate(Reason.WEAK_KEY, f"curve {key.curve.name} is not allowed")
-        return
+        return key
     if profile.allow_ec_leaf and isinstance(key, ed25519.Ed25519PublicKey):
-        return
+        return key
     raise UntrustedCertificate(Reason.WEAK_KEY, f"{type(key).__name__} is not allowed for {profile.purpose}")
 
 
