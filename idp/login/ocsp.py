@@ -95,12 +95,10 @@ class OcspCache:
     async def get(self, digest: str, now: dt.datetime) -> CachedOcspStatus | None:
         """The stored verdict about the certificate with SHA-256 ``digest``, while it is usable."""
         found = await self._objects.find(CACHE_KIND, digest, now=now)
-        if found is None:
-            return None
         try:
-            return _cached(digest, found.payload)
-        except (KeyError, TypeError, ValueError):
-            return None  # unreadable: ask the responder again
+            return None if found is None else _cached(digest, found.payload)
+        except (KeyError, TypeError, ValueError):  # unreadable: ask the responder again
+            return None
 
     async def put(self, digest: str, status: RevocationStatus, *, freshness: dt.timedelta, now: dt.datetime) -> None:
         """Store an OCSP verdict (good or revoked, as judged from a fetched response) while it is usable."""
