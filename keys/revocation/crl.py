@@ -202,10 +202,8 @@ def _load_crl(
         layout.outer_algorithm[0] : layout.outer_algorithm[1]
     ]:
         raise MalformedInput(Reason.MALFORMED, "CRL signature algorithms of TBSCertList and CertificateList differ")
-    verify_signature(
-        issuer.public_key(), crl.signature_algorithm_oid, crl.signature,
-        encoded[layout.tbs[0] : layout.tbs[1]], "CRL",
-    )
+    with memoryview(encoded) as view, view[layout.tbs[0] : layout.tbs[1]] as tbs:  # no copy of a large list
+        verify_signature(issuer.public_key(), crl.signature_algorithm_oid, crl.signature, tbs, "CRL")
 
     # 4. extensions
     crl_number, distribution_point, only_user, only_ca = _read_extensions(crl, issuer)
