@@ -277,9 +277,16 @@ class CardLoginSettings:
                                               "unless a fresh CRL decides.")
     revocation_freshness: float = option(
         300.0,
-        doc="How long a platform operator's answer is relied on after the operator checked the status (on top of the "
-            "limits the answer states), and so how long it is cached in the database, shared by every worker.",
+        doc="How long a platform operator's answer or an OCSP verdict is relied on after the status was established "
+            "(on top of the limits the answer states), and so how long it is cached in the database, shared by "
+            "every worker.",
         recommend="Minutes: the longer, the later a revocation takes effect.")
+    crl_index_dir: str = option(
+        "", doc="Directory of the serial indexes of the CRLs of card_login.crl_dir (15 octets per revoked serial, "
+                "built once per CRL and memory-mapped by every worker of the host). Empty: '.index' inside "
+                "card_login.crl_dir; if it cannot be written each worker keeps its own index in memory.",
+        recommend="A local directory writable by the service user only (an index is trusted once its digest "
+                  "checks).")
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ from keys.errors import InvalidSignature, Reason
 from keys.jose.b64 import b64url_encode
 from keys.limits import DEFAULT_LIMITS, Limits
 from keys.revocation.crl import CrlIndex
+from keys.revocation.ocsp import CachedOcspStatus
 from keys.revocation.platform import PlatformAnswer
 from keys.revocation.policy import RevocationPolicy, Unchecked, check_revocation
 from keys.revocation.status import RevocationStatus
@@ -152,6 +153,8 @@ class RevocationInputs:
     ocsp_responses: Sequence[bytes] = ()
     platform_answer: PlatformAnswer | None = None
     nonce: bytes | None = None
+    #: OCSP verdicts kept from earlier logins (a shared cache), instead of asking the responder again.
+    ocsp_cached: Sequence[CachedOcspStatus] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +206,7 @@ def verify_card_login(
     if at - expected.issued_at > max_age:
         raise InvalidSignature(Reason.LOGIN_EXPIRED, f"the login is older than {int(max_age.total_seconds())} s")
     path = validate_path(certificate, profile=expected.profile, trust=trust, at=at, limits=limits)
-    public_key = path.leaf.public_key()
+    public_key = path.leaf_key
     if not isinstance(public_key, rsa.RSAPublicKey):  # validate_path admits RSA card keys only
         raise InvalidSignature(Reason.ALGORITHM_NOT_ALLOWED, "the card key is an RSA key")
     verify_card_signature(public_key, signature, encode_login_message(expected))
@@ -225,7 +228,7 @@ def _revocation(path: ValidatedPath, inputs: RevocationInputs, at: dt.datetime) 
     crls = [index for index in inputs.crls if index.issuer == path.issuer]
     return check_revocation(
         path.leaf, path.issuer, at=at, policy=inputs.policy, crls=crls, ocsp_responses=inputs.ocsp_responses,
-        platform_answer=inputs.platform_answer, nonce=inputs.nonce,
+        platform_answer=inputs.platform_answer, nonce=inputs.nonce, ocsp_cached=inputs.ocsp_cached,
     )
 
 

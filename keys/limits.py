@@ -23,8 +23,9 @@ class Limits:
     chain_length: int = 8
     #: Path depth for the path builder (pyca ``max_chain_depth``).
     chain_depth: int = 4
-    #: One DER CRL. A CRL of 1,000,000 entries is ~40 MB; 128 MiB caps it with a margin.
-    crl_bytes: int = 128 * 1024 * 1024
+    #: One DER CRL. A CRL of 1,000,000 entries is ~40 MB, of 10,000,000 ~400 MB: 1 GiB caps ~25 million entries
+    #: (the entries are indexed without per-entry objects, see :mod:`keys.revocation.crl`).
+    crl_bytes: int = 1024 * 1024 * 1024
     #: One DER OCSP response.
     ocsp_bytes: int = 64 * 1024
     #: One compact JWS (header.payload.signature).

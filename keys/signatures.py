@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from asn1crypto import keys as asn1_keys
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
@@ -293,7 +293,7 @@ def _pss_key_params(parameters: asn1_keys.RSASSAPSSParams) -> SigParams:
 def verify_signature(
     public_key: PublicKey | SubjectPublicKey,
     signature: bytes,
-    data: bytes,
+    data: bytes | memoryview,
     *,
     alg: SigAlg | SigParams,
     policy: SignaturePolicy,
@@ -325,7 +325,9 @@ def verify_signature(
         raise InvalidSignature(Reason.BAD_SIGNATURE, f"{_describe(params)} signature rejected: {exc}") from None
 
 
-def _verify(key: PublicKey, signature: bytes, data: bytes, params: SigParams, prehashed: bool) -> None:
+def _verify(key: PublicKey, signature: bytes, data: bytes | memoryview, params: SigParams, prehashed: bool) -> None:
+    # pyca reads any buffer (typed as bytes): a memoryview spares copying a large signed CRL
+    data = cast(bytes, data)
     if params.hash is None:  # EdDSA: key type checked against the curve already
         assert isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey)
         key.verify(signature, data)

@@ -62,7 +62,6 @@ import logging
 import re
 from typing import Any, Final
 
-import anyio.to_thread
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect
@@ -246,9 +245,7 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
                                 login.key)
         max_age = dt.timedelta(seconds=services.settings.card_login.challenge_ttl)
         try:
-            platform = await verifier.platform_status(services.objects, certificate, login.key, now)
-            verified = await anyio.to_thread.run_sync(
-                lambda: verifier.verify(certificate, signature, expected, now, max_age, platform=platform))
+            verified = await verifier.verify_login(services.objects, certificate, signature, expected, now, max_age)
             if signing is not None:
                 fields = revocation_fields(services.settings, verifier, certificate, verified.revocation, now)
                 await _sign(services, signing, login, certificate, document, issued_at, fields, now)

@@ -8,12 +8,25 @@ J-LIS answers registered verifiers only (jpki-card-and-certs.md §2.4); signing 
 Any failure here (no responder, network, HTTP status, size) simply yields no response: the revocation policy then
 decides on the CRLs alone and fails closed when nothing fresh is left. The response itself is judged by
 :func:`keys.revocation.check_ocsp_response` (signature, CertID, nonce, freshness).
+
+Cache
+-----
+
+As with the platform operator's answers (:mod:`idp.login.platform`), a verdict established from a fetched response
+(good, or revoked) is stored in the ``objects`` table (kind :data:`CACHE_KIND`, id the certificate's SHA-256 hex):
+status, thisUpdate, the end of its use, revocation time and reason, and the hash, never the response or the
+certificate. It is kept until the earlier of the response's nextUpdate and ``thisUpdate +
+card_login.revocation_freshness``, so every worker reuses it for that long instead of asking the responder, and
+all of them stop using it at the same moment. At each login it is judged again by
+:func:`keys.revocation.judge_cached_ocsp` (this certificate, freshness, status).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -21,10 +34,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
+from idp.storage import ObjectStore
 from keys.limits import DEFAULT_LIMITS, Limits
+from keys.revocation import CachedOcspStatus, CertStatus, RevocationStatus
 from keys.x509.path import ValidatedPath
 from servicekit.outbound import OutboundClient, OutboundError, request_sync
 
+CACHE_KIND: Final = "OcspStatus"
+_ISO: Final = "%Y-%m-%dT%H:%M:%SZ"
 _log = logging.getLogger("idp.login")
 _REQUEST_TYPE = "application/ocsp-request"
 _RESPONSE_TYPE = "application/ocsp-response"
@@ -69,4 +86,49 @@ def fetch_ocsp(path: ValidatedPath, *, timeout: float, outbound: OutboundClient,
     return answer.content, nonce
 
 
-__all__ = ["fetch_ocsp", "responder_url"]
+class OcspCache:
+    """OCSP verdicts in the ``objects`` table, by certificate hash (see the module docstring)."""
+
+    def __init__(self, objects: ObjectStore) -> None:
+        self._objects = objects
+
+    async def get(self, digest: str, now: dt.datetime) -> CachedOcspStatus | None:
+        """The stored verdict about the certificate with SHA-256 ``digest``, while it is usable."""
+        found = await self._objects.find(CACHE_KIND, digest, now=now)
+        try:
+            return None if found is None else _cached(digest, found.payload)
+        except (KeyError, TypeError, ValueError):  # unreadable: ask the responder again
+            return None
+
+    async def put(self, digest: str, status: RevocationStatus, *, freshness: dt.timedelta, now: dt.datetime) -> None:
+        """Store an OCSP verdict (good or revoked, as judged from a fetched response) while it is usable."""
+        if status.source != "ocsp" or status.status is CertStatus.UNCHECKED or status.next_update is None:
+            return
+        until = min(status.next_update, status.this_update + freshness)
+        if until > now:
+            await self._objects.upsert(CACHE_KIND, digest, {
+                "status": status.status.value, "this_update": _time(status.this_update), "next_update": _time(until),
+                "revoked_at": None if status.revoked_at is None else _time(status.revoked_at),
+                "reason": None if status.reason_code is None else status.reason_code.value,
+            }, until)
+
+
+def _time(value: dt.datetime) -> str:
+    return value.strftime(_ISO)
+
+
+def _cached(digest: str, payload: dict[str, Any]) -> CachedOcspStatus:
+    def time(name: str) -> dt.datetime | None:
+        value = payload[name]
+        return None if value is None else dt.datetime.strptime(value, _ISO).replace(tzinfo=dt.UTC)
+
+    this_update = time("this_update")
+    if this_update is None:
+        raise ValueError("no thisUpdate")
+    reason = payload["reason"]
+    status = RevocationStatus(CertStatus(payload["status"]), "ocsp", this_update, time("next_update"),
+                              time("revoked_at"), None if reason is None else x509.ReasonFlags(reason))
+    return CachedOcspStatus(digest, status)
+
+
+__all__ = ["CACHE_KIND", "OcspCache", "fetch_ocsp", "responder_url"]

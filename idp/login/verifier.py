@@ -8,7 +8,7 @@ Revocation sources:
   root generation is tried, since they share one DN) and indexed once; the directory is re-read when its files
   change. Files that do not authenticate are skipped and logged by name.
 * With ``card_login.ocsp``, also the OCSP responder an authentication certificate names (:mod:`idp.login.ocsp`),
-  asked with a nonce once the certificate's path is valid.
+  asked with a nonce once the certificate's path is valid, its verdicts cached in the database for every worker.
 * Or, with ``card_login.platform_url``, a platform operator's validity-check service (:mod:`idp.login.platform`),
   asked with a nonce once the path is valid, its answers cached in the database for every worker.
 
@@ -33,7 +33,7 @@ from pathlib import Path
 import anyio.to_thread
 from cryptography import x509
 
-from idp.login.ocsp import fetch_ocsp
+from idp.login.ocsp import OcspCache, fetch_ocsp
 from idp.login.platform import (
     HttpPlatformOperator,
     RevocationCache,
@@ -45,7 +45,15 @@ from idp.settings import CardLoginSettings, Settings, outbound_policy
 from idp.storage import ObjectStore
 from keys.cardlogin import CardLogin, LoginMessage, RevocationInputs, verify_card_login
 from keys.errors import VerificationError
-from keys.revocation import CrlIndex, PlatformAnswer, RevocationPolicy, load_crl
+from keys.revocation import (
+    CachedOcspStatus,
+    CrlIndex,
+    PlatformAnswer,
+    RevocationPolicy,
+    RevocationStatus,
+    Revoked,
+    load_crl,
+)
 from keys.trust import TrustStore
 from keys.trust_files import load_trust_directory
 from keys.x509.path import ValidatedPath, validate_path
@@ -59,6 +67,8 @@ _PROFILES = {Purpose.AUTH: JPKI_AUTH, Purpose.SIGN: JPKI_SIGN}
 _REFUSALS_SHOWN = 8
 #: How often the CRL directory is looked at for changes.
 RESCAN_INTERVAL = 5.0
+#: Age after which the index file of a CRL no longer in the directory is removed.
+STALE_INDEX_AGE = 3600.0
 
 
 class NotConfigured(Exception):
@@ -73,19 +83,29 @@ class NotConfigured(Exception):
 
 @dataclass
 class CrlDirectory:
-    """The CRLs of a directory, authenticated against the trust anchors, reloaded when the files change."""
+    """The CRLs of a directory, authenticated against the trust anchors, reloaded when the files change.
+
+    Each CRL's serial index is a file of ``index_dir`` shared by every worker of the host (built by the first
+    worker that loads the CRL, mapped by the others: :func:`keys.revocation.load_crl`); without ``index_dir``,
+    or when it cannot be written, each worker indexes in memory. While no CRL is usable the caller waits for
+    the load (there is nothing to answer with); otherwise a change (a CRL replaced at its nextUpdate) is loaded
+    in a background thread while the previous CRLs keep answering, and the new set replaces them in one
+    assignment once it is ready.
+    """
 
     directory: Path
     trust: TrustStore
+    index_dir: Path | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _snapshot: tuple[tuple[str, int, int], ...] | None = field(default=None, repr=False)
     _indexes: tuple[CrlIndex, ...] = field(default=(), repr=False)
     _scanned: float = field(default=-RESCAN_INTERVAL, repr=False)
+    _loading: threading.Thread | None = field(default=None, repr=False)
 
     def indexes(self, at: dt.datetime) -> tuple[CrlIndex, ...]:
-        """The authenticated CRLs (re-read if the directory changed since the last look)."""
+        """The authenticated CRLs (a change of the directory since the last look is loaded in the background)."""
         with self._lock:
-            if time.monotonic() - self._scanned < RESCAN_INTERVAL:
+            if time.monotonic() - self._scanned < RESCAN_INTERVAL or self._loading is not None:
                 return self._indexes
             self._scanned = time.monotonic()
             try:
@@ -95,11 +115,33 @@ class CrlDirectory:
                 _log.error("crl_directory_unreadable", extra={"error": exc.strerror})
                 self._snapshot, self._indexes = None, ()
                 return ()
-            if snapshot != self._snapshot:
-                self._indexes = tuple(index for path in files if (index := self._load(path, at)) is not None)
-                self._snapshot = snapshot
-                _log.info("crls_loaded", extra={"files": len(files), "usable": len(self._indexes)})
+            if snapshot == self._snapshot:
+                return self._indexes
+            if not self._indexes:  # nothing to answer with: the caller waits for the load
+                self._replace(files, snapshot, at)
+                return self._indexes
+            self._loading = threading.Thread(target=self._reload, args=(files, snapshot, at), daemon=True,
+                                             name="crl-reload")
+            self._loading.start()
             return self._indexes
+
+    def wait_for_reload(self, timeout: float | None = None) -> None:
+        """Wait for a background reload to finish (tests, shutdown)."""
+        loading = self._loading
+        if loading is not None:
+            loading.join(timeout)
+
+    def _reload(self, files: list[Path], snapshot: tuple[tuple[str, int, int], ...], at: dt.datetime) -> None:
+        try:
+            self._replace(files, snapshot, at)
+        finally:
+            self._loading = None
+
+    def _replace(self, files: list[Path], snapshot: tuple[tuple[str, int, int], ...], at: dt.datetime) -> None:
+        indexes = tuple(index for path in files if (index := self._load(path, at)) is not None)
+        self._indexes, self._snapshot = indexes, snapshot
+        _log.info("crls_loaded", extra={"files": len(files), "usable": len(indexes)})
+        self._remove_stale_index_files(indexes)
 
     def _load(self, path: Path, at: dt.datetime) -> CrlIndex | None:
         try:
@@ -113,12 +155,34 @@ class CrlDirectory:
             if anchor.certificate.subject != crl.issuer:
                 continue
             try:
-                return load_crl(data, issuer=anchor.certificate, at=at)
+                return self._authenticate(data, anchor.certificate, at)
             except VerificationError as exc:
                 failure = exc
         _log.warning("crl_refused", extra={"file": path.name,
                                            "reason": failure.reason.value if failure else "no_matching_root"})
         return None
+
+    def _authenticate(self, data: bytes, issuer: x509.Certificate, at: dt.datetime) -> CrlIndex:
+        if self.index_dir is not None:
+            try:
+                return load_crl(data, issuer=issuer, at=at, index_dir=self.index_dir)
+            except OSError as exc:  # the shared index cannot be written: this worker indexes in memory
+                _log.warning("crl_index_unwritable", extra={"error": exc.strerror})
+        return load_crl(data, issuer=issuer, at=at)
+
+    def _remove_stale_index_files(self, current: tuple[CrlIndex, ...]) -> None:
+        """Index files of CRLs no longer in the directory, once older than :data:`STALE_INDEX_AGE` (a worker that
+        has not reloaded yet keeps its mapping of an unlinked file; one that needs it again rebuilds it)."""
+        if self.index_dir is None:
+            return
+        keep = {index.sha256.hex() for index in current}
+        cutoff = time.time() - STALE_INDEX_AGE
+        try:
+            for path in self.index_dir.iterdir():
+                if path.name.split(".", 1)[0] not in keep and path.stat().st_mtime < cutoff:
+                    path.unlink(missing_ok=True)
+        except OSError as exc:
+            _log.warning("crl_index_cleanup_failed", extra={"error": exc.strerror})
 
 
 @dataclass
@@ -169,7 +233,11 @@ class CardVerifier:
             platform = HttpPlatformOperator(options.platform_url, options.platform_operator, keys,
                                             options.platform_timeout, outbound)
         freshness = dt.timedelta(seconds=options.revocation_freshness)
-        return cls(trust, CrlDirectory(Path(options.crl_dir), trust) if options.crl_dir else None,
+        crls = None
+        if options.crl_dir:
+            crls = CrlDirectory(Path(options.crl_dir), trust,
+                                Path(options.crl_index_dir or Path(options.crl_dir) / ".index"))
+        return cls(trust, crls,
                    policy=RevocationPolicy(platform_max_age=freshness),
                    ocsp_timeout=options.ocsp_timeout if options.ocsp else None, platform=platform, outbound=outbound)
 
@@ -207,14 +275,43 @@ class CardVerifier:
             await cache.put(fetched[0], freshness=self.policy.platform_max_age or dt.timedelta(0), now=at)
         return fetched
 
+    async def verify_login(self, objects: ObjectStore, certificate: bytes, signature: bytes, expected: LoginMessage,
+                           at: dt.datetime, max_age: dt.timedelta) -> CardLogin:
+        """:meth:`verify` with the answers every worker shares: the platform operator's (:meth:`platform_status`)
+        and the OCSP verdicts (:class:`~idp.login.ocsp.OcspCache`): a kept verdict is used instead of asking the
+        responder, and a verdict from a response fetched now is kept for the next logins."""
+        platform = await self.platform_status(objects, certificate, expected.key, at)
+        use_ocsp = platform is None and self.ocsp_timeout is not None and expected.key is Purpose.AUTH
+        cache, digest = OcspCache(objects), certificate_digest(certificate)
+        cached = await cache.get(digest, at) if use_ocsp else None
+
+        def verify() -> CardLogin:
+            return self.verify(certificate, signature, expected, at, max_age, platform=platform,
+                               ocsp_cached=cached)
+
+        freshness = self.policy.platform_max_age or dt.timedelta(0)
+        try:
+            verified = await anyio.to_thread.run_sync(verify)
+        except Revoked as exc:
+            if use_ocsp and cached is None:
+                await cache.put(digest, exc.status, freshness=freshness, now=at)
+            raise
+        if use_ocsp and cached is None and isinstance(verified.revocation, RevocationStatus):
+            await cache.put(digest, verified.revocation, freshness=freshness, now=at)
+        return verified
+
     def verify(self, certificate: bytes, signature: bytes, expected: LoginMessage, at: dt.datetime,
-               max_age: dt.timedelta, *, platform: tuple[PlatformAnswer, bytes | None] | None = None) -> CardLogin:
+               max_age: dt.timedelta, *, platform: tuple[PlatformAnswer, bytes | None] | None = None,
+               ocsp_cached: CachedOcspStatus | None = None) -> CardLogin:
         """:func:`keys.cardlogin.verify_card_login` with this configuration's trust and CRLs, the OCSP responder
         when configured, and ``platform``: an operator's answer with the nonce sent for it (``None`` for a cached
-        answer, whose nonce was checked when it was fetched). Blocking: run it in a worker thread."""
+        answer, whose nonce was checked when it was fetched). ``ocsp_cached``: a kept OCSP verdict, used instead of
+        asking the responder. Blocking: run it in a worker thread."""
         revocation = RevocationInputs(policy=self.policy, crls=self.crls.indexes(at) if self.crls else ())
         if platform is not None:
             revocation = replace(revocation, platform_answer=platform[0], nonce=platform[1])
+        elif ocsp_cached is not None:
+            revocation = replace(revocation, ocsp_cached=[ocsp_cached])
         elif self.ocsp_timeout is not None and expected.key is Purpose.AUTH:
             path = self._path(certificate, expected.key, at)
             fetched = None if path is None else fetch_ocsp(path, timeout=self.ocsp_timeout, outbound=self.outbound)

@@ -218,7 +218,7 @@ def _x5c_key(chain: object, alg: str, trust: X5cTrust, limits: Limits) -> tuple[
     path = validate_path(
         ders[0], profile=trust.profile, trust=trust.trust, at=trust.at, intermediates=ders[1:], limits=limits
     )
-    leaf_key = path.leaf.public_key()
+    leaf_key = path.leaf_key
     if alg in _HMAC or not isinstance(leaf_key, PublicKey):
         raise InvalidToken(Reason.ALGORITHM_NOT_ALLOWED, f"the certificate key cannot verify {alg}")
     return VerificationKey(leaf_key, alg), path

@@ -2,7 +2,7 @@
 policy that combines them. Pure functions: the validation time is always an argument."""
 
 from keys.revocation.crl import CrlIndex, RevokedEntry, check_crl, load_crl
-from keys.revocation.ocsp import check_ocsp_response
+from keys.revocation.ocsp import CachedOcspStatus, check_ocsp_response, judge_cached_ocsp
 from keys.revocation.platform import (
     PlatformAnswer,
     PlatformOperator,
@@ -14,6 +14,7 @@ from keys.revocation.policy import NoFreshStatus, RevocationPolicy, Unchecked, c
 from keys.revocation.status import CertStatus, RevocationStatus, Revoked
 
 __all__ = [
+    "CachedOcspStatus",
     "CertStatus",
     "CrlIndex",
     "NoFreshStatus",
@@ -28,6 +29,7 @@ __all__ = [
     "check_crl",
     "check_ocsp_response",
     "check_revocation",
+    "judge_cached_ocsp",
     "judge_platform_answer",
     "load_crl",
     "parse_platform_answer",

@@ -49,7 +49,7 @@ def check_algorithm(algorithm: ObjectIdentifier, what: str) -> None:
 
 
 def verify_signature(
-    key: CertificatePublicKeyTypes, algorithm: ObjectIdentifier, signature: bytes, data: bytes, what: str
+    key: CertificatePublicKeyTypes, algorithm: ObjectIdentifier, signature: bytes, data: bytes | memoryview, what: str
 ) -> None:
     """Verify ``signature`` over the exact bytes ``data`` with ``key`` under the X.509 ``algorithm``, or raise
     :class:`~keys.errors.InvalidSignature` (algorithm, key or signature refused)."""

@@ -20,15 +20,22 @@ GOOD :class:`~keys.revocation.status.RevocationStatus` is the one success path:
    nextUpdate, when present, not passed; without nextUpdate, thisUpdate within ``max_age``.
 7. certStatus: good returns; revoked raises :class:`~keys.revocation.status.Revoked`; unknown raises
    :class:`~keys.errors.RevocationUnavailable`.
+
+A verdict reached this way may be kept and reused by later checks of the same certificate (a cache shared by the
+processes of a service) as a :class:`CachedOcspStatus`: the certificate's SHA-256 and the judged status with its
+times, never the response or the certificate. :func:`judge_cached_ocsp` accepts it again only for that certificate
+and while it is fresh (the response's nextUpdate, or the shorter limit the cache set), as step 6 would.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -244,3 +251,41 @@ def _check_nonce(extensions: x509.Extensions, nonce: bytes) -> None:
         raise RevocationUnavailable(Reason.NONCE_MISMATCH, "response carries no nonce") from None
     if echoed != nonce:
         raise RevocationUnavailable(Reason.NONCE_MISMATCH, "response nonce is not the request nonce")
+
+
+@dataclass(frozen=True, slots=True)
+class CachedOcspStatus:
+    """A status :func:`check_ocsp_response` established from a fetched response, kept for reuse: the certificate's
+    SHA-256 (lower-case hex) and the judged status; ``status.next_update`` is when it stops being usable."""
+
+    certificate_sha256: str
+    status: RevocationStatus
+
+
+def judge_cached_ocsp(
+    cached: CachedOcspStatus, *, cert: x509.Certificate, at: dt.datetime, skew: dt.timedelta = DEFAULT_SKEW
+) -> RevocationStatus:
+    """The status of ``cert`` at ``at`` according to a kept OCSP verdict: about this certificate, not from the
+    future, not past its nextUpdate (step 6); good returns, revoked raises :class:`~keys.revocation.status.Revoked`
+    (unless the revocation is later than ``at``)."""
+    if at.tzinfo is None:
+        raise ValueError("at must be timezone-aware")
+    status = cached.status
+    if status.source != "ocsp":
+        raise RevocationUnavailable(Reason.BAD_REVOCATION_DATA, f"a kept {status.source} status is not an OCSP one")
+    if cached.certificate_sha256 != cert.fingerprint(SHA256()).hex():
+        raise RevocationUnavailable(Reason.REVOCATION_SCOPE, "the kept OCSP status is about another certificate")
+    if status.this_update > at + skew:
+        raise RevocationUnavailable(
+            Reason.REVOCATION_NOT_YET_VALID, f"OCSP thisUpdate {status.this_update:{_ISO}} is in the future"
+        )
+    if status.next_update is None or at > status.next_update + skew:
+        raise RevocationUnavailable(Reason.STALE_REVOCATION_DATA, "the kept OCSP status is no longer fresh")
+    if status.status is CertStatus.GOOD:
+        return status
+    if status.status is CertStatus.REVOKED:
+        return revoked_unless_later(
+            "ocsp", at=at, this_update=status.this_update, next_update=status.next_update,
+            revoked_at=status.revoked_at, reason_code=status.reason_code,
+        )
+    raise RevocationUnavailable(Reason.REVOCATION_UNAVAILABLE, "the kept OCSP status is not a verdict")

@@ -23,7 +23,7 @@ from cryptography import x509
 
 from keys.errors import Reason, RevocationUnavailable, RevokedCertificate, VerificationError
 from keys.revocation.crl import CrlIndex, check_crl
-from keys.revocation.ocsp import check_ocsp_response
+from keys.revocation.ocsp import CachedOcspStatus, check_ocsp_response, judge_cached_ocsp
 from keys.revocation.platform import PlatformAnswer, judge_platform_answer
 from keys.revocation.status import DEFAULT_SKEW, CertStatus, RevocationStatus, Source
 
@@ -89,21 +89,23 @@ def check_revocation(
     ocsp_responses: Sequence[bytes] = (),
     platform_answer: PlatformAnswer | None = None,
     nonce: bytes | None = None,
+    ocsp_cached: Sequence[CachedOcspStatus] = (),
 ) -> RevocationStatus | Unchecked:
     """The revocation status of ``cert`` (issued by ``issuer``) at ``at`` under ``policy``.
 
     ``crls`` must come from :func:`~keys.revocation.crl.load_crl`; ``nonce`` is the nonce sent to the OCSP
-    responder or platform operator, if any. Raises :class:`~keys.revocation.status.Revoked` or
-    :class:`NoFreshStatus`; see the module docstring.
+    responder or platform operator, if any; ``ocsp_cached`` are OCSP verdicts kept from earlier checks
+    (:func:`~keys.revocation.ocsp.judge_cached_ocsp`), counted as the OCSP source. Raises
+    :class:`~keys.revocation.status.Revoked` or :class:`NoFreshStatus`; see the module docstring.
     """
     if at.tzinfo is None:
         raise ValueError("at must be timezone-aware")
     given: dict[Source, list[Callable[[], RevocationStatus]]] = {
         "crl": [partial(_crl, index, cert, issuer, at, policy) for index in crls],
         "ocsp": [
-            partial(check_ocsp_response, data, cert=cert, issuer=issuer, at=at, max_age=policy.ocsp_max_age,
-                    skew=policy.skew, nonce=nonce)
-            for data in ocsp_responses
+            *(partial(check_ocsp_response, data, cert=cert, issuer=issuer, at=at, max_age=policy.ocsp_max_age,
+                      skew=policy.skew, nonce=nonce) for data in ocsp_responses),
+            *(partial(judge_cached_ocsp, cached, cert=cert, at=at, skew=policy.skew) for cached in ocsp_cached),
         ],
         "platform": [
             partial(judge_platform_answer, answer, certificate=cert, at=at, max_age=policy.platform_max_age,

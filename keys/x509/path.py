@@ -10,10 +10,11 @@ it does not enforce (verification-hardening.md §2).
 3. RFC 5280 path building and validation, validity at ``at`` included (§6.1.3(a)(2)), by pyca among the
    anchors of the profile's purpose (all root generations: pyca tries each issuer of the right name and
    confirms it by signature), with explicit CA/EE extension policies. For the JPKI profiles the end-entity
-   policy requires critical certificatePolicies and KeyUsage and checks their values in callbacks (policy
-   OID pinned to the profile, KeyUsage bits, EKU, no subjectAltName on authentication certificates): the
-   leaf's extensions are never all decoded in Python on the success path, which would cost more than the
-   signature check itself.
+   policy requires critical certificatePolicies and KeyUsage, a non-critical EKU if any, and no
+   subjectAltName on authentication certificates.
+3b. JPKI: the values of those extensions (policy OID pinned to the profile, KeyUsage bits, EKU), each decoded
+   and checked once per distinct encoding: the leaf's extensions are never all decoded in Python on the
+   success path, which would cost more than the signature check itself.
 4. Certificates of the built path above the leaf pass the structural checks (the anchor's once per store).
 5. JPKI: the path is exactly ``[leaf, root]``; the root is of the profile's purpose and, outside test
    mode, not a test root; the leaf's authorityKeyIdentifier names the root's key.
@@ -33,6 +34,7 @@ from typing import TypeVar, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import verification as pv
 from cryptography.x509.oid import ObjectIdentifier
@@ -60,6 +62,8 @@ class ValidatedPath:
     chain: tuple[x509.Certificate, ...]
     anchor: TrustAnchor
     profile: Profile
+    #: The leaf's public key, parsed once (step 2 checks it; callers verify the holder's signatures with it).
+    leaf_key: CertificatePublicKeyTypes
 
     @property
     def leaf_der(self) -> bytes:
@@ -126,7 +130,7 @@ def _validate_path(
         strict.check_serial(cert)
     else:
         strict.check_certificate(cert, is_leaf=True)
-    check_leaf_key(cert, profile)
+    leaf_key = check_leaf_key(cert, profile)
 
     # 3. RFC 5280 path validation (validity at ``at`` included) with the profile's extension policies
     anchors = trust.anchors_for(profile.purpose) if profile.is_jpki else trust.anchors
@@ -141,6 +145,11 @@ def _validate_path(
         raise MalformedInput(Reason.MALFORMED, _clean(str(exc))) from None
     chain = tuple(verified.chain if isinstance(verified, pv.VerifiedClient) else verified)
     anchor = _anchor_of(chain[-1], anchors)
+    if profile.is_jpki:  # 3b. the values of the JPKI end-entity extensions
+        try:
+            _check_profile_values(cert, raw, profile, trust)
+        except VerificationError as exc:
+            raise _diagnose(cert, profile, trust, at, exc.detail) from None
 
     # 4. the rest of the built path
     for c in chain[1:-1]:
@@ -158,7 +167,7 @@ def _validate_path(
         # pyca picks among same-DN generations by signature alone; the leaf must also name that key (§4.2.1.1)
         if anchor.key_id is not None and raw.authority_key_id() not in (None, anchor.key_id):
             raise UntrustedCertificate(Reason.NO_VALID_PATH, "authorityKeyIdentifier names another root key")
-    return ValidatedPath(cert, raw, chain, anchor, profile)
+    return ValidatedPath(cert, raw, chain, anchor, profile, leaf_key)
 
 
 def _diagnose(
@@ -264,9 +273,10 @@ def check_subject_alt_name(value: x509.SubjectAlternativeName | None, profile: P
         raise UntrustedCertificate(Reason.WRONG_POLICY, "authentication certificates carry no subjectAltName")
 
 
-def check_leaf_key(cert: x509.Certificate, profile: Profile) -> None:
+def check_leaf_key(cert: x509.Certificate, profile: Profile) -> CertificatePublicKeyTypes:
     """Leaf key strength: pyca checks only keys that verify signatures, never the leaf's own key. Card keys
-    are generated on the card, so broken on-card generation (Bernstein et al. 2013; ROCA) is checked here."""
+    are generated on the card, so broken on-card generation (Bernstein et al. 2013; ROCA) is checked here.
+    Returns the key."""
     try:
         key = cert.public_key()
     except (ValueError, TypeError) as exc:
@@ -281,13 +291,13 @@ def check_leaf_key(cert: x509.Certificate, profile: Profile) -> None:
             raise UntrustedCertificate(Reason.WEAK_KEY, "RSA key with an even modulus or exponent")
         if is_roca_weak(numbers.n):  # CVE-2017-15361: keys from flawed smart-card key generation
             raise UntrustedCertificate(Reason.WEAK_KEY, "RSA key has the ROCA fingerprint")
-        return
+        return key
     if isinstance(key, ec.EllipticCurvePublicKey) and profile.allow_ec_leaf:
         if key.curve.name not in ("secp256r1", "secp384r1", "secp521r1"):
             raise UntrustedCertificate(Reason.WEAK_KEY, f"curve {key.curve.name} is not allowed")
-        return
+        return key
     if profile.allow_ec_leaf and isinstance(key, ed25519.Ed25519PublicKey):
-        return
+        return key
     raise UntrustedCertificate(Reason.WEAK_KEY, f"{type(key).__name__} is not allowed for {profile.purpose}")
 
 
@@ -317,7 +327,7 @@ def _verifier(
         .max_chain_depth(max_depth)
         .extension_policies(
             ca_policy=pv.ExtensionPolicy.webpki_defaults_ca(),
-            ee_policy=_ee_policy(profile, trust.allow_test_roots),
+            ee_policy=_ee_policy(profile),
         )
     )
     verifier: pv.ClientVerifier | pv.ServerVerifier
@@ -336,32 +346,56 @@ def _verifier(
     return verifier
 
 
-def _ee_policy(profile: Profile, test_mode: bool) -> pv.ExtensionPolicy:
+def _ee_policy(profile: Profile) -> pv.ExtensionPolicy:
     """Explicit end-entity extension policy. For the JPKI profiles: certificatePolicies and KeyUsage
     present and critical, EKU non-critical if present, subjectAltName required (signing) or absent
-    (authentication); the values are checked by the same functions :func:`_check_profile` uses."""
+    (authentication). Their values are checked in step 3b (:func:`_check_profile_values`), not in pyca
+    callbacks: pyca would build the Python objects a callback receives for every certificate."""
     policy = pv.ExtensionPolicy.webpki_defaults_ee()
     if not profile.is_jpki:
         return policy
-
-    def policies(_: pv.Policy, __: x509.Certificate, value: x509.ExtensionType | None) -> None:
-        check_policies(cast(x509.CertificatePolicies, value), profile, test_mode)
-
-    def usage(_: pv.Policy, __: x509.Certificate, value: x509.ExtensionType | None) -> None:
-        check_key_usage(cast(x509.KeyUsage, value), profile)
-
-    def extended_usage(_: pv.Policy, __: x509.Certificate, value: x509.ExtensionType | None) -> None:
-        check_extended_key_usage(cast(x509.ExtendedKeyUsage | None, value), profile)
-
     c = pv.Criticality
     policy = (
-        policy.require_present(x509.CertificatePolicies, c.CRITICAL, policies)
-        .require_present(x509.KeyUsage, c.CRITICAL, usage)
-        .may_be_present(x509.ExtendedKeyUsage, c.NON_CRITICAL, extended_usage)
+        policy.require_present(x509.CertificatePolicies, c.CRITICAL, None)
+        .require_present(x509.KeyUsage, c.CRITICAL, None)
+        .may_be_present(x509.ExtendedKeyUsage, c.NON_CRITICAL, None)
     )
     if profile.purpose is Purpose.AUTH:
         return policy.require_not_present(x509.SubjectAlternativeName)
     return policy.require_present(x509.SubjectAlternativeName, c.NON_CRITICAL, None)
+
+
+#: The JPKI end-entity extensions whose values step 3b checks: OID contents, type, check.
+_VALUE_CHECKS: tuple[tuple[bytes, type[x509.ExtensionType]], ...] = (
+    (bytes.fromhex("551d20"), x509.CertificatePolicies),
+    (bytes.fromhex("551d0f"), x509.KeyUsage),
+    (bytes.fromhex("551d25"), x509.ExtendedKeyUsage),
+)
+
+
+def _check_profile_values(cert: x509.Certificate, raw: RawCertificate, profile: Profile, trust: TrustStore) -> None:
+    """Step 3b: the values of the leaf's certificatePolicies, KeyUsage and EKU (presence and criticality were
+    pyca's, step 3), by the same functions :func:`_check_profile` runs. A value is decoded and checked once per
+    distinct encoding, per store and profile: the verdict depends on those bytes alone, and a card hierarchy
+    issues a handful of encodings."""
+    test_mode = trust.allow_test_roots
+    for oid, kind in _VALUE_CHECKS:
+        found = raw.extensions.get(oid)
+        if found is None:
+            continue  # required ones are required by pyca's policy; an absent EKU is allowed
+        key = ("extension-value-accepted", profile, test_mode, oid, found[1])
+        if key in trust.memo:
+            continue
+        extension = _extension(cert, kind)
+        value = extension.value if extension is not None else None
+        if isinstance(value, x509.CertificatePolicies):
+            check_policies(value, profile, test_mode)
+        elif isinstance(value, x509.KeyUsage):
+            check_key_usage(value, profile)
+        else:
+            check_extended_key_usage(cast(x509.ExtendedKeyUsage | None, value), profile)
+        if len(trust.memo) < _MEMO_LIMIT:
+            trust.memo[key] = True
 
 
 def _anchor_of(root: x509.Certificate, candidates: Sequence[TrustAnchor]) -> TrustAnchor:

@@ -120,18 +120,31 @@ def raw_certificate(data: bytes) -> RawCertificate:
 
 
 def _extensions(data: bytes, start: int, stop: int) -> dict[bytes, tuple[bool, bytes]]:
-    """The Extensions list (RFC 5280 §4.1.2.9). Each Extension is read with two bounded TLV reads: the extnID
-    (an OID shorter than 128 octets, so its length is one octet) and the critical BOOLEAN are read in place."""
+    """The Extensions list (RFC 5280 §4.1.2.9). Each Extension is read with at most two bounded TLV reads, and
+    none when its SEQUENCE and extnValue headers are in the short form (under 128 octets, the usual case): those
+    headers, the extnID (an OID shorter than 128 octets, so its length is one octet) and the critical BOOLEAN
+    are read in place, with the same bounds :func:`keys.der.read_tlv` checks."""
     list_start, list_stop = der.expect(data, start, stop, der.SEQUENCE, "Extensions")
     found: dict[bytes, tuple[bool, bytes]] = {}
     position = list_start
     while position < list_stop:
-        ext_start, ext_stop = der.expect(data, position, list_stop, der.SEQUENCE, "Extension")
+        if data[position] == der.SEQUENCE and position + 2 <= list_stop and data[position + 1] < 0x80:
+            ext_start = position + 2
+            ext_stop = ext_start + data[position + 1]
+            if ext_stop > list_stop:
+                raise MalformedInput(Reason.MALFORMED, "DER element overruns its container")
+        else:
+            ext_start, ext_stop = der.expect(data, position, list_stop, der.SEQUENCE, "Extension")
         oid_stop = ext_start + 2 + (data[ext_start + 1] if ext_start + 2 <= ext_stop else 0)
         if data[ext_start] != der.OBJECT_IDENTIFIER or data[ext_start + 1] & 0x80 or oid_stop >= ext_stop:
             raise MalformedInput(Reason.MALFORMED, "Extension: bad extnID")
         critical = data[oid_stop : oid_stop + 3] == _CRITICAL
-        tag, value_start, value_stop = der.read_tlv(data, oid_stop + 3 if critical else oid_stop, ext_stop)
+        value_at = oid_stop + 3 if critical else oid_stop
+        if value_at + 2 <= ext_stop and data[value_at + 1] < 0x80:
+            tag, value_start = data[value_at], value_at + 2
+            value_stop = value_start + data[value_at + 1]
+        else:
+            tag, value_start, value_stop = der.read_tlv(data, value_at, ext_stop)
         if tag != der.OCTET_STRING or value_stop != ext_stop:
             raise MalformedInput(Reason.MALFORMED, "Extension: bad critical flag or extnValue")
         oid = data[ext_start + 2 : oid_stop]

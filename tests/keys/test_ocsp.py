@@ -4,10 +4,12 @@ on responses issued by the test PKI's roots and delegated responders."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ObjectIdentifier
 
@@ -20,7 +22,8 @@ from keys.errors import (
     VerificationError,
 )
 from keys.limits import Limits
-from keys.revocation.ocsp import check_ocsp_response
+from keys.revocation.ocsp import CachedOcspStatus, check_ocsp_response, judge_cached_ocsp
+from keys.revocation.policy import RevocationPolicy, check_revocation
 from keys.revocation.status import CertStatus, Revoked
 from keys.testpki import CardMaterial, Root, TestPki
 from keys.testpki.revocation import issue_ocsp_responder, issue_ocsp_response, unsuccessful_ocsp_response
@@ -255,3 +258,30 @@ def test_size_limit_applies_before_parsing(card: CardMaterial, root: Root) -> No
 def test_garbage_is_malformed(card: CardMaterial, root: Root, data: bytes) -> None:
     with pytest.raises(MalformedInput):
         _check(data, card, root)
+
+
+# --- kept verdicts --------------------------------------------------------------------------------------
+
+
+def test_a_kept_verdict_counts_only_for_its_certificate_while_fresh(card: CardMaterial, root: Root,
+                                                                   pki: TestPki) -> None:
+    good = _check(_response(card, root), card, root)
+    digest = card.auth_certificate.fingerprint(hashes.SHA256()).hex()
+    assert judge_cached_ocsp(CachedOcspStatus(digest, good), cert=card.auth_certificate, at=NOW) == good
+    other = pki.issue_card(now=NOW, with_sign=False).auth_certificate
+    with pytest.raises(RevocationUnavailable) as exc:
+        judge_cached_ocsp(CachedOcspStatus(digest, good), cert=other, at=NOW)
+    assert _reason(exc) is Reason.REVOCATION_SCOPE
+    for at, reason in ((NEXT_UPDATE + dt.timedelta(minutes=6), Reason.STALE_REVOCATION_DATA),
+                       (THIS_UPDATE - dt.timedelta(minutes=6), Reason.REVOCATION_NOT_YET_VALID)):
+        with pytest.raises(RevocationUnavailable) as exc:
+            judge_cached_ocsp(CachedOcspStatus(digest, good), cert=card.auth_certificate, at=at)
+        assert _reason(exc) is reason
+    with pytest.raises(RevocationUnavailable):  # a kept status of another source is not an OCSP verdict
+        judge_cached_ocsp(CachedOcspStatus(digest, replace(good, source="crl")), cert=card.auth_certificate, at=NOW)
+    revoked = replace(good, status=CertStatus.REVOKED, revoked_at=NOW - dt.timedelta(days=1),
+                      reason_code=x509.ReasonFlags.key_compromise)
+    with pytest.raises(Revoked) as refused:
+        check_revocation(card.auth_certificate, root.certificate, at=NOW, policy=RevocationPolicy(),
+                         ocsp_cached=[CachedOcspStatus(digest, revoked)])
+    assert refused.value.status.reason_code is x509.ReasonFlags.key_compromise
