@@ -74,12 +74,16 @@ _RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
 _SIGNATURE_OIDS = {alg: algos.SignedDigestAlgorithmId(name).dotted for alg, name in RSA_SIGNATURE_ALGORITHMS.items()}
 _SINGLE_VALUED = {"content_type", "message_digest", "signing_time", "signing_certificate_v2",
                   "cms_algorithm_protection"}
-_HASH_ALG = {HashAlgorithm.SHA256: signatures.HashAlg.SHA256, HashAlgorithm.SHA384: signatures.HashAlg.SHA384,
-             HashAlgorithm.SHA512: signatures.HashAlg.SHA512}
+#: The keys.signatures hash of each allowed document hash.
+SIGNATURE_HASHES = {
+    HashAlgorithm.SHA256: signatures.HashAlg.SHA256,
+    HashAlgorithm.SHA384: signatures.HashAlg.SHA384,
+    HashAlgorithm.SHA512: signatures.HashAlg.SHA512,
+}
 #: Card signatures over documents: RSASSA-PKCS1-v1_5 with SHA-2, RSA 2048–4096, e = 65537.
 DOCUMENT_SIGNATURES = signatures.SignaturePolicy(
     "document signature",
-    frozenset(signatures.Suite(signatures.Scheme.RSA_PKCS1V15, h, None) for h in _HASH_ALG.values()),
+    frozenset(signatures.Suite(signatures.Scheme.RSA_PKCS1V15, h, None) for h in SIGNATURE_HASHES.values()),
     frozenset(),
     reject_roca=False,  # the certificate's key passed the ROCA check in path validation (step 8)
 )
@@ -232,10 +236,8 @@ def _verify_signer(
     key = path_input.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
         raise InvalidSignature(Reason.ALGORITHM_NOT_ALLOWED, "the signer's key is not an RSA key")
-    signatures.verify_signature(
-        key, signature, signed_attributes, alg=signatures.SigParams(signatures.Scheme.RSA_PKCS1V15, _HASH_ALG[alg]),
-        policy=DOCUMENT_SIGNATURES,
-    )
+    params = signatures.SigParams(signatures.Scheme.RSA_PKCS1V15, SIGNATURE_HASHES[alg])
+    signatures.verify_signature(key, signature, signed_attributes, alg=params, policy=DOCUMENT_SIGNATURES)
 
     # 8. the path at the signing time
     claimed = attributes.get("signing_time")
@@ -244,11 +246,27 @@ def _verify_signer(
     if claimed is not None and claimed > at + DEFAULT_SKEW:
         raise InvalidSignature(Reason.SIGNED_IN_FUTURE, f"signing-time {claimed:%Y-%m-%dT%H:%M:%SZ} is after {at}")
     when = signing_time or claimed or at
-    path = validate_path(path_input, profile=profile, trust=trust, at=when, limits=limits)
-
-    # 9. revocation at the verification time
-    status = _revocation(path, crls, at, policy, limits, revocation_cache)
+    path, status = validate_signer(path_input, trust=trust, crls=crls, at=at, signing_time=when, profile=profile,
+                                   policy=policy, limits=limits, cache=revocation_cache)
     return VerifiedSigner(path, alg, message_digest, claimed, when, status, signature)
+
+
+def validate_signer(
+    certificate: x509.Certificate,
+    *,
+    trust: TrustStore,
+    crls: Sequence[bytes],
+    at: dt.datetime,
+    signing_time: dt.datetime,
+    profile: Profile = JPKI_SIGN,
+    policy: RevocationPolicy = CRL_ONLY,
+    limits: Limits = DEFAULT_LIMITS,
+    cache: dict[str, list[CrlIndex]] | None = None,
+) -> tuple[ValidatedPath, RevocationStatus]:
+    """Steps 8 and 9 for a signer's certificate: its path at ``signing_time``, its revocation at ``at``. Also for
+    raw card signatures kept without a CMS (:mod:`docsign.record`)."""
+    path = validate_path(certificate, profile=profile, trust=trust, at=signing_time, limits=limits)
+    return path, _revocation(path, crls, at, policy, limits, {} if cache is None else cache)
 
 
 def _signer_certificate(
