@@ -135,7 +135,8 @@ def _verify(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
                                      tsa_roots=[_certificate(_read(p)) for p in args.tsa_root]))
         return EXIT_VALID, {"valid": True, "signatures": [
             {"field": s.field_name, "byte_range": list(s.byte_range), "covers_whole_file": s.covers_whole_file,
-             "timestamp": _iso(s.timestamp), **_signer(s.signer)} for s in pdf.signatures]}
+             "timestamp": _iso(s.timestamp), **(_signer(s.signer) if s.signer else {"document_timestamp": True})}
+            for s in pdf.signatures]}
     if args.command == "verify-cms":
         cms = asyncio.run(verify_cms(data, _read(args.content), trust=trust, crls=crls, at=at))
         return EXIT_VALID, {"valid": True, "signers": [_signer(s) for s in cms.signers]}

@@ -18,6 +18,9 @@ failure a :class:`~keys.errors.VerificationError` with its reason:
    whole revision with later changes limited to what pyHanko's difference analysis allows (new signatures, form
    filling).
 
+A document timestamp (``/DocTimeStamp``, PAdES B-LTA) passes steps 1, 2 and pyHanko's validation against the
+pinned TSA roots, which must then be given (``UNTRUSTED_ROOT``).
+
 :func:`verify_cms` runs :func:`keys.cms.verify.verify_detached` and pyHanko's detached-CMS validator on a CMS file.
 
 Usage::
@@ -40,7 +43,11 @@ from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.validation import async_validate_detached_cms, async_validate_pdf_signature
+from pyhanko.sign.validation import (
+    async_validate_detached_cms,
+    async_validate_pdf_signature,
+    async_validate_pdf_timestamp,
+)
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel, SignatureStatus
 from pyhanko_certvalidator import ValidationContext
@@ -71,8 +78,9 @@ class PdfSignature:
 
     field_name: str
     byte_range: tuple[int, int, int, int]
-    signer: VerifiedSigner
-    #: The signature timestamp's time (PAdES B-T), when present and its TSA pinned.
+    #: The card signer (``None`` for a document timestamp).
+    signer: VerifiedSigner | None
+    #: The signature timestamp's time (PAdES B-T) when present and its TSA pinned; a document timestamp's time.
     timestamp: dt.datetime | None
     covers_whole_file: bool
 
@@ -109,9 +117,16 @@ async def verify_pdf(
         raise VerificationError(
             Reason.UNSIGNED_UPDATE, f"{len(pdf) - last_end} bytes after the last signature are not signed"
         )
+    ts_context = ValidationContext(
+        trust_roots=[asn1_x509.Certificate.load(r) for r in tsa_roots], allow_fetching=False,
+        revocation_mode="soft-fail", moment=at,
+    ) if tsa_roots else None
     results = []
     for signature, byte_range in zip(embedded, ranges, strict=True):
-        results.append(await _verify_signature(pdf, signature, byte_range, trust, crls, at, tsa_roots))
+        if signature.sig_object_type == "/DocTimeStamp":
+            results.append(await _verify_document_timestamp(pdf, signature, byte_range, ts_context))
+        else:
+            results.append(await _verify_signature(pdf, signature, byte_range, trust, crls, at, ts_context))
     return VerifiedPdf(tuple(results))
 
 
@@ -156,15 +171,11 @@ async def _verify_signature(
     trust: TrustStore,
     crls: Sequence[bytes],
     at: dt.datetime,
-    tsa_roots: Sequence[bytes],
+    ts_context: ValidationContext | None,
 ) -> PdfSignature:
     name = signature.field_name
     _, b, c, d = byte_range
     # 4 first, for the timestamp time; its verdict is judged after ours, which names reasons more precisely
-    ts_context = ValidationContext(
-        trust_roots=[asn1_x509.Certificate.load(r) for r in tsa_roots], allow_fetching=False,
-        revocation_mode="soft-fail", moment=at,
-    ) if tsa_roots else None
     status = await async_validate_pdf_signature(
         signature, signer_validation_context=_context(trust, crls, at), ts_validation_context=ts_context
     )
@@ -184,14 +195,40 @@ async def _verify_signature(
         raise type(exc)(exc.reason, f"{name}: {exc.detail}") from None
     # 4. pyHanko's verdict
     _judge(status, name)
-    whole = c + d == len(pdf)
-    if not whole and (status.coverage is not SignatureCoverageLevel.ENTIRE_REVISION or (
-            status.modification_level is not None and status.modification_level > ModificationLevel.FORM_FILLING)):
-        raise VerificationError(Reason.UNSIGNED_UPDATE, f"{name}: later revisions change what it signed")
-    if whole and status.coverage is not SignatureCoverageLevel.ENTIRE_FILE:
-        raise VerificationError(Reason.BYTE_RANGE, f"{name}: pyHanko finds the file not entirely covered")
+    _check_coverage(pdf, name, byte_range, status.coverage, status.modification_level)
     (signer,) = verified.signers
-    return PdfSignature(name, byte_range, signer, timestamp, whole)
+    return PdfSignature(name, byte_range, signer, timestamp, c + d == len(pdf))
+
+
+async def _verify_document_timestamp(
+    pdf: bytes, signature: EmbeddedPdfSignature, byte_range: tuple[int, int, int, int],
+    ts_context: ValidationContext | None,
+) -> PdfSignature:
+    """A document timestamp (ISO 32000-2 §12.8.5; PAdES B-LTA): pyHanko validates it against the pinned TSA
+    roots, which must be given."""
+    name = signature.field_name
+    if ts_context is None:
+        raise UntrustedCertificate(Reason.UNTRUSTED_ROOT, f"{name}: a document timestamp needs the TSA's root")
+    status = await async_validate_pdf_timestamp(signature, validation_context=ts_context)
+    _judge(status, name)
+    _check_coverage(pdf, name, byte_range, status.coverage, status.modification_level)
+    _, _, c, d = byte_range
+    return PdfSignature(name, byte_range, None, status.timestamp, c + d == len(pdf))
+
+
+def _check_coverage(
+    pdf: bytes, name: str, byte_range: tuple[int, int, int, int], coverage: SignatureCoverageLevel | None,
+    modification_level: ModificationLevel | None,
+) -> None:
+    """pyHanko's view of coverage agrees with ours: the whole file, or an earlier whole revision whose later
+    changes are limited to new signatures and form filling."""
+    _, _, c, d = byte_range
+    whole = c + d == len(pdf)
+    if not whole and (coverage is not SignatureCoverageLevel.ENTIRE_REVISION or (
+            modification_level is not None and modification_level > ModificationLevel.FORM_FILLING)):
+        raise VerificationError(Reason.UNSIGNED_UPDATE, f"{name}: later revisions change what it signed")
+    if whole and coverage is not SignatureCoverageLevel.ENTIRE_FILE:
+        raise VerificationError(Reason.BYTE_RANGE, f"{name}: pyHanko finds the file not entirely covered")
 
 
 def _unpadded(contents: bytes) -> bytes:

@@ -184,3 +184,38 @@ def test_pades_b_t_with_a_loopback_tsa(signer: SoftwareCard, test_store: TrustSt
     assert one.signer.signing_time == NOW
     (without_tsa_root,) = _ours(stamped, test_store, empty_crl).signatures
     assert without_tsa_root.timestamp is None
+
+
+def test_pdf_signed_by_pyhanko_itself_verifies(signer: SoftwareCard, test_store: TrustStore,
+                                               empty_crl: bytes) -> None:
+    """A PAdES signature made by pyHanko's own signer (cms-algorithm-protection and its attribute choices) with the
+    card's key: our verifier is not tied to our producer."""
+    from asn1crypto import keys as asn1_keys
+    from cryptography.hazmat.primitives import serialization
+    from pyhanko.sign import fields, signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    key = asn1_keys.PrivateKeyInfo.load(signer.key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    pyhanko_signer = signers.SimpleSigner(signing_cert=asn1_x509.Certificate.load(signer.certificate_der),
+                                          signing_key=key, cert_registry=SimpleCertificateStore())
+    meta = signers.PdfSignatureMetadata(field_name="Seal", md_algorithm="sha256",
+                                        subfilter=fields.SigSeedSubFilter.PADES)
+    out = signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(PDF)), meta, signer=pyhanko_signer)
+    (one,) = _ours(out.getvalue(), test_store, empty_crl).signatures
+    assert one.field_name == "Seal"
+
+
+def test_document_timestamp_needs_a_pinned_tsa(signed: bytes, test_store: TrustStore, empty_crl: bytes,
+                                               tsa: LoopbackTsa) -> None:
+    from pyhanko.sign import signers, timestamps
+
+    stamper = signers.PdfTimeStamper(timestamps.HTTPTimeStamper(tsa.url))
+    out = stamper.timestamp_pdf(IncrementalPdfFileWriter(io.BytesIO(signed)), "sha256")
+    stamped = out.getvalue()
+    card_signature, document_timestamp = _ours(stamped, test_store, empty_crl, tsa_roots=[tsa.root_der]).signatures
+    assert not card_signature.covers_whole_file
+    assert document_timestamp.signer is None
+    assert document_timestamp.covers_whole_file
+    assert document_timestamp.timestamp == NOW
+    _refused(stamped, test_store, empty_crl, Reason.UNTRUSTED_ROOT)
