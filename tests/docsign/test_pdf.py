@@ -8,8 +8,10 @@ import asyncio
 import io
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.generic import NameObject, TextStringObject
@@ -27,7 +29,7 @@ from keys.errors import Reason, VerificationError
 from keys.testpki import CardMaterial, TestPki
 from keys.trust import TrustStore
 from tests.keys.conftest import NOW
-from tests.support.cms import SoftwareCard
+from tests.support.cms import SoftwareCard, openssl_verifies
 from tests.support.pdf import minimal_pdf
 from tests.support.tsa import LoopbackTsa, start_tsa
 
@@ -68,8 +70,9 @@ def signed(signer: SoftwareCard) -> bytes:
     return _sign(PDF, signer)
 
 
-def test_signed_pdf_verifies_with_ours_and_pyhanko(signed: bytes, signer: SoftwareCard, card: CardMaterial,
-                                                   test_store: TrustStore, empty_crl: bytes) -> None:
+def test_signed_pdf_verifies_with_ours_pyhanko_and_openssl(
+    signed: bytes, signer: SoftwareCard, card: CardMaterial, test_store: TrustStore, empty_crl: bytes, tmp_path: Path
+) -> None:
     (one,) = _ours(signed, test_store, empty_crl).signatures
     assert one.field_name == "Signature1"
     assert one.covers_whole_file
@@ -80,6 +83,13 @@ def test_signed_pdf_verifies_with_ours_and_pyhanko(signed: bytes, signer: Softwa
     (status,) = _pyhanko(signed, card, empty_crl)
     assert status.bottom_line
     assert status.coverage is SignatureCoverageLevel.ENTIRE_FILE
+    # openssl, a third verifier, on the CMS in /Contents over the ByteRange's bytes
+    _, b, c, d = one.byte_range
+    embedded = PdfFileReader(io.BytesIO(signed)).embedded_signatures[0]
+    cms_der = cms.ContentInfo.load(bytes(embedded.pkcs7_content)).dump()  # not strict: the zero padding stays behind
+    root = card.sign_root.certificate
+    assert openssl_verifies(tmp_path, signed[:b] + signed[c : c + d], cms_der, root, crl=empty_crl, at=NOW)
+    assert not openssl_verifies(tmp_path, signed[:b] + signed[c : c + d - 1], cms_der, root, crl=empty_crl, at=NOW)
 
 
 def test_two_step_signing_through_saved_state(signer: SoftwareCard, test_store: TrustStore,

@@ -255,6 +255,11 @@ def test_revoked_certificate_refused_by_all(signer: SoftwareCard, card: CardMate
     _, trusted, revoked = pyhanko_verdict(DOCUMENT, signed, card.sign_root.certificate, revoked_crl, NOW)
     assert revoked
     assert not trusted
+    root = card.sign_root.certificate
+    assert not openssl_verifies(tmp_path, DOCUMENT, signed, root, crl=revoked_crl, at=NOW)
+    empty = issue_crl(card.sign_root, [], this_update=NOW - dt.timedelta(hours=1),
+                      next_update=NOW + dt.timedelta(days=1), crl_number=4)
+    assert openssl_verifies(tmp_path, DOCUMENT, signed, root, crl=empty, at=NOW)  # the same check passes without
 
 
 def test_revocation_data_required_and_fresh(signer: SoftwareCard, card: CardMaterial, test_store: TrustStore) -> None:
