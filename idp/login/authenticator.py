@@ -5,7 +5,8 @@ Which card key a login asks for, from the authorization request:
 * the signing key (署名用, ``acr`` :data:`ACR_SIGN`) when ``acr_values`` contains :data:`ACR_SIGN`, or when the
   request asks for any claim only a signing certificate holds (:func:`idp.oauth.interaction.
   personal_claims_requested`: name, birthdate, gender, address, age_over_18, age_over_20, through scope values
-  or the ``claims`` parameter);
+  or the ``claims`` parameter), or when the request carries ``authorization_details`` of a type whose login needs
+  :data:`ACR_SIGN` (``jpki_sign``: :mod:`idp.sign.details`);
 * otherwise the authentication key (利用者証明用, ``acr`` :data:`ACR_AUTH`), which releases no personal data.
 
 Both give ``amr`` ``["sc", "pin"]`` (RFC 8176: smart card, PIN). The login is bound to the browser by the
@@ -23,6 +24,7 @@ from litestar import Request, Response
 from idp.login.page import content_security_policy, login_page
 from idp.login.store import CardLogins, show_code
 from idp.oauth.authorization_request import AuthorizationRequest
+from idp.oauth.authorization_request.details import types_of
 from idp.oauth.interaction import Interaction, personal_claims_requested
 from idp.runtime import Services, utcnow
 from idp.web.pages import redirect_source, request_language
@@ -39,6 +41,8 @@ AnyRequest = Request[Any, Any, Any]
 def required_key(request: AuthorizationRequest) -> Purpose:
     """The card key the authorization request needs (see the module docstring)."""
     if ACR_SIGN in request.acr_values or personal_claims_requested(request):
+        return Purpose.SIGN
+    if any(t.acr == ACR_SIGN for t in types_of(request.authorization_details)):
         return Purpose.SIGN
     return Purpose.AUTH
 

@@ -18,17 +18,13 @@ Core §3.1.2.1); ``offline_access`` only counts with ``prompt=consent`` (OIDC Co
 from __future__ import annotations
 
 import re
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
-from credentials.oid4vci.authorization_details import (
-    CredentialAuthorization,
-    InvalidAuthorizationDetails,
-    parse_authorization_details,
-)
 from idp.clients import Client
 from idp.errors import InvalidRequest, InvalidScope, OAuthError
 from idp.oauth.authorization_request.claims import ClaimsRequest, parse_claims
-from idp.oauth.authorization_request.details import InvalidAuthorizationDetailsError, check_types
+from idp.oauth.authorization_request.details import parse_details
 from idp.oauth.authorization_request.errors import (
     RESPONSE_MODES,
     AuthorizationError,
@@ -174,17 +170,11 @@ def _validate(client: Client, params: Parameters, target: ResponseTarget) -> Aut
                                 authorization_details=details, issuer_state=text(params, "issuer_state"))
 
 
-def _authorization_details(params: Parameters) -> tuple[CredentialAuthorization, ...]:
+def _authorization_details(params: Parameters) -> tuple[Mapping[str, Any], ...]:
     value = params.get("authorization_details")
     if value is None or value == "":
         return ()
-    raw = value if isinstance(value, list) else text(params, "authorization_details")
-    check_types(raw)
-    try:
-        return parse_authorization_details(raw, issuer=None)
-    except InvalidAuthorizationDetails as exc:
-        raise InvalidAuthorizationDetailsError(str(exc)) from None
-
+    return parse_details(value if isinstance(value, list) else text(params, "authorization_details"))
 
 
 __all__ = ["MAX_MAX_AGE", "validate_request", "verified_redirect_uri"]
