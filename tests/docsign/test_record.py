@@ -131,3 +131,35 @@ def test_out_of_shape_record_refused(provider: tuple[SoftwareSigner, dict[str, A
              cms=signer.sign_cades(CONTRACT, NOW))
     untyped = encode_jwt(_payload(signer.certificate), provider[0])
     _refused(Reason.TYP_MISMATCH, untyped, provider[1], test_store, empty_crl, cms=signer.sign_cades(CONTRACT, NOW))
+
+
+def test_record_made_by_the_provider_verifies(provider: tuple[SoftwareSigner, dict[str, Any]],
+                                              signer: SoftwareCard, test_store: TrustStore, empty_crl: bytes) -> None:
+    """The record exactly as the provider writes it (idp.sign.record), verified offline by docsign."""
+    from idp.sign import record as provider_record
+    from idp.sign.requests import Document, DocumentSignature
+
+    alg = HashAlgorithm.SHA256
+    signed_at = NOW - dt.timedelta(minutes=2)
+    documents, signatures, kept = [], [], []
+    for label, body in (("契約書", CONTRACT), ("申込書", APPLICATION)):
+        digest_info = encode_digest_info(alg, alg.hash(body))
+        documents.append(Document(label, alg.value, alg.hash(body), digest_info))
+        raw = signer.sign_digest_info(digest_info)
+        signatures.append(DocumentSignature(raw, b"", signed_at))
+        kept.append((raw, signer.sign_cades(body, signed_at)))
+    claims = provider_record.record_claims(
+        issuer=ISSUER, client_id="bank", request_id="req-9", documents=documents, signatures=signatures,
+        certificate=signer.certificate_der, at=NOW, keep_certificate=True,
+        revocation=provider_record.revocation_reference(
+            {"revocation_source": "crl", "crl_issuer": "sign root", "crl_number": 1}),
+    )
+    assert provider_record.RECORD_TYP == RECORD_TYP
+    record = encode_jwt(claims, provider[0], typ=provider_record.RECORD_TYP)
+    for (raw, cms_der), label, body in zip(kept, ("契約書", "申込書"), (CONTRACT, APPLICATION), strict=True):
+        by_cms = verify_record(record, provider[1], cms=cms_der, trust=test_store, crls=[empty_crl], issuer=ISSUER,
+                               content=body)
+        assert by_cms.document.label == label
+        by_raw = verify_record(record, provider[1], raw_signature=raw, trust=test_store, crls=[empty_crl])
+        assert by_raw.document.label == label
+    assert by_cms.record.revocation["crl_number"] == 1
