@@ -37,7 +37,7 @@ from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
 from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
 
 from keys.cms.digest_info import HashAlgorithm, hash_algorithm_by_name
-from keys.errors import InvalidSignature, MalformedInput, Reason
+from keys.errors import InvalidSignature, LimitExceeded, MalformedInput, Reason
 
 #: Hex digits reserved for the CMS in ``/Contents``: 16 KiB of DER (card certificate ~1.5 KB, signature,
 #: attributes, a timestamp token with its TSA chain).
@@ -105,7 +105,7 @@ async def finish(prepared: Prepared, cms_der: bytes, *, timestamp_url: str | Non
         await _add_signature_timestamp(signed_data, timestamps.HTTPTimeStamper(timestamp_url))
     der = cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
     if 2 * len(der) > prepared.reserved_end - prepared.reserved_start - 2:
-        raise MalformedInput(Reason.TOO_LARGE, f"the CMS of {len(der)} bytes does not fit the placeholder")
+        raise LimitExceeded(Reason.TOO_LARGE, f"the CMS of {len(der)} bytes does not fit the placeholder")
     output = io.BytesIO(prepared.pdf)
     range_digest = PreparedByteRangeDigest(prepared.digest, prepared.reserved_start, prepared.reserved_end)
     await PdfTBSDocument.async_finish_signing(output, range_digest, der)

@@ -23,6 +23,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from docsign.pdf import Prepared, finish, prepare, sign_pdf
 from docsign.verify import VerifiedPdf, verify_pdf
+from keys import der
 from keys.cms.digest_info import HashAlgorithm
 from keys.cms.signed_attributes import Profile
 from keys.errors import Reason, VerificationError
@@ -229,3 +230,23 @@ def test_document_timestamp_needs_a_pinned_tsa(signed: bytes, test_store: TrustS
     assert document_timestamp.covers_whole_file
     assert document_timestamp.timestamp == NOW
     _refused(stamped, test_store, empty_crl, Reason.UNTRUSTED_ROOT)
+
+
+def test_hostile_contents_and_state_refused(signed: bytes, signer: SoftwareCard, test_store: TrustStore,
+                                            empty_crl: bytes) -> None:
+    # the /Contents gap is not signed: bytes after the CMS inside it are refused, not skipped
+    start = signed.index(b"/Contents <") + len(b"/Contents <")
+    end = signed.index(b">", start)
+    hex_value = signed[start:end]
+    contents = bytes.fromhex(hex_value.decode())
+    used = 2 * der.read_tlv(contents, 0, len(contents))[2]  # hex digits of the CMS itself
+    smuggled = signed[:start] + hex_value[:used] + b"ff" + hex_value[used + 2 :] + signed[end:]
+    assert len(smuggled) == len(signed)
+    _refused(smuggled, test_store, empty_crl, Reason.MALFORMED)
+    with pytest.raises(VerificationError) as caught:
+        Prepared.from_state(PDF, "{}")
+    assert caught.value.reason is Reason.MALFORMED
+    small = asyncio.run(prepare(PDF, reserve=1024))
+    with pytest.raises(VerificationError) as caught:
+        asyncio.run(finish(small, signer.cms_for_digest(small.hash_algorithm, small.digest, profile=Profile.PADES)))
+    assert caught.value.reason is Reason.TOO_LARGE
