@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from asn1crypto import algos, cms, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from keys import signatures
@@ -63,7 +64,7 @@ from keys.errors import (
 from keys.limits import DEFAULT_LIMITS, Limits, check_size
 from keys.revocation import CrlIndex, NoFreshStatus, RevocationPolicy, RevocationStatus, check_revocation, load_crl
 from keys.revocation.status import DEFAULT_SKEW, Source
-from keys.trust import TrustStore, fingerprint
+from keys.trust import TrustStore, fingerprint, parse_certificate
 from keys.x509.path import ValidatedPath, validate_path
 from keys.x509.profile import JPKI_SIGN, Profile
 
@@ -168,10 +169,10 @@ def _parse(cms_der: bytes) -> cms.SignedData:
         count = len(signed_data["signer_infos"])
     except (ValueError, TypeError, KeyError) as exc:
         raise MalformedInput(Reason.MALFORMED, f"not a CMS SignedData: {_short(exc)}") from None
-    if not 1 <= count <= MAX_SIGNERS:
-        raise (LimitExceeded if count else MalformedInput)(
-            Reason.TOO_LARGE if count else Reason.MALFORMED, f"{count} SignerInfos (1 to {MAX_SIGNERS} allowed)"
-        )
+    if count == 0:
+        raise MalformedInput(Reason.MALFORMED, "no SignerInfo")
+    if count > MAX_SIGNERS:
+        raise LimitExceeded(Reason.TOO_LARGE, f"{count} SignerInfos, limit {MAX_SIGNERS}")
     return signed_data
 
 
@@ -231,9 +232,11 @@ def _verify_signer(
     _check_signing_certificate(attributes, certificate)
 
     # 7. the signature over the DER SET
-    certificate_der = certificate.dump()
-    path_input = x509.load_der_x509_certificate(certificate_der)
-    key = path_input.public_key()
+    path_input = parse_certificate(certificate.dump(), limits)
+    try:
+        key = path_input.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise MalformedInput(Reason.MALFORMED, f"unreadable public key: {_short(exc)}") from None
     if not isinstance(key, rsa.RSAPublicKey):
         raise InvalidSignature(Reason.ALGORITHM_NOT_ALLOWED, "the signer's key is not an RSA key")
     params = signatures.SigParams(signatures.Scheme.RSA_PKCS1V15, SIGNATURE_HASHES[alg])
