@@ -11,7 +11,8 @@ Commands (each verification prints one JSON object, ``{"valid": true, ...}`` or 
     python -m docsign verify-record record.jws --jwks provider-jwks.json --cms contract.p7s --root ... --crl ...
 
 Roots are given as files (``--root``, repeatable) or a directory (``--trust``); only pinned J-LIS roots are
-admitted, test roots only with ``--test-roots``. ``pdf-prepare`` writes ``prepared.pdf`` and
+admitted, test roots only with ``--test-roots``. ``verify-record`` checks the certificate at the record's time,
+so give it the CRL the record names (issuer and number). ``pdf-prepare`` writes ``prepared.pdf`` and
 ``prepared.pdf.state.json`` (the ByteRange digest and placeholder); ``pdf-finish`` reads both.
 """
 
