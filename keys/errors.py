@@ -65,6 +65,16 @@ class Reason(StrEnum):
     # card login
     LOGIN_EXPIRED = "login_expired"
     LOGIN_ISSUED_IN_FUTURE = "login_issued_in_future"
+    # signed documents (CMS, PDF) and verification records
+    UNKNOWN_SIGNER = "unknown_signer"
+    MISSING_ATTRIBUTE = "missing_attribute"
+    DIGEST_MISMATCH = "digest_mismatch"
+    CERTIFICATE_MISMATCH = "certificate_mismatch"
+    SIGNED_IN_FUTURE = "signed_in_future"
+    NO_SIGNATURE = "no_signature"
+    BYTE_RANGE = "byte_range"
+    UNSIGNED_UPDATE = "unsigned_update"
+    RECORD_MISMATCH = "record_mismatch"
 
 
 class ReasonedError(Exception, Generic[R]):

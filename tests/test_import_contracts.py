@@ -12,7 +12,7 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("keys", "cardreader", "idp", "credentials", "conformance", "bench", "servicekit")
+PACKAGES = ("keys", "cardreader", "idp", "credentials", "conformance", "bench", "servicekit", "docsign")
 
 
 def _lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -41,6 +41,18 @@ def test_a_crossed_layer_breaks_the_contract(tmp_path: Path) -> None:
     broken = result.stdout.partition("Broken contracts")[2]
     assert "idp layers" in broken
     assert "idp.oauth.crossing -> idp.endpoints.token" in broken
+
+
+def test_docsign_reaching_into_a_service_breaks_the_contract(tmp_path: Path) -> None:
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "docsign" / "crossing.py").write_text(
+        '"""The offline verifier reaching into the provider: forbidden."""\n\nfrom idp import settings\n',
+        encoding="utf-8")
+    result = _lint_imports(tmp_path)
+    assert result.returncode != 0, result.stdout
+    assert "docsign.crossing -> idp.settings" in result.stdout.partition("Broken contracts")[2]
 
 
 def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:

@@ -7,7 +7,7 @@ alg, signedAttrs [0], signatureAlgorithm shaNNNWithRSAEncryption, signature}}}}`
 
 Choices: digest algorithm identifiers without parameters (RFC 5754 §2 "MUST generate ... absent"); the signature
 algorithm ``sha256WithRSAEncryption`` (and its SHA-384/512 siblings, NULL parameters, RFC 5754 §3.2), which
-``openssl cms -verify``, pyHanko and Adobe all accept (``rsaEncryption`` would be too; RFC 3370 §3.2); only the
+``openssl cms -verify`` and pyHanko accept (tested; ``rsaEncryption`` is allowed too, RFC 3370 §3.2); only the
 signer's certificate (the JPKI root is pinned by the verifier, never taken from the message).
 
 Usage::

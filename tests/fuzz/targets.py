@@ -1,3 +1,3 @@
 """Every fuzz target module; importing this registers them all in :data:`tests.fuzz.harness.TARGETS`."""
 
-from tests.fuzz import card, http, issuance, jose, oid4vp, pki, vc  # noqa: F401
+from tests.fuzz import card, cms, http, issuance, jose, oid4vp, pki, vc  # noqa: F401

@@ -52,17 +52,26 @@ class SoftwareCard:
         return self.cms_for_digest(alg, alg.hash(document), signing_time=at)
 
 
-def openssl_verifies(tmp: Path, document: bytes, cms_der: bytes, root: x509.Certificate) -> bool:
+def openssl_verifies(
+    tmp: Path, document: bytes, cms_der: bytes, root: x509.Certificate, *, crl: bytes | None = None,
+    at: dt.datetime | None = None,
+) -> bool:
     """``openssl cms -verify`` of a detached signature against ``root`` only (``-purpose any``: the JPKI signing
-    certificate has no EKU, and openssl's default S/MIME purpose wants emailProtection)."""
+    certificate has no EKU, and openssl's default S/MIME purpose wants emailProtection); with ``crl`` (added to the
+    ``-CAfile`` bundle) also ``-crl_check`` of the signer, and ``at`` as the verification time (``-attime``)."""
     openssl = shutil.which("openssl")
     assert openssl is not None, "openssl is a test dependency"
     (tmp / "doc").write_bytes(document)
     (tmp / "sig.p7s").write_bytes(cms_der)
-    (tmp / "root.pem").write_bytes(root.public_bytes(Encoding.PEM))
+    extra = [] if at is None else ["-attime", str(int(at.timestamp()))]
+    crl_pem = b""
+    if crl is not None:  # openssl cms reads CRLs from the -CAfile bundle
+        crl_pem = x509.load_der_x509_crl(crl).public_bytes(Encoding.PEM)
+        extra.append("-crl_check")
+    (tmp / "root.pem").write_bytes(root.public_bytes(Encoding.PEM) + crl_pem)
     result = subprocess.run(
         [openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp / "sig.p7s"), "-content",
-         str(tmp / "doc"), "-CAfile", str(tmp / "root.pem"), "-purpose", "any", "-out", "/dev/null"],
+         str(tmp / "doc"), "-CAfile", str(tmp / "root.pem"), "-purpose", "any", "-out", "/dev/null", *extra],
         capture_output=True, check=False, timeout=60,
     )
     return result.returncode == 0
