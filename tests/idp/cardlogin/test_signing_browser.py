@@ -276,7 +276,7 @@ def _refused_at_the_card(context: Any, provider: Provider, agent: Agent) -> str:
 def test_card_pulled_mid_signing_releases_nothing(context: Any, provider: Provider, agent: Agent, lab: PcscLab,
                                                    pki: Pki, client: str, tmp_path: Path) -> None:
     lab.insert(pki.adult.copy_to(tmp_path / "pulled" / "card.json").path, fault=Fault.PULL_ON_SIGN)
-    assert "カード" in _refused_at_the_card(context, provider, agent)
+    assert "カードが離れました" in _refused_at_the_card(context, provider, agent)
 
 
 def test_a_revoked_signing_certificate_releases_nothing(context: Any, provider: Provider, agent: Agent,
