@@ -152,8 +152,10 @@ def parse_entries(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def requested_documents(request: AuthorizationRequest) -> tuple[Document, ...]:
-    """The documents a (validated) authorization request asks to sign; empty when it asks for none."""
-    return tuple(d for entry in request.details_of(JPKI_SIGN) for d in documents_of(entry))
+    """The documents a (validated) authorization request lists itself; empty when it lists none (an entry may
+    instead name a signing request created beforehand, which is then bound to the interaction)."""
+    return tuple(d for entry in request.details_of(JPKI_SIGN)
+                 if "documentDigests" in entry or "documentDigestInfos" in entry for d in documents_of(entry))
 
 
 def signing_request_of(grant: Mapping[str, Any] | None) -> str | None:

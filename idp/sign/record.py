@@ -9,8 +9,8 @@ service key (:mod:`idp.signing`; the key is in the provider's JWKS, so the busin
      "signing_request": request id,
      "documents": [{"label", "hashAlgorithmOID", "hash" (base64), "signing_time"}],
      "certificate": {"issuer" (RFC 4514), "serial" (hex), "sha256" (hex of the DER), "not_after"},
-     "revocation": {"source": "crl", "crl_issuer", "crl_number", "this_update"}
-                 | {"source": "platform", "operator"} | {"source": "ocsp", "responder", "produced_at"},
+     "revocation": {"source": "crl", "crl_issuer", "crl_number"} | {"source": "platform", "operator"}
+                 | {"source": "ocsp"},
      "x5c": [base64 DER]}        # only with signing.keep_certificates (platform operator / certified verifier)
 
 No personal data: the certificate is named by reference (its issuer, serial and digest), not by its subject; the

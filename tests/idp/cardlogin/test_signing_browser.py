@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+from asn1crypto import cms as asn1_cms
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from joserfc import jws
@@ -154,7 +155,7 @@ def _roots(pki: Pki) -> list[x509.Certificate]:
 
 
 def _sign(context: Any, provider: Provider, agent: Agent, documents: list[tuple[str, bytes]],
-          tmp_path: Path, pki: Pki) -> None:
+          tmp_path: Path, pki: Pki) -> dict[str, Any]:
     business = Business(provider, _details(*documents))
     page = context.new_page()
     page.goto(business.push())
@@ -190,6 +191,7 @@ def _sign(context: Any, provider: Provider, agent: Agent, documents: list[tuple[
     second = business.results(tokens["access_token"])  # fetched once
     assert (second.status_code, second.json()["error"]) == (403, "insufficient_scope")
     assert "insufficient_scope" in second.headers["WWW-Authenticate"]
+    return dict(results)
 
 
 @pytest.fixture
@@ -204,10 +206,30 @@ def test_one_document(context: Any, provider: Provider, agent: Agent, card: Card
     _sign(context, provider, agent, [("契約書", CONTRACT)], tmp_path, pki)
 
 
-def test_three_documents(context: Any, provider: Provider, agent: Agent, card: CardProfile, client: str,
-                         tmp_path: Path, pki: Pki) -> None:
+def _signed_payloads(apdu_log: Path) -> list[bytes]:
+    """The data of every COMPUTE DIGITAL SIGNATURE (``80 2A 00 80``) the card received, from its APDU trace."""
+    payloads = []
+    for line in apdu_log.read_text().splitlines():
+        command = line.removeprefix("C: ")
+        if command.startswith("80 2A 00 80 Lc="):
+            payloads.append(bytes.fromhex(command.split(" ", 5)[5].rsplit(" Le=", 1)[0]))
+    return payloads
+
+
+def test_three_documents_and_the_card_signs_nothing_else(context: Any, provider: Provider, agent: Agent,
+                                                         lab: PcscLab, pki: Pki, client: str, tmp_path: Path) -> None:
+    apdu_log = tmp_path / "apdu.log"
+    insert(lab, pki.adult.copy_to(tmp_path / "card" / "card.json"), apdu_log=apdu_log)
     documents = [("申込書", b"application"), ("重要事項説明書", b"explanation"), ("Credit Contract", b"contract")]
-    _sign(context, provider, agent, documents, tmp_path, pki)
+    results = _sign(context, provider, agent, documents, tmp_path, pki)
+    payloads = _signed_payloads(apdu_log)
+    assert len(payloads) == 1 + 2 * len(documents)  # the login, then per document its DigestInfo and its attributes
+    assert payloads[1::2] == [encode_digest_info(HashAlgorithm.SHA256, hashlib.sha256(c).digest())
+                              for _, c in documents]
+    for payload, document in zip(payloads[2::2], results["documents"], strict=True):
+        signer = asn1_cms.ContentInfo.load(base64.b64decode(document["cms"]))["content"]["signer_infos"][0]
+        attributes = b"\x31" + signer["signed_attrs"].dump()[1:]  # the SET the signature covers (RFC 5652 §5.4)
+        assert payload == encode_digest_info(HashAlgorithm.SHA256, hashlib.sha256(attributes).digest())
 
 
 def test_one_try_left_asks_for_confirmation_first(context: Any, provider: Provider, agent: Agent, card: CardProfile,
@@ -276,7 +298,7 @@ def _refused_at_the_card(context: Any, provider: Provider, agent: Agent) -> str:
 def test_card_pulled_mid_signing_releases_nothing(context: Any, provider: Provider, agent: Agent, lab: PcscLab,
                                                    pki: Pki, client: str, tmp_path: Path) -> None:
     lab.insert(pki.adult.copy_to(tmp_path / "pulled" / "card.json").path, fault=Fault.PULL_ON_SIGN)
-    assert "カード" in _refused_at_the_card(context, provider, agent)
+    assert "カードが離れました" in _refused_at_the_card(context, provider, agent)
 
 
 def test_a_revoked_signing_certificate_releases_nothing(context: Any, provider: Provider, agent: Agent,
