@@ -11,7 +11,8 @@ It runs what a deployment runs, with test material in place of production materi
 * a tiny **relying party** on loopback (a public client with PKCE) that starts a login and shows what it
   received: the ID token's claims and the UserInfo answer.
 
-Everything is a separate process over real HTTP, stopped by PID on Ctrl-C. The virtual card's PINs are
+Everything is a separate process over real HTTP, stopped by PID on Ctrl-C (SIGINT) and on SIGTERM (what a service
+manager or ``timeout`` sends), also when the demo fails half-way through starting. The virtual card's PINs are
 printed because the person trying the demo has to type them into the PIN pad; they are test PINs of a
 virtual card, not anybody's secret.
 """
@@ -24,6 +25,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -32,6 +34,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -57,7 +60,34 @@ LOGINS = (("Log in with the card (authentication certificate: no personal data)"
 
 
 def run(data_dir: Path, *, port: int, rp_port: int, agent_port: int) -> int:
-    """Run the demo until interrupted; 0 on a clean stop."""
+    """Run the demo until interrupted (SIGINT or SIGTERM); 0 on a clean stop."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop)
+    try:
+        _run(data_dir, port=port, rp_port=rp_port, agent_port=agent_port)
+    except _Stopped:
+        pass
+    except subprocess.CalledProcessError as exc:
+        print(f"the demo could not start: {' '.join(exc.cmd[1:])} failed:\n{exc.stderr}", file=sys.stderr)
+        return 1
+    print("stopped", flush=True)
+    return 0
+
+
+class _Stopped(BaseException):
+    """SIGINT or SIGTERM arrived: unwind, stopping every process started so far (a BaseException, so that no
+    ``except Exception`` on the way swallows it)."""
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    """The handler of SIGINT and SIGTERM: later signals are ignored, so that they cannot cut the stopping short."""
+    for other in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(other, signal.SIG_IGN)
+    print("\nstopping", flush=True)
+    raise _Stopped
+
+
+def _run(data_dir: Path, *, port: int, rp_port: int, agent_port: int) -> None:
     base = (data_dir / "demo").resolve()
     issuer = f"http://127.0.0.1:{port}"
     with ExitStack() as stack:
@@ -77,12 +107,8 @@ def run(data_dir: Path, *, port: int, rp_port: int, agent_port: int) -> int:
                  "--pin-entry", "pinpad", "--test-mode"], lab.env, base / "agent.log"))
         server = stack.enter_context(_relying_party(issuer, rp_port))
         _print_welcome(server, lab is not None, base, agent_port)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            print("\nstopping", flush=True)
-    return 0
+        while True:
+            time.sleep(3600)
 
 
 def _material(base: Path) -> tuple[CardProfile, Path, Path]:
