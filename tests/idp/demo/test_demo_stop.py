@@ -4,10 +4,8 @@ is gone afterwards, checked by PID."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,9 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import free_port
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.idp.demo.test_demo import _demo
 
 
 def _descendants(pid: int) -> dict[int, str]:
@@ -54,16 +50,6 @@ def _alive(pid: int) -> bool:
     return state[state.rindex(")") + 2] != "Z"
 
 
-def _demo(tmp_path: Path) -> tuple[subprocess.Popen[str], int, int]:
-    port, rp_port, agent_port = free_port(), free_port(), free_port()
-    env = {**os.environ, "MYNACARD_DATA_DIR": str(tmp_path / "var")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "idp", "demo", "--port", str(port), "--rp-port", str(rp_port),
-         "--agent-port", str(agent_port)], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
-    return process, rp_port, agent_port
-
-
 def _until(condition: Callable[[], bool], process: subprocess.Popen[str], what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -90,7 +76,7 @@ def _stop_and_check(process: subprocess.Popen[str], started: dict[int, str]) -> 
 
 @pytest.mark.pcsc
 def test_sigterm_stops_every_process_of_the_running_demo(tmp_path: Path) -> None:
-    process, rp_port, agent_port = _demo(tmp_path)
+    process, _, rp_port, agent_port = _demo(tmp_path)
     try:
         _until(lambda: _answers(f"http://127.0.0.1:{rp_port}/"), process, "the relying party answered")
         _until(lambda: _answers(f"http://127.0.0.1:{agent_port}/healthz")
@@ -112,7 +98,7 @@ def test_sigterm_stops_every_process_of_the_running_demo(tmp_path: Path) -> None
 @pytest.mark.pcsc
 def test_sigterm_half_way_through_starting_stops_what_was_started(tmp_path: Path) -> None:
     """SIGTERM once the provider process exists, before it answers and before the agent starts."""
-    process, _, _ = _demo(tmp_path)
+    process, *_ = _demo(tmp_path)
     try:
         _until(lambda: any("idp serve" in c for c in _descendants(process.pid).values()), process,
                "the provider started")
