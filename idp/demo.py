@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import secrets
@@ -39,6 +40,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+from PIL import Image, ImageDraw
 
 from cardreader.virtual.lab import VPCD_DRIVER, PcscLab
 from cardreader.virtual.profile import (
@@ -100,12 +102,12 @@ def _run(data_dir: Path, *, port: int, rp_port: int, agent_port: int) -> None:
         serve = [sys.executable, "-m", "idp", "serve", "--port", str(port)]
         stack.enter_context(_process(serve, env, base / "idp.log"))
         _wait_healthy(issuer)
+        server = stack.enter_context(_relying_party(issuer, rp_port))  # serves the logo registration fetches
         _register_client(env, rp_port)
         if lab is not None:
             stack.enter_context(_process(
                 [sys.executable, "-m", "cardreader", "agent", "--provider", issuer, "--port", str(agent_port),
                  "--pin-entry", "pinpad", "--test-mode"], lab.env, base / "agent.log"))
-        server = stack.enter_context(_relying_party(issuer, rp_port))
         _print_welcome(server, lab is not None, base, agent_port)
         while True:
             time.sleep(3600)
@@ -177,7 +179,13 @@ def _register_client(env: dict[str, str], rp_port: int) -> None:
 
     if CLIENT_ID in idp("clients", "list"):
         idp("clients", "remove", CLIENT_ID)
-    idp("clients", "add", CLIENT_ID, "--auth-method", "none", "--redirect-uri", f"http://127.0.0.1:{rp_port}/callback")
+    rp = f"http://127.0.0.1:{rp_port}"
+    idp("clients", "add", CLIENT_ID, "--auth-method", "none", "--redirect-uri", f"{rp}/callback",
+        "--client-name", "Demo service", "--client-name", "ja=デモサービス", "--logo-uri", f"{rp}/logo.png",
+        "--policy-uri", f"{rp}/privacy", "--tos-uri", f"{rp}/terms",
+        "--purpose", "name birthdate=会員登録の際の本人確認と年齢確認のため",
+        "--purpose", "name birthdate#en=To confirm who you are and your age when you sign up",
+        "--purpose", "openid=ログインした人を見分けるため", "--purpose", "openid#en=To recognise you when you log in")
 
 
 @contextmanager
@@ -192,17 +200,25 @@ def _relying_party(issuer: str, port: int) -> Iterator[ThreadingHTTPServer]:
             if url.path == "/":
                 self._page(_demo_page("start", logins=LOGINS))
             elif url.path == "/login":
-                scope = parse_qs(url.query).get("scope", ["openid"])[0]
+                asked = parse_qs(url.query)
+                scope = asked.get("scope", ["openid"])[0]
                 state, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(48)
                 pending[state] = (verifier, secrets.token_urlsafe(16))
                 digest = hashlib.sha256(verifier.encode()).digest()
                 challenge = b64url_encode(digest)
-                query = urlencode({"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": redirect_uri,
-                                   "scope": scope, "state": state, "nonce": pending[state][1],
-                                   "code_challenge": challenge, "code_challenge_method": "S256"})
+                params = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": redirect_uri,
+                          "scope": scope, "state": state, "nonce": pending[state][1],
+                          "code_challenge": challenge, "code_challenge_method": "S256"}
+                if "prompt" in asked:  # prompt=consent asks again (the screenshots, in each language)
+                    params["prompt"] = asked["prompt"][0]
+                query = urlencode(params)
                 self._redirect(f"{issuer}/authorize?{query}")
             elif url.path == "/callback":
                 self._page(_finish(issuer, redirect_uri, parse_qs(url.query), pending))
+            elif url.path == "/logo.png":
+                self._send(_LOGO, "image/png")
+            elif url.path in ("/privacy", "/terms"):
+                self._page(_demo_page(url.path[1:]))
             else:
                 self.send_error(404)
 
@@ -212,9 +228,11 @@ def _relying_party(issuer: str, port: int) -> Iterator[ThreadingHTTPServer]:
             self.end_headers()
 
         def _page(self, body: str) -> None:
-            data = body.encode()
+            self._send(body.encode(), "text/html; charset=utf-8")
+
+        def _send(self, data: bytes, media_type: str) -> None:
             self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Type", media_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -253,6 +271,18 @@ def _finish(issuer: str, redirect_uri: str, params: dict[str, list[str]], pendin
     userinfo = httpx.get(f"{issuer}/userinfo", headers=bearer, timeout=10)
     return _demo_page("claims", nonce_matches=claims.get("nonce") == nonce, claims=_pretty(claims),
                       userinfo=_pretty(userinfo.json()))
+
+
+def _logo() -> bytes:
+    """The demo relying party's logo: a blue disc on white (what the provider fetches once and serves itself)."""
+    image = Image.new("RGB", (128, 128), (255, 255, 255))
+    ImageDraw.Draw(image).ellipse((8, 8, 120, 120), fill=(0, 23, 193))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+_LOGO = _logo()
 
 
 def _pretty(value: Any) -> str:

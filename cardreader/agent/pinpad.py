@@ -6,7 +6,7 @@ login page can open it in a window but cannot read or script it (no CORS on thes
 current prompt, whose random id only a same-origin page can read). The PIN is turned into a
 :class:`~cardreader.pin.Pin` as soon as it arrives and handed to the card; nothing else keeps it.
 
-:class:`PinPad` is the :class:`~cardreader.login.PinPrompt` the login flow waits on; :data:`PAGE` and
+:class:`PinPad` is the :class:`~cardreader.login.PinPrompt` the login flow waits on; :func:`page` and
 :data:`SCRIPT` are the page, rendered from ``templates/`` with the words of ``messages.toml``.
 """
 
@@ -142,7 +142,12 @@ def render(name: str, table: str = "pinpad", **context: object) -> str:
 
 
 #: The PIN pad page (``templates/pinpad.html``) and its script.
-PAGE: Final = render("pinpad.html")
 SCRIPT: Final = render("pinpad.js")
 
-__all__ = ["PAGE", "SCRIPT", "PinPad", "StalePrompt", "render"]
+
+def page(provider: str) -> str:
+    """The PIN pad page, styled by the stylesheet of ``provider`` (the services' shared design)."""
+    return render("pinpad.html", stylesheet=f"{provider}/assets/design.css")
+
+
+__all__ = ["SCRIPT", "PinPad", "StalePrompt", "page", "render"]

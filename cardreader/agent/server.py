@@ -27,7 +27,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from cardreader.agent.pinpad import PAGE, SCRIPT, PinPad, StalePrompt, render
+from cardreader.agent.pinpad import SCRIPT, PinPad, StalePrompt, page, render
 from cardreader.errors import CardError, PinFormatError
 from cardreader.login import (
     CardOptions,
@@ -325,7 +325,7 @@ class _Handler(BaseHTTPRequestHandler):
         match = _CODE_LOGIN_ROUTE.fullmatch(path)
         if method == "GET" and path == "/":
             self._send(HTTPStatus.OK, self.server.code_page.encode(), "text/html; charset=utf-8",
-                       self.server.code_page_headers)
+                       self.server.page_headers)
         elif method == "GET" and path == "/code.js":
             self._send(HTTPStatus.OK, CODE_SCRIPT.encode(), "text/javascript; charset=utf-8", _PAGE_HEADERS)
         elif method == "POST" and path == "/code/login":
@@ -352,7 +352,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise Refused(HTTPStatus.NOT_FOUND, "not_found", "The PIN is entered in the agent's terminal.",
                           "暗証番号はカードエージェントの端末で入力してください。")
         if method == "GET" and path == "/pinpad":
-            self._send(HTTPStatus.OK, PAGE.encode(), "text/html; charset=utf-8", _PAGE_HEADERS)
+            self._send(HTTPStatus.OK, self.server.pinpad_page.encode(), "text/html; charset=utf-8",
+                       self.server.page_headers)
         elif method == "GET" and path == "/pinpad.js":
             self._send(HTTPStatus.OK, SCRIPT.encode(), "text/javascript; charset=utf-8", _PAGE_HEADERS)
         elif method == "GET" and path == "/pinpad/state":
@@ -383,11 +384,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(HTTPStatus.OK, {"status": "accepted"})
 
 
-_PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
-                               "connect-src 'self'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'",
-    "X-Frame-Options": "DENY",
-}
+#: The agent's scripts (its pages have :attr:`AgentServer.page_headers`).
+_PAGE_HEADERS = {"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'", "X-Frame-Options": "DENY",
+                 "X-Content-Type-Options": "nosniff"}
 
 
 #: The code page's script (``templates/code.js``).
@@ -408,9 +407,11 @@ class AgentServer(ThreadingHTTPServer):
         self.hosts = frozenset({f"127.0.0.1:{port}", f"localhost:{port}"})
         self.own_origins = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
         provider = agent.provider_origin
-        #: The code page names the provider and uses its stylesheet (the services' shared design).
+        #: The code page names the provider; both pages use its stylesheet (the services' shared design).
         self.code_page = render("code.html", "code", provider=provider, stylesheet=f"{provider}/assets/design.css")
-        self.code_page_headers = {
+        self.pinpad_page = page(provider)
+        #: The agent's own pages: its scripts, the provider's stylesheet, fetches to the agent only.
+        self.page_headers = {
             "Content-Security-Policy": f"default-src 'none'; script-src 'self'; style-src {provider}; "
                                        "connect-src 'self'; frame-ancestors 'none'; form-action 'none'; "
                                        "base-uri 'none'",

@@ -163,7 +163,9 @@ def consent_page(*, uid: str, client: Client | None, client_id: str, scopes: Seq
 
     shown = [{"name": name, "label": label(name, lang), "value": shown_value(value, lang), "checked": checked,
               "purpose": purpose(name)} for name, value, checked in claims]
-    asked = [{"label": label(s, lang), "purpose": purpose(s)} for s in scopes if has_label(s)]
+    offered = {name for name, _, _ in claims}  # a claim's purpose is shown beside its checkbox, not twice
+    asked = [{"label": label(s, lang), "purpose": None if s in offered else purpose(s)} for s in scopes
+             if has_label(s)]
     return page("consent.html", lang, form_action=form_actions(redirect_uri), cookies=cookies, uid=uid,
                 client=client_view(client, client_id, lang), client_id=client_id, scopes=asked, claims=shown)
 
