@@ -102,8 +102,10 @@ def _run(data_dir: Path, *, port: int, rp_port: int, agent_port: int) -> None:
         serve = [sys.executable, "-m", "idp", "serve", "--port", str(port)]
         stack.enter_context(_process(serve, env, base / "idp.log"))
         _wait_healthy(issuer)
-        server = stack.enter_context(_relying_party(issuer, rp_port))  # serves the logo registration fetches
+        registered = threading.Event()
+        server = stack.enter_context(_relying_party(issuer, rp_port, registered))  # registration fetches its logo
         _register_client(env, rp_port)
+        registered.set()
         if lab is not None:
             stack.enter_context(_process(
                 [sys.executable, "-m", "cardreader", "agent", "--provider", issuer, "--port", str(agent_port),
@@ -188,15 +190,27 @@ def _register_client(env: dict[str, str], rp_port: int) -> None:
         "--purpose", "openid=ログインした人を見分けるため", "--purpose", "openid#en=To recognise you when you log in")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A browser that gave up waiting (closed its connection) is no error worth a traceback on the console."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @contextmanager
-def _relying_party(issuer: str, port: int) -> Iterator[ThreadingHTTPServer]:
-    """A minimal relying party: starts the code flow with PKCE and shows the claims it received."""
+def _relying_party(issuer: str, port: int, registered: threading.Event) -> Iterator[ThreadingHTTPServer]:
+    """A minimal relying party: starts the code flow with PKCE and shows the claims it received; until the client
+    is ``registered`` it serves only its logo (which registration fetches)."""
     pending: dict[str, tuple[str, str]] = {}
     redirect_uri = f"http://127.0.0.1:{port}/callback"
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             url = urlsplit(self.path)
+            if url.path != "/logo.png" and not registered.wait(120):  # no login before the client exists
+                self.send_error(503)
+                return
             if url.path == "/":
                 self._page(_demo_page("start", logins=LOGINS))
             elif url.path == "/login":
@@ -240,7 +254,7 @@ def _relying_party(issuer: str, port: int) -> Iterator[ThreadingHTTPServer]:
         def log_message(self, format: str, *args: Any) -> None:
             return  # the demo relying party logs nothing: claims may be personal data
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = _QuietServer(("127.0.0.1", port), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
