@@ -317,5 +317,7 @@ def _print_welcome(server: ThreadingHTTPServer, with_card: bool, base: Path, age
                      f"password {DEFAULT_SIGN_PASSWORD} (signing); type them into the card agent's PIN pad, "
                      f"http://127.0.0.1:{agent_port}/pinpad (the login page links to it once the login starts); "
                      "the second login asks on a consent page which facts to share")
+        lines.append(f"a login page on another device: type its code into the card agent's page, "
+                     f"http://127.0.0.1:{agent_port}/")
     lines.append("Ctrl-C stops everything")
     print("\n".join(lines), flush=True)
