@@ -19,13 +19,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
+import os
+import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+from urllib.parse import urlsplit
 
 from idp.app import provider_services
+from idp.client_presentation import PURPOSE, PresentationError, presentation_from_metadata
 from idp.clients import DEFAULT_ID_TOKEN_ALG, AuthMethod, InvalidClientMetadata, register_client
 from idp.jobs import cleanup, rotate_keys
 from idp.runtime import Services, StartupError, utcnow
@@ -33,12 +38,15 @@ from idp.settings import SCHEMA, Settings, unsafe_warnings
 from idp.storage import ClientExists, Database, migrate
 from idp.storage.audit import audit_keys, audit_trail, record
 from idp.vci import cli as credentials_cli
+from idp.web.logos import LogoError, with_logo
 from keys.service.errors import KeyServiceError
 from keys.service.signer import SIGNING_ALGORITHMS
 from servicekit import cli
 from servicekit.audit import read_lines
 from servicekit.audit import verify as verify_chain
 from servicekit.cli import EXIT_FAILED, EXIT_OK, print_json
+
+_LANG_PREFIX: Final = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--backchannel-logout-session-required", action="store_true",
                      help="logout tokens for this client carry sid")
     add.add_argument("--dpop-bound", action="store_true", help="access tokens only with DPoP (RFC 9449 §5.2)")
+    shown = "(repeatable; LANG=... for one language, e.g. ja=..., OIDC Dynamic Client Registration §2.1)"
+    add.add_argument("--client-name", action="append", default=[], help=f"the name people see {shown}")
+    add.add_argument("--logo-uri", help="https URL of the logo (fetched once, checked and served by the provider)")
+    add.add_argument("--policy-uri", action="append", default=[], help=f"https URL of the privacy policy {shown}")
+    add.add_argument("--tos-uri", action="append", default=[], help=f"https URL of the terms of service {shown}")
+    add.add_argument("--purpose", action="append", default=[], metavar="CLAIMS[#LANG]=TEXT",
+                     help="purpose of use shown beside these space-separated claims or scopes (repeatable), "
+                          "e.g. 'name birthdate#en=To confirm who you are'")
     clients.add_parser("list", help="list clients")
     remove = clients.add_parser("remove", help="remove a client")
     remove.add_argument("client_id")
@@ -149,17 +165,47 @@ async def _migrate(settings: Settings) -> int:
     return EXIT_OK
 
 
+def _presentation_metadata(args: argparse.Namespace) -> dict[str, Any]:
+    """The presentation members (idp.client_presentation) of ``clients add``'s options: ``LANG=TEXT`` values become
+    ``member#LANG``, ``CLAIMS[#LANG]=TEXT`` purposes the ``purpose_of_use`` object."""
+    document: dict[str, Any] = {}
+    for member, values in (("client_name", args.client_name), ("policy_uri", args.policy_uri),
+                           ("tos_uri", args.tos_uri)):
+        for value in values:
+            tag, sep, text = value.partition("=")
+            tagged = sep and _LANG_PREFIX.fullmatch(tag)
+            document[f"{member}#{tag}" if tagged else member] = text if tagged else value
+    if args.logo_uri is not None:
+        document["logo_uri"] = args.logo_uri
+    if args.purpose:
+        purposes = [value.partition("=") for value in args.purpose]
+        if bad := [claims for claims, sep, _ in purposes if not sep]:
+            raise ValueError(f"--purpose needs CLAIMS=TEXT: {bad[0]!r}")
+        document[PURPOSE] = {claims.strip(): text for claims, _, text in purposes}
+    return document
+
+
 def _clients_add(args: argparse.Namespace) -> Callable[[Services], Awaitable[int]]:
     async def run(services: Services) -> int:
         jwks = json.loads(args.jwks.read_text(encoding="utf-8")) if args.jwks else None
+        settings = services.settings
+        try:
+            presentation = presentation_from_metadata(_presentation_metadata(args), test_mode=settings.test_mode)
+        except PresentationError as exc:
+            raise InvalidClientMetadata("invalid_client_metadata", str(exc)) from None
         client, secret = register_client(
             args.client_id, auth_method=AuthMethod(args.auth_method), redirect_uris=args.redirect_uri,
             id_token_signed_response_alg=args.id_token_alg, jwks=jwks, jwks_uri=args.jwks_uri,
             sector_identifier=args.sector_identifier, require_par=args.require_par,
             post_logout_redirect_uris=args.post_logout_redirect_uri, backchannel_logout_uri=args.backchannel_logout_uri,
             backchannel_logout_session_required=args.backchannel_logout_session_required,
-            dpop_bound_access_tokens=args.dpop_bound, algorithms=services.settings.keys.algorithms)
+            dpop_bound_access_tokens=args.dpop_bound, algorithms=settings.keys.algorithms, presentation=presentation)
+        try:
+            client, logo = await with_logo(client, services.outbound, deadline=settings.registration.fetch_timeout)
+        except LogoError as exc:
+            raise InvalidClientMetadata("invalid_client_metadata", f"{exc} ({exc.reason})") from None
         await services.clients.add(client)
+        await services.clients.set_logo(client.client_id, logo)
         await record(services, "client_registered", client_id=client.client_id, actor="cli")
         print_json({"client": client.describe(), "client_secret": secret})
         return EXIT_OK
@@ -215,6 +261,12 @@ def _audit_verify(file: Path | None) -> Callable[[Services], Awaitable[int]]:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    if args.port and not SCHEMA.is_set("issuer", args.config):
+        # the development issuer names the port actually served; the workers read it from the environment
+        issuer = urlsplit(settings.issuer)._replace(netloc=f"{urlsplit(settings.issuer).hostname}:{args.port}")
+        settings = dataclasses.replace(settings, issuer=issuer.geturl())
+        os.environ[SCHEMA.env_name("issuer")] = settings.issuer
+
     async def prepare(services: Services) -> int:
         await rotate_keys(services)  # first keys exist before any worker starts
         return EXIT_OK

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from idp.client_presentation import Presentation
 from keys.service.signer import SIGNING_ALGORITHMS
 
 #: The default ``id_token_signed_response_alg`` (the Digital Agency's choice, and FAPI 2.0's).
@@ -74,6 +75,10 @@ class Client:
     registration_token_sha256: str | None = field(default=None, repr=False)
     #: RFC 7591 §3.2.1 ``client_id_issued_at`` (dynamically registered clients only).
     client_id_issued_at: int | None = None
+    #: Name, logo, policy, terms and purposes of use shown to the person (OIDC Dynamic Client Registration §2).
+    presentation: Presentation = field(default_factory=Presentation)
+    #: SHA-256 hex of the logo the provider stored for ``presentation.logo_uri`` (None: none stored).
+    logo_sha256: str | None = None
 
     def secret_matches(self, presented: str) -> bool:
         """Whether ``presented`` is this client's secret (constant-time comparison of SHA-256 digests)."""
@@ -99,7 +104,7 @@ class Client:
                 "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
                 "backchannel_logout_uri": self.backchannel_logout_uri,
                 "backchannel_logout_session_required": self.backchannel_logout_session_required,
-                "dpop_bound_access_tokens": self.dpop_bound_access_tokens}
+                "dpop_bound_access_tokens": self.dpop_bound_access_tokens, **self.presentation.metadata()}
 
 
 def hash_secret(secret: str) -> str:
@@ -169,6 +174,7 @@ def register_client(
     dpop_bound_access_tokens: bool = False,
     sector_identifier_uri: str | None = None,
     algorithms: Sequence[str] = SIGNING_ALGORITHMS,
+    presentation: Presentation | None = None,
 ) -> tuple[Client, str | None]:
     """Check registration metadata and build the client; for ``client_secret_basic`` also generate its
     secret, returned once in clear (only its hash is kept). ``sector_identifier_uri``'s host becomes the
@@ -221,5 +227,6 @@ def register_client(
                     post_logout_redirect_uris=tuple(post_logout_redirect_uris),
                     backchannel_logout_uri=backchannel_logout_uri,
                     backchannel_logout_session_required=backchannel_logout_session_required,
-                    dpop_bound_access_tokens=dpop_bound_access_tokens, sector_identifier_uri=sector_identifier_uri)
+                    dpop_bound_access_tokens=dpop_bound_access_tokens, sector_identifier_uri=sector_identifier_uri,
+                    presentation=presentation or Presentation())
     return client, secret

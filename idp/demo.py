@@ -11,7 +11,8 @@ It runs what a deployment runs, with test material in place of production materi
 * a tiny **relying party** on loopback (a public client with PKCE) that starts a login and shows what it
   received: the ID token's claims and the UserInfo answer.
 
-Everything is a separate process over real HTTP, stopped by PID on Ctrl-C. The virtual card's PINs are
+Everything is a separate process over real HTTP, stopped by PID on Ctrl-C (SIGINT) and on SIGTERM (what a service
+manager or ``timeout`` sends), also when the demo fails half-way through starting. The virtual card's PINs are
 printed because the person trying the demo has to type them into the PIN pad; they are test PINs of a
 virtual card, not anybody's secret.
 """
@@ -20,10 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -32,10 +35,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+from PIL import Image, ImageDraw
 
 from cardreader.virtual.lab import VPCD_DRIVER, PcscLab
 from cardreader.virtual.profile import (
@@ -57,7 +62,34 @@ LOGINS = (("Log in with the card (authentication certificate: no personal data)"
 
 
 def run(data_dir: Path, *, port: int, rp_port: int, agent_port: int) -> int:
-    """Run the demo until interrupted; 0 on a clean stop."""
+    """Run the demo until interrupted (SIGINT or SIGTERM); 0 on a clean stop."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop)
+    try:
+        _run(data_dir, port=port, rp_port=rp_port, agent_port=agent_port)
+    except _Stopped:
+        pass
+    except subprocess.CalledProcessError as exc:
+        print(f"the demo could not start: {' '.join(exc.cmd[1:])} failed:\n{exc.stderr}", file=sys.stderr)
+        return 1
+    print("stopped", flush=True)
+    return 0
+
+
+class _Stopped(BaseException):
+    """SIGINT or SIGTERM arrived: unwind, stopping every process started so far (a BaseException, so that no
+    ``except Exception`` on the way swallows it)."""
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    """The handler of SIGINT and SIGTERM: later signals are ignored, so that they cannot cut the stopping short."""
+    for other in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(other, signal.SIG_IGN)
+    print("\nstopping", flush=True)
+    raise _Stopped
+
+
+def _run(data_dir: Path, *, port: int, rp_port: int, agent_port: int) -> None:
     base = (data_dir / "demo").resolve()
     issuer = f"http://127.0.0.1:{port}"
     with ExitStack() as stack:
@@ -70,19 +102,17 @@ def run(data_dir: Path, *, port: int, rp_port: int, agent_port: int) -> int:
         serve = [sys.executable, "-m", "idp", "serve", "--port", str(port)]
         stack.enter_context(_process(serve, env, base / "idp.log"))
         _wait_healthy(issuer)
+        registered = threading.Event()
+        server = stack.enter_context(_relying_party(issuer, rp_port, registered))  # registration fetches its logo
         _register_client(env, rp_port)
+        registered.set()
         if lab is not None:
             stack.enter_context(_process(
                 [sys.executable, "-m", "cardreader", "agent", "--provider", issuer, "--port", str(agent_port),
                  "--pin-entry", "pinpad", "--test-mode"], lab.env, base / "agent.log"))
-        server = stack.enter_context(_relying_party(issuer, rp_port))
         _print_welcome(server, lab is not None, base, agent_port)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            print("\nstopping", flush=True)
-    return 0
+        while True:
+            time.sleep(3600)
 
 
 def _material(base: Path) -> tuple[CardProfile, Path, Path]:
@@ -151,32 +181,58 @@ def _register_client(env: dict[str, str], rp_port: int) -> None:
 
     if CLIENT_ID in idp("clients", "list"):
         idp("clients", "remove", CLIENT_ID)
-    idp("clients", "add", CLIENT_ID, "--auth-method", "none", "--redirect-uri", f"http://127.0.0.1:{rp_port}/callback")
+    rp = f"http://127.0.0.1:{rp_port}"
+    idp("clients", "add", CLIENT_ID, "--auth-method", "none", "--redirect-uri", f"{rp}/callback",
+        "--client-name", "Demo service", "--client-name", "ja=デモサービス", "--logo-uri", f"{rp}/logo.png",
+        "--policy-uri", f"{rp}/privacy", "--tos-uri", f"{rp}/terms",
+        "--purpose", "name birthdate=会員登録の際の本人確認と年齢確認のため",
+        "--purpose", "name birthdate#en=To confirm who you are and your age when you sign up",
+        "--purpose", "openid=ログインした人を見分けるため", "--purpose", "openid#en=To recognise you when you log in")
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A browser that gave up waiting (closed its connection) is no error worth a traceback on the console."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @contextmanager
-def _relying_party(issuer: str, port: int) -> Iterator[ThreadingHTTPServer]:
-    """A minimal relying party: starts the code flow with PKCE and shows the claims it received."""
+def _relying_party(issuer: str, port: int, registered: threading.Event) -> Iterator[ThreadingHTTPServer]:
+    """A minimal relying party: starts the code flow with PKCE and shows the claims it received; until the client
+    is ``registered`` it serves only its logo (which registration fetches)."""
     pending: dict[str, tuple[str, str]] = {}
     redirect_uri = f"http://127.0.0.1:{port}/callback"
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             url = urlsplit(self.path)
+            if url.path != "/logo.png" and not registered.wait(120):  # no login before the client exists
+                self.send_error(503)
+                return
             if url.path == "/":
                 self._page(_demo_page("start", logins=LOGINS))
             elif url.path == "/login":
-                scope = parse_qs(url.query).get("scope", ["openid"])[0]
+                asked = parse_qs(url.query)
+                scope = asked.get("scope", ["openid"])[0]
                 state, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(48)
                 pending[state] = (verifier, secrets.token_urlsafe(16))
                 digest = hashlib.sha256(verifier.encode()).digest()
                 challenge = b64url_encode(digest)
-                query = urlencode({"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": redirect_uri,
-                                   "scope": scope, "state": state, "nonce": pending[state][1],
-                                   "code_challenge": challenge, "code_challenge_method": "S256"})
+                params = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": redirect_uri,
+                          "scope": scope, "state": state, "nonce": pending[state][1],
+                          "code_challenge": challenge, "code_challenge_method": "S256"}
+                if "prompt" in asked:  # prompt=consent asks again (the screenshots, in each language)
+                    params["prompt"] = asked["prompt"][0]
+                query = urlencode(params)
                 self._redirect(f"{issuer}/authorize?{query}")
             elif url.path == "/callback":
                 self._page(_finish(issuer, redirect_uri, parse_qs(url.query), pending))
+            elif url.path == "/logo.png":
+                self._send(_LOGO, "image/png")
+            elif url.path in ("/privacy", "/terms"):
+                self._page(_demo_page(url.path[1:]))
             else:
                 self.send_error(404)
 
@@ -186,9 +242,11 @@ def _relying_party(issuer: str, port: int) -> Iterator[ThreadingHTTPServer]:
             self.end_headers()
 
         def _page(self, body: str) -> None:
-            data = body.encode()
+            self._send(body.encode(), "text/html; charset=utf-8")
+
+        def _send(self, data: bytes, media_type: str) -> None:
             self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Type", media_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -196,7 +254,7 @@ def _relying_party(issuer: str, port: int) -> Iterator[ThreadingHTTPServer]:
         def log_message(self, format: str, *args: Any) -> None:
             return  # the demo relying party logs nothing: claims may be personal data
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = _QuietServer(("127.0.0.1", port), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -229,6 +287,18 @@ def _finish(issuer: str, redirect_uri: str, params: dict[str, list[str]], pendin
                       userinfo=_pretty(userinfo.json()))
 
 
+def _logo() -> bytes:
+    """The demo relying party's logo: a blue disc on white (what the provider fetches once and serves itself)."""
+    image = Image.new("RGB", (128, 128), (255, 255, 255))
+    ImageDraw.Draw(image).ellipse((8, 8, 120, 120), fill=(0, 23, 193))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+_LOGO = _logo()
+
+
 def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
@@ -247,5 +317,7 @@ def _print_welcome(server: ThreadingHTTPServer, with_card: bool, base: Path, age
                      f"password {DEFAULT_SIGN_PASSWORD} (signing); type them into the card agent's PIN pad, "
                      f"http://127.0.0.1:{agent_port}/pinpad (the login page links to it once the login starts); "
                      "the second login asks on a consent page which facts to share")
+        lines.append(f"a login page on another device: type its code into the card agent's page, "
+                     f"http://127.0.0.1:{agent_port}/")
     lines.append("Ctrl-C stops everything")
     print("\n".join(lines), flush=True)

@@ -330,6 +330,18 @@ class SettingsSchema(Generic[S]):
             raise SettingsError(problems)
         return settings
 
+    def is_set(self, key: str, config: Path | None = None, environ: Mapping[str, str] | None = None) -> bool:
+        """Whether option ``key`` is given by its environment variable or the TOML file (``config`` or
+        ``$config_env``), rather than left at its default (the file was read by :meth:`load` already)."""
+        env = os.environ if environ is None else environ
+        if self.env_name(key) in env:
+            return True
+        path = config if config is not None else (Path(env[self.config_env]) if env.get(self.config_env) else None)
+        if path is None:
+            return False
+        flat, _ = self._flatten(tomllib.loads(path.read_text(encoding="utf-8")))
+        return key in flat
+
     def _flatten(self, raw: Mapping[str, Any]) -> tuple[dict[str, object], list[str]]:
         """``{"section.name": value}`` from the TOML document; and the sections that are not tables."""
         flat: dict[str, object] = {}

@@ -13,7 +13,7 @@ Usage::
 
     templates = Templates("idp", catalog=Catalog.load("idp", "messages.toml"))
     html = templates.render("consent.html", lang="en", client_id="<script>", ...)   # "&lt;script&gt;"
-    css = templates.render("page.css")                                             # included as is
+    js = templates.render("card_login.js")                                         # included as is
 """
 
 from __future__ import annotations

@@ -32,6 +32,12 @@ cross-origin page would need a CORS preflight, which only the provider's origin 
 agent's own loopback name (DNS rebinding). Preflights answer Private Network Access
 (``Access-Control-Allow-Private-Network``) for the provider's origin.
 
+The code page (``GET /``, the agent's own page, both languages): a person whose login page is on a device without
+a reader types its short code here; the page's script starts the login (``POST /code/login`` ``{"code": C}``, only
+with ``Origin:`` the agent's own origin, answered like ``POST /v1/login``) and follows it (``GET
+/code/login/ID``, same-origin only); the login page on the other device moves on by itself. The agent's pages use
+the provider's stylesheet (the services' shared design, CSP ``style-src`` the provider's origin).
+
 PIN entry: the terminal the agent runs in (default), or the PIN pad page the agent serves on its own origin
 (``/pinpad``, ``--pin-entry pinpad``; :mod:`cardreader.agent.pinpad`) for kiosks. Its state (``GET
 /pinpad/state``) is only for the page itself: ``Sec-Fetch-Site: same-origin`` (what a browser sends with the page's

@@ -6,7 +6,7 @@ login page can open it in a window but cannot read or script it (no CORS on thes
 current prompt, whose random id only a same-origin page can read). The PIN is turned into a
 :class:`~cardreader.pin.Pin` as soon as it arrives and handed to the card; nothing else keeps it.
 
-:class:`PinPad` is the :class:`~cardreader.login.PinPrompt` the login flow waits on; :data:`PAGE` and
+:class:`PinPad` is the :class:`~cardreader.login.PinPrompt` the login flow waits on; :func:`page` and
 :data:`SCRIPT` are the page, rendered from ``templates/`` with the words of ``messages.toml``.
 """
 
@@ -127,21 +127,28 @@ class PinPad:
         }
 
 
-def _render(name: str) -> str:
-    """Template ``name`` of ``cardreader/agent/templates/`` with the PIN pad's messages (``messages.toml``).
+def render(name: str, table: str = "pinpad", **context: object) -> str:
+    """Template ``name`` of ``cardreader/agent/templates/`` with the messages of ``table`` in ``messages.toml``
+    (the PIN pad's by default).
 
     The agent has its own small loader (``cardreader`` never imports the services' ``servicekit``); HTML is
     autoescaped and undefined names raise, as in :mod:`servicekit.templates`."""
     messages = tomllib.loads(resources.files(__package__).joinpath("messages.toml").read_text(encoding="utf-8"))
-    pinpad: dict[str, dict[str, str]] = messages["pinpad"]
+    words: dict[str, dict[str, str]] = messages[table]
     environment = jinja2.Environment(loader=jinja2.PackageLoader(__package__, "templates"),
                                      autoescape=jinja2.select_autoescape(("html",)),
                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    return environment.get_template(name).render(both=lambda key: f"{pinpad[key]['ja']} / {pinpad[key]['en']}")
+    return environment.get_template(name).render(both=lambda key: f"{words[key]['ja']} / {words[key]['en']}",
+                                                 **context)
 
 
 #: The PIN pad page (``templates/pinpad.html``) and its script.
-PAGE: Final = _render("pinpad.html")
-SCRIPT: Final = _render("pinpad.js")
+SCRIPT: Final = render("pinpad.js")
 
-__all__ = ["PAGE", "SCRIPT", "PinPad", "StalePrompt"]
+
+def page(provider: str) -> str:
+    """The PIN pad page, styled by the stylesheet of ``provider`` (the services' shared design)."""
+    return render("pinpad.html", stylesheet=f"{provider}/assets/design.css")
+
+
+__all__ = ["SCRIPT", "PinPad", "StalePrompt", "page", "render"]

@@ -27,7 +27,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from cardreader.agent.pinpad import PAGE, SCRIPT, PinPad, StalePrompt
+from cardreader.agent.pinpad import SCRIPT, PinPad, StalePrompt, page, render
 from cardreader.errors import CardError, PinFormatError
 from cardreader.login import (
     CardOptions,
@@ -48,6 +48,7 @@ DEFAULT_PORT = 47210
 PROTOCOL_VERSION = 1
 _MAX_BODY = 4096
 _LOGIN_ROUTE = re.compile(r"/v1/login/([A-Za-z0-9_-]{22})")
+_CODE_LOGIN_ROUTE = re.compile(r"/code/login/([A-Za-z0-9_-]{22})")
 _REMOVE_CARD = ("Please take your card from the reader.", "カードをカードリーダーから取り出してください。")
 
 
@@ -247,6 +248,11 @@ class _Handler(BaseHTTPRequestHandler):
                                   "card agent.", "カードエージェントを利用できるのはログインページだけです。")
                 headers = self._cors()
                 self._login_api(method, path, headers)
+            elif path in ("/", "/code.js") or path.startswith("/code/"):
+                if caller == "provider":
+                    raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "The code page is the agent's own page.",
+                                  "コードの入力はカードエージェントの画面で行ってください。")
+                self._code_page(method, path, caller)
             elif path == "/pinpad" or path.startswith("/pinpad"):
                 if caller == "provider":
                     raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "The PIN pad is the agent's own page.",
@@ -286,17 +292,8 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "POST" and path == "/v1/login":
             body = self._body()
             token, code = body.get("token"), body.get("code")
-            try:
-                ticket = Ticket.code(code) if isinstance(code, str) and token is None else Ticket.token(
-                    token if isinstance(token, str) else "")
-            except ValueError:
-                raise Refused(HTTPStatus.BAD_REQUEST, "bad_token", "Bad login token or code.",
-                              "ログイントークンまたはコードが不正です。") from None
-            job = agent.start(ticket)
-            log.info("login_started", extra={"login": job.id[:6]})
-            pinpad = f"{self.server.own_origins[0]}/pinpad" if agent.config.pin_entry == "pinpad" else None
-            self._json(HTTPStatus.ACCEPTED, {**job.view(), "pin_entry": agent.config.pin_entry,
-                                             "pinpad_url": pinpad}, headers)
+            self._start(code if isinstance(code, str) and token is None else None,
+                        token if isinstance(token, str) else "", headers)
             return
         match = _LOGIN_ROUTE.fullmatch(path)
         if method == "GET" and match:
@@ -307,6 +304,46 @@ class _Handler(BaseHTTPRequestHandler):
             return
         raise Refused(HTTPStatus.NOT_FOUND, "not_found", "Not found.", "見つかりません。")
 
+    def _start(self, code: str | None, token: str, headers: dict[str, str]) -> None:
+        """Start the login of ``code`` (another device's) or else of ``token`` (this machine's login page)."""
+        agent = self.server.agent
+        try:
+            ticket = Ticket.code(code) if code is not None else Ticket.token(token)
+        except ValueError:
+            raise Refused(HTTPStatus.BAD_REQUEST, "bad_token", "Bad login token or code.",
+                          "ログイントークンまたはコードが不正です。") from None
+        job = agent.start(ticket)
+        log.info("login_started", extra={"login": job.id[:6]})
+        pinpad = f"{self.server.own_origins[0]}/pinpad" if agent.config.pin_entry == "pinpad" else None
+        self._json(HTTPStatus.ACCEPTED, {**job.view(), "pin_entry": agent.config.pin_entry, "pinpad_url": pinpad},
+                   headers)
+
+    # -- the code page (the agent's own page: a login shown on another device) ---------------------------------
+
+    def _code_page(self, method: str, path: str, caller: str) -> None:
+        same_page = caller == "agent" or (caller == "none" and self.headers.get("Sec-Fetch-Site") == "same-origin")
+        match = _CODE_LOGIN_ROUTE.fullmatch(path)
+        if method == "GET" and path == "/":
+            self._send(HTTPStatus.OK, self.server.code_page.encode(), "text/html; charset=utf-8",
+                       self.server.page_headers)
+        elif method == "GET" and path == "/code.js":
+            self._send(HTTPStatus.OK, CODE_SCRIPT.encode(), "text/javascript; charset=utf-8", _PAGE_HEADERS)
+        elif method == "POST" and path == "/code/login":
+            if caller != "agent":  # only the agent's own page starts a login by code
+                raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "Not from the agent's page.",
+                              "カードエージェントの画面からではありません。")
+            code = self._body().get("code")
+            self._start(code if isinstance(code, str) else "", "", {})
+        elif method == "GET" and match and same_page:
+            current = self.server.agent.job(match[1])
+            if current is None:
+                raise Refused(HTTPStatus.NOT_FOUND, "unknown_login", "No such login.", "該当するログインがありません。")
+            self._json(HTTPStatus.OK, current.view())
+        elif method == "GET" and match:
+            raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "Not from this page.", "この画面以外からです。")
+        else:
+            raise Refused(HTTPStatus.NOT_FOUND, "not_found", "Not found.", "見つかりません。")
+
     # -- the PIN pad (the agent's own page) -------------------------------------------------------------------
 
     def _pinpad(self, method: str, path: str, caller: str) -> None:
@@ -315,7 +352,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise Refused(HTTPStatus.NOT_FOUND, "not_found", "The PIN is entered in the agent's terminal.",
                           "暗証番号はカードエージェントの端末で入力してください。")
         if method == "GET" and path == "/pinpad":
-            self._send(HTTPStatus.OK, PAGE.encode(), "text/html; charset=utf-8", _PAGE_HEADERS)
+            self._send(HTTPStatus.OK, self.server.pinpad_page.encode(), "text/html; charset=utf-8",
+                       self.server.page_headers)
         elif method == "GET" and path == "/pinpad.js":
             self._send(HTTPStatus.OK, SCRIPT.encode(), "text/javascript; charset=utf-8", _PAGE_HEADERS)
         elif method == "GET" and path == "/pinpad/state":
@@ -346,11 +384,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(HTTPStatus.OK, {"status": "accepted"})
 
 
-_PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
-                               "connect-src 'self'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'",
-    "X-Frame-Options": "DENY",
-}
+#: The agent's scripts (its pages have :attr:`AgentServer.page_headers`).
+_PAGE_HEADERS = {"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'", "X-Frame-Options": "DENY",
+                 "X-Content-Type-Options": "nosniff"}
+
+
+#: The code page's script (``templates/code.js``).
+CODE_SCRIPT = render("code.js", "code")
 
 
 class AgentServer(ThreadingHTTPServer):
@@ -366,6 +406,16 @@ class AgentServer(ThreadingHTTPServer):
         agent.config.port = port
         self.hosts = frozenset({f"127.0.0.1:{port}", f"localhost:{port}"})
         self.own_origins = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
+        provider = agent.provider_origin
+        #: The code page names the provider; both pages use its stylesheet (the services' shared design).
+        self.code_page = render("code.html", "code", provider=provider, stylesheet=f"{provider}/assets/design.css")
+        self.pinpad_page = page(provider)
+        #: The agent's own pages: its scripts, the provider's stylesheet, fetches to the agent only.
+        self.page_headers = {
+            "Content-Security-Policy": f"default-src 'none'; script-src 'self'; style-src {provider}; "
+                                       "connect-src 'self'; frame-ancestors 'none'; form-action 'none'; "
+                                       "base-uri 'none'",
+            "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
     def serve(self, ready: Callable[[str], None] | None = None) -> None:
         """Serve until :meth:`shutdown`; ``ready`` receives the agent's URL once it listens."""

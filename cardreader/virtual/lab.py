@@ -175,7 +175,11 @@ class PcscLab:
         self.stop_pcscd()
 
     def __enter__(self) -> PcscLab:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.close()  # pcscd may be running although it never listed the reader
+            raise
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

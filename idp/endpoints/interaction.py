@@ -149,7 +149,8 @@ async def consent_form(uid: FromPath[str], request: AnyRequest, services: NamedD
     auth = interaction.request
     essential = consent.essential(auth)
     claims = [(name, login.claims[name], name in essential) for name in _offered(interaction)]
-    return consent_page(uid=uid, client_id=auth.client_id, scopes=auth.scope, claims=claims,
+    return consent_page(uid=uid, client=await services.clients.get(auth.client_id), client_id=auth.client_id,
+                        scopes=auth.scope, claims=claims,
                         lang=_lang(interaction, request),
                         redirect_uri=auth.redirect_uri, cookies=await _session_cookies(services, interaction, now))
 

@@ -74,6 +74,8 @@ class LogoutTarget:
     redirect_uri: str | None
     state: str | None
     lang: str
+    #: The client's name in ``lang`` as the confirmation page shows it (OIDC Dynamic Client Registration §2.1).
+    client_name: str | None = None
 
 
 def _param(params: Mapping[str, Any], name: str) -> str | None:
@@ -119,7 +121,8 @@ async def logout_target(services: Services, params: Mapping[str, Any], now: dt.d
         if redirect_uri not in client.post_logout_redirect_uris:
             raise InvalidRequest("post_logout_redirect_uri is not registered for this client")
     return LogoutTarget(None if client is None else client.client_id, redirect_uri,
-                        _param(params, "state") if redirect_uri else None, lang)
+                        _param(params, "state") if redirect_uri else None, lang,
+                        None if client is None else client.presentation.name(lang) or client.client_id)
 
 
 def _finish(target: LogoutTarget, *, cookies: Sequence[Cookie] = (),
@@ -136,7 +139,7 @@ def _finish(target: LogoutTarget, *, cookies: Sequence[Cookie] = (),
 
 def _confirm_page(target: LogoutTarget, logout_id: str) -> Response[str]:
     return page("logout_confirm.html", target.lang, form_action=form_actions(target.redirect_uri),
-                client_id=target.client_id, action=CONFIRM_PATH, logout_id=logout_id)
+                client_id=target.client_name, action=CONFIRM_PATH, logout_id=logout_id)
 
 
 @route(PATH, http_method=["GET", "POST"], request_max_body_size=MAX_REQUEST_OCTETS, summary="RP-initiated logout",

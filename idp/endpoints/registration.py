@@ -25,6 +25,10 @@ CLI, plus what only registration sees:
   answer says the same, so that registration cannot be used to scan a network; the log says why.
 * ``jwks_uri`` is refused: keys are not fetched yet (:mod:`idp.oauth.client_auth` would refuse the client's
   assertions and request objects), so registration says so at once; send ``jwks`` instead.
+* Presentation metadata (``client_name``, ``logo_uri``, ``policy_uri``, ``tos_uri`` with language tags, and
+  ``purpose_of_use``: :mod:`idp.client_presentation`) is checked and length-limited, its URLs https outside test
+  mode; the logo is fetched once through the outbound client, checked and re-encoded (:mod:`idp.web.logos`), and
+  served by the provider; whatever made it unusable, the answer says the same.
 * Metadata we do not know is ignored (RFC 7591 §2), and not stored.
 
 Secrets are random, returned once and kept as SHA-256 only: the client secret and the registration access token.
@@ -48,6 +52,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
+from idp.client_presentation import PresentationError, presentation_from_metadata
 from idp.clients import (
     DEFAULT_ID_TOKEN_ALG,
     AuthMethod,
@@ -63,6 +68,7 @@ from idp.runtime import Services, utcnow
 from idp.settings import Settings, outbound_policy
 from idp.storage import ClientExists
 from idp.storage.audit import record
+from idp.web.logos import LogoError, with_logo
 from servicekit.http import openapi as doc
 from servicekit.http.bodies import BodyError, BodyReason, parse_json_array, read_json
 from servicekit.outbound import OutboundClient, OutboundError
@@ -201,6 +207,13 @@ def registration_arguments(document: Mapping[str, Any], settings: Settings) -> d
     jwks = document.get("jwks")
     if jwks is not None and not isinstance(jwks, dict):
         raise InvalidClientMetadataError("jwks must be a JWK Set object")
+    try:
+        presentation = presentation_from_metadata(document, test_mode=settings.test_mode)
+    except PresentationError as exc:
+        raise InvalidClientMetadataError(str(exc)) from None
+    if presentation.logo_uri is not None and policy.refuses_host(urlsplit(presentation.logo_uri).hostname or ""):
+        raise InvalidClientMetadataError("logo_uri may not name a loopback, private, link-local or other non-public "
+                                         "address")
     return {
         "auth_method": AuthMethod(method), "redirect_uris": redirect_uris,
         "id_token_signed_response_alg": _string(document, "id_token_signed_response_alg") or default_alg,
@@ -213,6 +226,7 @@ def registration_arguments(document: Mapping[str, Any], settings: Settings) -> d
         "backchannel_logout_session_required": _flag(document, "backchannel_logout_session_required"),
         "dpop_bound_access_tokens": _flag(document, "dpop_bound_access_tokens"),
         "algorithms": settings.keys.algorithms,
+        "presentation": presentation,
     }
 
 
@@ -264,7 +278,8 @@ async def _read_document(request: AnyRequest) -> dict[str, Any]:
         raise InvalidClientMetadataError("the request body is not a JSON object", detail=str(exc)) from None
 
 
-async def _build(document: Mapping[str, Any], client_id: str, services: Services) -> tuple[Client, str | None]:
+async def _build(document: Mapping[str, Any], client_id: str,
+                 services: Services) -> tuple[Client, str | None, bytes | None]:
     settings = services.settings
     arguments = registration_arguments(document, settings)
     try:
@@ -273,7 +288,12 @@ async def _build(document: Mapping[str, Any], client_id: str, services: Services
         raise _refused(exc) from None
     if client.sector_identifier_uri is not None:
         await check_sector_identifier(client.sector_identifier_uri, client.redirect_uris, settings, services.outbound)
-    return client, secret
+    try:
+        client, logo = await with_logo(client, services.outbound, deadline=settings.registration.fetch_timeout)
+    except LogoError as exc:
+        _log.info("logo_uri_failed", extra={"reason": exc.reason})
+        raise InvalidClientMetadataError(str(exc)) from None
+    return client, secret, logo
 
 
 def _bearer(request: AnyRequest) -> str | None:
@@ -313,7 +333,7 @@ async def register(request: AnyRequest, services: NamedDependency[Services]) -> 
         if not hmac.compare_digest(presented.encode(), expected.encode()):
             raise InvalidToken("a valid initial access token is required to register (RFC 7591 §3)")
     document = await _read_document(request)
-    client, secret = await _build(document, secrets.token_urlsafe(24), services)
+    client, secret, logo = await _build(document, secrets.token_urlsafe(24), services)
     token = secrets.token_urlsafe(32)
     client = dataclasses.replace(client, registration_token_sha256=hash_secret(token),
                                  client_id_issued_at=int(utcnow().timestamp()))
@@ -321,6 +341,7 @@ async def register(request: AnyRequest, services: NamedDependency[Services]) -> 
         await services.clients.add(client)
     except ClientExists:  # 192 random bits: only a broken random source gets here
         raise OAuthError("client_id collision") from None
+    await services.clients.set_logo(client.client_id, logo)
     _log.info("client_registered", extra={"client_id": client.client_id, "auth_method": client.auth_method.value})
     await record(services, "client_registered", client_id=client.client_id, actor="registration")
     return _information(client, settings, registration_token=token, secret=secret, status=201)
@@ -359,13 +380,14 @@ async def update(client_id: FromPath[str], request: AnyRequest,
         raise InvalidRequest(f"{', '.join(issued)} may not be sent in an update (RFC 7592 §2.2)")
     if "client_secret" in document and not current.secret_matches(str(document["client_secret"])):
         raise InvalidRequest("client_secret does not match the issued secret (RFC 7592 §2.2)")
-    client, secret = await _build(document, client_id, services)
+    client, secret, logo = await _build(document, client_id, services)
     if client.auth_method is AuthMethod.CLIENT_SECRET_BASIC and current.secret_sha256 is not None:
         client, secret = dataclasses.replace(client, secret_sha256=current.secret_sha256), None
     client = dataclasses.replace(client, registration_token_sha256=current.registration_token_sha256,
                                  client_id_issued_at=current.client_id_issued_at)
     if not await services.clients.replace(client):
         raise InvalidToken("the registration access token is not valid for this client")
+    await services.clients.set_logo(client_id, logo)
     _log.info("client_updated", extra={"client_id": client_id, "auth_method": client.auth_method.value})
     await record(services, "client_updated", client_id=client_id, actor="registration")
     return _information(client, services.settings, registration_token=token, secret=secret)

@@ -28,7 +28,7 @@ from idp.oauth.authorization_request.details import types_of
 from idp.oauth.interaction import Interaction, personal_claims_requested
 from idp.oauth.verified_claims import VERIFIED_CLAIMS
 from idp.runtime import Services, utcnow
-from idp.web.pages import redirect_source, request_language
+from idp.web.pages import client_view, redirect_source, request_language
 from keys.x509.profile import Purpose
 
 ACR_AUTH: Final = "urn:mynacard:acr:auth-cert"
@@ -76,13 +76,15 @@ class CardAuthenticator:
         key = required_key(interaction.request)
         options = services.settings.card_login
         expires_at = min(interaction.expires_at, now + dt.timedelta(seconds=options.login_ttl))
-        opened = await CardLogins(services.objects).open(interaction.uid, key=key, client_name=interaction.client_id,
+        lang = request_language(request, interaction.request.ui_locales)
+        client = client_view(await services.clients.get(interaction.client_id), interaction.client_id, lang)
+        opened = await CardLogins(services.objects).open(interaction.uid, key=key, client_name=str(client["name"]),
                                                          expires_at=expires_at, now=now,
                                                          credentials=bool(interaction.request.credential_requests),
                                                          assurance=assurance_requested(interaction.request))
-        html = login_page(uid=interaction.uid, issuer=services.settings.issuer, client_name=interaction.client_id,
+        html = login_page(uid=interaction.uid, issuer=services.settings.issuer, client=client,
                           key=key, token=opened.token, code=opened.code, shown_code=show_code(opened.code),
-                          agent_url=options.agent_url, lang=request_language(request, interaction.request.ui_locales))
+                          agent_url=options.agent_url, lang=lang)
         return Response(html, media_type="text/html; charset=utf-8",
                         headers=page_headers(services, interaction.request.redirect_uri))
 

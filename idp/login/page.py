@@ -16,7 +16,7 @@ configured agent URL (``connect-src``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import segno
@@ -36,7 +36,7 @@ def content_security_policy(agent_url: str, form_action: Sequence[str] = ()) -> 
     """The pages' CSP: our script only, connections to us and to the loopback agent, no framing; forms post to us
     (and may be redirected on to ``form_action``, the relying party's redirect URI)."""
     forms = " ".join(["'self'", *form_action])
-    return ("default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             f"connect-src 'self' {agent_url}; form-action {forms}; frame-ancestors 'none'; base-uri 'none'")
 
 
@@ -48,12 +48,13 @@ def _steps(lang: str, key: Purpose) -> dict[str, str]:
     return steps
 
 
-def login_page(*, uid: str, issuer: str, client_name: str, key: Purpose, token: str, code: str, shown_code: str,
-               agent_url: str, lang: str) -> str:
-    """The login page of interaction ``uid``, in ``lang`` (``ja`` or ``en``)."""
+def login_page(*, uid: str, issuer: str, client: Mapping[str, str | None], key: Purpose, token: str, code: str,
+               shown_code: str, agent_url: str, lang: str) -> str:
+    """The login page of interaction ``uid``, in ``lang`` (``ja`` or ``en``); ``client`` says who is asking
+    (:func:`idp.web.pages.client_view`)."""
     qr = segno.make(f"{issuer}{DEVICE_PATH}#{code}", error="m").svg_inline(scale=4, omitsize=False)
     return TEMPLATES.render("card_login.html", lang=lang, script_path=SCRIPT_PATH, uid=uid, issuer=issuer,
-                            client_name=client_name, key=key.value, token=token, shown_code=shown_code,
+                            client=client, key=key.value, token=token, shown_code=shown_code,
                             agent_url=agent_url, qr=Markup(qr),  # noqa: S704 - segno's own SVG, no input text
                             steps=_steps(lang, key))
 

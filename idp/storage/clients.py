@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from idp.client_presentation import Presentation, presentation_from_metadata
 from idp.clients import AuthMethod, Client
-from idp.storage.tables import clients
+from idp.storage.tables import client_logos, clients
 from servicekit.database import Database
 
 #: Built once: executing a prepared statement skips SQLAlchemy's per-statement construction and cache-key work.
@@ -31,7 +32,13 @@ def _client(row: Any) -> Client:
                   dpop_bound_access_tokens=row.dpop_bound_access_tokens,
                   sector_identifier_uri=row.sector_identifier_uri,
                   registration_token_sha256=row.registration_token_sha256,
-                  client_id_issued_at=row.client_id_issued_at)
+                  client_id_issued_at=row.client_id_issued_at,
+                  presentation=_presentation(row.presentation), logo_sha256=row.logo_sha256)
+
+
+def _presentation(stored: Any) -> Presentation:
+    """The stored metadata, checked when it was registered (in test mode, where http URLs were allowed)."""
+    return Presentation() if not stored else presentation_from_metadata(stored, test_mode=True)
 
 
 def _values(client: Client) -> dict[str, Any]:
@@ -47,7 +54,8 @@ def _values(client: Client) -> dict[str, Any]:
             "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
             "sector_identifier_uri": client.sector_identifier_uri,
             "registration_token_sha256": client.registration_token_sha256,
-            "client_id_issued_at": client.client_id_issued_at}
+            "client_id_issued_at": client.client_id_issued_at,
+            "presentation": client.presentation.metadata() or None, "logo_sha256": client.logo_sha256}
 
 
 class ClientStore:
@@ -87,4 +95,19 @@ class ClientStore:
         """Delete the client; False when there was none."""
         async with self._db.begin() as conn:
             result = await conn.execute(delete(clients).where(clients.c.client_id == client_id))
+            await conn.execute(delete(client_logos).where(client_logos.c.client_id == client_id))
         return bool(result.rowcount)
+
+    async def set_logo(self, client_id: str, png: bytes | None) -> None:
+        """Store (or, with None, delete) the logo the provider serves for ``client_id``."""
+        async with self._db.begin() as conn:
+            await conn.execute(delete(client_logos).where(client_logos.c.client_id == client_id))
+            if png is not None:
+                await conn.execute(client_logos.insert().values(client_id=client_id, png=png))
+
+    async def logo(self, client_id: str) -> bytes | None:
+        """The stored logo (PNG), or None."""
+        async with self._db.connection() as conn:
+            row = (await conn.execute(select(client_logos.c.png)
+                                      .where(client_logos.c.client_id == client_id))).first()
+        return None if row is None else bytes(row.png)

@@ -203,3 +203,17 @@ def audit_log() -> list[SchemaItem]:
 def audit_head() -> list[SchemaItem]:
     """``audit_head`` (migration 0006): the chain's head row and retention anchor (servicekit.audit)."""
     return audit.head_columns("audit_head")
+
+
+def client_presentation() -> list[Column[Any]]:
+    """The ``clients`` columns of migration 0007: presentation metadata (idp.client_presentation) and the digest of
+    the stored logo."""
+    return [Column("presentation", JSON_DOCUMENT),
+            Column("logo_sha256", String(64))]
+
+
+def client_logos() -> list[SchemaItem]:
+    """``client_logos`` (migration 0007): each client's logo as fetched once, checked and re-encoded as PNG."""
+    return [Column("client_id", String(255), nullable=False),
+            Column("png", LargeBinary, nullable=False),
+            PrimaryKeyConstraint("client_id", name="pk_client_logos")]

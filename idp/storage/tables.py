@@ -26,7 +26,11 @@ clients = Table(
     *columns.clients(),
     Column("userinfo_signed_response_alg", String(16)),  # migration 0002
     *columns.client_registration(),
+    *columns.client_presentation(),
 )
+
+#: Each client's logo as the provider serves it (idp.web.logos).
+client_logos = Table("client_logos", metadata, *columns.client_logos())
 
 #: The provider's signing keys (see keys.service.store.StoredKey).
 signing_keys = Table("signing_keys", metadata, *columns.signing_keys("signing_keys"))

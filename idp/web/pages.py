@@ -3,7 +3,8 @@
 Pages are in Japanese or English (:func:`request_language`: the first of ``ui_locales`` we speak, else the
 browser's ``Accept-Language``, else Japanese), every value escaped by the templates' autoescape, no script except
 the form-post page's one fixed line (allowed by its hash). Headers (:func:`headers`): ``Cache-Control: no-store``,
-a CSP without ``unsafe-inline`` (the style is allowed by its hash; ``frame-ancestors 'none'``, ``form-action`` the
+a CSP without ``unsafe-inline`` (the shared stylesheet, :mod:`servicekit.design`, from the provider's own origin;
+``frame-ancestors 'none'``, ``form-action`` the
 provider and, where a form leads there through redirects, the client's redirect URI), ``X-Frame-Options: DENY``,
 ``Referrer-Policy: same-origin`` (no referrer leaves the provider; ``no-referrer`` would make browsers send
 ``Origin: null`` with the pages' own form posts, which the origin check refuses), ``X-Content-Type-Options: nosniff``.
@@ -24,14 +25,17 @@ from urllib.parse import urlsplit
 from litestar import MediaType, Request, Response
 from litestar.datastructures import Cookie
 
+from idp.clients import Client
 from idp.errors import OAuthError
 from idp.settings import Settings
+from idp.web.logos import logo_path
+from servicekit.design import STYLESHEET
 from servicekit.messages import LANGUAGES, Catalog, language
 from servicekit.templates import Templates, csp_hash
 
 MESSAGES: Final = Catalog.load("idp", "messages.toml")
 TEMPLATES: Final = Templates("idp", catalog=MESSAGES)
-_STYLE_SOURCE: Final = csp_hash(TEMPLATES.render("page.css"))
+TEMPLATES.environment.globals["stylesheet"] = STYLESHEET.href
 _FORM_POST_SCRIPT: Final = "form_post.js"
 _CSP_SOURCE: Final = re.compile(r"[A-Za-z0-9.+-]+:(//[A-Za-z0-9.\-\[\]:]+)?")
 _LABEL: Final = "consent.label."
@@ -64,7 +68,7 @@ def headers(*, form_action: Sequence[str] = (), script: str | None = None) -> di
     """The security headers of a page whose forms may lead to ``form_action`` besides the provider (``script``:
     the text of its one inline script)."""
     sources = " ".join(["'self'", *form_action])
-    csp = (f"default-src 'none'; style-src {_STYLE_SOURCE}; img-src 'self'; form-action {sources}; "
+    csp = (f"default-src 'none'; style-src 'self'; img-src 'self'; form-action {sources}; "
            f"frame-ancestors 'none'; base-uri 'none'")
     if script is not None:
         csp += f"; script-src {csp_hash(script)}"
@@ -137,16 +141,35 @@ def shown_value(value: Any, lang: str) -> str:
     return str(value)
 
 
-def consent_page(*, uid: str, client_id: str, scopes: Sequence[str], claims: Sequence[tuple[str, Any, bool]],
-                 lang: str, redirect_uri: str, cookies: Sequence[Cookie] = ()) -> Response[str]:
-    """The consent page of interaction ``uid``: what ``client_id`` gets, each claim (name, value, pre-approved)
-    with its own checkbox."""
-    shown = [{"name": name, "label": label(name, lang), "value": shown_value(value, lang), "checked": checked}
-             for name, value, checked in claims]
+def client_view(client: Client | None, client_id: str, lang: str) -> dict[str, str | None]:
+    """Who is asking, as the pages show it (``client.html``): the name in ``lang`` (the ``client_id`` when none is
+    registered), the logo the provider stored, the privacy policy's and terms' URLs (OIDC Dynamic Client
+    Registration §2)."""
+    shown = None if client is None else client.presentation
+    logo = None if client is None or client.logo_sha256 is None else logo_path(client.client_id, client.logo_sha256)
+    if shown is None:
+        return {"name": client_id, "id": client_id, "logo": None, "policy": None, "terms": None}
+    return {"name": shown.name(lang) or client_id, "id": client_id, "logo": logo, "policy": shown.policy(lang),
+            "terms": shown.terms(lang)}
+
+
+def consent_page(*, uid: str, client: Client | None, client_id: str, scopes: Sequence[str],
+                 claims: Sequence[tuple[str, Any, bool]], lang: str, redirect_uri: str,
+                 cookies: Sequence[Cookie] = ()) -> Response[str]:
+    """The consent page of interaction ``uid``: who asks (``client``, registered as ``client_id``), each claim
+    (name, value, pre-approved) with its own checkbox and the client's purpose of use beside it."""
+    def purpose(name: str) -> str | None:
+        return None if client is None else client.presentation.purpose([name], lang)
+
+    shown = [{"name": name, "label": label(name, lang), "value": shown_value(value, lang), "checked": checked,
+              "purpose": purpose(name)} for name, value, checked in claims]
+    offered = {name for name, _, _ in claims}  # a claim's purpose is shown beside its checkbox, not twice
+    asked = [{"label": label(s, lang), "purpose": None if s in offered else purpose(s)} for s in scopes
+             if has_label(s)]
     return page("consent.html", lang, form_action=form_actions(redirect_uri), cookies=cookies, uid=uid,
-                client_id=client_id, scopes=[label(s, lang) for s in scopes if has_label(s)], claims=shown)
+                client=client_view(client, client_id, lang), client_id=client_id, scopes=asked, claims=shown)
 
 
-__all__ = ["LANGUAGES", "MESSAGES", "TEMPLATES", "consent_page", "error_page", "expired_page", "form_actions",
-           "form_post_page", "has_label", "headers", "label", "language", "message", "message_page", "page",
-           "redirect_source", "request_language", "same_origin", "shown_value", "wants_html"]
+__all__ = ["LANGUAGES", "MESSAGES", "TEMPLATES", "client_view", "consent_page", "error_page", "expired_page",
+           "form_actions", "form_post_page", "has_label", "headers", "label", "language", "message", "message_page",
+           "page", "redirect_source", "request_language", "same_origin", "shown_value", "wants_html"]

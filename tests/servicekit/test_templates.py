@@ -12,7 +12,7 @@ import jinja2
 import pytest
 
 from idp.login.page import device_page, login_page
-from idp.web.pages import MESSAGES, TEMPLATES, consent_page, form_post_page
+from idp.web.pages import MESSAGES, TEMPLATES, client_view, consent_page, form_post_page
 from keys.x509.profile import Purpose
 from servicekit.messages import Catalog, CatalogError, language
 from servicekit.templates import Templates, csp_hash
@@ -24,20 +24,21 @@ _MESSAGE_CALL = re.compile(r"\b(?:message|message_page|both)\(([^()]*)\)")
 
 
 def test_consent_page_escapes_the_client_and_the_claim_values() -> None:
-    response = consent_page(uid="u1", client_id=SCRIPT, scopes=["openid"], claims=[("name", SCRIPT, True)],
-                            lang="en", redirect_uri="https://rp.example/cb")
+    response = consent_page(uid="u1", client=None, client_id=SCRIPT, scopes=["openid"],
+                            claims=[("name", SCRIPT, True)], lang="en", redirect_uri="https://rp.example/cb")
     assert isinstance(response.content, str)
     assert SCRIPT not in response.content
-    assert response.content.count(ESCAPED) == 2
+    assert response.content.count(ESCAPED) == 3  # the client's name, the sentence naming it, the claim's value
     assert '<fieldset>\n<legend>' in response.content
     assert '<html lang="en">' in response.content
 
 
 def test_login_page_escapes_the_client_name() -> None:
-    page = login_page(uid="u1", issuer="https://op.example", client_name=SCRIPT, key=Purpose.AUTH, token="t",
-                      code="ABCDEFGH", shown_code="ABCD-EFGH", agent_url="http://127.0.0.1:47210", lang="ja")
+    page = login_page(uid="u1", issuer="https://op.example", client=client_view(None, SCRIPT, "ja"),
+                      key=Purpose.AUTH, token="t", code="ABCDEFGH", shown_code="ABCD-EFGH",
+                      agent_url="http://127.0.0.1:47210", lang="ja")
     assert SCRIPT not in page
-    assert f"<strong>{ESCAPED}</strong>" in page
+    assert f'<p class="client-name">{ESCAPED}</p>' in page
     assert "<svg" in page  # the QR code, the one value marked safe
     assert 'role="status" aria-live="polite"' in page
     assert 'data-error-prefix="エラー: "' in page

@@ -112,15 +112,14 @@ def test_registration_settings_are_checked(tmp_path: Path, env: dict[str, str], 
 
 
 def test_a_registered_basic_client_completes_a_code_flow(dcr: Provider) -> None:
-    document = registered(dcr, client_name="ignored", logo_uri="https://rp.example.jp/logo.png")
+    document = registered(dcr, software_id="ignored")
     assert document["token_endpoint_auth_method"] == "client_secret_basic"
     assert document["id_token_signed_response_alg"] == "RS256"  # OIDC Registration §2 default (RS256 enabled)
     assert document["client_secret_expires_at"] == 0
     assert document["registration_client_uri"] == f"{ISSUER}/register/{document['client_id']}"
     assert len(document["registration_access_token"]) >= 43
     assert len(document["client_secret"]) >= 43
-    assert "client_name" not in document
-    assert "logo_uri" not in document
+    assert "software_id" not in document  # metadata we do not know is ignored (RFC 7591 §2)
     rp = Rp(stored_client(dcr, document["client_id"]), document["client_secret"])
     arrival = Browser(dcr).authorize(rp, nonce="n-dcr")
     tokens = dcr.redeem(rp, IssuedCode(arrival.code, arrival.verifier, ""))
