@@ -2,8 +2,10 @@
 the token endpoint (CIBA Core 1.0 §7.3, §10-§11; RFC 8628 §3.4-§3.5). One owner for both flows' rules:
 
 * the handle the client polls with (``auth_req_id``, ``device_code``) is 32 random octets, stored as its SHA-256;
-* polling faster than ``interval`` answers ``slow_down`` and adds 5 seconds to the interval for this and every later
-  request (RFC 8628 §3.5; CIBA Core §11), otherwise ``authorization_pending`` until the person answered;
+* a poll sooner than ``interval`` after the previous one answers ``slow_down``, and the *client* adds 5 seconds to
+  its interval for this and every later request (RFC 8628 §3.5; CIBA Core §11); the provider keeps enforcing the
+  announced interval (as Keycloak does), so a client that obeys converges even when a second poller interfered;
+  otherwise ``authorization_pending`` until the person answered;
 * after ``expires_in``: ``expired_token``; a denial: ``access_denied``; each is answered once more and then the
   handle is spent (``invalid_grant``), and an approved handle gives tokens exactly once (one conditional consume);
 * nothing half-authenticated: the login is recorded only when it is complete (account, acr, amr, auth_time and the
@@ -41,7 +43,7 @@ from idp.oauth.tokens import GRANT_KIND, Authorization, issue_user_tokens
 from idp.runtime import Services
 
 KIND: Final = "Decoupled"
-#: RFC 8628 §3.5 / CIBA Core §11: the interval grows by 5 seconds on each ``slow_down``.
+#: RFC 8628 §3.5 / CIBA Core §11: the client's interval grows by 5 seconds on each ``slow_down``.
 SLOW_DOWN_STEP: Final = 5
 Flow = Literal["ciba", "device"]
 State = Literal["pending", "approved", "denied"]
@@ -55,7 +57,7 @@ class AuthorizationPending(OAuthError):
 
 
 class SlowDown(OAuthError):
-    """RFC 8628 §3.5, CIBA Core §11: polling faster than ``interval``; the interval grew by 5 seconds."""
+    """RFC 8628 §3.5, CIBA Core §11: polling faster than ``interval``; the client adds 5 seconds to it."""
 
     error = "slow_down"
     status_code = 400
@@ -202,10 +204,10 @@ async def redeem(services: Services, client: Client, handle: str, flow: Flow, *,
             raise AccessDenied("the person or the reader refused the authentication")
         raise ExpiredToken("the request expired before the person answered")
     last, interval = pending.payload.get("last_poll"), int(pending.payload["interval"])
-    if last is not None and now.timestamp() - float(last) < interval:
-        await _update(services, pending, interval=interval + SLOW_DOWN_STEP, last_poll=now.timestamp())
-        raise SlowDown(f"poll at most every {interval + SLOW_DOWN_STEP} seconds")
     await _update(services, pending, last_poll=now.timestamp())
+    if last is not None and now.timestamp() - float(last) < interval:
+        raise SlowDown(f"polled within {interval} seconds of the last poll: add {SLOW_DOWN_STEP} seconds to the "
+                       "interval for this and every later request (RFC 8628 §3.5)")
     raise AuthorizationPending("the person has not finished yet")
 
 
