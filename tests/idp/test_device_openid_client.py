@@ -89,9 +89,11 @@ def person(op: Served, verification_uri_complete: str, decision: str, account: s
         assert f"{target.scheme}://{target.netloc}" == op.url
         page = browser.get(f"{target.path}?{target.query}")
         user_code = re.search(r'name="user_code" value="([^"]+)"', page.text)
-        assert page.status_code == 200 and user_code
+        assert page.status_code == 200
+        assert user_code
         confirm = browser.post("/device", data={"user_code": user_code[1]})
-        assert confirm.status_code == 200 and "tv" in confirm.text
+        assert confirm.status_code == 200
+        assert "tv" in confirm.text
         answer = browser.post("/device", data={"user_code": user_code[1], "decision": decision})
         if decision != "allow":
             return answer.text
@@ -123,8 +125,10 @@ def test_openid_client_gets_tokens_after_slow_down(op: Served) -> None:
     result = tokens()
     assert result["seen"][:2] == ["authorization_pending", "slow_down"], result["seen"]
     claims = result["claims"]
-    assert claims["iss"] == op.url and claims["aud"] == "tv"
-    assert isinstance(claims["auth_time"], int) and claims["acr"] == "urn:mynacard:acr:test"
+    assert claims["iss"] == op.url
+    assert claims["aud"] == "tv"
+    assert isinstance(claims["auth_time"], int)
+    assert claims["acr"] == "urn:mynacard:acr:test"
     assert result.get("refresh_token") is None
 
 

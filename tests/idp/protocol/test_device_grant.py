@@ -44,7 +44,8 @@ def approve_on_page(browser: Browser, user_code: str, *, account: str = "alice",
     assert confirm.status_code == 200
     assert "rp-" in confirm.text  # the client asking is named (RFC 8628 §5.4)
     started = enter_code(browser, user_code, "allow")
-    assert started.status_code == 303 and started.headers["location"].startswith("/interaction/")
+    assert started.status_code == 303
+    assert started.headers["location"].startswith("/interaction/")
     return browser.walk(started, "", account=account, login_claims=claims, approve=approve)
 
 
@@ -71,7 +72,8 @@ def test_user_codes_follow_rfc_8628_section_6_1(op: Provider, rp_public: Rp) -> 
     assert normalize_user_code("ABCD-EFGH") is None  # vowels are not in the alphabet
     assert issued["verification_uri"] == ISSUER + "/device"
     assert issued["verification_uri_complete"] == f"{ISSUER}/device?user_code={shown}"
-    assert issued["expires_in"] == 600 and issued["interval"] == 5
+    assert issued["expires_in"] == 600
+    assert issued["interval"] == 5
     assert len(issued["device_code"]) == 43
 
 
@@ -83,7 +85,8 @@ def test_approval_gives_tokens_once_with_auth_time_and_acr_and_no_session(op: Pr
     before = int(time.time())
     arrival = approve_on_page(browser, issued["user_code"].lower(), claims={"name": "Device Person"},
                               approve=["name"])
-    assert arrival.logins == 1 and arrival.consents == 1
+    assert arrival.logins == 1
+    assert arrival.consents == 1
     assert arrival.response.status_code == 200
     assert "機器に戻って" in arrival.response.text or "go back to the device" in arrival.response.text
     assert browser.cookie("mynacard_session") is None  # no single sign-on from a device login
@@ -136,7 +139,8 @@ def test_approving_no_claims_still_approves_without_them(op: Provider, rp_public
 def test_expired_device_code(fast_op: Provider) -> None:
     rp = fast_op.register("rp-public")
     issued = authorize_device(fast_op, rp)
-    assert issued["expires_in"] == 1 and issued["interval"] == 1
+    assert issued["expires_in"] == 1
+    assert issued["interval"] == 1
     time.sleep(1.2)
     assert poll(fast_op, rp, issued["device_code"]).json()["error"] == "expired_token"
     assert poll(fast_op, rp, issued["device_code"]).json()["error"] == "invalid_grant"
@@ -155,7 +159,8 @@ def test_wrong_user_codes_are_limited(op: Provider, rp_public: Rp) -> None:
     issued = authorize_device(op, rp_public)
     guesser = Browser(op)
     statuses = [enter_code(guesser, "BCDF-GHJK").status_code for _ in range(11)]
-    assert statuses[:10] == [400] * 10 and statuses[10] == 429
+    assert statuses[:10] == [400] * 10
+    assert statuses[10] == 429
     assert enter_code(guesser, issued["user_code"]).status_code == 429  # even the right one, for this address
 
 
