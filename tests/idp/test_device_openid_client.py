@@ -38,7 +38,7 @@ class Served:
 
 @contextmanager
 def served(base: Path, **env: str) -> Iterator[Served]:
-    """``idp serve`` (test mode, TEST authenticator) with a public client ``tv``, and openid-client configured for it."""
+    """``idp serve`` (test mode, TEST authenticator) with a public client ``tv``; openid-client configured for it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     environ = {**os.environ, "MYNACARD_DATA_DIR": str(base / "var"), "MYNACARD_ISSUER": url,
