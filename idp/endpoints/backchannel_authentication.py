@@ -11,8 +11,8 @@ seconds) and, for ping clients, ``client_notification_token``. ``id_token_hint``
 
 Answers (§7.3): ``{"auth_req_id", "expires_in", "interval"}``; errors (§13): ``invalid_request``,
 ``invalid_scope``, ``invalid_binding_message``, ``unknown_user_id`` (no such reader), ``unauthorized_client``,
-``access_denied`` (403: the reader is busy with another authentication), ``temporarily_unavailable`` (503: the
-reader's agent is offline), ``invalid_client`` (401). One authentication per reader at a time (an atomic
+``access_denied`` (403: the reader's agent is offline, or the reader is busy with another authentication),
+``invalid_client`` (401). One authentication per reader at a time (an atomic
 claim on the reader, released when the person answered or the request expired).
 """
 
@@ -26,7 +26,7 @@ from typing import Any, Final
 from litestar import Response, post
 from litestar.di import NamedDependency
 
-from idp.errors import InvalidRequest, OAuthError, TemporarilyUnavailable, UnauthorizedClient
+from idp.errors import InvalidRequest, OAuthError, UnauthorizedClient
 from idp.login import counter
 from idp.oauth import decoupled
 from idp.oauth.authorization_request.request import OPENID
@@ -68,8 +68,9 @@ class UnknownUserId(OAuthError):
     status_code = 400
 
 
-class ReaderBusy(OAuthError):
-    """CIBA Core §13 ``access_denied``: the OP refuses, as the reader is busy with another authentication."""
+class ReaderUnavailable(OAuthError):
+    """CIBA Core §13 ``access_denied`` (403): the OP refuses, as the reader is offline or busy with another
+    authentication (the description says which)."""
 
     error = "access_denied"
     status_code = 403
@@ -138,7 +139,7 @@ async def backchannel_authentication(request: AnyRequest,
     if not await counter.reader_known(services, reader, now):
         raise UnknownUserId("no counter reader of that name")
     if not await counter.reader_online(services, reader, now):
-        raise TemporarilyUnavailable("the counter reader is offline")
+        raise ReaderUnavailable("the counter reader is offline")
     handle, pending = await decoupled.start(
         services, "ciba", client_id=client.client_id, scope=scope, expires_in=expires_in,
         interval=settings.authorization.poll_interval, now=now,
@@ -149,7 +150,7 @@ async def backchannel_authentication(request: AnyRequest,
     if not await services.objects.remember_once(counter.BUSY_KIND, reader, payload={"pending": pending.id},
                                                 expires_at=now + dt.timedelta(seconds=expires_in), now=now):
         await services.objects.destroy(decoupled.KIND, pending.id)
-        raise ReaderBusy("the reader is busy with another authentication")
+        raise ReaderUnavailable("the reader is busy with another authentication")
     _log.info("ciba_request", extra={"client_id": client.client_id, "reader": reader, "mode": delivery.mode})
     body = {"auth_req_id": handle, "expires_in": expires_in, "interval": settings.authorization.poll_interval}
     return Response(body, headers=dict(NO_STORE), media_type="application/json")
@@ -164,9 +165,9 @@ OPENAPI: Final = {PATH: {"post": doc.operation(
         doc.json_answer(200, "the acknowledgement (CIBA Core §7.3)", doc.obj({
             "auth_req_id": {"type": "string"}, "expires_in": {"type": "integer"}, "interval": {"type": "integer"}},
             ("auth_req_id", "expires_in"))),
-        doc.oauth_error(400, 403, 503, description="invalid_request, invalid_scope, invalid_binding_message, "
-                                                   "unknown_user_id, unauthorized_client, access_denied (busy), "
-                                                   "temporarily_unavailable (offline) (CIBA Core §13)"),
+        doc.oauth_error(400, 403, description="invalid_request, invalid_scope, invalid_binding_message, "
+                                                   "unknown_user_id, unauthorized_client, access_denied (the reader is "
+                                                   "offline or busy) (CIBA Core §13)"),
         INVALID_CLIENT, doc.too_large()))}}
 
 ROUTES: Final = (backchannel_authentication,)

@@ -69,7 +69,7 @@ from idp.login.audit import revocation_fields
 from idp.login.authenticator import ACRS, AMR, page_headers
 from idp.login.claims import claims_from_facts
 from idp.login.page import DEVICE_PATH, SCRIPT, SCRIPT_PATH, device_page
-from idp.login.store import CardLogin, CardLogins, interaction_binding
+from idp.login.store import CardLogin, CardLogins, interaction_binding, shown_name
 from idp.login.verifier import NotConfigured, verifier_for
 from idp.oauth.authenticator import LoginResult, complete_login
 from idp.oauth.interaction import INTERACTION_COOKIE, browser_interaction, interaction_path
@@ -194,7 +194,7 @@ async def challenge(request: AnyRequest, services: NamedDependency[Services]) ->
         "challenge": b64url_encode(value),
         "issued_at": int(issued_at.timestamp()),
         "key": login.key.value,
-        "client_name": login.payload["client_name"],
+        "client_name": shown_name(login.payload),
         "expires_at": int(min(issued_at + ttl, login.expires_at).timestamp()),
     }, headers=_NO_STORE, media_type="application/json")
 

@@ -89,8 +89,8 @@ async def next_request(request: AnyRequest, services: NamedDependency[Services])
     binding = str(pending.extra["binding_message"])
     deadline = dt.datetime.fromtimestamp(float(pending.payload["deadline"]), dt.UTC)
     opened = await CardLogins(services.objects).open(pending.id, key=Purpose.AUTH,
-                                                     client_name=f"{client_id}「{binding}」", expires_at=deadline,
-                                                     now=now)
+                                                     client_name=client_id, expires_at=deadline, now=now,
+                                                     binding_message=binding)
     await decoupled.update_extra(services, pending, dispatched=True)
     return _json({"request": pending.id, "token": opened.token, "binding_message": binding, "client_id": client_id,
                   "expires_at": int(deadline.timestamp())})

@@ -34,7 +34,7 @@ from idp.runtime import Services
 from keys.errors import VerificationError
 from keys.jose.b64 import b64url_decode_loose
 from keys.jose.json import loads_object
-from keys.jose.jwk import VerificationKey
+from keys.jose.jwk import VerificationKey, jwk_thumbprint
 from keys.jose.jwt import verify_jwt
 
 READER_KIND: Final = "CounterReader"
@@ -116,7 +116,8 @@ async def verify_agent_assertion(services: Services, assertion: str, audience: s
     stored = await services.objects.find(READER_KIND, name, now=now)
     if stored is None:
         raise AgentRefused("unknown reader")
-    key = VerificationKey.from_jwk({**stored.payload["jwk"], "alg": "ES256"})
+    jwk = stored.payload["jwk"]
+    key = VerificationKey.from_jwk({**jwk, "alg": "ES256", "kid": jwk_thumbprint(jwk)})  # the agent's kid (RFC 7638)
     leeway = dt.timedelta(seconds=services.settings.tokens.clock_tolerance)
     try:
         claims = verify_jwt(assertion, algorithms=("ES256",), typ=None, issuer=name, audience=audience, at=now,
