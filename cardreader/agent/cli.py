@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     card = CardOptions(reader=args.reader, test_mode=args.test_mode, card_timeout=args.card_timeout,
                        wait=max(args.wait, 2.0))
     try:
-        provider = Provider(args.provider, test_mode=args.test_mode)
+        provider = Provider(args.provider, test_mode=args.test_mode, kiosk=getattr(args, "kiosk", False))
         ticket = Ticket.code(args.code) if args.command == "login" else None
     except ValueError as exc:
         print(f"python -m cardreader: error: {exc}", file=sys.stderr)

@@ -35,7 +35,8 @@ Agent-facing (JSON both ways; not for browsers: no CORS)
     (times in seconds since the epoch; ``interaction`` is a hash of the uid, which stays with the browser).
     The agent builds :class:`keys.cardlogin.LoginMessage` from these fields and *its own* configured issuer,
     and has the card sign it with the named key.
-``POST /card-login/response`` ``{"token"|"code", "challenge", "certificate", "signature"}`` (base64url)
+``POST /card-login/response`` ``{"token"|"code", "challenge", "certificate", "signature"}`` (base64url; and
+    ``"kiosk": true`` from an agent run as a kiosk's: the login opens no browser session, :mod:`idp.oauth.kiosk`)
     The challenge is consumed (a replay fails), then :func:`keys.cardlogin.verify_card_login` runs with the
     pinned roots and the configured revocation sources — CRL directory, OCSP, or a platform operator with its
     answers cached in the database (:mod:`idp.login.verifier`, :mod:`idp.login.platform`):
@@ -253,6 +254,7 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
         "certificate_sha256": verified.certificate_sha256,
         "revocation": {"status": verified.revocation.status.value, "source": verified.revocation.source},
         "credential_source": source,
+        "kiosk": document.get("kiosk") is True,  # the agent runs as a kiosk's (idp.oauth.kiosk)
     })
     _log.info("card_login_verified", extra={"key": verified.key.value, "anchor": verified.anchor,
                                             "revocation": verified.revocation.source})
@@ -303,6 +305,7 @@ async def finish(uid: str, request: AnyRequest, services: NamedDependency[Servic
         claims=result["claims"],
         auth_time=dt.datetime.fromtimestamp(result["auth_time"], dt.UTC),
         credential_source=result.get("credential_source"),
+        kiosk=bool(result.get("kiosk")),
     )
     target = await complete_login(services, uid, login_result, now)
     return Redirect(target, status_code=303, headers=_NO_STORE)

@@ -4,6 +4,7 @@
   idp counter remove NAME               forget reader NAME
   idp counter client CLIENT_ID --mode poll|ping [--notification-endpoint URL]
                                         a client's CIBA token delivery (CIBA Core §4); poll without a record
+  idp counter kiosk CLIENT_ID [--off]   mark a kiosk's client: no single sign-on, no session (idp.oauth.kiosk)
 
 The agent's key pair comes from ``python -m cardreader counter-key FILE`` on the counter's machine, which prints the
 public JWK for ``--jwk``.
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from idp.login import counter
+from idp.oauth.kiosk import set_kiosk_client
 from idp.runtime import Services, utcnow
 
 
@@ -34,6 +36,9 @@ def add_parser(sub: Any) -> None:
     client.add_argument("client_id")
     client.add_argument("--mode", choices=["poll", "ping"], required=True)
     client.add_argument("--notification-endpoint", help="backchannel_client_notification_endpoint (ping)")
+    kiosk = actions.add_parser("kiosk", help="mark a kiosk's client (its logins open no session)")
+    kiosk.add_argument("client_id")
+    kiosk.add_argument("--off", action="store_true", help="unmark it")
 
 
 def action(args: argparse.Namespace, show: Callable[[Any], None]) -> Callable[[Services], Awaitable[int]]:
@@ -47,9 +52,12 @@ def action(args: argparse.Namespace, show: Callable[[Any], None]) -> Callable[[S
         elif args.action == "remove":
             await counter.remove_reader(services, args.name)
             show({"removed": args.name})
+        elif await services.clients.get(args.client_id) is None:
+            raise ValueError(f"no client {args.client_id}")
+        elif args.action == "kiosk":
+            await set_kiosk_client(services, args.client_id, not args.off, now)
+            show({"client_id": args.client_id, "kiosk": not args.off})
         else:
-            if await services.clients.get(args.client_id) is None:
-                raise ValueError(f"no client {args.client_id}")
             await counter.set_ciba_client(services, args.client_id,
                                           counter.CibaClient(args.mode, args.notification_endpoint), now)
             show({"client_id": args.client_id, "backchannel_token_delivery_mode": args.mode,

@@ -55,6 +55,8 @@ class LoginResult:
     credential_source: Mapping[str, Any] | None = None
     """What the credential issuer may take from the login (idp.vci.grant): the facts as read, the certificate's
     notAfter and its reference; only when the request asked for credentials."""
+    kiosk: bool = False
+    """The login happened at a kiosk (the card agent says so): it opens no browser session (idp.oauth.kiosk)."""
 
     def check(self) -> None:
         """Raise ValueError unless the result is well-formed (an authenticator's bug, never the person's)."""
@@ -139,6 +141,8 @@ async def complete_login(services: Services, uid: str, result: LoginResult, now:
         return interaction_path(uid)
     auth_time = int(result.auth_time.timestamp())
     sid = cookie = None
+    if result.kiosk and not interaction.payload.get("kiosk"):
+        interaction = await update_interaction(services, interaction, kiosk=True)
     if not single_use(interaction):
         previous = None if interaction.session_id is None else await find_session(services, interaction.session_id,
                                                                                      now)
