@@ -96,11 +96,13 @@ class CounterLink:
         try:
             job = self.agent.start(Ticket.token(str(work["token"])))
             log.info("counter_request", extra={"login": job.id[:6]})
-            while time.time() < deadline + 5 and not self._stop.is_set():
+            while not self._stop.is_set():
                 current = self.agent.job(job.id)
                 if current is None or current.step in (Step.DONE, Step.FAILED):
                     outcome = "done" if current is not None and current.step is Step.DONE else "failed"
                     break
+                if time.time() > deadline:  # the request expired: free the reader unless the PIN is in
+                    self.agent.cancel(job.id)
                 time.sleep(0.1)
         except (Refused, ValueError) as exc:
             log.info("counter_request_refused", extra={"reason": str(exc)})

@@ -21,6 +21,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -36,6 +37,7 @@ from cardreader.login import (
     Provider,
     Step,
     Ticket,
+    cancelled,
     origin_of,
     run_login,
     wait_for_removal,
@@ -48,6 +50,10 @@ DEFAULT_PORT = 47210
 PROTOCOL_VERSION = 1
 _MAX_BODY = 4096
 _LOGIN_ROUTE = re.compile(r"/v1/login/([A-Za-z0-9_-]{22})")
+_BEFORE_PIN = frozenset({Step.FETCHING, Step.WAITING_FOR_CARD, Step.WAITING_FOR_PIN})
+#: How long a pre-empting login waits for the pre-empted one to end.
+_PREEMPT_WAIT = 2.0
+_CANCEL_ROUTE = re.compile(r"/v1/login/([A-Za-z0-9_-]{22})/cancel")
 _REMOVE_CARD = ("Please take your card from the reader.", "カードをカードリーダーから取り出してください。")
 
 
@@ -68,6 +74,8 @@ class Job:
     step: Step = Step.FETCHING
     error: dict[str, object] | None = None
     remove_card: bool = False
+    #: Cancelled (its page was closed, or a newer login pre-empted it) before the PIN was submitted.
+    cancelled: bool = False
 
     def view(self) -> dict[str, object]:
         """What the login page may see."""
@@ -105,9 +113,39 @@ class Agent:
         return {"agent": "mynacard-id card agent", "protocol": PROTOCOL_VERSION, "provider": self.provider.issuer,
                 "kiosk": self.config.kiosk, "pin_entry": self.config.pin_entry, "state": state}
 
+    def cancel(self, job_id: str) -> bool:
+        """Cancel login ``job_id`` if no PIN has been submitted for it yet (its page was closed): an open PIN prompt
+        closes and the login fails as cancelled; a login still fetching or waiting for the card stops before it
+        asks. False when it is not the current login, or is past the PIN."""
+        with self._lock:
+            job = self._job
+            if job is None or job.id != job_id or not self._busy or job.remove_card or job.step not in _BEFORE_PIN:
+                return False
+            job.cancelled = True
+            prompting = job.step is Step.WAITING_FOR_PIN
+        cancel = getattr(self.prompt, "cancel", None)
+        if prompting and callable(cancel):
+            cancel()
+        log.info("login_cancelled", extra={"login": job.id[:6]})
+        return True
+
+    def _preempt(self) -> None:
+        """A new login pre-empts one whose PIN prompt is open (an abandoned page): cancel it and wait briefly for
+        it to end. Nothing happens to a login past the PIN, or waiting for the card's removal."""
+        with self._lock:
+            job = self._job
+            if job is None or not self._busy or job.step is not Step.WAITING_FOR_PIN:
+                return
+        if self.cancel(job.id):
+            deadline = time.monotonic() + _PREEMPT_WAIT
+            while time.monotonic() < deadline and job.step in _BEFORE_PIN:
+                time.sleep(0.02)
+            log.info("login_preempted", extra={"login": job.id[:6]})
+
     def start(self, ticket: Ticket) -> Job:
         """Start a login in the background, unless one is running (or, in kiosk mode, the last card is still in
-        the reader)."""
+        the reader); a login waiting at an open PIN prompt is pre-empted (:meth:`_preempt`)."""
+        self._preempt()
         with self._lock:
             if self._busy:
                 if self._job is not None and self._job.remove_card:
@@ -128,6 +166,8 @@ class Agent:
 
     def _run(self, job: Job, ticket: Ticket) -> None:
         def step(value: Step) -> None:
+            if job.cancelled and value in (Step.WAITING_FOR_PIN, Step.SIGNING):
+                raise cancelled()  # cancelled before its PIN prompt opened
             if value is not Step.DONE:  # the outcome is published below, together with the agent's freedom
                 job.step = value
 
@@ -297,6 +337,12 @@ class _Handler(BaseHTTPRequestHandler):
             pinpad = f"{self.server.own_origins[0]}/pinpad" if agent.config.pin_entry == "pinpad" else None
             self._json(HTTPStatus.ACCEPTED, {**job.view(), "pin_entry": agent.config.pin_entry,
                                              "pinpad_url": pinpad}, headers)
+            return
+        cancel = _CANCEL_ROUTE.fullmatch(path)
+        if method == "POST" and cancel:  # the login page was closed (fetch keepalive on pagehide)
+            length = self.headers.get("Content-Length") or "0"
+            self.rfile.read(min(int(length) if length.isdigit() else 0, _MAX_BODY))  # no body expected
+            self._json(HTTPStatus.OK, {"cancelled": agent.cancel(cancel[1])}, headers)
             return
         match = _LOGIN_ROUTE.fullmatch(path)
         if method == "GET" and match:
