@@ -2,22 +2,12 @@
 // (RFC 8628), driven over JSON lines like driver.mjs: one request per stdin line {"id", "op", ...}, one answer per
 // stdout line {"id", "ok": true, "result"} or {"id", "ok": false, "error": {...}}. Every token endpoint answer's
 // `error` is recorded (customFetch), so a test sees the authorization_pending / slow_down openid-client handled.
-import { createInterface } from 'node:readline';
-
-import * as jose from 'jose';
 import * as client from 'openid-client';
+
+import { clientAuth, serve } from './jsonlines.mjs';
 
 const configs = new Map(); // client name -> { config, seen: [token endpoint errors] }
 const started = new Map(); // auth_req_id or device_code -> the initiation response
-
-async function clientAuth(spec) {
-  if (spec.auth === 'private_key_jwt') {
-    const key = await jose.importJWK(spec.private_jwk, spec.private_jwk.alg);
-    return client.PrivateKeyJwt({ key, kid: spec.private_jwk.kid });
-  }
-  if (spec.auth === 'client_secret_basic') return client.ClientSecretBasic(spec.secret);
-  return client.None();
-}
 
 function entryOf(name) {
   const entry = configs.get(name);
@@ -102,29 +92,4 @@ const ops = {
   },
 };
 
-function describeError(err, seen) {
-  const cause = err?.cause && typeof err.cause === 'object' && !Array.isArray(err.cause) ? err.cause : {};
-  return {
-    name: err?.name,
-    code: err?.code,
-    error: err?.error ?? cause.error,
-    error_description: err?.error_description ?? cause.error_description,
-    status: err?.status ?? cause.status ?? err?.response?.status,
-    message: String(err?.message ?? err),
-    seen,
-  };
-}
-
-const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
-for await (const line of lines) {
-  if (!line.trim()) continue;
-  const { id, op, ...args } = JSON.parse(line);
-  let answer;
-  try {
-    if (!Object.hasOwn(ops, op)) throw new Error(`unknown op ${op}`);
-    answer = { id, ok: true, result: (await ops[op](args)) ?? {} };
-  } catch (err) {
-    answer = { id, ok: false, error: describeError(err, [...(configs.get(args.client)?.seen ?? [])]) };
-  }
-  process.stdout.write(`${JSON.stringify(answer)}\n`);
-}
+serve(ops, (args) => ({ seen: [...(configs.get(args.client)?.seen ?? [])] }));
