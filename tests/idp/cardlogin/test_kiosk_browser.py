@@ -16,7 +16,7 @@ import pytest
 from cardreader.virtual.lab import PcscLab
 
 from .conftest import AUTH_PIN, Pki, insert
-from .test_browser import browser, person, separate  # noqa: F401 (browser: the Chromium fixture)
+from .test_browser import browser, check_axe, person, separate  # noqa: F401 (browser: the Chromium fixture)
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow]
 
@@ -55,3 +55,26 @@ def test_the_next_person_at_a_kiosk_never_sees_the_first(browser: Any, lab: Pcsc
         assert "/interaction/" in page.url
         assert page.locator("#pinpad-link, #step").count() >= 1
         assert first["userinfo"]["sub"] not in page.content()
+
+
+@pytest.mark.parametrize(("locale", "next_button", "cancel_button"), [("ja-JP", "次へ", "やめる"),
+                                                                      ("en-US", "Next", "Cancel")])
+def test_the_device_pages_are_accessible_in_both_languages(browser: Any, lab: PcscLab, pki: Pki,  # noqa: F811
+                                                           tmp_path: Path, locale: str, next_button: str,
+                                                           cancel_button: str) -> None:
+    with separate(lab, pki, tmp_path / "device") as (provider, _), person(browser, provider, locale) as someone:
+        issued = httpx.post(f"{provider.url}/device/auth", data={"client_id": "rp1", "scope": "openid"}).json()
+        page = someone.page
+        page.goto(issued["verification_uri_complete"])
+        check_axe(page)
+        assert page.input_value("#user_code") == issued["user_code"]
+        page.get_by_role("button", name=next_button).click()
+        page.wait_for_load_state()
+        assert "rp1" in page.content()  # the client asking is named (RFC 8628 §5.4)
+        check_axe(page)
+        page.get_by_role("button", name=cancel_button).click()
+        page.wait_for_load_state()
+        check_axe(page)
+        token = httpx.post(f"{provider.url}/token", data={"client_id": "rp1", "device_code": issued["device_code"],
+                                                          "grant_type": "urn:ietf:params:oauth:grant-type:device_code"})
+        assert token.json()["error"] == "access_denied"
