@@ -10,7 +10,10 @@ Where "kiosk" is marked (both, either suffices):
   that claims it without being a kiosk only denies itself single sign-on, so the claim needs no authentication.
 
 A kiosk login therefore sets no ``mynacard_session`` cookie: the only cookie is the interaction's, which is cleared
-when the interaction ends and expires with it (``authorization.interaction_ttl``). The ID token carries
+when the interaction ends and expires with it (``authorization.interaction_ttl``). After the card login the person
+has ``authorization.kiosk_idle_timeout`` to finish (consent); then the interaction and the login's claims are
+deleted, so a person walking away leaves nothing for the next one to continue
+(:func:`idp.oauth.interaction.browser_interaction`). The ID token carries
 ``auth_time`` and ``acr`` as always (OIDC Core §2), so the relying party enforces its own reauthentication and idle
 limits (NIST SP 800-63B §7.2.1); the agent requires the card to be taken out between people.
 """

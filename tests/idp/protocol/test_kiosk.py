@@ -5,12 +5,15 @@ tests/idp/cardlogin/test_kiosk_browser.py.)"""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import jwt
 
 from idp.oauth.kiosk import set_kiosk_client
 from idp.runtime import utcnow
 from tests.idp.protocol.conftest import Browser
-from tests.idp.protocol.tokenkit import Provider, Rp
+from tests.idp.protocol.tokenkit import Provider, Rp, provider
 
 
 def mark_kiosk(op: Provider, rp: Rp) -> None:
@@ -48,3 +51,21 @@ def test_an_ordinary_client_still_has_single_sign_on(op: Provider, rp_public: Rp
     assert browser.authorize(rp_public).logins == 1
     assert browser.cookie("mynacard_session") is not None
     assert browser.authorize(rp_public).logins == 0
+
+
+def test_a_kiosk_login_left_idle_at_consent_ends(tmp_path: Path) -> None:
+    with provider(tmp_path, MYNACARD_LOGIN_AUTHENTICATOR="test", MYNACARD_AUTHORIZATION_KIOSK_IDLE_TIMEOUT="1") as op:
+        rp = op.register("rp-public")
+        mark_kiosk(op, rp)
+        kiosk = Browser(op)
+        walked_away = kiosk.authorize(rp, login_claims={"name": "First Person"}, consent=False, scope="openid name")
+        assert walked_away.logins == 1
+        assert walked_away.pages[-1].endswith("/consent")
+        consent_url = walked_away.pages[-1]
+        assert "First Person" in kiosk.request("GET", consent_url).text
+        time.sleep(1.2)
+        later = kiosk.request("GET", consent_url)
+        assert later.status_code == 400
+        assert "First Person" not in later.text
+        answer = kiosk.request("POST", consent_url, data={"decision": "allow", "claim": ["name"]})
+        assert answer.status_code == 400
