@@ -170,6 +170,9 @@ class Agent:
                 raise cancelled()  # cancelled before its PIN prompt opened
             if value is not Step.DONE:  # the outcome is published below, together with the agent's freedom
                 job.step = value
+            if value is Step.WAITING_FOR_PIN:
+                threading.Thread(target=self._cancel_on_removal, args=(job,), name=f"removal-{job.id[:6]}",
+                                 daemon=True).start()
 
         outcome: Step = Step.FAILED
         error: dict[str, object] | None = None
@@ -190,6 +193,16 @@ class Agent:
                 self._busy = self.config.kiosk
             if self.config.kiosk:
                 self._forget_card(job)
+
+    def _cancel_on_removal(self, job: Job) -> None:
+        """Taking the card out while the PIN is asked for ends the login at once (the prompt closes), rather than
+        leaving the next person a prompt for a card that is gone."""
+        card = self.config.card
+        while job.step is Step.WAITING_FOR_PIN and not job.cancelled:
+            if wait_for_removal(card.reader, test_mode=card.test_mode, timeout=0.25, interval=0.1):
+                if self.cancel(job.id):
+                    log.info("card_removed", extra={"login": job.id[:6]})
+                return
 
     def _forget_card(self, job: Job) -> None:
         """Kiosk mode: nothing of this login survives it, and the next login needs the card out first (so a card

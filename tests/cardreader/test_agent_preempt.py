@@ -43,3 +43,16 @@ def test_a_new_login_preempts_an_abandoned_pin_prompt(reader: Slot, agent: Runni
 
 def httpx_post_without_origin(running: RunningAgent, login: str) -> int:
     return httpx.post(f"{running.url}/v1/login/{login}/cancel", timeout=10).status_code
+
+
+def test_taking_the_card_out_at_the_pin_prompt_ends_the_login(reader: Slot, agent: RunningAgent,  # noqa: F811
+                                                              provider: StandInProvider) -> None:  # noqa: F811
+    token, pending = provider.add()
+    started = agent.post("/v1/login", {"token": token}).json()
+    agent.prompt()
+    reader.pull()
+    view = agent.wait(started["login"], timeout=5)  # well before the card or PIN prompt timeouts
+    assert view["state"] == "failed"
+    assert view["error"]["reason"] == "cancelled"
+    assert agent.pad("/pinpad/state").json()["prompt"] is None
+    assert pending.verified == []
