@@ -50,6 +50,8 @@ DEFAULT_PORT = 47210
 PROTOCOL_VERSION = 1
 _MAX_BODY = 4096
 _LOGIN_ROUTE = re.compile(r"/v1/login/([A-Za-z0-9_-]{22})")
+#: Finished logins kept viewable after a newer one started.
+_RECENT = 4
 _BEFORE_PIN = frozenset({Step.FETCHING, Step.WAITING_FOR_CARD, Step.WAITING_FOR_PIN})
 #: How long a pre-empting login waits for the pre-empted one to end.
 _PREEMPT_WAIT = 2.0
@@ -76,6 +78,8 @@ class Job:
     remove_card: bool = False
     #: Cancelled (its page was closed, or a newer login pre-empted it) before the PIN was submitted.
     cancelled: bool = False
+    #: What the login page handed over (a second start with the same ticket is the same page: busy, no pre-emption).
+    ticket: Ticket | None = field(default=None, repr=False)
 
     def view(self) -> dict[str, object]:
         """What the login page may see."""
@@ -103,6 +107,7 @@ class Agent:
         self.provider_origin = origin_of(provider.issuer)
         self._lock = threading.Lock()
         self._job: Job | None = None
+        self._recent: list[Job] = []
         self._busy = False
         self._threads: list[threading.Thread] = []
 
@@ -129,12 +134,13 @@ class Agent:
         log.info("login_cancelled", extra={"login": job.id[:6]})
         return True
 
-    def _preempt(self) -> None:
-        """A new login pre-empts one whose PIN prompt is open (an abandoned page): cancel it and wait briefly for
-        it to end. Nothing happens to a login past the PIN, or waiting for the card's removal."""
+    def _preempt(self, ticket: Ticket) -> None:
+        """A new login (another page's ticket) pre-empts one whose PIN prompt is open (an abandoned page): cancel
+        it and wait briefly for it to end. Nothing happens to a login past the PIN, or waiting for the card or its
+        removal, or to the same page asking twice."""
         with self._lock:
             job = self._job
-            if job is None or not self._busy or job.step is not Step.WAITING_FOR_PIN:
+            if job is None or not self._busy or job.step is not Step.WAITING_FOR_PIN or job.ticket == ticket:
                 return
         if self.cancel(job.id):
             deadline = time.monotonic() + _PREEMPT_WAIT
@@ -145,14 +151,16 @@ class Agent:
     def start(self, ticket: Ticket) -> Job:
         """Start a login in the background, unless one is running (or, in kiosk mode, the last card is still in
         the reader); a login waiting at an open PIN prompt is pre-empted (:meth:`_preempt`)."""
-        self._preempt()
+        self._preempt(ticket)
         with self._lock:
             if self._busy:
                 if self._job is not None and self._job.remove_card:
                     raise Refused(HTTPStatus.CONFLICT, "remove_card", *_REMOVE_CARD)
                 raise Refused(HTTPStatus.CONFLICT, "busy", "Another login is in progress on this reader.",
                               "このカードリーダーでは別のログインが進行中です。")
-            job = Job(secrets.token_urlsafe(16))
+            if self._job is not None:  # its page may still ask how it ended (e.g. pre-empted)
+                self._recent = [*self._recent[-(_RECENT - 1):], self._job]
+            job = Job(secrets.token_urlsafe(16), ticket=ticket)
             self._job, self._busy = job, True
         thread = threading.Thread(target=self._run, args=(job, ticket), name=f"login-{job.id[:6]}", daemon=True)
         self._threads.append(thread)
@@ -160,9 +168,10 @@ class Agent:
         return job
 
     def job(self, job_id: str) -> Job | None:
-        """The login ``job_id``, if it is the current one."""
+        """The login ``job_id``, if it is the current one or one of the few before it (whose pages may still ask
+        how they ended)."""
         with self._lock:
-            return self._job if self._job is not None and self._job.id == job_id else None
+            return next((j for j in (self._job, *self._recent) if j is not None and j.id == job_id), None)
 
     def _run(self, job: Job, ticket: Ticket) -> None:
         def step(value: Step) -> None:

@@ -6,8 +6,9 @@ the token endpoint (CIBA Core 1.0 §7.3, §10-§11; RFC 8628 §3.4-§3.5). One o
   its interval for this and every later request (RFC 8628 §3.5; CIBA Core §11); the provider keeps enforcing the
   announced interval (as Keycloak does), so a client that obeys converges even when a second poller interfered;
   otherwise ``authorization_pending`` until the person answered;
-* after ``expires_in``: ``expired_token``; a denial: ``access_denied``; each is answered once more and then the
-  handle is spent (``invalid_grant``), and an approved handle gives tokens exactly once (one conditional consume);
+* after ``expires_in`` without an answer: ``expired_token``; a denial: ``access_denied``; each is answered once and
+  then the handle is spent (``invalid_grant``); an approval given in time gives tokens exactly once (one
+  conditional consume), until the object itself expires (another ``expires_in``);
 * nothing half-authenticated: the login is recorded only when it is complete (account, acr, amr, auth_time and the
   claims the person released), and the tokens carry ``auth_time`` and ``acr`` (OIDC Core §2), so the client can
   enforce its own limits (NIST SP 800-63B §7.2.1: the RP states a maximum authentication age).

@@ -38,7 +38,9 @@ def test_a_new_login_preempts_an_abandoned_pin_prompt(reader: Slot, agent: Runni
     view, pending = login_with_pin(agent, provider, AUTH_PIN)
     assert view["state"] == "done", view
     assert len(pending.verified) == 1
-    assert agent.get(f"/v1/login/{first['login']}").status_code == 404  # no longer the current login
+    ended = agent.get(f"/v1/login/{first['login']}").json()  # its page learns how it ended
+    assert ended["state"] == "failed"
+    assert ended["error"]["reason"] == "cancelled"
 
 
 def httpx_post_without_origin(running: RunningAgent, login: str) -> int:

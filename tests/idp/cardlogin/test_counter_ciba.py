@@ -195,6 +195,18 @@ def test_cancel_at_the_pin_pad_is_access_denied(counter: Counter, lab: PcscLab, 
     wait_idle(counter)
 
 
+def test_taking_the_card_out_at_the_pin_pad_is_access_denied(counter: Counter, lab: PcscLab, pki: Pki) -> None:
+    insert(lab, pki.adult)
+    started = start(counter)
+    outcome = in_background(lambda: counter.rp.call("ciba_poll", client="staff", auth_req_id=started["auth_req_id"]))
+    pinpad(counter.agent)
+    lab.remove()
+    with pytest.raises(RpError) as denied:
+        outcome()
+    assert denied.value.error == "access_denied"
+    wait_idle(counter)
+
+
 def test_a_busy_reader_refuses_a_second_request_and_expiry_ends_the_first(counter: Counter, lab: PcscLab,
                                                                           pki: Pki) -> None:
     insert(lab, pki.adult)
