@@ -101,7 +101,8 @@ class CounterLink:
                 if current is None or current.step in (Step.DONE, Step.FAILED):
                     outcome = "done" if current is not None and current.step is Step.DONE else "failed"
                     break
-                if time.time() > deadline:  # the request expired: free the reader unless the PIN is in
+                # the request expired (deadline in whole seconds): free the reader unless the PIN is in
+                if time.time() > deadline + 1:
                     self.agent.cancel(job.id)
                 time.sleep(0.1)
         except (Refused, ValueError) as exc:
