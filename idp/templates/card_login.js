@@ -56,8 +56,8 @@
     if (started.pinpad_url) { $("pinpad-link").href = started.pinpad_url; $("pinpad").hidden = false; }
     pollAgent(started.login);
     /* a closed or left page frees the reader unless the PIN was already given (the agent decides) */
-    addEventListener("pagehide", () => agent("/v1/login/" + started.login + "/cancel",
-                                             {method: "POST", keepalive: true}).catch(() => {}));
+    globalThis.addEventListener?.("pagehide", () => agent("/v1/login/" + started.login + "/cancel",
+                                                          {method: "POST", keepalive: true}).catch(() => {}));
   }
   $("retry").addEventListener("click", () => location.reload());
   start();
