@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 from litestar import Response, post
@@ -49,9 +50,13 @@ def _json(body: dict[str, Any], status: int = 200) -> Response[Any]:
     return Response(body, status_code=status, headers=_NO_STORE, media_type="application/json")
 
 
-async def _agent(request: AnyRequest, services: Services, path: str,
-                 now: dt.datetime) -> tuple[str, dict[str, Any]] | Response[Any]:
-    """The reader whose agent signed the body's assertion, and the assertion's claims; or the refusal."""
+Work = Callable[[Services, str, Mapping[str, Any], dt.datetime], Awaitable[Response[Any]]]
+
+
+async def _for_agent(request: AnyRequest, services: Services, path: str, work: Work) -> Response[Any]:
+    """``work(services, reader, claims, now)`` for the reader whose agent signed the body's assertion for ``path``;
+    the refusal (403) for anyone else."""
+    now = utcnow()
     try:
         body = await read_json(request, max_bytes=8 * 1024)
         assertion = body.get("assertion")
@@ -62,7 +67,7 @@ async def _agent(request: AnyRequest, services: Services, path: str,
     except (BodyError, counter.AgentRefused) as exc:
         _log.info("agent_refused", extra={"path": path, "reason": str(exc)})
         return _json({"error": "agent_refused"}, 403)
-    return reader, dict(claims)
+    return await work(services, reader, claims, now)
 
 
 async def _current(services: Services, reader: str, now: dt.datetime) -> decoupled.Pending | None:
@@ -73,14 +78,8 @@ async def _current(services: Services, reader: str, now: dt.datetime) -> decoupl
     return None if pending is None or pending.state != "pending" or pending.expired(now) else pending
 
 
-@post(NEXT_PATH, status_code=200, summary="Counter agent: the next CIBA request", tags=["Card login"])
-async def next_request(request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
-    """The reader's pending CIBA request, once."""
-    now = utcnow()
-    agent = await _agent(request, services, NEXT_PATH, now)
-    if isinstance(agent, Response):
-        return agent
-    reader, _ = agent
+async def _next(services: Services, reader: str, claims: Mapping[str, Any], now: dt.datetime) -> Response[Any]:
+    """The reader's pending request with a card-login token, once; 204 when there is none."""
     pending = await _current(services, reader, now)
     if pending is None or pending.extra.get("dispatched"):
         return Response(None, status_code=204, headers=_NO_STORE)
@@ -94,6 +93,12 @@ async def next_request(request: AnyRequest, services: NamedDependency[Services])
     await decoupled.update_extra(services, pending, dispatched=True)
     return _json({"request": pending.id, "token": opened.token, "binding_message": binding, "client_id": client_id,
                   "expires_at": int(deadline.timestamp())})
+
+
+@post(NEXT_PATH, status_code=200, summary="Counter agent: the next CIBA request", tags=["Card login"])
+async def next_request(request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
+    """The reader's pending CIBA request, once."""
+    return await _for_agent(request, services, NEXT_PATH, _next)
 
 
 async def _notify(services: Services, pending: decoupled.Pending) -> None:
@@ -113,14 +118,8 @@ async def _notify(services: Services, pending: decoupled.Pending) -> None:
         _log.warning("ciba_ping_refused", extra={"client_id": pending.payload["client_id"], "status": answer.status})
 
 
-@post(RESULT_PATH, status_code=200, summary="Counter agent: the outcome of a CIBA request", tags=["Card login"])
-async def result(request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
-    """Approve (the card login was verified) or deny the reader's current request."""
-    now = utcnow()
-    agent = await _agent(request, services, RESULT_PATH, now)
-    if isinstance(agent, Response):
-        return agent
-    reader, claims = agent
+async def _result(services: Services, reader: str, claims: Mapping[str, Any], now: dt.datetime) -> Response[Any]:
+    """Approve the reader's current request with its verified card login, or deny it; then ping the client."""
     pending = await _current(services, reader, now)
     if pending is None or claims.get("request") != pending.id:
         return _json({"error": "unknown_request"}, 404)
@@ -143,6 +142,12 @@ async def result(request: AnyRequest, services: NamedDependency[Services]) -> Re
     _log.info("ciba_result", extra={"client_id": pending.payload["client_id"], "reader": reader, "outcome": outcome})
     await _notify(services, pending)
     return _json({"status": outcome})
+
+
+@post(RESULT_PATH, status_code=200, summary="Counter agent: the outcome of a CIBA request", tags=["Card login"])
+async def result(request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
+    """Approve (the card login was verified) or deny the reader's current request."""
+    return await _for_agent(request, services, RESULT_PATH, _result)
 
 
 _ASSERTION: Final = doc.json_body(doc.obj(doc.strings("assertion"), ("assertion",)))
