@@ -166,8 +166,10 @@ class Provider:
     """The provider's card-login endpoints, for one configured issuer."""
 
     def __init__(self, issuer: str, *, test_mode: bool | None = None, timeout: float = 10.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, kiosk: bool = False) -> None:
         self.issuer = check_provider_url(issuer, test_mode=test_mode)
+        #: The agent runs at a kiosk: each login says so, and the provider opens no browser session for it.
+        self.kiosk = kiosk
         self._http = httpx.Client(base_url=self.issuer, timeout=timeout, follow_redirects=False, transport=transport,
                                   headers={"Accept": "application/json"})
 
@@ -232,6 +234,7 @@ class Provider:
             "certificate": b64url_encode(evidence.certificate),
             "signature": b64url_encode(evidence.signature),
             **extra,
+            **({"kiosk": True} if self.kiosk else {}),
         })
         if document.get("status") != "verified":
             raise _bad_answer("response: status is not verified")

@@ -30,12 +30,13 @@ class RpError(Exception):
 
 
 class OpenIdClient:
-    """The driver process; :meth:`call` runs one operation and returns its result (or raises :class:`RpError`)."""
+    """The driver process (``script``: ``driver.mjs``, or ``decoupled.mjs`` for CIBA and the device grant);
+    :meth:`call` runs one operation and returns its result (or raises :class:`RpError`)."""
 
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, script: str = "driver.mjs") -> None:
         ensure_node_modules()
         self._log: IO[bytes] = log.open("ab")
-        self._process = subprocess.Popen(["node", str(NODE_DIR / "driver.mjs")], cwd=NODE_DIR, stdin=subprocess.PIPE,
+        self._process = subprocess.Popen(["node", str(NODE_DIR / script)], cwd=NODE_DIR, stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=self._log, text=True, bufsize=1)
         self._next = 0
 

@@ -33,6 +33,7 @@ from idp.app import provider_services
 from idp.client_presentation import PURPOSE, PresentationError, presentation_from_metadata
 from idp.clients import DEFAULT_ID_TOKEN_ALG, AuthMethod, InvalidClientMetadata, register_client
 from idp.jobs import cleanup, rotate_keys
+from idp.login import counter_cli
 from idp.runtime import Services, StartupError, utcnow
 from idp.settings import SCHEMA, Settings, unsafe_warnings
 from idp.storage import ClientExists, Database, migrate
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("client_id")
 
     credentials_cli.add_parser(sub)
+    counter_cli.add_parser(sub)
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="action", required=True)
     export = audit.add_parser("export", help="write the entries as JSON lines")
@@ -290,6 +292,8 @@ def _action(args: argparse.Namespace) -> Callable[[Services], Awaitable[int]]:
     }
     if args.command == "credentials":
         return credentials_cli.action(args, print_json)
+    if args.command == "counter":
+        return counter_cli.action(args, print_json)
     return table[(args.command, getattr(args, "action", None))]()
 
 

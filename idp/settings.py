@@ -166,6 +166,14 @@ class AuthorizationSettings:
         doc="Secret salt of the pairwise subject identifiers (OIDC Core §8.1); changing it changes every sub the "
             "relying parties know. Empty: a development salt generated in the data directory.",
         recommend="32 or more random octets from a secret store, the same on every machine; never change it.")
+    device_code_ttl: float = option(600.0, doc="Lifetime of a device_code and its user_code (RFC 8628 §3.2 "
+                                               "expires_in), whole seconds.")
+    kiosk_idle_timeout: float = option(120.0, doc="At a kiosk (idp.oauth.kiosk), how long after the card login the "
+                                                  "person has to finish (consent); then the interaction ends and "
+                                                  "nothing of the login is shown again (NIST SP 800-63B idle limit, "
+                                                  "much shorter on a public kiosk).")
+    poll_interval: int = option(5, doc="Seconds a device grant or CIBA client waits between token requests (RFC 8628 "
+                                       "§3.2, CIBA Core §7.3 interval); each faster poll answers slow_down and adds 5.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,7 +488,8 @@ def check(settings: Settings) -> list[str]:
     elif authz.profile == "fapi2" and settings.tokens.client_assertion_legacy_audiences:
         problems.append("authorization.profile 'fapi2' refuses tokens.client_assertion_legacy_audiences: the issuer "
                         "is the only client assertion audience (FAPI 2.0 Security Profile §5.3.2.1)")
-    for name in ("code_ttl", "par_ttl", "interaction_ttl", "session_ttl", "consent_ttl"):
+    for name in ("code_ttl", "par_ttl", "interaction_ttl", "session_ttl", "consent_ttl", "device_code_ttl",
+                 "poll_interval", "kiosk_idle_timeout"):
         if getattr(authz, name) <= 0:
             problems.append(f"authorization.{name}: must be positive")
     if authz.code_ttl > 600 or authz.par_ttl > 600:

@@ -26,6 +26,10 @@ Browsers send it on the login page's cross-origin requests; a client that is not
                     (kiosk mode: the person must take the card).
 ==================  ==============================================================================================
 
+``POST /v1/login/ID/cancel`` (the login page, on ``pagehide``) cancels that login if no PIN was submitted yet:
+``{"cancelled": true|false}``. A new ``POST /v1/login`` also pre-empts a login whose PIN prompt is open (an
+abandoned page), so a closed tab never keeps the reader busy until the prompt times out.
+
 The token names the login at the provider: without it a page cannot make the agent log in to anything, and with
 the ``Origin`` check no page but the provider's can hand the agent one. Bodies must be ``application/json``, so a
 cross-origin page would need a CORS preflight, which only the provider's origin passes. ``Host`` must be the

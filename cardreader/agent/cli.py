@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 EXIT_OK, EXIT_CARD, EXIT_USAGE, EXIT_PIN, EXIT_LOGIN = 0, 1, 2, 3, 4
-COMMANDS = ("agent", "login")
+COMMANDS = ("agent", "login", "counter-key")
 _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
@@ -34,6 +34,12 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                                                             "before the next one; PIN pad by default")
     agent.add_argument("--pin-entry", choices=("terminal", "pinpad"),
                        help="where the PIN is typed (default: terminal, pinpad with --kiosk)")
+    agent.add_argument("--counter-reader", help="serve CIBA requests for this registered reader name "
+                                                "(cardreader.agent.counter)")
+    agent.add_argument("--counter-key", help="the agent's key file for --counter-reader (see counter-key)")
+    key = sub.add_parser("counter-key", help="create the agent's counter key (if absent) and print its public JWK")
+    key.add_argument("file")
+    key.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
     login = sub.add_parser("login", parents=[common, card], help="complete a login shown on another device")
     login.add_argument("--code", required=True, help="the code the login page shows (e.g. ABCD-EFGH)")
 
@@ -41,12 +47,14 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``agent`` or ``login``."""
     _configure_logging(args.verbose)
+    if args.command == "counter-key":
+        return _counter_key(args.file)
     from cardreader.login import CardOptions, LoginError, Provider, Ticket
 
     card = CardOptions(reader=args.reader, test_mode=args.test_mode, card_timeout=args.card_timeout,
                        wait=max(args.wait, 2.0))
     try:
-        provider = Provider(args.provider, test_mode=args.test_mode)
+        provider = Provider(args.provider, test_mode=args.test_mode, kiosk=getattr(args, "kiosk", False))
         ticket = Ticket.code(args.code) if args.command == "login" else None
     except ValueError as exc:
         print(f"python -m cardreader: error: {exc}", file=sys.stderr)
@@ -74,6 +82,19 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _counter_key(file: str) -> int:
+    from pathlib import Path
+
+    from cardreader.agent.counter import agent_public_jwk, load_or_create_key
+
+    try:
+        print(json.dumps(agent_public_jwk(load_or_create_key(Path(file)))))
+    except (OSError, ValueError) as exc:
+        print(f"python -m cardreader: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
 def _report(args: argparse.Namespace, document: dict[str, object], text: str, *, error: bool = False) -> None:
     if args.json:
         print(json.dumps(document, ensure_ascii=False))
@@ -98,6 +119,18 @@ def _agent(args: argparse.Namespace, provider: Any, card: Any) -> int:
               file=sys.stderr)
         return EXIT_USAGE
 
+    link = None
+    if args.counter_reader:
+        from pathlib import Path
+
+        from cardreader.agent.counter import CounterLink, load_or_create_key
+
+        if not args.counter_key:
+            print("python -m cardreader: error: --counter-reader needs --counter-key", file=sys.stderr)
+            return EXIT_USAGE
+        link = CounterLink(agent, args.counter_reader, load_or_create_key(Path(args.counter_key)))
+        link.start()
+
     def stop(signum: int, frame: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
@@ -111,6 +144,8 @@ def _agent(args: argparse.Namespace, provider: Any, card: Any) -> int:
     try:
         server.serve(ready)
     finally:
+        if link is not None:
+            link.close()
         server.server_close()
         agent.close()
     return EXIT_OK

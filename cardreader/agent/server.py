@@ -21,6 +21,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -36,6 +37,7 @@ from cardreader.login import (
     Provider,
     Step,
     Ticket,
+    cancelled,
     origin_of,
     run_login,
     wait_for_removal,
@@ -49,6 +51,12 @@ PROTOCOL_VERSION = 1
 _MAX_BODY = 4096
 _LOGIN_ROUTE = re.compile(r"/v1/login/([A-Za-z0-9_-]{22})")
 _CODE_LOGIN_ROUTE = re.compile(r"/code/login/([A-Za-z0-9_-]{22})")
+#: Finished logins kept viewable after a newer one started.
+_RECENT = 4
+_BEFORE_PIN = frozenset({Step.FETCHING, Step.WAITING_FOR_CARD, Step.WAITING_FOR_PIN})
+#: How long a pre-empting login waits for the pre-empted one to end.
+_PREEMPT_WAIT = 2.0
+_CANCEL_ROUTE = re.compile(r"/v1/login/([A-Za-z0-9_-]{22})/cancel")
 _REMOVE_CARD = ("Please take your card from the reader.", "カードをカードリーダーから取り出してください。")
 
 
@@ -69,6 +77,10 @@ class Job:
     step: Step = Step.FETCHING
     error: dict[str, object] | None = None
     remove_card: bool = False
+    #: Cancelled (its page was closed, or a newer login pre-empted it) before the PIN was submitted.
+    cancelled: bool = False
+    #: What the login page handed over (a second start with the same ticket is the same page: busy, no pre-emption).
+    ticket: Ticket | None = field(default=None, repr=False)
 
     def view(self) -> dict[str, object]:
         """What the login page may see."""
@@ -96,6 +108,7 @@ class Agent:
         self.provider_origin = origin_of(provider.issuer)
         self._lock = threading.Lock()
         self._job: Job | None = None
+        self._recent: list[Job] = []
         self._busy = False
         self._threads: list[threading.Thread] = []
 
@@ -106,16 +119,49 @@ class Agent:
         return {"agent": "mynacard-id card agent", "protocol": PROTOCOL_VERSION, "provider": self.provider.issuer,
                 "kiosk": self.config.kiosk, "pin_entry": self.config.pin_entry, "state": state}
 
+    def cancel(self, job_id: str) -> bool:
+        """Cancel login ``job_id`` if no PIN has been submitted for it yet (its page was closed): an open PIN prompt
+        closes and the login fails as cancelled; a login still fetching or waiting for the card stops before it
+        asks. False when it is not the current login, or is past the PIN."""
+        with self._lock:
+            job = self._job
+            if job is None or job.id != job_id or not self._busy or job.remove_card or job.step not in _BEFORE_PIN:
+                return False
+            job.cancelled = True
+            prompting = job.step is Step.WAITING_FOR_PIN
+        cancel = getattr(self.prompt, "cancel", None)
+        if prompting and callable(cancel):
+            cancel()
+        log.info("login_cancelled", extra={"login": job.id[:6]})
+        return True
+
+    def _preempt(self, ticket: Ticket) -> None:
+        """A new login (another page's ticket) pre-empts one whose PIN prompt is open (an abandoned page): cancel
+        it and wait briefly for it to end. Nothing happens to a login past the PIN, or waiting for the card or its
+        removal, or to the same page asking twice."""
+        with self._lock:
+            job = self._job
+            if job is None or not self._busy or job.step is not Step.WAITING_FOR_PIN or job.ticket == ticket:
+                return
+        if self.cancel(job.id):
+            deadline = time.monotonic() + _PREEMPT_WAIT
+            while time.monotonic() < deadline and job.step in _BEFORE_PIN:
+                time.sleep(0.02)
+            log.info("login_preempted", extra={"login": job.id[:6]})
+
     def start(self, ticket: Ticket) -> Job:
         """Start a login in the background, unless one is running (or, in kiosk mode, the last card is still in
-        the reader)."""
+        the reader); a login waiting at an open PIN prompt is pre-empted (:meth:`_preempt`)."""
+        self._preempt(ticket)
         with self._lock:
             if self._busy:
                 if self._job is not None and self._job.remove_card:
                     raise Refused(HTTPStatus.CONFLICT, "remove_card", *_REMOVE_CARD)
                 raise Refused(HTTPStatus.CONFLICT, "busy", "Another login is in progress on this reader.",
                               "このカードリーダーでは別のログインが進行中です。")
-            job = Job(secrets.token_urlsafe(16))
+            if self._job is not None:  # its page may still ask how it ended (e.g. pre-empted)
+                self._recent = [*self._recent[-(_RECENT - 1):], self._job]
+            job = Job(secrets.token_urlsafe(16), ticket=ticket)
             self._job, self._busy = job, True
         thread = threading.Thread(target=self._run, args=(job, ticket), name=f"login-{job.id[:6]}", daemon=True)
         self._threads.append(thread)
@@ -123,14 +169,20 @@ class Agent:
         return job
 
     def job(self, job_id: str) -> Job | None:
-        """The login ``job_id``, if it is the current one."""
+        """The login ``job_id``, if it is the current one or one of the few before it (whose pages may still ask
+        how they ended)."""
         with self._lock:
-            return self._job if self._job is not None and self._job.id == job_id else None
+            return next((j for j in (self._job, *self._recent) if j is not None and j.id == job_id), None)
 
     def _run(self, job: Job, ticket: Ticket) -> None:
         def step(value: Step) -> None:
+            if job.cancelled and value in (Step.WAITING_FOR_PIN, Step.SIGNING):
+                raise cancelled()  # cancelled before its PIN prompt opened
             if value is not Step.DONE:  # the outcome is published below, together with the agent's freedom
                 job.step = value
+            if value is Step.WAITING_FOR_PIN:
+                threading.Thread(target=self._cancel_on_removal, args=(job,), name=f"removal-{job.id[:6]}",
+                                 daemon=True).start()
 
         outcome: Step = Step.FAILED
         error: dict[str, object] | None = None
@@ -151,6 +203,16 @@ class Agent:
                 self._busy = self.config.kiosk
             if self.config.kiosk:
                 self._forget_card(job)
+
+    def _cancel_on_removal(self, job: Job) -> None:
+        """Taking the card out while the PIN is asked for ends the login at once (the prompt closes), rather than
+        leaving the next person a prompt for a card that is gone."""
+        card = self.config.card
+        while job.step is Step.WAITING_FOR_PIN and not job.cancelled:
+            if wait_for_removal(card.reader, test_mode=card.test_mode, timeout=0.25, interval=0.1):
+                if self.cancel(job.id):
+                    log.info("card_removed", extra={"login": job.id[:6]})
+                return
 
     def _forget_card(self, job: Job) -> None:
         """Kiosk mode: nothing of this login survives it, and the next login needs the card out first (so a card
@@ -294,6 +356,12 @@ class _Handler(BaseHTTPRequestHandler):
             token, code = body.get("token"), body.get("code")
             self._start(code if isinstance(code, str) and token is None else None,
                         token if isinstance(token, str) else "", headers)
+            return
+        cancel = _CANCEL_ROUTE.fullmatch(path)
+        if method == "POST" and cancel:  # the login page was closed (fetch keepalive on pagehide)
+            length = self.headers.get("Content-Length") or "0"
+            self.rfile.read(min(int(length) if length.isdigit() else 0, _MAX_BODY))  # no body expected
+            self._json(HTTPStatus.OK, {"cancelled": agent.cancel(cancel[1])}, headers)
             return
         match = _LOGIN_ROUTE.fullmatch(path)
         if method == "GET" and match:

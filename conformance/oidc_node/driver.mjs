@@ -4,22 +4,13 @@
 // The Python runner is the browser; this process is the relying party. It keeps, per flow id, what an RP keeps in
 // its session (PKCE verifier, state, nonce, max_age, DPoP key), so the checks on the authorization response and
 // the ID token (OIDC Core §3.1.3.7, including the signature: enableNonRepudiationChecks) are openid-client's own.
-import { createInterface } from 'node:readline';
-
 import * as jose from 'jose';
 import * as client from 'openid-client';
 
+import { clientAuth, serve } from './jsonlines.mjs';
+
 const configs = new Map(); // client name -> openid-client Configuration
 const flows = new Map(); // flow id -> { client, verifier, state, nonce, maxAge, dpop, jkt }
-
-async function clientAuth(spec) {
-  if (spec.auth === 'private_key_jwt') {
-    const key = await jose.importJWK(spec.private_jwk, spec.private_jwk.alg);
-    return client.PrivateKeyJwt({ key, kid: spec.private_jwk.kid });
-  }
-  if (spec.auth === 'client_secret_basic') return client.ClientSecretBasic(spec.secret);
-  return client.None();
-}
 
 function configOf(name) {
   const config = configs.get(name);
@@ -130,28 +121,4 @@ const ops = {
   },
 };
 
-function describeError(err) {
-  const cause = err?.cause && typeof err.cause === 'object' && !Array.isArray(err.cause) ? err.cause : {};
-  return {
-    name: err?.name,
-    code: err?.code,
-    error: err?.error ?? cause.error,
-    error_description: err?.error_description ?? cause.error_description,
-    status: err?.status ?? cause.status ?? err?.response?.status,
-    message: String(err?.message ?? err),
-  };
-}
-
-const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
-for await (const line of lines) {
-  if (!line.trim()) continue;
-  const { id, op, ...args } = JSON.parse(line);
-  let answer;
-  try {
-    if (!Object.hasOwn(ops, op)) throw new Error(`unknown op ${op}`);
-    answer = { id, ok: true, result: (await ops[op](args)) ?? {} };
-  } catch (err) {
-    answer = { id, ok: false, error: describeError(err) };
-  }
-  process.stdout.write(`${JSON.stringify(answer)}\n`);
-}
+serve(ops);

@@ -51,7 +51,9 @@ from idp.oauth.interaction import (
     interaction_path,
     login_needed,
     start_interaction,
+    update_interaction,
 )
+from idp.oauth.kiosk import is_kiosk_client
 from idp.oauth.pkce import CODE_CHALLENGE_METHODS
 from idp.oauth.session import SESSION_COOKIE, Session, load_session
 from idp.oauth.subject import subject_for
@@ -105,7 +107,7 @@ def _language(params: Mapping[str, Any], accept_language: str | None) -> str:
 
 
 async def _decide(services: Services, client: Client, auth: AuthorizationRequest,
-                  session: Session | None) -> Response[Any]:
+                  session: Session | None, *, kiosk: bool = False) -> Response[Any]:
     settings, now = services.settings, utcnow()
     login = None
     if session is not None and not login_needed(auth, session, now=now,
@@ -125,6 +127,8 @@ async def _decide(services: Services, client: Client, auth: AuthorizationRequest
         await bind_transaction(services, auth, interaction.uid, now)  # scope sign + sign_transaction_id, once
     except OAuthError as exc:
         raise AuthorizationError(exc, auth.target) from None
+    if kiosk:  # a kiosk client's login opens no session (idp.oauth.kiosk)
+        interaction = await update_interaction(services, interaction, kiosk=True)
     step = "" if login is None else "consent"
     return Redirect(interaction_path(interaction.uid, step), status_code=303, headers=_NO_STORE,
                     cookies=[interaction_cookie(interaction.uid, secret, settings)])
@@ -145,7 +149,8 @@ async def authorize(
         lang = _language(params, request.headers.get("accept-language"))
         client, auth = await resolve_request(services, params, utcnow())
         session = await load_session(services, request.cookies.get(SESSION_COOKIE), utcnow())
-        return await _decide(services, client, auth, session)
+        kiosk = await is_kiosk_client(services, client.client_id, utcnow())
+        return await _decide(services, client, auth, None if kiosk else session, kiosk=kiosk)
     except AuthorizationError as exc:
         return error_response(exc, request, settings, metrics, lang=lang)
 

@@ -35,7 +35,8 @@ Agent-facing (JSON both ways; not for browsers: no CORS)
     (times in seconds since the epoch; ``interaction`` is a hash of the uid, which stays with the browser).
     The agent builds :class:`keys.cardlogin.LoginMessage` from these fields and *its own* configured issuer,
     and has the card sign it with the named key.
-``POST /card-login/response`` ``{"token"|"code", "challenge", "certificate", "signature"}`` (base64url)
+``POST /card-login/response`` ``{"token"|"code", "challenge", "certificate", "signature"}`` (base64url; and
+    ``"kiosk": true`` from an agent run as a kiosk's: the login opens no browser session, :mod:`idp.oauth.kiosk`)
     The challenge is consumed (a replay fails), then :func:`keys.cardlogin.verify_card_login` runs with the
     pinned roots and the configured revocation sources — CRL directory, OCSP, or a platform operator with its
     answers cached in the database (:mod:`idp.login.verifier`, :mod:`idp.login.platform`):
@@ -71,7 +72,7 @@ from idp.login.audit import RevocationFields, revocation_fields
 from idp.login.authenticator import ACRS, AMR, page_headers
 from idp.login.claims import claims_from_facts
 from idp.login.page import DEVICE_PATH, SCRIPT, SCRIPT_PATH, device_page
-from idp.login.store import CardLogin, CardLogins, interaction_binding
+from idp.login.store import CardLogin, CardLogins, interaction_binding, shown_name
 from idp.login.verifier import NotConfigured, verifier_for
 from idp.oauth.authenticator import LoginResult, complete_login
 from idp.oauth.interaction import INTERACTION_COOKIE, browser_interaction, interaction_path
@@ -210,7 +211,7 @@ async def challenge(request: AnyRequest, services: NamedDependency[Services]) ->
         "challenge": b64url_encode(value),
         "issued_at": int(issued_at.timestamp()),
         "key": login.key.value,
-        "client_name": login.payload["client_name"],
+        "client_name": shown_name(login.payload),
         "expires_at": int(min(issued_at + ttl, login.expires_at).timestamp()),
         **documents,
     }, headers=_NO_STORE, media_type="application/json")
@@ -278,6 +279,7 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
         "revocation": {"status": verified.revocation.status.value, "source": verified.revocation.source},
         "credential_source": source,
         "signing_request": None if signing is None else signing.id,
+        "kiosk": document.get("kiosk") is True,  # the agent runs as a kiosk's (idp.oauth.kiosk)
     })
     _log.info("card_login_verified", extra={"key": verified.key.value, "anchor": verified.anchor,
                                             "revocation": verified.revocation.source})
@@ -349,6 +351,7 @@ async def finish(uid: str, request: AnyRequest, services: NamedDependency[Servic
         auth_time=dt.datetime.fromtimestamp(result["auth_time"], dt.UTC),
         credential_source=result.get("credential_source"),
         signing_request=result.get("signing_request"),
+        kiosk=bool(result.get("kiosk")),
     )
     target = await complete_login(services, uid, login_result, now)
     return Redirect(target, status_code=303, headers=_NO_STORE)

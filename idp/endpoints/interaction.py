@@ -37,7 +37,7 @@ from litestar.response import Redirect
 
 from idp.errors import OAuthError
 from idp.metrics import Metrics
-from idp.oauth import consent
+from idp.oauth import consent, decoupled
 from idp.oauth.authenticator import acr_values_supported, authenticator_for, next_url
 from idp.oauth.authorization_request import (
     AccessDenied,
@@ -49,6 +49,7 @@ from idp.oauth.authorization_response import authorization_response, error_respo
 from idp.oauth.interaction import (
     INTERACTION_COOKIE,
     Interaction,
+    LoginRecord,
     browser_interaction,
     cleared_interaction_cookie,
     finish_interaction,
@@ -64,7 +65,7 @@ from idp.sign.details import JPKI_SIGN
 from idp.sign.requests import SigningRequests
 from idp.storage.audit import digest_ref, record
 from idp.web.forms import AnyRequest
-from idp.web.pages import consent_page, expired_page, message_page, request_language, same_origin
+from idp.web.pages import consent_page, expired_page, message_page, page, request_language, same_origin
 from servicekit.http import openapi as doc
 from servicekit.http.bodies import BodyError, read_form_pairs
 
@@ -107,8 +108,32 @@ def _lang(interaction: Interaction, request: AnyRequest) -> str:
     return request_language(request, interaction.request.ui_locales)
 
 
+async def _decoupled_answer(request: AnyRequest, services: Services, interaction: Interaction,
+                            approved: frozenset[str] | None, now: dt.datetime) -> Response[Any]:
+    """The end of an interaction standing for a device code (RFC 8628 §3.3): the device gets the answer at its
+    next poll, the person a page saying so; no session cookie (the login opened none)."""
+    lang = _lang(interaction, request)
+    if not await finish_interaction(services, interaction, now) or not await decoupled.answer_from_browser(
+            services, interaction, approved=approved, now=now):
+        return expired_page(lang)
+    prefix = "device.done" if approved is not None else "device.denied"
+    return page("message.html", lang, title_key=f"{prefix}_title", text_key=f"{prefix}_text",
+                cookies=[cleared_interaction_cookie(interaction.uid, services.settings)])
+
+
+async def _approved(services: Services, interaction: Interaction, login: LoginRecord,
+                    now: dt.datetime) -> frozenset[str]:
+    """The claims approved on the consent page, or before at this client."""
+    if interaction.consent is not None:
+        return interaction.consent
+    before = await consent.remembered(services, login.account_id, interaction.client_id, now)
+    return frozenset() if before is None else consent.approved_before(interaction.request, login.claims, before)
+
+
 async def _deny(request: AnyRequest, services: Services, metrics: Metrics, interaction: Interaction,
                 error: OAuthError, now: dt.datetime) -> Response[Any]:
+    if interaction.payload.get("decoupled") is not None:
+        return await _decoupled_answer(request, services, interaction, None, now)
     if not await finish_interaction(services, interaction, now):
         return expired_page(_lang(interaction, request))
     cookies = await _final(services, interaction, now)
@@ -246,6 +271,9 @@ async def resume(
     login = interaction.login
     if step != interaction_path(uid, "resume") or login is None:
         return Redirect(step, status_code=303, headers=_NO_STORE)
+    if interaction.payload.get("decoupled") is not None:
+        return await _decoupled_answer(request, services, interaction, await _approved(services, interaction, login,
+                                                                                       now), now)
     auth, settings = interaction.request, services.settings
     client = await services.clients.get(auth.client_id)
     if client is None or auth.redirect_uri not in client.redirect_uris:
@@ -263,10 +291,7 @@ async def resume(
             login.signing_request is None):  # a signing request is answered only with verified signatures
         return await _deny(request, services, metrics, interaction,
                            AccessDenied("no verified signature over the requested documents"), now)
-    approved = interaction.consent
-    if approved is None:
-        before = await consent.remembered(services, login.account_id, client.client_id, now)
-        approved = frozenset() if before is None else consent.approved_before(auth, login.claims, before)
+    approved = await _approved(services, interaction, login, now)
     if not await finish_interaction(services, interaction, now):
         return expired_page(_lang(interaction, request))
     code = await issue_code(services, client, auth, login, approved=approved, sid=interaction.session_id, now=now)

@@ -62,6 +62,13 @@ def show_code(code: str) -> str:
     return f"{code[:4]}-{code[4:]}"
 
 
+def shown_name(payload: dict[str, Any]) -> str:
+    """What the agent shows as the client asking: its name and, for a CIBA request, the binding message the
+    staff's screen shows too (CIBA Core §7.1, FAPI-CIBA §5.2.2), e.g. ``staff「受付 42番」``."""
+    binding = payload.get("binding_message")
+    return str(payload["client_name"]) + (f"「{binding}」" if binding else "")
+
+
 @dataclass(frozen=True, slots=True)
 class CardLogin:
     """One interaction's card login."""
@@ -102,16 +109,18 @@ class CardLogins:
         self._objects = objects
 
     async def open(self, uid: str, *, key: Purpose, client_name: str, expires_at: dt.datetime,
-                   now: dt.datetime, credentials: bool = False, assurance: bool = False) -> Opened:
+                   now: dt.datetime, credentials: bool = False, assurance: bool = False,
+                   binding_message: str | None = None) -> Opened:
         """Start (or restart, on a reload of the page) the card login of interaction ``uid``; ``credentials``:
         the request asks for credentials, so the verified login also keeps the facts for the issuer;
-        ``assurance``: it asks for ``verified_claims``, so the login keeps the certificate's references."""
+        ``assurance``: it asks for ``verified_claims``, so the login keeps the certificate's references;
+        ``binding_message``: a CIBA request's, shown with the client's name at the reader (:func:`shown_name`)."""
         token, code = secrets.token_urlsafe(32), new_code()
         while await self._objects.find(TICKET, f"code:{code}", now=now) is not None:
             code = new_code()
         payload = {"key": key.value, "client_name": client_name, "token": digest(token), "code": code,
                    "state": "pending", "error": None, "result": None, "credentials": credentials,
-                   "assurance": assurance}
+                   "assurance": assurance, "binding_message": binding_message}
         await self._objects.upsert(LOGIN, uid, payload, expires_at)
         await self._objects.upsert(TICKET, digest(token), {"uid": uid}, expires_at)
         await self._objects.upsert(TICKET, f"code:{code}", {"uid": uid}, expires_at)
@@ -169,4 +178,4 @@ class CardLogins:
 
 
 __all__ = ["CardLogin", "CardLogins", "Opened", "digest", "interaction_binding",
-           "show_code"]
+           "show_code", "shown_name"]

@@ -57,6 +57,8 @@ class LoginResult:
     notAfter and its reference; only when the request asked for credentials."""
     signing_request: str | None = None
     """The signing request (idp.sign) whose card signatures the login carried, verified and recorded."""
+    kiosk: bool = False
+    """The login happened at a kiosk (the card agent says so): it opens no browser session (idp.oauth.kiosk)."""
 
     def check(self) -> None:
         """Raise ValueError unless the result is well-formed (an authenticator's bug, never the person's)."""
@@ -125,6 +127,12 @@ async def next_url(services: Services, interaction: Interaction, now: dt.datetim
     return interaction_path(interaction.uid, "resume")
 
 
+def single_use(interaction: Interaction) -> bool:
+    """Whether the login of ``interaction`` may open no browser session (no single sign-on, no cookie outliving the
+    interaction): a kiosk's login (:mod:`idp.oauth.kiosk`) or one that stands for a device code (RFC 8628)."""
+    return bool(interaction.payload.get("kiosk") or interaction.payload.get("decoupled"))
+
+
 async def complete_login(services: Services, uid: str, result: LoginResult, now: dt.datetime) -> str:
     """Record the login ``result`` on interaction ``uid``, open or renew the browser session, and return the URL
     the browser goes to next (consent page or resume step; the interaction's page, which explains, if the
@@ -133,13 +141,19 @@ async def complete_login(services: Services, uid: str, result: LoginResult, now:
     interaction = await find_interaction(services, uid, now)
     if interaction is None:
         return interaction_path(uid)
-    previous = None if interaction.session_id is None else await find_session(services, interaction.session_id, now)
     auth_time = int(result.auth_time.timestamp())
-    session, cookie = await open_session(services, account_id=result.account_id, auth_time=auth_time,
-                                         acr=result.acr, amr=result.amr, previous=previous, now=now)
+    sid = cookie = None
+    if result.kiosk and not interaction.payload.get("kiosk"):
+        interaction = await update_interaction(services, interaction, kiosk=True)
+    if not single_use(interaction):
+        previous = None if interaction.session_id is None else await find_session(services, interaction.session_id,
+                                                                                     now)
+        session, cookie = await open_session(services, account_id=result.account_id, auth_time=auth_time,
+                                             acr=result.acr, amr=result.amr, previous=previous, now=now)
+        sid = session.sid
     login = LoginRecord(result.account_id, result.acr, tuple(result.amr), auth_time, dict(result.claims),
                         credential_source=result.credential_source, signing_request=result.signing_request)
-    interaction = await update_interaction(services, interaction, login=login.to_payload(), session=session.sid,
+    interaction = await update_interaction(services, interaction, login=login.to_payload(), session=sid,
                                            session_cookie=cookie, consent=None)
     await record(services, "login", now, client_id=interaction.client_id, account=result.account_id, acr=result.acr,
                  amr=list(result.amr))
@@ -147,4 +161,4 @@ async def complete_login(services: Services, uid: str, result: LoginResult, now:
 
 
 __all__ = ["Authenticator", "LoginResult", "acr_values_supported", "authenticator_for", "complete_login", "next_url",
-           "register_authenticator"]
+           "register_authenticator", "single_use"]

@@ -160,9 +160,17 @@ async def find_interaction(services: Services, uid: str, now: dt.datetime) -> In
 
 async def browser_interaction(services: Services, uid: str, secret: str | None,
                               now: dt.datetime) -> Interaction | None:
-    """The interaction ``uid``, if it is unfinished and ``secret`` is the cookie of the browser that started it."""
+    """The interaction ``uid``, if it is unfinished and ``secret`` is the cookie of the browser that started it; a
+    kiosk's interaction (idp.oauth.kiosk) ends ``authorization.kiosk_idle_timeout`` after its login."""
     interaction = await find_interaction(services, uid, now)
-    return interaction if interaction is not None and interaction.has_browser(secret) else None
+    if interaction is None or not interaction.has_browser(secret):
+        return None
+    login = interaction.login
+    if interaction.payload.get("kiosk") and login is not None and (
+            now.timestamp() - login.auth_time > services.settings.authorization.kiosk_idle_timeout):
+        await services.objects.destroy(INTERACTION_KIND, uid)  # with the login's claims: nothing left to show
+        return None
+    return interaction
 
 
 async def update_interaction(services: Services, interaction: Interaction, **changes: Any) -> Interaction:

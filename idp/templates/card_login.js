@@ -55,6 +55,9 @@
     viaAgent = true;
     if (started.pinpad_url) { $("pinpad-link").href = started.pinpad_url; $("pinpad").hidden = false; }
     pollAgent(started.login);
+    /* a closed or left page frees the reader unless the PIN was already given (the agent decides) */
+    globalThis.addEventListener?.("pagehide", () => agent("/v1/login/" + started.login + "/cancel",
+                                                          {method: "POST", keepalive: true}).catch(() => {}));
   }
   $("retry").addEventListener("click", () => location.reload());
   start();

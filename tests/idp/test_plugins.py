@@ -24,7 +24,9 @@ from tests.idp.conftest import settings_for
 
 
 def test_the_grant_registry_holds_the_protocol_grants_then_the_issuers() -> None:
-    assert grant_types() == ("authorization_code", "refresh_token", "client_credentials", PRE_AUTHORIZED_CODE)
+    assert grant_types() == ("authorization_code", "refresh_token", "client_credentials",
+                             "urn:ietf:params:oauth:grant-type:device_code", "urn:openid:params:grant-type:ciba",
+                             PRE_AUTHORIZED_CODE)
     pre_authorized = find_grant(PRE_AUTHORIZED_CODE)
     assert pre_authorized is not None
     assert pre_authorized.anonymous_client is not None

@@ -198,6 +198,8 @@ def test_discovery_advertises_the_token_side(op: Provider) -> None:
     assert metadata["revocation_endpoint"] == ISSUER + "/revoke"
     assert metadata["introspection_endpoint"] == ISSUER + "/introspect"
     assert metadata["grant_types_supported"] == ["authorization_code", "refresh_token", "client_credentials",
+                                                 "urn:ietf:params:oauth:grant-type:device_code",
+                                                 "urn:openid:params:grant-type:ciba",
                                                  "urn:ietf:params:oauth:grant-type:pre-authorized_code"]
     assert metadata["id_token_signing_alg_values_supported"] == ["ES256", "PS256", "RS256"]
     assert metadata["userinfo_signing_alg_values_supported"] == ["ES256", "PS256", "RS256"]
