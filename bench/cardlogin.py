@@ -100,11 +100,29 @@ def _provider(workdir: Path, trust: Path, crls: Path) -> Iterator[str]:
         process.wait(20)
 
 
+def pcscd_missing(bench: str) -> bool:
+    """Whether the card parts are missing (then says so)."""
+    if shutil.which("pcscd") is None:
+        print(f"bench {bench}: needs pcscd and vsmartcard-vpcd", file=sys.stderr)
+        return True
+    return False
+
+
 @contextmanager
-def card_and_provider(workdir: Path) -> Iterator[str]:
-    """The parts of a card bench: the test PKI with a card (:data:`AUTH_PIN`, :data:`SIGN_PASSWORD`) inserted into a
-    private pcscd, the pinned roots, an empty CRL per root, and ``idp serve`` with a public client ``bench``;
-    yields the issuer URL."""
+def card_and_provider(bench: str) -> Iterator[tuple[str, Provider]]:
+    """The parts of a card bench, in a temporary directory: the test PKI with a card (:data:`AUTH_PIN`,
+    :data:`SIGN_PASSWORD`) inserted into a private pcscd, the pinned roots, an empty CRL per root, ``idp serve``
+    with a public client ``bench``; yields the issuer URL and the agent's client of the provider."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{bench}-") as tmp, _parts(Path(tmp)) as issuer:
+        provider = Provider(issuer, test_mode=True)
+        try:
+            yield issuer, provider
+        finally:
+            provider.close()
+
+
+@contextmanager
+def _parts(workdir: Path) -> Iterator[str]:
     now = dt.datetime.now(dt.UTC)
     profile = create_profile(workdir / "card.json", pki_dir=workdir / "pki", now=now, auth_pin=AUTH_PIN,
                              sign_password=SIGN_PASSWORD)
@@ -189,20 +207,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--iterations", type=int, default=100, help="timed logins")
     parser.add_argument("--warmup", type=int, default=5, help="untimed logins first (the first one consents)")
     args = parser.parse_args(argv)
-    if shutil.which("pcscd") is None:
-        print("bench cardlogin: needs pcscd and vsmartcard-vpcd", file=sys.stderr)
+    if pcscd_missing("cardlogin"):
         return 1
     loadavg = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="bench-cardlogin-") as tmp, card_and_provider(Path(tmp)) as issuer:
-        provider = Provider(issuer, test_mode=True)
-        try:
-            for _ in range(args.warmup):
-                _login(issuer, provider)
-            started = time.perf_counter()
-            runs = [_login(issuer, provider) for _ in range(args.iterations)]
-            wall = time.perf_counter() - started
-        finally:
-            provider.close()
+    with card_and_provider("cardlogin") as (issuer, provider):
+        for _ in range(args.warmup):
+            _login(issuer, provider)
+        started = time.perf_counter()
+        runs = [_login(issuer, provider) for _ in range(args.iterations)]
+        wall = time.perf_counter() - started
 
     def column(name: str) -> list[float]:
         return [run[name] for run in runs]
@@ -226,4 +239,4 @@ def main(argv: list[str]) -> int:
 
 
 __all__ = ["AUTH_PIN", "REDIRECT_URI", "SIGN_PASSWORD", "card_and_provider", "card_time", "card_token",
-           "follow_to_code", "main", "ms", "pkce"]
+           "follow_to_code", "main", "ms", "pcscd_missing", "pkce"]

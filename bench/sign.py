@@ -35,11 +35,7 @@ import hashlib
 import json
 import os
 import platform
-import shutil
-import sys
-import tempfile
 import time
-from pathlib import Path
 from urllib.parse import urlencode, urljoin
 
 import httpx
@@ -52,6 +48,7 @@ from bench.cardlogin import (
     card_token,
     follow_to_code,
     ms,
+    pcscd_missing,
     pkce,
 )
 from cardreader.jpki import Key
@@ -139,21 +136,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--iterations", type=int, default=20, help="timed round trips per document count")
     parser.add_argument("--warmup", type=int, default=1, help="untimed round trips first, per document count")
     args = parser.parse_args(argv)
-    if shutil.which("pcscd") is None:
-        print("bench sign: needs pcscd and vsmartcard-vpcd", file=sys.stderr)
+    if pcscd_missing("sign"):
         return 1
     loadavg = os.getloadavg()[0]
     summaries: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-sign-") as tmp, card_and_provider(Path(tmp)) as issuer:
-        provider = Provider(issuer, test_mode=True)
-        try:
-            for count in (1, 3):
-                for _ in range(args.warmup):
-                    _round_trip(issuer, provider, count)
-                runs = [_round_trip(issuer, provider, count) for _ in range(args.iterations)]
-                summaries[f"documents_{count}"] = _summary(runs)
-        finally:
-            provider.close()
+    with card_and_provider("sign") as (issuer, provider):
+        for count in (1, 3):
+            for _ in range(args.warmup):
+                _round_trip(issuer, provider, count)
+            runs = [_round_trip(issuer, provider, count) for _ in range(args.iterations)]
+            summaries[f"documents_{count}"] = _summary(runs)
     print(json.dumps({"bench": "sign", "iterations": args.iterations, **summaries,
                       "loadavg_at_start": round(loadavg, 2), "python": platform.python_version()}))
     return 0
