@@ -31,6 +31,7 @@ from idp.errors import OAuthError
 from idp.oauth.authorization_request.request import AuthorizationRequest
 from idp.oauth.plugins import Registry
 from idp.runtime import Services
+from idp.settings import Settings
 
 
 class InvalidAuthorizationDetailsError(OAuthError):
@@ -80,9 +81,10 @@ class OnCode(Protocol):
         ...
 
 
-#: What a type's ``parse`` gets (its own entries, in request order) and returns (them, normalised, same order);
-#: it raises :class:`InvalidAuthorizationDetailsError` for anything it does not accept (RFC 9396 §5).
-ParseEntries = Callable[[Sequence[Mapping[str, Any]]], Sequence[dict[str, Any]]]
+#: What a type's ``parse`` gets (its own entries, in request order, and the deployment's settings, for its limits)
+#: and returns (them, normalised, same order); it raises :class:`InvalidAuthorizationDetailsError` for anything it
+#: does not accept (RFC 9396 §5).
+ParseEntries = Callable[[Sequence[Mapping[str, Any]], Settings], Sequence[dict[str, Any]]]
 #: Most entries in one ``authorization_details`` parameter.
 MAX_ENTRIES: Final = 16
 
@@ -113,7 +115,7 @@ def authorization_details_types() -> tuple[str, ...]:
     return _REGISTRY.names()
 
 
-def parse_details(value: object) -> tuple[dict[str, Any], ...]:
+def parse_details(value: object, settings: Settings) -> tuple[dict[str, Any], ...]:
     """RFC 9396 §2, §5: ``value`` (the parameter's JSON text, or the array of a request object) as normalised entries,
     or ``invalid_authorization_details``: not a JSON array of 1 to :data:`MAX_ENTRIES` objects, an entry without a
     string ``type``, a type nobody registered, or an entry its type's parser refuses."""
@@ -137,7 +139,7 @@ def parse_details(value: object) -> tuple[dict[str, Any], ...]:
     for kind, entries in grouped.items():
         details_type = _REGISTRY.get(kind)
         assert details_type is not None
-        normalised = details_type.parse([entry for _, entry in entries])
+        normalised = details_type.parse([entry for _, entry in entries], settings)
         if len(normalised) != len(entries):
             raise ValueError(f"the {kind} parser must return one entry per entry")
         for (index, _), entry in zip(entries, normalised, strict=True):
