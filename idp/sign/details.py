@@ -43,6 +43,7 @@ from idp.oauth.authorization_request.details import (
     register_authorization_details_type,
 )
 from idp.oauth.authorization_request.request import AuthorizationRequest
+from idp.oauth.authorization_request.sign_transaction import SIGN_SCOPE
 from idp.runtime import Services
 from idp.settings import Settings, SigningSettings
 from idp.sign.requests import PROFILES, Document, SigningRequests
@@ -194,7 +195,10 @@ async def on_code(services: Services, request: AuthorizationRequest, login: Logi
     return None if granted is None else GrantedSigning(granted.id, request.details_of(JPKI_SIGN))
 
 
-JPKI_SIGN_TYPE: Final = AuthorizationDetailsType(JPKI_SIGN, on_code, parse_entries, fresh_login=True, acr=ACR_SIGN)
+#: Its signing consent page (:mod:`idp.sign.consent`) comes before every card step; it covers scope ``sign`` (the
+#: Digital Agency shape's).
+JPKI_SIGN_TYPE: Final = AuthorizationDetailsType(JPKI_SIGN, on_code, parse_entries, fresh_login=True, acr=ACR_SIGN,
+                                                consent_scopes=frozenset({SIGN_SCOPE}))
 
 
 def install() -> None:

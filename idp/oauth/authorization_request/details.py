@@ -100,6 +100,10 @@ class AuthorizationDetailsType:
     fresh_login: bool = False
     #: The ``acr`` the login of such a request must have (None: any).
     acr: str | None = None
+    #: The type has its own consent page, always shown before the login (None: it has none). A request whose
+    #: entries all have one, that asks for no claims and for no scope value but ``openid`` and these, is answered
+    #: without the claims consent page: the type's page was the person's consent.
+    consent_scopes: frozenset[str] | None = None
 
 
 _REGISTRY: Registry[AuthorizationDetailsType] = Registry("authorization_details type")
@@ -153,6 +157,17 @@ def types_of(entries: Sequence[Mapping[str, Any]]) -> tuple[AuthorizationDetails
     return tuple(t for t in _REGISTRY.items() if t.type in names)
 
 
+def consented_by_types(request: AuthorizationRequest) -> bool:
+    """Whether the consent pages of the request's ``authorization_details`` types stand for the claims consent as
+    far as scope goes (see :attr:`AuthorizationDetailsType.consent_scopes`; the caller checks that no claims are
+    asked)."""
+    kinds = types_of(request.authorization_details)
+    if not kinds or any(kind.consent_scopes is None for kind in kinds):
+        return False
+    covered = {"openid"}.union(*(kind.consent_scopes or () for kind in kinds))
+    return set(request.scope) <= covered
+
+
 def registered_types() -> tuple[AuthorizationDetailsType, ...]:
     """The registered types themselves."""
     return _REGISTRY.items()
@@ -167,6 +182,7 @@ __all__ = [
     "OnCode",
     "ParseEntries",
     "authorization_details_types",
+    "consented_by_types",
     "parse_details",
     "register_authorization_details_type",
     "registered_types",
