@@ -16,7 +16,7 @@ One round trip is what a business, a browser and the card agent do together for 
 
 Parts, all real processes on loopback, as ``python -m bench cardlogin`` sets them up
 (:func:`bench.cardlogin.card_and_provider`). Round trips run one after the other; the first of each size is
-untimed warm-up (the first one also passes the claims consent page).
+untimed warm-up (a request for signatures alone has no claims consent page).
 
 Reported per document count (one JSON line; ``documents_1`` and ``documents_3``): ``round_trip_p50_ms``/``p99``
 (steps 1-4); ``card_p50_ms`` — the card's own time (reading it, and the APDUs of signing: steps
