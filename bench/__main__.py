@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "verify": "bench.verify",
     "card": "bench.card",
     "cardlogin": "bench.cardlogin",
+    "sign": "bench.sign",
     "oidc": "bench.oidc",
     "vc": "bench.vc",
 }

@@ -56,6 +56,7 @@ from keys.testpki import TestPki
 from keys.testpki.revocation import issue_crl
 
 AUTH_PIN = "5820"
+SIGN_PASSWORD = "BENCH2026"
 REDIRECT_URI = "http://127.0.0.1:9/cb"  # never contacted: the code is read from the redirect
 
 
@@ -99,45 +100,105 @@ def _provider(workdir: Path, trust: Path, crls: Path) -> Iterator[str]:
         process.wait(20)
 
 
+def pcscd_missing(bench: str) -> bool:
+    """Whether the card parts are missing (then says so)."""
+    if shutil.which("pcscd") is None:
+        print(f"bench {bench}: needs pcscd and vsmartcard-vpcd", file=sys.stderr)
+        return True
+    return False
+
+
+@contextmanager
+def card_and_provider(bench: str) -> Iterator[tuple[str, Provider]]:
+    """The parts of a card bench, in a temporary directory: the test PKI with a card (:data:`AUTH_PIN`,
+    :data:`SIGN_PASSWORD`) inserted into a private pcscd, the pinned roots, an empty CRL per root, ``idp serve``
+    with a public client ``bench``; yields the issuer URL and the agent's client of the provider."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{bench}-") as tmp, _parts(Path(tmp)) as issuer:
+        provider = Provider(issuer, test_mode=True)
+        try:
+            yield issuer, provider
+        finally:
+            provider.close()
+
+
+@contextmanager
+def _parts(workdir: Path) -> Iterator[str]:
+    now = dt.datetime.now(dt.UTC)
+    profile = create_profile(workdir / "card.json", pki_dir=workdir / "pki", now=now, auth_pin=AUTH_PIN,
+                             sign_password=SIGN_PASSWORD)
+    pki = TestPki.open(workdir / "pki")
+    trust = pki.write_trust_directory(workdir / "trust")
+    crls = workdir / "crls"
+    crls.mkdir()
+    for root in pki.roots():
+        (crls / f"{root.purpose.value}-gen{root.generation}.crl").write_bytes(issue_crl(
+            root, [], this_update=now - dt.timedelta(minutes=5), next_update=now + dt.timedelta(days=1),
+            crl_number=1))
+    with PcscLab(workdir / "lab") as lab, _provider(workdir, trust, crls) as issuer:
+        lab.insert(profile.path)
+        yield issuer
+
+
+def follow_to_code(browser: httpx.Client, issuer: str, location: str) -> str:
+    """After the card step: finish it, allow the claims consent page if it comes (first visit), follow the
+    redirects to the relying party; the authorization code."""
+    answer = browser.post(f"{location}/card/finish", headers={"Origin": issuer})
+    for _ in range(6):
+        target = urljoin(issuer, answer.headers["location"])
+        if target.startswith(REDIRECT_URI):
+            break
+        if target.endswith("/consent"):
+            answer = browser.post(target, content="decision=allow", headers={
+                "Content-Type": "application/x-www-form-urlencoded", "Origin": issuer})
+        else:
+            answer = browser.get(target)
+    return parse_qs(urlsplit(target).query)["code"][0]
+
+
+def card_token(page: str) -> Ticket:
+    """The card login ticket on a card login page."""
+    token = re.search(r'data-token="([A-Za-z0-9_-]{43})"', page)
+    assert token, page[:300]
+    return Ticket.token(token[1])
+
+
+def pkce() -> tuple[str, str]:
+    """A PKCE S256 verifier and its challenge (RFC 7636 §4.1, §4.2)."""
+    verifier = secrets.token_urlsafe(32)
+    return verifier, base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def card_time(marks: dict[Step, float]) -> float:
+    """The card's own time in one agent run: reading it, and signing (the APDUs)."""
+    return (marks[Step.WAITING_FOR_PIN] - marks[Step.WAITING_FOR_CARD]) + (marks[Step.SENDING] - marks[Step.SIGNING])
+
+
+def ms(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (seconds) in milliseconds."""
+    ordered = sorted(values)
+    return round(1000 * ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 3)
+
+
 def _login(issuer: str, provider: Provider) -> dict[str, float]:
     """One complete login; its timings in seconds."""
     marks: dict[Step, float] = {}
     started = time.perf_counter()
     with httpx.Client(base_url=issuer, timeout=20, follow_redirects=False) as browser:
-        verifier = secrets.token_urlsafe(32)
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        verifier, challenge = pkce()
         query = urlencode({"response_type": "code", "client_id": "bench", "redirect_uri": REDIRECT_URI,
                            "scope": "openid", "state": "s", "nonce": "n", "code_challenge": challenge,
                            "code_challenge_method": "S256", "prompt": "login"})
         location = browser.get(f"/authorize?{query}").headers["location"]
-        page = browser.get(location).text
-        token = re.search(r'data-token="([A-Za-z0-9_-]{43})"', page)
-        assert token, page[:300]
-        run_login(provider, Ticket.token(token[1]), _Prompt(), CardOptions(test_mode=True),
+        run_login(provider, card_token(browser.get(location).text), _Prompt(), CardOptions(test_mode=True),
                   on_step=lambda step: marks.__setitem__(step, time.perf_counter()))
-        answer = browser.post(f"{location}/card/finish", headers={"Origin": issuer})
-        for _ in range(6):
-            target = urljoin(issuer, answer.headers["location"])
-            if target.startswith(REDIRECT_URI):
-                break
-            if target.endswith("/consent"):
-                answer = browser.post(target, content="decision=allow", headers={
-                    "Content-Type": "application/x-www-form-urlencoded", "Origin": issuer})
-            else:
-                answer = browser.get(target)
-        code = parse_qs(urlsplit(target).query)["code"][0]
+        code = follow_to_code(browser, issuer, location)
         tokens = browser.post("/token", data={"grant_type": "authorization_code", "code": code,
                                               "redirect_uri": REDIRECT_URI, "client_id": "bench",
                                               "code_verifier": verifier})
         assert tokens.status_code == 200, tokens.text
     total = time.perf_counter() - started
-    card = (marks[Step.WAITING_FOR_PIN] - marks[Step.WAITING_FOR_CARD]) + (marks[Step.SENDING] - marks[Step.SIGNING])
+    card = card_time(marks)
     return {"total": total, "card": card, "provider": total - card, "verify": marks[Step.DONE] - marks[Step.SENDING]}
-
-
-def _ms(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(1000 * ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 3)
 
 
 def main(argv: list[str]) -> int:
@@ -146,33 +207,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--iterations", type=int, default=100, help="timed logins")
     parser.add_argument("--warmup", type=int, default=5, help="untimed logins first (the first one consents)")
     args = parser.parse_args(argv)
-    if shutil.which("pcscd") is None:
-        print("bench cardlogin: needs pcscd and vsmartcard-vpcd", file=sys.stderr)
+    if pcscd_missing("cardlogin"):
         return 1
     loadavg = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="bench-cardlogin-") as tmp:
-        workdir = Path(tmp)
-        now = dt.datetime.now(dt.UTC)
-        profile = create_profile(workdir / "card.json", pki_dir=workdir / "pki", now=now, auth_pin=AUTH_PIN)
-        pki = TestPki.open(workdir / "pki")
-        trust = pki.write_trust_directory(workdir / "trust")
-        crls = workdir / "crls"
-        crls.mkdir()
-        for root in pki.roots():
-            (crls / f"{root.purpose.value}-gen{root.generation}.crl").write_bytes(issue_crl(
-                root, [], this_update=now - dt.timedelta(minutes=5), next_update=now + dt.timedelta(days=1),
-                crl_number=1))
-        with PcscLab(workdir / "lab") as lab, _provider(workdir, trust, crls) as issuer:
-            lab.insert(profile.path)
-            provider = Provider(issuer, test_mode=True)
-            try:
-                for _ in range(args.warmup):
-                    _login(issuer, provider)
-                started = time.perf_counter()
-                runs = [_login(issuer, provider) for _ in range(args.iterations)]
-                wall = time.perf_counter() - started
-            finally:
-                provider.close()
+    with card_and_provider("cardlogin") as (issuer, provider):
+        for _ in range(args.warmup):
+            _login(issuer, provider)
+        started = time.perf_counter()
+        runs = [_login(issuer, provider) for _ in range(args.iterations)]
+        wall = time.perf_counter() - started
 
     def column(name: str) -> list[float]:
         return [run[name] for run in runs]
@@ -181,13 +224,13 @@ def main(argv: list[str]) -> int:
         "bench": "cardlogin",
         "iterations": args.iterations,
         "logins_per_s": round(args.iterations / wall, 2),
-        "login_p50_ms": _ms(column("total"), 0.5),
-        "login_p99_ms": _ms(column("total"), 0.99),
-        "card_p50_ms": _ms(column("card"), 0.5),
+        "login_p50_ms": ms(column("total"), 0.5),
+        "login_p99_ms": ms(column("total"), 0.99),
+        "card_p50_ms": ms(column("card"), 0.5),
         "card_share": round(sum(column("card")) / sum(column("total")), 3),
-        "provider_p50_ms": _ms(column("provider"), 0.5),
-        "verify_p50_ms": _ms(column("verify"), 0.5),
-        "verify_p99_ms": _ms(column("verify"), 0.99),
+        "provider_p50_ms": ms(column("provider"), 0.5),
+        "verify_p50_ms": ms(column("verify"), 0.5),
+        "verify_p99_ms": ms(column("verify"), 0.99),
         "mean_ms": round(1000 * statistics.fmean(column("total")), 3),
         "loadavg_at_start": round(loadavg, 2),
         "python": platform.python_version(),
@@ -195,4 +238,5 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-__all__ = ["main"]
+__all__ = ["AUTH_PIN", "REDIRECT_URI", "SIGN_PASSWORD", "card_and_provider", "card_time", "card_token",
+           "follow_to_code", "main", "ms", "pcscd_missing", "pkce"]

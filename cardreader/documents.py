@@ -22,14 +22,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from keys.cms.digest_info import HashAlgorithm, check_digest, hash_algorithm_by_name, parse_digest_info
-from keys.cms.display import displayable_label, grouped_hex
+from keys.cms.display import MAX_DOCUMENTS, displayable_label, grouped_hex
 from keys.cms.signed_attributes import Profile, build_signed_attributes, to_be_signed_digest_info
 from keys.jose.b64 import b64url_decode_loose, b64url_encode
-
-MAX_DOCUMENTS: Final = 10
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit
 
+from keys.cms.display import MAX_DOCUMENTS, MAX_LABEL_CHARS
 from keys.service.signer import SIGNING_ALGORITHMS
 from servicekit import settings as engine
 from servicekit.kek import KekSettings
@@ -396,6 +397,12 @@ class SigningSettings:
                    "raw certificate data (the record otherwise names the certificate by issuer, serial and SHA-256).",
         recommend="false, unless this deployment is a platform operator or a certified verifier.")
     request_ttl: float = option(600.0, doc="How long a signing request waits for the person's consent and card.")
+    max_documents: int = option(
+        MAX_DOCUMENTS, doc=f"Most documents one signing request may list (1-{MAX_DOCUMENTS}: the card agent shows "
+                           "them all on its PIN pad and signs them in one card session).")
+    max_label_chars: int = option(
+        MAX_LABEL_CHARS, doc=f"Longest document label, in characters (1-{MAX_LABEL_CHARS}): labels are shown on the "
+                             "signing consent page and the card agent's PIN pad.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,6 +530,11 @@ def check(settings: Settings) -> list[str]:
             problems.append(f"card_login.{name}: must be positive")
     if card.challenge_ttl <= 0 or card.login_ttl < card.challenge_ttl:
         problems.append("card_login.challenge_ttl: positive, and card_login.login_ttl at least as long")
+    signing = settings.signing
+    if not 1 <= signing.max_documents <= MAX_DOCUMENTS:
+        problems.append(f"signing.max_documents: 1 to {MAX_DOCUMENTS}")
+    if not 1 <= signing.max_label_chars <= MAX_LABEL_CHARS:
+        problems.append(f"signing.max_label_chars: 1 to {MAX_LABEL_CHARS}")
     registration = settings.registration
     if registration.mode not in ("off", "token", "open"):
         problems.append("registration.mode: 'off', 'token' or 'open'")

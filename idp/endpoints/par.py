@@ -67,7 +67,7 @@ async def par(
     if "request" in form:
         params = await decode_request_object(form["request"], client=client, services=services, now=now)
     try:
-        pushed = validate_request(client, params)
+        pushed = validate_request(client, params, services.settings)
     except AuthorizationError as exc:
         raise exc.error from None
     if proof is not None:

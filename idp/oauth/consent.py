@@ -29,6 +29,7 @@ from typing import Any, Final
 
 from idp.oauth import verified_claims
 from idp.oauth.authorization_request.claims import ClaimRequest
+from idp.oauth.authorization_request.details import consented_by_types
 from idp.oauth.authorization_request.request import AuthorizationRequest
 from idp.runtime import Services
 
@@ -97,8 +98,14 @@ def essential(request: AuthorizationRequest) -> frozenset[str]:
 
 def consent_needed(request: AuthorizationRequest, available: Mapping[str, Any], before: Consent | None) -> bool:
     """Whether the person must be asked: ``prompt=consent``, nothing remembered, something new asked for, or
-    claims for a credential (each issuance puts facts into a new credential: always asked)."""
-    if "consent" in request.prompt or before is None or request.credential_requests:
+    claims for a credential (each issuance puts facts into a new credential: always asked). Not when the request
+    asks for no claims and the consent page of its ``authorization_details`` types was the person's consent (the
+    signing consent page of ``jpki_sign``)."""
+    if "consent" in request.prompt or request.credential_requests:
+        return True
+    if not askable(request, available) and consented_by_types(request):
+        return False
+    if before is None:
         return True
     return not (set(request.scope) <= before.scopes and set(askable(request, available)) <= before.asked)
 

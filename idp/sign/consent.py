@@ -35,7 +35,7 @@ async def signing_request(services: Services, interaction: Interaction, now: dt.
     bound = await requests.for_interaction(interaction.uid, now)
     if bound is not None:
         return bound
-    documents = requested_documents(interaction.request)
+    documents = requested_documents(interaction.request, services.settings.signing)
     if not documents:
         return None
     expires_at = min(interaction.expires_at, now + dt.timedelta(seconds=services.settings.signing.request_ttl))

@@ -15,9 +15,10 @@ Two forms of one entry (exactly one of them)::
 anything else is ``invalid_authorization_details``): no other members (``locations``, a list of strings, is
 accepted and carries nothing we act on); the hash algorithm on the allow-list of :mod:`keys.cms.digest_info`
 (SHA-256/384/512), each digest exactly that algorithm's length, a DigestInfo in strict DER with NULL parameters;
-1 to :data:`MAX_DOCUMENTS` documents; one ``jpki_sign`` entry per request; labels that may be shown
-(:func:`keys.cms.display.displayable_label`: 1 to 100 characters, no control, format, private-use or unassigned
-character: labels are shown on the consent page and on the card agent's PIN pad, nothing may hide text there).
+1 to ``signing.max_documents`` documents (10 by default and at most); one ``jpki_sign`` entry per request; labels
+that may be shown (:func:`keys.cms.display.displayable_label`: 1 to ``signing.max_label_chars`` characters, 100 by
+default and at most, no control, format, private-use or unassigned character: labels are shown on the consent page
+and on the card agent's PIN pad, nothing may hide text there).
 
 A request with this type always needs a new card login with the signing key (``fresh_login``, ``acr`` sign-cert):
 a browser session never stands in for the signing password. The token response returns the granted entries
@@ -42,14 +43,15 @@ from idp.oauth.authorization_request.details import (
     register_authorization_details_type,
 )
 from idp.oauth.authorization_request.request import AuthorizationRequest
+from idp.oauth.authorization_request.sign_transaction import SIGN_SCOPE
 from idp.runtime import Services
+from idp.settings import Settings, SigningSettings
 from idp.sign.requests import PROFILES, Document, SigningRequests
 from keys.cms.digest_info import HashAlgorithm, encode_digest_info, hash_algorithm_by_oid, parse_digest_info
-from keys.cms.display import MAX_LABEL_CHARS, displayable_label
+from keys.cms.display import MAX_DOCUMENTS, MAX_LABEL_CHARS, displayable_label
 from keys.errors import VerificationError
 
 JPKI_SIGN: Final = "jpki_sign"
-MAX_DOCUMENTS: Final = 10
 #: The grant member naming the signing request whose results the grant's access tokens may fetch.
 GRANT_MEMBER: Final = "signing_request"
 _MEMBERS: Final = frozenset({"type", "locations", "hashAlgorithmOID", "documentDigests", "documentDigestInfos",
@@ -69,25 +71,25 @@ def _base64(value: object, what: str) -> bytes:
         raise _invalid(f"{what} is base64 (RFC 4648 §4, with padding)") from None
 
 
-def _label(value: object) -> str:
-    if not isinstance(value, str) or not 0 < len(value) <= MAX_LABEL_CHARS:
-        raise _invalid(f"a label is 1 to {MAX_LABEL_CHARS} characters")
+def _label(value: object, limits: SigningSettings) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= limits.max_label_chars:
+        raise _invalid(f"a label is 1 to {limits.max_label_chars} characters")
     if not displayable_label(value):
         raise _invalid("a label has no control, format or private-use characters and no surrounding spaces")
     return value
 
 
-def _items(entry: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+def _items(entry: Mapping[str, Any], name: str, limits: SigningSettings) -> list[Mapping[str, Any]]:
     items = entry[name]
-    if not isinstance(items, list) or not 0 < len(items) <= MAX_DOCUMENTS:
-        raise _invalid(f"{name} is an array of 1 to {MAX_DOCUMENTS} objects")
+    if not isinstance(items, list) or not 0 < len(items) <= limits.max_documents:
+        raise _invalid(f"{name} is an array of 1 to {limits.max_documents} objects")
     for item in items:
         if not isinstance(item, Mapping):
             raise _invalid(f"{name} is an array of objects")
     return items
 
 
-def _digest_documents(entry: Mapping[str, Any], profile: str) -> tuple[Document, ...]:
+def _digest_documents(entry: Mapping[str, Any], profile: str, limits: SigningSettings) -> tuple[Document, ...]:
     oid = entry.get("hashAlgorithmOID")
     if not isinstance(oid, str):
         raise _invalid("hashAlgorithmOID is required with documentDigests")
@@ -97,22 +99,22 @@ def _digest_documents(entry: Mapping[str, Any], profile: str) -> tuple[Document,
         raise _invalid(f"hash algorithm {oid[:64]} is not allowed (allowed: "
                        f"{', '.join(a.oid for a in HashAlgorithm)})") from None
     documents = []
-    for item in _items(entry, "documentDigests"):
+    for item in _items(entry, "documentDigests", limits):
         if set(item) != {"hash", "label"}:
             raise _invalid("each document digest has exactly hash and label")
         digest = _base64(item["hash"], "hash")
         if len(digest) != algorithm.digest_size:
             raise _invalid(f"a {algorithm.value} digest is {algorithm.digest_size} octets, not {len(digest)}")
-        documents.append(Document(_label(item["label"]), algorithm.value, digest,
+        documents.append(Document(_label(item["label"], limits), algorithm.value, digest,
                                   encode_digest_info(algorithm, digest), profile))
     return tuple(documents)
 
 
-def _digest_info_documents(entry: Mapping[str, Any], profile: str) -> tuple[Document, ...]:
+def _digest_info_documents(entry: Mapping[str, Any], profile: str, limits: SigningSettings) -> tuple[Document, ...]:
     if "hashAlgorithmOID" in entry:
         raise _invalid("hashAlgorithmOID goes with documentDigests (a DigestInfo names its algorithm)")
     documents = []
-    for item in _items(entry, "documentDigestInfos"):
+    for item in _items(entry, "documentDigestInfos", limits):
         if set(item) != {"digestInfo", "label"}:
             raise _invalid("each document DigestInfo has exactly digestInfo and label")
         der = _base64(item["digestInfo"], "digestInfo")
@@ -120,12 +122,13 @@ def _digest_info_documents(entry: Mapping[str, Any], profile: str) -> tuple[Docu
             algorithm, digest = parse_digest_info(der)
         except VerificationError as exc:
             raise _invalid(f"digestInfo: {exc.detail}") from None
-        documents.append(Document(_label(item["label"]), algorithm.value, digest, der, profile))
+        documents.append(Document(_label(item["label"], limits), algorithm.value, digest, der, profile))
     return tuple(documents)
 
 
-def documents_of(entry: Mapping[str, Any]) -> tuple[Document, ...]:
-    """The documents of one ``jpki_sign`` entry, validated (raises ``invalid_authorization_details``)."""
+def documents_of(entry: Mapping[str, Any], limits: SigningSettings) -> tuple[Document, ...]:
+    """The documents of one ``jpki_sign`` entry, validated against the deployment's ``[signing]`` ``limits`` (raises
+    ``invalid_authorization_details``)."""
     unknown = set(entry) - _MEMBERS
     if unknown:
         raise _invalid(f"unknown member {sorted(unknown)[0][:64]!r}")
@@ -138,24 +141,24 @@ def documents_of(entry: Mapping[str, Any]) -> tuple[Document, ...]:
     if ("documentDigests" in entry) == ("documentDigestInfos" in entry):
         raise _invalid("exactly one of documentDigests and documentDigestInfos")
     if "documentDigests" in entry:
-        return _digest_documents(entry, profile)
-    return _digest_info_documents(entry, profile)
+        return _digest_documents(entry, profile, limits)
+    return _digest_info_documents(entry, profile, limits)
 
 
-def parse_entries(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def parse_entries(entries: Sequence[Mapping[str, Any]], settings: Settings) -> list[dict[str, Any]]:
     """The ``jpki_sign`` entries of a request, validated and normalised (RFC 9396 §5): one entry per request."""
     if len(entries) != 1:
         raise _invalid("one jpki_sign entry per request (it may list several documents)")
     entry = entries[0]
-    documents_of(entry)
+    documents_of(entry, settings.signing)
     return [{name: entry[name] for name in sorted(_MEMBERS) if name in entry}]
 
 
-def requested_documents(request: AuthorizationRequest) -> tuple[Document, ...]:
+def requested_documents(request: AuthorizationRequest, limits: SigningSettings) -> tuple[Document, ...]:
     """The documents a (validated) authorization request lists itself; empty when it lists none (an entry may
     instead name a signing request created beforehand, which is then bound to the interaction)."""
     return tuple(d for entry in request.details_of(JPKI_SIGN)
-                 if "documentDigests" in entry or "documentDigestInfos" in entry for d in documents_of(entry))
+                 if "documentDigests" in entry or "documentDigestInfos" in entry for d in documents_of(entry, limits))
 
 
 def signing_request_of(grant: Mapping[str, Any] | None) -> str | None:
@@ -192,7 +195,10 @@ async def on_code(services: Services, request: AuthorizationRequest, login: Logi
     return None if granted is None else GrantedSigning(granted.id, request.details_of(JPKI_SIGN))
 
 
-JPKI_SIGN_TYPE: Final = AuthorizationDetailsType(JPKI_SIGN, on_code, parse_entries, fresh_login=True, acr=ACR_SIGN)
+#: Its signing consent page (:mod:`idp.sign.consent`) comes before every card step; it covers scope ``sign`` (the
+#: Digital Agency shape's).
+JPKI_SIGN_TYPE: Final = AuthorizationDetailsType(JPKI_SIGN, on_code, parse_entries, fresh_login=True, acr=ACR_SIGN,
+                                                consent_scopes=frozenset({SIGN_SCOPE}))
 
 
 def install() -> None:

@@ -19,7 +19,8 @@ POST body: bare digest                  ``digest``: standard base64 (RFC 4648 §
                                         padded) of a SHA-256 digest                    field name not published
 POST body: DigestInfo form              ``digest_info``: standard base64 of a DER     "DER DigestInfo (SHA-256,
                                         DigestInfo (SHA-256/384/512, NULL params)      NULL)"; field not published
-POST body: label                        ``label`` (optional; 1–100 characters,        none (no labels)
+POST body: label                        ``label`` (optional; 1 to                     none (no labels)
+                                        ``signing.max_label_chars`` characters,
                                         shown on the consent page and the PIN pad;
                                         default :data:`DEFAULT_LABEL`)
 POST body: anything else                ``invalid_request``                           —
@@ -133,7 +134,7 @@ async def create_transaction(services: Services, client: Client, body: object, n
         raise InvalidRequest("the body is a JSON object")
     encryption_key(client)
     try:
-        documents = documents_of(_entry(body))
+        documents = documents_of(_entry(body), services.settings.signing)
     except InvalidAuthorizationDetailsError as exc:
         raise InvalidRequest(exc.description.removeprefix("jpki_sign: ")) from None
     return await SigningRequests(services.objects).create(

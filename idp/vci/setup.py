@@ -22,12 +22,14 @@ from idp.oauth.authorization_request.details import (
     register_authorization_details_type,
 )
 from idp.oauth.grants import register_grant
+from idp.settings import Settings
 from idp.vci import pre_authorized_code
 from idp.vci.grant import begin_issuance
 
 
-def parse_credential_entries(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The ``openid_credential`` entries of a request, read as OpenID4VCI 1.0 §5.1.1 defines them."""
+def parse_credential_entries(entries: Sequence[Mapping[str, Any]], settings: Settings) -> list[dict[str, Any]]:
+    """The ``openid_credential`` entries of a request, read as OpenID4VCI 1.0 §5.1.1 defines them (no limits
+    from ``settings``)."""
     try:
         return [d.to_json() for d in parse_authorization_details(list(entries), issuer=None)]
     except InvalidAuthorizationDetails as exc:

@@ -13,6 +13,8 @@ import unicodedata
 from typing import Final
 
 MAX_LABEL_CHARS: Final = 100
+#: Most documents one signing shows and the card signs in one session (the PIN pad lists them all).
+MAX_DOCUMENTS: Final = 10
 _GROUP: Final = 4
 _REFUSED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 
@@ -29,4 +31,4 @@ def displayable_label(label: object) -> bool:
             and not any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in label))
 
 
-__all__ = ["MAX_LABEL_CHARS", "displayable_label", "grouped_hex"]
+__all__ = ["MAX_DOCUMENTS", "MAX_LABEL_CHARS", "displayable_label", "grouped_hex"]

@@ -19,6 +19,7 @@ from idp.oauth.authorization_request.details import (
 )
 from idp.oauth.grants import find_grant, grant_types, register_grant
 from idp.oauth.plugins import Registry
+from idp.settings import load_settings
 from idp.vci.pre_authorized_code import PRE_AUTHORIZED_CODE
 from tests.idp.conftest import settings_for
 
@@ -63,10 +64,11 @@ def test_discovery_reads_the_registries(tmp_path: Path) -> None:
 
 
 def test_unregistered_authorization_details_types_are_refused() -> None:
-    assert parse_details('[{"type": "openid_credential", "credential_configuration_id": "jp_age"}]') == (
+    defaults = load_settings(environ={})
+    assert parse_details('[{"type": "openid_credential", "credential_configuration_id": "jp_age"}]', defaults) == (
         {"type": "openid_credential", "credential_configuration_id": "jp_age"},)
     with pytest.raises(InvalidAuthorizationDetailsError, match="supported: openid_credential, jpki_sign"):
-        parse_details([{"type": "payment_initiation"}])
+        parse_details([{"type": "payment_initiation"}], defaults)
 
 
 def test_authenticators_are_chosen_by_settings(tmp_path: Path) -> None:

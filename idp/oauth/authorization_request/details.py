@@ -31,6 +31,7 @@ from idp.errors import OAuthError
 from idp.oauth.authorization_request.request import AuthorizationRequest
 from idp.oauth.plugins import Registry
 from idp.runtime import Services
+from idp.settings import Settings
 
 
 class InvalidAuthorizationDetailsError(OAuthError):
@@ -80,9 +81,10 @@ class OnCode(Protocol):
         ...
 
 
-#: What a type's ``parse`` gets (its own entries, in request order) and returns (them, normalised, same order);
-#: it raises :class:`InvalidAuthorizationDetailsError` for anything it does not accept (RFC 9396 §5).
-ParseEntries = Callable[[Sequence[Mapping[str, Any]]], Sequence[dict[str, Any]]]
+#: What a type's ``parse`` gets (its own entries, in request order, and the deployment's settings, for its limits)
+#: and returns (them, normalised, same order); it raises :class:`InvalidAuthorizationDetailsError` for anything it
+#: does not accept (RFC 9396 §5).
+ParseEntries = Callable[[Sequence[Mapping[str, Any]], Settings], Sequence[dict[str, Any]]]
 #: Most entries in one ``authorization_details`` parameter.
 MAX_ENTRIES: Final = 16
 
@@ -98,6 +100,10 @@ class AuthorizationDetailsType:
     fresh_login: bool = False
     #: The ``acr`` the login of such a request must have (None: any).
     acr: str | None = None
+    #: The type has its own consent page, always shown before the login (None: it has none). A request whose
+    #: entries all have one, that asks for no claims and for no scope value but ``openid`` and these, is answered
+    #: without the claims consent page: the type's page was the person's consent.
+    consent_scopes: frozenset[str] | None = None
 
 
 _REGISTRY: Registry[AuthorizationDetailsType] = Registry("authorization_details type")
@@ -113,7 +119,7 @@ def authorization_details_types() -> tuple[str, ...]:
     return _REGISTRY.names()
 
 
-def parse_details(value: object) -> tuple[dict[str, Any], ...]:
+def parse_details(value: object, settings: Settings) -> tuple[dict[str, Any], ...]:
     """RFC 9396 §2, §5: ``value`` (the parameter's JSON text, or the array of a request object) as normalised entries,
     or ``invalid_authorization_details``: not a JSON array of 1 to :data:`MAX_ENTRIES` objects, an entry without a
     string ``type``, a type nobody registered, or an entry its type's parser refuses."""
@@ -137,7 +143,7 @@ def parse_details(value: object) -> tuple[dict[str, Any], ...]:
     for kind, entries in grouped.items():
         details_type = _REGISTRY.get(kind)
         assert details_type is not None
-        normalised = details_type.parse([entry for _, entry in entries])
+        normalised = details_type.parse([entry for _, entry in entries], settings)
         if len(normalised) != len(entries):
             raise ValueError(f"the {kind} parser must return one entry per entry")
         for (index, _), entry in zip(entries, normalised, strict=True):
@@ -149,6 +155,17 @@ def types_of(entries: Sequence[Mapping[str, Any]]) -> tuple[AuthorizationDetails
     """The registered types the (parsed) ``entries`` name."""
     names = {entry.get("type") for entry in entries}
     return tuple(t for t in _REGISTRY.items() if t.type in names)
+
+
+def consented_by_types(request: AuthorizationRequest) -> bool:
+    """Whether the consent pages of the request's ``authorization_details`` types stand for the claims consent as
+    far as scope goes (see :attr:`AuthorizationDetailsType.consent_scopes`; the caller checks that no claims are
+    asked)."""
+    kinds = types_of(request.authorization_details)
+    if not kinds or any(kind.consent_scopes is None for kind in kinds):
+        return False
+    covered = {"openid"}.union(*(kind.consent_scopes or () for kind in kinds))
+    return set(request.scope) <= covered
 
 
 def registered_types() -> tuple[AuthorizationDetailsType, ...]:
@@ -165,6 +182,7 @@ __all__ = [
     "OnCode",
     "ParseEntries",
     "authorization_details_types",
+    "consented_by_types",
     "parse_details",
     "register_authorization_details_type",
     "registered_types",

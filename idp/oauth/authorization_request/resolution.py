@@ -40,7 +40,7 @@ async def resolve_request(services: Services, params: Parameters,
                                                  now=now)
     except OAuthError as exc:
         raise AuthorizationError(exc, None) from None
-    request = validate_request(client, params)
+    request = validate_request(client, params, services.settings)
     if services.settings.authorization.require_par or client.require_par:
         raise AuthorizationError(InvalidRequest("this client must push its authorization requests (RFC 9126 §5)"),
                                  request.target)

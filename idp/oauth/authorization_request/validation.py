@@ -12,7 +12,7 @@ Only ``response_type=code`` (no implicit or hybrid flows: FAPI 2.0 §5.3.2.2), P
 (:mod:`idp.oauth.pkce`), ``response_mode`` ``query`` or ``form_post``. Unknown scope values are ignored (OIDC
 Core §3.1.2.1); ``offline_access`` only counts with ``prompt=consent`` (OIDC Core §11)::
 
-    request = validate_request(client, parse_parameters(query))  # or AuthorizationError
+    request = validate_request(client, parse_parameters(query), settings)  # or AuthorizationError
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from idp.oauth.authorization_request.request import (
 from idp.oauth.authorization_request.sign_transaction import JPKI_SIGN, transaction_details
 from idp.oauth.pkce import check_code_challenge
 from idp.oauth.scope import parse_scope
+from idp.settings import Settings
 
 #: The longest ``max_age`` accepted (a year); longer is treated as an error, not as "any".
 MAX_MAX_AGE: Final = 366 * 86400
@@ -124,9 +125,10 @@ def _ui_locales(params: Parameters) -> tuple[str, ...]:
     return tuple(tag for tag in words(params, "ui_locales") if _LANGUAGE_TAG.fullmatch(tag))[:16]
 
 
-def validate_request(client: Client, params: Parameters) -> AuthorizationRequest:
+def validate_request(client: Client, params: Parameters, settings: Settings) -> AuthorizationRequest:
     """Both phases for ``client``: the validated request, or :class:`AuthorizationError` (with a target once
-    the redirect URI is verified). ``params`` come from the query, the form body, or a request object."""
+    the redirect URI is verified). ``params`` come from the query, the form body, or a request object;
+    ``settings`` hold the limits of ``authorization_details`` types."""
     try:
         redirect_uri = verified_redirect_uri(client, params)
     except OAuthError as exc:
@@ -135,12 +137,12 @@ def validate_request(client: Client, params: Parameters) -> AuthorizationRequest
     target = ResponseTarget(redirect_uri, _state(params),
                             ResponseMode(mode) if mode in RESPONSE_MODES else ResponseMode.QUERY)
     try:
-        return _validate(client, params, target)
+        return _validate(client, params, target, settings)
     except OAuthError as exc:
         raise AuthorizationError(exc, target) from None
 
 
-def _validate(client: Client, params: Parameters, target: ResponseTarget) -> AuthorizationRequest:
+def _validate(client: Client, params: Parameters, target: ResponseTarget, settings: Settings) -> AuthorizationRequest:
     if text(params, "state") is not None and target.state is None:
         raise InvalidRequest("state must be visible ASCII characters (RFC 6749 Appendix A.5)")
     response_type = text(params, "response_type")
@@ -155,7 +157,7 @@ def _validate(client: Client, params: Parameters, target: ResponseTarget) -> Aut
             raise InvalidRequest(f"{name} is not allowed here (RFC 9101 §4, RFC 9126 §2.1)")
     code_challenge = check_code_challenge(text(params, "code_challenge"), text(params, "code_challenge_method"))
     prompt = _prompt(params)
-    details = _authorization_details(params)
+    details = _authorization_details(params, settings)
     scope = _scope(params, prompt, details=bool(details))
     if (transaction := transaction_details(params, scope)) and any(d.get("type") == JPKI_SIGN for d in details):
         raise InvalidRequest("one signing request per authorization request: sign_transaction_id or jpki_sign")
@@ -174,11 +176,11 @@ def _validate(client: Client, params: Parameters, target: ResponseTarget) -> Aut
                                 authorization_details=details, issuer_state=text(params, "issuer_state"))
 
 
-def _authorization_details(params: Parameters) -> tuple[Mapping[str, Any], ...]:
+def _authorization_details(params: Parameters, settings: Settings) -> tuple[Mapping[str, Any], ...]:
     value = params.get("authorization_details")
     if value is None or value == "":
         return ()
-    return parse_details(value if isinstance(value, list) else text(params, "authorization_details"))
+    return parse_details(value if isinstance(value, list) else text(params, "authorization_details"), settings)
 
 
 __all__ = ["MAX_MAX_AGE", "validate_request", "verified_redirect_uri"]

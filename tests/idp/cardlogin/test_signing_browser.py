@@ -142,12 +142,20 @@ def _code(page: Any) -> dict[str, list[str]]:
     return parse_qs(urlsplit(page.url).query)
 
 
-def _after_login(page: Any) -> dict[str, list[str]]:
-    """The claims consent page may follow on a first visit: allow it; then the answer to the relying party."""
-    page.wait_for_url(lambda url: "/consent" in url or url.startswith(RP), timeout=40_000)
-    if "/consent" in page.url:
-        page.get_by_role("button", name="許可する").click()
-    return _code(page)
+def _page(context: Any) -> tuple[Any, list[str]]:
+    """A new page and the URLs of the documents it loads."""
+    page, loaded = context.new_page(), []
+    page.on("request", lambda request: loaded.append(request.url) if request.is_navigation_request() else None)
+    return page, loaded
+
+
+def _after_login(page: Any, loaded: list[str]) -> dict[str, list[str]]:
+    """The answer to the relying party, straight after the card: a request for signatures and no claims needs no
+    claims consent page, even on the client's first visit (the signing consent page was the person's consent)."""
+    query = _code(page)
+    assert any(url.endswith("/sign") for url in loaded), loaded
+    assert not any("/consent" in url for url in loaded), loaded
+    return query
 
 
 def _roots(pki: Pki) -> list[x509.Certificate]:
@@ -157,11 +165,11 @@ def _roots(pki: Pki) -> list[x509.Certificate]:
 def _sign(context: Any, provider: Provider, agent: Agent, documents: list[tuple[str, bytes]],
           tmp_path: Path, pki: Pki) -> dict[str, Any]:
     business = Business(provider, _details(*documents))
-    page = context.new_page()
+    page, loaded = _page(context)
     page.goto(business.push())
     _approve(page, documents)
     _enter_password(context, agent, page, documents)
-    query = _after_login(page)
+    query = _after_login(page, loaded)
     tokens = business.tokens(query["code"][0])
     assert tokens["authorization_details"] == business.details  # RFC 9396 §7
     answer = business.results(tokens["access_token"])
@@ -238,11 +246,11 @@ def test_one_try_left_asks_for_confirmation_first(context: Any, provider: Provid
     insert(lab, card)  # the state file is read when the card starts
     documents = [("契約書", CONTRACT)]
     business = Business(provider, _details(*documents))
-    page = context.new_page()
+    page, loaded = _page(context)
     page.goto(business.push())
     _approve(page, documents)
     _enter_password(context, agent, page, documents, confirm_last_try=True)
-    query = _after_login(page)
+    query = _after_login(page, loaded)
     assert "code" in query
 
 

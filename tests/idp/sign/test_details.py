@@ -12,11 +12,13 @@ import pytest
 
 import idp.app  # noqa: F401 (installs the plug-ins)
 from idp.oauth.authorization_request.details import InvalidAuthorizationDetailsError, parse_details
+from idp.settings import SettingsError, load_settings
 from idp.sign.details import MAX_DOCUMENTS, MAX_LABEL_CHARS, documents_of
 from keys.cms.digest_info import HashAlgorithm, encode_digest_info
 
 SHA256 = "2.16.840.1.101.3.4.2.1"
 SHA512 = "2.16.840.1.101.3.4.2.3"
+DEFAULTS = load_settings(environ={})
 
 
 def _b64(data: bytes) -> str:
@@ -32,9 +34,9 @@ def _entry(*labels: str, oid: str = SHA256, digest: bytes | None = None, **extra
 
 def test_the_rfc_9396_example_shape_is_accepted_and_kept() -> None:
     entry = _entry("Credit Contract", "重要事項説明書", locations=["https://signing.example.com/signdoc"])
-    (parsed,) = parse_details(json.dumps([entry]))
+    (parsed,) = parse_details(json.dumps([entry]), DEFAULTS)
     assert parsed == entry
-    documents = documents_of(parsed)
+    documents = documents_of(parsed, DEFAULTS.signing)
     assert [d.label for d in documents] == ["Credit Contract", "重要事項説明書"]
     assert documents[0].digest_info == encode_digest_info(HashAlgorithm.SHA256, documents[0].digest)
     assert documents[0].profile == "cades-bes"
@@ -45,7 +47,7 @@ def test_digest_info_form_and_pades() -> None:
     der = encode_digest_info(HashAlgorithm.SHA384, digest)
     entry = {"type": "jpki_sign", "signatureFormat": "pades",
              "documentDigestInfos": [{"digestInfo": _b64(der), "label": "Contract.pdf"}]}
-    (document,) = documents_of(parse_details([entry])[0])
+    (document,) = documents_of(parse_details([entry], DEFAULTS)[0], DEFAULTS.signing)
     assert (document.hash_algorithm, document.digest, document.digest_info, document.profile) == (
         "sha384", digest, der, "pades")
 
@@ -79,5 +81,25 @@ def test_digest_info_form_and_pades() -> None:
 ])
 def test_bad_entries_are_invalid_authorization_details(entries: object, says: str) -> None:
     with pytest.raises(InvalidAuthorizationDetailsError, match=says) as refused:
-        parse_details(entries if isinstance(entries, str) else json.dumps(entries))
+        parse_details(entries if isinstance(entries, str) else json.dumps(entries), DEFAULTS)
     assert refused.value.error == "invalid_authorization_details"
+
+
+def test_the_limits_are_the_deployments_signing_settings() -> None:
+    narrow = load_settings(environ={"MYNACARD_SIGNING_MAX_DOCUMENTS": "2", "MYNACARD_SIGNING_MAX_LABEL_CHARS": "8"})
+    assert (DEFAULTS.signing.max_documents, DEFAULTS.signing.max_label_chars) == (MAX_DOCUMENTS, MAX_LABEL_CHARS)
+    assert len(documents_of(parse_details([_entry("契約書 第1号", "申込書")], narrow)[0], narrow.signing)) == 2
+    with pytest.raises(InvalidAuthorizationDetailsError, match="documentDigests is an array of 1 to 2 objects"):
+        parse_details([_entry("a", "b", "c")], narrow)
+    with pytest.raises(InvalidAuthorizationDetailsError, match="a label is 1 to 8 characters"):
+        parse_details([_entry("契約書 第123号")], narrow)  # 9 characters
+    parse_details([_entry("a", "b", "c")], DEFAULTS)
+    parse_details([_entry("契約書 第123号")], DEFAULTS)
+
+
+@pytest.mark.parametrize(("name", "value"), [("MAX_DOCUMENTS", "0"), ("MAX_DOCUMENTS", str(MAX_DOCUMENTS + 1)),
+                                             ("MAX_LABEL_CHARS", "0"), ("MAX_LABEL_CHARS", str(MAX_LABEL_CHARS + 1))])
+def test_limits_beyond_what_the_agent_shows_are_refused(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings(environ={f"MYNACARD_SIGNING_{name}": value})
+    assert any(p.startswith(f"signing.{name.lower()}: 1 to") for p in refused.value.problems)

@@ -18,7 +18,9 @@ import json
 import secrets
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -93,9 +95,10 @@ def _rp(client_id: str, enc: bool = True) -> tuple[Rp, Any]:
     return Rp(client_id, secret, key), client
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    base = tmp_path_factory.mktemp("da-api")
+@contextmanager
+def running_api(base: Path, **settings: str) -> Iterator[Api]:
+    """``idp serve`` with three confidential clients (``rp``, ``other``, ``noenc`` without an encryption key) and
+    the environment ``settings`` on top of the test ones."""
     database_url = f"sqlite:///{base / 'idp.sqlite3'}"
     made = dict(rp=_rp("da-rp"), other=_rp("da-other"), noenc=_rp("da-noenc", enc=False))
 
@@ -107,9 +110,15 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     env = {"MYNACARD_DATA_DIR": str(base / "var"), "MYNACARD_DATABASE_URL": database_url,
            "MYNACARD_KEYS_KEKS": KeyEncryptionKeys.generate(), "MYNACARD_TEST_MODE": "1",
            "MYNACARD_LOGIN_AUTHENTICATOR": "test", "MYNACARD_KEYS_ALGORITHMS": "ES256",
-           "MYNACARD_TOKENS_CLIENT_CREDENTIALS_SCOPES": "sign", "MYNACARD_LOGGING_REQUESTS": "false"}
+           "MYNACARD_TOKENS_CLIENT_CREDENTIALS_SCOPES": "sign", "MYNACARD_LOGGING_REQUESTS": "false", **settings}
     with serving(env, base) as urls:
         yield Api(urls[0], database_url, {name: rp for name, (rp, _) in made.items()})
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    with running_api(tmp_path_factory.mktemp("da-api")) as running:
+        yield running
 
 
 def _error(answer: httpx.Response, status: int, error: str) -> str:
