@@ -33,7 +33,12 @@ in once per server process through the scripted TEST login (:class:`conformance.
   ``peak_rss_mb`` their VmHWM, read from ``/proc``;
 * CPU: ``server_cpu_ms_per_flow`` is the servers' user+system CPU time (``/proc/PID/stat``) over the capacity
   phase divided by its flows; ``generator_cpu_share`` is the generator's own CPU time over wall time (near 1.0
-  means the generator, not the server, was the limit).
+  means the generator, not the server, was the limit);
+* database: on PostgreSQL ``statements_per_flow`` counts the statements the cluster ran in the capacity phase
+  (``pg_stat_statements``, every call of every statement of the provider's database) per flow, and
+  ``database_cpu_ms_per_flow`` the CPU of the cluster's processes per flow (the servers' figure excludes it).
+  SQLite runs in the workers' processes (its CPU is in theirs; statements not counted: ``null``); oidc-provider's
+  in-memory adapter runs no statements at all (``null``: its adapter calls are plain Map operations).
 
 The machine has 2 cores shared by the 2 server processes and the generator; all contenders run under the same
 conditions, one at a time (``loadavg_at_start`` tells whether something else was running). Connections are kept
@@ -75,6 +80,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from conformance.oidc_browser import Browser
 from conformance.oidc_clients import ACCOUNT, ClientSpec, standard_clients
 from conformance.oidc_targets import Target, TargetError, oidc_provider, ours, workdir
+from tests.support.postgres import Cluster, install
 
 WORKERS: Final = 2
 _ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -273,16 +279,43 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-def measure(target: Target, client: ClientSpec, args: argparse.Namespace) -> dict[str, Any]:
-    """Capacity, latency at half capacity, memory and CPU of one running target."""
+@dataclass
+class DatabaseProbe:
+    """The PostgreSQL cluster behind a contender: its statement count and its processes."""
+
+    cluster: Cluster
+    url: str
+
+    def statements(self) -> int:
+        """Calls of every statement in the provider's database so far (this query's own call included)."""
+        return int(self.cluster.sql(self.url, "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE dbid = "
+                                              "(SELECT oid FROM pg_database WHERE datname = current_database())"))
+
+    def cpu_seconds(self) -> float:
+        return _cpu_seconds(self.cluster.server_pids())
+
+
+def measure(target: Target, client: ClientSpec, args: argparse.Namespace,
+            database: DatabaseProbe | None = None) -> dict[str, Any]:
+    """Capacity, latency at half capacity, memory, CPU (and the database's statements and CPU) of one running
+    target."""
     assert client.private_jwk is not None
     base = LoadSpec(target.issuers, client.client_id, client.private_jwk, client.redirect_uri, args.seconds)
     pids = _workers(target)
+    statements = database_cpu = 0.0
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        capacity_spec = LoadSpec(**{**asdict(base), "warmup": args.warmup, "concurrency": args.concurrency})
+        if database is not None:  # the capacity phase's flows only: warm up first, then count
+            pool.submit(generate_load, LoadSpec(**{**asdict(capacity_spec), "seconds": args.warmup,
+                                                   "warmup": 0.0})).result()
+            capacity_spec = LoadSpec(**{**asdict(capacity_spec), "warmup": 0.0})
+            statements, database_cpu = -database.statements() - 1, -database.cpu_seconds()
         cpu_before = _cpu_seconds(pids)
-        capacity = pool.submit(generate_load, LoadSpec(**{**asdict(base), "warmup": args.warmup,
-                                                          "concurrency": args.concurrency})).result()
+        capacity = pool.submit(generate_load, capacity_spec).result()
         server_cpu = _cpu_seconds(pids) - cpu_before
+        if database is not None:
+            statements += database.statements()
+            database_cpu += database.cpu_seconds()
         if not capacity.flows:
             return {"error": capacity.first_error or "no flow completed"}
         flows_per_s = capacity.flows / capacity.elapsed
@@ -298,6 +331,8 @@ def measure(target: Target, client: ClientSpec, args: argparse.Namespace) -> dic
         "step_p50_ms_at_half": {step: round(statistics.median(ms), 2) for step, ms in latency.step_ms.items()},
         "token_p50_ms_at_capacity": round(statistics.median(capacity.step_ms["token"]), 2),
         "server_cpu_ms_per_flow": round(server_cpu * 1000 / capacity.flows, 2),
+        "statements_per_flow": None if database is None else round(statements / capacity.flows, 2),
+        "database_cpu_ms_per_flow": None if database is None else round(database_cpu * 1000 / capacity.flows, 2),
         "generator_cpu_share": round(capacity.generator_cpu_s / capacity.elapsed, 2),
         "rss_mb": [_status_mb(pid, "VmRSS") for pid in pids],
         "peak_rss_mb": [_status_mb(pid, "VmHWM") for pid in pids],
@@ -306,34 +341,39 @@ def measure(target: Target, client: ClientSpec, args: argparse.Namespace) -> dic
 
 
 @contextlib.contextmanager
-def _postgres_url() -> Iterator[str]:
-    from tests.support.postgres import Cluster, install
-
+def _postgres() -> Iterator[DatabaseProbe]:
     problem = install()
     if problem is not None:
         raise TargetError(problem)
-    cluster = Cluster.start()
+    cluster = Cluster.start(settings=("shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all"))
     try:
-        yield cluster.create_database()
+        url = cluster.create_database()
+        cluster.sql(url, "CREATE EXTENSION pg_stat_statements")
+        yield DatabaseProbe(cluster, url)
     finally:
         cluster.stop()
 
 
-Starter = Callable[[], AbstractContextManager[Target]]
+Starter = Callable[[], AbstractContextManager[tuple[Target, DatabaseProbe | None]]]
 
 
 def _contenders(clients: dict[str, ClientSpec], base: Path) -> list[tuple[str, Starter]]:
     quiet = {"MYNACARD_LOGGING_REQUESTS": "false"}
 
     @contextlib.contextmanager
-    def ours_postgresql() -> Iterator[Target]:
-        with _postgres_url() as url, ours(clients, base / "ours-postgresql", workers=WORKERS, database_url=url,
-                                          extra_env=quiet) as target:
-            yield target
+    def ours_postgresql() -> Iterator[tuple[Target, DatabaseProbe | None]]:
+        with _postgres() as probe, ours(clients, base / "ours-postgresql", workers=WORKERS, database_url=probe.url,
+                                        extra_env=quiet) as target:
+            yield target, probe
+
+    @contextlib.contextmanager
+    def alone(started: AbstractContextManager[Target]) -> Iterator[tuple[Target, DatabaseProbe | None]]:
+        with started as target:
+            yield target, None
 
     return [
-        ("oidc-provider", lambda: oidc_provider(clients, base / "oidc-provider", processes=WORKERS)),
-        ("ours-sqlite", lambda: ours(clients, base / "ours-sqlite", workers=WORKERS, extra_env=quiet)),
+        ("oidc-provider", lambda: alone(oidc_provider(clients, base / "oidc-provider", processes=WORKERS))),
+        ("ours-sqlite", lambda: alone(ours(clients, base / "ours-sqlite", workers=WORKERS, extra_env=quiet))),
         ("ours-postgresql", ours_postgresql),
     ]
 
@@ -363,8 +403,8 @@ def main(argv: list[str]) -> int:
                 continue
             (base / name).mkdir(parents=True, exist_ok=True)
             try:
-                with start() as target:
-                    results[name] = measure(target, clients["jwt"], args)
+                with start() as (target, database):
+                    results[name] = measure(target, clients["jwt"], args, database)
             except TargetError as exc:
                 results[name] = {"error": f"did not start: {str(exc)[-600:]}"}
     reference = results.get("oidc-provider", {}).get("flows_per_s")
