@@ -335,7 +335,7 @@ class PostgresDatabase(Database):
         if self._pool is None or self._pool_loop is not loop:  # a pool belongs to one event loop
             assert self._direct is not None
             self._pool = await asyncpg.create_pool(self._direct, min_size=0, max_size=PG_POOL_SIZE,
-                                                   timeout=_PG_CONNECT_TIMEOUT, init=_json_codecs)
+                                                   timeout=_PG_CONNECT_TIMEOUT, init=_json_codecs, reset=_kept)
             self._pool_loop = loop
         return self._pool
 
@@ -374,6 +374,13 @@ async def _json_codecs(conn: asyncpg.Connection) -> None:
     """JSON documents arrive serialised by the column type's bind processor and leave decoded."""
     for name in ("json", "jsonb"):
         await conn.set_type_codec(name, encoder=str, decoder=json.loads, schema="pg_catalog")
+
+
+async def _kept(conn: asyncpg.Connection) -> None:
+    """Nothing to reset when a connection goes back to the pool: it ran single autocommit statements and holds
+    no session state (no LISTEN, cursor, setting or advisory lock), so asyncpg's default reset (four statements in
+    one round trip on every release: ``UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all(); RESET ALL``) is skipped.
+    An open transaction would still be rolled back by asyncpg before this is called."""
 
 
 #: What a lost, refused or shutting-down PostgreSQL connection raises (asyncpg's class 08 and 57P0x errors).

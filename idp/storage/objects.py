@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, exists, select, update
 
 from idp.storage.tables import objects
 from servicekit.database import Database, Prepared
@@ -36,6 +36,17 @@ _FIND: Final = Prepared(select(*_COLUMNS).where(*_KEY, objects.c.expires_at > bi
 _CONSUME: Final = Prepared(update(objects)
                            .where(*_KEY, objects.c.consumed_at.is_(None), objects.c.expires_at > bindparam("now"))
                            .values(consumed_at=bindparam("now")).returning(*_COLUMNS))
+_GRANT = objects.alias("grant_row")
+_LIVE_GRANT = (_GRANT.c.kind == bindparam("b_grant_kind"), _GRANT.c.id == objects.c.grant_id,
+               _GRANT.c.expires_at > bindparam("now"))
+_CONSUME_IN_GRANT: Final = Prepared(
+    update(objects)
+    .where(*_KEY, objects.c.consumed_at.is_(None), objects.c.expires_at > bindparam("now"),
+           exists(select(_GRANT.c.pk).where(*_LIVE_GRANT)))
+    .values(consumed_at=bindparam("now"))
+    .returning(*_COLUMNS, select(_GRANT.c.payload).where(*_LIVE_GRANT).scalar_subquery(),
+               select(_GRANT.c.expires_at).where(*_LIVE_GRANT).scalar_subquery()))
+_MATCHING: dict[tuple[str, ...], Prepared] = {}
 _DESTROY: Final = Prepared(delete(objects).where(*_KEY))
 _REVOKE: Final = Prepared(delete(objects).where(objects.c.grant_id == bindparam("grant")))
 
@@ -134,6 +145,37 @@ class ObjectStore:
         _check_key(kind, id)
         row = await self._db.first(_CONSUME, {"b_kind": kind, "b_id": id, "now": now})
         return None if row is None else _row(row)
+
+    async def consume_matching(self, kind: str, id: str, members: Mapping[str, str], *,
+                               now: dt.datetime) -> StoredObject | None:
+        """:meth:`consume`, but only when each of ``members`` is a string member of the payload with that value (for
+        instance the client it was issued to): whoever else presents the object leaves it unconsumed."""
+        _check_key(kind, id)
+        names = tuple(sorted(members))
+        statement = _MATCHING.get(names)
+        if statement is None:
+            statement = _MATCHING[names] = Prepared(
+                update(objects)
+                .where(*_KEY, objects.c.consumed_at.is_(None), objects.c.expires_at > bindparam("now"),
+                       *(objects.c.payload[name].as_string() == bindparam(f"m_{n}") for n, name in enumerate(names)))
+                .values(consumed_at=bindparam("now")).returning(*_COLUMNS))
+        row = await self._db.first(statement, {"b_kind": kind, "b_id": id, "now": now,
+                                               **{f"m_{n}": members[name] for n, name in enumerate(names)}})
+        return None if row is None else _row(row)
+
+    async def consume_in_grant(self, kind: str, id: str, grant_kind: str, *,
+                               now: dt.datetime) -> tuple[StoredObject, StoredObject] | None:
+        """:meth:`consume`, but only while the object's grant (the object of ``grant_kind`` whose id is the
+        object's ``grant_id``) is unexpired: the object and its grant, from one statement. None: absent, expired,
+        consumed already, or its grant revoked or expired."""
+        _check_key(kind, id)
+        row = await self._db.first(_CONSUME_IN_GRANT, {"b_kind": kind, "b_id": id, "b_grant_kind": grant_kind,
+                                                       "now": now})
+        if row is None:
+            return None
+        consumed = _row(row[:6])
+        assert consumed.grant_id is not None
+        return consumed, StoredObject(grant_kind, consumed.grant_id, row[6], consumed.grant_id, row[7], None)
 
     async def destroy(self, kind: str, id: str) -> None:
         """Delete the object (idempotent)."""
