@@ -8,7 +8,7 @@ One flow is what a confidential relying party does for a user who already has a 
    the provider sends the browser to the redirect URI with a code (no interaction: the session and the grant
    exist);
 3. ``POST`` the token request (authorization code, ``code_verifier``, a fresh client assertion) — timed;
-4. ``GET`` userinfo with the access token.
+4. ``GET`` userinfo with the access token (the steps: :mod:`conformance.oidc_flow`).
 
 Contenders, each with 2 server processes, the same client (``rp-jwt``, registered from
 :func:`conformance.oidc_clients.standard_clients`) and the same flow, started one after the other on free
@@ -50,20 +50,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
-import hashlib
 import itertools
 import json
 import os
 import platform
 import resource
-import secrets
 import shutil
 import statistics
 import subprocess
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager
@@ -71,14 +66,11 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from conformance.oidc_browser import Browser
-from conformance.oidc_clients import ACCOUNT, ClientSpec, standard_clients
+from conformance.oidc_clients import ClientSpec, standard_clients
+from conformance.oidc_flow import Relying, log_in, run_flow
 from conformance.oidc_targets import Target, TargetError, oidc_provider, ours, workdir
 from tests.support.postgres import Cluster, install
 
@@ -113,94 +105,9 @@ class LoadResult:
     generator_cpu_s: float = 0.0
 
 
-@dataclass
-class _Endpoints:
-    issuer: str
-    par: str
-    authorization: str
-    token: str
-    userinfo: str
-
-
-class _Relying:
-    """The client's side of a flow: assertions and PKCE."""
-
-    def __init__(self, spec: LoadSpec) -> None:
-        d = int.from_bytes(base64.urlsafe_b64decode(spec.private_jwk["d"] + "=="), "big")
-        self.key = ec.derive_private_key(d, ec.SECP256R1())
-        self.kid = spec.private_jwk["kid"]
-        self.client_id = spec.client_id
-        self.redirect_uri = spec.redirect_uri
-
-    def assertion(self, audience: str) -> dict[str, str]:
-        now = int(time.time())
-        claims = {"iss": self.client_id, "sub": self.client_id, "aud": audience, "jti": uuid.uuid4().hex,
-                  "iat": now, "exp": now + 60}
-        return {"client_id": self.client_id, "client_assertion_type": _ASSERTION_TYPE,
-                "client_assertion": jwt.encode(claims, self.key, algorithm="ES256", headers={"kid": self.kid})}
-
-
-async def _flow(http: httpx.AsyncClient, ep: _Endpoints, rp: _Relying) -> dict[str, float]:
-    """One complete flow; each step's latency in milliseconds (``token`` is the one the targets are about)."""
-    steps: dict[str, float] = {}
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    started = time.perf_counter()
-    pushed = await http.post(ep.par, data={
-        "response_type": "code", "redirect_uri": rp.redirect_uri, "scope": "openid", "state": secrets.token_urlsafe(),
-        "nonce": secrets.token_urlsafe(), "code_challenge": challenge, "code_challenge_method": "S256",
-        **rp.assertion(ep.issuer)})
-    steps["par"] = (time.perf_counter() - started) * 1000
-    if pushed.status_code != 201:
-        raise RuntimeError(f"PAR {pushed.status_code}: {pushed.text[:200]}")
-    url = f"{ep.authorization}?{urlencode({'client_id': rp.client_id, 'request_uri': pushed.json()['request_uri']})}"
-    started = time.perf_counter()
-    for _ in range(6):
-        response = await http.get(url)
-        if not response.is_redirect:
-            raise RuntimeError(f"authorize {response.status_code} at {url}: {response.text[:200]}")
-        url = urljoin(url, response.headers["location"])
-        if url.startswith(rp.redirect_uri):
-            break
-    steps["authorize"] = (time.perf_counter() - started) * 1000
-    code = parse_qs(urlsplit(url).query).get("code")
-    if not code:
-        raise RuntimeError(f"no code: {url}")
-    form = {"grant_type": "authorization_code", "code": code[0], "redirect_uri": rp.redirect_uri,
-            "code_verifier": verifier, **rp.assertion(ep.issuer)}
-    started = time.perf_counter()
-    token = await http.post(ep.token, data=form)
-    steps["token"] = (time.perf_counter() - started) * 1000
-    if token.status_code != 200:
-        raise RuntimeError(f"token {token.status_code}: {token.text[:200]}")
-    started = time.perf_counter()
-    info = await http.get(ep.userinfo, headers={"Authorization": f"Bearer {token.json()['access_token']}"})
-    steps["userinfo"] = (time.perf_counter() - started) * 1000
-    if info.status_code != 200:
-        raise RuntimeError(f"userinfo {info.status_code}: {info.text[:200]}")
-    return steps
-
-
-def _session(issuer: str, rp: _Relying) -> tuple[_Endpoints, httpx.Cookies]:
-    """Discover the endpoints and log in once (scripted TEST login, consent approved) for a session cookie."""
-    metadata = httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=10).json()
-    ep = _Endpoints(issuer, metadata["pushed_authorization_request_endpoint"], metadata["authorization_endpoint"],
-                    metadata["token_endpoint"], metadata["userinfo_endpoint"])
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    query = urlencode({"client_id": rp.client_id, "response_type": "code", "redirect_uri": rp.redirect_uri,
-                       "scope": "openid", "state": "s", "nonce": "n", "code_challenge": challenge,
-                       "code_challenge_method": "S256"})
-    with Browser(ACCOUNT) as browser:
-        arrival = browser.go(f"{ep.authorization}?{query}", stop_at=(rp.redirect_uri,))
-        if "code" not in arrival.params:
-            raise RuntimeError(f"login failed: {arrival.describe()}")
-        return ep, httpx.Cookies(browser.http.cookies)
-
-
 async def _generate(spec: LoadSpec) -> LoadResult:
-    rp = _Relying(spec)
-    sessions = [_session(issuer, rp) for issuer in spec.issuers]
+    rp = Relying(spec.client_id, spec.private_jwk, spec.redirect_uri)
+    sessions = [log_in(issuer, rp) for issuer in spec.issuers]
     connections = max(spec.concurrency, 64)
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     clients = [httpx.AsyncClient(cookies=cookies, limits=limits, timeout=30) for _, cookies in sessions]
@@ -211,7 +118,7 @@ async def _generate(spec: LoadSpec) -> LoadResult:
     async def one() -> None:
         index = next(counter) % len(sessions)
         try:
-            steps = await _flow(clients[index], sessions[index][0], rp)
+            steps = (await run_flow(clients[index], sessions[index][0], rp)).steps
         except (httpx.HTTPError, RuntimeError, KeyError, ValueError) as exc:
             result.errors += 1
             result.first_error = result.first_error or f"{type(exc).__name__}: {exc}"
