@@ -60,10 +60,12 @@ class Relying:
         self.kid = private_jwk["kid"]
         self.client_id = client_id
         self.redirect_uri = redirect_uri
+        #: Seconds added to this client's clock (its clock follows a provider whose clock was stepped).
+        self.clock_offset = 0.0
 
     def assertion(self, audience: str) -> dict[str, str]:
         """Client authentication parameters with a fresh ``private_key_jwt`` assertion (RFC 7523 §2.2)."""
-        now = int(time.time())
+        now = int(time.time() + self.clock_offset)
         claims = {"iss": self.client_id, "sub": self.client_id, "aud": audience, "jti": uuid.uuid4().hex,
                   "iat": now, "exp": now + 60}
         return {"client_id": self.client_id, "client_assertion_type": ASSERTION_TYPE,

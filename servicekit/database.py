@@ -40,10 +40,9 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, Final, Protocol, TypeVar
@@ -319,16 +318,36 @@ class PostgresDatabase(Database):
         self._pool_loop: asyncio.AbstractEventLoop | None = None
 
     @asynccontextmanager
+    async def _unavailable_when_disconnected(self) -> AsyncIterator[None]:
+        """Turn a lost connection (from asyncpg directly or wrapped by SQLAlchemy) into :class:`DatabaseUnavailable`,
+        after marking every pooled connection of both pools stale: a server that restarted cut them all, and one
+        left idle meanwhile would fail its next statement long after the server is back."""
+        try:
+            yield
+        except DBAPIError as exc:
+            if not (exc.connection_invalidated or isinstance(exc.orig, _DISCONNECTED)
+                    or isinstance(getattr(exc.orig, "__cause__", None), _DISCONNECTED)):
+                raise
+            await self._renew_pools()
+            raise DatabaseUnavailable(_name(exc.orig or exc)) from exc
+        except _DISCONNECTED as exc:
+            await self._renew_pools()
+            raise DatabaseUnavailable(_name(exc)) from exc
+
+    async def _renew_pools(self) -> None:
+        if self._pool is not None and self._pool_loop is asyncio.get_running_loop():
+            await self._pool.expire_connections()
+        await self._engine.dispose(close=False)
+
+    @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
-        with _unavailable_when_disconnected():
-            async with self._autocommit.connect() as conn:
-                yield _AsyncConnection(conn)
+        async with self._unavailable_when_disconnected(), self._autocommit.connect() as conn:
+            yield _AsyncConnection(conn)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Connection]:
-        with _unavailable_when_disconnected():
-            async with self._engine.begin() as conn:
-                yield _AsyncConnection(conn)
+        async with self._unavailable_when_disconnected(), self._engine.begin() as conn:
+            yield _AsyncConnection(conn)
 
     async def _direct_pool(self) -> asyncpg.Pool:
         loop = asyncio.get_running_loop()
@@ -343,7 +362,7 @@ class PostgresDatabase(Database):
         if self._direct is None:
             return await super().first(statement, values)
         compiled = statement.compiled(self._engine.dialect, frozenset(values))
-        with _unavailable_when_disconnected():
+        async with self._unavailable_when_disconnected():
             pool = await self._direct_pool()
             async with pool.acquire() as conn:
                 row: Sequence[Any] | None = await conn.fetchrow(compiled.sql, *compiled.arguments(values))
@@ -353,7 +372,7 @@ class PostgresDatabase(Database):
         if self._direct is None:
             return await super().run(statement, values)
         compiled = statement.compiled(self._engine.dialect, frozenset(values))
-        with _unavailable_when_disconnected():
+        async with self._unavailable_when_disconnected():
             pool = await self._direct_pool()
             async with pool.acquire() as conn:
                 status: str = await conn.execute(compiled.sql, *compiled.arguments(values))
@@ -388,15 +407,6 @@ _DISCONNECTED: Final = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectio
                         asyncpg.exceptions.OperatorInterventionError)
 
 
-@contextlib.contextmanager
-def _unavailable_when_disconnected() -> Iterator[None]:
-    """Turn a lost connection, directly from asyncpg or wrapped by SQLAlchemy, into :class:`DatabaseUnavailable`."""
-    try:
-        yield
-    except DBAPIError as exc:
-        if exc.connection_invalidated or isinstance(exc.orig, _DISCONNECTED) \
-                or isinstance(getattr(exc.orig, "__cause__", None), _DISCONNECTED):
-            raise DatabaseUnavailable(type(exc.orig).__name__) from exc
-        raise
-    except _DISCONNECTED as exc:
-        raise DatabaseUnavailable(type(exc).__name__) from exc
+def _name(exc: BaseException) -> str:
+    """An exception's class with its module (asyncpg's and SQLAlchemy's adapter's InterfaceError differ)."""
+    return f"{type(exc).__module__}.{type(exc).__qualname__}"

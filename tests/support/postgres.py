@@ -89,13 +89,14 @@ class Cluster:
                   f"CREATE DATABASE {name}")
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
 
-    def sql(self, database: str, statement: str) -> str:
+    def sql(self, database: str, statement: str, **values: str) -> str:
         """Run one SQL ``statement`` with psql in ``database`` (a name or one of :meth:`create_database`'s URLs);
-        its unaligned output."""
+        its unaligned output. ``values`` are psql variables, quoted in the statement as ``:'name'``."""
         name = database.rsplit("/", 1)[-1]
+        variables = [f"--set={key}={value}" for key, value in values.items()]
         return subprocess.run([*self.as_postgres, str(self.bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.port),
-                               "-U", "postgres", "-d", name, "-qAtX", "-c", statement], check=True, capture_output=True,
-                              text=True, timeout=60).stdout.strip()
+                               "-U", "postgres", "-d", name, "-qAtX", *variables], input=statement, check=True,
+                              capture_output=True, text=True, timeout=60).stdout.strip()
 
     def server_pids(self) -> list[int]:
         """The postmaster and every process it started (backends, checkpointer, …)."""
