@@ -48,9 +48,10 @@ class StartupError(Exception):
     """The process cannot start (for instance, the schema is behind and migrations are disabled)."""
 
 
-#: Test mode only (refused otherwise at start): a file holding a number of seconds added to this clock, re-read
-#: whenever it changes, so that a test can step every worker's clock forward and back without a restart
-#: (``python -m conformance faults``). Unset in production: the clock is the system's.
+#: The setting ``test_clock_offset_file`` (test mode only; refused otherwise): a file holding a number of seconds
+#: added to this clock, re-read whenever it changes, so that a test can step every worker's clock forward and back
+#: without a restart (``python -m conformance faults``). Read here from the environment, since the clock is needed
+#: before and apart from the settings. Unset in production: the clock is the system's.
 CLOCK_OFFSET_FILE_ENV: Final = "MYNACARD_TEST_CLOCK_OFFSET_FILE"
 _clock_offset_file = os.environ.get(CLOCK_OFFSET_FILE_ENV)
 _clock_offset: tuple[float, dt.timedelta] = (0.0, dt.timedelta())
@@ -99,7 +100,7 @@ class Services:
 async def open_services(settings: Settings, *, extensions: Sequence[ExtensionOpener] = ()) -> AsyncIterator[Services]:
     """Open the database (migrating it when ``database.migrate_on_start``), the keyset and the ``extensions``;
     close them all."""
-    if _clock_offset_file is not None and not settings.test_mode:
+    if _clock_offset_file is not None and not settings.test_mode:  # the settings refuse it too; belt and braces
         raise StartupError(f"{CLOCK_OFFSET_FILE_ENV} is honoured in test mode only")
     db = Database.connect(settings.database_url)
     try:

@@ -388,6 +388,10 @@ class Settings(engine.DataLocation):
     test_mode: bool = option(False, doc="Test mode: accepts test trust roots (O=JPKI-TEST), the test authenticator "
                                         "and http issuers.",
                              recommend="Never in production.")
+    test_clock_offset_file: str = option("", doc="Test mode only: a file holding seconds added to the provider's "
+                                                 "clock, re-read when it changes (python -m conformance faults steps "
+                                                 "the clock with it; read by idp.runtime.utcnow).",
+                                         recommend="Never set in production (refused outside test mode).")
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     keys: KeySettings = field(default_factory=KeySettings)
@@ -426,6 +430,8 @@ def check(settings: Settings) -> list[str]:
     elif issuer.scheme == "http" and not is_loopback(issuer.hostname) and not settings.test_mode:
         problems.append("issuer: http is allowed only for loopback hosts or in test mode")
     problems.extend(settings.server.problems())
+    if settings.test_clock_offset_file and not settings.test_mode:
+        problems.append("test_clock_offset_file: test mode only")
     if settings.database_url.partition("://")[0] not in _DATABASE_SCHEMES:
         problems.append(f"database.url: the scheme must be one of {', '.join(_DATABASE_SCHEMES)}")
     keys = settings.keys
