@@ -115,10 +115,10 @@ class Prepared:
 class _Compiled:
     """One compiled form of a :class:`Prepared`: its SQL, and how values become the positional arguments."""
 
-    __slots__ = ("_compiled", "_order", "_processors", "sql")
+    __slots__ = ("_defaults", "_order", "_processors", "sql")
 
     def __init__(self, compiled: Any, dialect: Any) -> None:
-        self._compiled = compiled
+        self._defaults: dict[str, Any] = compiled.construct_params(_check=False)  # values built into the statement
         self.sql: str = compiled.string
         self._order: tuple[str, ...] = tuple(compiled.positiontup or ())
         self._processors = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
@@ -129,9 +129,11 @@ class _Compiled:
         return cls(statement.compile(dialect=dialect, column_keys=sorted(names)), dialect)  # type: ignore[attr-defined]
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
-        params = self._compiled.construct_params(values)
-        return [params[name] if process is None else process(params[name])
-                for name, process in zip(self._order, self._processors, strict=True)]
+        arguments = []
+        for name, process in zip(self._order, self._processors, strict=True):
+            value = values[name] if name in values else self._defaults[name]
+            arguments.append(value if process is None else process(value))
+        return arguments
 
 
 class Connection(Protocol):
