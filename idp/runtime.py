@@ -102,7 +102,7 @@ async def open_services(settings: Settings, *, extensions: Sequence[ExtensionOpe
     close them all."""
     if _clock_offset_file is not None and not settings.test_mode:  # the settings refuse it too; belt and braces
         raise StartupError(f"{CLOCK_OFFSET_FILE_ENV} is honoured in test mode only")
-    db = Database.connect(settings.database_url)
+    db = Database.connect(settings.database_url, pool_size=settings.database.pool_size)
     try:
         if settings.database.migrate_on_start:
             revision = await migrate(db)

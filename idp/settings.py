@@ -47,6 +47,10 @@ class DatabaseSettings:
             "Empty: SQLite file idp.sqlite3 in the data directory.",
         recommend="PostgreSQL for several workers on several machines.",
     )
+    pool_size: int = option(10, doc="PostgreSQL connections each worker process keeps in each of its two pools "
+                                    "(prepared statements on asyncpg, and SQLAlchemy's engine, which may add as "
+                                    "many again at peaks).",
+                            recommend="workers x 2 x pool_size (x 2 at peaks) within PostgreSQL's max_connections.")
     migrate_on_start: bool = option(True, doc="Apply pending Alembic migrations when a process starts.",
                                     recommend="Disable and run `idp migrate` from the deployment if the "
                                               "service's database role may not change the schema.")
@@ -434,6 +438,8 @@ def check(settings: Settings) -> list[str]:
         problems.append("test_clock_offset_file: test mode only")
     if settings.database_url.partition("://")[0] not in _DATABASE_SCHEMES:
         problems.append(f"database.url: the scheme must be one of {', '.join(_DATABASE_SCHEMES)}")
+    if not 1 <= settings.database.pool_size <= 1000:
+        problems.append("database.pool_size: 1 to 1000")
     keys = settings.keys
     unknown = [a for a in keys.algorithms if a not in SIGNING_ALGORITHMS]
     if unknown or "ES256" not in keys.algorithms or len(set(keys.algorithms)) != len(keys.algorithms):

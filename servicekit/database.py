@@ -63,7 +63,9 @@ _SQLITE_PRAGMAS: Final = ("journal_mode=WAL", f"busy_timeout={SQLITE_BUSY_TIMEOU
 #: Seconds after which a pooled PostgreSQL connection is replaced. No ping before each use (it doubled the cost of
 #: a statement): a connection found dead fails its one statement, and SQLAlchemy then drops the whole pool.
 _PG_RECYCLE: Final = 1800
-#: Connections per process in each PostgreSQL pool (the asyncio engine's, and the one for :class:`Prepared`).
+#: Connections per process in each PostgreSQL pool (the asyncio engine's, and the one for :class:`Prepared`), unless
+#: :meth:`Database.connect` is given another: each worker process has its own pools, so a deployment's total is
+#: workers x 2 x this (plus the engine's overflow of as many again at peaks), within PostgreSQL's max_connections.
 PG_POOL_SIZE: Final = 10
 #: Seconds to wait for a PostgreSQL connection before answering that the database is unavailable.
 _PG_CONNECT_TIMEOUT: Final = 5.0
@@ -191,9 +193,10 @@ class Database(ABC):
     dialect: str
 
     @classmethod
-    def connect(cls, url: str) -> Database:
+    def connect(cls, url: str, *, pool_size: int = PG_POOL_SIZE) -> Database:
         """A database for ``url`` (any SQLite URL, or PostgreSQL through asyncpg or psycopg); for a SQLite file
-        its directory is created (mode 0700). Nothing connects until the first statement."""
+        its directory is created (mode 0700). ``pool_size``: PostgreSQL connections per process in each pool.
+        Nothing connects until the first statement."""
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
@@ -203,10 +206,10 @@ class Database(ABC):
             connect_args: dict[str, Any] = {"timeout": _PG_CONNECT_TIMEOUT}
         else:
             connect_args = {"connect_timeout": int(_PG_CONNECT_TIMEOUT)}
-        engine = create_async_engine(url, pool_recycle=_PG_RECYCLE, pool_size=PG_POOL_SIZE, connect_args=connect_args)
+        engine = create_async_engine(url, pool_recycle=_PG_RECYCLE, pool_size=pool_size, connect_args=connect_args)
         direct = parsed.set(drivername="postgresql").render_as_string(hide_password=False) \
             if parsed.get_driver_name() == "asyncpg" else None
-        return PostgresDatabase(engine, direct)
+        return PostgresDatabase(engine, direct, pool_size)
 
     @abstractmethod
     def connection(self) -> AbstractAsyncContextManager[Connection]:
@@ -312,8 +315,9 @@ class PostgresDatabase(Database):
 
     dialect = "postgresql"
 
-    def __init__(self, engine: AsyncEngine, direct: str | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, direct: str | None = None, pool_size: int = PG_POOL_SIZE) -> None:
         self._engine = engine
+        self._pool_size = pool_size
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._direct = direct
         self._pool: asyncpg.Pool | None = None
@@ -355,7 +359,7 @@ class PostgresDatabase(Database):
         loop = asyncio.get_running_loop()
         if self._pool is None or self._pool_loop is not loop:  # a pool belongs to one event loop
             assert self._direct is not None
-            self._pool = await asyncpg.create_pool(self._direct, min_size=0, max_size=PG_POOL_SIZE,
+            self._pool = await asyncpg.create_pool(self._direct, min_size=0, max_size=self._pool_size,
                                                    timeout=_PG_CONNECT_TIMEOUT, init=_json_codecs, reset=_kept)
             self._pool_loop = loop
         return self._pool
