@@ -49,7 +49,7 @@ from typing import Any, Final, Protocol, TypeVar
 
 import asyncpg
 from sqlalchemy import Connection as SyncConnection
-from sqlalchemy import CursorResult, Executable, Table, create_engine, event
+from sqlalchemy import CursorResult, Executable, Select, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
@@ -100,10 +100,11 @@ class Prepared:
         row = await db.first(FIND, {"b_id": key})        # (a, b) or None
     """
 
-    __slots__ = ("_compiled", "statement")
+    __slots__ = ("_compiled", "reads_only", "statement")
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
+        self.reads_only = isinstance(statement, Select)  # so sending it twice changes nothing
         self._compiled: dict[frozenset[str], _Compiled] = {}
 
     def compiled(self, dialect: Any, names: frozenset[str]) -> _Compiled:
@@ -367,23 +368,32 @@ class PostgresDatabase(Database):
     async def first(self, statement: Prepared, values: Mapping[str, Any]) -> Sequence[Any] | None:
         if self._direct is None:
             return await super().first(statement, values)
-        compiled = statement.compiled(self._engine.dialect, frozenset(values))
-        async with self._unavailable_when_disconnected():
-            pool = await self._direct_pool()
-            async with pool.acquire() as conn:
-                row: Sequence[Any] | None = await conn.fetchrow(compiled.sql, *compiled.arguments(values))
+        row: Sequence[Any] | None = await self._on_asyncpg(statement, values, "fetchrow")
         return row
 
     async def run(self, statement: Prepared, values: Mapping[str, Any]) -> int:
         if self._direct is None:
             return await super().run(statement, values)
-        compiled = statement.compiled(self._engine.dialect, frozenset(values))
-        async with self._unavailable_when_disconnected():
-            pool = await self._direct_pool()
-            async with pool.acquire() as conn:
-                status: str = await conn.execute(compiled.sql, *compiled.arguments(values))
+        status: str = await self._on_asyncpg(statement, values, "execute")
         count = status.rpartition(" ")[2]  # "UPDATE 1", "INSERT 0 1", "DELETE 3"
         return int(count) if count.isdigit() else 0
+
+    async def _on_asyncpg(self, statement: Prepared, values: Mapping[str, Any], method: str) -> Any:
+        """``connection.method(sql, *arguments)`` on a pooled asyncpg connection. A connection found dead is
+        replaced and the statement sent once more when that cannot run it twice: a read, or a connection that
+        refused it before sending (asyncpg's InterfaceError); else the caller gets :class:`DatabaseUnavailable`."""
+        compiled = statement.compiled(self._engine.dialect, frozenset(values))
+        arguments = compiled.arguments(values)
+        async with self._unavailable_when_disconnected():
+            for last in (False, True):
+                pool = await self._direct_pool()
+                try:
+                    async with pool.acquire() as conn:
+                        return await getattr(conn, method)(compiled.sql, *arguments)
+                except _DISCONNECTED as exc:
+                    if last or not (statement.reads_only or isinstance(exc, asyncpg.InterfaceError)):
+                        raise
+                    await self._renew_pools()
 
     async def lock_for_writing(self, conn: Connection, key: int) -> None:
         await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(key)})")
@@ -414,5 +424,6 @@ _DISCONNECTED: Final = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectio
 
 
 def _name(exc: BaseException) -> str:
-    """An exception's class with its module (asyncpg's and SQLAlchemy's adapter's InterfaceError differ)."""
-    return f"{type(exc).__module__}.{type(exc).__qualname__}"
+    """An exception's class with its module (asyncpg's and SQLAlchemy's adapter's InterfaceError differ) and the
+    start of its message (a connection error's says which: refused, closed, shutting down; no statement values)."""
+    return f"{type(exc).__module__}.{type(exc).__qualname__}: {str(exc)[:80]}"
