@@ -319,10 +319,18 @@ async def worker_kill(run: Run) -> str:
     before = run.workers()
     _check(len(before) == WORKERS, f"{len(before)} workers before the kill")
     ledger = run.ledger
-    await asyncio.sleep(0.3)
     window = ledger.open_window("kill")
-    killed_at = time.monotonic()
-    os.kill(before[0], signal.SIGKILL)
+    async with ledger.client(run.cookies, fresh_connections=True, connections=run.shape.racers) as http:
+        burst = asyncio.gather(*(authorize(http, run.ep, run.rp) for _ in range(run.shape.racers)),
+                               return_exceptions=True)  # requests in flight on both workers when the kill lands
+        await asyncio.sleep(0.02)
+        killed_at = time.monotonic()
+        os.kill(before[0], signal.SIGKILL)
+        outcomes = await burst
+    cut_in_burst = [o for o in outcomes if isinstance(o, httpx.TransportError)]
+    ledger.cut.extend((killed_at, type(o).__name__) for o in cut_in_burst)
+    _check(all(isinstance(o, tuple | httpx.TransportError) for o in outcomes),
+           f"the burst saw {[str(o)[:60] for o in outcomes if not isinstance(o, tuple | httpx.TransportError)][:2]}")
     deadline = killed_at + run.shape.recovery
     while time.monotonic() < deadline:
         now_workers = run.workers()
@@ -335,7 +343,8 @@ async def worker_kill(run: Run) -> str:
     await run.until_flows_complete(time.monotonic(), run.shape.recovery)
     ledger.close_window("kill", window)
     cut = [c for c in ledger.cut if c[0] >= killed_at]
-    return f"replaced in {replaced:.1f} s, {len(cut)} requests cut at the connection, flows complete"
+    return (f"replaced in {replaced:.1f} s, {len(cut)} requests cut at the connection "
+            f"({len(cut_in_burst)} of a burst of {run.shape.racers} in flight), the rest answered, flows complete")
 
 
 async def clock_step(run: Run) -> str:

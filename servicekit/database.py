@@ -52,7 +52,7 @@ from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import CursorResult, Executable, Select, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
@@ -319,6 +319,7 @@ class PostgresDatabase(Database):
     def __init__(self, engine: AsyncEngine, direct: str | None = None, pool_size: int = PG_POOL_SIZE) -> None:
         self._engine = engine
         self._pool_size = pool_size
+        event.listen(engine.sync_engine, "checkout", _replace_if_closed)
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._direct = direct
         self._pool: asyncpg.Pool | None = None
@@ -403,6 +404,15 @@ class PostgresDatabase(Database):
         if pool is not None and self._pool_loop is asyncio.get_running_loop():
             await pool.close()
         await self._engine.dispose()
+
+
+def _replace_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """SQLAlchemy's pool hands out no connection the driver already knows closed (the server restarted while it
+    sat in the pool): the pool replaces it, at no round trip (a ping before each use would cost one)."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    is_closed = getattr(driver, "is_closed", None)  # asyncpg
+    if (is_closed() if callable(is_closed) else getattr(driver, "closed", False) is True):  # psycopg: .closed
+        raise DisconnectionError("the connection was closed by the server")
 
 
 async def _json_codecs(conn: asyncpg.Connection) -> None:
