@@ -8,7 +8,7 @@ One flow is what a confidential relying party does for a user who already has a 
    the provider sends the browser to the redirect URI with a code (no interaction: the session and the grant
    exist);
 3. ``POST`` the token request (authorization code, ``code_verifier``, a fresh client assertion) — timed;
-4. ``GET`` userinfo with the access token.
+4. ``GET`` userinfo with the access token (the steps: :mod:`conformance.oidc_flow`).
 
 Contenders, each with 2 server processes, the same client (``rp-jwt``, registered from
 :func:`conformance.oidc_clients.standard_clients`) and the same flow, started one after the other on free
@@ -33,7 +33,12 @@ in once per server process through the scripted TEST login (:class:`conformance.
   ``peak_rss_mb`` their VmHWM, read from ``/proc``;
 * CPU: ``server_cpu_ms_per_flow`` is the servers' user+system CPU time (``/proc/PID/stat``) over the capacity
   phase divided by its flows; ``generator_cpu_share`` is the generator's own CPU time over wall time (near 1.0
-  means the generator, not the server, was the limit).
+  means the generator, not the server, was the limit);
+* database: on PostgreSQL ``statements_per_flow`` counts the statements the cluster ran in the capacity phase
+  (``pg_stat_statements``, every call of every statement of the provider's database) per flow, and
+  ``database_cpu_ms_per_flow`` the CPU of the cluster's processes per flow (the servers' figure excludes it).
+  SQLite runs in the workers' processes (its CPU is in theirs; statements not counted: ``null``); oidc-provider's
+  in-memory adapter runs no statements at all (``null``: its adapter calls are plain Map operations).
 
 The machine has 2 cores shared by the 2 server processes and the generator; all contenders run under the same
 conditions, one at a time (``loadavg_at_start`` tells whether something else was running). Connections are kept
@@ -45,20 +50,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
-import hashlib
 import itertools
 import json
 import os
 import platform
 import resource
-import secrets
 import shutil
 import statistics
 import subprocess
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager
@@ -66,15 +66,13 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from conformance.oidc_browser import Browser
-from conformance.oidc_clients import ACCOUNT, ClientSpec, standard_clients
+from conformance.oidc_clients import ClientSpec, standard_clients
+from conformance.oidc_flow import Relying, log_in, run_flow
 from conformance.oidc_targets import Target, TargetError, oidc_provider, ours, workdir
+from tests.support.postgres import Cluster, install
 
 WORKERS: Final = 2
 _ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -107,94 +105,9 @@ class LoadResult:
     generator_cpu_s: float = 0.0
 
 
-@dataclass
-class _Endpoints:
-    issuer: str
-    par: str
-    authorization: str
-    token: str
-    userinfo: str
-
-
-class _Relying:
-    """The client's side of a flow: assertions and PKCE."""
-
-    def __init__(self, spec: LoadSpec) -> None:
-        d = int.from_bytes(base64.urlsafe_b64decode(spec.private_jwk["d"] + "=="), "big")
-        self.key = ec.derive_private_key(d, ec.SECP256R1())
-        self.kid = spec.private_jwk["kid"]
-        self.client_id = spec.client_id
-        self.redirect_uri = spec.redirect_uri
-
-    def assertion(self, audience: str) -> dict[str, str]:
-        now = int(time.time())
-        claims = {"iss": self.client_id, "sub": self.client_id, "aud": audience, "jti": uuid.uuid4().hex,
-                  "iat": now, "exp": now + 60}
-        return {"client_id": self.client_id, "client_assertion_type": _ASSERTION_TYPE,
-                "client_assertion": jwt.encode(claims, self.key, algorithm="ES256", headers={"kid": self.kid})}
-
-
-async def _flow(http: httpx.AsyncClient, ep: _Endpoints, rp: _Relying) -> dict[str, float]:
-    """One complete flow; each step's latency in milliseconds (``token`` is the one the targets are about)."""
-    steps: dict[str, float] = {}
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    started = time.perf_counter()
-    pushed = await http.post(ep.par, data={
-        "response_type": "code", "redirect_uri": rp.redirect_uri, "scope": "openid", "state": secrets.token_urlsafe(),
-        "nonce": secrets.token_urlsafe(), "code_challenge": challenge, "code_challenge_method": "S256",
-        **rp.assertion(ep.issuer)})
-    steps["par"] = (time.perf_counter() - started) * 1000
-    if pushed.status_code != 201:
-        raise RuntimeError(f"PAR {pushed.status_code}: {pushed.text[:200]}")
-    url = f"{ep.authorization}?{urlencode({'client_id': rp.client_id, 'request_uri': pushed.json()['request_uri']})}"
-    started = time.perf_counter()
-    for _ in range(6):
-        response = await http.get(url)
-        if not response.is_redirect:
-            raise RuntimeError(f"authorize {response.status_code} at {url}: {response.text[:200]}")
-        url = urljoin(url, response.headers["location"])
-        if url.startswith(rp.redirect_uri):
-            break
-    steps["authorize"] = (time.perf_counter() - started) * 1000
-    code = parse_qs(urlsplit(url).query).get("code")
-    if not code:
-        raise RuntimeError(f"no code: {url}")
-    form = {"grant_type": "authorization_code", "code": code[0], "redirect_uri": rp.redirect_uri,
-            "code_verifier": verifier, **rp.assertion(ep.issuer)}
-    started = time.perf_counter()
-    token = await http.post(ep.token, data=form)
-    steps["token"] = (time.perf_counter() - started) * 1000
-    if token.status_code != 200:
-        raise RuntimeError(f"token {token.status_code}: {token.text[:200]}")
-    started = time.perf_counter()
-    info = await http.get(ep.userinfo, headers={"Authorization": f"Bearer {token.json()['access_token']}"})
-    steps["userinfo"] = (time.perf_counter() - started) * 1000
-    if info.status_code != 200:
-        raise RuntimeError(f"userinfo {info.status_code}: {info.text[:200]}")
-    return steps
-
-
-def _session(issuer: str, rp: _Relying) -> tuple[_Endpoints, httpx.Cookies]:
-    """Discover the endpoints and log in once (scripted TEST login, consent approved) for a session cookie."""
-    metadata = httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=10).json()
-    ep = _Endpoints(issuer, metadata["pushed_authorization_request_endpoint"], metadata["authorization_endpoint"],
-                    metadata["token_endpoint"], metadata["userinfo_endpoint"])
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    query = urlencode({"client_id": rp.client_id, "response_type": "code", "redirect_uri": rp.redirect_uri,
-                       "scope": "openid", "state": "s", "nonce": "n", "code_challenge": challenge,
-                       "code_challenge_method": "S256"})
-    with Browser(ACCOUNT) as browser:
-        arrival = browser.go(f"{ep.authorization}?{query}", stop_at=(rp.redirect_uri,))
-        if "code" not in arrival.params:
-            raise RuntimeError(f"login failed: {arrival.describe()}")
-        return ep, httpx.Cookies(browser.http.cookies)
-
-
 async def _generate(spec: LoadSpec) -> LoadResult:
-    rp = _Relying(spec)
-    sessions = [_session(issuer, rp) for issuer in spec.issuers]
+    rp = Relying(spec.client_id, spec.private_jwk, spec.redirect_uri)
+    sessions = [log_in(issuer, rp) for issuer in spec.issuers]
     connections = max(spec.concurrency, 64)
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     clients = [httpx.AsyncClient(cookies=cookies, limits=limits, timeout=30) for _, cookies in sessions]
@@ -205,7 +118,7 @@ async def _generate(spec: LoadSpec) -> LoadResult:
     async def one() -> None:
         index = next(counter) % len(sessions)
         try:
-            steps = await _flow(clients[index], sessions[index][0], rp)
+            steps = (await run_flow(clients[index], sessions[index][0], rp)).steps
         except (httpx.HTTPError, RuntimeError, KeyError, ValueError) as exc:
             result.errors += 1
             result.first_error = result.first_error or f"{type(exc).__name__}: {exc}"
@@ -273,16 +186,43 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-def measure(target: Target, client: ClientSpec, args: argparse.Namespace) -> dict[str, Any]:
-    """Capacity, latency at half capacity, memory and CPU of one running target."""
+@dataclass
+class DatabaseProbe:
+    """The PostgreSQL cluster behind a contender: its statement count and its processes."""
+
+    cluster: Cluster
+    url: str
+
+    def statements(self) -> int:
+        """Calls of every statement in the provider's database so far (this query's own call included)."""
+        return int(self.cluster.sql(self.url, "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE dbid = "
+                                              "(SELECT oid FROM pg_database WHERE datname = current_database())"))
+
+    def cpu_seconds(self) -> float:
+        return _cpu_seconds(self.cluster.server_pids())
+
+
+def measure(target: Target, client: ClientSpec, args: argparse.Namespace,
+            database: DatabaseProbe | None = None) -> dict[str, Any]:
+    """Capacity, latency at half capacity, memory, CPU (and the database's statements and CPU) of one running
+    target."""
     assert client.private_jwk is not None
     base = LoadSpec(target.issuers, client.client_id, client.private_jwk, client.redirect_uri, args.seconds)
     pids = _workers(target)
+    statements = database_cpu = 0.0
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        capacity_spec = LoadSpec(**{**asdict(base), "warmup": args.warmup, "concurrency": args.concurrency})
+        if database is not None:  # the capacity phase's flows only: warm up first, then count
+            pool.submit(generate_load, LoadSpec(**{**asdict(capacity_spec), "seconds": args.warmup,
+                                                   "warmup": 0.0})).result()
+            capacity_spec = LoadSpec(**{**asdict(capacity_spec), "warmup": 0.0})
+            statements, database_cpu = -database.statements() - 1, -database.cpu_seconds()
         cpu_before = _cpu_seconds(pids)
-        capacity = pool.submit(generate_load, LoadSpec(**{**asdict(base), "warmup": args.warmup,
-                                                          "concurrency": args.concurrency})).result()
+        capacity = pool.submit(generate_load, capacity_spec).result()
         server_cpu = _cpu_seconds(pids) - cpu_before
+        if database is not None:
+            statements += database.statements()
+            database_cpu += database.cpu_seconds()
         if not capacity.flows:
             return {"error": capacity.first_error or "no flow completed"}
         flows_per_s = capacity.flows / capacity.elapsed
@@ -298,6 +238,8 @@ def measure(target: Target, client: ClientSpec, args: argparse.Namespace) -> dic
         "step_p50_ms_at_half": {step: round(statistics.median(ms), 2) for step, ms in latency.step_ms.items()},
         "token_p50_ms_at_capacity": round(statistics.median(capacity.step_ms["token"]), 2),
         "server_cpu_ms_per_flow": round(server_cpu * 1000 / capacity.flows, 2),
+        "statements_per_flow": None if database is None else round(statements / capacity.flows, 2),
+        "database_cpu_ms_per_flow": None if database is None else round(database_cpu * 1000 / capacity.flows, 2),
         "generator_cpu_share": round(capacity.generator_cpu_s / capacity.elapsed, 2),
         "rss_mb": [_status_mb(pid, "VmRSS") for pid in pids],
         "peak_rss_mb": [_status_mb(pid, "VmHWM") for pid in pids],
@@ -306,34 +248,39 @@ def measure(target: Target, client: ClientSpec, args: argparse.Namespace) -> dic
 
 
 @contextlib.contextmanager
-def _postgres_url() -> Iterator[str]:
-    from tests.support.postgres import Cluster, install
-
+def _postgres() -> Iterator[DatabaseProbe]:
     problem = install()
     if problem is not None:
         raise TargetError(problem)
-    cluster = Cluster.start()
+    cluster = Cluster.start(settings=("shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all"))
     try:
-        yield cluster.create_database()
+        url = cluster.create_database()
+        cluster.sql(url, "CREATE EXTENSION pg_stat_statements")
+        yield DatabaseProbe(cluster, url)
     finally:
         cluster.stop()
 
 
-Starter = Callable[[], AbstractContextManager[Target]]
+Starter = Callable[[], AbstractContextManager[tuple[Target, DatabaseProbe | None]]]
 
 
 def _contenders(clients: dict[str, ClientSpec], base: Path) -> list[tuple[str, Starter]]:
     quiet = {"MYNACARD_LOGGING_REQUESTS": "false"}
 
     @contextlib.contextmanager
-    def ours_postgresql() -> Iterator[Target]:
-        with _postgres_url() as url, ours(clients, base / "ours-postgresql", workers=WORKERS, database_url=url,
-                                          extra_env=quiet) as target:
-            yield target
+    def ours_postgresql() -> Iterator[tuple[Target, DatabaseProbe | None]]:
+        with _postgres() as probe, ours(clients, base / "ours-postgresql", workers=WORKERS, database_url=probe.url,
+                                        extra_env=quiet) as target:
+            yield target, probe
+
+    @contextlib.contextmanager
+    def alone(started: AbstractContextManager[Target]) -> Iterator[tuple[Target, DatabaseProbe | None]]:
+        with started as target:
+            yield target, None
 
     return [
-        ("oidc-provider", lambda: oidc_provider(clients, base / "oidc-provider", processes=WORKERS)),
-        ("ours-sqlite", lambda: ours(clients, base / "ours-sqlite", workers=WORKERS, extra_env=quiet)),
+        ("oidc-provider", lambda: alone(oidc_provider(clients, base / "oidc-provider", processes=WORKERS))),
+        ("ours-sqlite", lambda: alone(ours(clients, base / "ours-sqlite", workers=WORKERS, extra_env=quiet))),
         ("ours-postgresql", ours_postgresql),
     ]
 
@@ -363,8 +310,8 @@ def main(argv: list[str]) -> int:
                 continue
             (base / name).mkdir(parents=True, exist_ok=True)
             try:
-                with start() as target:
-                    results[name] = measure(target, clients["jwt"], args)
+                with start() as (target, database):
+                    results[name] = measure(target, clients["jwt"], args, database)
             except TargetError as exc:
                 results[name] = {"error": f"did not start: {str(exc)[-600:]}"}
     reference = results.get("oidc-provider", {}).get("flows_per_s")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 #: Suite name -> module path of its runner.
 SUITES: dict[str, str] = {
+    "faults": "conformance.faults",
     "limbo": "conformance.limbo",
     "oidc": "conformance.oidc",
     "opensc": "conformance.opensc",

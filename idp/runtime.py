@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from pathlib import Path
+from typing import Any, Final, Protocol, TypeVar
 
 from idp.settings import Settings, outbound_policy
 from idp.signing import build_keyset
@@ -46,9 +48,30 @@ class StartupError(Exception):
     """The process cannot start (for instance, the schema is behind and migrations are disabled)."""
 
 
+#: The setting ``test_clock_offset_file`` (test mode only; refused otherwise): a file holding a number of seconds
+#: added to this clock, re-read whenever it changes, so that a test can step every worker's clock forward and back
+#: without a restart (``python -m conformance faults``). Read here from the environment, since the clock is needed
+#: before and apart from the settings. Unset in production: the clock is the system's.
+CLOCK_OFFSET_FILE_ENV: Final = "MYNACARD_TEST_CLOCK_OFFSET_FILE"
+_clock_offset_file = os.environ.get(CLOCK_OFFSET_FILE_ENV)
+_clock_offset: tuple[float, dt.timedelta] = (0.0, dt.timedelta())
+
+
 def utcnow() -> dt.datetime:
-    """The current time, aware UTC."""
-    return dt.datetime.now(dt.UTC)
+    """The current time, aware UTC (plus the test clock's offset, see :data:`CLOCK_OFFSET_FILE_ENV`)."""
+    now = dt.datetime.now(dt.UTC)
+    return now if _clock_offset_file is None else now + _test_clock_offset(_clock_offset_file)
+
+
+def _test_clock_offset(path: str) -> dt.timedelta:
+    global _clock_offset
+    try:
+        changed = Path(path).stat().st_mtime
+        if changed != _clock_offset[0]:
+            _clock_offset = (changed, dt.timedelta(seconds=float(Path(path).read_text() or 0)))
+    except (OSError, ValueError):
+        _clock_offset = (0.0, dt.timedelta())
+    return _clock_offset[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +100,9 @@ class Services:
 async def open_services(settings: Settings, *, extensions: Sequence[ExtensionOpener] = ()) -> AsyncIterator[Services]:
     """Open the database (migrating it when ``database.migrate_on_start``), the keyset and the ``extensions``;
     close them all."""
-    db = Database.connect(settings.database_url)
+    if _clock_offset_file is not None and not settings.test_mode:  # the settings refuse it too; belt and braces
+        raise StartupError(f"{CLOCK_OFFSET_FILE_ENV} is honoured in test mode only")
+    db = Database.connect(settings.database_url, pool_size=settings.database.pool_size)
     try:
         if settings.database.migrate_on_start:
             revision = await migrate(db)

@@ -48,6 +48,10 @@ class DatabaseSettings:
             "Empty: SQLite file idp.sqlite3 in the data directory.",
         recommend="PostgreSQL for several workers on several machines.",
     )
+    pool_size: int = option(10, doc="PostgreSQL connections each worker process keeps in each of its two pools "
+                                    "(prepared statements on asyncpg, and SQLAlchemy's engine, which may add as "
+                                    "many again at peaks).",
+                            recommend="workers x 2 x pool_size (x 2 at peaks) within PostgreSQL's max_connections.")
     migrate_on_start: bool = option(True, doc="Apply pending Alembic migrations when a process starts.",
                                     recommend="Disable and run `idp migrate` from the deployment if the "
                                               "service's database role may not change the schema.")
@@ -422,6 +426,10 @@ class Settings(engine.DataLocation):
     test_mode: bool = option(False, doc="Test mode: accepts test trust roots (O=JPKI-TEST), the test authenticator "
                                         "and http issuers.",
                              recommend="Never in production.")
+    test_clock_offset_file: str = option("", doc="Test mode only: a file holding seconds added to the provider's "
+                                                 "clock, re-read when it changes (python -m conformance faults steps "
+                                                 "the clock with it; read by idp.runtime.utcnow).",
+                                         recommend="Never set in production (refused outside test mode).")
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     keys: KeySettings = field(default_factory=KeySettings)
@@ -461,8 +469,12 @@ def check(settings: Settings) -> list[str]:
     elif issuer.scheme == "http" and not is_loopback(issuer.hostname) and not settings.test_mode:
         problems.append("issuer: http is allowed only for loopback hosts or in test mode")
     problems.extend(settings.server.problems())
+    if settings.test_clock_offset_file and not settings.test_mode:
+        problems.append("test_clock_offset_file: test mode only")
     if settings.database_url.partition("://")[0] not in _DATABASE_SCHEMES:
         problems.append(f"database.url: the scheme must be one of {', '.join(_DATABASE_SCHEMES)}")
+    if not 1 <= settings.database.pool_size <= 1000:
+        problems.append("database.pool_size: 1 to 1000")
     keys = settings.keys
     unknown = [a for a in keys.algorithms if a not in SIGNING_ALGORITHMS]
     if unknown or "ES256" not in keys.algorithms or len(set(keys.algorithms)) != len(keys.algorithms):

@@ -17,6 +17,13 @@ How each dialect runs them:
   writer of another process is waited for up to :data:`SQLITE_BUSY_TIMEOUT`.
 * **PostgreSQL** runs on SQLAlchemy's asyncio engine (asyncpg or psycopg), autocommit statements on a connection
   without ``BEGIN``/``ROLLBACK`` round trips and without a ping before each use, so a read costs one round trip.
+  The hot single statements (:class:`Prepared`, run by :meth:`Database.first` and :meth:`Database.run`) go straight
+  to asyncpg on a pool of its own: compiled by SQLAlchemy once, prepared once per connection by asyncpg's statement
+  cache, so each call costs a bind and one round trip (about a fifth of the CPU of the asyncio layer's path).
+
+A lost or refused PostgreSQL connection raises :class:`DatabaseUnavailable` (answered 503 with ``Retry-After`` by
+:func:`servicekit.http.errors.exception_handlers`); both pools drop dead connections and reconnect on later use, so
+a restarted server needs no restart of the workers.
 
 Usage::
 
@@ -26,22 +33,26 @@ Usage::
     async with db.begin() as conn:
         await db.lock_for_writing(conn, LOCK_KEY)
         await conn.execute(update(table).values(...))
+    found = await db.first(FIND, {"b_id": key})          # FIND = Prepared(select(...)), built once per module
     await db.dispose()
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, Final, Protocol, TypeVar
 
+import asyncpg
 from sqlalchemy import Connection as SyncConnection
-from sqlalchemy import CursorResult, Executable, Table, create_engine, event
+from sqlalchemy import CursorResult, Executable, Select, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
@@ -52,6 +63,14 @@ _SQLITE_PRAGMAS: Final = ("journal_mode=WAL", f"busy_timeout={SQLITE_BUSY_TIMEOU
 #: Seconds after which a pooled PostgreSQL connection is replaced. No ping before each use (it doubled the cost of
 #: a statement): a connection found dead fails its one statement, and SQLAlchemy then drops the whole pool.
 _PG_RECYCLE: Final = 1800
+#: Connections per process in each PostgreSQL pool (the asyncio engine's, and the one for :class:`Prepared`), unless
+#: :meth:`Database.connect` is given another: each worker process has its own pools, so a deployment's total is
+#: workers x 2 x this (plus the engine's overflow of as many again at peaks), within PostgreSQL's max_connections.
+PG_POOL_SIZE: Final = 10
+#: Seconds to wait for a PostgreSQL connection before answering that the database is unavailable.
+_PG_CONNECT_TIMEOUT: Final = 5.0
+#: Seconds a client should wait before retrying when the database was unavailable (``Retry-After``).
+RETRY_AFTER_SECONDS: Final = 2
 T = TypeVar("T")
 #: The values of a statement's bound parameters, or a list of them (an ``executemany``).
 _Parameters = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
@@ -62,6 +81,62 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     for pragma in _SQLITE_PRAGMAS:
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached now (connection refused, lost, or the server shutting down or starting):
+    a temporary condition, answered 503 with ``Retry-After`` (RFC 9110 §15.6.4, §10.2.3)."""
+
+
+class Prepared:
+    """A statement built once and run with only its values bound (:meth:`Database.first`, :meth:`Database.run`).
+
+    On PostgreSQL through asyncpg it is compiled once per set of value names (an INSERT's columns come from them)
+    into ``$n`` SQL, and asyncpg prepares it once per connection; values pass through the column types' bind
+    processors, results come as the driver decodes them (JSON documents, aware datetimes). Elsewhere it runs as the
+    SQLAlchemy statement it is. Rows are tuples in the order of the statement's columns::
+
+        FIND = Prepared(select(t.c.a, t.c.b).where(t.c.id == bindparam("b_id")))
+        row = await db.first(FIND, {"b_id": key})        # (a, b) or None
+    """
+
+    __slots__ = ("_compiled", "reads_only", "statement")
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self.reads_only = isinstance(statement, Select)  # so sending it twice changes nothing
+        self._compiled: dict[frozenset[str], _Compiled] = {}
+
+    def compiled(self, dialect: Any, names: frozenset[str]) -> _Compiled:
+        """The statement's SQL for ``dialect`` and values named ``names`` (memoised)."""
+        found = self._compiled.get(names)
+        if found is None:
+            found = self._compiled[names] = _Compiled.build(self.statement, dialect, names)
+        return found
+
+
+class _Compiled:
+    """One compiled form of a :class:`Prepared`: its SQL, and how values become the positional arguments."""
+
+    __slots__ = ("_defaults", "_order", "_processors", "sql")
+
+    def __init__(self, compiled: Any, dialect: Any) -> None:
+        self._defaults: dict[str, Any] = compiled.construct_params(_check=False)  # values built into the statement
+        self.sql: str = compiled.string
+        self._order: tuple[str, ...] = tuple(compiled.positiontup or ())
+        self._processors = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+                                 for name in self._order)
+
+    @classmethod
+    def build(cls, statement: Executable, dialect: Any, names: frozenset[str]) -> _Compiled:
+        return cls(statement.compile(dialect=dialect, column_keys=sorted(names)), dialect)  # type: ignore[attr-defined]
+
+    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
+        arguments = []
+        for name, process in zip(self._order, self._processors, strict=True):
+            value = values[name] if name in values else self._defaults[name]
+            arguments.append(value if process is None else process(value))
+        return arguments
 
 
 class Connection(Protocol):
@@ -119,15 +194,23 @@ class Database(ABC):
     dialect: str
 
     @classmethod
-    def connect(cls, url: str) -> Database:
+    def connect(cls, url: str, *, pool_size: int = PG_POOL_SIZE) -> Database:
         """A database for ``url`` (any SQLite URL, or PostgreSQL through asyncpg or psycopg); for a SQLite file
-        its directory is created (mode 0700). Nothing connects until the first statement."""
+        its directory is created (mode 0700). ``pool_size``: PostgreSQL connections per process in each pool.
+        Nothing connects until the first statement."""
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             return SqliteDatabase(parsed.database or ":memory:")
-        return PostgresDatabase(create_async_engine(url, pool_recycle=_PG_RECYCLE))
+        if parsed.get_driver_name() == "asyncpg":
+            connect_args: dict[str, Any] = {"timeout": _PG_CONNECT_TIMEOUT}
+        else:
+            connect_args = {"connect_timeout": int(_PG_CONNECT_TIMEOUT)}
+        engine = create_async_engine(url, pool_recycle=_PG_RECYCLE, pool_size=pool_size, connect_args=connect_args)
+        direct = parsed.set(drivername="postgresql").render_as_string(hide_password=False) \
+            if parsed.get_driver_name() == "asyncpg" else None
+        return PostgresDatabase(engine, direct, pool_size)
 
     @abstractmethod
     def connection(self) -> AbstractAsyncContextManager[Connection]:
@@ -140,6 +223,16 @@ class Database(ABC):
     def insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         """An INSERT that supports ``on_conflict_do_update``/``on_conflict_do_nothing`` on this dialect."""
         return postgresql.insert(table) if self.dialect == "postgresql" else sqlite.insert(table)
+
+    async def first(self, statement: Prepared, values: Mapping[str, Any]) -> Sequence[Any] | None:
+        """The first row ``statement`` gives with ``values`` (autocommit), or None."""
+        async with self.connection() as conn:
+            return (await conn.execute(statement.statement, values)).first()
+
+    async def run(self, statement: Prepared, values: Mapping[str, Any]) -> int:
+        """Run ``statement`` with ``values`` (autocommit); the number of rows it changed."""
+        async with self.connection() as conn:
+            return int((await conn.execute(statement.statement, values)).rowcount)
 
     @abstractmethod
     async def lock_for_writing(self, conn: Connection, key: int) -> None:
@@ -218,26 +311,129 @@ class SqliteDatabase(Database):
 
 
 class PostgresDatabase(Database):
-    """PostgreSQL on SQLAlchemy's asyncio engine; autocommit connections share the engine's pool."""
+    """PostgreSQL on SQLAlchemy's asyncio engine; autocommit connections share the engine's pool. With asyncpg,
+    :class:`Prepared` statements run on a pool of raw asyncpg connections (``direct``: its DSN)."""
 
     dialect = "postgresql"
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, direct: str | None = None, pool_size: int = PG_POOL_SIZE) -> None:
         self._engine = engine
+        self._pool_size = pool_size
+        event.listen(engine.sync_engine, "checkout", _replace_if_closed)
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._direct = direct
+        self._pool: asyncpg.Pool | None = None
+        self._pool_loop: asyncio.AbstractEventLoop | None = None
+
+    @asynccontextmanager
+    async def _unavailable_when_disconnected(self) -> AsyncIterator[None]:
+        """Turn a lost connection (from asyncpg directly or wrapped by SQLAlchemy) into :class:`DatabaseUnavailable`,
+        after marking every pooled connection of both pools stale: a server that restarted cut them all, and one
+        left idle meanwhile would fail its next statement long after the server is back."""
+        try:
+            yield
+        except DBAPIError as exc:
+            if not (exc.connection_invalidated or isinstance(exc.orig, _DISCONNECTED)
+                    or isinstance(getattr(exc.orig, "__cause__", None), _DISCONNECTED)):
+                raise
+            await self._renew_pools()
+            raise DatabaseUnavailable(_name(exc.orig or exc)) from exc
+        except _DISCONNECTED as exc:
+            await self._renew_pools()
+            raise DatabaseUnavailable(_name(exc)) from exc
+
+    async def _renew_pools(self) -> None:
+        if self._pool is not None and self._pool_loop is asyncio.get_running_loop():
+            await self._pool.expire_connections()
+        await self._engine.dispose(close=False)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
-        async with self._autocommit.connect() as conn:
+        async with self._unavailable_when_disconnected(), self._autocommit.connect() as conn:
             yield _AsyncConnection(conn)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Connection]:
-        async with self._engine.begin() as conn:
+        async with self._unavailable_when_disconnected(), self._engine.begin() as conn:
             yield _AsyncConnection(conn)
+
+    async def _direct_pool(self) -> asyncpg.Pool:
+        loop = asyncio.get_running_loop()
+        if self._pool is None or self._pool_loop is not loop:  # a pool belongs to one event loop
+            assert self._direct is not None
+            self._pool = await asyncpg.create_pool(self._direct, min_size=0, max_size=self._pool_size,
+                                                   timeout=_PG_CONNECT_TIMEOUT, init=_json_codecs, reset=_kept)
+            self._pool_loop = loop
+        return self._pool
+
+    async def first(self, statement: Prepared, values: Mapping[str, Any]) -> Sequence[Any] | None:
+        if self._direct is None:
+            return await super().first(statement, values)
+        row: Sequence[Any] | None = await self._on_asyncpg(statement, values, "fetchrow")
+        return row
+
+    async def run(self, statement: Prepared, values: Mapping[str, Any]) -> int:
+        if self._direct is None:
+            return await super().run(statement, values)
+        status: str = await self._on_asyncpg(statement, values, "execute")
+        count = status.rpartition(" ")[2]  # "UPDATE 1", "INSERT 0 1", "DELETE 3"
+        return int(count) if count.isdigit() else 0
+
+    async def _on_asyncpg(self, statement: Prepared, values: Mapping[str, Any], method: str) -> Any:
+        """``connection.method(sql, *arguments)`` on a pooled asyncpg connection. A connection found dead is
+        replaced and the statement sent once more when that cannot run it twice: a read, or a connection that
+        refused it before sending (asyncpg's InterfaceError); else the caller gets :class:`DatabaseUnavailable`."""
+        compiled = statement.compiled(self._engine.dialect, frozenset(values))
+        arguments = compiled.arguments(values)
+        async with self._unavailable_when_disconnected():
+            for last in (False, True):
+                pool = await self._direct_pool()
+                try:
+                    async with pool.acquire() as conn:
+                        return await getattr(conn, method)(compiled.sql, *arguments)
+                except _DISCONNECTED as exc:
+                    if last or not (statement.reads_only or isinstance(exc, asyncpg.InterfaceError)):
+                        raise
+                    await self._renew_pools()
 
     async def lock_for_writing(self, conn: Connection, key: int) -> None:
         await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(key)})")
 
     async def dispose(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None and self._pool_loop is asyncio.get_running_loop():
+            await pool.close()
         await self._engine.dispose()
+
+
+def _replace_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """SQLAlchemy's pool hands out no connection the driver already knows closed (the server restarted while it
+    sat in the pool): the pool replaces it, at no round trip (a ping before each use would cost one)."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    is_closed = getattr(driver, "is_closed", None)  # asyncpg
+    if (is_closed() if callable(is_closed) else getattr(driver, "closed", False) is True):  # psycopg: .closed
+        raise DisconnectionError("the connection was closed by the server")
+
+
+async def _json_codecs(conn: asyncpg.Connection) -> None:
+    """JSON documents arrive serialised by the column type's bind processor and leave decoded."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=str, decoder=json.loads, schema="pg_catalog")
+
+
+async def _kept(conn: asyncpg.Connection) -> None:
+    """Nothing to reset when a connection goes back to the pool: it ran single autocommit statements and holds
+    no session state (no LISTEN, cursor, setting or advisory lock), so asyncpg's default reset (four statements in
+    one round trip on every release: ``UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all(); RESET ALL``) is skipped.
+    An open transaction would still be rolled back by asyncpg before this is called."""
+
+
+#: What a lost, refused or shutting-down PostgreSQL connection raises (asyncpg's class 08 and 57P0x errors).
+_DISCONNECTED: Final = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                        asyncpg.exceptions.OperatorInterventionError)
+
+
+def _name(exc: BaseException) -> str:
+    """An exception's class with its module (asyncpg's and SQLAlchemy's adapter's InterfaceError differ) and the
+    start of its message (a connection error's says which: refused, closed, shutting down; no statement values)."""
+    return f"{type(exc).__module__}.{type(exc).__qualname__}: {str(exc)[:80]}"

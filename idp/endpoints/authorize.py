@@ -116,7 +116,7 @@ async def _decide(services: Services, client: Client, auth: AuthorizationRequest
         before = await consent.remembered(services, login.account_id, client.client_id, now)
         if before is not None and not consent.consent_needed(auth, login.claims, before):
             code = await issue_code(services, client, auth, login, approved=consent.approved_before(auth, {}, before),
-                                    sid=session.sid, now=now)
+                                    sid=session.sid, now=now, session_clients=session.clients)
             return authorization_response(auth.target, {"code": code}, settings)
         if "none" in auth.prompt:
             raise AuthorizationError(ConsentRequired("consent is needed and prompt=none forbids asking"), auth.target)

@@ -108,9 +108,11 @@ async def issue_code(
     approved: Collection[str],
     sid: str | None,
     now: dt.datetime,
+    session_clients: Sequence[str] | None = None,
 ) -> str:
     """Store a new grant and its authorization code for ``request``, released claims limited to ``approved``;
-    remember the client in session ``sid``. Returns the code."""
+    remember the client in session ``sid`` (whose clients the caller may already know: ``session_clients``).
+    Returns the code."""
     settings = services.settings
     sub = subject_for(login.account_id, client, settings)
     claims = release(request, login.claims, approved, now=now)
@@ -137,7 +139,7 @@ async def issue_code(
     await services.objects.upsert(CODE_KIND, code, payload, now + dt.timedelta(seconds=settings.authorization.code_ttl),
                                   grant_id=grant_id)
     if sid is not None:
-        await add_client(services, sid, client.client_id, now)
+        await add_client(services, sid, client.client_id, now, known=session_clients)
     _log.info("authorization_code_issued", extra={"client_id": client.client_id, "fresh_login": login.fresh,
                                                   "released": sorted({n for c in claims.values() for n in c})})
     return code

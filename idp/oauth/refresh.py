@@ -179,14 +179,15 @@ async def refresh(
         scope = authorization.scope
     elif not set(scope) <= set(authorization.scope):
         raise InvalidScope("the requested scope exceeds the granted scope (RFC 6749 §6)")
-    grant = await services.objects.find(GRANT_KIND, authorization.grant_id, now=now)
-    if grant is None:
-        raise InvalidGrant("the grant has been revoked or has expired")
-    if await services.objects.consume(REFRESH_KIND, token_id(token), now=now) is None:
+    consumed = await services.objects.consume_in_grant(REFRESH_KIND, token_id(token), GRANT_KIND, now=now)
+    if consumed is None:
+        if await services.objects.find(GRANT_KIND, authorization.grant_id, now=now) is None:
+            raise InvalidGrant("the grant has been revoked or has expired")
         lost = await find_refresh_token(services, token, now)
         if lost is None or lost.consumed_at is None:
             raise InvalidGrant("the refresh token is invalid, expired or revoked")
         return await _retry_or_revoke(services, token, lost, client, scope, access_jkt, now, metrics)
+    grant = consumed[1]
     successor = await issue_refresh_token(services, authorization, jkt=refresh_binding(client, dpop, current.jkt),
                                           expires_at=grant.expires_at)
     claims = grant.payload.get("claims") or {}

@@ -115,8 +115,13 @@ async def open_session(
     return session, f"{sid}.{secret}"
 
 
-async def add_client(services: Services, sid: str, client_id: str, now: dt.datetime) -> None:
-    """Remember that ``client_id`` received a code in session ``sid`` (for logout)."""
+async def add_client(services: Services, sid: str, client_id: str, now: dt.datetime, *,
+                     known: Sequence[str] | None = None) -> None:
+    """Remember that ``client_id`` received a code in session ``sid`` (for logout). ``known``: the session's
+    clients as the caller read them in this request; when ``client_id`` is already the last of them, nothing is
+    read or written (a returning client's next code costs no statement here)."""
+    if known and known[-1] == client_id:
+        return
     stored = await services.objects.find(SESSION_KIND, sid, now=now)
     if stored is None:
         return

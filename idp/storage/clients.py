@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
@@ -10,30 +11,32 @@ from sqlalchemy.exc import IntegrityError
 from idp.client_presentation import Presentation, presentation_from_metadata
 from idp.clients import AuthMethod, Client
 from idp.storage.tables import client_logos, clients
-from servicekit.database import Database
+from servicekit.database import Database, Prepared
 
 #: Built once: executing a prepared statement skips SQLAlchemy's per-statement construction and cache-key work.
-_GET = select(clients).where(clients.c.client_id == bindparam("b_client_id"))
+_GET = Prepared(select(clients).where(clients.c.client_id == bindparam("b_client_id")))
+_NAMES = tuple(clients.c.keys())
 
 
 class ClientExists(Exception):
     """A client with this ``client_id`` is already registered."""
 
 
-def _client(row: Any) -> Client:
-    return Client(client_id=row.client_id, auth_method=AuthMethod(row.auth_method),
-                  redirect_uris=tuple(row.redirect_uris), id_token_signed_response_alg=row.id_token_signed_response_alg,
-                  userinfo_signed_response_alg=row.userinfo_signed_response_alg,
-                  jwks=row.jwks, jwks_uri=row.jwks_uri, sector_identifier=row.sector_identifier,
-                  require_par=row.require_par, secret_sha256=row.secret_sha256,
-                  post_logout_redirect_uris=tuple(row.post_logout_redirect_uris or ()),
-                  backchannel_logout_uri=row.backchannel_logout_uri,
-                  backchannel_logout_session_required=row.backchannel_logout_session_required,
-                  dpop_bound_access_tokens=row.dpop_bound_access_tokens,
-                  sector_identifier_uri=row.sector_identifier_uri,
-                  registration_token_sha256=row.registration_token_sha256,
-                  client_id_issued_at=row.client_id_issued_at,
-                  presentation=_presentation(row.presentation), logo_sha256=row.logo_sha256)
+def _client(row: Mapping[str, Any]) -> Client:
+    return Client(client_id=row["client_id"], auth_method=AuthMethod(row["auth_method"]),
+                  redirect_uris=tuple(row["redirect_uris"]),
+                  id_token_signed_response_alg=row["id_token_signed_response_alg"],
+                  userinfo_signed_response_alg=row["userinfo_signed_response_alg"],
+                  jwks=row["jwks"], jwks_uri=row["jwks_uri"], sector_identifier=row["sector_identifier"],
+                  require_par=row["require_par"], secret_sha256=row["secret_sha256"],
+                  post_logout_redirect_uris=tuple(row["post_logout_redirect_uris"] or ()),
+                  backchannel_logout_uri=row["backchannel_logout_uri"],
+                  backchannel_logout_session_required=row["backchannel_logout_session_required"],
+                  dpop_bound_access_tokens=row["dpop_bound_access_tokens"],
+                  sector_identifier_uri=row["sector_identifier_uri"],
+                  registration_token_sha256=row["registration_token_sha256"],
+                  client_id_issued_at=row["client_id_issued_at"],
+                  presentation=_presentation(row["presentation"]), logo_sha256=row["logo_sha256"])
 
 
 def _presentation(stored: Any) -> Presentation:
@@ -81,15 +84,14 @@ class ClientStore:
 
     async def get(self, client_id: str) -> Client | None:
         """The client, or None."""
-        async with self._db.connection() as conn:
-            row = (await conn.execute(_GET, {"b_client_id": client_id})).first()
-        return None if row is None else _client(row)
+        row = await self._db.first(_GET, {"b_client_id": client_id})
+        return None if row is None else _client(dict(zip(_NAMES, row, strict=True)))
 
     async def all(self) -> list[Client]:
         """Every client, by ``client_id``."""
         async with self._db.connection() as conn:
             rows = (await conn.execute(select(clients).order_by(clients.c.client_id))).all()
-        return [_client(row) for row in rows]
+        return [_client(dict(row._mapping)) for row in rows]
 
     async def remove(self, client_id: str) -> bool:
         """Delete the client; False when there was none."""

@@ -4,7 +4,8 @@ Authorization codes, PAR requests, sessions, grants and the like are JSON payloa
 under an ``id``, with an expiry and optionally the grant they belong to. :meth:`ObjectStore.consume`
 is atomic across processes and machines: one ``UPDATE … WHERE consumed_at IS NULL … RETURNING``
 decides which of any number of concurrent callers wins (oidc-anchors.md §4, "auth code redeemed
-twice"). Expired objects are never returned and are deleted by :mod:`idp.storage.cleanup`.
+twice"). Expired objects are never returned and are deleted by :mod:`idp.storage.cleanup`. Each method is one
+statement and one round trip (:class:`servicekit.database.Prepared`: on PostgreSQL straight on asyncpg).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Executable, bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, exists, select, update
 
 from idp.storage.tables import objects
-from servicekit.database import Database
+from servicekit.database import Database, Prepared
 
 #: Upper bound of a payload as JSON, so that no caller can grow a row without limit.
 MAX_PAYLOAD_OCTETS: Final = 64 * 1024
@@ -31,20 +32,31 @@ _KEY = (objects.c.kind == bindparam("b_kind"), objects.c.id == bindparam("b_id")
 
 # The statements are built once, with bound parameters, so that each call only binds values: SQLAlchemy
 # memoises a statement object's cache key and compiled form, which are most of a statement's cost.
-_FIND: Final = select(*_COLUMNS).where(*_KEY, objects.c.expires_at > bindparam("now"))
-_CONSUME: Final = (update(objects)
-                   .where(*_KEY, objects.c.consumed_at.is_(None), objects.c.expires_at > bindparam("now"))
-                   .values(consumed_at=bindparam("now")).returning(*_COLUMNS))
-_DESTROY: Final = delete(objects).where(*_KEY)
-_REVOKE: Final = delete(objects).where(objects.c.grant_id == bindparam("grant"))
+_FIND: Final = Prepared(select(*_COLUMNS).where(*_KEY, objects.c.expires_at > bindparam("now")))
+_CONSUME: Final = Prepared(update(objects)
+                           .where(*_KEY, objects.c.consumed_at.is_(None), objects.c.expires_at > bindparam("now"))
+                           .values(consumed_at=bindparam("now")).returning(*_COLUMNS))
+_GRANT = objects.alias("grant_row")
+_LIVE_GRANT = (_GRANT.c.kind == bindparam("b_grant_kind"), _GRANT.c.id == objects.c.grant_id,
+               _GRANT.c.expires_at > bindparam("now"))
+_CONSUME_IN_GRANT: Final = Prepared(
+    update(objects)
+    .where(*_KEY, objects.c.consumed_at.is_(None), objects.c.expires_at > bindparam("now"),
+           exists(select(_GRANT.c.pk).where(*_LIVE_GRANT)))
+    .values(consumed_at=bindparam("now"))
+    .returning(*_COLUMNS, select(_GRANT.c.payload).where(*_LIVE_GRANT).scalar_subquery(),
+               select(_GRANT.c.expires_at).where(*_LIVE_GRANT).scalar_subquery()))
+_MATCHING: dict[tuple[str, ...], Prepared] = {}
+_DESTROY: Final = Prepared(delete(objects).where(*_KEY))
+_REVOKE: Final = Prepared(delete(objects).where(objects.c.grant_id == bindparam("grant")))
 
 
 @dataclass(frozen=True, slots=True)
 class _Upserts:
     """The dialect's two INSERT … ON CONFLICT statements; their values come as parameters named by column."""
 
-    replace: Executable
-    remember: Executable
+    replace: Prepared
+    remember: Prepared
 
     @classmethod
     def build(cls, db: Database) -> _Upserts:
@@ -59,7 +71,7 @@ class _Upserts:
                   "expires_at": insert.excluded.expires_at, "consumed_at": None},
             where=objects.c.expires_at <= bindparam("now"),
         ).returning(objects.c.id)
-        return cls(replace, remember)
+        return cls(Prepared(replace), Prepared(remember))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +92,8 @@ def _check_key(kind: str, id_: str) -> None:
 
 
 def _row(row: Any) -> StoredObject:
-    return StoredObject(row.kind, row.id, row.payload, row.grant_id, row.expires_at, row.consumed_at)
+    kind, id_, payload, grant_id, expires_at, consumed_at = row  # the order of _COLUMNS
+    return StoredObject(kind, id_, payload, grant_id, expires_at, consumed_at)
 
 
 class ObjectStore:
@@ -100,10 +113,8 @@ class ObjectStore:
         document = dict(payload)
         if len(json.dumps(document, separators=(",", ":")).encode("utf-8")) > MAX_PAYLOAD_OCTETS:
             raise ValueError(f"payload larger than {MAX_PAYLOAD_OCTETS} octets")
-        async with self._db.connection() as conn:
-            await conn.execute(self._upserts.replace, {"kind": kind, "id": id, "payload": document,
-                                                       "grant_id": grant_id, "expires_at": expires_at,
-                                                       "consumed_at": None})
+        await self._db.run(self._upserts.replace, {"kind": kind, "id": id, "payload": document, "grant_id": grant_id,
+                                                   "expires_at": expires_at, "consumed_at": None})
 
     async def remember_once(
         self, kind: str, id: str, *, expires_at: dt.datetime, now: dt.datetime, payload: Mapping[str, Any] | None = None
@@ -115,17 +126,15 @@ class ObjectStore:
         _check_key(kind, id)
         if expires_at.tzinfo is None or now.tzinfo is None:
             raise ValueError("times must be aware datetimes")
-        async with self._db.connection() as conn:
-            row = (await conn.execute(self._upserts.remember, {
-                "kind": kind, "id": id, "payload": dict(payload or {}), "grant_id": None, "expires_at": expires_at,
-                "consumed_at": None, "now": now})).first()
+        row = await self._db.first(self._upserts.remember, {
+            "kind": kind, "id": id, "payload": dict(payload or {}), "grant_id": None, "expires_at": expires_at,
+            "consumed_at": None, "now": now})
         return row is not None
 
     async def find(self, kind: str, id: str, *, now: dt.datetime) -> StoredObject | None:
         """The unexpired object, consumed or not (a consumed one tells the caller of a replay)."""
         _check_key(kind, id)
-        async with self._db.connection() as conn:
-            row = (await conn.execute(_FIND, {"b_kind": kind, "b_id": id, "now": now})).first()
+        row = await self._db.first(_FIND, {"b_kind": kind, "b_id": id, "now": now})
         return None if row is None else _row(row)
 
     async def consume(self, kind: str, id: str, *, now: dt.datetime) -> StoredObject | None:
@@ -134,18 +143,45 @@ class ObjectStore:
         None means: absent, expired, or already consumed (by this or any other process).
         """
         _check_key(kind, id)
-        async with self._db.connection() as conn:
-            row = (await conn.execute(_CONSUME, {"b_kind": kind, "b_id": id, "now": now})).first()
+        row = await self._db.first(_CONSUME, {"b_kind": kind, "b_id": id, "now": now})
         return None if row is None else _row(row)
+
+    async def consume_matching(self, kind: str, id: str, members: Mapping[str, str], *,
+                               now: dt.datetime) -> StoredObject | None:
+        """:meth:`consume`, but only when each of ``members`` is a string member of the payload with that value (for
+        instance the client it was issued to): whoever else presents the object leaves it unconsumed."""
+        _check_key(kind, id)
+        names = tuple(sorted(members))
+        statement = _MATCHING.get(names)
+        if statement is None:
+            statement = _MATCHING[names] = Prepared(
+                update(objects)
+                .where(*_KEY, objects.c.consumed_at.is_(None), objects.c.expires_at > bindparam("now"),
+                       *(objects.c.payload[name].as_string() == bindparam(f"m_{n}") for n, name in enumerate(names)))
+                .values(consumed_at=bindparam("now")).returning(*_COLUMNS))
+        row = await self._db.first(statement, {"b_kind": kind, "b_id": id, "now": now,
+                                               **{f"m_{n}": members[name] for n, name in enumerate(names)}})
+        return None if row is None else _row(row)
+
+    async def consume_in_grant(self, kind: str, id: str, grant_kind: str, *,
+                               now: dt.datetime) -> tuple[StoredObject, StoredObject] | None:
+        """:meth:`consume`, but only while the object's grant (the object of ``grant_kind`` whose id is the
+        object's ``grant_id``) is unexpired: the object and its grant, from one statement. None: absent, expired,
+        consumed already, or its grant revoked or expired."""
+        _check_key(kind, id)
+        row = await self._db.first(_CONSUME_IN_GRANT, {"b_kind": kind, "b_id": id, "b_grant_kind": grant_kind,
+                                                       "now": now})
+        if row is None:
+            return None
+        consumed = _row(row[:6])
+        assert consumed.grant_id is not None
+        return consumed, StoredObject(grant_kind, consumed.grant_id, row[6], consumed.grant_id, row[7], None)
 
     async def destroy(self, kind: str, id: str) -> None:
         """Delete the object (idempotent)."""
         _check_key(kind, id)
-        async with self._db.connection() as conn:
-            await conn.execute(_DESTROY, {"b_kind": kind, "b_id": id})
+        await self._db.run(_DESTROY, {"b_kind": kind, "b_id": id})
 
     async def revoke_by_grant(self, grant_id: str) -> int:
         """Delete every object of the grant (RFC 6749 §4.1.2: on code reuse, revoke what it issued)."""
-        async with self._db.connection() as conn:
-            result = await conn.execute(_REVOKE, {"grant": grant_id})
-        return int(result.rowcount)
+        return await self._db.run(_REVOKE, {"grant": grant_id})

@@ -12,8 +12,9 @@ challenges for the ``Bearer`` (RFC 6750 §3) and ``DPoP`` (RFC 9449 §7.1) schem
 
 Each service keeps its own error classes and codes and passes their handlers in; :func:`exception_handlers`
 adds the shared ones: a refused body (:class:`~servicekit.http.bodies.BodyError`) is a 400 problem, an
-``HTTPException`` a problem of its status, anything else a bare 500 with a log line naming the exception type —
-never its message or a trace to the client.
+``HTTPException`` a problem of its status, an unreachable database
+(:class:`~servicekit.database.DatabaseUnavailable`) a 503 problem with ``Retry-After`` (RFC 9110 §15.6.4), anything
+else a bare 500 with a log line naming the exception type — never its message or a trace to the client.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any, Final
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+from servicekit.database import RETRY_AFTER_SECONDS, DatabaseUnavailable
 from servicekit.http.bodies import BodyError
 
 PROBLEM_JSON: Final = "application/problem+json"
@@ -85,12 +87,19 @@ def exception_handlers(log: logging.Logger, handlers: Mapping[int | type[Excepti
         detail = exc.detail if status < 500 and exc.detail != HTTPStatus(status).phrase else None
         return problem_response(status, detail, exc.headers)
 
+    def on_database_unavailable(request: Request[Any, Any, Any], exc: DatabaseUnavailable) -> Response[Any]:
+        log.warning("database_unavailable", extra={"route": request.scope.get("path_template"),
+                                                   "exception_type": str(exc)})
+        return problem_response(503, "the database is unavailable; retry later",
+                                {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
     def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         log.error("unhandled_exception", exc_info=exc, extra={"route": request.scope.get("path_template"),
                                                               "exception_type": type(exc).__name__})
         return problem_response(500)
 
-    return {BodyError: on_body_error, HTTPException: on_http_error, Exception: on_unexpected, **(handlers or {})}
+    return {BodyError: on_body_error, HTTPException: on_http_error, DatabaseUnavailable: on_database_unavailable,
+            Exception: on_unexpected, **(handlers or {})}
 
 
 __all__ = ["NO_STORE", "PROBLEM_JSON", "ExceptionHandler", "challenge", "exception_handlers", "oauth_error_response",

@@ -55,6 +55,44 @@ async def test_consume_is_single_use_and_replay_is_visible(db: Database) -> None
     assert await store.consume("AuthorizationCode", "missing", now=NOW) is None
 
 
+async def test_consume_matching_leaves_the_object_to_its_owner(db: Database) -> None:
+    store = ObjectStore(db)
+    await store.upsert("PushedAuthorizationRequest", "p", {"client_id": "rp-a", "request": {"n": 1}}, LATER)
+    assert await store.consume_matching("PushedAuthorizationRequest", "p", {"client_id": "rp-b"}, now=NOW) is None
+    assert await store.consume_matching("PushedAuthorizationRequest", "p", {"client_id": "rp-a", "request": "x"},
+                                        now=NOW) is None  # a member that is not that string never matches
+    taken = await store.consume_matching("PushedAuthorizationRequest", "p", {"client_id": "rp-a"}, now=NOW)
+    assert taken is not None
+    assert (taken.payload, taken.consumed_at) == ({"client_id": "rp-a", "request": {"n": 1}}, NOW)
+    assert await store.consume_matching("PushedAuthorizationRequest", "p", {"client_id": "rp-a"}, now=NOW) is None
+    await store.upsert("PushedAuthorizationRequest", "q", {"client_id": "rp-a"}, LATER)
+    assert await store.consume_matching("PushedAuthorizationRequest", "q", {"client_id": "rp-a"}, now=LATER) is None
+
+
+async def test_consume_in_grant_needs_a_live_grant_and_returns_it(db: Database) -> None:
+    store = ObjectStore(db)
+    grant_until = LATER + dt.timedelta(hours=1)
+    await store.upsert("Grant", "g1", {"scope": "openid", "claims": {"id_token": {}}}, grant_until, grant_id="g1")
+    await store.upsert("AuthorizationCode", "c1", {"sub": "x"}, LATER, grant_id="g1")
+    await store.upsert("AuthorizationCode", "c2", {"sub": "y"}, LATER, grant_id="gone")
+    await store.upsert("Grant", "g3", {}, NOW, grant_id="g3")  # expired
+    await store.upsert("AuthorizationCode", "c3", {}, LATER, grant_id="g3")
+    consumed = await store.consume_in_grant("AuthorizationCode", "c1", "Grant", now=NOW)
+    assert consumed is not None
+    code, grant = consumed
+    assert (code.id, code.payload, code.grant_id, code.consumed_at) == ("c1", {"sub": "x"}, "g1", NOW)
+    assert (grant.kind, grant.id, grant.payload, grant.expires_at) == (
+        "Grant", "g1", {"scope": "openid", "claims": {"id_token": {}}}, grant_until)
+    assert await store.consume_in_grant("AuthorizationCode", "c1", "Grant", now=NOW) is None  # single use
+    assert await store.consume_in_grant("AuthorizationCode", "c2", "Grant", now=NOW) is None  # revoked grant
+    assert await store.consume_in_grant("AuthorizationCode", "c3", "Grant", now=NOW) is None  # expired grant
+    assert await store.consume_in_grant("AuthorizationCode", "c1", "Session", now=NOW) is None  # other kind
+    for unconsumed in ("c2", "c3"):
+        found = await store.find("AuthorizationCode", unconsumed, now=NOW)
+        assert found is not None
+        assert found.consumed_at is None
+
+
 async def test_destroy_and_revoke_by_grant(db: Database) -> None:
     store = ObjectStore(db)
     for kind, id_, grant in [("AuthorizationCode", "c", "g1"), ("RefreshToken", "r", "g1"), ("RefreshToken", "s", "g2"),

@@ -61,6 +61,8 @@ def test_file_then_environment(tmp_path: Path) -> None:
     ({"MYNACARD_CLEANUP_BATCH_SIZE": "-5"}, "cleanup.batch_size"),
     ({"MYNACARD_CREDENTIALS_TX_CODE_ATTEMPTS": "-1"}, "credentials.tx_code_attempts"),
     ({"MYNACARD_DATABASE_URL": "mysql://db/idp"}, "database.url"),
+    ({"MYNACARD_DATABASE_POOL_SIZE": "0"}, "database.pool_size"),
+    ({"MYNACARD_TEST_CLOCK_OFFSET_FILE": "/tmp/offset"}, "test_clock_offset_file: test mode only"),
     ({"MYNACARD_KEYS_ALGORITHMS": "PS256"}, "including ES256"),
     ({"MYNACARD_KEYS_ALGORITHMS": "ES256,HS256"}, "keys.algorithms"),
     ({"MYNACARD_KEYS_BACKEND": "pkcs11"}, "required by the pkcs11 backend"),

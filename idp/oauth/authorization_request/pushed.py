@@ -39,10 +39,11 @@ async def take_pushed_request(services: Services, client: Client, request_uri: s
     reference = request_uri.removeprefix(REQUEST_URI_PREFIX)
     if reference == request_uri or not 0 < len(reference) <= 255:
         raise InvalidRequestUri("request_uri must come from this provider's pushed authorization request endpoint")
-    stored = await services.objects.find(PAR_KIND, reference, now=now)
-    if stored is None or stored.payload.get("client_id") != client.client_id:
-        raise InvalidRequestUri("request_uri is unknown, expired, or was pushed by another client")
-    if await services.objects.consume(PAR_KIND, reference, now=now) is None:
+    stored = await services.objects.consume_matching(PAR_KIND, reference, {"client_id": client.client_id}, now=now)
+    if stored is None:  # one statement decided; now only the message is chosen
+        found = await services.objects.find(PAR_KIND, reference, now=now)
+        if found is None or found.payload.get("client_id") != client.client_id:
+            raise InvalidRequestUri("request_uri is unknown, expired, or was pushed by another client")
         raise InvalidRequestUri("request_uri was already used (RFC 9126 §4)")
     request = AuthorizationRequest.from_payload(stored.payload["request"])
     if request.redirect_uri not in client.redirect_uris:

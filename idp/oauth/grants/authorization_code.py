@@ -45,11 +45,12 @@ async def redeem_code(services: Services, request: TokenRequest) -> dict[str, An
     bound = payload.get("dpop_jkt")
     if bound is not None and (request.dpop is None or request.dpop.jkt != bound):
         raise InvalidGrant("the authorization code is bound to another DPoP key (RFC 9449 §10)")
-    grant = await services.objects.find(GRANT_KIND, grant_id, now=now)
-    if grant is None:
-        raise InvalidGrant("the grant has been revoked or has expired")
-    if await services.objects.consume(CODE_KIND, code, now=now) is None:
-        raise await revoke_grant(services, grant_id, AUTHORIZATION_CODE)
+    consumed = await services.objects.consume_in_grant(CODE_KIND, code, GRANT_KIND, now=now)
+    if consumed is None:
+        if await services.objects.find(GRANT_KIND, grant_id, now=now) is None:
+            raise InvalidGrant("the grant has been revoked or has expired")
+        raise await revoke_grant(services, grant_id, AUTHORIZATION_CODE)  # another request used it meanwhile
+    grant = consumed[1]
     authorization = Authorization.from_payload(payload, grant_id)
     new_refresh = None
     if OFFLINE_ACCESS in authorization.scope:
