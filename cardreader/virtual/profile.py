@@ -177,14 +177,16 @@ def create_profile(
     holder: HolderFacts | None = None,
     not_before: dt.datetime | None = None,
     lifetime: dt.timedelta = dt.timedelta(days=5 * 365),
+    sign_ocsp_url: str | None = None,
 ) -> CardProfile:
     """Issue a card from the test PKI in ``pki_dir`` (created if missing) and write its profile to ``path``;
     ``not_before`` and ``lifetime`` set the certificates' validity (e.g. an expired card) as
-    :meth:`keys.testpki.TestPki.issue_card` does."""
+    :meth:`keys.testpki.TestPki.issue_card` does (``sign_ocsp_url``: the signing certificate names that OCSP
+    responder)."""
     holder = holder or HolderFacts()
     pki = TestPki.open(pki_dir)
     material = pki.issue_card(now=now, generation=generation, facts=holder, with_sign=with_sign, not_before=not_before,
-                              lifetime=lifetime)
+                              lifetime=lifetime, sign_ocsp_url=sign_ocsp_url)
     path.parent.mkdir(parents=True, exist_ok=True)
     blobs: dict[str, bytes] = {
         "auth_key": private_key_pem(material.auth_key),

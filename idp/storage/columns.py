@@ -203,3 +203,16 @@ def audit_log() -> list[SchemaItem]:
 def audit_head() -> list[SchemaItem]:
     """``audit_head`` (migration 0006): the chain's head row and retention anchor (servicekit.audit)."""
     return audit.head_columns("audit_head")
+
+
+def certificate_watches() -> list[SchemaItem]:
+    """``certificate_watches`` (migration 0007): the certificates behind live credentials that the online
+    revocation sources re-check (idp.vci.watch)."""
+    return [Column("cert_ref", String(64), nullable=False),
+            Column("purpose", String(8), nullable=False),
+            Column("kek_id", String(32), nullable=False),
+            Column("sealed", LargeBinary, nullable=False),
+            Column("checked_at", UtcDateTime, nullable=False),
+            Column("expires_at", UtcDateTime, nullable=False),
+            PrimaryKeyConstraint("cert_ref", name="pk_certificate_watches"),
+            *_indexes("certificate_watches", "checked_at", "expires_at")]

@@ -36,6 +36,7 @@ from keys.der import subject_public_key_bits
 from keys.errors import InvalidSignature, MalformedInput, Reason, RevocationUnavailable
 from keys.limits import DEFAULT_LIMITS, Limits, check_size
 from keys.revocation.algorithms import check_algorithm, verify_signature
+from keys.revocation.certid import CertificateId
 from keys.revocation.status import DEFAULT_SKEW, CertStatus, RevocationStatus, revoked_unless_later
 from keys.trust import issuance_failure
 
@@ -56,7 +57,7 @@ _RESPONDER_EXTENSIONS_UNDERSTOOD = (
 def check_ocsp_response(
     data: bytes,
     *,
-    cert: x509.Certificate,
+    cert: x509.Certificate | CertificateId,
     issuer: x509.Certificate,
     at: dt.datetime,
     max_age: dt.timedelta | None,
@@ -67,7 +68,8 @@ def check_ocsp_response(
     """The status of ``cert`` (issued by ``issuer``) at ``at`` according to the DER OCSP response ``data``.
 
     ``max_age`` bounds the age of a response without nextUpdate (``None``: such responses are refused);
-    ``nonce`` is the nonce our request carried, if any.
+    ``nonce`` is the nonce our request carried, if any. ``cert`` may be a :class:`CertificateId` (issuer name
+    and serial): what a re-check keeps instead of the certificate.
     """
     if at.tzinfo is None:
         raise ValueError("at must be timezone-aware")
@@ -89,7 +91,7 @@ def check_ocsp_response(
 
 def _check_successful(
     response: ocsp.OCSPResponse,
-    cert: x509.Certificate,
+    cert: x509.Certificate | CertificateId,
     issuer: x509.Certificate,
     at: dt.datetime,
     max_age: dt.timedelta | None,
@@ -212,7 +214,8 @@ def _authorise_responder(responder: x509.Certificate, issuer: x509.Certificate, 
             )
 
 
-def _check_cert_id(single: ocsp.OCSPSingleResponse, cert: x509.Certificate, issuer: x509.Certificate) -> None:
+def _check_cert_id(single: ocsp.OCSPSingleResponse, cert: x509.Certificate | CertificateId,
+                   issuer: x509.Certificate) -> None:
     """RFC 6960 §4.1.1: the CertID names ``cert`` (hashes recomputed with the CertID's algorithm)."""
     algorithm: hashes.HashAlgorithm = single.hash_algorithm
     if algorithm.name not in _CERT_ID_HASHES:

@@ -22,6 +22,7 @@ from typing import Literal
 from cryptography import x509
 
 from keys.errors import Reason, RevocationUnavailable, RevokedCertificate, VerificationError
+from keys.revocation.certid import CertificateId
 from keys.revocation.crl import CrlIndex, check_crl
 from keys.revocation.ocsp import check_ocsp_response
 from keys.revocation.platform import PlatformAnswer, judge_platform_answer
@@ -80,7 +81,7 @@ class Unchecked:
 
 
 def check_revocation(
-    cert: x509.Certificate,
+    cert: x509.Certificate | CertificateId,
     issuer: x509.Certificate,
     *,
     at: dt.datetime,
@@ -93,8 +94,9 @@ def check_revocation(
     """The revocation status of ``cert`` (issued by ``issuer``) at ``at`` under ``policy``.
 
     ``crls`` must come from :func:`~keys.revocation.crl.load_crl`; ``nonce`` is the nonce sent to the OCSP
-    responder or platform operator, if any. Raises :class:`~keys.revocation.status.Revoked` or
-    :class:`NoFreshStatus`; see the module docstring.
+    responder or platform operator, if any. ``cert`` may be a :class:`~keys.revocation.certid.CertificateId`
+    for the online sources (a CRL's scope check needs the certificate itself). Raises
+    :class:`~keys.revocation.status.Revoked` or :class:`NoFreshStatus`; see the module docstring.
     """
     if at.tzinfo is None:
         raise ValueError("at must be timezone-aware")
@@ -146,8 +148,11 @@ def _attempts(
 
 
 def _crl(
-    index: CrlIndex, cert: x509.Certificate, issuer: x509.Certificate, at: dt.datetime, policy: RevocationPolicy
+    index: CrlIndex, cert: x509.Certificate | CertificateId, issuer: x509.Certificate, at: dt.datetime,
+    policy: RevocationPolicy,
 ) -> RevocationStatus:
+    if isinstance(cert, CertificateId):
+        raise RevocationUnavailable(Reason.REVOCATION_SCOPE, "a CRL's scope check needs the certificate")
     if index.issuer != issuer:
         raise RevocationUnavailable(Reason.REVOCATION_SCOPE, "CRL was authenticated for another issuer certificate")
     return check_crl(index, cert, at=at, grace=policy.crl_grace, skew=policy.skew)

@@ -2,8 +2,9 @@
 
 It serves the HTTP binding of :mod:`idp.login.platform` on loopback and answers from the test PKI's revocation
 state as a real operator answers from J-LIS's data: the CRLs in ``--crl-dir``, each authenticated against the roots
-in ``--trust`` with the verification core, re-read at every request. A certificate listed in its issuer's CRL is
-``revoked``, one whose issuer has a fresh CRL is ``good``, any other ``unknown``. Answers are compact JWS (ES256,
+in ``--trust`` with the verification core, re-read at every request; it takes both request forms of the contract
+(the certificate, or its ``certificate_id``). A certificate listed in its issuer's CRL is ``revoked``, one whose
+issuer has a fresh CRL is ``good``, any other ``unknown``. Answers are compact JWS (ES256,
 ``typ`` ``platform-status+jws``) signed with ``--key`` (a P-256 private key in PEM); ``--forge`` signs with a fresh
 key instead (an impostor). It prints ``listening on URL`` once ready and one line per answer on standard error
 (status and the first 8 hex digits of the certificate hash: nothing personal).
@@ -66,6 +67,18 @@ def status_of(certificate: x509.Certificate, indexes: list[CrlIndex], now: dt.da
     return "unknown", None, None
 
 
+def status_by_id(issuer: bytes, serial: int, indexes: list[CrlIndex]
+                 ) -> tuple[str, dt.datetime | None, dt.datetime | None]:
+    """The same verdict for a certificate known by its issuer's Name (DER) and serial only."""
+    for index in indexes:
+        if index.issuer_name_der == issuer:
+            entry = index.lookup(serial)
+            if entry is not None:
+                return "revoked", entry.revoked_at, index.next_update
+            return "good", None, index.next_update
+    return "unknown", None, None
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="platform_operator")
     parser.add_argument("--trust", type=Path, required=True)
@@ -86,11 +99,17 @@ def main(argv: list[str]) -> int:
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            der = _b64decode(body["certificate"])
             now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-            status, revoked_at, next_update = status_of(x509.load_der_x509_certificate(der),
-                                                        _indexes(args.crl_dir, roots, now), now)
-            digest = hashlib.sha256(der).hexdigest()
+            indexes = _indexes(args.crl_dir, roots, now)
+            if "certificate" in body:
+                der = _b64decode(body["certificate"])
+                status, revoked_at, next_update = status_of(x509.load_der_x509_certificate(der), indexes, now)
+                digest = hashlib.sha256(der).hexdigest()
+            else:  # the re-check form: issuer Name and serial, answer bound to the hash given
+                ident = body["certificate_id"]
+                status, revoked_at, next_update = status_by_id(_b64decode(ident["issuer"]),
+                                                               int(ident["serial_number"]), indexes)
+                digest = body["certificate_sha256"]
             payload = {
                 "operator": args.operator, "certificate_sha256": digest, "status": status,
                 "checked_at": now.strftime(_ISO),
