@@ -77,10 +77,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PcscLab]:
         yield running
 
 
-def insert(lab: PcscLab, profile: CardProfile, timeout: float = 15) -> None:
+def insert(lab: PcscLab, profile: CardProfile, timeout: float = 15, apdu_log: Path | None = None) -> None:
     """Put ``profile``'s card in the lab's reader and wait until a separate process sees it (this process may be
     bound to another test module's pcscd: pcsc-lite reads its socket variable once per process)."""
-    lab.insert(profile.path, wait=False)
+    lab.insert(profile.path, wait=False, apdu_log=apdu_log)
     deadline = time.monotonic() + timeout
     while True:
         run = subprocess.run([sys.executable, "-m", "cardreader", "info", "--json"], env=lab.env, capture_output=True,
