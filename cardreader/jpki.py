@@ -146,6 +146,12 @@ class TokenType(StrEnum):
         """Whether public sources confirm :meth:`certificate_pin` for this token (card and Android)."""
         return self in (TokenType.CARD, TokenType.ANDROID)
 
+    def device(self) -> tuple[str, str]:
+        """What the person holds, in English and Japanese, for prompts and pages: the card or the smartphone."""
+        if self.smartphone:
+            return "smartphone (smartphone certificate)", "スマートフォン（スマホ用電子証明書）"
+        return "My Number card", "マイナンバーカード"
+
     def certificate_pin(self, kind: CertificateKind) -> Key | None:
         """The PIN that must be verified before ``kind`` can be read on this token, if any."""
         if kind is CertificateKind.SIGN:

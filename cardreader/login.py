@@ -37,7 +37,7 @@ import httpx
 from cardreader import pcsc, session
 from cardreader.errors import CardError, CertificateAbsent, LastTryNeedsConfirmation, PinBlocked
 from cardreader.evidence import CardEvidence
-from cardreader.jpki import Key
+from cardreader.jpki import Key, TokenType
 from cardreader.pin import Pin
 from keys.cardlogin import CHALLENGE_OCTETS, CODE_ALPHABET, CODE_LENGTH, LoginMessage, encode_login_message
 from keys.jose.b64 import b64url_decode_loose, b64url_encode
@@ -211,6 +211,7 @@ class Provider:
             "challenge": b64url_encode(request.message.challenge),
             "certificate": b64url_encode(evidence.certificate),
             "signature": b64url_encode(evidence.signature),
+            "token_type": evidence.token.value,
         })
         if document.get("status") != "verified":
             raise _bad_answer("response: status is not verified")
@@ -257,6 +258,8 @@ class PinRequest:
     tries_left: int
     issuer: str
     client_name: str
+    #: The card or a smartphone token (EF 0006), named in the prompt.
+    token: TokenType = TokenType.CARD
 
     @property
     def last_try(self) -> bool:
@@ -265,14 +268,15 @@ class PinRequest:
 
     def describe(self) -> tuple[str, str]:
         """The prompt's headline in English and Japanese."""
+        device_en, device_ja = self.token.device()
         if self.key is Key.AUTH:
-            en = f"Log in to {self.client_name} with your My Number card (user authentication PIN, 4 digits)"
-            ja = f"{self.client_name} にマイナンバーカードでログインします（利用者証明用暗証番号・数字4桁）"
+            en = f"Log in to {self.client_name} with your {device_en} (user authentication PIN, 4 digits)"
+            ja = f"{self.client_name} に{device_ja}でログインします（利用者証明用暗証番号・数字4桁）"
         else:
-            en = (f"Log in to {self.client_name} with your My Number card's signing certificate "
+            en = (f"Log in to {self.client_name} with your {device_en}'s signing certificate "
                   "(signing password, 6-16 letters and digits); your name, address, birth date and gender "
                   "are read from it")
-            ja = (f"{self.client_name} にマイナンバーカードの署名用電子証明書でログインします（署名用パスワード・"
+            ja = (f"{self.client_name} に{device_ja}の署名用電子証明書でログインします（署名用パスワード・"
                   "英数字6〜16文字）。氏名・住所・生年月日・性別を読み取ります")
         return en, ja
 
@@ -327,7 +331,7 @@ def run_login(
     if status.blocked:
         raise PinBlocked("no try left; no PIN was asked for")
     tries = status.tries_left if status.tries_left is not None else request.key.max_tries
-    pin_request = PinRequest(request.key, tries, provider.issuer, request.client_name)
+    pin_request = PinRequest(request.key, tries, provider.issuer, request.client_name, info.token.type)
     confirmed = False
     if pin_request.last_try:
         confirmed = prompt.confirm_last_try(pin_request)

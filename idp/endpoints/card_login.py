@@ -15,7 +15,8 @@ Browser-facing (the interaction's cookie ``mynacard_interaction`` binds the logi
     command. Reloading the page replaces token and code.
 ``GET /interaction/{uid}/card/status``
     Progress, polled by the page: ``{"state": "pending"|"verified"|"failed", "error": null|{"error",
-    "message", "message_ja"}}`` (404 without the interaction's cookie, or once the login is gone).
+    "message", "message_ja"}, "token": null|"card"|"smartphone"}`` (404 without the interaction's cookie, or once
+    the login is gone); ``token`` names what the agent read (the page says "スマートフォン" or "カード").
 ``POST /interaction/{uid}/card/finish``
     Collects the verified login (once), hands it to :func:`idp.oauth.authenticator.complete_login` and answers
     ``303`` to the consent page or the step that answers the relying party. Before verification it sends the
@@ -35,7 +36,8 @@ Agent-facing (JSON both ways; not for browsers: no CORS)
     (times in seconds since the epoch; ``interaction`` is a hash of the uid, which stays with the browser).
     The agent builds :class:`keys.cardlogin.LoginMessage` from these fields and *its own* configured issuer,
     and has the card sign it with the named key.
-``POST /card-login/response`` ``{"token"|"code", "challenge", "certificate", "signature"}`` (base64url)
+``POST /card-login/response`` ``{"token"|"code", "challenge", "certificate", "signature"}`` (base64url; optional
+    ``token_type``, the agent's reading of EF 0006, kept for display only: :mod:`idp.login.token_kind`)
     The challenge is consumed (a replay fails), then :func:`keys.cardlogin.verify_card_login` runs with the
     pinned roots and the configured revocation sources — CRL directory, OCSP, or a platform operator with its
     answers cached in the database (:mod:`idp.login.verifier`, :mod:`idp.login.platform`):
@@ -70,6 +72,7 @@ from idp.login.authenticator import ACRS, AMR, page_headers
 from idp.login.claims import claims_from_facts
 from idp.login.page import DEVICE_PATH, SCRIPT, SCRIPT_PATH, device_page
 from idp.login.store import CardLogin, CardLogins, interaction_binding
+from idp.login.token_kind import token_kind
 from idp.login.verifier import NotConfigured, verifier_for
 from idp.oauth.authenticator import LoginResult, complete_login
 from idp.oauth.interaction import INTERACTION_COOKIE, browser_interaction, interaction_path
@@ -253,6 +256,7 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
         "certificate_sha256": verified.certificate_sha256,
         "revocation": {"status": verified.revocation.status.value, "source": verified.revocation.source},
         "credential_source": source,
+        "token": token_kind(document.get("token_type")),
     })
     _log.info("card_login_verified", extra={"key": verified.key.value, "anchor": verified.anchor,
                                             "revocation": verified.revocation.source})
@@ -279,7 +283,8 @@ async def status(uid: str, request: AnyRequest, services: NamedDependency[Servic
         login = await _browser_login(uid, request, services, utcnow())
     except Refusal as refusal:
         return refusal.response()
-    return Response({"state": login.state, "error": login.payload.get("error")}, headers=_NO_STORE,
+    return Response({"state": login.state, "error": login.payload.get("error"),
+                     "token": (login.payload.get("result") or {}).get("token")}, headers=_NO_STORE,
                     media_type="application/json")
 
 
@@ -343,14 +348,15 @@ OPENAPI: Final = {
             ("issuer", "interaction", "challenge", "issued_at", "key", "client_name", "expires_at"))),
         _refusals(400, 404, 409), doc.too_large()))},
     RESPONSE_PATH: {"post": doc.operation(
-        body=doc.json_body(doc.obj({**_TICKET, **doc.strings("challenge", "certificate", "signature")},
+        body=doc.json_body(doc.obj({**_TICKET, **doc.strings("challenge", "certificate", "signature", "token_type")},
                                    ("challenge", "certificate", "signature"))),
         responses=doc.responses(doc.json_answer(200, "verified", doc.obj(doc.strings("status"), ("status",))),
                                 _refusals(400, 403, 404, 409, 503), doc.too_large()))},
     "/interaction/{uid}/card/status": {"get": doc.operation(parameters=[_COOKIE], responses=doc.responses(
         doc.json_answer(200, "the login's state", doc.obj({
             "state": {"type": "string", "enum": ["pending", "verified", "failed"]},
-            "error": {"oneOf": [{"type": "null"}, _REFUSAL_SCHEMA]}}, ("state", "error"))),
+            "error": {"oneOf": [{"type": "null"}, _REFUSAL_SCHEMA]},
+            "token": {"enum": [None, "card", "smartphone"]}}, ("state", "error"))),
         _refusals(404)))},
     "/interaction/{uid}/card/finish": {"post": doc.operation(parameters=[_COOKIE], responses=doc.responses(
         doc.see_other("to the consent page or the answer to the client; before verification, back to the login page"),

@@ -29,7 +29,8 @@ SCRIPT_PATH: Final = "/card-login/login.js"
 DEVICE_PATH: Final = "/card-login/device"
 #: The login pages' script (``idp/templates/card_login.js``); its words come from the page (``data-step-*``).
 SCRIPT: Final = TEMPLATES.render("card_login.js")
-_STEPS: Final = ("fetching", "waiting_for_card", "signing", "sending", "done", "other", "none")
+_STEPS: Final = ("fetching", "waiting_for_card", "signing", "sending", "done", "other", "none", "done_card",
+                  "done_smartphone")
 
 
 def content_security_policy(agent_url: str, form_action: Sequence[str] = ()) -> str:
