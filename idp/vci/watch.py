@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -40,6 +41,7 @@ from idp.storage.credentials import CredentialStore, NewWatch, WatchRow
 from idp.vci.references import CertificateReference
 from keys.errors import VerificationError
 from keys.revocation import CertificateId, Revoked, Unchecked, check_revocation
+from keys.service.errors import KeyServiceError
 from keys.trust import authority_key_id
 from keys.x509.profile import Purpose
 
@@ -74,7 +76,11 @@ def _issuer(verifier: CardVerifier, identity: dict[str, Any], purpose: Purpose) 
     return None
 
 
-async def watch(store: CredentialStore, seal: Any, reference: CertificateReference, identity: dict[str, Any] | None,
+Seal = Callable[[Any, str], tuple[str, bytes]]
+Unseal = Callable[[str, bytes, str], Any]
+
+
+async def watch(store: CredentialStore, seal: Seal, reference: CertificateReference, identity: dict[str, Any] | None,
                 *, expires_at: dt.datetime, now: dt.datetime) -> None:
     """Start (or extend) watching the certificate behind a grant; ``seal`` is :meth:`idp.vci.service.Vci.seal`."""
     if identity is None:
@@ -124,7 +130,7 @@ def _online(settings: Settings) -> CardVerifier | None:
     return verifier if verifier.ocsp_timeout is not None or verifier.platform is not None else None
 
 
-async def recheck(store: CredentialStore, unseal: Any, settings: Settings, now: dt.datetime) -> RecheckReport:
+async def recheck(store: CredentialStore, unseal: Unseal, settings: Settings, now: dt.datetime) -> RecheckReport:
     """Ask the online sources about every watched certificate that is due (see the module docstring);
     ``unseal`` is :meth:`idp.vci.service.Vci.unseal`."""
     verifier = _online(settings)
@@ -136,7 +142,11 @@ async def recheck(store: CredentialStore, unseal: Any, settings: Settings, now: 
     while rows := await store.watches.claim_due(now, stale_before=stale_before, limit=_BATCH):
         await store.watches.remove(r.cert_ref for r in rows if r.cert_ref not in live)
         for row in (r for r in rows if r.cert_ref in live):
-            identity = unseal(row.kek_id, row.sealed, _CONTEXT + row.cert_ref)
+            try:
+                identity = unseal(row.kek_id, row.sealed, _CONTEXT + row.cert_ref)
+            except KeyServiceError as exc:  # a KEK taken out of the configuration too early: kept for when it is back
+                _log.error("watch_unreadable", extra={"fault": exc.fault.value})
+                continue
             checked += 1
             if await anyio.to_thread.run_sync(_ask, verifier, row, identity, now):
                 hits += 1
