@@ -129,6 +129,9 @@ class TokenType(StrEnum):
       a PIN try, so the flows of :mod:`cardreader.session` read such a token's certificate first and only
       verify the PIN (which the operation needs anyway) when the token answers 6982.
     * anything else: as the iPhone (assumed card rules, same fallback).
+
+    Not implemented: soltia48/myna-card sends iPhone tokens a "last command" indicator ``80 FC 00 00`` (a single
+    source, unexplained; jpki-card-and-certs.md §4 rates it Low).
     """
 
     CARD = "card"
