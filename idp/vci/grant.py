@@ -100,7 +100,8 @@ async def begin_issuance(services: Services, request: AuthorizationRequest, logi
     options = services.settings.credentials
     watch_until = min(source.not_after, expires_at + dt.timedelta(
         seconds=options.deferred_ttl + max(options.basic_lifetime, options.age_lifetime)))
-    await watch(vci.store, vci.seal, reference, login.credential_source.get("watch"), expires_at=watch_until, now=now)
+    await watch(vci.store, vci.seal, services.settings, reference, login.credential_source.get("watch"),
+                expires_at=watch_until, now=now)
     _log.info("credential_datasets_granted", extra={"client_id": request.client_id,
                                                     "configurations": [c for c, _ in granted]})
     return Issuance(issuance_id, tuple(granted))

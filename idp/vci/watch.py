@@ -80,10 +80,13 @@ Seal = Callable[[Any, str], tuple[str, bytes]]
 Unseal = Callable[[str, bytes, str], Any]
 
 
-async def watch(store: CredentialStore, seal: Seal, reference: CertificateReference, identity: dict[str, Any] | None,
-                *, expires_at: dt.datetime, now: dt.datetime) -> None:
-    """Start (or extend) watching the certificate behind a grant; ``seal`` is :meth:`idp.vci.service.Vci.seal`."""
-    if identity is None:
+async def watch(store: CredentialStore, seal: Seal, settings: Settings, reference: CertificateReference,
+                identity: dict[str, Any] | None, *, expires_at: dt.datetime, now: dt.datetime) -> None:
+    """Start (or extend) watching the certificate behind a grant; ``seal`` is :meth:`idp.vci.service.Vci.seal`.
+    Nothing is kept when no configured online source could answer about it (no platform operator, and OCSP off or
+    no responder named): the serial is then kept nowhere."""
+    verifier = _online(settings)
+    if identity is None or verifier is None or (verifier.platform is None and not identity.get("ocsp")):
         return
     kek_id, sealed = seal(identity, _CONTEXT + reference.ref)
     await store.watches.add(NewWatch(reference.ref, Purpose.SIGN.value, kek_id, sealed, expires_at), now)
