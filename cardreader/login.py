@@ -24,6 +24,7 @@ confirm explicitly first; a PIN the card refused is never sent again (the person
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -35,11 +36,21 @@ from urllib.parse import urlsplit
 import httpx
 
 from cardreader import pcsc, session
+from cardreader.apdu import Transport
+from cardreader.documents import SignDocument, digest_infos, document_signatures, parse_documents, signing_time
 from cardreader.errors import CardError, CertificateAbsent, LastTryNeedsConfirmation, PinBlocked
 from cardreader.evidence import CardEvidence
 from cardreader.jpki import Key, TokenType
 from cardreader.pin import Pin
-from keys.cardlogin import CHALLENGE_OCTETS, CODE_ALPHABET, CODE_LENGTH, LoginMessage, encode_login_message
+from keys.cardlogin import (
+    CHALLENGE_OCTETS,
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    LoginMessage,
+    encode_login_message,
+    login_digest_info,
+)
+from keys.errors import VerificationError
 from keys.jose.b64 import b64url_decode_loose, b64url_encode
 from keys.x509.profile import Purpose
 
@@ -122,6 +133,8 @@ class LoginRequest:
     message: LoginMessage
     client_name: str
     expires_at: dt.datetime
+    #: Documents to sign with the signing key in the same card session (:mod:`cardreader.documents`).
+    documents: tuple[SignDocument, ...] = ()
 
     @property
     def key(self) -> Key:
@@ -162,7 +175,7 @@ class Provider:
         """Close the HTTP connections."""
         self._http.close()
 
-    def _post(self, path: str, body: Mapping[str, str]) -> dict[str, Any]:
+    def _post(self, path: str, body: Mapping[str, object]) -> dict[str, Any]:
         try:
             answer = self._http.post(path, json=dict(body))
         except httpx.HTTPError as exc:
@@ -198,20 +211,28 @@ class Provider:
                 issued_at=_time(document["issued_at"]),
                 key=Purpose(Key(document["key"]).value),
             )
-            return LoginRequest(message, _string(document["client_name"])[:200], _time(document["expires_at"]))
-        except (KeyError, TypeError, ValueError) as exc:
+            documents = parse_documents(document.get("documents"))
+            if documents and message.key is not Purpose.SIGN:
+                raise ValueError("documents are signed with the signing key only")
+            return LoginRequest(message, _string(document["client_name"])[:200], _time(document["expires_at"]),
+                                documents)
+        except (KeyError, TypeError, ValueError, VerificationError) as exc:
             if isinstance(exc, LoginError):
                 raise
             raise _bad_answer(f"challenge: {type(exc).__name__}") from None
 
-    def respond(self, ticket: Ticket, request: LoginRequest, evidence: CardEvidence) -> None:
-        """Send the signed login; return once the provider has verified it (raise :class:`LoginError` if not)."""
+    def respond(self, ticket: Ticket, request: LoginRequest, evidence: CardEvidence,
+                signatures: list[dict[str, Any]] | None = None) -> None:
+        """Send the signed login (and, for a signing login, the ``document_signatures``); return once the provider
+        has verified it (raise :class:`LoginError` if not)."""
+        extra = {} if signatures is None else {"document_signatures": signatures}
         document = self._post(RESPONSE_PATH, {
             **ticket.member(),
             "challenge": b64url_encode(request.message.challenge),
             "certificate": b64url_encode(evidence.certificate),
             "signature": b64url_encode(evidence.signature),
             "token_type": evidence.token.value,
+            **extra,
         })
         if document.get("status") != "verified":
             raise _bad_answer("response: status is not verified")
@@ -260,6 +281,8 @@ class PinRequest:
     client_name: str
     #: The card or a smartphone token (EF 0006), named in the prompt.
     token: TokenType = TokenType.CARD
+    #: The documents the card will sign after this PIN entry (shown with the prompt).
+    documents: tuple[SignDocument, ...] = ()
 
     @property
     def last_try(self) -> bool:
@@ -269,6 +292,14 @@ class PinRequest:
     def describe(self) -> tuple[str, str]:
         """The prompt's headline in English and Japanese."""
         device_en, device_ja = self.token.device()
+        if self.documents:
+            count = len(self.documents)
+            en = (f"Sign {count} document{'s' if count > 1 else ''} for {self.client_name} with your {device_en}'s "
+                  "signing certificate (signing password, 6-16 letters and digits); the card signs only the "
+                  "documents listed here")
+            ja = (f"{self.client_name} のために、{device_ja}の署名用電子証明書で次の{count}件の文書に署名します"
+                  "（署名用パスワード・英数字6〜16文字）。カードはここに表示された文書にだけ署名します")
+            return en, ja
         if self.key is Key.AUTH:
             en = f"Log in to {self.client_name} with your {device_en} (user authentication PIN, 4 digits)"
             ja = f"{self.client_name} に{device_ja}でログインします（利用者証明用暗証番号・数字4桁）"
@@ -331,7 +362,8 @@ def run_login(
     if status.blocked:
         raise PinBlocked("no try left; no PIN was asked for")
     tries = status.tries_left if status.tries_left is not None else request.key.max_tries
-    pin_request = PinRequest(request.key, tries, provider.issuer, request.client_name, info.token.type)
+    pin_request = PinRequest(request.key, tries, provider.issuer, request.client_name, info.token.type,
+                             request.documents)
     confirmed = False
     if pin_request.last_try:
         confirmed = prompt.confirm_last_try(pin_request)
@@ -342,18 +374,34 @@ def run_login(
     try:
         if clock() > request.expires_at - REFRESH_MARGIN:
             fresh = provider.challenge(ticket)
-            if fresh.key is not request.key:
-                raise _bad_answer("the provider changed the key of the login")
+            if fresh.key is not request.key or fresh.documents != request.documents:
+                raise _bad_answer("the provider changed the key or the documents of the login")
             request = fresh
         on_step(Step.SIGNING)
         with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
-            evidence = session.sign(transport, request.key, encode_login_message(request.message), pin,
-                                    confirm_last_try=confirmed)
+            if request.documents:
+                evidence, signatures = _sign_documents(transport, request, pin, confirmed, clock())
+            else:
+                evidence = session.sign(transport, request.key, encode_login_message(request.message), pin,
+                                        confirm_last_try=confirmed)
+                signatures = None
     finally:
         pin.wipe()
     on_step(Step.SENDING)
-    provider.respond(ticket, request, evidence)
+    provider.respond(ticket, request, evidence, signatures)
     on_step(Step.DONE)
+
+
+def _sign_documents(transport: Transport, request: LoginRequest, pin: Pin, confirmed: bool,
+                    now: dt.datetime) -> tuple[CardEvidence, list[dict[str, Any]]]:
+    """The login and every shown document, after one signing-password entry (:mod:`cardreader.documents`)."""
+    at = signing_time(now)
+    login = login_digest_info(request.message)
+    certificate, signatures, token = session.sign_many(
+        transport, pin, lambda cert: digest_infos(login, request.documents, cert, at), confirm_last_try=confirmed)
+    digest = hashlib.sha256(encode_login_message(request.message)).digest()
+    evidence = CardEvidence(Key.SIGN, certificate, digest, signatures[0], token)
+    return evidence, document_signatures(signatures[1:], at)
 
 
 def wait_for_removal(reader: str | None = None, *, test_mode: bool | None = None, timeout: float | None = None,

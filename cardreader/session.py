@@ -7,7 +7,8 @@ current file or security state between their APDUs:
 
 * :func:`read_info` — token type, certificates present, tries left of both PINs (no try spent);
 * :func:`read_certificate` — one of the four certificates (the signing one needs the signing password);
-* :func:`sign` — VERIFY then COMPUTE DIGITAL SIGNATURE over SHA-256, returning :class:`CardEvidence`.
+* :func:`sign` — VERIFY then COMPUTE DIGITAL SIGNATURE over SHA-256, returning :class:`CardEvidence`;
+* :func:`sign_many` — one VERIFY of the signing password, then several COMPUTE DIGITAL SIGNATUREs (documents).
 
 PIN rules: the tries are read before the PIN is sent; a blocked PIN is never sent; with one try left the
 PIN is sent only with ``confirm_last_try=True``; a VERIFY is never retried; the :class:`Pin` is wiped when
@@ -17,6 +18,7 @@ the call returns, whatever the outcome.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -282,10 +284,47 @@ def _key_of(kind: CertificateKind) -> Key | None:
     return {CertificateKind.AUTH: Key.AUTH, CertificateKind.SIGN: Key.SIGN}.get(kind)
 
 
+def sign_many(
+    transport: Transport,
+    pin: Pin,
+    build: Callable[[bytes], Sequence[bytes]],
+    *,
+    confirm_last_try: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+) -> tuple[bytes, tuple[bytes, ...], TokenType]:
+    """Sign several DigestInfos with the SIGNING key after ONE password entry, in one session: read the token
+    type (EF 0006), check EF 0008, VERIFY (the PIN rules of :meth:`JpkiSession.verify`), read the signing
+    certificate (protected on every token, so after the PIN), then ``80 2A`` over each DigestInfo
+    ``build(certificate)`` returns (the caller builds them from the certificate: CMS signed attributes name it).
+    Returns the certificate, the signatures in order (each checked against the key's length) and the token type.
+    A card pulled midway raises from the transport: the caller gets nothing."""
+    if pin.key is not Key.SIGN:
+        pin.wipe()
+        raise ValueError("signing documents needs the signing password")
+    session = JpkiSession(transport, limits=limits)
+    try:
+        token = session.read_token_info().type
+        _require_certificate(session, Key.SIGN)
+        session.verify(pin, confirm_last_try=confirm_last_try)
+    finally:
+        pin.wipe()
+    certificate = session.read_certificate(Key.SIGN.certificate)
+    public_key = parse_certificate(certificate, limits).public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise MalformedResponse("the signing certificate's key is not RSA")
+    signatures = []
+    for digest_info in build(certificate):
+        signature = session.compute_signature(Key.SIGN, digest_info)
+        if len(signature) != (public_key.key_size + 7) // 8:
+            raise MalformedResponse(f"signature of {len(signature)} bytes does not fit the certificate's key")
+        signatures.append(signature)
+    return certificate, tuple(signatures), token
+
+
 def _require_certificate(session: JpkiSession, key: Key) -> None:
     present = session.read_certificates_present()
     if not (present.sign if key is Key.SIGN else present.auth):
         raise CertificateAbsent(f"EF 0008 lists no {key.value} certificate")
 
 
-__all__ = ["CardInfo", "JpkiSession", "pin_needed_to_read", "read_certificate", "read_info", "sign"]
+__all__ = ["CardInfo", "JpkiSession", "pin_needed_to_read", "read_certificate", "read_info", "sign", "sign_many"]

@@ -10,13 +10,17 @@ into the agent's PIN pad, waits for the provider to report the login verified, a
 
 Scenarios (:data:`SCENARIOS`), each with openid-client as the relying party: discovery; code + PKCE with
 client_secret_basic and an auth-certificate login (``acr`` and ``amr`` checked in the verified ID token); PAR with
-private_key_jwt; userinfo; a signing-certificate login releasing the basic facts approved on the consent page.
+private_key_jwt; userinfo; a signing-certificate login releasing the basic facts approved on the consent page; an
+RFC 9396 ``jpki_sign`` request (PAR) signed by the card, its results fetched once.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
+import hashlib
+import json
 import re
 import sys
 import time
@@ -151,6 +155,26 @@ def signing_certificate(ctx: Context) -> str:
     return "acr sign-cert; name and birthdate released after consent, nothing else"
 
 
+def signing_request(ctx: Context) -> str:
+    """RFC 9396 ``jpki_sign`` pushed by openid-client (PAR): the consent page, the card signs with the signing
+    password, the token response returns the granted details (§7), the results come once with the access token."""
+    digest = base64.b64encode(hashlib.sha256(b"conformance contract").digest()).decode()
+    details = [{"type": "jpki_sign", "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1",
+                "documentDigests": [{"hash": digest, "label": "Conformance contract"}]}]
+    flow = ctx.code_flow("jwt", par=True, params={"authorization_details": json.dumps(details)})
+    check(flow.tokens.get("authorization_details") == details,
+          f"token response details {flow.tokens.get('authorization_details')}")
+    check(flow.claims.get("acr") == "urn:mynacard:acr:sign-cert", f"acr {flow.claims.get('acr')}")
+    url = f"{ctx.target.issuer}/sign/results"
+    bearer = {"Authorization": f"Bearer {flow.tokens['access_token']}"}
+    results = httpx.get(url, headers=bearer, timeout=10)
+    check(results.status_code == 200, f"results: HTTP {results.status_code} {results.text[:200]}")
+    check([d["hash"] for d in results.json()["documents"]] == [digest], "the results name another digest")
+    again = httpx.get(url, headers=bearer, timeout=10)
+    check(again.status_code == 403, f"results fetched twice: HTTP {again.status_code}")
+    return "jpki_sign via PAR: consent, signing password, details in the token response, results once"
+
+
 #: (name, scenario), in run order.
 SCENARIOS: Final[tuple[tuple[str, Callable[[Context], str]], ...]] = (
     ("card: openid-client discovery", discovery),
@@ -159,6 +183,7 @@ SCENARIOS: Final[tuple[tuple[str, Callable[[Context], str]], ...]] = (
     ("card: openid-client PAR + private_key_jwt", par),
     ("card: openid-client userinfo", userinfo),
     ("card: signing certificate, facts after consent", signing_certificate),
+    ("card: openid-client RAR jpki_sign (sign a digest)", signing_request),
 )
 
 __all__ = ["AUTH_PIN", "SCENARIOS", "SIGN_PASSWORD", "CardBrowser", "ours_card"]

@@ -28,6 +28,7 @@ from idp.metrics import Metrics, RequestObserver
 from idp.oauth.authenticator import register_authenticator
 from idp.runtime import Services, open_services
 from idp.settings import Settings, load_settings, unsafe_warnings
+from idp.sign.details import install as install_signing
 from idp.vci.jobs import start_issuer
 from idp.vci.service import open_vci
 from idp.vci.setup import install as install_issuer
@@ -40,10 +41,12 @@ _log = logging.getLogger("idp.app")
 def install_plugins() -> None:
     """Register this provider's plug-ins with the protocol layer (idempotent): the authenticators ``card`` and
     ``test`` (chosen by ``login.authenticator``), and the credential issuer's grant type and
-    ``authorization_details`` type (:func:`idp.vci.setup.install`)."""
+    ``authorization_details`` type (:func:`idp.vci.setup.install`), and card signing's ``jpki_sign``
+    (:func:`idp.sign.details.install`)."""
     register_authenticator(CardAuthenticator())
     register_authenticator(test_login.TestAuthenticator())
     install_issuer()
+    install_signing()
 
 
 install_plugins()

@@ -378,6 +378,18 @@ class AuditSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SigningSettings:
+    """``[signing]``: signing with the card for a business (idp.sign)."""
+
+    keep_certificates: bool = option(
+        False, doc="Put the raw signing certificate into the verification record the business keeps. Only for a "
+                   "deployment that is a platform operator or certified verifier: a service provider may not keep "
+                   "raw certificate data (the record otherwise names the certificate by issuer, serial and SHA-256).",
+        recommend="false, unless this deployment is a platform operator or a certified verifier.")
+    request_ttl: float = option(600.0, doc="How long a signing request waits for the person's consent and card.")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings(engine.DataLocation):
     """All settings. Top-level options first, then one section per table; ``data_path`` and ``database_url``
     from :class:`~servicekit.settings.DataLocation`."""
@@ -408,6 +420,7 @@ class Settings(engine.DataLocation):
     card_login: CardLoginSettings = field(default_factory=CardLoginSettings)
     credentials: CredentialSettings = field(default_factory=CredentialSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    signing: SigningSettings = field(default_factory=SigningSettings)
 
     @property
     def key_retention(self) -> float:

@@ -123,6 +123,7 @@ class PinPad:
             "issuer": pending.request.issuer,
             "headline": en,
             "headline_ja": ja,
+            "documents": [d.shown() for d in pending.request.documents],
         }
 
 

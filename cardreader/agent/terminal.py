@@ -44,6 +44,8 @@ class TerminalPrompt:
     def _headline(self, request: PinRequest) -> None:
         en, ja = request.describe()
         self._say(f"\n{en}\n{ja}\nProvider / 提供者: {request.issuer}")
+        for number, document in enumerate((d.shown() for d in request.documents), 1):
+            self._say(f"  {number}. {document['label']}\n     {document['algorithm']}: {document['digest']}")
         self._say(f"Tries left / 残り回数: {request.tries_left}")
 
     def confirm_last_try(self, request: PinRequest) -> bool:

@@ -45,6 +45,7 @@ function tokens(response) {
     refresh_token: response.refresh_token,
     id_token: response.id_token,
     scope: response.scope,
+    authorization_details: response.authorization_details,
     claims: response.id_token ? response.claims() : undefined,
   };
 }

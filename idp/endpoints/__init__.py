@@ -35,7 +35,8 @@ from servicekit.http.openapi import merge_path_items
 ENDPOINTS: Final = ("discovery", "jwks", "health", "metrics", "token", "userinfo", "revocation", "introspection",
                     "authorize", "par", "interaction", "test_login", "card_login", "registration", "logout",
                     "credential_issuer_metadata", "jwt_vc_issuer", "vct", "credential_offer", "credential_portal",
-                    "nonce", "credential", "deferred_credential", "notification", "status_list", "credential_admin")
+                    "nonce", "credential", "deferred_credential", "notification", "status_list", "credential_admin",
+                    "sign_results", "sign_transactions")
 
 
 def endpoint_modules() -> tuple[ModuleType, ...]:

@@ -29,7 +29,7 @@ from litestar.response import Redirect
 from idp.clients import Client
 from idp.errors import InvalidRequest, OAuthError
 from idp.metrics import Metrics
-from idp.oauth import consent, request_object
+from idp.oauth import consent, request_object, verified_claims
 from idp.oauth.authorization_request import (
     MAX_REQUEST_OCTETS,
     PROMPTS,
@@ -57,6 +57,7 @@ from idp.oauth.session import SESSION_COOKIE, Session, load_session
 from idp.oauth.subject import subject_for
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
+from idp.sign.digital_agency import bind_transaction
 from idp.web.pages import language
 from servicekit.http import openapi as doc
 
@@ -79,7 +80,7 @@ def feature_metadata(settings: Settings) -> dict[str, Any]:
             "request_parameter_supported": True, "request_uri_parameter_supported": False,
             "prompt_values_supported": list(PROMPTS),
             "ui_locales_supported": ["ja", "en"], "authorization_response_iss_parameter_supported": True,
-            **request_object.feature_metadata(settings), **_details_types()}
+            **request_object.feature_metadata(settings), **_details_types(), **verified_claims.metadata()}
 
 
 def _details_types() -> dict[str, Any]:
@@ -120,6 +121,10 @@ async def _decide(services: Services, client: Client, auth: AuthorizationRequest
     elif "none" in auth.prompt:
         raise AuthorizationError(LoginRequired("a login is needed and prompt=none forbids one"), auth.target)
     interaction, secret = await start_interaction(services, auth, session=session, login=login, now=now)
+    try:
+        await bind_transaction(services, auth, interaction.uid, now)  # scope sign + sign_transaction_id, once
+    except OAuthError as exc:
+        raise AuthorizationError(exc, auth.target) from None
     step = "" if login is None else "consent"
     return Redirect(interaction_path(interaction.uid, step), status_code=303, headers=_NO_STORE,
                     cookies=[interaction_cookie(interaction.uid, secret, settings)])

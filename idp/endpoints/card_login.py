@@ -51,8 +51,10 @@ Errors are ``{"error", "message", "message_ja"}`` (messages for the person at th
 
 What is kept: the login's state and, once verified, the login result (account id, acr, amr, claims from the
 signing certificate, auth time, the certificate's SHA-256 and revocation status and, when the request asks for
-credentials, the ``credential_source`` of :func:`idp.vci.grant.credential_source`) until the browser collects it;
-never the certificate itself, its serial, the signature or the PIN. Logs carry the event, the key and the reason only.
+credentials, the ``credential_source`` of :func:`idp.vci.grant.credential_source`; when it asks for
+``verified_claims``, the signing certificate's issuer DN and serial number and the revocation answer's reference,
+:mod:`idp.login.assurance`) until the browser collects it; never the certificate itself, the signature or the PIN.
+Logs carry the event, the key and the reason only.
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect
 
-from idp.login.audit import revocation_fields
+from idp.login.assurance import signature_evidence
+from idp.login.audit import RevocationFields, revocation_fields
 from idp.login.authenticator import ACRS, AMR, page_headers
 from idp.login.claims import claims_from_facts
 from idp.login.page import DEVICE_PATH, SCRIPT, SCRIPT_PATH, device_page
@@ -76,7 +79,10 @@ from idp.login.token_kind import token_kind
 from idp.login.verifier import NotConfigured, verifier_for
 from idp.oauth.authenticator import LoginResult, complete_login
 from idp.oauth.interaction import INTERACTION_COOKIE, browser_interaction, interaction_path
+from idp.oauth.verified_claims import VERIFIED_CLAIMS
 from idp.runtime import Services, utcnow
+from idp.sign.card import challenge_documents, complete_signing
+from idp.sign.requests import SigningRequest, SigningRequests
 from idp.storage.audit import digest_ref, record
 from idp.vci.grant import credential_source
 from idp.vci.service import issuer_of
@@ -91,6 +97,7 @@ from keys.errors import (
     VerificationError,
 )
 from keys.jose.b64 import b64url_decode_loose, b64url_encode
+from keys.x509.profile import Purpose
 from servicekit.http import openapi as doc
 from servicekit.http.bodies import BodyError, read_json
 
@@ -181,16 +188,26 @@ async def _login_for(document: dict[str, Any], services: Services, now: dt.datet
     return login
 
 
+async def _signing(login: CardLogin, services: Services, now: dt.datetime) -> SigningRequest | None:
+    """The signing request of the login's interaction: it must be approved and signed with the signing key."""
+    signing = await SigningRequests(services.objects).for_interaction(login.uid, now)
+    if signing is not None and (signing.state != "approved" or login.key is not Purpose.SIGN):
+        raise Refusal(409, "signing_not_approved")
+    return signing
+
+
 @post(CHALLENGE_PATH, status_code=200, summary="Card login: a one-time challenge", tags=["Card login"])
 async def challenge(request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
     """A fresh challenge for the login the token or code names."""
     now = utcnow()
     try:
         login = await _login_for(await _json_body(request), services, now)
+        signing = await _signing(login, services, now)
         ttl = dt.timedelta(seconds=services.settings.card_login.challenge_ttl)
         value, issued_at = await CardLogins(services.objects).challenge(login, ttl=ttl, now=now)
     except Refusal as refusal:
         return refusal.response()
+    documents = {} if signing is None else {"documents": challenge_documents(signing)}
     return Response({
         "issuer": services.settings.issuer,
         "interaction": interaction_binding(login.uid),
@@ -199,6 +216,7 @@ async def challenge(request: AnyRequest, services: NamedDependency[Services]) ->
         "key": login.key.value,
         "client_name": login.payload["client_name"],
         "expires_at": int(min(issued_at + ttl, login.expires_at).timestamp()),
+        **documents,
     }, headers=_NO_STORE, media_type="application/json")
 
 
@@ -216,6 +234,9 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
         signature = _b64decode(document.get("signature"), "signature")
         if len(nonce) != CHALLENGE_OCTETS:
             raise _bad_request("challenge")
+        signing = await _signing(login, services, now)
+        if signing is None and "document_signatures" in document:
+            raise _bad_request("document_signatures without documents")
         issued_at = await logins.take_challenge(login, str(challenge_value), now)
         if issued_at is None:
             raise Refusal(400, "challenge_invalid")
@@ -231,6 +252,9 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
             platform = await verifier.platform_status(services.objects, certificate, login.key, now)
             verified = await anyio.to_thread.run_sync(
                 lambda: verifier.verify(certificate, signature, expected, now, max_age, platform=platform))
+            if signing is not None:
+                fields = revocation_fields(services.settings, verifier, certificate, verified.revocation, now)
+                await _sign(services, signing, login, certificate, document, issued_at, fields, now)
         except VerificationError as exc:
             refusal = refusal_for(exc)
             _log.info("card_login_refused", extra={"key": login.key.value, "reason": exc.reason.value})
@@ -243,6 +267,9 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
     except Refusal as refusal:
         return refusal.response()
     claims = claims_from_facts(verified.facts, now) if verified.facts is not None else {}
+    revocation = revocation_fields(services.settings, verifier, certificate, verified.revocation, now)
+    if login.payload.get("assurance") and verified.key is Purpose.SIGN:  # idp.oauth.verified_claims
+        claims[VERIFIED_CLAIMS] = signature_evidence(certificate, revocation, signed_at=issued_at, verified_at=now)
     source = None
     vci = issuer_of(services)
     if login.payload.get("credentials") and verified.facts is not None and vci is not None:
@@ -257,13 +284,34 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
         "revocation": {"status": verified.revocation.status.value, "source": verified.revocation.source},
         "credential_source": source,
         "token": token_kind(document.get("token_type")),
+        "signing_request": None if signing is None else signing.id,
     })
     _log.info("card_login_verified", extra={"key": verified.key.value, "anchor": verified.anchor,
                                             "revocation": verified.revocation.source})
     await record(services, "card_login", now, outcome="success", key=verified.key.value, account=verified.account_id,
                  certificate_ref=verified.certificate_sha256, client_id=login.payload.get("client_name"),
-                 **revocation_fields(services.settings, verifier, certificate, verified.revocation, now))
+                 **revocation)
     return Response({"status": "verified"}, headers=_NO_STORE, media_type="application/json")
+
+
+async def _sign(services: Services, signing: SigningRequest, login: CardLogin, certificate: bytes,
+                document: dict[str, Any], issued_at: dt.datetime, fields: RevocationFields, now: dt.datetime) -> None:
+    """Verify and record the document signatures of a signing login (:func:`idp.sign.card.complete_signing`);
+    a malformed or wrong signature fails the whole login: nothing is recorded or released."""
+    refs = {"request_ref": digest_ref(signing.id), "certificate_ref": digest_ref(certificate)}
+    try:
+        await complete_signing(services, signing, certificate, document.get("document_signatures"),
+                               issued_at=issued_at, revocation=fields, now=now)
+    except (VerificationError, ValueError) as exc:
+        reason = exc.reason.value if isinstance(exc, VerificationError) else "malformed"
+        _log.info("document_signing_refused", extra={"reason": reason})
+        await record(services, "document_signing", now, outcome="refused", reason=reason, client_id=signing.client_id,
+                     count=len(signing.documents), **refs, **fields)
+        refusal = Refusal(400, "bad_document_signature")
+        await CardLogins(services.objects).settle(login, "failed", error=refusal.body)
+        raise refusal from None
+    await record(services, "document_signing", now, outcome="success", client_id=signing.client_id,
+                 count=len(signing.documents), **refs, **fields)
 
 
 async def _browser_login(uid: str, request: AnyRequest, services: Services, now: dt.datetime) -> CardLogin:
@@ -308,6 +356,7 @@ async def finish(uid: str, request: AnyRequest, services: NamedDependency[Servic
         claims=result["claims"],
         auth_time=dt.datetime.fromtimestamp(result["auth_time"], dt.UTC),
         credential_source=result.get("credential_source"),
+        signing_request=result.get("signing_request"),
     )
     target = await complete_login(services, uid, login_result, now)
     return Redirect(target, status_code=303, headers=_NO_STORE)

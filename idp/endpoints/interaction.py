@@ -8,6 +8,9 @@
     The consent page: the scope values and, with one checkbox ``claim`` each, the claims the login can give
     (their values shown). ``decision=allow`` records the approved claims and goes on to resume;
     ``decision=deny`` answers the client ``access_denied``.
+``GET /interaction/{uid}/sign``, ``POST /interaction/{uid}/sign``
+    The signing consent page of a ``jpki_sign`` request (:mod:`idp.sign.consent`), before the card step:
+    ``decision=approve`` goes on to the card login with the signing key, anything else answers ``access_denied``.
 ``GET /interaction/{uid}/resume``
     Issues the code and answers the client (OIDC Core §3.1.2.5): once per interaction, only after the login and,
     when needed, the consent; an essential ``acr`` not met is ``unmet_authentication_requirements``, a login of
@@ -32,7 +35,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from idp.errors import InvalidRequest, OAuthError
+from idp.errors import OAuthError
 from idp.metrics import Metrics
 from idp.oauth import consent
 from idp.oauth.authenticator import acr_values_supported, authenticator_for, next_url
@@ -56,7 +59,10 @@ from idp.oauth.session import find_session, session_cookie
 from idp.oauth.subject import subject_for
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
-from idp.storage.audit import record
+from idp.sign.consent import sign_consent_page, signing_request, signing_step
+from idp.sign.details import JPKI_SIGN
+from idp.sign.requests import SigningRequests
+from idp.storage.audit import digest_ref, record
 from idp.web.forms import AnyRequest
 from idp.web.pages import consent_page, expired_page, message_page, request_language, same_origin
 from servicekit.http import openapi as doc
@@ -119,6 +125,9 @@ async def login_page(uid: FromPath[str], request: AnyRequest, services: NamedDep
         return expired_page(request_language(request))
     if interaction.login is not None:
         return Redirect(await next_url(services, interaction, now), status_code=303, headers=_NO_STORE)
+    signing = await signing_step(services, interaction, now)  # consent to the documents comes before the card
+    if signing is not None:
+        return Redirect(signing, status_code=303, headers=_NO_STORE)
     return await authenticator_for(services.settings).login_page(request, interaction, services)
 
 
@@ -145,11 +154,12 @@ async def consent_form(uid: FromPath[str], request: AnyRequest, services: NamedD
                         redirect_uri=auth.redirect_uri, cookies=await _session_cookies(services, interaction, now))
 
 
-async def _form(request: AnyRequest) -> list[tuple[str, str]]:
+async def _form(request: AnyRequest, interaction: Interaction) -> list[tuple[str, str]] | Response[Any]:
+    """The posted form's fields, or the page saying it could not be read."""
     try:
         return await read_form_pairs(request, max_bytes=_MAX_FORM, max_fields=64)
-    except BodyError as exc:
-        raise InvalidRequest(exc.description) from None
+    except BodyError:
+        return message_page(_lang(interaction, request), "common.error", "consent.form_unreadable", status=400)
 
 
 @post("/interaction/{uid:str}/consent", status_code=303, request_max_body_size=_MAX_FORM, summary="Consent decision",
@@ -164,10 +174,8 @@ async def consent_decision(
     login = interaction.login
     if login is None:
         return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
-    try:
-        fields = await _form(request)
-    except InvalidRequest:
-        return message_page(_lang(interaction, request), "common.error", "consent.form_unreadable", status=400)
+    if isinstance(fields := await _form(request, interaction), Response):
+        return fields
     decision = next((value for name, value in fields if name == "decision"), "deny")
     if decision != "allow":
         await record(services, "consent", now, outcome="refused", client_id=interaction.client_id,
@@ -181,6 +189,47 @@ async def consent_decision(
     await record(services, "consent", now, outcome="given", client_id=interaction.client_id, account=login.account_id,
                  scope=list(interaction.request.scope), claims=approved)
     return Redirect(interaction_path(uid, "resume"), status_code=303, headers=_NO_STORE)
+
+
+@get("/interaction/{uid:str}/sign", summary="Signing consent page", tags=["Interaction"])
+async def sign_form(uid: FromPath[str], request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
+    """The documents the client asks the card to sign, before the card step."""
+    now = utcnow()
+    interaction = await _interaction(request, services, uid, now)
+    if interaction is None:
+        return expired_page(request_language(request))
+    signing = await signing_request(services, interaction, now)
+    if signing is None:
+        return message_page(_lang(interaction, request), "sign.title", "sign.unavailable", status=400)
+    if signing.state != "bound" or interaction.login is not None:
+        return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
+    return sign_consent_page(uid=uid, client_name=interaction.client_id, documents=signing.documents,
+                             lang=_lang(interaction, request), redirect_uri=interaction.request.redirect_uri)
+
+
+@post("/interaction/{uid:str}/sign", status_code=303, request_max_body_size=_MAX_FORM, summary="Signing decision",
+      tags=["Interaction"])
+async def sign_decision(
+    uid: FromPath[str], request: AnyRequest, services: NamedDependency[Services], metrics: NamedDependency[Metrics]
+) -> Response[Any]:
+    """``decision=approve``: on to the card step with these documents; anything else: ``access_denied``."""
+    now = utcnow()
+    if (interaction := await _posted_interaction(request, services, uid, now)) is None:
+        return expired_page(request_language(request))
+    requests = SigningRequests(services.objects)
+    signing = await requests.for_interaction(uid, now)
+    if signing is None or signing.state != "bound":
+        return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
+    if isinstance(fields := await _form(request, interaction), Response):
+        return fields
+    approved = ("decision", "approve") in fields
+    await record(services, "signing_consent", now, outcome="given" if approved else "refused",
+                 client_id=interaction.client_id, count=len(signing.documents), request_ref=digest_ref(signing.id))
+    if not approved:
+        await requests.forget(signing)
+        return await _deny(request, services, metrics, interaction, AccessDenied("the person refused to sign"), now)
+    await requests.approve(signing, now=now)
+    return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
 
 
 @get("/interaction/{uid:str}/resume", summary="Finish the authorization", tags=["Interaction"])
@@ -209,6 +258,10 @@ async def resume(
     if wanted is not None and wanted != subject_for(login.account_id, client, settings):
         return await _deny(request, services, metrics, interaction,
                            LoginRequired("the person who logged in is not the requested subject"), now)
+    if (auth.details_of(JPKI_SIGN) or await SigningRequests(services.objects).for_interaction(uid, now)) and (
+            login.signing_request is None):  # a signing request is answered only with verified signatures
+        return await _deny(request, services, metrics, interaction,
+                           AccessDenied("no verified signature over the requested documents"), now)
     approved = interaction.consent
     if approved is None:
         before = await consent.remembered(services, login.account_id, client.client_id, now)
@@ -249,11 +302,20 @@ OPENAPI: Final = {
                                 "claim": {"type": "array", "items": {"type": "string"},
                                           "description": "the approved claims"}}, optional=True),
             responses=doc.responses(_ANSWER, doc.html(400, description="the form cannot be read"), doc.too_large()))},
+    "/interaction/{uid}/sign": {
+        "get": doc.operation(parameters=[_COOKIE], responses=doc.responses(
+            doc.html(200, description="the signing consent page"),
+            doc.see_other("the login page, once decided"),
+            doc.html(400, description="no signing request, or the interaction is unknown or expired"))),
+        "post": doc.operation(
+            parameters=[_COOKIE],
+            body=doc.form_body({"decision": {"type": "string", "enum": ["approve", "refuse"]}}, optional=True),
+            responses=doc.responses(_ANSWER, doc.html(400, description="the form cannot be read"), doc.too_large()))},
     "/interaction/{uid}/resume": {"get": doc.operation(parameters=[_COOKIE], responses=_ANSWER)},
     "/interaction/{uid}/abort": {"post": doc.operation(parameters=[_COOKIE], body=doc.form_body({}, optional=True),
                                                        responses=doc.responses(_ANSWER, doc.too_large()))},
 }
 
-ROUTES: Final = (login_page, consent_form, consent_decision, resume, abort)
+ROUTES: Final = (login_page, consent_form, consent_decision, sign_form, sign_decision, resume, abort)
 
 __all__ = ["ROUTES", "feature_metadata"]

@@ -5,7 +5,8 @@ Which card key a login asks for, from the authorization request:
 * the signing key (署名用, ``acr`` :data:`ACR_SIGN`) when ``acr_values`` contains :data:`ACR_SIGN`, or when the
   request asks for any claim only a signing certificate holds (:func:`idp.oauth.interaction.
   personal_claims_requested`: name, birthdate, gender, address, age_over_18, age_over_20, through scope values
-  or the ``claims`` parameter);
+  or the ``claims`` parameter), or when the request carries ``authorization_details`` of a type whose login needs
+  :data:`ACR_SIGN` (``jpki_sign``: :mod:`idp.sign.details`);
 * otherwise the authentication key (利用者証明用, ``acr`` :data:`ACR_AUTH`), which releases no personal data.
 
 Both give ``amr`` ``["sc", "pin"]`` (RFC 8176: smart card, PIN). The login is bound to the browser by the
@@ -23,7 +24,9 @@ from litestar import Request, Response
 from idp.login.page import content_security_policy, login_page
 from idp.login.store import CardLogins, show_code
 from idp.oauth.authorization_request import AuthorizationRequest
+from idp.oauth.authorization_request.details import types_of
 from idp.oauth.interaction import Interaction, personal_claims_requested
+from idp.oauth.verified_claims import VERIFIED_CLAIMS
 from idp.runtime import Services, utcnow
 from idp.web.pages import redirect_source, request_language
 from keys.x509.profile import Purpose
@@ -40,7 +43,14 @@ def required_key(request: AuthorizationRequest) -> Purpose:
     """The card key the authorization request needs (see the module docstring)."""
     if ACR_SIGN in request.acr_values or personal_claims_requested(request):
         return Purpose.SIGN
+    if any(t.acr == ACR_SIGN for t in types_of(request.authorization_details)):
+        return Purpose.SIGN
     return Purpose.AUTH
+
+
+def assurance_requested(request: AuthorizationRequest) -> bool:
+    """Whether the request asks for ``verified_claims`` (idp.oauth.verified_claims) anywhere."""
+    return any(VERIFIED_CLAIMS in members for members in request.requested_claims().values())
 
 
 def page_headers(services: Services, redirect_uri: str | None = None) -> dict[str, str]:
@@ -68,7 +78,8 @@ class CardAuthenticator:
         expires_at = min(interaction.expires_at, now + dt.timedelta(seconds=options.login_ttl))
         opened = await CardLogins(services.objects).open(interaction.uid, key=key, client_name=interaction.client_id,
                                                          expires_at=expires_at, now=now,
-                                                         credentials=bool(interaction.request.credential_requests))
+                                                         credentials=bool(interaction.request.credential_requests),
+                                                         assurance=assurance_requested(interaction.request))
         html = login_page(uid=interaction.uid, issuer=services.settings.issuer, client_name=interaction.client_id,
                           key=key, token=opened.token, code=opened.code, shown_code=show_code(opened.code),
                           agent_url=options.agent_url, lang=request_language(request, interaction.request.ui_locales))
@@ -76,4 +87,5 @@ class CardAuthenticator:
                         headers=page_headers(services, interaction.request.redirect_uri))
 
 
-__all__ = ["ACRS", "ACR_AUTH", "ACR_SIGN", "AMR", "CardAuthenticator", "page_headers", "required_key"]
+__all__ = ["ACRS", "ACR_AUTH", "ACR_SIGN", "AMR", "CardAuthenticator", "assurance_requested", "page_headers",
+           "required_key"]

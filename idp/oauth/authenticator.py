@@ -55,6 +55,8 @@ class LoginResult:
     credential_source: Mapping[str, Any] | None = None
     """What the credential issuer may take from the login (idp.vci.grant): the facts as read, the certificate's
     notAfter and its reference; only when the request asked for credentials."""
+    signing_request: str | None = None
+    """The signing request (idp.sign) whose card signatures the login carried, verified and recorded."""
 
     def check(self) -> None:
         """Raise ValueError unless the result is well-formed (an authenticator's bug, never the person's)."""
@@ -136,7 +138,7 @@ async def complete_login(services: Services, uid: str, result: LoginResult, now:
     session, cookie = await open_session(services, account_id=result.account_id, auth_time=auth_time,
                                          acr=result.acr, amr=result.amr, previous=previous, now=now)
     login = LoginRecord(result.account_id, result.acr, tuple(result.amr), auth_time, dict(result.claims),
-                        credential_source=result.credential_source)
+                        credential_source=result.credential_source, signing_request=result.signing_request)
     interaction = await update_interaction(services, interaction, login=login.to_payload(), session=session.sid,
                                            session_cookie=cookie, consent=None)
     await record(services, "login", now, client_id=interaction.client_id, account=result.account_id, acr=result.acr,

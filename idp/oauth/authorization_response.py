@@ -113,7 +113,7 @@ async def issue_code(
     remember the client in session ``sid``. Returns the code."""
     settings = services.settings
     sub = subject_for(login.account_id, client, settings)
-    claims = release(request, login.claims, approved)
+    claims = release(request, login.claims, approved, now=now)
     for_credentials = claims.pop(CREDENTIAL_TARGET, None)  # goes to the issuer's datasets, never into the grant
     approved_details = set(for_credentials or {})
     granted = [found for details_type in registered_types()

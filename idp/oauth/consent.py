@@ -13,6 +13,10 @@ keyed by a hash of both, no claim values): the scope values agreed to, the claim
 A later request needs the consent page again when it asks for more (a new scope value or claim), or with
 ``prompt=consent``; ``offline_access`` is only ever granted with ``prompt=consent`` (OIDC Core §11), so always
 on the page.
+
+``verified_claims`` (OpenID Connect for Identity Assurance 1.0, :mod:`idp.oauth.verified_claims`) is asked as one
+item (the evidence: which certificate, its validity check) and each end-user claim it names as the plain claim of
+that name: releasing ``name`` lets it appear in both places, refusing it keeps it out of both (IDA §5.6.2).
 """
 
 from __future__ import annotations
@@ -23,13 +27,16 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from idp.oauth import verified_claims
+from idp.oauth.authorization_request.claims import ClaimRequest
 from idp.oauth.authorization_request.request import AuthorizationRequest
 from idp.runtime import Services
 
 CONSENT_KIND: Final = "Consent"
 #: The claims a login can give and a person may release (a card's signing certificate gives these;
 #: idp.login.claims), in the order the consent page lists them.
-RELEASABLE_CLAIMS: Final = ("name", "birthdate", "gender", "address", "age_over_18", "age_over_20")
+RELEASABLE_CLAIMS: Final = ("name", "birthdate", "gender", "address", "age_over_18", "age_over_20",
+                             verified_claims.VERIFIED_CLAIMS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +78,15 @@ async def remember(services: Services, account_id: str, client_id: str, *, scope
 def askable(request: AuthorizationRequest, available: Mapping[str, Any]) -> tuple[str, ...]:
     """The requested claims the login can give (``available``), in page order: the ones to ask about."""
     requested = request.requested_claims()
-    names = [name for members in requested.values() for name in members]
+    names = [nested for members in requested.values() for name, claim in members.items()
+             for nested in (name, *_nested_names(claim))]
     ordered = [n for n in RELEASABLE_CLAIMS if n in names] + sorted(set(names) - set(RELEASABLE_CLAIMS))
     return tuple(n for n in dict.fromkeys(ordered) if n in available)
+
+
+def _nested_names(claim: ClaimRequest) -> tuple[str, ...]:
+    """The end-user claims a structured request (``verified_claims``) names."""
+    return () if claim.query is None else verified_claims.requested_claim_names(claim.query)
 
 
 def essential(request: AuthorizationRequest) -> frozenset[str]:
@@ -95,12 +108,23 @@ def approved_before(request: AuthorizationRequest, available: Mapping[str, Any],
     return frozenset(askable(request, available)) & before.approved
 
 
-def release(request: AuthorizationRequest, available: Mapping[str, Any],
-            approved: Collection[str]) -> dict[str, dict[str, Any]]:
+def release(request: AuthorizationRequest, available: Mapping[str, Any], approved: Collection[str], *,
+            now: dt.datetime | None = None) -> dict[str, dict[str, Any]]:
     """The claim values released, per target (``id_token``, ``userinfo``): requested there, given by the login,
-    and approved by the person. Nothing else, ever."""
-    return {target: {name: available[name] for name in members if name in approved and name in available}
-            for target, members in request.requested_claims().items()}
+    and approved by the person. Nothing else, ever. ``verified_claims`` is built for its request at ``now``
+    (:func:`idp.oauth.verified_claims.answer`), and left out when nothing in it can be answered."""
+    at = now or dt.datetime.now(dt.UTC)
+    released: dict[str, dict[str, Any]] = {}
+    for target, members in request.requested_claims().items():
+        values = released[target] = {}
+        for name, claim in members.items():
+            if name not in approved or name not in available:
+                continue
+            if claim.query is None:
+                values[name] = available[name]
+            elif (answered := verified_claims.answer(claim.query, available[name], available, approved, at)):
+                values[name] = answered
+    return released
 
 
 __all__ = ["CONSENT_KIND", "RELEASABLE_CLAIMS", "Consent", "approved_before", "askable", "consent_needed",

@@ -28,6 +28,7 @@ from typing import Any, Final
 
 from litestar.datastructures import Cookie
 
+from idp.oauth.authorization_request.details import types_of
 from idp.oauth.authorization_request.request import AuthorizationRequest
 from idp.oauth.consent import RELEASABLE_CLAIMS
 from idp.oauth.session import Session, digest, secure_cookies
@@ -56,6 +57,8 @@ class LoginRecord:
     fresh: bool = True
     #: What a signing-certificate login gives the credential issuer (idp.vci.grant), when credentials were asked.
     credential_source: Mapping[str, Any] | None = None
+    #: The signing request (idp.sign) whose verified card signatures this login carried, if any.
+    signing_request: str | None = None
 
     @classmethod
     def from_session(cls, session: Session) -> LoginRecord:
@@ -67,12 +70,13 @@ class LoginRecord:
         """The login as :meth:`to_payload` stored it."""
         return cls(str(payload["account_id"]), str(payload["acr"]), tuple(payload.get("amr") or ()),
                    int(payload["auth_time"]), dict(payload.get("claims") or {}), bool(payload.get("fresh", True)),
-                   payload.get("credential_source"))
+                   payload.get("credential_source"), payload.get("signing_request"))
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON form."""
         return {"account_id": self.account_id, "acr": self.acr, "amr": list(self.amr), "auth_time": self.auth_time,
-                "claims": dict(self.claims), "fresh": self.fresh, "credential_source": self.credential_source}
+                "claims": dict(self.claims), "fresh": self.fresh, "credential_source": self.credential_source,
+                "signing_request": self.signing_request}
 
 
 def _text(value: object) -> str | None:
@@ -199,7 +203,8 @@ def login_needed(request: AuthorizationRequest, session: Session | None, *, sub:
     """Whether the request needs a new login rather than the browser's ``session`` (whose pairwise ``sub`` at
     the client is ``sub``): none, ``prompt`` login or select_account, ``max_age`` exceeded (0 means always:
     OIDC Core §3.1.2.1), an essential ``acr`` or a ``sub`` the session does not have, personal claims (they come
-    only with a login), or — unless ``prompt=none`` — an ``acr_values`` the session's login does not meet."""
+    only with a login), ``authorization_details`` of a type that always needs a login (signing), or — unless
+    ``prompt=none`` — an ``acr_values`` the session's login does not meet."""
     if session is None or {"login", "select_account"} & set(request.prompt):
         return True
     if request.max_age is not None and (request.max_age == 0 or now.timestamp() - session.auth_time > request.max_age):
@@ -209,7 +214,7 @@ def login_needed(request: AuthorizationRequest, session: Session | None, *, sub:
     wanted = request.requested_sub()
     if wanted is not None and wanted != sub:
         return True
-    if personal_claims_requested(request):
+    if personal_claims_requested(request) or any(t.fresh_login for t in types_of(request.authorization_details)):
         return True
     return bool(request.acr_values) and session.acr not in request.acr_values and "none" not in request.prompt
 

@@ -17,6 +17,10 @@ Events (``type``: fields; every entry also has its seq, UTC time and hashes):
 * ``client_registered`` | ``client_updated`` | ``client_deleted``: client_id, actor (``cli`` | ``registration``);
 * ``key_created`` | ``key_pruned``: kid, alg, actor (``job`` | ``cli``); ``keys_rewrapped``: count, actor;
   ``audit_pruned``: count, seq (the new anchor).
+* ``signing_consent``: outcome (``given`` | ``refused``), client_id, request_ref, count (documents);
+  ``document_signing``: outcome (``success`` | ``refused``), reason, client_id, request_ref, count, certificate_ref
+  and the revocation fields of ``card_login``; ``signing_results``: outcome (``fetched`` | ``refused``),
+  client_id, request_ref (``request_ref`` = hex SHA-256 of the signing request id; :mod:`idp.sign`).
 
 References: ``account_ref`` = base64url(HMAC-SHA256(audit.reference_key, "mynacard-id audit account v1" || 0x00 ||
 account id)) — neither the account id nor any ``sub`` a relying party sees; ``certificate_ref`` = hex SHA-256 of
@@ -50,7 +54,8 @@ from servicekit.secret_files import write_once
 
 EventType = Literal["card_login", "login", "consent", "token_issued", "grant_revoked", "credential_issued",
                     "credential_status", "client_registered", "client_updated", "client_deleted", "key_created",
-                    "key_pruned", "keys_rewrapped", "audit_pruned"]
+                    "key_pruned", "keys_rewrapped", "audit_pruned", "signing_consent", "document_signing",
+                    "signing_results"]
 
 #: The allowed fields (servicekit.audit's personal-data rule): references and words from fixed vocabularies.
 FIELDS: Final = AuditSchema({
@@ -82,6 +87,7 @@ FIELDS: Final = AuditSchema({
     "amr": FieldKind.NAMES,
     "scope": FieldKind.NAMES,
     "claims": FieldKind.NAMES,
+    "request_ref": FieldKind.DIGEST,
 })
 DEV_REFERENCE_KEY_FILE: Final = "dev-audit-reference-key"
 _ACCOUNT_CONTEXT: Final = b"mynacard-id audit account v1\x00"

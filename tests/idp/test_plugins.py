@@ -15,7 +15,7 @@ from idp.oauth.authenticator import authenticator_for
 from idp.oauth.authorization_request.details import (
     InvalidAuthorizationDetailsError,
     authorization_details_types,
-    check_types,
+    parse_details,
 )
 from idp.oauth.grants import find_grant, grant_types, register_grant
 from idp.oauth.plugins import Registry
@@ -57,13 +57,14 @@ def test_discovery_reads_the_registries(tmp_path: Path) -> None:
     metadata = provider_metadata(settings_for(tmp_path))
     assert metadata["grant_types_supported"] == list(grant_types())
     assert metadata["authorization_details_types_supported"] == list(authorization_details_types()) == [
-        "openid_credential"]
+        "openid_credential", "jpki_sign"]
 
 
 def test_unregistered_authorization_details_types_are_refused() -> None:
-    check_types('[{"type": "openid_credential", "credential_configuration_id": "jp_age"}]')
-    with pytest.raises(InvalidAuthorizationDetailsError, match="supported: openid_credential"):
-        check_types([{"type": "payment_initiation"}])
+    assert parse_details('[{"type": "openid_credential", "credential_configuration_id": "jp_age"}]') == (
+        {"type": "openid_credential", "credential_configuration_id": "jp_age"},)
+    with pytest.raises(InvalidAuthorizationDetailsError, match="supported: openid_credential, jpki_sign"):
+        parse_details([{"type": "payment_initiation"}])
 
 
 def test_authenticators_are_chosen_by_settings(tmp_path: Path) -> None:

@@ -23,6 +23,15 @@
           $("pin-headline").textContent = headline; $("issuer").textContent = state.issuer;
           $("secret-label").textContent = state.key === "sign" ? $("pin").dataset.signingPassword
                                                                : $("pin").dataset.pin;
+          const list = $("document-list"); list.replaceChildren();
+          for (const doc of state.documents || []) {
+            const item = document.createElement("li"), label = document.createElement("strong"),
+                  digest = document.createElement("code");
+            label.className = "label"; label.textContent = doc.label;
+            digest.className = "digest"; digest.textContent = doc.algorithm + ": " + doc.digest;
+            item.append(label, document.createElement("br"), digest); list.append(item);
+          }
+          $("documents").hidden = !(state.documents || []).length;
           $("tries").textContent = String(state.tries_left); $("error").hidden = true; $("secret").value = "";
           show("pin"); $("secret").focus();
         }

@@ -1,6 +1,7 @@
 """The ``claims`` request parameter (OIDC Core §5.5): a JSON object of at most :data:`MAX_CLAIMS_OCTETS` whose
 ``id_token`` and ``userinfo`` members name at most :data:`MAX_REQUESTED_CLAIMS` claims each (§5.5.1: null, or
-``essential`` and ``value``/``values``)::
+``essential`` and ``value``/``values``; ``verified_claims`` (OpenID Connect for Identity Assurance 1.0 §5) is kept
+whole, checked by :func:`idp.oauth.verified_claims.check_request`)::
 
     parse_claims('{"id_token": {"acr": {"essential": true}}}')["id_token"]["acr"].essential  # True
 """
@@ -15,6 +16,7 @@ from typing import Any, Final
 
 from idp.errors import InvalidRequest
 from idp.oauth.authorization_request.parameters import LIMITS
+from idp.oauth.verified_claims import VERIFIED_CLAIMS, check_request
 
 MAX_CLAIMS_OCTETS: Final = LIMITS["claims"]
 MAX_REQUESTED_CLAIMS: Final = 32
@@ -28,9 +30,13 @@ class ClaimRequest:
 
     essential: bool = False
     values: tuple[Any, ...] | None = None
+    #: The whole member of a structured request (``verified_claims``), as sent.
+    query: Any = None
 
-    def to_json(self) -> dict[str, Any] | None:
+    def to_json(self) -> Any:
         """The claim's JSON member (null for a plain request)."""
+        if self.query is not None:
+            return self.query
         if not self.essential and self.values is None:
             return None
         member: dict[str, Any] = {"essential": True} if self.essential else {}
@@ -43,6 +49,9 @@ ClaimsRequest = Mapping[str, Mapping[str, ClaimRequest]]
 
 
 def _claim_request(target: str, name: str, member: object) -> ClaimRequest:
+    if name == VERIFIED_CLAIMS:
+        check_request(member, target)
+        return ClaimRequest(query=member)
     if member is None:
         return ClaimRequest()
     if not isinstance(member, dict):

@@ -26,14 +26,14 @@ DEFAULT_LIMIT: Final = 2048
 REQUEST_PARAMETERS: Final = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
                              "code_challenge_method", "response_mode", "prompt", "max_age", "ui_locales",
                              "login_hint", "acr_values", "claims", "request", "request_uri", "authorization_details",
-                             "dpop_jkt", "issuer_state")
+                             "dpop_jkt", "issuer_state", "sign_transaction_id")
 #: Largest value, in characters, of the parameters that have their own limit.
 LIMITS: Final[Mapping[str, int]] = {"client_id": 255, "redirect_uri": 2000, "state": 2048, "nonce": 512,
                                     "scope": 1024, "response_type": 64, "response_mode": 64, "code_challenge": 128,
                                     "code_challenge_method": 16, "prompt": 128, "max_age": 10, "login_hint": 256,
                                     "ui_locales": 256, "acr_values": 1024, "claims": 4096, "dpop_jkt": 128,
                                     "request": 24 * 1024, "request_uri": 512, "authorization_details": 4096,
-                                    "issuer_state": 512}
+                                    "issuer_state": 512, "sign_transaction_id": 64}
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from credentials.oid4vci.authorization_details import CredentialAuthorization
+from credentials.oid4vci.authorization_details import OPENID_CREDENTIAL, CredentialAuthorization
 from credentials.oid4vci.configurations import CONFIGURATIONS, CREDENTIAL_SCOPES, CredentialConfiguration
 from idp.oauth.authorization_request.claims import (
     CLAIM_TARGETS,
@@ -41,7 +41,9 @@ SCOPE_CLAIMS: Final[Mapping[str, tuple[str, ...]]] = {
     "birthdate": ("birthdate",),
     "gender": ("gender",),
 }
-SCOPES: Final = (OPENID, OFFLINE_ACCESS, *SCOPE_CLAIMS, *CREDENTIAL_SCOPES)
+#: ``sign``: a card signature over a registered sign transaction (the Digital Agency's scope; needs
+#: ``sign_transaction_id``: :mod:`idp.oauth.authorization_request.sign_transaction`).
+SCOPES: Final = (OPENID, OFFLINE_ACCESS, *SCOPE_CLAIMS, *CREDENTIAL_SCOPES, "sign")
 #: Claims set by the provider itself; requesting them never asks the person for anything.
 PROTOCOL_CLAIMS: Final = frozenset({"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "acr",
                                     "amr", "azp", "sid", "at_hash", "c_hash", "s_hash", "cnf"})
@@ -67,18 +69,24 @@ class AuthorizationRequest:
     acr_values: tuple[str, ...] = ()
     claims: ClaimsRequest | None = None
     dpop_jkt: str | None = None
-    authorization_details: tuple[CredentialAuthorization, ...] = ()
+    #: The parsed entries (RFC 9396 §2), normalised by their types (:func:`..details.parse_details`).
+    authorization_details: tuple[Mapping[str, Any], ...] = ()
     issuer_state: str | None = None
 
     @property
     def credential_requests(self) -> tuple[tuple[CredentialConfiguration, tuple[tuple[str, ...], ...] | None], ...]:
         """The credential configurations asked for, with the claim paths the wallet narrowed them to (``None``:
         all): authorization details first, then scope values (details win for the same configuration, §5.1.2)."""
-        chosen = {d.credential_configuration_id: d.claims for d in self.authorization_details}
+        credentials = (CredentialAuthorization.from_json(d) for d in self.details_of(OPENID_CREDENTIAL))
+        chosen = {d.credential_configuration_id: d.claims for d in credentials}
         for config in CONFIGURATIONS.values():
             if config.scope in self.scope:
                 chosen.setdefault(config.id, None)
         return tuple((CONFIGURATIONS[i], paths) for i, paths in chosen.items())
+
+    def details_of(self, details_type: str) -> tuple[Mapping[str, Any], ...]:
+        """The ``authorization_details`` entries of type ``details_type``."""
+        return tuple(d for d in self.authorization_details if d.get("type") == details_type)
 
     @property
     def target(self) -> ResponseTarget:
@@ -128,7 +136,7 @@ class AuthorizationRequest:
                 "prompt": " ".join(self.prompt), "max_age": self.max_age, "login_hint": self.login_hint,
                 "ui_locales": " ".join(self.ui_locales), "acr_values": " ".join(self.acr_values),
                 "claims": None if self.claims is None else claims_json(self.claims), "dpop_jkt": self.dpop_jkt,
-                "authorization_details": [d.to_json() for d in self.authorization_details] or None,
+                "authorization_details": [dict(d) for d in self.authorization_details] or None,
                 "issuer_state": self.issuer_state}
 
     @classmethod
@@ -143,8 +151,7 @@ class AuthorizationRequest:
                    login_hint=payload.get("login_hint"), ui_locales=tuple((payload.get("ui_locales") or "").split()),
                    acr_values=tuple((payload.get("acr_values") or "").split()),
                    claims=None if claims is None else parse_claims(claims), dpop_jkt=payload.get("dpop_jkt"),
-                   authorization_details=tuple(CredentialAuthorization.from_json(d)
-                                               for d in payload.get("authorization_details") or ()),
+                   authorization_details=tuple(payload.get("authorization_details") or ()),
                    issuer_state=payload.get("issuer_state"))
 
 

@@ -18,17 +18,13 @@ Core §3.1.2.1); ``offline_access`` only counts with ``prompt=consent`` (OIDC Co
 from __future__ import annotations
 
 import re
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
-from credentials.oid4vci.authorization_details import (
-    CredentialAuthorization,
-    InvalidAuthorizationDetails,
-    parse_authorization_details,
-)
 from idp.clients import Client
 from idp.errors import InvalidRequest, InvalidScope, OAuthError
 from idp.oauth.authorization_request.claims import ClaimsRequest, parse_claims
-from idp.oauth.authorization_request.details import InvalidAuthorizationDetailsError, check_types
+from idp.oauth.authorization_request.details import parse_details
 from idp.oauth.authorization_request.errors import (
     RESPONSE_MODES,
     AuthorizationError,
@@ -45,6 +41,7 @@ from idp.oauth.authorization_request.request import (
     SCOPES,
     AuthorizationRequest,
 )
+from idp.oauth.authorization_request.sign_transaction import JPKI_SIGN, transaction_details
 from idp.oauth.pkce import check_code_challenge
 from idp.oauth.scope import parse_scope
 
@@ -160,6 +157,9 @@ def _validate(client: Client, params: Parameters, target: ResponseTarget) -> Aut
     prompt = _prompt(params)
     details = _authorization_details(params)
     scope = _scope(params, prompt, details=bool(details))
+    if (transaction := transaction_details(params, scope)) and any(d.get("type") == JPKI_SIGN for d in details):
+        raise InvalidRequest("one signing request per authorization request: sign_transaction_id or jpki_sign")
+    details = (*details, *transaction)
     claims = _claims(params)
     if claims is not None and OPENID not in scope:
         raise InvalidRequest("the claims parameter needs scope openid (OIDC Core §5.5)")
@@ -174,17 +174,11 @@ def _validate(client: Client, params: Parameters, target: ResponseTarget) -> Aut
                                 authorization_details=details, issuer_state=text(params, "issuer_state"))
 
 
-def _authorization_details(params: Parameters) -> tuple[CredentialAuthorization, ...]:
+def _authorization_details(params: Parameters) -> tuple[Mapping[str, Any], ...]:
     value = params.get("authorization_details")
     if value is None or value == "":
         return ()
-    raw = value if isinstance(value, list) else text(params, "authorization_details")
-    check_types(raw)
-    try:
-        return parse_authorization_details(raw, issuer=None)
-    except InvalidAuthorizationDetails as exc:
-        raise InvalidAuthorizationDetailsError(str(exc)) from None
-
+    return parse_details(value if isinstance(value, list) else text(params, "authorization_details"))
 
 
 __all__ = ["MAX_MAX_AGE", "validate_request", "verified_redirect_uri"]

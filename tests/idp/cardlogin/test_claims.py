@@ -29,7 +29,8 @@ def jst(*args: int) -> dt.datetime:
 
 def test_claims_from_facts() -> None:
     claims = claims_from_facts(FACTS, jst(2026, 11, 23, 10))
-    assert set(claims) == set(RELEASABLE_CLAIMS)  # exactly the claims the consent page knows
+    # exactly the claims the consent page knows, but verified_claims (the signature's evidence: idp.login.assurance)
+    assert set(claims) == set(RELEASABLE_CLAIMS) - {"verified_claims"}
     assert claims == {"name": "試験\u3000花子", "birthdate": "2008-02-29", "gender": "female",
                       "address": {"formatted": "東京都千代田区霞が関２丁目１番２号"},
                       "age_over_18": True, "age_over_20": False}

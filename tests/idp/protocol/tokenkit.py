@@ -68,14 +68,16 @@ async def store_code(
     redirect_uri: str = REDIRECT_URI,
     code_ttl: float = 60,
     grant_ttl: float = 30 * 86400,
+    grant_members: Mapping[str, Any] | None = None,
 ) -> IssuedCode:
-    """An authorization code and its grant, exactly as contracts.md has the authorization side store them."""
+    """An authorization code and its grant, exactly as contracts.md has the authorization side store them
+    (``grant_members``: what a feature adds to the grant, e.g. ``signing_request``)."""
     now = utcnow()
     verifier, code, grant_id = new_verifier(), secrets.token_urlsafe(32), "g-" + secrets.token_urlsafe(16)
     released = {"id_token": {}, "userinfo": {}, **(claims or {})}
     sub = "pairwise-" + hashlib.sha256(f"acct-1|{client_id}".encode()).hexdigest()[:32]
     await objects.upsert("Grant", grant_id, {"client_id": client_id, "sub": sub, "account_id": "acct-1",
-                                             "scope": scope, "claims": released},
+                                             "scope": scope, "claims": released, **(grant_members or {})},
                          now + dt.timedelta(seconds=grant_ttl), grant_id=grant_id)
     payload = {"client_id": client_id, "redirect_uri": redirect_uri, "scope": scope, "nonce": nonce,
                "code_challenge": s256_challenge(verifier), "code_challenge_method": "S256", "sub": sub,
