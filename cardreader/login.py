@@ -23,6 +23,7 @@ confirm explicitly first; a PIN the card refused is never sent again (the person
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
@@ -135,6 +136,8 @@ class LoginRequest:
     expires_at: dt.datetime
     #: Documents to sign with the signing key in the same card session (:mod:`cardreader.documents`).
     documents: tuple[SignDocument, ...] = ()
+    #: A "link my card" login: both keys sign the message over the same challenge (:func:`run_login`).
+    link: bool = False
 
     @property
     def key(self) -> Key:
@@ -214,18 +217,24 @@ class Provider:
             documents = parse_documents(document.get("documents"))
             if documents and message.key is not Purpose.SIGN:
                 raise ValueError("documents are signed with the signing key only")
+            link = document.get("link", False)
+            if type(link) is not bool or (link and documents):
+                raise ValueError("link")
             return LoginRequest(message, _string(document["client_name"])[:200], _time(document["expires_at"]),
-                                documents)
+                                documents, link)
         except (KeyError, TypeError, ValueError, VerificationError) as exc:
             if isinstance(exc, LoginError):
                 raise
             raise _bad_answer(f"challenge: {type(exc).__name__}") from None
 
     def respond(self, ticket: Ticket, request: LoginRequest, evidence: CardEvidence,
-                signatures: list[dict[str, Any]] | None = None) -> None:
-        """Send the signed login (and, for a signing login, the ``document_signatures``); return once the provider
-        has verified it (raise :class:`LoginError` if not)."""
-        extra = {} if signatures is None else {"document_signatures": signatures}
+                signatures: list[dict[str, Any]] | None = None, link: CardEvidence | None = None) -> None:
+        """Send the signed login (and, for a signing login, the ``document_signatures``; for a link login, the
+        other key's evidence); return once the provider has verified it (raise :class:`LoginError` if not)."""
+        extra: dict[str, Any] = {} if signatures is None else {"document_signatures": signatures}
+        if link is not None:
+            extra["link"] = {"certificate": b64url_encode(link.certificate),
+                             "signature": b64url_encode(link.signature)}
         document = self._post(RESPONSE_PATH, {
             **ticket.member(),
             "challenge": b64url_encode(request.message.challenge),
@@ -283,6 +292,8 @@ class PinRequest:
     token: TokenType = TokenType.CARD
     #: The documents the card will sign after this PIN entry (shown with the prompt).
     documents: tuple[SignDocument, ...] = ()
+    #: One of the two PINs of a "link my card" login (both keys sign one challenge).
+    link: bool = False
 
     @property
     def last_try(self) -> bool:
@@ -299,6 +310,15 @@ class PinRequest:
                   "documents listed here")
             ja = (f"{self.client_name} のために、{device_ja}の署名用電子証明書で次の{count}件の文書に署名します"
                   "（署名用パスワード・英数字6〜16文字）。カードはここに表示された文書にだけ署名します")
+            return en, ja
+        if self.link:
+            which_en, which_ja = (
+                ("user authentication PIN, 4 digits", "利用者証明用暗証番号・数字4桁") if self.key is Key.AUTH
+                else ("signing password, 6-16 letters and digits", "署名用パスワード・英数字6〜16文字"))
+            en = (f"Link your {device_en}'s two certificates for {self.client_name}: both sign one login, so either "
+                  f"logs in to the same account ({which_en}); no certificate or personal data is kept")
+            ja = (f"{self.client_name} で{device_ja}の2つの電子証明書を結び付けます。どちらでも同じアカウントにログイン"
+                  f"できるようになります（{which_ja}）。証明書や個人情報は保存されません")
             return en, ja
         if self.key is Key.AUTH:
             en = f"Log in to {self.client_name} with your {device_en} (user authentication PIN, 4 digits)"
@@ -356,6 +376,9 @@ def run_login(
     pcsc.wait_for_card(card.reader, timeout=card.card_timeout, test_mode=card.test_mode)
     with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
         info = session.read_info(transport)
+    if request.link:
+        _link_login(provider, ticket, prompt, card, request, info, on_step, clock)
+        return
     status = info.auth_pin if request.key is Key.AUTH else info.sign_pin
     if status is None or not (info.certificates.auth if request.key is Key.AUTH else info.certificates.sign):
         raise CertificateAbsent(f"EF 0008 lists no {request.key.value} certificate")
@@ -389,6 +412,56 @@ def run_login(
         pin.wipe()
     on_step(Step.SENDING)
     provider.respond(ticket, request, evidence, signatures)
+    on_step(Step.DONE)
+
+
+def _pin_request(request: LoginRequest, key: Key, info: session.CardInfo, issuer: str,
+                 prompt: PinPrompt) -> tuple[PinRequest, bool]:
+    """The prompt of ``key``'s PIN in a link login, after the PIN rules: certificate listed, PIN not blocked, the
+    last try only with the person's confirmation (asked before any PIN is entered)."""
+    status = info.auth_pin if key is Key.AUTH else info.sign_pin
+    if status is None or not (info.certificates.auth if key is Key.AUTH else info.certificates.sign):
+        raise CertificateAbsent(f"EF 0008 lists no {key.value} certificate")
+    if status.blocked:
+        raise PinBlocked("no try left; no PIN was asked for")
+    tries = status.tries_left if status.tries_left is not None else key.max_tries
+    pin_request = PinRequest(key, tries, issuer, request.client_name, info.token.type, link=True)
+    confirmed = pin_request.last_try and prompt.confirm_last_try(pin_request)
+    if pin_request.last_try and not confirmed:
+        raise LastTryNeedsConfirmation()
+    return pin_request, confirmed
+
+
+def _link_login(provider: Provider, ticket: Ticket, prompt: PinPrompt, card: CardOptions, request: LoginRequest,
+                info: session.CardInfo, on_step: Callable[[Step], None], clock: Callable[[], dt.datetime]) -> None:
+    """A "link my card" login: both PINs are asked (the rules of each PIN kept), then in ONE card session the
+    authentication key and the signing key sign the login message over the SAME challenge (only the ``key``
+    field differs); the evidence of the login's key is the login, the other key's goes as ``link``. A refused
+    PIN stops everything: the second PIN is then wiped unsent."""
+    requests = [_pin_request(request, key, info, provider.issuer, prompt) for key in (Key.AUTH, Key.SIGN)]
+    on_step(Step.WAITING_FOR_PIN)
+    pins: list[Pin] = []
+    try:
+        for pin_request, _ in requests:
+            pins.append(prompt.ask_pin(pin_request))
+        if clock() > request.expires_at - REFRESH_MARGIN:
+            fresh = provider.challenge(ticket)
+            if fresh.key is not request.key or not fresh.link:
+                raise _bad_answer("the provider changed the key of the login")
+            request = fresh
+        on_step(Step.SIGNING)
+        evidence: dict[Key, CardEvidence] = {}
+        with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
+            for (pin_request, confirmed), pin in zip(requests, pins, strict=True):
+                message = dataclasses.replace(request.message, key=Purpose(pin_request.key.value))
+                evidence[pin_request.key] = session.sign(transport, pin_request.key, encode_login_message(message),
+                                                         pin, confirm_last_try=confirmed)
+    finally:
+        for pin in pins:
+            pin.wipe()
+    other = Key.SIGN if request.key is Key.AUTH else Key.AUTH
+    on_step(Step.SENDING)
+    provider.respond(ticket, request, evidence[request.key], link=evidence[other])
     on_step(Step.DONE)
 
 

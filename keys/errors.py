@@ -65,6 +65,10 @@ class Reason(StrEnum):
     # card login
     LOGIN_EXPIRED = "login_expired"
     LOGIN_ISSUED_IN_FUTURE = "login_issued_in_future"
+    # linking a card's two keys, or an old and a renewed certificate (keys.cardlink)
+    LINK_SAME_KEY = "link_same_key"
+    LINK_GENERATION_MISMATCH = "link_generation_mismatch"
+    LINK_NOT_CHECKED = "link_not_checked"
 
 
 class ReasonedError(Exception, Generic[R]):

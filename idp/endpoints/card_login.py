@@ -69,14 +69,16 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect
 
+from idp.login.accounts import Accounts, LinkRefused
 from idp.login.assurance import signature_evidence
 from idp.login.audit import RevocationFields, revocation_fields
 from idp.login.authenticator import ACRS, AMR, page_headers
 from idp.login.claims import claims_from_facts
+from idp.login.link import LinkEvidence, record_link, verify_other
 from idp.login.page import DEVICE_PATH, SCRIPT, SCRIPT_PATH, device_page
 from idp.login.store import CardLogin, CardLogins, interaction_binding
 from idp.login.token_kind import token_kind
-from idp.login.verifier import NotConfigured, verifier_for
+from idp.login.verifier import CardVerifier, NotConfigured, verifier_for
 from idp.oauth.authenticator import LoginResult, complete_login
 from idp.oauth.interaction import INTERACTION_COOKIE, browser_interaction, interaction_path
 from idp.oauth.verified_claims import VERIFIED_CLAIMS
@@ -88,6 +90,7 @@ from idp.vci.grant import credential_source
 from idp.vci.service import issuer_of
 from idp.web.pages import MESSAGES, expired_page, request_language, same_origin
 from keys.cardlogin import CHALLENGE_OCTETS, CODE_ALPHABET, CODE_LENGTH, LoginMessage
+from keys.cardlogin import CardLogin as VerifiedLogin
 from keys.errors import (
     InvalidSignature,
     Reason,
@@ -131,6 +134,7 @@ def _bad_request(what: str) -> Refusal:
 
 
 _UNKNOWN = Refusal(404, "unknown_login")
+_LINK_REASONS: Final = frozenset({Reason.LINK_SAME_KEY, Reason.LINK_GENERATION_MISMATCH, Reason.LINK_NOT_CHECKED})
 _UNAVAILABLE = Refusal(503, "card_login_unavailable")
 
 
@@ -144,6 +148,8 @@ def refusal_for(exc: VerificationError) -> Refusal:
         return Refusal(403, "certificate_expired")
     if isinstance(exc, UntrustedCertificate):
         return Refusal(403, "certificate_not_accepted")
+    if exc.reason in _LINK_REASONS:
+        return Refusal(409, "link_refused", reason=exc.reason.value)
     if isinstance(exc, InvalidSignature) and exc.reason is Reason.LOGIN_EXPIRED:
         return Refusal(400, "login_expired")
     if isinstance(exc, InvalidSignature):
@@ -217,6 +223,7 @@ async def challenge(request: AnyRequest, services: NamedDependency[Services]) ->
         "client_name": login.payload["client_name"],
         "expires_at": int(min(issued_at + ttl, login.expires_at).timestamp()),
         **documents,
+        **({"link": True} if login.payload.get("link") else {}),
     }, headers=_NO_STORE, media_type="application/json")
 
 
@@ -237,6 +244,7 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
         signing = await _signing(login, services, now)
         if signing is None and "document_signatures" in document:
             raise _bad_request("document_signatures without documents")
+        link = _link_evidence(login, document)
         issued_at = await logins.take_challenge(login, str(challenge_value), now)
         if issued_at is None:
             raise Refusal(400, "challenge_invalid")
@@ -255,6 +263,8 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
             if signing is not None:
                 fields = revocation_fields(services.settings, verifier, certificate, verified.revocation, now)
                 await _sign(services, signing, login, certificate, document, issued_at, fields, now)
+            account_id = await _account(services, verifier, verified, certificate, link, expected, issued_at, login,
+                                        now, max_age)
         except VerificationError as exc:
             refusal = refusal_for(exc)
             _log.info("card_login_refused", extra={"key": login.key.value, "reason": exc.reason.value})
@@ -270,12 +280,16 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
     revocation = revocation_fields(services.settings, verifier, certificate, verified.revocation, now)
     if login.payload.get("assurance") and verified.key is Purpose.SIGN:  # idp.oauth.verified_claims
         claims[VERIFIED_CLAIMS] = signature_evidence(certificate, revocation, signed_at=issued_at, verified_at=now)
+    elif login.payload.get("assurance"):  # the account's identity verification by its linked signing certificate
+        linked = await Accounts(services.objects).account_assurance(account_id, now)
+        if linked is not None:
+            claims[VERIFIED_CLAIMS] = linked
     source = None
     vci = issuer_of(services)
     if login.payload.get("credentials") and verified.facts is not None and vci is not None:
         source = credential_source(verified.facts, certificate, vci.reference_key)
     await logins.settle(login, "verified", result={
-        "account_id": verified.account_id,
+        "account_id": account_id,
         "acr": ACRS[verified.key],
         "amr": list(AMR),
         "claims": claims,
@@ -292,6 +306,41 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
                  certificate_ref=verified.certificate_sha256, client_id=login.payload.get("client_name"),
                  **revocation)
     return Response({"status": "verified"}, headers=_NO_STORE, media_type="application/json")
+
+
+def _link_evidence(login: CardLogin, document: dict[str, Any]) -> LinkEvidence | None:
+    """The other key's evidence of a link login (required there, refused elsewhere)."""
+    member = document.get("link")
+    if not login.payload.get("link"):
+        if member is not None:
+            raise _bad_request("link outside a link login")
+        return None
+    if not isinstance(member, dict):
+        raise _bad_request("link")
+    return LinkEvidence(_b64decode(member.get("certificate"), "link certificate"),
+                        _b64decode(member.get("signature"), "link signature"))
+
+
+async def _account(services: Services, verifier: CardVerifier, verified: VerifiedLogin, certificate: bytes,
+                   link: LinkEvidence | None, expected: LoginMessage, issued_at: dt.datetime, login: CardLogin,
+                   now: dt.datetime, max_age: dt.timedelta) -> str:
+    """The account the login reaches (:mod:`idp.login.accounts`); a link login first verifies the other key over
+    the same challenge and records the link (:mod:`idp.login.link`), or is refused with nothing recorded."""
+    if link is None:
+        return (await Accounts(services.objects).of(verified.account_id, now)).account_id
+    other = await verify_other(services, verifier, link, expected, now, max_age)
+    try:
+        account = await record_link(services, verifier, verified, certificate, other, link.certificate, issued_at,
+                                    now)
+    except LinkRefused as exc:
+        refusal = Refusal(409, "link_refused", reason=exc.reason)
+        await record(services, "card_link", now, outcome="refused", reason=exc.reason, via="card",
+                     client_id=login.payload.get("client_name"))
+        await CardLogins(services.objects).settle(login, "failed", error=refusal.body)
+        raise refusal from None
+    await record(services, "card_link", now, outcome="success", account=account, via="card",
+                 client_id=login.payload.get("client_name"))
+    return account
 
 
 async def _sign(services: Services, signing: SigningRequest, login: CardLogin, certificate: bytes,

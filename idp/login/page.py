@@ -50,13 +50,13 @@ def _steps(lang: str, key: Purpose) -> dict[str, str]:
 
 
 def login_page(*, uid: str, issuer: str, client_name: str, key: Purpose, token: str, code: str, shown_code: str,
-               agent_url: str, lang: str) -> str:
-    """The login page of interaction ``uid``, in ``lang`` (``ja`` or ``en``)."""
+               agent_url: str, lang: str, link: bool = False) -> str:
+    """The login page of interaction ``uid``, in ``lang`` (``ja`` or ``en``); ``link``: a "link my card" login."""
     qr = segno.make(f"{issuer}{DEVICE_PATH}#{code}", error="m").svg_inline(scale=4, omitsize=False)
     return TEMPLATES.render("card_login.html", lang=lang, script_path=SCRIPT_PATH, uid=uid, issuer=issuer,
                             client_name=client_name, key=key.value, token=token, shown_code=shown_code,
                             agent_url=agent_url, qr=Markup(qr),  # noqa: S704 - segno's own SVG, no input text
-                            steps=_steps(lang, key))
+                            steps=_steps(lang, key), link=link)
 
 
 def device_page(*, issuer: str, agent_url: str, lang: str) -> str:
