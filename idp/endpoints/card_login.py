@@ -76,6 +76,7 @@ from idp.login.authenticator import ACRS, AMR, page_headers
 from idp.login.claims import claims_from_facts
 from idp.login.link import LinkEvidence, record_link, verify_other
 from idp.login.page import DEVICE_PATH, SCRIPT, SCRIPT_PATH, device_page
+from idp.login.renewal import RenewalLinkUnavailable, account_for
 from idp.login.store import CardLogin, CardLogins, interaction_binding
 from idp.login.token_kind import token_kind
 from idp.login.verifier import CardVerifier, NotConfigured, verifier_for
@@ -327,7 +328,15 @@ async def _account(services: Services, verifier: CardVerifier, verified: Verifie
     """The account the login reaches (:mod:`idp.login.accounts`); a link login first verifies the other key over
     the same challenge and records the link (:mod:`idp.login.link`), or is refused with nothing recorded."""
     if link is None:
-        return (await Accounts(services.objects).of(verified.account_id, now)).account_id
+        try:
+            return await account_for(services, verifier, verified, certificate, now)
+        except (RenewalLinkUnavailable, LinkRefused) as exc:
+            _log.info("renewal_link_unavailable", extra={"reason": exc.reason})
+            refusal = Refusal(503, "renewal_link_unavailable")
+            await record(services, "card_link", now, outcome="refused", reason=exc.reason, via="operator",
+                         client_id=login.payload.get("client_name"))
+            await CardLogins(services.objects).settle(login, "failed", error=refusal.body)
+            raise refusal from None
     other = await verify_other(services, verifier, link, expected, now, max_age)
     try:
         account = await record_link(services, verifier, verified, certificate, other, link.certificate, issued_at,

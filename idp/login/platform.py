@@ -16,7 +16,9 @@ Request::
     {"certificate": "<base64url DER>", "purpose": "auth" | "sign", "nonce": "<base64url, 32 random octets>"}
 
 or, for the re-check of a certificate the provider no longer has (:mod:`idp.vci.watch`), the contract's
-``certificate_id`` form with ``certificate_sha256`` (:mod:`keys.revocation.platform`).
+``certificate_id`` form with ``certificate_sha256`` (:mod:`keys.revocation.platform`); or, for the certificate
+link of a renewed card (:meth:`HttpPlatformOperator.previous_key`), the ``link_for`` form of
+:mod:`keys.revocation.certlink`, answered by a JWS of ``typ`` ``platform-link+jws``.
 
 Answer: ``200`` with ``Content-Type: application/jose`` and a compact JWS (RFC 7515 §7.1), ``alg`` RS256 or
 ES256, header ``typ`` :data:`ANSWER_TYPE`, signed with a key of the operator's JWK Set
@@ -61,6 +63,7 @@ from keys.jose import VerificationKey, verification_keys, verify_jws
 from keys.jose.b64 import b64url_encode
 from keys.jose.json import loads_object
 from keys.revocation import CertificateId, PlatformAnswer, parse_platform_answer
+from keys.revocation.certlink import LINK_TYPE, judge_link_answer, parse_link_answer
 from keys.x509.profile import Purpose
 from servicekit.outbound import AddressPolicy, OutboundClient, OutboundError, request_sync
 
@@ -141,6 +144,21 @@ class HttpPlatformOperator:
                             "certificate_sha256": certificate.sha256, "purpose": purpose.value,
                             "nonce": b64url_encode(nonce)})
         return self._answer(token, certificate.sha256, nonce)
+
+    def previous_key(self, certificate_der: bytes, purpose: Purpose, *, at: dt.datetime,
+                     max_age: dt.timedelta = dt.timedelta(minutes=5)) -> str | None:
+        """The key id of the certificate ``certificate_der`` renewed (J-LIS's certificate link), or ``None``: the
+        contract of :mod:`keys.revocation.certlink`, JWS ``typ`` ``platform-link+jws`` by the same pinned keys.
+        Raises :class:`~keys.errors.VerificationError` for no usable answer (forged, about another certificate,
+        stale)."""
+        nonce = new_nonce()
+        token = self._post({"link_for": b64url_encode(certificate_der), "purpose": purpose.value,
+                            "nonce": b64url_encode(nonce)})
+        verified = verify_jws(token, algorithms=ANSWER_ALGORITHMS, typ=LINK_TYPE, keys=self.keys)
+        answer = parse_link_answer(loads_object(verified.payload, what="link answer"), purpose=purpose)
+        return judge_link_answer(answer, signature_verified=True, operator=self.operator,
+                                 certificate_sha256=certificate_digest(certificate_der), nonce=nonce, at=at,
+                                 max_age=max_age)
 
     def _answer(self, token: str, digest: str, nonce: bytes) -> PlatformAnswer:
         verified = verify_jws(token, algorithms=ANSWER_ALGORITHMS, typ=ANSWER_TYPE, keys=self.keys)
