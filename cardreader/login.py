@@ -136,8 +136,9 @@ class LoginRequest:
     expires_at: dt.datetime
     #: Documents to sign with the signing key in the same card session (:mod:`cardreader.documents`).
     documents: tuple[SignDocument, ...] = ()
-    #: A "link my card" login: both keys sign the message over the same challenge (:func:`run_login`).
-    link: bool = False
+    #: A link login (:func:`run_login`): ``"card"``, both keys of the card sign the message over the same
+    #: challenge; ``"renewal"``, the old card and then the renewed one sign it with the login's key.
+    link: Literal["card", "renewal"] | None = None
 
     @property
     def key(self) -> Key:
@@ -217,8 +218,8 @@ class Provider:
             documents = parse_documents(document.get("documents"))
             if documents and message.key is not Purpose.SIGN:
                 raise ValueError("documents are signed with the signing key only")
-            link = document.get("link", False)
-            if type(link) is not bool or (link and documents):
+            link = document.get("link")
+            if link not in (None, "card", "renewal") or (link and documents):
                 raise ValueError("link")
             return LoginRequest(message, _string(document["client_name"])[:200], _time(document["expires_at"]),
                                 documents, link)
@@ -292,8 +293,9 @@ class PinRequest:
     token: TokenType = TokenType.CARD
     #: The documents the card will sign after this PIN entry (shown with the prompt).
     documents: tuple[SignDocument, ...] = ()
-    #: One of the two PINs of a "link my card" login (both keys sign one challenge).
-    link: bool = False
+    #: One of the two PINs of a link login: ``"card"`` (both keys of one card sign one challenge), ``"old"`` or
+    #: ``"new"`` (the old card, then the renewed one).
+    link: Literal["card", "old", "new"] | None = None
 
     @property
     def last_try(self) -> bool:
@@ -310,6 +312,14 @@ class PinRequest:
                   "documents listed here")
             ja = (f"{self.client_name} のために、{device_ja}の署名用電子証明書で次の{count}件の文書に署名します"
                   "（署名用パスワード・英数字6〜16文字）。カードはここに表示された文書にだけ署名します")
+            return en, ja
+        if self.link in ("old", "new"):
+            which_en, which_ja = ("your current card", "今お使いのカード") if self.link == "old" else (
+                "your NEW card: place it on the reader now", "新しいカード（いまカードリーダーに置いてください）")
+            en = (f"Continue your account at {self.client_name} with a renewed card: {which_en} "
+                  "(user authentication PIN, 4 digits) signs the same login; no certificate or personal data is kept")
+            ja = (f"{self.client_name} のアカウントを新しいカードに引き継ぎます：{which_ja}で同じログインに署名します"
+                  "（利用者証明用暗証番号・数字4桁）。証明書や個人情報は保存されません")
             return en, ja
         if self.link:
             which_en, which_ja = (
@@ -376,8 +386,11 @@ def run_login(
     pcsc.wait_for_card(card.reader, timeout=card.card_timeout, test_mode=card.test_mode)
     with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
         info = session.read_info(transport)
-    if request.link:
+    if request.link == "card":
         _link_login(provider, ticket, prompt, card, request, info, on_step, clock)
+        return
+    if request.link == "renewal":
+        _renewal_login(provider, ticket, prompt, card, request, info, on_step)
         return
     status = info.auth_pin if request.key is Key.AUTH else info.sign_pin
     if status is None or not (info.certificates.auth if request.key is Key.AUTH else info.certificates.sign):
@@ -416,7 +429,7 @@ def run_login(
 
 
 def _pin_request(request: LoginRequest, key: Key, info: session.CardInfo, issuer: str,
-                 prompt: PinPrompt) -> tuple[PinRequest, bool]:
+                 prompt: PinPrompt, link: Literal["card", "old", "new"] = "card") -> tuple[PinRequest, bool]:
     """The prompt of ``key``'s PIN in a link login, after the PIN rules: certificate listed, PIN not blocked, the
     last try only with the person's confirmation (asked before any PIN is entered)."""
     status = info.auth_pin if key is Key.AUTH else info.sign_pin
@@ -425,7 +438,7 @@ def _pin_request(request: LoginRequest, key: Key, info: session.CardInfo, issuer
     if status.blocked:
         raise PinBlocked("no try left; no PIN was asked for")
     tries = status.tries_left if status.tries_left is not None else key.max_tries
-    pin_request = PinRequest(key, tries, issuer, request.client_name, info.token.type, link=True)
+    pin_request = PinRequest(key, tries, issuer, request.client_name, info.token.type, link=link)
     confirmed = pin_request.last_try and prompt.confirm_last_try(pin_request)
     if pin_request.last_try and not confirmed:
         raise LastTryNeedsConfirmation()
@@ -446,7 +459,7 @@ def _link_login(provider: Provider, ticket: Ticket, prompt: PinPrompt, card: Car
             pins.append(prompt.ask_pin(pin_request))
         if clock() > request.expires_at - REFRESH_MARGIN:
             fresh = provider.challenge(ticket)
-            if fresh.key is not request.key or not fresh.link:
+            if fresh.key is not request.key or fresh.link != "card":
                 raise _bad_answer("the provider changed the key of the login")
             request = fresh
         on_step(Step.SIGNING)
@@ -463,6 +476,65 @@ def _link_login(provider: Provider, ticket: Ticket, prompt: PinPrompt, card: Car
     on_step(Step.SENDING)
     provider.respond(ticket, request, evidence[request.key], link=evidence[other])
     on_step(Step.DONE)
+
+
+def _renewal_login(provider: Provider, ticket: Ticket, prompt: PinPrompt, card: CardOptions, request: LoginRequest,
+                   info: session.CardInfo, on_step: Callable[[Step], None]) -> None:
+    """The consent path of a renewal without a platform operator: the card in the reader (the old one, still
+    valid) signs the login with the login's key; then the person places the renewed card, enters its PIN, and it
+    signs the SAME message. Each card's PIN rules are kept; the second PIN is asked only after the first card
+    signed, and the renewed card is told apart by its certificate (read free where the token allows; a token whose
+    certificate needs the PIN is awaited by removal and insertion)."""
+    key = request.key
+    message = encode_login_message(request.message)
+    pin_request, confirmed = _pin_request(request, key, info, provider.issuer, prompt, "old")
+    on_step(Step.WAITING_FOR_PIN)
+    pin = prompt.ask_pin(pin_request)
+    on_step(Step.SIGNING)
+    try:
+        with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
+            old = session.sign(transport, key, message, pin, confirm_last_try=confirmed)
+    finally:
+        pin.wipe()
+    on_step(Step.WAITING_FOR_CARD)
+    free = _wait_for_other_card(card, key, old.certificate)
+    with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
+        renewed_info = session.read_info(transport)
+    pin_request, confirmed = _pin_request(request, key, renewed_info, provider.issuer, prompt, "new")
+    on_step(Step.WAITING_FOR_PIN)
+    pin = prompt.ask_pin(pin_request)
+    on_step(Step.SIGNING)
+    try:
+        with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
+            if free and session.read_certificate(transport, key.certificate) == old.certificate:
+                raise CertificateAbsent("the renewed card was taken away and the old one placed again")
+            new = session.sign(transport, key, message, pin, confirm_last_try=confirmed)
+    finally:
+        pin.wipe()
+    on_step(Step.SENDING)
+    provider.respond(ticket, request, new, link=old)
+    on_step(Step.DONE)
+
+
+def _wait_for_other_card(card: CardOptions, key: Key, certificate: bytes) -> bool:
+    """Wait (up to ``card.card_timeout``) for a card whose ``key`` certificate is not ``certificate``; returns
+    whether that certificate is free to read (False: a removal and a new insertion were awaited instead)."""
+    deadline = time.monotonic() + card.card_timeout
+    with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
+        free = session.pin_needed_to_read(transport, key.certificate) is None
+    if not free:
+        wait_for_removal(card.reader, test_mode=card.test_mode, timeout=card.card_timeout)
+        pcsc.wait_for_card(card.reader, timeout=max(0.0, deadline - time.monotonic()), test_mode=card.test_mode)
+        return False
+    while time.monotonic() < deadline:
+        try:
+            with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
+                if session.read_certificate(transport, key.certificate) != certificate:
+                    return True
+        except CardError:
+            pass  # no card in the reader, or one being placed
+        time.sleep(0.2)
+    raise CertificateAbsent("no renewed card was placed on the reader")
 
 
 def _sign_documents(transport: Transport, request: LoginRequest, pin: Pin, confirmed: bool,

@@ -224,7 +224,7 @@ async def challenge(request: AnyRequest, services: NamedDependency[Services]) ->
         "client_name": login.payload["client_name"],
         "expires_at": int(min(issued_at + ttl, login.expires_at).timestamp()),
         **documents,
-        **({"link": True} if login.payload.get("link") else {}),
+        **({"link": _link_kind(login)} if login.payload.get("link") else {}),
     }, headers=_NO_STORE, media_type="application/json")
 
 
@@ -309,6 +309,11 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
     return Response({"status": "verified"}, headers=_NO_STORE, media_type="application/json")
 
 
+def _link_kind(login: CardLogin) -> str:
+    """``card`` or ``renewal`` (a login opened before the kinds had names links the card)."""
+    return "renewal" if login.payload.get("link") == "renewal" else "card"
+
+
 def _link_evidence(login: CardLogin, document: dict[str, Any]) -> LinkEvidence | None:
     """The other key's evidence of a link login (required there, refused elsewhere)."""
     member = document.get("link")
@@ -337,17 +342,20 @@ async def _account(services: Services, verifier: CardVerifier, verified: Verifie
                          client_id=login.payload.get("client_name"))
             await CardLogins(services.objects).settle(login, "failed", error=refusal.body)
             raise refusal from None
-    other = await verify_other(services, verifier, link, expected, now, max_age)
+    renewal = _link_kind(login) == "renewal"
+    other = await verify_other(services, verifier, link, expected, now, max_age, same_key=renewal)
     try:
         account = await record_link(services, verifier, verified, certificate, other, link.certificate, issued_at,
-                                    now)
+                                    now, renewal=renewal)
     except LinkRefused as exc:
         refusal = Refusal(409, "link_refused", reason=exc.reason)
-        await record(services, "card_link", now, outcome="refused", reason=exc.reason, via="card",
+        await record(services, "card_link", now, outcome="refused", reason=exc.reason,
+                     via="consent" if renewal else "card",
                      client_id=login.payload.get("client_name"))
         await CardLogins(services.objects).settle(login, "failed", error=refusal.body)
         raise refusal from None
-    await record(services, "card_link", now, outcome="success", account=account, via="card",
+    await record(services, "card_link", now, outcome="success", account=account,
+                 via="consent" if renewal else "card",
                  client_id=login.payload.get("client_name"))
     return account
 

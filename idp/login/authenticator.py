@@ -93,7 +93,8 @@ class CardAuthenticator:
         key = required_key(interaction.request)
         options = services.settings.card_login
         expires_at = min(interaction.expires_at, now + dt.timedelta(seconds=options.login_ttl))
-        link = request.query_params.get("link") == "1"  # "link my card" (idp.login.link)
+        asked = request.query_params.get("link")  # "link my card" or a renewed card (idp.login.link)
+        link = {"1": "card", "renewal": "renewal"}.get(asked or "")
         opened = await CardLogins(services.objects).open(interaction.uid, key=key, client_name=interaction.client_id,
                                                          expires_at=expires_at, now=now,
                                                          credentials=bool(interaction.request.credential_requests),

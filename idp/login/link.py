@@ -9,6 +9,11 @@ person's everyday login) and the signing key joins it; a signing key that is par
 refused (``key_already_linked``), so two accounts are never merged by a login. The
 signing certificate's evidence (issuer DN, serial, when, which revocation answer; no certificate, no facts) is
 recorded on the account for ``verified_claims`` at later logins (:mod:`idp.login.assurance`).
+
+A renewal login (``link`` kind ``renewal``, the consent path of :mod:`idp.login.renewal` for deployments without a
+platform operator) carries the OLD card's signature with the same kind of key over the same challenge as ``link``
+and the renewed card's as the login: both certificates valid and unrevoked now, the renewed key joins the old
+key's account (``via="consent"``).
 """
 
 from __future__ import annotations
@@ -38,20 +43,27 @@ class LinkEvidence:
 
 
 async def verify_other(services: Services, verifier: CardVerifier, evidence: LinkEvidence, expected: LoginMessage,
-                       now: dt.datetime, max_age: dt.timedelta) -> CardLogin:
-    """Verify the other key's signature over ``expected`` with the other key (same challenge, same checks)."""
-    other = dataclasses.replace(expected, key=Purpose.SIGN if expected.key is Purpose.AUTH else Purpose.AUTH)
+                       now: dt.datetime, max_age: dt.timedelta, *, same_key: bool = False) -> CardLogin:
+    """Verify the other key's signature over ``expected`` (same challenge, same checks): with the card's other
+    key, or (``same_key``: a renewal) with the same kind of key of the other card."""
+    other = expected if same_key else dataclasses.replace(
+        expected, key=Purpose.SIGN if expected.key is Purpose.AUTH else Purpose.AUTH)
     platform = await verifier.platform_status(services.objects, evidence.certificate, other.key, now)
     return await anyio.to_thread.run_sync(
         lambda: verifier.verify(evidence.certificate, evidence.signature, other, now, max_age, platform=platform))
 
 
 async def record_link(services: Services, verifier: CardVerifier, primary: CardLogin, primary_certificate: bytes,
-                      other: CardLogin, other_certificate: bytes, signed_at: dt.datetime, now: dt.datetime) -> str:
+                      other: CardLogin, other_certificate: bytes, signed_at: dt.datetime, now: dt.datetime, *,
+                      renewal: bool = False) -> str:
     """Judge and record the link of ``primary`` and ``other`` (verified over one challenge); return the account id.
     Raises :class:`keys.errors.VerificationError` or :class:`idp.login.accounts.LinkRefused` (nothing
-    recorded)."""
+    recorded). A renewal (the consent path without an operator) joins the renewed key (the certificate that ends
+    later) to the old key's account."""
     check_link(primary, other)
+    if renewal:  # the old card is the one whose certificate ends first, whichever the person read first
+        old, new = sorted((other, primary), key=lambda login: login.certificate_not_after)
+        return await Accounts(services.objects).link(old.account_id, new.account_id, now, via="consent")
     auth, sign = (primary, other) if primary.key is Purpose.AUTH else (other, primary)
     sign_certificate = primary_certificate if primary.key is Purpose.SIGN else other_certificate
     evidence: dict[str, Any] = signature_evidence(

@@ -50,7 +50,7 @@ def _steps(lang: str, key: Purpose) -> dict[str, str]:
 
 
 def login_page(*, uid: str, issuer: str, client_name: str, key: Purpose, token: str, code: str, shown_code: str,
-               agent_url: str, lang: str, link: bool = False) -> str:
+               agent_url: str, lang: str, link: str | None = None) -> str:
     """The login page of interaction ``uid``, in ``lang`` (``ja`` or ``en``); ``link``: a "link my card" login."""
     qr = segno.make(f"{issuer}{DEVICE_PATH}#{code}", error="m").svg_inline(scale=4, omitsize=False)
     return TEMPLATES.render("card_login.html", lang=lang, script_path=SCRIPT_PATH, uid=uid, issuer=issuer,

@@ -152,7 +152,7 @@ def test_bad_links_are_refused_and_nothing_is_merged(provider: Provider, lab: Pc
         ticket = {"token": browser.check_login_page(browser.http.get(f"/interaction/{uid}?link=1"
                                                                      if link else f"/interaction/{uid}"))["token"]}
         fields, message = _fields(api, ticket, provider)
-        assert fields.get("link", False) is link
+        assert (fields.get("link") == "card") is link
         insert(lab, card)
         certificate, signature = _sign_with(lab, "auth", AUTH_PIN, encode_login_message(message), tmp_path)
         sign_message = LoginMessage(message.issuer, message.interaction,
@@ -176,3 +176,51 @@ def test_bad_links_are_refused_and_nothing_is_merged(provider: Provider, lab: Pc
     assert (refused.status_code, refused.json()["error"]) == (403, "certificate_revoked")
     # the other card's own two keys do link
     assert link_attempt(other, other).json() == {"status": "verified"}
+
+
+def test_renewal_without_an_operator_by_consent(provider: Provider, agent: Agent, lab: PcscLab, pki: Pki,
+                                                clients: None, tmp_path: Path) -> None:
+    """The consent path: in one "link" session the still-valid old card signs, then the renewed card signs the same
+    challenge; the renewed card then logs in to the old account (same sub at both clients)."""
+    old = create_profile(tmp_path / "old" / "card.json", pki_dir=pki.directory, now=NOW, auth_pin=AUTH_PIN,
+                         sign_password=SIGN_PASSWORD, not_before=NOW - dt.timedelta(days=4 * 365))
+    renewed = create_profile(tmp_path / "new" / "card.json", pki_dir=pki.directory, now=NOW, auth_pin=AUTH_PIN,
+                             sign_password=SIGN_PASSWORD)
+    browser = Browser.open(provider)
+    insert(lab, old)
+    before = {rp: login(browser, agent, rp, [AUTH_PIN])[0]["sub"] for rp in ("rp1", "rp2")}
+
+    uid, verifier = browser.authorize("rp1", "openid", prompt="login")
+    page = browser.http.get(f"/interaction/{uid}?link=renewal")
+    assert 'id="renewal-mode"' in page.text
+    ticket = {"token": browser.check_login_page(page)["token"]}
+    started = httpx.post(f"{agent.url}/v1/login", json=ticket, headers={"Origin": provider.url}, timeout=10)
+    job = started.json()["login"]
+    seen: list[dict[str, Any]] = []
+
+    def pinpad(expected_card: CardProfile | None) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            state = httpx.get(f"{agent.url}/pinpad/state", headers={"Origin": agent.url}).json()
+            if state["prompt"] is not None and state["prompt"] not in [s["prompt"] for s in seen]:
+                seen.append(state)
+                httpx.post(f"{agent.url}/pinpad/answer", json={"prompt": state["prompt"], "pin": AUTH_PIN},
+                           headers={"Origin": agent.url})
+                return
+            time.sleep(0.05)
+        raise AssertionError("no PIN prompt")
+
+    pinpad(old)
+    deadline = time.monotonic() + 30  # the old card has signed: the agent waits for the renewed one
+    while httpx.get(f"{agent.url}/v1/login/{job}", headers={"Origin": provider.url}).json()["state"] \
+            != "waiting_for_card" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    insert(lab, renewed)
+    pinpad(renewed)
+    assert browser.wait_status(uid, timeout=60)["state"] == "verified", agent.log.read_text()[-2000:]
+    assert ["今お使いのカード" in seen[0]["headline_ja"], "新しいカード" in seen[1]["headline_ja"]] == [True, True]
+    code = browser.follow_to_code(browser.finish(uid))
+    assert browser.tokens("rp1", code, verifier)["claims"]["sub"] == before["rp1"]
+    # the renewed card alone now reaches the old account at every client
+    for rp in ("rp1", "rp2"):
+        assert login(browser, agent, rp, [AUTH_PIN])[0]["sub"] == before[rp]
