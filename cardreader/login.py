@@ -487,30 +487,27 @@ def _renewal_login(provider: Provider, ticket: Ticket, prompt: PinPrompt, card: 
     certificate needs the PIN is awaited by removal and insertion)."""
     key = request.key
     message = encode_login_message(request.message)
-    pin_request, confirmed = _pin_request(request, key, info, provider.issuer, prompt, "old")
-    on_step(Step.WAITING_FOR_PIN)
-    pin = prompt.ask_pin(pin_request)
-    on_step(Step.SIGNING)
-    try:
-        with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
-            old = session.sign(transport, key, message, pin, confirm_last_try=confirmed)
-    finally:
-        pin.wipe()
+
+    def sign_card(card_info: session.CardInfo, which: Literal["old", "new"], refuse: bytes | None) -> CardEvidence:
+        """One card's PIN (its rules), then its signature; ``refuse``: a certificate that must not sign again."""
+        pin_request, confirmed = _pin_request(request, key, card_info, provider.issuer, prompt, which)
+        on_step(Step.WAITING_FOR_PIN)
+        pin = prompt.ask_pin(pin_request)
+        on_step(Step.SIGNING)
+        try:
+            with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
+                if refuse is not None and session.read_certificate(transport, key.certificate) == refuse:
+                    raise CertificateAbsent("the renewed card was taken away and the old one placed again")
+                return session.sign(transport, key, message, pin, confirm_last_try=confirmed)
+        finally:
+            pin.wipe()
+
+    old = sign_card(info, "old", None)
     on_step(Step.WAITING_FOR_CARD)
     free = _wait_for_other_card(card, key, old.certificate)
     with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
         renewed_info = session.read_info(transport)
-    pin_request, confirmed = _pin_request(request, key, renewed_info, provider.issuer, prompt, "new")
-    on_step(Step.WAITING_FOR_PIN)
-    pin = prompt.ask_pin(pin_request)
-    on_step(Step.SIGNING)
-    try:
-        with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
-            if free and session.read_certificate(transport, key.certificate) == old.certificate:
-                raise CertificateAbsent("the renewed card was taken away and the old one placed again")
-            new = session.sign(transport, key, message, pin, confirm_last_try=confirmed)
-    finally:
-        pin.wipe()
+    new = sign_card(renewed_info, "new", old.certificate if free else None)
     on_step(Step.SENDING)
     provider.respond(ticket, request, new, link=old)
     on_step(Step.DONE)

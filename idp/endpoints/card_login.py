@@ -37,7 +37,10 @@ Agent-facing (JSON both ways; not for browsers: no CORS)
     The agent builds :class:`keys.cardlogin.LoginMessage` from these fields and *its own* configured issuer,
     and has the card sign it with the named key.
 ``POST /card-login/response`` ``{"token"|"code", "challenge", "certificate", "signature"}`` (base64url; optional
-    ``token_type``, the agent's reading of EF 0006, kept for display only: :mod:`idp.login.token_kind`)
+    ``token_type``, the agent's reading of EF 0006, kept for display only: :mod:`idp.login.token_kind`; in a link
+    login — the challenge says ``"link": "card"|"renewal"``, opened by the login page's ``?link=1`` or
+    ``?link=renewal`` — ``"link": {"certificate", "signature"}``, the other key's or the other card's signature over
+    the same challenge: :mod:`idp.login.link`)
     The challenge is consumed (a replay fails), then :func:`keys.cardlogin.verify_card_login` runs with the
     pinned roots and the configured revocation sources — CRL directory, OCSP, or a platform operator with its
     answers cached in the database (:mod:`idp.login.verifier`, :mod:`idp.login.platform`):
@@ -46,8 +49,10 @@ Agent-facing (JSON both ways; not for browsers: no CORS)
 Errors are ``{"error", "message", "message_ja"}`` (messages for the person at the reader): 400 ``bad_request``,
 ``challenge_invalid`` (unknown, expired or already used), ``bad_signature``, ``login_expired``; 403
 ``certificate_revoked``, ``certificate_expired``, ``certificate_not_accepted``; 404 ``unknown_login``; 409
-``already_verified``; 503 ``revocation_unavailable`` (fail closed: no fresh revocation status) and
-``card_login_unavailable`` (not configured).
+``already_verified``, ``link_refused`` (with the reason: ``key_already_linked``, ``link_same_key``,
+``link_generation_mismatch``, ``link_not_checked``); 503 ``renewal_link_unavailable`` (no usable certificate-link
+answer from the platform operator, :mod:`idp.login.renewal`), ``revocation_unavailable`` (fail closed: no fresh
+revocation status) and ``card_login_unavailable`` (not configured).
 
 What is kept: the login's state and, once verified, the login result (account id, acr, amr, claims from the
 signing certificate, auth time, the certificate's SHA-256 and revocation status and, when the request asks for
@@ -459,11 +464,14 @@ OPENAPI: Final = {
         doc.json_answer(200, "a one-time challenge", doc.obj({
             **doc.strings("issuer", "interaction", "challenge", "client_name"),
             "key": {"type": "string", "enum": ["auth", "sign"]},
+            "link": {"type": "string", "enum": ["card", "renewal"]},
             "issued_at": {"type": "integer"}, "expires_at": {"type": "integer"}},
             ("issuer", "interaction", "challenge", "issued_at", "key", "client_name", "expires_at"))),
         _refusals(400, 404, 409), doc.too_large()))},
     RESPONSE_PATH: {"post": doc.operation(
-        body=doc.json_body(doc.obj({**_TICKET, **doc.strings("challenge", "certificate", "signature", "token_type")},
+        body=doc.json_body(doc.obj({**_TICKET, **doc.strings("challenge", "certificate", "signature", "token_type"),
+                                    "link": doc.obj(doc.strings("certificate", "signature"),
+                                                    ("certificate", "signature"))},
                                    ("challenge", "certificate", "signature"))),
         responses=doc.responses(doc.json_answer(200, "verified", doc.obj(doc.strings("status"), ("status",))),
                                 _refusals(400, 403, 404, 409, 503), doc.too_large()))},

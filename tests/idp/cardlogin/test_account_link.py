@@ -117,28 +117,6 @@ def _fields(api: httpx.Client, ticket: dict[str, str], provider: Provider) -> tu
     return fields, message
 
 
-def _sign_with(lab: PcscLab, key: str, secret: str, message: bytes, tmp_path: Path) -> tuple[bytes, bytes]:
-    if key == "auth":
-        return _sign(lab, message, tmp_path)
-    import os
-    import subprocess
-    import sys
-    data = tmp_path / "sign-message"
-    data.write_bytes(message)
-    read, write = os.pipe()
-    os.write(write, secret.encode() + b"\n")
-    os.close(write)
-    try:
-        run = subprocess.run([sys.executable, "-m", "cardreader", "sign", "--key", "sign", "--data-file", str(data),
-                              "--json", "--pin-fd", str(read)], env=lab.env, capture_output=True, text=True,
-                             pass_fds=(read,), timeout=60, check=False)
-    finally:
-        os.close(read)
-    assert run.returncode == 0, run.stderr
-    evidence = json.loads(run.stdout)
-    return b64decode(evidence["certificate"]), b64decode(evidence["signature"])
-
-
 def test_bad_links_are_refused_and_nothing_is_merged(provider: Provider, lab: PcscLab, pki: Pki, clients: None,
                                                      tmp_path: Path) -> None:
     other = create_profile(tmp_path / "other" / "card.json", pki_dir=pki.directory, now=NOW, auth_pin=AUTH_PIN,
@@ -154,12 +132,12 @@ def test_bad_links_are_refused_and_nothing_is_merged(provider: Provider, lab: Pc
         fields, message = _fields(api, ticket, provider)
         assert (fields.get("link") == "card") is link
         insert(lab, card)
-        certificate, signature = _sign_with(lab, "auth", AUTH_PIN, encode_login_message(message), tmp_path)
+        certificate, signature = _sign(lab, encode_login_message(message), tmp_path)
         sign_message = LoginMessage(message.issuer, message.interaction,
                                     bytes(32) if other_challenge else message.challenge, message.issued_at,
                                     Purpose.SIGN)
         insert(lab, sign_card)
-        sign_cert, sign_sig = _sign_with(lab, "sign", SIGN_PASSWORD, encode_login_message(sign_message), tmp_path)
+        sign_cert, sign_sig = _sign(lab, encode_login_message(sign_message), tmp_path, "sign", SIGN_PASSWORD)
         return api.post("/card-login/response", json={
             **ticket, "challenge": fields["challenge"], "certificate": b64url(certificate),
             "signature": b64url(signature),
