@@ -22,6 +22,7 @@ import anyio.to_thread
 from idp.login.accounts import Accounts
 from idp.login.verifier import CardVerifier
 from idp.runtime import Services
+from idp.storage.audit import record
 from keys.cardlogin import CardLogin
 from keys.errors import VerificationError
 
@@ -56,7 +57,9 @@ async def account_for(services: Services, verifier: CardVerifier, verified: Card
     if previous is None:
         await services.objects.upsert(CHECKED_KIND, verified.account_id, {}, now + NO_LINK_TTL)
         return entry.account_id
-    return await accounts.link(previous, verified.account_id, now, via="operator")
+    account = await accounts.link(previous, verified.account_id, now, via="operator")
+    await record(services, "card_link", now, outcome="success", account=account, via="operator")
+    return account
 
 
 __all__ = ["CHECKED_KIND", "NO_LINK_TTL", "RenewalLinkUnavailable", "account_for"]

@@ -22,7 +22,7 @@ Events (``type``: fields; every entry also has its seq, UTC time and hashes):
   and the revocation fields of ``card_login``; ``signing_results``: outcome (``fetched`` | ``refused``),
   client_id, request_ref (``request_ref`` = hex SHA-256 of the signing request id; :mod:`idp.sign`).
 * ``card_link``: outcome (``success`` | ``refused``), reason, client_id, account_ref, via (``card`` |
-  ``operator`` | ``consent`` | ``unlink``): a key joined or left an account (:mod:`idp.login.accounts`).
+  ``operator`` | ``consent``): a key joined an account, or was refused (:mod:`idp.login.accounts`).
 
 References: ``account_ref`` = base64url(HMAC-SHA256(audit.reference_key, "mynacard-id audit account v1" || 0x00 ||
 account id)) — neither the account id nor any ``sub`` a relying party sees; ``certificate_ref`` = hex SHA-256 of

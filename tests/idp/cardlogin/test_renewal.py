@@ -92,8 +92,11 @@ def test_a_renewed_card_continues_the_account(operator_provider: tuple[Provider,
     assert after["rp1"] != after["rp2"]
     insert(lab, stranger)  # a card J-LIS links to nothing is an account of its own
     assert login(browser, agent, "rp1", [AUTH_PIN])[0]["sub"] != before["rp1"]
-    operator_log = provider.log.read_text()
-    assert "renewal_link_unavailable" not in operator_log
+    assert "renewal_link_unavailable" not in provider.log.read_text()
+    entries = [json.loads(line) for line in provider.idp("audit", "export").stdout.splitlines()]
+    links = [e for e in entries if e.get("type") == "card_link"]
+    assert len(links) == 1, links  # the renewal, once: later logins of the renewed card find the account
+    assert "operator" in json.dumps(links[0])
 
 
 @pytest.mark.parametrize(("options", "error", "reason"), [
