@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--no-sign", action="store_true", help="no signing pair (a holder under 15)")
     make.add_argument("--auth-pin", help="4 digits (default 1234)")
     make.add_argument("--sign-password", help="6-16 letters and digits (default ABC123)")
-    make.add_argument("--token-label", help="EF 0006 label (default JPKIAPICCTOKEN2; e.g. JPKIAPGPSETOKEN)")
+    make.add_argument("--token-label", help="EF 0006 label (default JPKIAPICCTOKEN2; smartphone tokens: "
+                      "JPKIAPGPSETOKEN Android, JPKIAPIOSTOKEN iPhone)")
     agent_cli.add_commands(sub, common)
     return parser
 
@@ -145,7 +146,9 @@ def cmd_info(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 def cmd_read_cert(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     kind = CertificateKind(args.kind)
-    pin = _ask_pin(args, kind.required_pin) if kind.required_pin else None
+    with open_card(args.reader, **_session_options(args)) as card:
+        required = session.pin_needed_to_read(card, kind)
+    pin = _ask_pin(args, required) if required else None
     with open_card(args.reader, **_session_options(args)) as card:
         der = session.read_certificate(card, kind, pin=pin, confirm_last_try=args.confirm_last_try)
     if args.out:

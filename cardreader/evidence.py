@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cardreader.jpki import Key
+from cardreader.jpki import Key, TokenType
 from keys.jose.b64 import b64url_encode
 
 
@@ -24,6 +24,8 @@ class CardEvidence:
     certificate: bytes
     digest: bytes
     signature: bytes
+    #: What answered as the JPKI application: the card or a smartphone token (from EF 0006).
+    token: TokenType = TokenType.CARD
 
     def as_dict(self) -> dict[str, str]:
         """JSON-ready form (binary fields base64url without padding)."""
@@ -32,6 +34,7 @@ class CardEvidence:
             "certificate": b64url_encode(self.certificate),
             "digest": b64url_encode(self.digest),
             "signature": b64url_encode(self.signature),
+            "token_type": self.token.value,
         }
 
 

@@ -100,8 +100,9 @@ class CertificateKind(StrEnum):
 
     @property
     def required_pin(self) -> Key | None:
-        """The PIN that must be verified before reading, if any (only the signing certificate)."""
-        return Key.SIGN if self is CertificateKind.SIGN else None
+        """The PIN that must be verified before reading on the plastic card, if any (only the signing
+        certificate); a smartphone token may need more: :meth:`TokenType.certificate_pin`."""
+        return TokenType.CARD.certificate_pin(self)
 
 
 _CERTIFICATE_EF = {
@@ -113,12 +114,54 @@ _CERTIFICATE_EF = {
 
 
 class TokenType(StrEnum):
-    """What answers as the JPKI application, from the EF 0006 label (§1.2, §4)."""
+    """What answers as the JPKI application, from the EF 0006 label (§1.2, §4), with its access rules.
+
+    Which certificate needs which PIN before READ BINARY (:meth:`certificate_pin`):
+
+    * card (``JPKIAPICCTOKEN2``): the signing certificate needs the signing password; the others are free.
+      Confirmed by OpenSC (the certificate object is private), jpki/myna, siketyan/jpki-rs, soltia48/myna-card.
+    * Android (``JPKIAPGPSETOKEN``, スマホ用電子証明書 in the phone's GP secure element): in addition the
+      authentication certificate needs the authentication PIN. Confirmed by jpki/myna, which verifies 0018
+      before reading 000A exactly when the label is ``JPKIAPGPSETOKEN`` (its Go ``jpki cert`` command and
+      its Rust ``src/jpki.rs``/``src/cli.rs``, in every version since the token was added).
+    * iPhone (``JPKIAPIOSTOKEN``, since 2025-06): no public source describes its access rules; the rules of
+      the card are **assumed** (:attr:`rules_confirmed` is false). A reader must not trust an assumption with
+      a PIN try, so the flows of :mod:`cardreader.session` read such a token's certificate first and only
+      verify the PIN (which the operation needs anyway) when the token answers 6982.
+    * anything else: as the iPhone (assumed card rules, same fallback).
+
+    Not implemented: soltia48/myna-card sends iPhone tokens a "last command" indicator ``80 FC 00 00`` (a single
+    source, unexplained; jpki-card-and-certs.md §4 rates it Low).
+    """
 
     CARD = "card"
     ANDROID = "smartphone-android"
     IOS = "smartphone-ios"
     UNKNOWN = "unknown"
+
+    @property
+    def smartphone(self) -> bool:
+        """True for a スマホ用電子証明書 (Android or iPhone) rather than the plastic card."""
+        return self in (TokenType.ANDROID, TokenType.IOS)
+
+    @property
+    def rules_confirmed(self) -> bool:
+        """Whether public sources confirm :meth:`certificate_pin` for this token (card and Android)."""
+        return self in (TokenType.CARD, TokenType.ANDROID)
+
+    def device(self) -> tuple[str, str]:
+        """What the person holds, in English and Japanese, for prompts and pages: the card or the smartphone."""
+        if self.smartphone:
+            return "smartphone (smartphone certificate)", "スマートフォン（スマホ用電子証明書）"
+        return "My Number card", "マイナンバーカード"
+
+    def certificate_pin(self, kind: CertificateKind) -> Key | None:
+        """The PIN that must be verified before ``kind`` can be read on this token, if any."""
+        if kind is CertificateKind.SIGN:
+            return Key.SIGN
+        if kind is CertificateKind.AUTH and self is TokenType.ANDROID:
+            return Key.AUTH
+        return None
 
 
 #: Label prefixes of EF 0006; physical cards say ``JPKIAPICCTOKEN2`` (some mocks ``JPKIAPICCTOKEN``).

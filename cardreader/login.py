@@ -23,6 +23,7 @@ confirm explicitly first; a PIN the card refused is never sent again (the person
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
@@ -40,7 +41,7 @@ from cardreader.apdu import Transport
 from cardreader.documents import SignDocument, digest_infos, document_signatures, parse_documents, signing_time
 from cardreader.errors import CardError, CertificateAbsent, LastTryNeedsConfirmation, PinBlocked
 from cardreader.evidence import CardEvidence
-from cardreader.jpki import Key
+from cardreader.jpki import Key, TokenType
 from cardreader.pin import Pin
 from keys.cardlogin import (
     CHALLENGE_OCTETS,
@@ -135,6 +136,9 @@ class LoginRequest:
     expires_at: dt.datetime
     #: Documents to sign with the signing key in the same card session (:mod:`cardreader.documents`).
     documents: tuple[SignDocument, ...] = ()
+    #: A link login (:func:`run_login`): ``"card"``, both keys of the card sign the message over the same
+    #: challenge; ``"renewal"``, the old card and then the renewed one sign it with the login's key.
+    link: Literal["card", "renewal"] | None = None
 
     @property
     def key(self) -> Key:
@@ -216,23 +220,30 @@ class Provider:
             documents = parse_documents(document.get("documents"))
             if documents and message.key is not Purpose.SIGN:
                 raise ValueError("documents are signed with the signing key only")
+            link = document.get("link")
+            if link not in (None, "card", "renewal") or (link and documents):
+                raise ValueError("link")
             return LoginRequest(message, _string(document["client_name"])[:200], _time(document["expires_at"]),
-                                documents)
+                                documents, link)
         except (KeyError, TypeError, ValueError, VerificationError) as exc:
             if isinstance(exc, LoginError):
                 raise
             raise _bad_answer(f"challenge: {type(exc).__name__}") from None
 
     def respond(self, ticket: Ticket, request: LoginRequest, evidence: CardEvidence,
-                signatures: list[dict[str, Any]] | None = None) -> None:
-        """Send the signed login (and, for a signing login, the ``document_signatures``); return once the provider
-        has verified it (raise :class:`LoginError` if not)."""
-        extra = {} if signatures is None else {"document_signatures": signatures}
+                signatures: list[dict[str, Any]] | None = None, link: CardEvidence | None = None) -> None:
+        """Send the signed login (and, for a signing login, the ``document_signatures``; for a link login, the
+        other key's evidence); return once the provider has verified it (raise :class:`LoginError` if not)."""
+        extra: dict[str, Any] = {} if signatures is None else {"document_signatures": signatures}
+        if link is not None:
+            extra["link"] = {"certificate": b64url_encode(link.certificate),
+                             "signature": b64url_encode(link.signature)}
         document = self._post(RESPONSE_PATH, {
             **ticket.member(),
             "challenge": b64url_encode(request.message.challenge),
             "certificate": b64url_encode(evidence.certificate),
             "signature": b64url_encode(evidence.signature),
+            "token_type": evidence.token.value,
             **extra,
             **({"kiosk": True} if self.kiosk else {}),
         })
@@ -281,8 +292,13 @@ class PinRequest:
     tries_left: int
     issuer: str
     client_name: str
+    #: The card or a smartphone token (EF 0006), named in the prompt.
+    token: TokenType = TokenType.CARD
     #: The documents the card will sign after this PIN entry (shown with the prompt).
     documents: tuple[SignDocument, ...] = ()
+    #: One of the two PINs of a link login: ``"card"`` (both keys of one card sign one challenge), ``"old"`` or
+    #: ``"new"`` (the old card, then the renewed one).
+    link: Literal["card", "old", "new"] | None = None
 
     @property
     def last_try(self) -> bool:
@@ -291,22 +307,40 @@ class PinRequest:
 
     def describe(self) -> tuple[str, str]:
         """The prompt's headline in English and Japanese."""
+        device_en, device_ja = self.token.device()
         if self.documents:
             count = len(self.documents)
-            en = (f"Sign {count} document{'s' if count > 1 else ''} for {self.client_name} with your My Number card's "
+            en = (f"Sign {count} document{'s' if count > 1 else ''} for {self.client_name} with your {device_en}'s "
                   "signing certificate (signing password, 6-16 letters and digits); the card signs only the "
                   "documents listed here")
-            ja = (f"{self.client_name} のために、マイナンバーカードの署名用電子証明書で次の{count}件の文書に署名します"
+            ja = (f"{self.client_name} のために、{device_ja}の署名用電子証明書で次の{count}件の文書に署名します"
                   "（署名用パスワード・英数字6〜16文字）。カードはここに表示された文書にだけ署名します")
             return en, ja
+        if self.link in ("old", "new"):
+            which_en, which_ja = ("your current card", "今お使いのカード") if self.link == "old" else (
+                "your NEW card: place it on the reader now", "新しいカード（いまカードリーダーに置いてください）")
+            en = (f"Continue your account at {self.client_name} with a renewed card: {which_en} "
+                  "(user authentication PIN, 4 digits) signs the same login; no certificate or personal data is kept")
+            ja = (f"{self.client_name} のアカウントを新しいカードに引き継ぎます：{which_ja}で同じログインに署名します"
+                  "（利用者証明用暗証番号・数字4桁）。証明書や個人情報は保存されません")
+            return en, ja
+        if self.link:
+            which_en, which_ja = (
+                ("user authentication PIN, 4 digits", "利用者証明用暗証番号・数字4桁") if self.key is Key.AUTH
+                else ("signing password, 6-16 letters and digits", "署名用パスワード・英数字6〜16文字"))
+            en = (f"Link your {device_en}'s two certificates for {self.client_name}: both sign one login, so either "
+                  f"logs in to the same account ({which_en}); no certificate or personal data is kept")
+            ja = (f"{self.client_name} で{device_ja}の2つの電子証明書を結び付けます。どちらでも同じアカウントにログイン"
+                  f"できるようになります（{which_ja}）。証明書や個人情報は保存されません")
+            return en, ja
         if self.key is Key.AUTH:
-            en = f"Log in to {self.client_name} with your My Number card (user authentication PIN, 4 digits)"
-            ja = f"{self.client_name} にマイナンバーカードでログインします（利用者証明用暗証番号・数字4桁）"
+            en = f"Log in to {self.client_name} with your {device_en} (user authentication PIN, 4 digits)"
+            ja = f"{self.client_name} に{device_ja}でログインします（利用者証明用暗証番号・数字4桁）"
         else:
-            en = (f"Log in to {self.client_name} with your My Number card's signing certificate "
+            en = (f"Log in to {self.client_name} with your {device_en}'s signing certificate "
                   "(signing password, 6-16 letters and digits); your name, address, birth date and gender "
                   "are read from it")
-            ja = (f"{self.client_name} にマイナンバーカードの署名用電子証明書でログインします（署名用パスワード・"
+            ja = (f"{self.client_name} に{device_ja}の署名用電子証明書でログインします（署名用パスワード・"
                   "英数字6〜16文字）。氏名・住所・生年月日・性別を読み取ります")
         return en, ja
 
@@ -355,13 +389,20 @@ def run_login(
     pcsc.wait_for_card(card.reader, timeout=card.card_timeout, test_mode=card.test_mode)
     with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
         info = session.read_info(transport)
+    if request.link == "card":
+        _link_login(provider, ticket, prompt, card, request, info, on_step, clock)
+        return
+    if request.link == "renewal":
+        _renewal_login(provider, ticket, prompt, card, request, info, on_step)
+        return
     status = info.auth_pin if request.key is Key.AUTH else info.sign_pin
     if status is None or not (info.certificates.auth if request.key is Key.AUTH else info.certificates.sign):
         raise CertificateAbsent(f"EF 0008 lists no {request.key.value} certificate")
     if status.blocked:
         raise PinBlocked("no try left; no PIN was asked for")
     tries = status.tries_left if status.tries_left is not None else request.key.max_tries
-    pin_request = PinRequest(request.key, tries, provider.issuer, request.client_name, request.documents)
+    pin_request = PinRequest(request.key, tries, provider.issuer, request.client_name, info.token.type,
+                             request.documents)
     confirmed = False
     if pin_request.last_try:
         confirmed = prompt.confirm_last_try(pin_request)
@@ -390,15 +431,121 @@ def run_login(
     on_step(Step.DONE)
 
 
+def _pin_request(request: LoginRequest, key: Key, info: session.CardInfo, issuer: str,
+                 prompt: PinPrompt, link: Literal["card", "old", "new"] = "card") -> tuple[PinRequest, bool]:
+    """The prompt of ``key``'s PIN in a link login, after the PIN rules: certificate listed, PIN not blocked, the
+    last try only with the person's confirmation (asked before any PIN is entered)."""
+    status = info.auth_pin if key is Key.AUTH else info.sign_pin
+    if status is None or not (info.certificates.auth if key is Key.AUTH else info.certificates.sign):
+        raise CertificateAbsent(f"EF 0008 lists no {key.value} certificate")
+    if status.blocked:
+        raise PinBlocked("no try left; no PIN was asked for")
+    tries = status.tries_left if status.tries_left is not None else key.max_tries
+    pin_request = PinRequest(key, tries, issuer, request.client_name, info.token.type, link=link)
+    confirmed = pin_request.last_try and prompt.confirm_last_try(pin_request)
+    if pin_request.last_try and not confirmed:
+        raise LastTryNeedsConfirmation()
+    return pin_request, confirmed
+
+
+def _link_login(provider: Provider, ticket: Ticket, prompt: PinPrompt, card: CardOptions, request: LoginRequest,
+                info: session.CardInfo, on_step: Callable[[Step], None], clock: Callable[[], dt.datetime]) -> None:
+    """A "link my card" login: both PINs are asked (the rules of each PIN kept), then in ONE card session the
+    authentication key and the signing key sign the login message over the SAME challenge (only the ``key``
+    field differs); the evidence of the login's key is the login, the other key's goes as ``link``. A refused
+    PIN stops everything: the second PIN is then wiped unsent."""
+    requests = [_pin_request(request, key, info, provider.issuer, prompt) for key in (Key.AUTH, Key.SIGN)]
+    on_step(Step.WAITING_FOR_PIN)
+    pins: list[Pin] = []
+    try:
+        for pin_request, _ in requests:
+            pins.append(prompt.ask_pin(pin_request))
+        if clock() > request.expires_at - REFRESH_MARGIN:
+            fresh = provider.challenge(ticket)
+            if fresh.key is not request.key or fresh.link != "card":
+                raise _bad_answer("the provider changed the key of the login")
+            request = fresh
+        on_step(Step.SIGNING)
+        evidence: dict[Key, CardEvidence] = {}
+        with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
+            for (pin_request, confirmed), pin in zip(requests, pins, strict=True):
+                message = dataclasses.replace(request.message, key=Purpose(pin_request.key.value))
+                evidence[pin_request.key] = session.sign(transport, pin_request.key, encode_login_message(message),
+                                                         pin, confirm_last_try=confirmed)
+    finally:
+        for pin in pins:
+            pin.wipe()
+    other = Key.SIGN if request.key is Key.AUTH else Key.AUTH
+    on_step(Step.SENDING)
+    provider.respond(ticket, request, evidence[request.key], link=evidence[other])
+    on_step(Step.DONE)
+
+
+def _renewal_login(provider: Provider, ticket: Ticket, prompt: PinPrompt, card: CardOptions, request: LoginRequest,
+                   info: session.CardInfo, on_step: Callable[[Step], None]) -> None:
+    """The consent path of a renewal without a platform operator: the card in the reader (the old one, still
+    valid) signs the login with the login's key; then the person places the renewed card, enters its PIN, and it
+    signs the SAME message. Each card's PIN rules are kept; the second PIN is asked only after the first card
+    signed, and the renewed card is told apart by its certificate (read free where the token allows; a token whose
+    certificate needs the PIN is awaited by removal and insertion)."""
+    key = request.key
+    message = encode_login_message(request.message)
+
+    def sign_card(card_info: session.CardInfo, which: Literal["old", "new"], refuse: bytes | None) -> CardEvidence:
+        """One card's PIN (its rules), then its signature; ``refuse``: a certificate that must not sign again."""
+        pin_request, confirmed = _pin_request(request, key, card_info, provider.issuer, prompt, which)
+        on_step(Step.WAITING_FOR_PIN)
+        pin = prompt.ask_pin(pin_request)
+        on_step(Step.SIGNING)
+        try:
+            with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
+                if refuse is not None and session.read_certificate(transport, key.certificate) == refuse:
+                    raise CertificateAbsent("the renewed card was taken away and the old one placed again")
+                return session.sign(transport, key, message, pin, confirm_last_try=confirmed)
+        finally:
+            pin.wipe()
+
+    old = sign_card(info, "old", None)
+    on_step(Step.WAITING_FOR_CARD)
+    free = _wait_for_other_card(card, key, old.certificate)
+    with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
+        renewed_info = session.read_info(transport)
+    new = sign_card(renewed_info, "new", old.certificate if free else None)
+    on_step(Step.SENDING)
+    provider.respond(ticket, request, new, link=old)
+    on_step(Step.DONE)
+
+
+def _wait_for_other_card(card: CardOptions, key: Key, certificate: bytes) -> bool:
+    """Wait (up to ``card.card_timeout``) for a card whose ``key`` certificate is not ``certificate``; returns
+    whether that certificate is free to read (False: a removal and a new insertion were awaited instead)."""
+    deadline = time.monotonic() + card.card_timeout
+    with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
+        free = session.pin_needed_to_read(transport, key.certificate) is None
+    if not free:
+        wait_for_removal(card.reader, test_mode=card.test_mode, timeout=card.card_timeout)
+        pcsc.wait_for_card(card.reader, timeout=max(0.0, deadline - time.monotonic()), test_mode=card.test_mode)
+        return False
+    while time.monotonic() < deadline:
+        try:
+            with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
+                if session.read_certificate(transport, key.certificate) != certificate:
+                    return True
+        except CardError:
+            pass  # no card in the reader, or one being placed
+        time.sleep(0.2)
+    raise CertificateAbsent("no renewed card was placed on the reader")
+
+
 def _sign_documents(transport: Transport, request: LoginRequest, pin: Pin, confirmed: bool,
                     now: dt.datetime) -> tuple[CardEvidence, list[dict[str, Any]]]:
     """The login and every shown document, after one signing-password entry (:mod:`cardreader.documents`)."""
     at = signing_time(now)
     login = login_digest_info(request.message)
-    certificate, signatures = session.sign_many(
+    certificate, signatures, token = session.sign_many(
         transport, pin, lambda cert: digest_infos(login, request.documents, cert, at), confirm_last_try=confirmed)
     digest = hashlib.sha256(encode_login_message(request.message)).digest()
-    evidence = CardEvidence(Key.SIGN, certificate, digest, signatures[0])
+    evidence = CardEvidence(Key.SIGN, certificate, digest, signatures[0], token)
     return evidence, document_signatures(signatures[1:], at)
 
 

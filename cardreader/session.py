@@ -31,9 +31,10 @@ from cardreader.errors import (
     MalformedResponse,
     NotJpkiCard,
     PinBlocked,
+    SecurityStatusNotSatisfied,
 )
 from cardreader.evidence import CardEvidence
-from cardreader.jpki import EF, CertificateKind, CertificatesPresent, Key, PinStatus, TokenInfo
+from cardreader.jpki import EF, CertificateKind, CertificatesPresent, Key, PinStatus, TokenInfo, TokenType
 from cardreader.pin import Pin
 from keys.errors import VerificationError
 from keys.limits import DEFAULT_LIMITS, Limits
@@ -188,20 +189,37 @@ def read_certificate(
     confirm_last_try: bool = False,
     limits: Limits = DEFAULT_LIMITS,
 ) -> bytes:
-    """Read one certificate (DER). The signing certificate needs ``pin`` (the signing password): its
-    presence is checked in EF 0008 before the password is sent."""
+    """Read one certificate (DER). The token type is read first: a certificate its rules protect
+    (:meth:`~cardreader.jpki.TokenType.certificate_pin`: the signing certificate; on Android also the
+    authentication certificate) needs ``pin``, and its presence is checked in EF 0008 before the PIN is sent.
+    On a token whose rules are assumed, a free read answered with 6982 is retried after VERIFY only when the
+    caller gave the right PIN; otherwise :class:`SecurityStatusNotSatisfied` is raised and no try is spent."""
     session = JpkiSession(transport, limits=limits)
     try:
-        required = kind.required_pin
+        token = session.read_token_info()
+        required = token.type.certificate_pin(kind)
         if required is not None:
             if pin is None or pin.key is not required:
-                raise ValueError(f"reading the {kind.value} certificate needs the {required.value} PIN")
+                raise ValueError(f"reading the {kind.value} certificate on this token needs the {required.value} PIN")
             _require_certificate(session, required)
             session.verify(pin, confirm_last_try=confirm_last_try)
+            return session.read_certificate(kind)
+        try:
+            return session.read_certificate(kind)
+        except SecurityStatusNotSatisfied:
+            key = _key_of(kind)
+            if token.type.rules_confirmed or key is None or pin is None or pin.key is not key:
+                raise
+        session.verify(pin, confirm_last_try=confirm_last_try)
         return session.read_certificate(kind)
     finally:
         if pin is not None:
             pin.wipe()
+
+
+def pin_needed_to_read(transport: Transport, kind: CertificateKind) -> Key | None:
+    """The PIN the token behind ``transport`` needs before ``kind`` can be read (reads EF 0006 only)."""
+    return JpkiSession(transport).read_token_info().type.certificate_pin(kind)
 
 
 def sign(
@@ -217,9 +235,10 @@ def sign(
     """Sign ``message`` (or, with ``prehashed``, a 32-byte SHA-256 digest) with ``key`` and return it with
     the certificate read in the same session (§5 step 4).
 
-    Order: SELECT AP; for the signing key check EF 0008, VERIFY, then read 0001; for the authentication
-    key read 000A, then VERIFY; SELECT the key EF; ``80 2A``. The signature length is checked against the
-    certificate's modulus.
+    Order: SELECT AP; read the token type (EF 0006); when the token protects the key's certificate (the
+    signing certificate; on Android also the authentication one) check EF 0008, VERIFY, then read it;
+    otherwise read the certificate, then VERIFY; SELECT the key EF; ``80 2A``. The signature length is
+    checked against the certificate's modulus.
     """
     if pin.key is not key:
         pin.wipe()
@@ -230,20 +249,39 @@ def sign(
         raise ValueError("a prehashed message must be a 32-byte SHA-256 digest")
     session = JpkiSession(transport, limits=limits)
     try:
-        if key is Key.SIGN:
+        token = session.read_token_info().type
+        if token.certificate_pin(key.certificate) is key:
             _require_certificate(session, key)
             session.verify(pin, confirm_last_try=confirm_last_try)
             certificate = session.read_certificate(key.certificate)
         else:
-            certificate = session.read_certificate(key.certificate)
-            session.verify(pin, confirm_last_try=confirm_last_try)
+            certificate = _read_then_verify(session, token, key, pin, confirm_last_try)
     finally:
         pin.wipe()
     signature = session.compute_signature(key, digest_info_sha256(digest))
     public_key = parse_certificate(certificate, limits).public_key()
     if not isinstance(public_key, rsa.RSAPublicKey) or len(signature) != (public_key.key_size + 7) // 8:
         raise MalformedResponse(f"signature of {len(signature)} bytes does not fit the certificate's key")
-    return CardEvidence(key, certificate, digest, signature)
+    return CardEvidence(key, certificate, digest, signature, token)
+
+
+def _read_then_verify(session: JpkiSession, token: TokenType, key: Key, pin: Pin, confirm_last_try: bool) -> bytes:
+    """Read ``key``'s free certificate, then VERIFY. On a token whose rules are assumed (iPhone, unknown), a
+    6982 on the read means the certificate is protected after all: VERIFY (the signature needs it anyway, so no
+    try is spent that was not needed), then read again."""
+    try:
+        certificate = session.read_certificate(key.certificate)
+    except SecurityStatusNotSatisfied:
+        if token.rules_confirmed:
+            raise
+        session.verify(pin, confirm_last_try=confirm_last_try)
+        return session.read_certificate(key.certificate)
+    session.verify(pin, confirm_last_try=confirm_last_try)
+    return certificate
+
+
+def _key_of(kind: CertificateKind) -> Key | None:
+    return {CertificateKind.AUTH: Key.AUTH, CertificateKind.SIGN: Key.SIGN}.get(kind)
 
 
 def sign_many(
@@ -253,17 +291,19 @@ def sign_many(
     *,
     confirm_last_try: bool = False,
     limits: Limits = DEFAULT_LIMITS,
-) -> tuple[bytes, tuple[bytes, ...]]:
-    """Sign several DigestInfos with the SIGNING key after ONE password entry, in one session: check EF 0008,
-    VERIFY (the PIN rules of :meth:`JpkiSession.verify`), read the signing certificate, then ``80 2A`` over each
-    DigestInfo ``build(certificate)`` returns (the caller builds them from the certificate: CMS signed attributes
-    name it). Returns the certificate and the signatures, in order; each is checked against the key's length.
+) -> tuple[bytes, tuple[bytes, ...], TokenType]:
+    """Sign several DigestInfos with the SIGNING key after ONE password entry, in one session: read the token
+    type (EF 0006), check EF 0008, VERIFY (the PIN rules of :meth:`JpkiSession.verify`), read the signing
+    certificate (protected on every token, so after the PIN), then ``80 2A`` over each DigestInfo
+    ``build(certificate)`` returns (the caller builds them from the certificate: CMS signed attributes name it).
+    Returns the certificate, the signatures in order (each checked against the key's length) and the token type.
     A card pulled midway raises from the transport: the caller gets nothing."""
     if pin.key is not Key.SIGN:
         pin.wipe()
         raise ValueError("signing documents needs the signing password")
     session = JpkiSession(transport, limits=limits)
     try:
+        token = session.read_token_info().type
         _require_certificate(session, Key.SIGN)
         session.verify(pin, confirm_last_try=confirm_last_try)
     finally:
@@ -278,7 +318,7 @@ def sign_many(
         if len(signature) != (public_key.key_size + 7) // 8:
             raise MalformedResponse(f"signature of {len(signature)} bytes does not fit the certificate's key")
         signatures.append(signature)
-    return certificate, tuple(signatures)
+    return certificate, tuple(signatures), token
 
 
 def _require_certificate(session: JpkiSession, key: Key) -> None:
@@ -287,4 +327,4 @@ def _require_certificate(session: JpkiSession, key: Key) -> None:
         raise CertificateAbsent(f"EF 0008 lists no {key.value} certificate")
 
 
-__all__ = ["CardInfo", "JpkiSession", "read_certificate", "read_info", "sign", "sign_many"]
+__all__ = ["CardInfo", "JpkiSession", "pin_needed_to_read", "read_certificate", "read_info", "sign", "sign_many"]

@@ -16,6 +16,17 @@ then runs, in order:
    :func:`keys.signatures.verify_card_signature` accepts with the certificate our reader read, and our
    reader then sees the counter back at 3.
 
+Then the smartphone tokens (スマホ用電子証明書; cardreader.jpki.TokenType), from the same test PKI — OpenSC
+does not know them apart from the card and still reads what the token lets it read:
+
+8. Android (``JPKIAPGPSETOKEN``): ``pkcs15-tool --list-certificates`` lists the 4 certificates, but
+   ``--read-certificate 01`` fails (the token guards EF 000A until the PIN is verified);
+9. Android: ``pkcs15-tool --read-certificate 03`` gives the authentication CA our reader reads from EF 000B;
+10. Android: ``pkcs11-tool --login --sign`` makes a signature that verifies with the certificate our reader
+    read after the PIN; the counter is back at 3;
+11. iPhone (``JPKIAPIOSTOKEN``, the card's rules assumed): ``pkcs15-tool --read-certificate 01`` gives the
+    certificate our reader reads from EF 000A.
+
 Prints ``PASS``/``FAIL`` per check, then the closing line ``opensc: N passed, M failed``; exits 1 when a
 check fails (or the tools are missing).
 """
@@ -38,9 +49,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cardreader import pcsc, session
 from cardreader.errors import CardError
-from cardreader.jpki import CertificateKind
+from cardreader.jpki import CertificateKind, Key
+from cardreader.pin import Pin
 from cardreader.virtual.lab import PcscLab
-from cardreader.virtual.profile import create_profile
+from cardreader.virtual.profile import ANDROID_TOKEN_LABEL, DEFAULT_TOKEN_LABEL, IOS_TOKEN_LABEL, create_profile
 from keys.errors import VerificationError
 from keys.signatures import verify_card_signature
 
@@ -67,10 +79,12 @@ class _Failed(Exception):
 class Runner:
     """Runs the checks against one lab and card."""
 
-    def __init__(self, lab: PcscLab, workdir: Path, verbose: bool) -> None:
+    def __init__(self, lab: PcscLab, workdir: Path, verbose: bool, *, guarded: bool = False) -> None:
         self.lab = lab
         self.workdir = workdir
         self.verbose = verbose
+        #: The token guards EF 000A until the authentication PIN is verified (the Android token).
+        self.guarded = guarded
 
     def tool(self, *argv: str, expect_ok: bool = True) -> str:
         """Run an OpenSC tool against the lab; return stdout (raise :class:`_Failed` on an unexpected exit)."""
@@ -83,8 +97,9 @@ class Runner:
         return result.stdout
 
     def our_certificate(self) -> bytes:
+        pin = Pin(Key.AUTH, AUTH_PIN) if self.guarded else None
         with pcsc.open_card(test_mode=True) as card:
-            return session.read_certificate(card, CertificateKind.AUTH)
+            return session.read_certificate(card, CertificateKind.AUTH, pin=pin)
 
     def our_auth_tries(self) -> int | None:
         with pcsc.open_card(test_mode=True) as card:
@@ -118,6 +133,20 @@ class Runner:
         if tries != [3, 5] or len(names) != 2:
             raise _Failed(f"PINs {names} with tries {tries}")
         return f"{names[0]}: 3, {names[1]}: 5"
+
+    def guarded_certificate(self) -> str:
+        listed = self.certificates()
+        self.tool("pkcs15-tool", "--read-certificate", "01", expect_ok=False)
+        return f"{listed}; 000a refused without the PIN"
+
+    def read_ca(self) -> str:
+        pem = self.tool("pkcs15-tool", "--read-certificate", "03").encode("ascii")
+        theirs = x509.load_pem_x509_certificate(pem[pem.index(b"-----BEGIN") :])
+        with pcsc.open_card(test_mode=True) as card:
+            ours = session.read_certificate(card, CertificateKind.AUTH_CA)
+        if theirs != x509.load_der_x509_certificate(ours):
+            raise _Failed("OpenSC and our reader read different CA certificates")
+        return f"same CA certificate ({theirs.subject.rfc4514_string()})"
 
     def read_certificate(self) -> str:
         pem = self.tool("pkcs15-tool", "--read-certificate", "01").encode("ascii")
@@ -163,20 +192,33 @@ class Runner:
             ("pkcs11-tool --sign SHA256-RSA-PKCS verifies against our certificate", self.signature),
         ]
 
+    def android_checks(self) -> list[tuple[str, Callable[[], str]]]:
+        return [
+            ("android token: 4 certificates listed, 000a guarded", self.guarded_certificate),
+            ("android token: pkcs15-tool --read-certificate 03 = our reader's EF 000B", self.read_ca),
+            ("android token: pkcs11-tool --sign verifies against our certificate read after the PIN", self.signature),
+        ]
+
+    def iphone_checks(self) -> list[tuple[str, Callable[[], str]]]:
+        return [("iphone token: pkcs15-tool --read-certificate 01 = our reader's EF 000A", self.read_certificate)]
+
 
 def run(workdir: Path, *, verbose: bool = False) -> list[Check]:
-    """Start the lab and the card under ``workdir`` and run every check."""
-    profile = create_profile(workdir / "card.json", pki_dir=workdir / "pki", now=dt.datetime.now(dt.UTC),
-                             auth_pin=AUTH_PIN, sign_password=SIGN_PASSWORD)
+    """Start the lab and the card (then each smartphone token) under ``workdir`` and run every check."""
     results: list[Check] = []
     with PcscLab(workdir / "lab") as lab:
-        lab.insert(profile.path, apdu_log=workdir / "apdu.log")
-        runner = Runner(lab, workdir, verbose)
-        for name, check in runner.checks():
-            try:
-                results.append(Check(name, True, check()))
-            except (_Failed, CardError, subprocess.TimeoutExpired, ValueError) as exc:
-                results.append(Check(name, False, str(exc)))
+        for token, label in (("card", DEFAULT_TOKEN_LABEL), ("android", ANDROID_TOKEN_LABEL),
+                             ("iphone", IOS_TOKEN_LABEL)):
+            profile = create_profile(workdir / f"{token}.json", pki_dir=workdir / "pki", now=dt.datetime.now(dt.UTC),
+                                     auth_pin=AUTH_PIN, sign_password=SIGN_PASSWORD, token_label=label)
+            lab.insert(profile.path, apdu_log=workdir / f"apdu-{token}.log")
+            runner = Runner(lab, workdir, verbose, guarded=token == "android")
+            checks = {"card": runner.checks, "android": runner.android_checks, "iphone": runner.iphone_checks}[token]
+            for name, check in checks():
+                try:
+                    results.append(Check(name, True, check()))
+                except (_Failed, CardError, subprocess.TimeoutExpired, ValueError) as exc:
+                    results.append(Check(name, False, str(exc)))
     return results
 
 

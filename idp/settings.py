@@ -361,6 +361,12 @@ class CredentialSettings:
     revocation_check_interval: float = option(300.0, doc="How often each worker re-checks the issued credentials' "
                                                          "signing certificates against the CRLs of card_login.crl_dir "
                                                          "(0: never in process).")
+    online_recheck_interval: float = option(
+        3600.0, doc="How often the certificate behind live credentials is asked about again at the online revocation "
+                    "sources of card_login (card_login.ocsp, card_login.platform_url), by the job above. A revocation "
+                    "a source reports turns the credentials INVALID within online_recheck_interval + "
+                    "revocation_check_interval (idp.vci.watch).",
+        recommend="Minutes to an hour: each live certificate costs one request per interval.")
     admin_token: Secret = engine.secret_option(
         doc="Bearer token of the admin API (POST /admin/credentials/status). Empty: the API is off.",
         recommend="At least 32 random characters from a secret store.")

@@ -28,9 +28,13 @@ Consequences, stated plainly:
 * It changes when the certificate is renewed (the card generates a new key pair: about every five years,
   and for signing certificates also on any change of the 4 facts, which revokes them). Linking the old and
   the new certificate needs J-LIS's certificate-link data (証明書紐付け), available only through a platform
-  operator (oidc-anchors.md §1); that link is not implemented here.
+  operator (oidc-anchors.md §1), or a login with the old and the new card in one session.
 * The authentication and signing keys differ, so auth-cert and sign-cert logins of one card give two
-  accounts (the signing certificate cannot be tied to the authentication key without a second signature).
+  keys (the signing certificate cannot be tied to the authentication key without a second signature).
+
+Since the account model of :mod:`keys.cardlink`, this value is the **key id**: an account holds one or more
+key ids and is named by the key id of its first key, so a key that was never linked is its own account and
+keeps the ``sub`` it always had.
 * It is not personal data and reveals nothing of the holder; relying parties never see it (they get a
   pairwise subject derived from it).
 
@@ -171,6 +175,9 @@ class CardLogin:
     #: The revocation verdict (``Unchecked`` only under a policy that does not require one).
     revocation: RevocationStatus | Unchecked
     facts: BasicFacts | None = field(default=None, repr=False)
+    #: The trust anchor's notBefore: roots of one J-LIS generation (auth and sign) share their validity
+    #: period, so this names the generation the certificate chains to (:mod:`keys.cardlink`).
+    anchor_since: dt.datetime | None = None
 
 
 def verify_card_login(
@@ -220,6 +227,7 @@ def verify_card_login(
         anchor=path.anchor.label,
         revocation=status,
         facts=facts,
+        anchor_since=path.anchor.certificate.not_valid_before_utc,
     )
 
 

@@ -75,6 +75,10 @@ class Reason(StrEnum):
     BYTE_RANGE = "byte_range"
     UNSIGNED_UPDATE = "unsigned_update"
     RECORD_MISMATCH = "record_mismatch"
+    # linking a card's two keys, or an old and a renewed certificate (keys.cardlink)
+    LINK_SAME_KEY = "link_same_key"
+    LINK_GENERATION_MISMATCH = "link_generation_mismatch"
+    LINK_NOT_CHECKED = "link_not_checked"
 
 
 class ReasonedError(Exception, Generic[R]):

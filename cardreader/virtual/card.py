@@ -5,7 +5,9 @@ card as far as jpki-card-and-certs.md §1 and pcsc-virtual-card.md ("What the em
 * SELECT by name: the JPKI AID → 9000, any other AID → 6A82 (the card holds no other AP here, and
   OpenSC probes many). SELECT EF (P1=02) only inside the AP; unknown FIDs → 6A82; SELECT MF → 6A86.
 * READ BINARY with a 15-bit offset; fewer bytes than Le at the end of a file; 6B00 past the end; 6982
-  on the signing certificate until the signing password is verified; 6981 on PIN and key EFs.
+  on the signing certificate until the signing password is verified — and, when EF 0006 says
+  ``JPKIAPGPSETOKEN`` (the Android smartphone token), on the authentication certificate until the
+  authentication PIN is verified (:func:`protected_files`); 6981 on PIN and key EFs.
   Certificate EFs are padded past the DER (as on real cards), so readers must trim.
 * VERIFY ``00 20 00 80``: empty → 63Cx (63C0 when blocked, so OpenSC's init still works) or 9000 when
   verified; with data → 9000 (counter back to its maximum), 63Cx, 63C0 on the attempt that blocks, 6984
@@ -31,7 +33,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
 from cardreader.apdu import SW, Command
-from cardreader.jpki import EF, JPKI_AID, Key
+from cardreader.jpki import EF, JPKI_AID, TOKEN_LABEL_LENGTH, CertificateKind, Key, parse_token_info
 from keys.signatures import SHA256_DIGEST_INFO_PREFIX
 
 ATR = bytes.fromhex("3BE000FF8131FE4514")
@@ -120,7 +122,20 @@ class CardContent:
         files: dict[int, bytes] = {ef: _certificate_file(der, fault) for ef, der in certificates.items()}
         files[EF.TOKEN_INFO] = token_info(token_label)
         files[EF.CERTIFICATES_PRESENT] = bytes([0x8F if has_sign else 0x00, 0x8F, 0x00])
-        return cls(files, pins, keys, {EF.SIGN_CERTIFICATE: EF.SIGN_PIN})
+        return cls(files, pins, keys, protected_files(token_label))
+
+
+def protected_files(token_label: str) -> dict[int, int]:
+    """The certificate EFs the token with ``token_label`` guards, and the PIN EF each needs: the access rules
+    of :meth:`cardreader.jpki.TokenType.certificate_pin` (Android guards 000A too; the iPhone token is given
+    the card's rules, which no public source confirms or refutes)."""
+    token = parse_token_info(token_info(token_label)[:TOKEN_LABEL_LENGTH]).type
+    protected: dict[int, int] = {}
+    for kind in (CertificateKind.AUTH, CertificateKind.SIGN):
+        pin = token.certificate_pin(kind)
+        if pin is not None:
+            protected[kind.ef] = pin.pin_ef
+    return protected
 
 
 def token_info(label: str) -> bytes:

@@ -1,5 +1,8 @@
 """Card profiles: one JSON file describing a virtual card (holder facts, PINs, which certificates exist,
-root generation, token label) next to the keys and certificates issued for it by the keys test PKI, and
+root generation, token label: the plastic card, or a smartphone token — :data:`ANDROID_TOKEN_LABEL`,
+:data:`IOS_TOKEN_LABEL` — whose access rules the card follows, see
+:func:`cardreader.virtual.card.protected_files`) next to the keys and certificates issued for it by the keys
+test PKI, and
 a state file holding the PIN retry counters (so a blocked card stays blocked across emulator restarts).
 
 Layout for ``card.json``::
@@ -38,6 +41,9 @@ PROFILE_FORMAT = 1
 DEFAULT_AUTH_PIN = "1234"
 DEFAULT_SIGN_PASSWORD = "ABC123"
 DEFAULT_TOKEN_LABEL = "JPKIAPICCTOKEN2"
+#: EF 0006 labels of the smartphone tokens (スマホ用電子証明書): Android's secure element and the iPhone.
+ANDROID_TOKEN_LABEL = "JPKIAPGPSETOKEN"
+IOS_TOKEN_LABEL = "JPKIAPIOSTOKEN"
 _FILE_ROLES = ("auth_key", "auth_certificate", "auth_ca", "sign_ca", "sign_key", "sign_certificate")
 _SUFFIXES = {
     "auth_key": ".auth.key.pem",
@@ -171,14 +177,16 @@ def create_profile(
     holder: HolderFacts | None = None,
     not_before: dt.datetime | None = None,
     lifetime: dt.timedelta = dt.timedelta(days=5 * 365),
+    sign_ocsp_url: str | None = None,
 ) -> CardProfile:
     """Issue a card from the test PKI in ``pki_dir`` (created if missing) and write its profile to ``path``;
     ``not_before`` and ``lifetime`` set the certificates' validity (e.g. an expired card) as
-    :meth:`keys.testpki.TestPki.issue_card` does."""
+    :meth:`keys.testpki.TestPki.issue_card` does (``sign_ocsp_url``: the signing certificate names that OCSP
+    responder)."""
     holder = holder or HolderFacts()
     pki = TestPki.open(pki_dir)
     material = pki.issue_card(now=now, generation=generation, facts=holder, with_sign=with_sign, not_before=not_before,
-                              lifetime=lifetime)
+                              lifetime=lifetime, sign_ocsp_url=sign_ocsp_url)
     path.parent.mkdir(parents=True, exist_ok=True)
     blobs: dict[str, bytes] = {
         "auth_key": private_key_pem(material.auth_key),
@@ -253,8 +261,10 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 __all__ = [
+    "ANDROID_TOKEN_LABEL",
     "DEFAULT_AUTH_PIN",
     "DEFAULT_SIGN_PASSWORD",
+    "IOS_TOKEN_LABEL",
     "CardProfile",
     "ProfileError",
     "StateFile",

@@ -15,7 +15,8 @@ Browser-facing (the interaction's cookie ``mynacard_interaction`` binds the logi
     command. Reloading the page replaces token and code.
 ``GET /interaction/{uid}/card/status``
     Progress, polled by the page: ``{"state": "pending"|"verified"|"failed", "error": null|{"error",
-    "message", "message_ja"}}`` (404 without the interaction's cookie, or once the login is gone).
+    "message", "message_ja"}, "token": null|"card"|"smartphone"}`` (404 without the interaction's cookie, or once
+    the login is gone); ``token`` names what the agent read (the page says "スマートフォン" or "カード").
 ``POST /interaction/{uid}/card/finish``
     Collects the verified login (once), hands it to :func:`idp.oauth.authenticator.complete_login` and answers
     ``303`` to the consent page or the step that answers the relying party. Before verification it sends the
@@ -35,7 +36,11 @@ Agent-facing (JSON both ways; not for browsers: no CORS)
     (times in seconds since the epoch; ``interaction`` is a hash of the uid, which stays with the browser).
     The agent builds :class:`keys.cardlogin.LoginMessage` from these fields and *its own* configured issuer,
     and has the card sign it with the named key.
-``POST /card-login/response`` ``{"token"|"code", "challenge", "certificate", "signature"}`` (base64url; and
+``POST /card-login/response`` ``{"token"|"code", "challenge", "certificate", "signature"}`` (base64url; optional
+    ``token_type``, the agent's reading of EF 0006, kept for display only: :mod:`idp.login.token_kind`; in a link
+    login — the challenge says ``"link": "card"|"renewal"``, opened by the login page's ``?link=1`` or
+    ``?link=renewal`` — ``"link": {"certificate", "signature"}``, the other key's or the other card's signature over
+    the same challenge: :mod:`idp.login.link`; and
     ``"kiosk": true`` from an agent run as a kiosk's: the login opens no browser session, :mod:`idp.oauth.kiosk`)
     The challenge is consumed (a replay fails), then :func:`keys.cardlogin.verify_card_login` runs with the
     pinned roots and the configured revocation sources — CRL directory, OCSP, or a platform operator with its
@@ -45,8 +50,10 @@ Agent-facing (JSON both ways; not for browsers: no CORS)
 Errors are ``{"error", "message", "message_ja"}`` (messages for the person at the reader): 400 ``bad_request``,
 ``challenge_invalid`` (unknown, expired or already used), ``bad_signature``, ``login_expired``; 403
 ``certificate_revoked``, ``certificate_expired``, ``certificate_not_accepted``; 404 ``unknown_login``; 409
-``already_verified``; 503 ``revocation_unavailable`` (fail closed: no fresh revocation status) and
-``card_login_unavailable`` (not configured).
+``already_verified``, ``link_refused`` (with the reason: ``key_already_linked``, ``link_same_key``,
+``link_generation_mismatch``, ``link_not_checked``); 503 ``renewal_link_unavailable`` (no usable certificate-link
+answer from the platform operator, :mod:`idp.login.renewal`), ``revocation_unavailable`` (fail closed: no fresh
+revocation status) and ``card_login_unavailable`` (not configured).
 
 What is kept: the login's state and, once verified, the login result (account id, acr, amr, claims from the
 signing certificate, auth time, the certificate's SHA-256 and revocation status and, when the request asks for
@@ -67,13 +74,17 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect
 
+from idp.login.accounts import Accounts, LinkRefused
 from idp.login.assurance import signature_evidence
 from idp.login.audit import RevocationFields, revocation_fields
 from idp.login.authenticator import ACRS, AMR, page_headers
 from idp.login.claims import claims_from_facts
+from idp.login.link import LinkEvidence, record_link, verify_other
 from idp.login.page import DEVICE_PATH, SCRIPT, SCRIPT_PATH, device_page
+from idp.login.renewal import RenewalLinkUnavailable, account_for
 from idp.login.store import CardLogin, CardLogins, interaction_binding, shown_name
-from idp.login.verifier import NotConfigured, verifier_for
+from idp.login.token_kind import token_kind
+from idp.login.verifier import CardVerifier, NotConfigured, verifier_for
 from idp.oauth.authenticator import LoginResult, complete_login
 from idp.oauth.interaction import INTERACTION_COOKIE, browser_interaction, interaction_path
 from idp.oauth.verified_claims import VERIFIED_CLAIMS
@@ -85,6 +96,7 @@ from idp.vci.grant import credential_source
 from idp.vci.service import issuer_of
 from idp.web.pages import MESSAGES, expired_page, request_language, same_origin
 from keys.cardlogin import CHALLENGE_OCTETS, CODE_ALPHABET, CODE_LENGTH, LoginMessage
+from keys.cardlogin import CardLogin as VerifiedLogin
 from keys.errors import (
     InvalidSignature,
     Reason,
@@ -128,6 +140,7 @@ def _bad_request(what: str) -> Refusal:
 
 
 _UNKNOWN = Refusal(404, "unknown_login")
+_LINK_REASONS: Final = frozenset({Reason.LINK_SAME_KEY, Reason.LINK_GENERATION_MISMATCH, Reason.LINK_NOT_CHECKED})
 _UNAVAILABLE = Refusal(503, "card_login_unavailable")
 
 
@@ -141,6 +154,8 @@ def refusal_for(exc: VerificationError) -> Refusal:
         return Refusal(403, "certificate_expired")
     if isinstance(exc, UntrustedCertificate):
         return Refusal(403, "certificate_not_accepted")
+    if exc.reason in _LINK_REASONS:
+        return Refusal(409, "link_refused", reason=exc.reason.value)
     if isinstance(exc, InvalidSignature) and exc.reason is Reason.LOGIN_EXPIRED:
         return Refusal(400, "login_expired")
     if isinstance(exc, InvalidSignature):
@@ -214,6 +229,7 @@ async def challenge(request: AnyRequest, services: NamedDependency[Services]) ->
         "client_name": shown_name(login.payload),
         "expires_at": int(min(issued_at + ttl, login.expires_at).timestamp()),
         **documents,
+        **({"link": _link_kind(login)} if login.payload.get("link") else {}),
     }, headers=_NO_STORE, media_type="application/json")
 
 
@@ -234,6 +250,7 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
         signing = await _signing(login, services, now)
         if signing is None and "document_signatures" in document:
             raise _bad_request("document_signatures without documents")
+        link = _link_evidence(login, document)
         issued_at = await logins.take_challenge(login, str(challenge_value), now)
         if issued_at is None:
             raise Refusal(400, "challenge_invalid")
@@ -250,6 +267,8 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
             if signing is not None:
                 fields = revocation_fields(services.settings, verifier, certificate, verified.revocation, now)
                 await _sign(services, signing, login, certificate, document, issued_at, fields, now)
+            account_id = await _account(services, verifier, verified, certificate, link, expected, issued_at, login,
+                                        now, max_age)
         except VerificationError as exc:
             refusal = refusal_for(exc)
             _log.info("card_login_refused", extra={"key": login.key.value, "reason": exc.reason.value})
@@ -265,12 +284,16 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
     revocation = revocation_fields(services.settings, verifier, certificate, verified.revocation, now)
     if login.payload.get("assurance") and verified.key is Purpose.SIGN:  # idp.oauth.verified_claims
         claims[VERIFIED_CLAIMS] = signature_evidence(certificate, revocation, signed_at=issued_at, verified_at=now)
+    elif login.payload.get("assurance"):  # the account's identity verification by its linked signing certificate
+        linked = await Accounts(services.objects).account_assurance(account_id, now)
+        if linked is not None:
+            claims[VERIFIED_CLAIMS] = linked
     source = None
     vci = issuer_of(services)
     if login.payload.get("credentials") and verified.facts is not None and vci is not None:
         source = credential_source(verified.facts, certificate, vci.reference_key)
     await logins.settle(login, "verified", result={
-        "account_id": verified.account_id,
+        "account_id": account_id,
         "acr": ACRS[verified.key],
         "amr": list(AMR),
         "claims": claims,
@@ -278,6 +301,7 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
         "certificate_sha256": verified.certificate_sha256,
         "revocation": {"status": verified.revocation.status.value, "source": verified.revocation.source},
         "credential_source": source,
+        "token": token_kind(document.get("token_type")),
         "signing_request": None if signing is None else signing.id,
         "kiosk": document.get("kiosk") is True,  # the agent runs as a kiosk's (idp.oauth.kiosk)
     })
@@ -287,6 +311,57 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
                  certificate_ref=verified.certificate_sha256, client_id=login.payload.get("client_name"),
                  **revocation)
     return Response({"status": "verified"}, headers=_NO_STORE, media_type="application/json")
+
+
+def _link_kind(login: CardLogin) -> str:
+    """``card`` or ``renewal`` (a login opened before the kinds had names links the card)."""
+    return "renewal" if login.payload.get("link") == "renewal" else "card"
+
+
+def _link_evidence(login: CardLogin, document: dict[str, Any]) -> LinkEvidence | None:
+    """The other key's evidence of a link login (required there, refused elsewhere)."""
+    member = document.get("link")
+    if not login.payload.get("link"):
+        if member is not None:
+            raise _bad_request("link outside a link login")
+        return None
+    if not isinstance(member, dict):
+        raise _bad_request("link")
+    return LinkEvidence(_b64decode(member.get("certificate"), "link certificate"),
+                        _b64decode(member.get("signature"), "link signature"))
+
+
+async def _account(services: Services, verifier: CardVerifier, verified: VerifiedLogin, certificate: bytes,
+                   link: LinkEvidence | None, expected: LoginMessage, issued_at: dt.datetime, login: CardLogin,
+                   now: dt.datetime, max_age: dt.timedelta) -> str:
+    """The account the login reaches (:mod:`idp.login.accounts`); a link login first verifies the other key over
+    the same challenge and records the link (:mod:`idp.login.link`), or is refused with nothing recorded."""
+    if link is None:
+        try:
+            return await account_for(services, verifier, verified, certificate, now)
+        except (RenewalLinkUnavailable, LinkRefused) as exc:
+            _log.info("renewal_link_unavailable", extra={"reason": exc.reason})
+            refusal = Refusal(503, "renewal_link_unavailable")
+            await record(services, "card_link", now, outcome="refused", reason=exc.reason, via="operator",
+                         client_id=login.payload.get("client_name"))
+            await CardLogins(services.objects).settle(login, "failed", error=refusal.body)
+            raise refusal from None
+    renewal = _link_kind(login) == "renewal"
+    other = await verify_other(services, verifier, link, expected, now, max_age, same_key=renewal)
+    try:
+        account = await record_link(services, verifier, verified, certificate, other, link.certificate, issued_at,
+                                    now, renewal=renewal)
+    except LinkRefused as exc:
+        refusal = Refusal(409, "link_refused", reason=exc.reason)
+        await record(services, "card_link", now, outcome="refused", reason=exc.reason,
+                     via="consent" if renewal else "card",
+                     client_id=login.payload.get("client_name"))
+        await CardLogins(services.objects).settle(login, "failed", error=refusal.body)
+        raise refusal from None
+    await record(services, "card_link", now, outcome="success", account=account,
+                 via="consent" if renewal else "card",
+                 client_id=login.payload.get("client_name"))
+    return account
 
 
 async def _sign(services: Services, signing: SigningRequest, login: CardLogin, certificate: bytes,
@@ -326,7 +401,8 @@ async def status(uid: str, request: AnyRequest, services: NamedDependency[Servic
         login = await _browser_login(uid, request, services, utcnow())
     except Refusal as refusal:
         return refusal.response()
-    return Response({"state": login.state, "error": login.payload.get("error")}, headers=_NO_STORE,
+    return Response({"state": login.state, "error": login.payload.get("error"),
+                     "token": (login.payload.get("result") or {}).get("token")}, headers=_NO_STORE,
                     media_type="application/json")
 
 
@@ -388,18 +464,22 @@ OPENAPI: Final = {
         doc.json_answer(200, "a one-time challenge", doc.obj({
             **doc.strings("issuer", "interaction", "challenge", "client_name"),
             "key": {"type": "string", "enum": ["auth", "sign"]},
+            "link": {"type": "string", "enum": ["card", "renewal"]},
             "issued_at": {"type": "integer"}, "expires_at": {"type": "integer"}},
             ("issuer", "interaction", "challenge", "issued_at", "key", "client_name", "expires_at"))),
         _refusals(400, 404, 409), doc.too_large()))},
     RESPONSE_PATH: {"post": doc.operation(
-        body=doc.json_body(doc.obj({**_TICKET, **doc.strings("challenge", "certificate", "signature")},
+        body=doc.json_body(doc.obj({**_TICKET, **doc.strings("challenge", "certificate", "signature", "token_type"),
+                                    "link": doc.obj(doc.strings("certificate", "signature"),
+                                                    ("certificate", "signature"))},
                                    ("challenge", "certificate", "signature"))),
         responses=doc.responses(doc.json_answer(200, "verified", doc.obj(doc.strings("status"), ("status",))),
                                 _refusals(400, 403, 404, 409, 503), doc.too_large()))},
     "/interaction/{uid}/card/status": {"get": doc.operation(parameters=[_COOKIE], responses=doc.responses(
         doc.json_answer(200, "the login's state", doc.obj({
             "state": {"type": "string", "enum": ["pending", "verified", "failed"]},
-            "error": {"oneOf": [{"type": "null"}, _REFUSAL_SCHEMA]}}, ("state", "error"))),
+            "error": {"oneOf": [{"type": "null"}, _REFUSAL_SCHEMA]},
+            "token": {"enum": [None, "card", "smartphone"]}}, ("state", "error"))),
         _refusals(404)))},
     "/interaction/{uid}/card/finish": {"post": doc.operation(parameters=[_COOKIE], responses=doc.responses(
         doc.see_other("to the consent page or the answer to the client; before verification, back to the login page"),

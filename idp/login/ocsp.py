@@ -24,6 +24,7 @@ all of them stop using it at the same moment. At each login it is judged again b
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import secrets
 from typing import Any, Final
@@ -35,8 +36,9 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from idp.storage import ObjectStore
+from keys.der import subject_public_key_bits
 from keys.limits import DEFAULT_LIMITS, Limits
-from keys.revocation import CachedOcspStatus, CertStatus, RevocationStatus
+from keys.revocation import CachedOcspStatus, CertificateId, CertStatus, RevocationStatus
 from keys.x509.path import ValidatedPath
 from servicekit.outbound import OutboundClient, OutboundError, request_sync
 
@@ -68,10 +70,22 @@ def fetch_ocsp(path: ValidatedPath, *, timeout: float, outbound: OutboundClient,
     url = responder_url(path.leaf)
     if url is None:
         return None
+    return ask_ocsp(url, CertificateId.of(path.leaf), path.issuer, timeout=timeout, outbound=outbound, limits=limits)
+
+
+def ask_ocsp(url: str, certificate: CertificateId, issuer: x509.Certificate, *, timeout: float,
+             outbound: OutboundClient, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes, bytes] | None:
+    """Ask ``url`` about the certificate ``issuer`` issued with ``certificate``'s serial (the CertID is built from
+    the issuer and the serial, so no certificate is needed: the re-check of :mod:`idp.vci.watch`): the DER response
+    and the nonce sent, or ``None``."""
     nonce = secrets.token_bytes(16)
     # SHA-1 names the certificate in the CertID (an identifier, not a signature: RFC 6960 §4.1.1, RFC 5019 §2.1.1)
-    cert_id_hash = hashes.SHA1()  # noqa: S303
-    request = (ocsp.OCSPRequestBuilder().add_certificate(path.leaf, path.issuer, cert_id_hash)
+    algorithm = hashes.SHA1()  # noqa: S303
+    spki = issuer.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    name_hash = hashlib.sha1(issuer.subject.public_bytes()).digest()  # noqa: S324 - CertID identifier
+    key_hash = hashlib.sha1(subject_public_key_bits(spki)).digest()  # noqa: S324 - CertID identifier
+    request = (ocsp.OCSPRequestBuilder()
+               .add_certificate_by_hash(name_hash, key_hash, certificate.serial_number, algorithm)
                .add_extension(x509.OCSPNonce(nonce), critical=False).build())
     try:
         answer = request_sync(outbound, "POST", url, content=request.public_bytes(serialization.Encoding.DER),
@@ -131,4 +145,4 @@ def _cached(digest: str, payload: dict[str, Any]) -> CachedOcspStatus:
     return CachedOcspStatus(digest, status)
 
 
-__all__ = ["CACHE_KIND", "OcspCache", "fetch_ocsp", "responder_url"]
+__all__ = ["CACHE_KIND", "OcspCache", "ask_ocsp", "fetch_ocsp", "responder_url"]

@@ -29,7 +29,8 @@ SCRIPT_PATH: Final = "/card-login/login.js"
 DEVICE_PATH: Final = "/card-login/device"
 #: The login pages' script (``idp/templates/card_login.js``); its words come from the page (``data-step-*``).
 SCRIPT: Final = TEMPLATES.render("card_login.js")
-_STEPS: Final = ("fetching", "waiting_for_card", "signing", "sending", "done", "other", "none")
+_STEPS: Final = ("fetching", "waiting_for_card", "signing", "sending", "done", "other", "none", "done_card",
+                  "done_smartphone")
 
 
 def content_security_policy(agent_url: str, form_action: Sequence[str] = ()) -> str:
@@ -49,14 +50,14 @@ def _steps(lang: str, key: Purpose) -> dict[str, str]:
 
 
 def login_page(*, uid: str, issuer: str, client: Mapping[str, str | None], key: Purpose, token: str, code: str,
-               shown_code: str, agent_url: str, lang: str) -> str:
+               shown_code: str, agent_url: str, lang: str, link: str | None = None) -> str:
     """The login page of interaction ``uid``, in ``lang`` (``ja`` or ``en``); ``client`` says who is asking
-    (:func:`idp.web.pages.client_view`)."""
+    (:func:`idp.web.pages.client_view`); ``link``: a "link my card" login."""
     qr = segno.make(f"{issuer}{DEVICE_PATH}#{code}", error="m").svg_inline(scale=4, omitsize=False)
     return TEMPLATES.render("card_login.html", lang=lang, script_path=SCRIPT_PATH, uid=uid, issuer=issuer,
                             client=client, key=key.value, token=token, shown_code=shown_code,
                             agent_url=agent_url, qr=Markup(qr),  # noqa: S704 - segno's own SVG, no input text
-                            steps=_steps(lang, key))
+                            steps=_steps(lang, key), link=link)
 
 
 def device_page(*, issuer: str, agent_url: str, lang: str) -> str:

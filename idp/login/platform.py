@@ -15,6 +15,11 @@ Request::
 
     {"certificate": "<base64url DER>", "purpose": "auth" | "sign", "nonce": "<base64url, 32 random octets>"}
 
+or, for the re-check of a certificate the provider no longer has (:mod:`idp.vci.watch`), the contract's
+``certificate_id`` form with ``certificate_sha256`` (:mod:`keys.revocation.platform`); or, for the certificate
+link of a renewed card (:meth:`HttpPlatformOperator.previous_key`), the ``link_for`` form of
+:mod:`keys.revocation.certlink`, answered by a JWS of ``typ`` ``platform-link+jws``.
+
 Answer: ``200`` with ``Content-Type: application/jose`` and a compact JWS (RFC 7515 §7.1), ``alg`` RS256 or
 ES256, header ``typ`` :data:`ANSWER_TYPE`, signed with a key of the operator's JWK Set
 (``card_login.platform_jwks``, a file the deployment pins; an ``x5c`` or ``jwk`` header is never trusted), at most
@@ -57,7 +62,8 @@ from keys.errors import Reason, RevocationUnavailable, VerificationError
 from keys.jose import VerificationKey, verification_keys, verify_jws
 from keys.jose.b64 import b64url_encode
 from keys.jose.json import loads_object
-from keys.revocation import PlatformAnswer, parse_platform_answer
+from keys.revocation import CertificateId, PlatformAnswer, parse_platform_answer
+from keys.revocation.certlink import LINK_TYPE, judge_link_answer, parse_link_answer
 from keys.x509.profile import Purpose
 from servicekit.outbound import AddressPolicy, OutboundClient, OutboundError, request_sync
 
@@ -128,18 +134,45 @@ class HttpPlatformOperator:
         :class:`~keys.errors.VerificationError` (a malformed or forged one)."""
         token = self._post({"certificate": b64url_encode(certificate_der), "purpose": purpose.value,
                             "nonce": b64url_encode(nonce)})
+        return self._answer(token, certificate_digest(certificate_der), nonce)
+
+    def check_id(self, certificate: CertificateId, purpose: Purpose, *, nonce: bytes) -> PlatformAnswer:
+        """The same for a certificate known by issuer, serial and hash only (the re-check of
+        :mod:`idp.vci.watch`; request form in :mod:`keys.revocation.platform`)."""
+        token = self._post({"certificate_id": {"issuer": b64url_encode(certificate.issuer.public_bytes()),
+                                               "serial_number": str(certificate.serial_number)},
+                            "certificate_sha256": certificate.sha256, "purpose": purpose.value,
+                            "nonce": b64url_encode(nonce)})
+        return self._answer(token, certificate.sha256, nonce)
+
+    def previous_key(self, certificate_der: bytes, purpose: Purpose, *, at: dt.datetime,
+                     max_age: dt.timedelta = dt.timedelta(minutes=5)) -> str | None:
+        """The key id of the certificate ``certificate_der`` renewed (J-LIS's certificate link), or ``None``: the
+        contract of :mod:`keys.revocation.certlink`, JWS ``typ`` ``platform-link+jws`` by the same pinned keys.
+        Raises :class:`~keys.errors.VerificationError` for no usable answer (forged, about another certificate,
+        stale)."""
+        nonce = new_nonce()
+        token = self._post({"link_for": b64url_encode(certificate_der), "purpose": purpose.value,
+                            "nonce": b64url_encode(nonce)})
+        verified = verify_jws(token, algorithms=ANSWER_ALGORITHMS, typ=LINK_TYPE, keys=self.keys)
+        answer = parse_link_answer(loads_object(verified.payload, what="link answer"), purpose=purpose)
+        return judge_link_answer(answer, signature_verified=True, operator=self.operator,
+                                 certificate_sha256=certificate_digest(certificate_der), nonce=nonce, at=at,
+                                 max_age=max_age)
+
+    def _answer(self, token: str, digest: str, nonce: bytes) -> PlatformAnswer:
         verified = verify_jws(token, algorithms=ANSWER_ALGORITHMS, typ=ANSWER_TYPE, keys=self.keys)
         answer = parse_platform_answer(loads_object(verified.payload, what="platform answer"),
                                        signature_verified=True)
         if answer.operator != self.operator:
             raise RevocationUnavailable(Reason.REVOCATION_SCOPE, "platform answer from another operator")
-        if answer.certificate_sha256 != certificate_digest(certificate_der):
+        if answer.certificate_sha256 != digest:
             raise RevocationUnavailable(Reason.REVOCATION_SCOPE, "platform answer is about another certificate")
         if answer.nonce != nonce:
             raise RevocationUnavailable(Reason.NONCE_MISMATCH, "platform answer nonce is not the request nonce")
         return answer
 
-    def _post(self, body: dict[str, str]) -> str:
+    def _post(self, body: dict[str, object]) -> str:
         def unavailable(detail: str) -> RevocationUnavailable:
             return RevocationUnavailable(Reason.REVOCATION_UNAVAILABLE, f"platform operator: {detail}")
 

@@ -110,17 +110,19 @@ class CardLogins:
 
     async def open(self, uid: str, *, key: Purpose, client_name: str, expires_at: dt.datetime,
                    now: dt.datetime, credentials: bool = False, assurance: bool = False,
-                   binding_message: str | None = None) -> Opened:
+                   binding_message: str | None = None, link: str | None = None) -> Opened:
         """Start (or restart, on a reload of the page) the card login of interaction ``uid``; ``credentials``:
         the request asks for credentials, so the verified login also keeps the facts for the issuer;
         ``assurance``: it asks for ``verified_claims``, so the login keeps the certificate's references;
-        ``binding_message``: a CIBA request's, shown with the client's name at the reader (:func:`shown_name`)."""
+        ``binding_message``: a CIBA request's, shown with the client's name at the reader (:func:`shown_name`);
+        ``link``: the person asked to link the card's two keys (``"card"``) or an old and a renewed card
+        (``"renewal"``) (:mod:`idp.login.link`)."""
         token, code = secrets.token_urlsafe(32), new_code()
         while await self._objects.find(TICKET, f"code:{code}", now=now) is not None:
             code = new_code()
         payload = {"key": key.value, "client_name": client_name, "token": digest(token), "code": code,
                    "state": "pending", "error": None, "result": None, "credentials": credentials,
-                   "assurance": assurance, "binding_message": binding_message}
+                   "assurance": assurance, "binding_message": binding_message, **({"link": link} if link else {})}
         await self._objects.upsert(LOGIN, uid, payload, expires_at)
         await self._objects.upsert(TICKET, digest(token), {"uid": uid}, expires_at)
         await self._objects.upsert(TICKET, f"code:{code}", {"uid": uid}, expires_at)

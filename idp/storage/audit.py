@@ -21,6 +21,8 @@ Events (``type``: fields; every entry also has its seq, UTC time and hashes):
   ``document_signing``: outcome (``success`` | ``refused``), reason, client_id, request_ref, count, certificate_ref
   and the revocation fields of ``card_login``; ``signing_results``: outcome (``fetched`` | ``refused``),
   client_id, request_ref (``request_ref`` = hex SHA-256 of the signing request id; :mod:`idp.sign`).
+* ``card_link``: outcome (``success`` | ``refused``), reason, client_id, account_ref, via (``card`` |
+  ``operator`` | ``consent``): a key joined an account, or was refused (:mod:`idp.login.accounts`).
 
 References: ``account_ref`` = base64url(HMAC-SHA256(audit.reference_key, "mynacard-id audit account v1" || 0x00 ||
 account id)) — neither the account id nor any ``sub`` a relying party sees; ``certificate_ref`` = hex SHA-256 of
@@ -55,7 +57,7 @@ from servicekit.secret_files import write_once
 EventType = Literal["card_login", "login", "consent", "token_issued", "grant_revoked", "credential_issued",
                     "credential_status", "client_registered", "client_updated", "client_deleted", "key_created",
                     "key_pruned", "keys_rewrapped", "audit_pruned", "signing_consent", "document_signing",
-                    "signing_results"]
+                    "signing_results", "card_link"]
 
 #: The allowed fields (servicekit.audit's personal-data rule): references and words from fixed vocabularies.
 FIELDS: Final = AuditSchema({
@@ -84,6 +86,7 @@ FIELDS: Final = AuditSchema({
     "revocation_source": FieldKind.TOKEN,
     "status": FieldKind.TOKEN,
     "actor": FieldKind.TOKEN,
+    "via": FieldKind.TOKEN,
     "amr": FieldKind.NAMES,
     "scope": FieldKind.NAMES,
     "claims": FieldKind.NAMES,

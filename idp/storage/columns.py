@@ -217,3 +217,16 @@ def client_logos() -> list[SchemaItem]:
     return [Column("client_id", String(255), nullable=False),
             Column("png", LargeBinary, nullable=False),
             PrimaryKeyConstraint("client_id", name="pk_client_logos")]
+
+
+def certificate_watches() -> list[SchemaItem]:
+    """``certificate_watches`` (migration 0008): the certificates behind live credentials that the online
+    revocation sources re-check (idp.vci.watch)."""
+    return [Column("cert_ref", String(64), nullable=False),
+            Column("purpose", String(8), nullable=False),
+            Column("kek_id", String(32), nullable=False),
+            Column("sealed", LargeBinary, nullable=False),
+            Column("checked_at", UtcDateTime, nullable=False),
+            Column("expires_at", UtcDateTime, nullable=False),
+            PrimaryKeyConstraint("cert_ref", name="pk_certificate_watches"),
+            *_indexes("certificate_watches", "checked_at", "expires_at")]

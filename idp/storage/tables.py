@@ -60,3 +60,8 @@ pre_authorized_codes = Table("pre_authorized_codes", metadata, *columns.pre_auth
 #: The audit trail (idp.storage.audit): hash-chained entries holding references only, and the chain's head row.
 audit_log = Table("audit_log", metadata, *columns.audit_log())
 audit_head = Table("audit_head", metadata, *columns.audit_head())
+
+#: The certificates behind live credentials, re-checked with the online revocation sources (OCSP, the platform
+#: operator) by idp.vci.watch: the keyed ``cert_ref``, and — sealed under the KEKs — the issuer's key identifier,
+#: the serial, the certificate's SHA-256 and its OCSP responder; never the certificate.
+certificate_watches = Table("certificate_watches", metadata, *columns.certificate_watches())

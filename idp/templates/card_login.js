@@ -35,7 +35,7 @@
   async function pollProvider() {
     try {
       const status = await (await fetch(d.status, {credentials: "same-origin", cache: "no-store"})).json();
-      if (status.state === "verified") { step(STEPS.done); $("finish").submit(); return; }
+      if (status.state === "verified") { step(STEPS["done_" + status.token] || STEPS.done); $("finish").submit(); return; }
       if (status.state === "failed" && !viaAgent) { fail(status.error); }  /* the agent reports its own */
     } catch (e) { /* transient */ }
     setTimeout(pollProvider, 1000);

@@ -9,7 +9,9 @@ issuance (``credential_issuance``); the token response lists the datasets' ident
 
 The login's ``credential_source`` (:func:`credential_source`) is the only way facts reach the issuer: the
 four facts exactly as read from the signing certificate, its ``notAfter`` and its certificate reference
-(:mod:`idp.vci.references`) — never the certificate, its serial or its hash.
+(:mod:`idp.vci.references`) — never the certificate. For the online re-check (:mod:`idp.vci.watch`) it also
+carries the certificate's identity (issuer key id, serial, hash, OCSP responder), which the grant seals into
+``certificate_watches``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from idp.runtime import Services
 from idp.storage.credentials import NewDataset
 from idp.vci.references import CertificateReference, certificate_reference
 from idp.vci.service import issuer_of
+from idp.vci.watch import watch, watch_identity
 from keys.x509.facts import BasicFacts
 
 ISSUANCE_MEMBER: Final = "credential_issuance"
@@ -62,7 +65,8 @@ def credential_source(facts: BasicFacts, certificate: bytes, key: bytes) -> dict
     leaf = x509.load_der_x509_certificate(certificate)
     reference = certificate_reference(key, leaf)
     source = CredentialSource(ReleasedFacts.from_facts(facts, include_sex=True), leaf.not_valid_after_utc)
-    return {"source": source.to_json(), "cert_ref": reference.ref, "cert_issuer": reference.issuer}
+    return {"source": source.to_json(), "cert_ref": reference.ref, "cert_issuer": reference.issuer,
+            "watch": watch_identity(leaf)}
 
 
 def _parse_source(value: Mapping[str, Any]) -> tuple[CredentialSource, CertificateReference]:
@@ -93,6 +97,11 @@ async def begin_issuance(services: Services, request: AuthorizationRequest, logi
     if not rows:
         return None
     await vci.store.datasets.add(rows, now)
+    options = services.settings.credentials
+    watch_until = min(source.not_after, expires_at + dt.timedelta(
+        seconds=options.deferred_ttl + max(options.basic_lifetime, options.age_lifetime)))
+    await watch(vci.store, vci.seal, services.settings, reference, login.credential_source.get("watch"),
+                expires_at=watch_until, now=now)
     _log.info("credential_datasets_granted", extra={"client_id": request.client_id,
                                                     "configurations": [c for c, _ in granted]})
     return Issuance(issuance_id, tuple(granted))

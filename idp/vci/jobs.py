@@ -1,17 +1,19 @@
 """The issuer's part of start-up and of the periodic jobs (idp.jobs): first credential signing keys and the
 issuer client at start, expired datasets and codes deleted and retired credential keys pruned with the cleanup,
-and the CRL sweep (:func:`idp.vci.revocation.sweep`)."""
+and the revocation sweep: the CRLs (:func:`idp.vci.revocation.sweep`) and the online sources
+(:func:`idp.vci.watch.recheck`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from idp.runtime import Services, utcnow
 from idp.storage.audit import record
 from idp.vci.preauth import ensure_issuer_client
 from idp.vci.revocation import SweepReport, sweep
 from idp.vci.service import issuer_of
+from idp.vci.watch import recheck
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +41,17 @@ async def cleanup_issuer(services: Services, now: dt.datetime) -> IssuerCleanup:
 
 
 async def revocation_sweep(services: Services) -> SweepReport:
-    """One pass of the CRL sweep."""
+    """One pass of the CRL sweep, then of the online re-check (:func:`idp.vci.watch.recheck`)."""
     if (vci := issuer_of(services)) is None:
         return SweepReport(0, 0, 0)
-    report = await sweep(vci.revocation, vci.store, services.settings, utcnow())
+    now = utcnow()
+    report = await sweep(vci.revocation, vci.store, services.settings, now)
     if report.revoked or report.denied:
         await record(services, "credential_status", status="invalid", count=report.revoked, actor="crl_sweep")
-    return report
+    online = await recheck(vci.store, vci.unseal, services.settings, now)
+    if online.revoked or online.denied:
+        await record(services, "credential_status", status="invalid", count=online.revoked, actor="online_recheck")
+    return replace(report, revoked=report.revoked + online.revoked, denied=report.denied + online.denied)
 
 
 __all__ = ["IssuerCleanup", "cleanup_issuer", "revocation_sweep", "start_issuer"]

@@ -1,6 +1,7 @@
 """Revocation: CRLs (RFC 5280 §5, §6.3), OCSP (RFC 6960), platform-operator answers, and the fail-closed
 policy that combines them. Pure functions: the validation time is always an argument."""
 
+from keys.revocation.certid import CertificateId
 from keys.revocation.crl import CrlIndex, RevokedEntry, check_crl, load_crl
 from keys.revocation.ocsp import CachedOcspStatus, check_ocsp_response, judge_cached_ocsp
 from keys.revocation.platform import (
@@ -16,6 +17,7 @@ from keys.revocation.status import CertStatus, RevocationStatus, Revoked
 __all__ = [
     "CachedOcspStatus",
     "CertStatus",
+    "CertificateId",
     "CrlIndex",
     "NoFreshStatus",
     "PlatformAnswer",

@@ -35,7 +35,6 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -43,6 +42,7 @@ from keys.der import subject_public_key_bits
 from keys.errors import InvalidSignature, MalformedInput, Reason, RevocationUnavailable
 from keys.limits import DEFAULT_LIMITS, Limits, check_size
 from keys.revocation.algorithms import check_algorithm, verify_signature
+from keys.revocation.certid import CertificateId
 from keys.revocation.status import DEFAULT_SKEW, CertStatus, RevocationStatus, revoked_unless_later
 from keys.trust import issuance_failure
 
@@ -63,7 +63,7 @@ _RESPONDER_EXTENSIONS_UNDERSTOOD = (
 def check_ocsp_response(
     data: bytes,
     *,
-    cert: x509.Certificate,
+    cert: x509.Certificate | CertificateId,
     issuer: x509.Certificate,
     at: dt.datetime,
     max_age: dt.timedelta | None,
@@ -74,7 +74,8 @@ def check_ocsp_response(
     """The status of ``cert`` (issued by ``issuer``) at ``at`` according to the DER OCSP response ``data``.
 
     ``max_age`` bounds the age of a response without nextUpdate (``None``: such responses are refused);
-    ``nonce`` is the nonce our request carried, if any.
+    ``nonce`` is the nonce our request carried, if any. ``cert`` may be a :class:`CertificateId` (issuer name
+    and serial): what a re-check keeps instead of the certificate.
     """
     if at.tzinfo is None:
         raise ValueError("at must be timezone-aware")
@@ -96,7 +97,7 @@ def check_ocsp_response(
 
 def _check_successful(
     response: ocsp.OCSPResponse,
-    cert: x509.Certificate,
+    cert: x509.Certificate | CertificateId,
     issuer: x509.Certificate,
     at: dt.datetime,
     max_age: dt.timedelta | None,
@@ -219,7 +220,8 @@ def _authorise_responder(responder: x509.Certificate, issuer: x509.Certificate, 
             )
 
 
-def _check_cert_id(single: ocsp.OCSPSingleResponse, cert: x509.Certificate, issuer: x509.Certificate) -> None:
+def _check_cert_id(single: ocsp.OCSPSingleResponse, cert: x509.Certificate | CertificateId,
+                   issuer: x509.Certificate) -> None:
     """RFC 6960 §4.1.1: the CertID names ``cert`` (hashes recomputed with the CertID's algorithm)."""
     algorithm: hashes.HashAlgorithm = single.hash_algorithm
     if algorithm.name not in _CERT_ID_HASHES:
@@ -263,7 +265,8 @@ class CachedOcspStatus:
 
 
 def judge_cached_ocsp(
-    cached: CachedOcspStatus, *, cert: x509.Certificate, at: dt.datetime, skew: dt.timedelta = DEFAULT_SKEW
+    cached: CachedOcspStatus, *, cert: x509.Certificate | CertificateId, at: dt.datetime,
+    skew: dt.timedelta = DEFAULT_SKEW
 ) -> RevocationStatus:
     """The status of ``cert`` at ``at`` according to a kept OCSP verdict: about this certificate, not from the
     future, not past its nextUpdate (step 6); good returns, revoked raises :class:`~keys.revocation.status.Revoked`
@@ -273,7 +276,7 @@ def judge_cached_ocsp(
     status = cached.status
     if status.source != "ocsp":
         raise RevocationUnavailable(Reason.BAD_REVOCATION_DATA, f"a kept {status.source} status is not an OCSP one")
-    if cached.certificate_sha256 != cert.fingerprint(SHA256()).hex():
+    if cached.certificate_sha256 != CertificateId.sha256_of(cert):
         raise RevocationUnavailable(Reason.REVOCATION_SCOPE, "the kept OCSP status is about another certificate")
     if status.this_update > at + skew:
         raise RevocationUnavailable(

@@ -13,6 +13,13 @@ Request (the client sends; the HTTP layer chooses the route)::
 
     {"certificate": "<base64url DER, no padding>", "purpose": "auth" | "sign", "nonce": "<base64url, 16–64 bytes>"}
 
+A re-check after the login (the provider keeps no certificate: :class:`~keys.revocation.certid.CertificateId`)
+sends, instead of ``certificate``, the certificate's identity — what J-LIS's revocation data is keyed by — and the
+hash the answer must be bound to::
+
+    {"certificate_id": {"issuer": "<base64url DER of the issuer Name>", "serial_number": "<decimal>"},
+     "certificate_sha256": "<lower-case hex>", "purpose": "auth" | "sign", "nonce": "<base64url>"}
+
 Answer: a compact JWS (RS256 or ES256) signed by the operator's key, which the client pins and verifies
 before building a :class:`PlatformAnswer` with ``signature_verified=True``. Its payload is one JSON
 object with exactly these members (``null`` where marked optional):
@@ -49,10 +56,10 @@ from enum import StrEnum
 from typing import Protocol
 
 from cryptography import x509
-from cryptography.hazmat.primitives.hashes import SHA256
 
 from keys.errors import InvalidSignature, MalformedInput, Reason, RevocationUnavailable
 from keys.jose.b64 import b64url_decode_loose
+from keys.revocation.certid import CertificateId
 from keys.revocation.status import DEFAULT_SKEW, CertStatus, RevocationStatus, revoked_unless_later
 from keys.x509.profile import Purpose
 
@@ -98,6 +105,10 @@ class PlatformOperator(Protocol):
         """Ask for the status of one certificate; the answer's signature is verified before returning."""
         ...
 
+    def check_id(self, certificate: CertificateId, purpose: Purpose, *, nonce: bytes) -> PlatformAnswer:
+        """The same, for a certificate known by its identity only (a re-check after the login)."""
+        ...
+
 
 def parse_platform_answer(payload: Mapping[str, object], *, signature_verified: bool) -> PlatformAnswer:
     """Read a decoded answer payload under the JSON contract above, or raise :class:`MalformedInput`."""
@@ -136,7 +147,7 @@ def parse_platform_answer(payload: Mapping[str, object], *, signature_verified: 
 def judge_platform_answer(
     answer: PlatformAnswer,
     *,
-    certificate: x509.Certificate,
+    certificate: x509.Certificate | CertificateId,
     at: dt.datetime,
     max_age: dt.timedelta | None,
     skew: dt.timedelta = DEFAULT_SKEW,
@@ -152,7 +163,7 @@ def judge_platform_answer(
         raise ValueError("at must be timezone-aware")
     if not answer.signature_verified:
         raise InvalidSignature(Reason.BAD_SIGNATURE, "platform answer signature was not verified")
-    if answer.certificate_sha256 != certificate.fingerprint(SHA256()).hex():
+    if answer.certificate_sha256 != CertificateId.sha256_of(certificate):
         raise RevocationUnavailable(Reason.REVOCATION_SCOPE, "platform answer is about another certificate")
     if nonce is not None and answer.nonce != nonce:
         raise RevocationUnavailable(Reason.NONCE_MISMATCH, "platform answer nonce is not the request nonce")

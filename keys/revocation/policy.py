@@ -22,6 +22,7 @@ from typing import Literal
 from cryptography import x509
 
 from keys.errors import Reason, RevocationUnavailable, RevokedCertificate, VerificationError
+from keys.revocation.certid import CertificateId
 from keys.revocation.crl import CrlIndex, check_crl
 from keys.revocation.ocsp import CachedOcspStatus, check_ocsp_response, judge_cached_ocsp
 from keys.revocation.platform import PlatformAnswer, judge_platform_answer
@@ -80,7 +81,7 @@ class Unchecked:
 
 
 def check_revocation(
-    cert: x509.Certificate,
+    cert: x509.Certificate | CertificateId,
     issuer: x509.Certificate,
     *,
     at: dt.datetime,
@@ -95,7 +96,9 @@ def check_revocation(
 
     ``crls`` must come from :func:`~keys.revocation.crl.load_crl`; ``nonce`` is the nonce sent to the OCSP
     responder or platform operator, if any; ``ocsp_cached`` are OCSP verdicts kept from earlier checks
-    (:func:`~keys.revocation.ocsp.judge_cached_ocsp`), counted as the OCSP source. Raises
+    (:func:`~keys.revocation.ocsp.judge_cached_ocsp`), counted as the OCSP source. ``cert`` may be a
+    :class:`~keys.revocation.certid.CertificateId` for the online sources (a CRL's scope check needs the
+    certificate itself). Raises
     :class:`~keys.revocation.status.Revoked` or :class:`NoFreshStatus`; see the module docstring.
     """
     if at.tzinfo is None:
@@ -148,8 +151,11 @@ def _attempts(
 
 
 def _crl(
-    index: CrlIndex, cert: x509.Certificate, issuer: x509.Certificate, at: dt.datetime, policy: RevocationPolicy
+    index: CrlIndex, cert: x509.Certificate | CertificateId, issuer: x509.Certificate, at: dt.datetime,
+    policy: RevocationPolicy,
 ) -> RevocationStatus:
+    if isinstance(cert, CertificateId):
+        raise RevocationUnavailable(Reason.REVOCATION_SCOPE, "a CRL's scope check needs the certificate")
     if index.issuer != issuer:
         raise RevocationUnavailable(Reason.REVOCATION_SCOPE, "CRL was authenticated for another issuer certificate")
     return check_crl(index, cert, at=at, grace=policy.crl_grace, skew=policy.skew)

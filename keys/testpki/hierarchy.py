@@ -235,7 +235,7 @@ def issue_card_certificate(
             critical=False,
         )
     )
-    if purpose is Purpose.AUTH and ocsp_url:
+    if ocsp_url and (purpose is Purpose.AUTH or ocsp_url != DEFAULT_OCSP_URL):
         builder = builder.add_extension(
             x509.AuthorityInformationAccess(
                 [x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))]

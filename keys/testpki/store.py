@@ -99,13 +99,15 @@ class TestPki:
         lifetime: dt.timedelta = dt.timedelta(days=5 * 365),
         not_before: dt.datetime | None = None,
         ocsp_url: str | None = None,
+        sign_ocsp_url: str | None = None,
         auth_key: rsa.RSAPrivateKey | None = None,
         sign_key: rsa.RSAPrivateKey | None = None,
     ) -> CardMaterial:
         """Issue a card: an auth pair and (unless ``with_sign`` is false) a signing pair.
 
         Validity runs from ``not_before`` (default: a day before ``now``) for ``lifetime``, capped by the
-        root's notAfter and ending at 14:59:59Z like real certificates.
+        root's notAfter and ending at 14:59:59Z like real certificates. The signing certificate names an OCSP
+        responder only when ``sign_ocsp_url`` is given (the real ones observed name none).
         """
         auth_root, sign_root = self.root(Purpose.AUTH, generation), self.root(Purpose.SIGN, generation)
         start = not_before or (now - dt.timedelta(days=1)).replace(microsecond=0)
@@ -123,7 +125,8 @@ class TestPki:
             return CardMaterial(auth_key, auth_cert, auth_root, sign_root)
         sign_key = sign_key or new_rsa_key()
         sign_cert = issue_card_certificate(
-            sign_root, sign_key.public_key(), not_before=start, not_after=end, facts=facts or HolderFacts()
+            sign_root, sign_key.public_key(), not_before=start, not_after=end, facts=facts or HolderFacts(),
+            ocsp_url=sign_ocsp_url,
         )
         return CardMaterial(auth_key, auth_cert, auth_root, sign_root, sign_key, sign_cert)
 

@@ -93,10 +93,12 @@ def test_login_read_and_signature(card: VirtualCard, card_profile: CardProfile) 
     assert evidence.certificate == card_profile.certificate("auth_certificate")
     assert evidence.digest == hashlib.sha256(b"nonce||context").digest()
     verify_card_signature(_public_key(evidence.certificate), evidence.signature, b"nonce||context")
-    # SELECT AP, SELECT 000A, 7 READ BINARY (1584 bytes), SELECT 0018, VERIFY (tries), VERIFY, SELECT 0017, SIGN
+    # SELECT AP, SELECT 0006, READ BINARY (token label), SELECT 000A, 7 READ BINARY (1584 bytes), SELECT 0018,
+    # VERIFY (tries), VERIFY, SELECT 0017, SIGN
     reads = -(-len(evidence.certificate) // 256)
-    assert len(counting.apdus) == 7 + reads <= 15
-    assert set(evidence.as_dict()) == {"key", "certificate", "digest", "signature"}
+    assert len(counting.apdus) == 9 + reads <= 17
+    assert set(evidence.as_dict()) == {"key", "certificate", "digest", "signature", "token_type"}
+    assert evidence.token is TokenType.CARD
 
 
 def test_signing_key_flow(card: VirtualCard, card_profile: CardProfile) -> None:

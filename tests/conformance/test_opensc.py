@@ -1,4 +1,5 @@
-"""``python -m conformance opensc``: OpenSC's own JPKI driver accepts the virtual card (run as a separate
+"""``python -m conformance opensc``: OpenSC's own JPKI driver accepts the virtual card and reads what the
+smartphone tokens let it read (run as a separate
 process: the runner starts its own private pcscd and points its PC/SC client at it)."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def test_opensc_accepts_the_virtual_card() -> None:
                             text=True, timeout=120, check=False)
     lines = result.stdout.splitlines()
     assert lines[-1] == f"opensc: {len(lines) - 1} passed, 0 failed", result.stdout + result.stderr
-    assert len(lines) - 1 == 7
+    assert len(lines) - 1 == 11
     assert result.returncode == 0
     assert "PASS opensc-tool -n: card is jpki: jpki" in lines
+    assert any(line.startswith("PASS android token: 4 certificates listed, 000a guarded") for line in lines)

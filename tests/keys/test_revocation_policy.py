@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from keys.errors import InvalidSignature, MalformedInput, Reason, RevocationUnavailable, VerificationError
+from keys.revocation.certid import CertificateId
 from keys.revocation.crl import CrlIndex, load_crl
 from keys.revocation.platform import PlatformAnswer, PlatformStatus, judge_platform_answer, parse_platform_answer
 from keys.revocation.policy import NoFreshStatus, RevocationPolicy, Unchecked, check_revocation
@@ -283,3 +284,33 @@ def test_answer_expiring_at_the_end_of_time_is_judged_without_overflow(card: Car
     answer = _answer(card, max_age=None, next_update=dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC))
     status = judge_platform_answer(answer, certificate=card.auth_certificate, at=NOW, max_age=None)
     assert status.status is CertStatus.GOOD
+
+
+# --- a certificate known by its identity only (the re-check of idp.vci.watch) -------------------------------
+
+
+def test_the_online_sources_judge_a_certificate_by_its_identity(card: CardMaterial, root: Root) -> None:
+    ident = CertificateId.of(card.auth_certificate)
+    later = CertificateId(root.certificate.subject, ident.serial_number, ident.sha256)  # from what is kept
+    assert check_revocation(later, root.certificate, at=NOW, policy=POLICY,
+                            ocsp_responses=[_ocsp(root, card)]).source == "ocsp"
+    assert check_revocation(later, root.certificate, at=NOW, policy=POLICY,
+                            platform_answer=_answer(card)).source == "platform"
+    with pytest.raises(Revoked):
+        check_revocation(later, root.certificate, at=NOW, policy=POLICY, ocsp_responses=[_ocsp(root, card, "revoked")])
+    with pytest.raises(Revoked):
+        check_revocation(later, root.certificate, at=NOW, policy=POLICY,
+                         platform_answer=_answer(card, status=PlatformStatus.REVOKED, revoked_at=NOW - HOUR))
+
+
+def test_an_identity_that_is_not_the_answers_certificate_gets_no_status(card: CardMaterial, root: Root) -> None:
+    ident = CertificateId.of(card.auth_certificate)
+    other_serial = replace(ident, serial_number=ident.serial_number + 1)
+    other_hash = replace(ident, sha256="00" * 32)
+    with pytest.raises(NoFreshStatus) as ocsp:
+        check_revocation(other_serial, root.certificate, at=NOW, policy=POLICY, ocsp_responses=[_ocsp(root, card)])
+    with pytest.raises(NoFreshStatus) as platform:
+        check_revocation(other_hash, root.certificate, at=NOW, policy=POLICY, platform_answer=_answer(card))
+    with pytest.raises(NoFreshStatus) as crl:  # a CRL's scope needs the certificate's extensions
+        check_revocation(ident, root.certificate, at=NOW, policy=POLICY, crls=[_crl(root, card)])
+    assert {ocsp.value.reason, platform.value.reason, crl.value.reason} == {Reason.REVOCATION_SCOPE}

@@ -5,7 +5,8 @@ SQLite and PostgreSQL alike; one module per aggregate:
 * :mod:`~idp.storage.credentials.status_lists`: Token Status Lists and the issued credentials' status entries;
 * :mod:`~idp.storage.credentials.key_certificates`: the credential signing keys' certificates;
 * :mod:`~idp.storage.credentials.pre_authorized_codes`: pre-authorized codes and their single use;
-* :mod:`~idp.storage.credentials.nonces`: the single use of ``c_nonce`` values.
+* :mod:`~idp.storage.credentials.nonces`: the single use of ``c_nonce`` values;
+* :mod:`~idp.storage.credentials.watches`: the certificates behind live credentials, for the online re-check.
 
 :class:`CredentialStore` holds one store of each and the jobs that span them: revoking what a certificate reached
 and deleting what expired::
@@ -30,12 +31,14 @@ from idp.storage.credentials.key_certificates import KeyCertificateStore
 from idp.storage.credentials.nonces import NONCE_KIND, NonceRejected
 from idp.storage.credentials.pre_authorized_codes import PreAuthorizedCodeStore, Redemption, RedemptionOutcome
 from idp.storage.credentials.status_lists import StatusEntry, StatusListParameters, StatusListStore, StatusListView
-from idp.storage.tables import credential_datasets, pre_authorized_codes
+from idp.storage.credentials.watches import NewWatch, WatchRow, WatchStore
+from idp.storage.tables import certificate_watches, credential_datasets, pre_authorized_codes
 from servicekit.database import Database
 
 _CHUNK: Final = 500
 _EXPIRING: Final = ((credential_datasets, credential_datasets.c.identifier),
-                    (pre_authorized_codes, pre_authorized_codes.c.code_digest))
+                    (pre_authorized_codes, pre_authorized_codes.c.code_digest),
+                    (certificate_watches, certificate_watches.c.cert_ref))
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
@@ -58,6 +61,7 @@ class CredentialStore:
         self.datasets = DatasetStore(db, self.status_lists)
         self.pre_authorized_codes = PreAuthorizedCodeStore(db)
         self.key_certificates = KeyCertificateStore(db)
+        self.watches = WatchStore(db)
 
     async def active_references(self, now: dt.datetime) -> set[str]:
         """The certificate references of credentials still valid or suspended, and of datasets still pending."""
@@ -76,7 +80,8 @@ class CredentialStore:
         return revoked, denied
 
     async def delete_expired(self, now: dt.datetime, batch_size: int) -> int:
-        """Delete expired datasets (facts and kept responses with them) and pre-authorized codes, in batches."""
+        """Delete expired datasets (facts and kept responses with them), pre-authorized codes and certificate
+        watches, in batches."""
         deleted = 0
         for table, key in _EXPIRING:
             while True:
@@ -90,5 +95,6 @@ class CredentialStore:
 
 
 __all__ = ["NONCE_KIND", "Conflict", "CredentialStore", "DatasetRow", "DatasetState", "DatasetStore",
-           "KeyCertificateStore", "NewDataset", "NonceRejected", "PreAuthorizedCodeStore", "Redemption",
-           "RedemptionOutcome", "StatusEntry", "StatusListParameters", "StatusListStore", "StatusListView"]
+           "KeyCertificateStore", "NewDataset", "NewWatch", "NonceRejected", "PreAuthorizedCodeStore", "Redemption",
+           "RedemptionOutcome", "StatusEntry", "StatusListParameters", "StatusListStore", "StatusListView",
+           "WatchRow", "WatchStore"]

@@ -273,16 +273,18 @@ def test_the_cross_device_code_works_through_the_device_page(provider: Provider,
 # --- the agent-facing endpoints, with the test playing the agent ----------------------------------------------
 
 
-def _sign(lab: PcscLab, message: bytes, tmp_path: Path) -> tuple[bytes, bytes]:
-    """The card in the reader signs ``message`` with the auth key, through ``python -m cardreader sign`` (its own
-    process: pcsc-lite binds a process to one pcscd, and other test modules may have started another)."""
+def _sign(lab: PcscLab, message: bytes, tmp_path: Path, key: str = "auth", secret: str = AUTH_PIN
+          ) -> tuple[bytes, bytes]:
+    """The card in the reader signs ``message`` with ``key`` (``secret`` its PIN), through ``python -m cardreader
+    sign`` (its own process: pcsc-lite binds a process to one pcscd, and other test modules may have started
+    another)."""
     data = tmp_path / f"message-{secrets.token_hex(4)}"
     data.write_bytes(message)
     read, write = os.pipe()
-    os.write(write, AUTH_PIN.encode() + b"\n")
+    os.write(write, secret.encode() + b"\n")
     os.close(write)
     try:
-        run = subprocess.run([sys.executable, "-m", "cardreader", "sign", "--key", "auth", "--data-file", str(data),
+        run = subprocess.run([sys.executable, "-m", "cardreader", "sign", "--key", key, "--data-file", str(data),
                               "--json", "--pin-fd", str(read)], env=lab.env, capture_output=True, text=True,
                              pass_fds=(read,), timeout=60, check=False)
     finally:
