@@ -174,9 +174,10 @@ def _matches(constraint: object, actual: object, now: dt.datetime) -> bool:
         return False
     if constraint.get("max_age") is not None:
         try:
-            elapsed = now - dt.datetime.fromisoformat(str(actual))
+            at = dt.datetime.fromisoformat(str(actual))
         except ValueError:  # max_age on something that is not a time: not met
             return False
+        elapsed = now - (at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC))  # a date alone: UTC
         return elapsed.total_seconds() <= int(constraint["max_age"])
     return True
 

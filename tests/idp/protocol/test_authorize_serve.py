@@ -37,7 +37,9 @@ def servers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     env = {"MYNACARD_DATA_DIR": str(base / "var"), "MYNACARD_DATABASE_URL": database_url,
            "MYNACARD_KEYS_KEKS": KeyEncryptionKeys.generate(), "MYNACARD_TEST_MODE": "1",
            "MYNACARD_LOGIN_AUTHENTICATOR": "test", "MYNACARD_KEYS_ALGORITHMS": "ES256",
-           "MYNACARD_AUTHORIZATION_PAIRWISE_SALT": secrets.token_urlsafe(32), "MYNACARD_LOGGING_REQUESTS": "false"}
+           "MYNACARD_AUTHORIZATION_PAIRWISE_SALT": secrets.token_urlsafe(32), "MYNACARD_LOGGING_REQUESTS": "false",
+           # one issuer for both processes (without it each names its own port: idp serve --port)
+           "MYNACARD_ISSUER": "http://127.0.0.1:8000"}
     with serving(env, base, processes=2) as urls:
         yield urls
 

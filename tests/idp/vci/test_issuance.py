@@ -89,7 +89,7 @@ def test_metadata_documents(issuer: Provider) -> None:
         assert {d["locale"] for d in typed.json()["display"]} == {"ja", "en"}
     server = httpx.get(f"{issuer.url}/.well-known/oauth-authorization-server").json()
     assert "urn:ietf:params:oauth:grant-type:pre-authorized_code" in server["grant_types_supported"]
-    assert server["authorization_details_types_supported"] == ["openid_credential"]
+    assert server["authorization_details_types_supported"] == ["openid_credential", "jpki_sign"]
     assert server["pre-authorized_grant_anonymous_access_supported"] is True
     assert {"jp_age", "jp_basic4"} <= set(server["scopes_supported"])
     jwks = httpx.get(f"{issuer.url}/.well-known/jwt-vc-issuer").json()
