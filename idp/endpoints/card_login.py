@@ -273,7 +273,7 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
             refusal = refusal_for(exc)
             _log.info("card_login_refused", extra={"key": login.key.value, "reason": exc.reason.value})
             await record(services, "card_login", now, outcome="refused", reason=exc.reason.value, key=login.key.value,
-                         certificate_ref=digest_ref(certificate), client_id=login.payload.get("client_name"),
+                         certificate_ref=digest_ref(certificate), client_id=login.payload.get("client_id"),
                          **revocation_fields(services.settings, verifier, certificate, getattr(exc, "status", None),
                                              now))
             await logins.settle(login, "failed", error=refusal.body)
@@ -308,7 +308,7 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
     _log.info("card_login_verified", extra={"key": verified.key.value, "anchor": verified.anchor,
                                             "revocation": verified.revocation.source})
     await record(services, "card_login", now, outcome="success", key=verified.key.value, account=verified.account_id,
-                 certificate_ref=verified.certificate_sha256, client_id=login.payload.get("client_name"),
+                 certificate_ref=verified.certificate_sha256, client_id=login.payload.get("client_id"),
                  **revocation)
     return Response({"status": "verified"}, headers=_NO_STORE, media_type="application/json")
 
@@ -343,7 +343,7 @@ async def _account(services: Services, verifier: CardVerifier, verified: Verifie
             _log.info("renewal_link_unavailable", extra={"reason": exc.reason})
             refusal = Refusal(503, "renewal_link_unavailable")
             await record(services, "card_link", now, outcome="refused", reason=exc.reason, via="operator",
-                         client_id=login.payload.get("client_name"))
+                         client_id=login.payload.get("client_id"))
             await CardLogins(services.objects).settle(login, "failed", error=refusal.body)
             raise refusal from None
     renewal = _link_kind(login) == "renewal"
@@ -355,12 +355,12 @@ async def _account(services: Services, verifier: CardVerifier, verified: Verifie
         refusal = Refusal(409, "link_refused", reason=exc.reason)
         await record(services, "card_link", now, outcome="refused", reason=exc.reason,
                      via="consent" if renewal else "card",
-                     client_id=login.payload.get("client_name"))
+                     client_id=login.payload.get("client_id"))
         await CardLogins(services.objects).settle(login, "failed", error=refusal.body)
         raise refusal from None
     await record(services, "card_link", now, outcome="success", account=account,
                  via="consent" if renewal else "card",
-                 client_id=login.payload.get("client_name"))
+                 client_id=login.payload.get("client_id"))
     return account
 
 

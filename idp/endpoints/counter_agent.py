@@ -87,7 +87,7 @@ async def _next(services: Services, reader: str, claims: Mapping[str, Any], now:
     client_id = str(pending.payload["client_id"]) if client is None else client.client_id
     binding = str(pending.extra["binding_message"])
     deadline = dt.datetime.fromtimestamp(float(pending.payload["deadline"]), dt.UTC)
-    opened = await CardLogins(services.objects).open(pending.id, key=Purpose.AUTH,
+    opened = await CardLogins(services.objects).open(pending.id, key=Purpose.AUTH, client_id=client_id,
                                                      client_name=client_id, expires_at=deadline, now=now,
                                                      binding_message=binding)
     await decoupled.update_extra(services, pending, dispatched=True)

@@ -65,7 +65,7 @@ from idp.sign.details import JPKI_SIGN
 from idp.sign.requests import SigningRequests
 from idp.storage.audit import digest_ref, record
 from idp.web.forms import AnyRequest
-from idp.web.pages import consent_page, expired_page, message_page, page, request_language, same_origin
+from idp.web.pages import client_view, consent_page, expired_page, message_page, page, request_language, same_origin
 from servicekit.http import openapi as doc
 from servicekit.http.bodies import BodyError, read_form_pairs
 
@@ -229,8 +229,10 @@ async def sign_form(uid: FromPath[str], request: AnyRequest, services: NamedDepe
         return message_page(_lang(interaction, request), "sign.title", "sign.unavailable", status=400)
     if signing.state != "bound" or interaction.login is not None:
         return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
-    return sign_consent_page(uid=uid, client_name=interaction.client_id, documents=signing.documents,
-                             lang=_lang(interaction, request), redirect_uri=interaction.request.redirect_uri)
+    lang = _lang(interaction, request)
+    client = client_view(await services.clients.get(interaction.client_id), interaction.client_id, lang)
+    return sign_consent_page(uid=uid, client=client, documents=signing.documents, lang=lang,
+                             redirect_uri=interaction.request.redirect_uri)
 
 
 @post("/interaction/{uid:str}/sign", status_code=303, request_max_body_size=_MAX_FORM, summary="Signing decision",

@@ -108,10 +108,11 @@ class CardLogins:
     def __init__(self, objects: ObjectStore) -> None:
         self._objects = objects
 
-    async def open(self, uid: str, *, key: Purpose, client_name: str, expires_at: dt.datetime,
+    async def open(self, uid: str, *, key: Purpose, client_id: str, client_name: str, expires_at: dt.datetime,
                    now: dt.datetime, credentials: bool = False, assurance: bool = False,
                    binding_message: str | None = None, link: str | None = None) -> Opened:
-        """Start (or restart, on a reload of the page) the card login of interaction ``uid``; ``credentials``:
+        """Start (or restart, on a reload of the page) the card login of interaction ``uid`` for client ``client_id``
+        (``client_name``: how people see it); ``credentials``:
         the request asks for credentials, so the verified login also keeps the facts for the issuer;
         ``assurance``: it asks for ``verified_claims``, so the login keeps the certificate's references;
         ``binding_message``: a CIBA request's, shown with the client's name at the reader (:func:`shown_name`);
@@ -120,7 +121,8 @@ class CardLogins:
         token, code = secrets.token_urlsafe(32), new_code()
         while await self._objects.find(TICKET, f"code:{code}", now=now) is not None:
             code = new_code()
-        payload = {"key": key.value, "client_name": client_name, "token": digest(token), "code": code,
+        payload = {"key": key.value, "client_id": client_id, "client_name": client_name, "token": digest(token),
+                   "code": code,
                    "state": "pending", "error": None, "result": None, "credentials": credentials,
                    "assurance": assurance, "binding_message": binding_message, **({"link": link} if link else {})}
         await self._objects.upsert(LOGIN, uid, payload, expires_at)

@@ -12,7 +12,7 @@ by the Digital Agency-shaped front door)::
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from litestar import Response
@@ -49,13 +49,15 @@ async def signing_step(services: Services, interaction: Interaction, now: dt.dat
     return interaction_path(interaction.uid, SIGN_STEP) if request is not None and request.state == "bound" else None
 
 
-def sign_consent_page(*, uid: str, client_name: str, documents: Sequence[Document], lang: str, redirect_uri: str,
+def sign_consent_page(*, uid: str, client: Mapping[str, str | None], documents: Sequence[Document], lang: str,
+                      redirect_uri: str,
                       cookies: Sequence[Cookie] = ()) -> Response[str]:
-    """The page (``idp/templates/sign_consent.html``, words ``sign.*`` in ``idp/messages.toml``)."""
+    """The page (``idp/templates/sign_consent.html``, words ``sign.*`` in ``idp/messages.toml``); ``client`` says who
+    is asking (:func:`idp.web.pages.client_view`)."""
     shown = [{"label": d.label, "algorithm": d.hash_algorithm.upper().replace("SHA", "SHA-"),
               "digest": grouped_hex(d.digest)} for d in documents]
     return page("sign_consent.html", lang, form_action=form_actions(redirect_uri), cookies=cookies, uid=uid,
-                client_id=client_name, documents=shown)
+                client=client, documents=shown)
 
 
 __all__ = ["SIGN_STEP", "sign_consent_page", "signing_request", "signing_step"]

@@ -48,7 +48,8 @@ CONTRACT = "契約書 第12号".encode()
 
 @pytest.fixture(scope="module")
 def client(provider: Provider) -> str:
-    provider.idp("clients", "add", "rp1", "--redirect-uri", RP, "--auth-method", "none")
+    provider.idp("clients", "add", "rp1", "--redirect-uri", RP, "--auth-method", "none",
+                 "--client-name", "Example Bank", "--client-name", "ja=例示銀行")
     return "rp1"
 
 
@@ -110,6 +111,7 @@ def _approve(page: Any, documents: list[tuple[str, bytes]]) -> None:
     assert labels == [label for label, _ in documents]
     assert digests == [_grouped(content) for _, content in documents]
     assert "6〜16文字" in page.content()
+    assert "サービス「例示銀行」が" in page.content()  # the business by its registered name, not its client_id
     page.get_by_role("button", name="署名を承認する").click()
     page.wait_for_url("**/interaction/*", timeout=20_000)
 

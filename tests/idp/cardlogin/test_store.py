@@ -20,11 +20,12 @@ UID = "u" * 43
 
 async def test_tickets_name_the_current_page_only(db: Database) -> None:
     logins = CardLogins(ObjectStore(db))
-    first = await logins.open(UID, key=Purpose.AUTH, client_name="rp", expires_at=LATER, now=NOW)
+    first = await logins.open(UID, key=Purpose.AUTH, client_id="rp", client_name="rp", expires_at=LATER, now=NOW)
     assert (await logins.by_ticket("token", first.token, NOW)) is not None
     assert (await logins.by_ticket("code", first.code, NOW)) is not None
     assert await logins.by_ticket("token", "x" * 43, NOW) is None
-    second = await logins.open(UID, key=Purpose.SIGN, client_name="rp", expires_at=LATER, now=NOW)  # a reload
+    # a reload
+    second = await logins.open(UID, key=Purpose.SIGN, client_id="rp", client_name="rp", expires_at=LATER, now=NOW)
     assert await logins.by_ticket("token", first.token, NOW) is None
     assert await logins.by_ticket("code", first.code, NOW) is None
     login = await logins.by_ticket("token", second.token, NOW)
@@ -35,8 +36,8 @@ async def test_tickets_name_the_current_page_only(db: Database) -> None:
 
 async def test_challenges_are_single_use_and_bound_to_their_login(db: Database) -> None:
     logins = CardLogins(ObjectStore(db))
-    opened = await logins.open(UID, key=Purpose.AUTH, client_name="rp", expires_at=LATER, now=NOW)
-    other = await logins.open("v" * 43, key=Purpose.AUTH, client_name="rp", expires_at=LATER, now=NOW)
+    opened = await logins.open(UID, key=Purpose.AUTH, client_id="rp", client_name="rp", expires_at=LATER, now=NOW)
+    other = await logins.open("v" * 43, key=Purpose.AUTH, client_id="rp", client_name="rp", expires_at=LATER, now=NOW)
     login = await logins.by_ticket("token", opened.token, NOW)
     other_login = await logins.by_ticket("token", other.token, NOW)
     assert login is not None
@@ -55,7 +56,7 @@ async def test_challenges_are_single_use_and_bound_to_their_login(db: Database) 
 async def test_the_result_is_collected_once_and_then_gone(db: Database) -> None:
     objects = ObjectStore(db)
     logins = CardLogins(objects)
-    opened = await logins.open(UID, key=Purpose.SIGN, client_name="rp", expires_at=LATER, now=NOW)
+    opened = await logins.open(UID, key=Purpose.SIGN, client_id="rp", client_name="rp", expires_at=LATER, now=NOW)
     login = await logins.get(UID, NOW)
     assert login is not None
     assert await logins.collect(login, NOW) is None  # still pending: nothing to collect, nothing consumed
