@@ -57,10 +57,11 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _details(*documents: tuple[str, bytes]) -> list[dict[str, Any]]:
-    return [{"type": "jpki_sign", "hashAlgorithmOID": SHA256,
+def _details(*documents: tuple[str, bytes], signature_format: str | None = None) -> list[dict[str, Any]]:
+    entry = {"type": "jpki_sign", "hashAlgorithmOID": SHA256,
              "documentDigests": [{"hash": _b64(hashlib.sha256(content).digest()), "label": label}
-                                 for label, content in documents]}]
+                                 for label, content in documents]}
+    return [entry if signature_format is None else {**entry, "signatureFormat": signature_format}]
 
 
 def _grouped(content: bytes) -> str:
@@ -165,8 +166,10 @@ def _roots(pki: Pki) -> list[x509.Certificate]:
 
 
 def _sign(context: Any, provider: Provider, agent: Agent, documents: list[tuple[str, bytes]],
-          tmp_path: Path, pki: Pki) -> dict[str, Any]:
-    business = Business(provider, _details(*documents))
+          tmp_path: Path, pki: Pki, *, signature_format: str | None = None) -> dict[str, Any]:
+    """Sign ``documents`` through the whole flow and check every result (``signature_format``: the request's
+    ``signatureFormat``, absent when None)."""
+    business = Business(provider, _details(*documents, signature_format=signature_format))
     page, loaded = _page(context)
     page.goto(business.push())
     _approve(page, documents)
