@@ -10,6 +10,7 @@ Commands print JSON on standard output and log JSON lines on standard error. Exi
   idp keys list | rotate [--alg A] | rewrap        signing keys
   idp clients add | list | remove                  registered clients
   idp credentials revoke | suspend | reinstate | status-lists | keys | sweep | ca   the credential issuer
+  idp accounts show | unlink --key-id KEYID        accounts with several card keys (idp.login.accounts_cli)
   idp audit export [--since SEQ] [--output F]     the audit trail as JSON lines
   idp audit verify [--file F]                      check the audit chain (the database's, or an export)
   idp config [--docs]                              effective settings (secrets hidden) or their documentation
@@ -33,7 +34,7 @@ from idp.app import provider_services
 from idp.client_presentation import PURPOSE, PresentationError, presentation_from_metadata
 from idp.clients import DEFAULT_ID_TOKEN_ALG, AuthMethod, InvalidClientMetadata, register_client
 from idp.jobs import cleanup, rotate_keys
-from idp.login import counter_cli
+from idp.login import accounts_cli, counter_cli
 from idp.runtime import Services, StartupError, utcnow
 from idp.settings import SCHEMA, Settings, unsafe_warnings
 from idp.storage import ClientExists, Database, migrate
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     credentials_cli.add_parser(sub)
     counter_cli.add_parser(sub)
+    accounts_cli.add_parser(sub)
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="action", required=True)
     export = audit.add_parser("export", help="write the entries as JSON lines")
@@ -294,6 +296,8 @@ def _action(args: argparse.Namespace) -> Callable[[Services], Awaitable[int]]:
         return credentials_cli.action(args, print_json)
     if args.command == "counter":
         return counter_cli.action(args, print_json)
+    if args.command == "accounts":
+        return accounts_cli.action(args, print_json)
     return table[(args.command, getattr(args, "action", None))]()
 
 

@@ -14,7 +14,9 @@ The model, and why (README "Account model"):
   silently (``key_already_linked``). Both rows are written with one conditional statement each
   (:meth:`~idp.storage.ObjectStore.remember_once`), so of two concurrent links of one key exactly one wins.
 * **Unlink** removes a joining key: it becomes its own account again and gets back the ``sub`` it had before it
-  joined. The account's first key cannot leave its account (its id IS the account's id).
+  joined. The account's first key cannot leave its account (its id IS the account's id: ``first_key``), and a
+  key in no account cannot be unlinked (``not_linked``). It is an operator action (``idp accounts unlink``,
+  README "Account model").
 
 What a link does to what the joining key had before (the safe minimum): the joining key's consents, sessions,
 grants and credentials stay bound to the joining key's OLD account id, which no login reaches any more: its
@@ -52,7 +54,8 @@ Via = Literal["card", "operator", "consent"]
 
 
 class LinkRefused(Exception):
-    """A link that was not recorded; ``reason`` is ``key_already_linked`` or ``first_key``."""
+    """A link or unlink that was not recorded; ``reason`` is ``key_already_linked``, ``first_key`` or
+    ``not_linked``."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -67,6 +70,17 @@ class AccountKey:
     account_id: str
     linked: bool
     assurance: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedKey:
+    """One key of an account as an operator sees it (nothing personal): ``first`` for the account's own key,
+    whose ``via`` and ``linked_at`` are those of the account's first link."""
+
+    key_id: str
+    first: bool
+    via: Via
+    linked_at: dt.datetime
 
 
 class Accounts:
@@ -106,12 +120,25 @@ class Accounts:
             raise LinkRefused("key_already_linked")
         return account
 
-    async def unlink(self, key_id: str, now: dt.datetime) -> None:
-        """Remove ``key_id`` from its account (it is its own account again). The first key cannot leave."""
+    async def keys_of(self, account_id: str, now: dt.datetime) -> list[LinkedKey]:
+        """The keys of the account ``account_id`` (the first key first); empty for a key never linked."""
+        rows = await self._objects.find_matching(KEY_KIND, {"account": account_id}, now=now)
+        return sorted((LinkedKey(row.id, row.id == account_id, row.payload["via"],
+                                 dt.datetime.fromtimestamp(row.payload["linked_at"], dt.UTC)) for row in rows),
+                      key=lambda key: (not key.first, key.linked_at, key.key_id))
+
+    async def unlink(self, key_id: str, now: dt.datetime) -> str:
+        """Remove ``key_id`` from its account (it is its own account again); return the account it left. Raises
+        :class:`LinkRefused`: ``first_key`` (the account's own key cannot leave), ``not_linked`` (in no account,
+        or unlinked meanwhile: of concurrent unlinks one succeeds)."""
         entry = await self.of(key_id, now)
-        if entry.account_id == key_id and entry.linked:
+        if not entry.linked:
+            raise LinkRefused("not_linked")
+        if entry.account_id == key_id:
             raise LinkRefused("first_key")
-        await self._objects.destroy(KEY_KIND, key_id)
+        if not await self._objects.destroy(KEY_KIND, key_id):
+            raise LinkRefused("not_linked")
+        return entry.account_id
 
 
-__all__ = ["KEY_KIND", "AccountKey", "Accounts", "LinkRefused", "Via"]
+__all__ = ["KEY_KIND", "AccountKey", "Accounts", "LinkRefused", "LinkedKey", "Via"]

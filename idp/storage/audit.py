@@ -22,7 +22,9 @@ Events (``type``: fields; every entry also has its seq, UTC time and hashes):
   and the revocation fields of ``card_login``; ``signing_results``: outcome (``fetched`` | ``refused``),
   client_id, request_ref (``request_ref`` = hex SHA-256 of the signing request id; :mod:`idp.sign`).
 * ``card_link``: outcome (``success`` | ``refused``), reason, client_id, account_ref, via (``card`` |
-  ``operator`` | ``consent``): a key joined an account, or was refused (:mod:`idp.login.accounts`).
+  ``operator`` | ``consent``): a key joined an account, or was refused (:mod:`idp.login.accounts`);
+  ``card_unlink``: outcome (``success`` | ``refused``), reason (``first_key`` | ``not_linked``), account_ref (the
+  account left), key_ref (the leaving key's own account_ref, the one its later logins record), actor (``cli``).
 
 References: ``account_ref`` = base64url(HMAC-SHA256(audit.reference_key, "mynacard-id audit account v1" || 0x00 ||
 account id)) — neither the account id nor any ``sub`` a relying party sees; ``certificate_ref`` = hex SHA-256 of
@@ -57,11 +59,12 @@ from servicekit.secret_files import write_once
 EventType = Literal["card_login", "login", "consent", "token_issued", "grant_revoked", "credential_issued",
                     "credential_status", "client_registered", "client_updated", "client_deleted", "key_created",
                     "key_pruned", "keys_rewrapped", "audit_pruned", "signing_consent", "document_signing",
-                    "signing_results", "card_link"]
+                    "signing_results", "card_link", "card_unlink"]
 
 #: The allowed fields (servicekit.audit's personal-data rule): references and words from fixed vocabularies.
 FIELDS: Final = AuditSchema({
     "account_ref": FieldKind.REFERENCE,
+    "key_ref": FieldKind.REFERENCE,
     "certificate_ref": FieldKind.DIGEST,
     "grant_ref": FieldKind.DIGEST,
     "client_id": FieldKind.IDENTIFIER,

@@ -97,7 +97,8 @@ def _row(row: Any) -> StoredObject:
 
 
 class ObjectStore:
-    """The adapter: ``upsert``, ``remember_once``, ``find``, ``consume``, ``destroy``, ``revoke_by_grant``."""
+    """The adapter: ``upsert``, ``remember_once``, ``find``, ``find_matching``, ``consume``, ``destroy``,
+    ``revoke_by_grant``."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -136,6 +137,17 @@ class ObjectStore:
         _check_key(kind, id)
         row = await self._db.first(_FIND, {"b_kind": kind, "b_id": id, "now": now})
         return None if row is None else _row(row)
+
+    async def find_matching(self, kind: str, members: Mapping[str, str], *, now: dt.datetime,
+                            limit: int = 100) -> list[StoredObject]:
+        """The unexpired objects of ``kind`` whose payload has each of ``members`` as a string member with that
+        value (at most ``limit``, by id): for administration, not for a request's path (it scans the kind)."""
+        statement = select(*_COLUMNS).where(
+            objects.c.kind == kind, objects.c.expires_at > now,
+            *(objects.c.payload[name].as_string() == value for name, value in members.items()),
+        ).order_by(objects.c.id).limit(limit)
+        async with self._db.connection() as conn:
+            return [_row(row) for row in (await conn.execute(statement)).all()]
 
     async def consume(self, kind: str, id: str, *, now: dt.datetime) -> StoredObject | None:
         """Mark the object consumed at ``now`` and return it, if and only if this call did so.
@@ -177,10 +189,10 @@ class ObjectStore:
         assert consumed.grant_id is not None
         return consumed, StoredObject(grant_kind, consumed.grant_id, row[6], consumed.grant_id, row[7], None)
 
-    async def destroy(self, kind: str, id: str) -> None:
-        """Delete the object (idempotent)."""
+    async def destroy(self, kind: str, id: str) -> bool:
+        """Delete the object (idempotent); True when this call deleted it."""
         _check_key(kind, id)
-        await self._db.run(_DESTROY, {"b_kind": kind, "b_id": id})
+        return await self._db.run(_DESTROY, {"b_kind": kind, "b_id": id}) > 0
 
     async def revoke_by_grant(self, grant_id: str) -> int:
         """Delete every object of the grant (RFC 6749 §4.1.2: on code reuse, revoke what it issued)."""

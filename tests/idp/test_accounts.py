@@ -1,8 +1,11 @@
 """The key → account table (SQLite and PostgreSQL): a key alone is its own account, a joining key takes the
 first key's account, a key already in an account is refused with nothing changed, concurrent links of one key
-record one, unlink gives the key back its own account, and the first key cannot leave."""
+record one, unlink gives the key back its own account, the first key cannot leave and a second unlink is refused,
+and an account lists its keys (first key first)."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import anyio
 import pytest
@@ -65,8 +68,23 @@ async def test_unlink(db: Database) -> None:
     with pytest.raises(LinkRefused) as refused:
         await accounts.unlink("auth-u", NOW)
     assert refused.value.reason == "first_key"
-    await accounts.unlink("sign-u", NOW)
+    assert await accounts.unlink("sign-u", NOW) == "auth-u"
     assert (await accounts.of("sign-u", NOW)).account_id == "sign-u"
+    for key_id in ("sign-u", "never-linked"):
+        with pytest.raises(LinkRefused) as refused:
+            await accounts.unlink(key_id, NOW)
+        assert refused.value.reason == "not_linked"
     assert (await accounts.of("auth-u", NOW)).account_id == "auth-u"
     await accounts.link("auth-v", "sign-u", NOW, via="card")  # free to join another account now
     assert (await accounts.of("sign-u", NOW)).account_id == "auth-v"
+
+
+async def test_an_account_lists_its_keys(db: Database) -> None:
+    accounts = Accounts(ObjectStore(db))
+    await accounts.link("auth-k", "sign-k", NOW, via="card")
+    await accounts.link("auth-k", "auth-k2", NOW + dt.timedelta(days=1), via="operator")
+    await accounts.link("auth-other", "sign-other", NOW, via="card")
+    listed = [(key.key_id, key.first, key.via, key.linked_at) for key in await accounts.keys_of("auth-k", NOW)]
+    assert listed == [("auth-k", True, "card", NOW), ("sign-k", False, "card", NOW),
+                      ("auth-k2", False, "operator", NOW + dt.timedelta(days=1))]
+    assert await accounts.keys_of("alone", NOW) == []

@@ -3,12 +3,15 @@ authentication-key login at two clients, then "link my card" (both PINs on the a
 challenge in one card session), then authentication- and signing-key logins give the SAME pairwise ``sub`` per
 client and different ``sub``s across clients; verification-only ``verified_claims`` at a later authentication-key
 login names the linked signing certificate; a link of a key already in another account, a second signature over
-another challenge, or a link field outside a link login are refused and nothing is merged."""
+another challenge, or a link field outside a link login are refused and nothing is merged; the operator's
+``idp accounts unlink`` gives the signing key its own earlier ``sub`` back while the authentication key keeps the
+account's, and a second unlink or an unlink of the account's first key is refused with its reason."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -21,7 +24,7 @@ from cryptography import x509
 from cardreader.virtual.lab import PcscLab
 from cardreader.virtual.profile import CardProfile, create_profile
 from idp.login.authenticator import ACR_SIGN
-from keys.cardlogin import LoginMessage, encode_login_message
+from keys.cardlogin import LoginMessage, account_id_for, encode_login_message
 from keys.jose.b64 import b64url_decode_loose as b64decode
 from keys.jose.b64 import b64url_encode as b64url
 from keys.x509.profile import Purpose
@@ -202,3 +205,42 @@ def test_renewal_without_an_operator_by_consent(provider: Provider, agent: Agent
     # the renewed card alone now reaches the old account at every client
     for rp in ("rp1", "rp2"):
         assert login(browser, agent, rp, [AUTH_PIN])[0]["sub"] == before[rp]
+
+
+def test_operator_unlinks_the_signing_key(provider: Provider, agent: Agent, lab: PcscLab, pki: Pki, clients: None,
+                                          tmp_path: Path) -> None:
+    person = create_profile(tmp_path / "person" / "card.json", pki_dir=pki.directory, now=NOW, auth_pin=AUTH_PIN,
+                            sign_password=SIGN_PASSWORD)
+    key_id = {purpose: account_id_for(x509.load_der_x509_certificate(person.certificate(f"{purpose.value}_certificate"))
+                                      .public_key(), purpose)  # type: ignore[arg-type]
+              for purpose in (Purpose.AUTH, Purpose.SIGN)}
+    insert(lab, person)
+    browser = Browser.open(provider)
+    auth_sub = login(browser, agent, "rp1", [AUTH_PIN])[0]["sub"]
+    sign_own_sub = login(browser, agent, "rp1", [SIGN_PASSWORD], acr_values=ACR_SIGN)[0]["sub"]
+    assert login(browser, agent, "rp1", [AUTH_PIN, SIGN_PASSWORD], link=True)[0]["sub"] == auth_sub
+    assert login(browser, agent, "rp1", [SIGN_PASSWORD], acr_values=ACR_SIGN)[0]["sub"] == auth_sub
+
+    shown = json.loads(provider.idp("accounts", "show", "--key-id", key_id[Purpose.SIGN]).stdout)
+    assert (shown["account"], shown["linked"]) == (key_id[Purpose.AUTH], True)
+    assert [(k["key_id"], k["first"], k["via"]) for k in shown["keys"]] == [
+        (key_id[Purpose.AUTH], True, "card"), (key_id[Purpose.SIGN], False, "card")]
+    assert all(k.keys() == {"key_id", "first", "via", "linked_at"} for k in shown["keys"])  # nothing personal
+
+    unlinked = json.loads(provider.idp("accounts", "unlink", "--key-id", key_id[Purpose.SIGN]).stdout)
+    assert unlinked == {"unlinked": key_id[Purpose.SIGN], "account": key_id[Purpose.AUTH]}
+    assert login(browser, agent, "rp1", [SIGN_PASSWORD], acr_values=ACR_SIGN)[0]["sub"] == sign_own_sub
+    assert login(browser, agent, "rp1", [AUTH_PIN])[0]["sub"] == auth_sub
+    shown = json.loads(provider.idp("accounts", "show", "--key-id", key_id[Purpose.SIGN]).stdout)
+    assert (shown["account"], shown["linked"], shown["keys"]) == (key_id[Purpose.SIGN], False, [])
+
+    for purpose, reason in ((Purpose.SIGN, "not_linked"), (Purpose.AUTH, "first_key")):
+        with pytest.raises(subprocess.CalledProcessError) as refused:
+            provider.idp("accounts", "unlink", "--key-id", key_id[purpose])
+        assert (refused.value.returncode, f"unlink refused: {reason}" in refused.value.stderr) == (1, True)
+    trail = [json.loads(line) for line in provider.idp("audit", "export").stdout.splitlines()]
+    unlinks = [entry["fields"] for entry in trail if entry["type"] == "card_unlink"]
+    assert [(f["outcome"], f.get("reason"), f["actor"]) for f in unlinks] == [
+        ("success", None, "cli"), ("refused", "not_linked", "cli"), ("refused", "first_key", "cli")]
+    assert unlinks[0]["key_ref"] == unlinks[1]["key_ref"] != unlinks[2]["key_ref"]
+    assert not any(key in line for key in key_id.values() for line in map(json.dumps, trail))  # references only
