@@ -14,6 +14,7 @@ import json
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from keys.jose.b64 import b64url_decode_loose as b64decode
 from keys.jose.b64 import b64url_encode as b64url
 from keys.x509.profile import Purpose
 
-from .conftest import AUTH_PIN, NOW, SIGN_PASSWORD, Agent, Pki, Provider, insert
+from .conftest import AUTH_PIN, NOW, SIGN_PASSWORD, Agent, Pki, Provider, insert, running_agent
 from .test_end_to_end import Browser, _sign
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow]
@@ -40,6 +41,17 @@ VERIFICATION_ONLY = {"id_token": {"verified_claims": {
                                                              "issuer": None, "serial_number": None,
                                                              "created_at": None}]},
     "claims": {}}}}
+
+
+@pytest.fixture(scope="module")
+def agent(provider: Provider, lab: PcscLab, agent_port: int, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[Agent]:
+    """The module's card agent, waiting up to 30 s for a card: the renewal's second card is placed within that (the
+    shared agent's 5 s is less than a card swap takes on a loaded machine: the old card's process stopped, a new one
+    started and seen by pcscd)."""
+    log = tmp_path_factory.mktemp("agent") / "agent.log"
+    with running_agent(provider, lab, agent_port, log, "--card-timeout", "30") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
