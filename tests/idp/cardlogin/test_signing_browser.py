@@ -113,7 +113,8 @@ def _approve(page: Any, documents: list[tuple[str, bytes]]) -> None:
     assert digests == [_grouped(content) for _, content in documents]
     assert "6〜16文字" in page.content()
     business = page.text_content(".client-name")  # who asks, by its registered name where it has one
-    assert business and f"サービス「{business}」が" in page.content()
+    assert business
+    assert f"サービス「{business}」が" in page.content()
     assert business != "rp1", "rp1 is registered as 例示銀行: the page must not name it by its client_id"
     page.get_by_role("button", name="署名を承認する").click()
     page.wait_for_url("**/interaction/*", timeout=20_000)
