@@ -550,17 +550,31 @@ def _sign_documents(transport: Transport, request: LoginRequest, pin: Pin, confi
 
 
 def wait_for_removal(reader: str | None = None, *, test_mode: bool | None = None, timeout: float | None = None,
-                     interval: float = 0.2) -> bool:
-    """Return ``True`` once no card is in ``reader`` (``False`` if ``timeout`` passes first)."""
+                     interval: float = 0.2, settle: float = 0.0) -> bool:
+    """Return ``True`` once ``reader`` reports no card, and still none ``settle`` seconds later (``False`` if
+    ``timeout`` passes first).
+
+    Only an empty reader is a removal (:func:`cardreader.pcsc.wait_for_empty`): a PC/SC failure (pcscd restarting,
+    the reader not answering) or a card being reset or powered up says nothing about the card, so it is waited
+    out, never taken for the card leaving. ``settle``: a contactless card that slips out of the field for a moment
+    is not taken for a person leaving with it."""
     deadline = None if timeout is None else time.monotonic() + timeout
+    empty_since: float | None = None
     while True:
+        wait = interval if deadline is None else max(0.0, min(interval, deadline - time.monotonic()))
         try:
-            pcsc.wait_for_card(reader, timeout=0, test_mode=test_mode)
+            empty = pcsc.wait_for_empty(reader, timeout=wait, test_mode=test_mode)  # wakes at the change
         except CardError:
+            empty = False  # nothing is known about the card: not a removal
+            time.sleep(wait)
+        now = time.monotonic()
+        empty_since = (empty_since or now) if empty else None
+        if empty_since is not None and now - empty_since >= settle:
             return True
-        if deadline is not None and time.monotonic() >= deadline:
+        if deadline is not None and now >= deadline:
             return False
-        time.sleep(interval)
+        if empty_since is not None:
+            time.sleep(min(interval, settle))
 
 
 __all__ = [

@@ -350,13 +350,11 @@ def list_readers() -> list[str]:
         connection.close()
 
 
-def wait_for_card(
-    reader: str | None = None, *, timeout: float = 5.0, test_mode: bool | None = None
-) -> str:
-    """Wait until a card is present in ``reader`` (chosen as in :func:`open_card`); return the reader name.
-
-    Raises :class:`NoCard` when none appears within ``timeout``.
-    """
+def _await_state(reader: str | None, timeout: float, test_mode: bool | None, reached: Callable[[int], bool]
+                 ) -> str | None:
+    """Watch ``reader`` (chosen as in :func:`open_card`) with ``SCardGetStatusChange`` until its event state
+    satisfies ``reached``; return the reader name, or ``None`` when ``timeout`` passes first. PC/SC failures raise
+    their typed error."""
     connection = _open(reader, test_mode, DEFAULT_APDU_TIMEOUT)
     deadline = time.monotonic() + timeout
     try:
@@ -372,15 +370,39 @@ def wait_for_card(
                 timeout=remaining_ms / 1000 + DEFAULT_APDU_TIMEOUT,
             )
             if hresult == scard.SCARD_E_TIMEOUT:
-                raise NoCard(f"no card in {connection.reader} within {timeout:g} s")
+                return None
             if hresult != scard.SCARD_S_SUCCESS:
                 raise error_for(hresult, "SCardGetStatusChange")
             _, event, _ = states[0]
-            if event & scard.SCARD_STATE_PRESENT and not event & scard.SCARD_STATE_MUTE:
+            if reached(event):
                 return connection.reader
             state = event & ~scard.SCARD_STATE_CHANGED
     finally:
         connection.close()
+
+
+def wait_for_card(
+    reader: str | None = None, *, timeout: float = 5.0, test_mode: bool | None = None
+) -> str:
+    """Wait until a card is present in ``reader`` (chosen as in :func:`open_card`); return the reader name.
+
+    Raises :class:`NoCard` when none appears within ``timeout``.
+    """
+    name = _await_state(reader, timeout, test_mode,
+                        lambda event: bool(event & scard.SCARD_STATE_PRESENT and not event & scard.SCARD_STATE_MUTE))
+    if name is None:
+        raise NoCard(f"no card in {reader or 'the reader'} within {timeout:g} s")
+    return name
+
+
+def wait_for_empty(reader: str | None = None, *, timeout: float = 5.0, test_mode: bool | None = None) -> bool:
+    """Wait until ``reader`` reports no card (``SCARD_STATE_EMPTY`` of ``SCardGetStatusChange``): ``True`` then,
+    ``False`` when ``timeout`` passes first (0: the state now).
+
+    Only an empty slot is an absent card: a card that is mute, being reset or powered up, or held by another
+    application is present; a failure of pcscd or of the reader raises its typed error (it says nothing about
+    the card)."""
+    return _await_state(reader, timeout, test_mode, lambda event: bool(event & scard.SCARD_STATE_EMPTY)) is not None
 
 
 __all__ = [
@@ -394,4 +416,5 @@ __all__ = [
     "list_readers",
     "open_card",
     "wait_for_card",
+    "wait_for_empty",
 ]

@@ -57,16 +57,10 @@ _BEFORE_PIN = frozenset({Step.FETCHING, Step.WAITING_FOR_CARD, Step.WAITING_FOR_
 #: How long a pre-empting login waits for the pre-empted one to end.
 _PREEMPT_WAIT = 2.0
 _CANCEL_ROUTE = re.compile(r"/v1/login/([A-Za-z0-9_-]{22})/cancel")
-#: How long a card must stay out before a PIN prompt closes for its removal (seconds).
+#: How long a card must stay out before a PIN prompt closes for its removal (seconds): a contactless card that
+#: slips out of the field for a moment is not a person leaving.
 _REMOVAL_SETTLE = 0.5
 _REMOVE_CARD = ("Please take your card from the reader.", "カードをカードリーダーから取り出してください。")
-
-
-def _still_out(reader: str | None, test_mode: bool | None) -> bool:
-    """A card seen gone is gone: still no card half a second later (a reader's state blinks while a card is placed
-    or swapped, as in a renewal login's change of cards)."""
-    time.sleep(_REMOVAL_SETTLE)
-    return wait_for_removal(reader, test_mode=test_mode, timeout=0)
 
 
 class Refused(Exception):
@@ -218,8 +212,8 @@ class Agent:
         leaving the next person a prompt for a card that is gone."""
         card = self.config.card
         while job.step is Step.WAITING_FOR_PIN and not job.cancelled:
-            if wait_for_removal(card.reader, test_mode=card.test_mode, timeout=0.25, interval=0.1) and (
-                    _still_out(card.reader, card.test_mode)) and job.step is Step.WAITING_FOR_PIN:
+            if wait_for_removal(card.reader, test_mode=card.test_mode, timeout=_REMOVAL_SETTLE + 0.25, interval=0.1,
+                                settle=_REMOVAL_SETTLE) and job.step is Step.WAITING_FOR_PIN:
                 if self.cancel(job.id):
                     log.info("card_removed", extra={"login": job.id[:6]})
                 return
