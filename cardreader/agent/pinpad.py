@@ -13,12 +13,14 @@ current prompt, whose random id only a same-origin page can read). The PIN is tu
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 import threading
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from typing import Final, Literal
+from urllib.parse import parse_qs
 
 import jinja2
 
@@ -127,9 +129,10 @@ class PinPad:
         }
 
 
-def render(name: str, table: str = "pinpad", **context: object) -> str:
+def render(name: str, table: str = "pinpad", lang: str | None = None, **context: object) -> str:
     """Template ``name`` of ``cardreader/agent/templates/`` with the messages of ``table`` in ``messages.toml``
-    (the PIN pad's by default).
+    (the PIN pad's by default): ``say(key)`` in ``lang``, or in both languages when ``lang`` is None (``both(key)``
+    is always "日本語 / English").
 
     The agent has its own small loader (``cardreader`` never imports the services' ``servicekit``); HTML is
     autoescaped and undefined names raise, as in :mod:`servicekit.templates`."""
@@ -138,17 +141,46 @@ def render(name: str, table: str = "pinpad", **context: object) -> str:
     environment = jinja2.Environment(loader=jinja2.PackageLoader(__package__, "templates"),
                                      autoescape=jinja2.select_autoescape(("html",)),
                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    return environment.get_template(name).render(both=lambda key: f"{words[key]['ja']} / {words[key]['en']}",
-                                                 **context)
+
+    def both(key: str) -> str:
+        return f"{words[key]['ja']} / {words[key]['en']}"
+
+    def say(key: str) -> str:
+        return both(key) if lang is None else words[key][lang]
+
+    return environment.get_template(name).render(both=both, say=say, lang=lang, **context)
 
 
-#: The PIN pad page (``templates/pinpad.html``) and its script.
+#: The PIN pad's languages; the first is the default.
+LANGUAGES: Final = ("ja", "en")
+_LANGUAGE_RANGE = re.compile(r"\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([01](?:\.\d{0,3})?))?\s*")
+
+
+def language(query: str, accept_language: str | None) -> str:
+    """The pad's language: ``lang=ja|en`` in the page's query (the pad's own switch), else the most preferred
+    of ``Accept-Language`` (RFC 9110 §12.5.4) the pad speaks, else Japanese."""
+    asked = parse_qs(query).get("lang", [])
+    if asked and asked[-1] in LANGUAGES:
+        return asked[-1]
+    best, weight = LANGUAGES[0], 0.0
+    for item in (accept_language or "")[:512].split(",")[:32]:
+        match = _LANGUAGE_RANGE.fullmatch(item)
+        quality = float(match[2]) if match and match[2] else 1.0
+        if match and match[1].lower() in LANGUAGES and quality > weight:
+            best, weight = match[1].lower(), quality
+    return best
+
+
+#: The PIN pad page's script (``templates/pinpad.js``) and its own stylesheet (``templates/pinpad.css``: large
+#: touch targets and the full-screen kiosk layout, on top of the provider's shared design).
 SCRIPT: Final = render("pinpad.js")
+STYLE: Final = resources.files(__package__).joinpath("templates/pinpad.css").read_text(encoding="utf-8")
 
 
-def page(provider: str) -> str:
-    """The PIN pad page, styled by the stylesheet of ``provider`` (the services' shared design)."""
-    return render("pinpad.html", stylesheet=f"{provider}/assets/design.css")
+def page(provider: str, lang: str = LANGUAGES[0], *, kiosk: bool = False) -> str:
+    """The PIN pad page in ``lang``, styled by the stylesheet of ``provider`` (the services' shared design) and the
+    pad's own; ``kiosk``: full screen, its start screen asks for the card."""
+    return render("pinpad.html", lang=lang, stylesheet=f"{provider}/assets/design.css", kiosk=kiosk)
 
 
-__all__ = ["SCRIPT", "PinPad", "StalePrompt", "page", "render"]
+__all__ = ["LANGUAGES", "SCRIPT", "STYLE", "PinPad", "StalePrompt", "language", "page", "render"]

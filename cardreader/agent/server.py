@@ -28,7 +28,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from cardreader.agent.pinpad import SCRIPT, PinPad, StalePrompt, page, render
+from cardreader.agent.pinpad import LANGUAGES, SCRIPT, STYLE, PinPad, StalePrompt, language, page, render
 from cardreader.errors import CardError, PinFormatError
 from cardreader.login import (
     CardOptions,
@@ -118,9 +118,21 @@ class Agent:
     def status(self) -> dict[str, object]:
         """``GET /v1/status``."""
         with self._lock:
-            state = "idle" if not self._busy else ("remove_card" if self._job and self._job.remove_card else "busy")
+            state = self._reader_state()
         return {"agent": "mynacard-id card agent", "protocol": PROTOCOL_VERSION, "provider": self.provider.issuer,
                 "kiosk": self.config.kiosk, "pin_entry": self.config.pin_entry, "state": state}
+
+    def _reader_state(self) -> str:
+        return "idle" if not self._busy else ("remove_card" if self._job and self._job.remove_card else "busy")
+
+    def pad_view(self) -> dict[str, object]:
+        """What the PIN pad page shows besides its prompt: the reader's state (as in :meth:`status`) and, while it
+        is busy, the current login's step and, once it failed, why (kiosk mode: until the card is out)."""
+        with self._lock:
+            job, state = self._job, self._reader_state()
+            running = job if job is not None and state != "idle" else None
+            return {"kiosk": self.config.kiosk, "reader": state, "step": running.step.value if running else None,
+                    "error": running.error if running else None}
 
     def cancel(self, job_id: str) -> bool:
         """Cancel login ``job_id`` if no PIN has been submitted for it yet (its page was closed): an open PIN prompt
@@ -424,14 +436,17 @@ class _Handler(BaseHTTPRequestHandler):
             raise Refused(HTTPStatus.NOT_FOUND, "not_found", "The PIN is entered in the agent's terminal.",
                           "暗証番号はカードエージェントの端末で入力してください。")
         if method == "GET" and path == "/pinpad":
-            self._send(HTTPStatus.OK, self.server.pinpad_page.encode(), "text/html; charset=utf-8",
-                       self.server.page_headers)
+            lang = language(self.path.partition("?")[2], self.headers.get("Accept-Language"))
+            self._send(HTTPStatus.OK, self.server.pinpad_pages[lang].encode(), "text/html; charset=utf-8",
+                       {**self.server.page_headers, "Content-Language": lang, "Vary": "Accept-Language"})
         elif method == "GET" and path == "/pinpad.js":
             self._send(HTTPStatus.OK, SCRIPT.encode(), "text/javascript; charset=utf-8", _PAGE_HEADERS)
+        elif method == "GET" and path == "/pinpad.css":
+            self._send(HTTPStatus.OK, STYLE.encode(), "text/css; charset=utf-8", _PAGE_HEADERS)
         elif method == "GET" and path == "/pinpad/state":
             if caller != "agent" and not (caller == "none" and self.headers.get("Sec-Fetch-Site") == "same-origin"):
                 raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "Not from this page.", "この画面以外からです。")
-            self._json(HTTPStatus.OK, pad.state())
+            self._json(HTTPStatus.OK, {**pad.state(), **self.server.agent.pad_view()})
         elif method == "POST" and path == "/pinpad/answer":
             if caller != "agent":  # an answer must come from the PIN pad page itself
                 raise Refused(HTTPStatus.FORBIDDEN, "wrong_origin", "Not from the PIN pad.",
@@ -481,10 +496,10 @@ class AgentServer(ThreadingHTTPServer):
         provider = agent.provider_origin
         #: The code page names the provider; both pages use its stylesheet (the services' shared design).
         self.code_page = render("code.html", "code", provider=provider, stylesheet=f"{provider}/assets/design.css")
-        self.pinpad_page = page(provider)
+        self.pinpad_pages = {lang: page(provider, lang, kiosk=agent.config.kiosk) for lang in LANGUAGES}
         #: The agent's own pages: its scripts, the provider's stylesheet, fetches to the agent only.
         self.page_headers = {
-            "Content-Security-Policy": f"default-src 'none'; script-src 'self'; style-src {provider}; "
+            "Content-Security-Policy": f"default-src 'none'; script-src 'self'; style-src {provider} 'self'; "
                                        "connect-src 'self'; frame-ancestors 'none'; form-action 'none'; "
                                        "base-uri 'none'",
             "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}

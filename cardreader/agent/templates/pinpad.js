@@ -1,44 +1,93 @@
 "use strict";
 (() => {
-  let current = null;
+  // The PIN is only ever the value of the masked #secret field: the keys add to it, #count says how many
+  // characters it holds (never which), and it is emptied when sent.
   const $ = (id) => document.getElementById(id);
-  const show = (id) => { for (const x of ["idle", "notice", "confirm", "pin"]) $(x).hidden = x !== id; };
+  const d = $("pad").dataset, ja = document.documentElement.lang === "ja", secret = $("secret");
+  const screens = ["idle", "working", "remove", "confirm", "pin"];
+  let current = null, shown = null, longest = 16;
+  const words = (o, key) => (ja ? o[key + "_ja"] : o[key]);
+  function show(id, said) {
+    for (const x of screens) $(x).hidden = x !== id;
+    if (shown !== id + said) { shown = id + said; $("status").textContent = said; }
+  }
+  function counted() {
+    const n = secret.value.length;
+    $("count").textContent = n ? d.count.replace("{n}", String(n)) : "";
+  }
+  function type(character) {
+    if (secret.value.length < longest) { secret.value += character; }
+    $("error").hidden = true; counted();
+  }
+  function erase(all) { secret.value = all ? "" : secret.value.slice(0, -1); counted(); }
   async function send(body) {
     const answer = await fetch("/pinpad/answer", {method: "POST", headers: {"Content-Type": "application/json"},
                                                   body: JSON.stringify(body)});
     return answer.ok ? null : (await answer.json());
   }
+  function open(state) {
+    current = state.prompt;
+    const headline = words(state, "headline");
+    if (state.mode === "confirm") {
+      $("confirm-headline").textContent = headline;
+      show("confirm", headline + " " + d.lastTry);
+      $("confirm").querySelector("button").focus();
+      return;
+    }
+    const sign = state.key === "sign";
+    $("pin-headline").textContent = headline; $("issuer").textContent = state.issuer;
+    $("secret-label").textContent = sign ? $("pin").dataset.signingPassword : $("pin").dataset.pin;
+    const list = $("document-list"); list.replaceChildren();
+    for (const doc of state.documents || []) {
+      const item = document.createElement("li"), label = document.createElement("strong"),
+            digest = document.createElement("code");
+      label.className = "label"; label.textContent = doc.label;
+      digest.className = "digest"; digest.textContent = doc.algorithm + ": " + doc.digest;
+      item.append(label, document.createElement("br"), digest); list.append(item);
+    }
+    $("documents").hidden = !(state.documents || []).length;
+    $("letters").hidden = !sign;
+    longest = sign ? 16 : 4; secret.maxLength = longest;
+    if (!d.kiosk) { secret.inputMode = sign ? "text" : "numeric"; }
+    $("tries").textContent = String(state.tries_left); $("error").hidden = true; erase(true);
+    show("pin", headline + " " + d.tries.replace("{n}", String(state.tries_left)));
+    secret.focus();
+  }
+  function idle(state) {
+    current = null;
+    if (state.reader === "remove_card") {
+      const error = state.error ? ": " + words(state.error, "message") : "";
+      $("outcome").textContent = state.step === "done" ? d.done : d.ended + error;
+      show("remove", $("outcome").textContent + " " + d.remove);
+    } else if (state.reader === "busy" && state.step !== "waiting_for_card") {
+      show("working", d.working);
+    } else {
+      const text = d.kiosk || state.step === "waiting_for_card" ? d.start : d.idle;
+      $("idle-text").textContent = text; show("idle", text);
+    }
+  }
   async function poll() {
     try {
       const state = await (await fetch("/pinpad/state", {cache: "no-store"})).json();
-      if (state.prompt === null) {
-        current = null;
-        if (state.notice) { $("notice").textContent = state.notice.message_ja + " / " + state.notice.message;
-                            show("notice"); } else { show("idle"); }
-      } else if (state.prompt !== current) {
-        current = state.prompt;
-        const headline = state.headline_ja + " / " + state.headline;
-        if (state.mode === "confirm") { $("confirm-headline").textContent = headline; show("confirm"); }
-        else {
-          $("pin-headline").textContent = headline; $("issuer").textContent = state.issuer;
-          $("secret-label").textContent = state.key === "sign" ? $("pin").dataset.signingPassword
-                                                               : $("pin").dataset.pin;
-          const list = $("document-list"); list.replaceChildren();
-          for (const doc of state.documents || []) {
-            const item = document.createElement("li"), label = document.createElement("strong"),
-                  digest = document.createElement("code");
-            label.className = "label"; label.textContent = doc.label;
-            digest.className = "digest"; digest.textContent = doc.algorithm + ": " + doc.digest;
-            item.append(label, document.createElement("br"), digest); list.append(item);
-          }
-          $("documents").hidden = !(state.documents || []).length;
-          $("tries").textContent = String(state.tries_left); $("error").hidden = true; $("secret").value = "";
-          show("pin"); $("secret").focus();
-        }
-      }
+      if (state.prompt === null) { idle(state); } else if (state.prompt !== current) { open(state); }
     } catch (e) { /* the agent restarted: keep polling */ }
-    setTimeout(poll, 500);
+    setTimeout(poll, 300);
   }
+  $("pin").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-key], button[data-action]");
+    if (!button) { return; }
+    if (button.dataset.key) { type(button.dataset.key); } else { erase(button.dataset.action === "clear"); }
+  });
+  secret.addEventListener("input", counted);
+  document.addEventListener("keydown", (event) => {  // a keyboard works wherever the focus is on the PIN screen
+    if ($("pin").hidden || event.target === secret || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (/^[0-9A-Za-z]$/.test(event.key)) { type(event.key.toUpperCase()); }
+    else if (event.key === "Backspace") { erase(false); }
+    else if (event.key === "Enter" && event.target.closest("button[data-key], button[data-action]")) {
+      $("pin").requestSubmit();
+    } else { return; }
+    event.preventDefault();
+  });
   $("confirm").addEventListener("submit", async (event) => {
     event.preventDefault(); await send({prompt: current, confirm: true});
   });
@@ -46,9 +95,9 @@
   $("pin-cancel").addEventListener("click", () => send({prompt: current, cancel: true}));
   $("pin").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const secret = $("secret").value; $("secret").value = "";
-    const error = await send({prompt: current, pin: secret});
-    if (error) { $("error").textContent = error.message_ja + " / " + error.message; $("error").hidden = false; }
+    const value = secret.value; erase(true);
+    const error = await send({prompt: current, pin: value});
+    if (error) { $("error").textContent = words(error, "message"); $("error").hidden = false; }
   });
   poll();
 })();
