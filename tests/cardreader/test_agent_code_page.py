@@ -16,7 +16,7 @@ def test_the_code_page_is_the_agents_own(agent: RunningAgent) -> None:
     assert page.status_code == 200
     assert f'<link rel="stylesheet" href="{agent.origin}/assets/design.css">' in page.text
     policy = page.headers["Content-Security-Policy"]
-    assert f"style-src {agent.origin};" in policy
+    assert f"style-src {agent.origin} 'self';" in policy  # 'self': the PIN pad's own /pinpad.css
     assert "frame-ancestors 'none'" in policy
     assert "python -m" not in page.text
     assert agent.get("/").status_code == 403  # the provider's page cannot load it as its own
