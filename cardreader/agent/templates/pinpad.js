@@ -31,7 +31,7 @@
     if (state.mode === "confirm") {
       $("confirm-headline").textContent = headline;
       show("confirm", headline + " " + d.lastTry);
-      $("confirm").querySelector("button").focus();
+      $("confirm-no").focus();  // the safe answer has the focus: a stray Enter does not spend the last try
       return;
     }
     const sign = state.key === "sign";

@@ -100,6 +100,9 @@ def test_a_kiosk_pin_pad_by_touch(browser: Any, kiosk: tuple[Provider, Agent], l
         pad.get_by_role("button", name=words["continue"], exact=True).tap()
 
         pad.locator("#pin").wait_for(state="visible", timeout=20_000)
+        state = pad.evaluate("fetch('/pinpad/state').then((answer) => answer.json())")
+        headline = state["headline_ja" if lang == "ja" else "headline"]  # a CIBA request's binding message is in it
+        assert pad.text_content("#pin-headline") == headline
         assert pad.text_content("#tries") == "1"  # before the first digit
         assert "1" in str(pad.text_content("#status"))  # and announced
         assert pad.text_content("#count") == ""
