@@ -5,7 +5,10 @@
   const $ = (id) => document.getElementById(id);
   const d = $("pad").dataset, ja = document.documentElement.lang === "ja", secret = $("secret");
   const screens = ["idle", "working", "remove", "confirm", "pin"];
-  let current = null, shown = null, longest = 16;
+  // No shorter limit for a 4-digit PIN: a 5th digit makes the agent refuse the format (no try spent) rather than
+  // sending the first four.
+  const LONGEST = 16;
+  let current = null, shown = null;
   const words = (o, key) => (ja ? o[key + "_ja"] : o[key]);
   function show(id, said) {
     for (const x of screens) $(x).hidden = x !== id;
@@ -16,7 +19,7 @@
     $("count").textContent = n ? d.count.replace("{n}", String(n)) : "";
   }
   function type(character) {
-    if (secret.value.length < longest) { secret.value += character; }
+    if (secret.value.length < LONGEST) { secret.value += character; }
     $("error").hidden = true; counted();
   }
   function erase(all) { secret.value = all ? "" : secret.value.slice(0, -1); counted(); }
@@ -47,7 +50,6 @@
     }
     $("documents").hidden = !(state.documents || []).length;
     $("letters").hidden = !sign;
-    longest = sign ? 16 : 4; secret.maxLength = longest;
     if (!d.kiosk) { secret.inputMode = sign ? "text" : "numeric"; }
     $("tries").textContent = String(state.tries_left); $("error").hidden = true; erase(true);
     show("pin", headline + " " + d.tries.replace("{n}", String(state.tries_left)));

@@ -113,6 +113,12 @@ def test_a_kiosk_pin_pad_by_touch(browser: Any, kiosk: tuple[Provider, Agent], l
             assert box["width"] >= 64, keys.nth(index).get_attribute("aria-label")
             assert box["height"] >= 64, keys.nth(index).get_attribute("aria-label")
             assert keys.nth(index).get_attribute("aria-label") or keys.nth(index).text_content()
+        for digit in AUTH_PIN + "9":  # one digit too many: refused by its format, no try spent
+            pad.locator(f'#pin button[data-key="{digit}"]').tap()
+        pad.get_by_role("button", name=words["ok"], exact=True).tap()
+        pad.locator("#error").wait_for(state="visible")
+        assert pad.text_content("#count") == ""
+        assert json.loads(card.state_path.read_text())["0018"] == 1
         pad.locator('#pin button[data-key="9"]').tap()
         pad.get_by_role("button", name=words["delete"]).tap()
         assert pad.text_content("#count") == ""
