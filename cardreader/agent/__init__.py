@@ -46,6 +46,10 @@ PIN entry: the terminal the agent runs in (default), or the PIN pad page the age
 (``/pinpad``, ``--pin-entry pinpad``; :mod:`cardreader.agent.pinpad`) for kiosks. Its state (``GET
 /pinpad/state``) is only for the page itself: ``Sec-Fetch-Site: same-origin`` (what a browser sends with the page's
 own fetch) or ``Origin:`` the agent's own origin; its answers (``POST /pinpad/answer``) need the agent's origin.
+The pad speaks the browser's language (``Accept-Language``, or ``?lang=ja|en`` from its switch), works by touch,
+mouse or keyboard, and adds its own ``/pinpad.css`` (CSP ``style-src`` also ``'self'``); its state carries the
+reader's (``"reader"``, ``"step"``, ``"error"``), so with ``--kiosk`` it shows "take your card" until the reader
+is empty, then its start screen.
 The tries left are read first; a blocked PIN is not asked for; with one try left the person must confirm first; a
 PIN the card refused is never sent again.
 
