@@ -15,7 +15,7 @@ One round trip is what a business, a browser and the card agent do together for 
    ``GET /sign/results`` (the CMS SignedData assembled around the card's signatures, the record), fetched once.
 
 Parts, all real processes on loopback, as ``python -m bench cardlogin`` sets them up
-(:func:`bench.cardlogin.card_and_provider`). Round trips run one after the other; the first of each size is
+(:func:`bench.card_parts.card_and_provider`). Round trips run one after the other; the first of each size is
 untimed warm-up (a request for signatures alone has no claims consent page).
 
 Reported per document count (one JSON line; ``documents_1`` and ``documents_3``): ``round_trip_p50_ms``/``p99``
@@ -33,41 +33,34 @@ import argparse
 import base64
 import hashlib
 import json
-import os
-import platform
 import time
+from typing import Any
 from urllib.parse import urlencode, urljoin
 
 import httpx
 
-from bench.cardlogin import (
+from bench.card_parts import (
     REDIRECT_URI,
-    SIGN_PASSWORD,
-    card_and_provider,
+    Parts,
+    TypingPrompt,
     card_time,
     card_token,
     follow_to_code,
     ms,
-    pcscd_missing,
     pkce,
+    redeem,
+    run_bench,
 )
 from cardreader.jpki import Key
-from cardreader.login import CardOptions, PinRequest, Provider, Step, run_login
-from cardreader.pin import Pin
+from cardreader.login import CardOptions, PinRequest, Step, run_login
 
 SHA256_OID = "2.16.840.1.101.3.4.2.1"
 
 
-class _Prompt:
-    """The person at the reader: types the signing password at once."""
-
-    def confirm_last_try(self, request: PinRequest) -> bool:
-        return False
-
-    def ask_pin(self, request: PinRequest) -> Pin:
-        assert request.key is Key.SIGN, "a signing request asks for the signing password"
-        assert request.documents, "the challenge lists the approved documents"
-        return Pin(Key.SIGN, SIGN_PASSWORD)
+def _documents_shown(request: PinRequest) -> None:
+    """The person is asked for the signing password, with the approved documents on the prompt."""
+    assert request.key is Key.SIGN, "a signing request asks for the signing password"
+    assert request.documents, "the challenge lists the approved documents"
 
 
 def _details(count: int) -> str:
@@ -76,8 +69,9 @@ def _details(count: int) -> str:
     return json.dumps([{"type": "jpki_sign", "hashAlgorithmOID": SHA256_OID, "documentDigests": documents}])
 
 
-def _round_trip(issuer: str, provider: Provider, count: int) -> dict[str, float]:
+def _round_trip(parts: Parts, count: int) -> dict[str, float]:
     """One complete signing round trip for ``count`` documents; its timings in seconds."""
+    issuer = parts.issuer
     marks: dict[Step, float] = {}
     started = time.perf_counter()
     with httpx.Client(base_url=issuer, timeout=30, follow_redirects=False) as browser:
@@ -95,15 +89,11 @@ def _round_trip(issuer: str, provider: Provider, count: int) -> dict[str, float]
         approved = browser.post(consent, content="decision=approve", headers={
             "Content-Type": "application/x-www-form-urlencoded", "Origin": issuer})
         assert approved.status_code == 303, approved.text
-        run_login(provider, card_token(browser.get(location).text), _Prompt(), CardOptions(test_mode=True),
-                  on_step=lambda step: marks.__setitem__(step, time.perf_counter()))
-        code = follow_to_code(browser, issuer, location)
-        tokens = browser.post("/token", data={"grant_type": "authorization_code", "code": code,
-                                              "redirect_uri": REDIRECT_URI, "client_id": "bench",
-                                              "code_verifier": verifier})
-        assert tokens.status_code == 200, tokens.text
+        run_login(parts.provider, card_token(browser.get(location).text), TypingPrompt(Key.SIGN, _documents_shown),
+                  CardOptions(test_mode=True), on_step=lambda step: marks.__setitem__(step, time.perf_counter()))
+        tokens = redeem(browser, follow_to_code(browser, issuer, location), verifier)
         fetching = time.perf_counter()
-        results = browser.get("/sign/results", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"})
+        results = browser.get("/sign/results", headers={"Authorization": f"Bearer {tokens['access_token']}"})
         fetched = time.perf_counter()
         assert results.status_code == 200, results.text
         assert len(results.json()["documents"]) == count
@@ -130,25 +120,18 @@ def _summary(runs: list[dict[str, float]]) -> dict[str, float]:
     }
 
 
+def _measure(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
+    summaries: dict[str, Any] = {}
+    for count in (1, 3):
+        for _ in range(args.warmup):
+            _round_trip(parts, count)
+        summaries[f"documents_{count}"] = _summary([_round_trip(parts, count) for _ in range(args.iterations)])
+    return summaries
+
+
 def main(argv: list[str]) -> int:
     """Run the benchmark and print one JSON line."""
-    parser = argparse.ArgumentParser(prog="python -m bench sign", description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=20, help="timed round trips per document count")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed round trips first, per document count")
-    args = parser.parse_args(argv)
-    if pcscd_missing("sign"):
-        return 1
-    loadavg = os.getloadavg()[0]
-    summaries: dict[str, dict[str, float]] = {}
-    with card_and_provider("sign") as (issuer, provider):
-        for count in (1, 3):
-            for _ in range(args.warmup):
-                _round_trip(issuer, provider, count)
-            runs = [_round_trip(issuer, provider, count) for _ in range(args.iterations)]
-            summaries[f"documents_{count}"] = _summary(runs)
-    print(json.dumps({"bench": "sign", "iterations": args.iterations, **summaries,
-                      "loadavg_at_start": round(loadavg, 2), "python": platform.python_version()}))
-    return 0
+    return run_bench("sign", argv, __doc__, _measure, iterations=20, warmup=1)
 
 
 __all__ = ["main"]
