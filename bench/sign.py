@@ -39,18 +39,7 @@ from urllib.parse import urlencode, urljoin
 
 import httpx
 
-from bench.card_parts import (
-    REDIRECT_URI,
-    Parts,
-    TypingPrompt,
-    card_time,
-    card_token,
-    follow_to_code,
-    ms,
-    pkce,
-    redeem,
-    run_bench,
-)
+from bench import card_parts as bench_card
 from cardreader.jpki import Key
 from cardreader.login import CardOptions, PinRequest, Step, run_login
 
@@ -69,15 +58,15 @@ def _details(count: int) -> str:
     return json.dumps([{"type": "jpki_sign", "hashAlgorithmOID": SHA256_OID, "documentDigests": documents}])
 
 
-def _round_trip(parts: Parts, count: int) -> dict[str, float]:
+def _round_trip(parts: bench_card.Parts, count: int) -> dict[str, float]:
     """One complete signing round trip for ``count`` documents; its timings in seconds."""
     issuer = parts.issuer
     marks: dict[Step, float] = {}
     started = time.perf_counter()
     with httpx.Client(base_url=issuer, timeout=30, follow_redirects=False) as browser:
-        verifier, challenge = pkce()
+        verifier, challenge = bench_card.pkce()
         pushed = browser.post("/par", data={
-            "response_type": "code", "client_id": "bench", "redirect_uri": REDIRECT_URI, "scope": "openid",
+            "response_type": "code", "client_id": "bench", "redirect_uri": bench_card.REDIRECT_URI, "scope": "openid",
             "state": "s", "nonce": "n", "code_challenge": challenge, "code_challenge_method": "S256",
             "authorization_details": _details(count)})
         assert pushed.status_code == 201, pushed.text
@@ -89,16 +78,17 @@ def _round_trip(parts: Parts, count: int) -> dict[str, float]:
         approved = browser.post(consent, content="decision=approve", headers={
             "Content-Type": "application/x-www-form-urlencoded", "Origin": issuer})
         assert approved.status_code == 303, approved.text
-        run_login(parts.provider, card_token(browser.get(location).text), TypingPrompt(Key.SIGN, _documents_shown),
+        prompt = bench_card.TypingPrompt(Key.SIGN, _documents_shown)
+        run_login(parts.provider, bench_card.card_token(browser.get(location).text), prompt,
                   CardOptions(test_mode=True), on_step=lambda step: marks.__setitem__(step, time.perf_counter()))
-        tokens = redeem(browser, follow_to_code(browser, issuer, location), verifier)
+        tokens = bench_card.redeem(browser, bench_card.follow_to_code(browser, issuer, location), verifier)
         fetching = time.perf_counter()
         results = browser.get("/sign/results", headers={"Authorization": f"Bearer {tokens['access_token']}"})
         fetched = time.perf_counter()
         assert results.status_code == 200, results.text
         assert len(results.json()["documents"]) == count
     total = time.perf_counter() - started
-    card = card_time(marks)
+    card = bench_card.card_time(marks)
     return {"total": total, "card": card, "provider": total - card,
             "challenge": marks[Step.WAITING_FOR_CARD] - marks[Step.FETCHING],
             "verify": marks[Step.DONE] - marks[Step.SENDING], "results": fetched - fetching}
@@ -109,18 +99,18 @@ def _summary(runs: list[dict[str, float]]) -> dict[str, float]:
         return [run[name] for run in runs]
 
     return {
-        "round_trip_p50_ms": ms(column("total"), 0.5),
-        "round_trip_p99_ms": ms(column("total"), 0.99),
-        "card_p50_ms": ms(column("card"), 0.5),
+        "round_trip_p50_ms": bench_card.ms(column("total"), 0.5),
+        "round_trip_p99_ms": bench_card.ms(column("total"), 0.99),
+        "card_p50_ms": bench_card.ms(column("card"), 0.5),
         "card_share": round(sum(column("card")) / sum(column("total")), 3),
-        "provider_p50_ms": ms(column("provider"), 0.5),
-        "challenge_p50_ms": ms(column("challenge"), 0.5),
-        "verify_p50_ms": ms(column("verify"), 0.5),
-        "results_p50_ms": ms(column("results"), 0.5),
+        "provider_p50_ms": bench_card.ms(column("provider"), 0.5),
+        "challenge_p50_ms": bench_card.ms(column("challenge"), 0.5),
+        "verify_p50_ms": bench_card.ms(column("verify"), 0.5),
+        "results_p50_ms": bench_card.ms(column("results"), 0.5),
     }
 
 
-def _measure(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
+def _measure(parts: bench_card.Parts, args: argparse.Namespace) -> dict[str, Any]:
     summaries: dict[str, Any] = {}
     for count in (1, 3):
         for _ in range(args.warmup):
@@ -131,7 +121,7 @@ def _measure(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     """Run the benchmark and print one JSON line."""
-    return run_bench("sign", argv, __doc__, _measure, iterations=20, warmup=1)
+    return bench_card.run_bench("sign", argv, __doc__, _measure, iterations=20, warmup=1)
 
 
 __all__ = ["main"]
