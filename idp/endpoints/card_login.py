@@ -14,9 +14,11 @@ Browser-facing (the interaction's cookie ``mynacard_interaction`` binds the logi
     (``XXXX-XXXX``) with its QR code (``{issuer}/card-login/device#CODE``) and the ``cardreader login``
     command. Reloading the page replaces token and code.
 ``GET /interaction/{uid}/card/status``
-    Progress, polled by the page: ``{"state": "pending"|"verified"|"failed", "error": null|{"error",
+    Progress: ``{"state": "pending"|"verified"|"failed", "error": null|{"error",
     "message", "message_ja"}, "token": null|"card"|"smartphone"}`` (404 without the interaction's cookie, or once
-    the login is gone); ``token`` names what the agent read (the page says "スマートフォン" or "カード").
+    the login is gone); ``token`` names what the agent read (the page says "スマートフォン" or "カード"). The page
+    follows it pushed, ``GET /interaction/{uid}/card/events`` (:mod:`idp.endpoints.card_login_events`), or where
+    event streams fail long polls it: ``?wait=25&state=S`` answers once the state is no longer ``S``.
 ``POST /interaction/{uid}/card/finish``
     Collects the verified login (once), hands it to :func:`idp.oauth.authenticator.complete_login` and answers
     ``303`` to the consent page or the step that answers the relying party. Before verification it sends the
@@ -25,7 +27,8 @@ Browser-facing (the interaction's cookie ``mynacard_interaction`` binds the logi
     The QR code's target on the machine with the reader: hands the code (from the URL fragment, which never
     reaches a server) to the local agent.
 ``GET /card-login/login.js``
-    The pages' script (talks to the agent at ``card_login.agent_url`` and polls the status).
+    The pages' script (talks to the agent at ``card_login.agent_url``; follows the agent's and the provider's
+    event streams, or long polls them).
 
 Agent-facing (JSON both ways; not for browsers: no CORS)
 --------------------------------------------------------

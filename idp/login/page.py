@@ -2,7 +2,9 @@
 
 * The login page (``GET /interaction/{uid}``): says what will be read from the card, finds the card agent on
   this machine and hands it the page's token; shows the cross-device code, its QR code and the command for a
-  machine with a reader; polls the login's status and, once verified, posts the finish form.
+  machine with a reader; follows the login's progress — the agent's and the provider's server-sent events, or
+  long polls where event streams fail — and, once verified, posts the finish form. At a kiosk it returns to its
+  start when the card is taken out or after the kiosk's idle timeout (:func:`login_page`).
 * The device page (``GET /card-login/device#CODE``, the QR code's target): on the machine with the reader, hands
   the code to the local agent; the login then continues on the first device.
 

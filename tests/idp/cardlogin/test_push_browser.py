@@ -6,7 +6,8 @@ used, neither status route is polled), with the provider on two workers (the car
 one); where EventSource is missing or its streams are refused, the page long polls both and still moves on; a kiosk
 page (agent run with ``--kiosk``) returns to the client (``access_denied``) when the card is taken out at the PIN
 prompt, and a kiosk client's page goes to the configured kiosk home after the idle timeout, the interaction ended
-and the agent's login cancelled.
+and the agent's login cancelled; a kiosk's consent page (identity on screen) leaves the screen by itself once the
+idle limit after the login has passed.
 """
 
 from __future__ import annotations
@@ -112,3 +113,22 @@ def test_a_kiosk_clients_page_goes_home_when_idle(browser: Any, lab: PcscLab, pk
         wait_for(agent.url, provider.url, "idle")  # the agent's login was cancelled with the page
         page.goto(login_page)
         assert page.locator("#card-login").count() == 0  # the interaction is over
+
+
+def test_a_kiosk_consent_page_leaves_the_screen_when_idle(browser: Any, lab: PcscLab, pki: Pki,  # noqa: F811
+                                                          tmp_path: Path) -> None:
+    home = f"{_RP_URL}/kiosk-home"
+    with separate(lab, pki, tmp_path / "consent", MYNACARD_AUTHORIZATION_KIOSK_IDLE_TIMEOUT="4",
+                  MYNACARD_AUTHORIZATION_KIOSK_HOME=home) as (provider, agent), \
+            person(browser, provider) as someone:
+        provider.idp("counter", "kiosk", "rp1")
+        insert(lab, pki.adult)
+        someone.authorize()
+        someone.enter_pin(agent, AUTH_PIN)
+        page = someone.page
+        page.wait_for_url("**/consent", timeout=30_000)  # the person's identifier and claims are on screen
+        consent = page.url
+        assert page.locator("form[action$='/consent']").count() == 1
+        page.wait_for_url(home, timeout=20_000)  # nobody answered: the screen clears by itself
+        page.goto(consent)
+        assert page.locator("form[action$='/consent']").count() == 0  # the interaction and its claims are gone
