@@ -75,7 +75,7 @@ from typing import Annotated, Any, Final
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import Parameter
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect
 
 from idp.login.accounts import Accounts, LinkRefused
@@ -398,8 +398,8 @@ async def _browser_login(uid: str, request: AnyRequest, services: Services) -> C
 
 
 @get("/interaction/{uid:str}/card/status", summary="Card login: progress", tags=["Card login"])
-async def status(uid: str, request: AnyRequest, services: NamedDependency[Services],
-                 wait: float = 0.0, known: Annotated[str, Parameter(query="state")] = "pending") -> Response[Any]:
+async def status(uid: str, request: AnyRequest, services: NamedDependency[Services], wait: FromQuery[float] = 0.0,
+                 known: Annotated[str, QueryParameter(name="state")] = "pending") -> Response[Any]:
     """The login's state; with ``?wait=N&state=S`` (a long poll, where a proxy forbids the event stream of
     :mod:`idp.endpoints.card_login_events`) once it is no longer ``S`` (the state the page has, default
     ``pending``), or after ``N`` seconds (at most 30)."""

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
@@ -62,7 +63,7 @@ async def _stream(services: Services, uid: str, first: View) -> AsyncIterator[Se
 
 
 @get(EVENTS_PATH.replace("{uid}", "{uid:str}"), summary="Card login: progress as events", tags=["Card login"])
-async def events(uid: str, request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
+async def events(uid: FromPath[str], request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
     """The login's status view, pushed at each change."""
     login = await page_login(services, uid, request.cookies)
     if login is None:

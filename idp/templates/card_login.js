@@ -29,9 +29,10 @@
      to its start when the card is taken out, and after data-kiosk-idle seconds without progress or input. Start:
      the interaction is cancelled (the client hears access_denied and shows its start) and, when configured,
      the browser goes to the kiosk's home page. Nothing of the login stays on screen meanwhile. */
-  const kiosk = {on: d.kiosk === "1", idle: 1000 * (Number(d.kioskIdle) || 120), timer: 0, resetting: false};
+  const kiosk = {on: d.kiosk === "1", idle: 1000 * (Number(d.kioskIdle) || 120), timer: 0, resetting: false,
+                 finishing: false};
   function kioskReset() {
-    if (kiosk.resetting) { return; }
+    if (kiosk.resetting || kiosk.finishing) { return; }
     kiosk.resetting = true;
     clearTimeout(kiosk.timer);
     root.hidden = true;
@@ -44,7 +45,7 @@
     }
   }
   const awake = () => {
-    if (!kiosk.on || kiosk.resetting) { return; }
+    if (!kiosk.on || kiosk.resetting || kiosk.finishing) { return; }
     clearTimeout(kiosk.timer);
     kiosk.timer = setTimeout(kioskReset, kiosk.idle);
   };
@@ -97,6 +98,7 @@
   function onStatus(status) {
     if (status.state === "verified") {
       step(STEPS["done_" + status.token] || STEPS.done);
+      kiosk.finishing = true;  /* the login goes on: no reset now (the consent page keeps its own limit) */
       clearTimeout(kiosk.timer);
       $("finish").submit();
       return true;
