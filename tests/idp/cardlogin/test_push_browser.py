@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,7 +26,7 @@ import pytest
 from cardreader.virtual.lab import PcscLab
 
 from .conftest import AUTH_PIN, Agent, Pki, insert
-from .test_browser import _RP_URL, RP, browser, person, separate  # noqa: F401 (browser: the Chromium fixture)
+from .test_browser import _RP_URL, RP, Person, browser, person, separate  # noqa: F401 (browser: the Chromium fixture)
 from .test_kiosk_browser import wait_for
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow]
@@ -107,40 +109,44 @@ def test_a_kiosk_page_returns_to_its_start_when_the_card_is_taken_out(browser: A
         wait_for(agent.url, provider.url, "idle")  # ready for the next person
 
 
-def test_a_kiosk_clients_page_goes_home_when_idle(browser: Any, lab: PcscLab, pki: Pki,  # noqa: F811
-                                                  tmp_path: Path) -> None:
-    home = f"{_RP_URL}/kiosk-home"
-    with separate(lab, pki, tmp_path / "idle", MYNACARD_AUTHORIZATION_KIOSK_IDLE_TIMEOUT="3",
-                  MYNACARD_AUTHORIZATION_KIOSK_HOME=home) as (provider, agent), \
-            person(browser, provider) as someone:
+HOME = f"{_RP_URL}/kiosk-home"
+
+
+@contextmanager
+def at_kiosk_client(chromium: Any, lab: PcscLab, pki: Pki, base: Path, idle: int) -> Iterator[tuple[Agent, Person]]:
+    """A person at the login page of a kiosk's client (``idp counter kiosk``; idle limit ``idle`` s, the kiosk
+    home :data:`HOME`), the card in the reader."""
+    with separate(lab, pki, base, MYNACARD_AUTHORIZATION_KIOSK_IDLE_TIMEOUT=str(idle),
+                  MYNACARD_AUTHORIZATION_KIOSK_HOME=HOME) as (provider, agent), \
+            person(chromium, provider) as someone:
         provider.idp("counter", "kiosk", "rp1")
         insert(lab, pki.adult)
         someone.authorize()
+        yield agent, someone
+
+
+def test_a_kiosk_clients_page_goes_home_when_idle(browser: Any, lab: PcscLab, pki: Pki,  # noqa: F811
+                                                  tmp_path: Path) -> None:
+    with at_kiosk_client(browser, lab, pki, tmp_path / "idle", 3) as (agent, someone):
         page = someone.page
         login_page = page.url
         assert page.get_attribute("#card-login", "data-kiosk") == "1"
         at_pin_prompt(agent)  # the card is in, nobody types the PIN
-        page.wait_for_url(home, timeout=20_000)
+        page.wait_for_url(HOME, timeout=20_000)
         assert "mynacard_interaction" not in {c["name"] for c in someone.context.cookies()}
-        wait_for(agent.url, provider.url, "idle")  # the agent's login was cancelled with the page
+        wait_for(agent.url, someone.provider.url, "idle")  # the agent's login was cancelled with the page
         page.goto(login_page)
         assert page.locator("#card-login").count() == 0  # the interaction is over
 
 
 def test_a_kiosk_consent_page_leaves_the_screen_when_idle(browser: Any, lab: PcscLab, pki: Pki,  # noqa: F811
                                                           tmp_path: Path) -> None:
-    home = f"{_RP_URL}/kiosk-home"
-    with separate(lab, pki, tmp_path / "consent", MYNACARD_AUTHORIZATION_KIOSK_IDLE_TIMEOUT="4",
-                  MYNACARD_AUTHORIZATION_KIOSK_HOME=home) as (provider, agent), \
-            person(browser, provider) as someone:
-        provider.idp("counter", "kiosk", "rp1")
-        insert(lab, pki.adult)
-        someone.authorize()
+    with at_kiosk_client(browser, lab, pki, tmp_path / "consent", 4) as (agent, someone):
         someone.enter_pin(agent, AUTH_PIN)
         page = someone.page
         page.wait_for_url("**/consent", timeout=30_000)  # the person's identifier and claims are on screen
         consent = page.url
         assert page.locator("form[action$='/consent']").count() == 1
-        page.wait_for_url(home, timeout=20_000)  # nobody answered: the screen clears by itself
+        page.wait_for_url(HOME, timeout=20_000)  # nobody answered: the screen clears by itself
         page.goto(consent)
         assert page.locator("form[action$='/consent']").count() == 0  # the interaction and its claims are gone
