@@ -121,7 +121,7 @@
     let status;
     try { status = await (await agent("/v1/status")).json(); }
     catch (e) { $("no-agent").hidden = false; step(STEPS.none); return; }
-    if (status.kiosk && !kiosk.on) { kioskMode(); }
+    if (status.kiosk && !kiosk.on && d.status) { kioskMode(); }  /* the login page (the device page has no interaction) */
     const answer = await agent("/v1/login", {method: "POST", headers: {"Content-Type": "application/json"},
                                              body: JSON.stringify(ticket)});
     const started = await answer.json();
