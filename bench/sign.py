@@ -15,7 +15,7 @@ One round trip is what a business, a browser and the card agent do together for 
    ``GET /sign/results`` (the CMS SignedData assembled around the card's signatures, the record), fetched once.
 
 Parts, all real processes on loopback, as ``python -m bench cardlogin`` sets them up
-(:func:`bench.cardlogin.card_and_provider`). Round trips run one after the other; the first of each size is
+(:func:`bench.card_parts.card_and_provider`). Round trips run one after the other; the first of each size is
 untimed warm-up (a request for signatures alone has no claims consent page).
 
 Reported per document count (one JSON line; ``documents_1`` and ``documents_3``): ``round_trip_p50_ms``/``p99``
@@ -33,41 +33,23 @@ import argparse
 import base64
 import hashlib
 import json
-import os
-import platform
 import time
+from typing import Any
 from urllib.parse import urlencode, urljoin
 
 import httpx
 
-from bench.cardlogin import (
-    REDIRECT_URI,
-    SIGN_PASSWORD,
-    card_and_provider,
-    card_time,
-    card_token,
-    follow_to_code,
-    ms,
-    pcscd_missing,
-    pkce,
-)
+from bench import card_parts as bench_card
 from cardreader.jpki import Key
-from cardreader.login import CardOptions, PinRequest, Provider, Step, run_login
-from cardreader.pin import Pin
+from cardreader.login import CardOptions, PinRequest, Step, run_login
 
 SHA256_OID = "2.16.840.1.101.3.4.2.1"
 
 
-class _Prompt:
-    """The person at the reader: types the signing password at once."""
-
-    def confirm_last_try(self, request: PinRequest) -> bool:
-        return False
-
-    def ask_pin(self, request: PinRequest) -> Pin:
-        assert request.key is Key.SIGN, "a signing request asks for the signing password"
-        assert request.documents, "the challenge lists the approved documents"
-        return Pin(Key.SIGN, SIGN_PASSWORD)
+def _documents_shown(request: PinRequest) -> None:
+    """The person is asked for the signing password, with the approved documents on the prompt."""
+    assert request.key is Key.SIGN, "a signing request asks for the signing password"
+    assert request.documents, "the challenge lists the approved documents"
 
 
 def _details(count: int) -> str:
@@ -76,14 +58,15 @@ def _details(count: int) -> str:
     return json.dumps([{"type": "jpki_sign", "hashAlgorithmOID": SHA256_OID, "documentDigests": documents}])
 
 
-def _round_trip(issuer: str, provider: Provider, count: int) -> dict[str, float]:
+def _round_trip(parts: bench_card.Parts, count: int) -> dict[str, float]:
     """One complete signing round trip for ``count`` documents; its timings in seconds."""
+    issuer = parts.issuer
     marks: dict[Step, float] = {}
     started = time.perf_counter()
     with httpx.Client(base_url=issuer, timeout=30, follow_redirects=False) as browser:
-        verifier, challenge = pkce()
+        verifier, challenge = bench_card.pkce()
         pushed = browser.post("/par", data={
-            "response_type": "code", "client_id": "bench", "redirect_uri": REDIRECT_URI, "scope": "openid",
+            "response_type": "code", "client_id": "bench", "redirect_uri": bench_card.REDIRECT_URI, "scope": "openid",
             "state": "s", "nonce": "n", "code_challenge": challenge, "code_challenge_method": "S256",
             "authorization_details": _details(count)})
         assert pushed.status_code == 201, pushed.text
@@ -95,20 +78,17 @@ def _round_trip(issuer: str, provider: Provider, count: int) -> dict[str, float]
         approved = browser.post(consent, content="decision=approve", headers={
             "Content-Type": "application/x-www-form-urlencoded", "Origin": issuer})
         assert approved.status_code == 303, approved.text
-        run_login(provider, card_token(browser.get(location).text), _Prompt(), CardOptions(test_mode=True),
-                  on_step=lambda step: marks.__setitem__(step, time.perf_counter()))
-        code = follow_to_code(browser, issuer, location)
-        tokens = browser.post("/token", data={"grant_type": "authorization_code", "code": code,
-                                              "redirect_uri": REDIRECT_URI, "client_id": "bench",
-                                              "code_verifier": verifier})
-        assert tokens.status_code == 200, tokens.text
+        prompt = bench_card.TypingPrompt(Key.SIGN, _documents_shown)
+        run_login(parts.provider, bench_card.card_token(browser.get(location).text), prompt,
+                  CardOptions(test_mode=True), on_step=lambda step: marks.__setitem__(step, time.perf_counter()))
+        tokens = bench_card.redeem(browser, bench_card.follow_to_code(browser, issuer, location), verifier)
         fetching = time.perf_counter()
-        results = browser.get("/sign/results", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"})
+        results = browser.get("/sign/results", headers={"Authorization": f"Bearer {tokens['access_token']}"})
         fetched = time.perf_counter()
         assert results.status_code == 200, results.text
         assert len(results.json()["documents"]) == count
     total = time.perf_counter() - started
-    card = card_time(marks)
+    card = bench_card.card_time(marks)
     return {"total": total, "card": card, "provider": total - card,
             "challenge": marks[Step.WAITING_FOR_CARD] - marks[Step.FETCHING],
             "verify": marks[Step.DONE] - marks[Step.SENDING], "results": fetched - fetching}
@@ -119,36 +99,29 @@ def _summary(runs: list[dict[str, float]]) -> dict[str, float]:
         return [run[name] for run in runs]
 
     return {
-        "round_trip_p50_ms": ms(column("total"), 0.5),
-        "round_trip_p99_ms": ms(column("total"), 0.99),
-        "card_p50_ms": ms(column("card"), 0.5),
+        "round_trip_p50_ms": bench_card.ms(column("total"), 0.5),
+        "round_trip_p99_ms": bench_card.ms(column("total"), 0.99),
+        "card_p50_ms": bench_card.ms(column("card"), 0.5),
         "card_share": round(sum(column("card")) / sum(column("total")), 3),
-        "provider_p50_ms": ms(column("provider"), 0.5),
-        "challenge_p50_ms": ms(column("challenge"), 0.5),
-        "verify_p50_ms": ms(column("verify"), 0.5),
-        "results_p50_ms": ms(column("results"), 0.5),
+        "provider_p50_ms": bench_card.ms(column("provider"), 0.5),
+        "challenge_p50_ms": bench_card.ms(column("challenge"), 0.5),
+        "verify_p50_ms": bench_card.ms(column("verify"), 0.5),
+        "results_p50_ms": bench_card.ms(column("results"), 0.5),
     }
+
+
+def _measure(parts: bench_card.Parts, args: argparse.Namespace) -> dict[str, Any]:
+    summaries: dict[str, Any] = {}
+    for count in (1, 3):
+        for _ in range(args.warmup):
+            _round_trip(parts, count)
+        summaries[f"documents_{count}"] = _summary([_round_trip(parts, count) for _ in range(args.iterations)])
+    return summaries
 
 
 def main(argv: list[str]) -> int:
     """Run the benchmark and print one JSON line."""
-    parser = argparse.ArgumentParser(prog="python -m bench sign", description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=20, help="timed round trips per document count")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed round trips first, per document count")
-    args = parser.parse_args(argv)
-    if pcscd_missing("sign"):
-        return 1
-    loadavg = os.getloadavg()[0]
-    summaries: dict[str, dict[str, float]] = {}
-    with card_and_provider("sign") as (issuer, provider):
-        for count in (1, 3):
-            for _ in range(args.warmup):
-                _round_trip(issuer, provider, count)
-            runs = [_round_trip(issuer, provider, count) for _ in range(args.iterations)]
-            summaries[f"documents_{count}"] = _summary(runs)
-    print(json.dumps({"bench": "sign", "iterations": args.iterations, **summaries,
-                      "loadavg_at_start": round(loadavg, 2), "python": platform.python_version()}))
-    return 0
+    return bench_card.run_bench("sign", argv, __doc__, _measure, iterations=20, warmup=1)
 
 
 __all__ = ["main"]

@@ -15,6 +15,7 @@ Like node-oidc-provider's ``lib/helpers/defaults.js``, an option's documentation
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -179,6 +180,9 @@ class AuthorizationSettings:
                                                   "much shorter on a public kiosk).")
     poll_interval: int = option(5, doc="Seconds a device grant or CIBA client waits between token requests (RFC 8628 "
                                        "§3.2, CIBA Core §7.3 interval); each faster poll answers slow_down and adds 5.")
+    kiosk_home: str = option("", doc="At a kiosk, where the card login page goes when it resets (card taken out, or "
+                                     "kiosk_idle_timeout without progress or input): an absolute http(s) URL, the "
+                                     "kiosk's start page. Empty: back to the client, which hears access_denied.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -517,6 +521,8 @@ def check(settings: Settings) -> list[str]:
                  "poll_interval", "kiosk_idle_timeout"):
         if getattr(authz, name) <= 0:
             problems.append(f"authorization.{name}: must be positive")
+    if authz.kiosk_home and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s#]*)?", authz.kiosk_home):
+        problems.append("authorization.kiosk_home: an absolute http(s) URL without a fragment, or empty")
     if authz.code_ttl > 600 or authz.par_ttl > 600:
         problems.append("authorization.code_ttl and authorization.par_ttl: at most 10 minutes (RFC 6749 §4.1.2)")
     if settings.login.authenticator not in ("card", "test"):

@@ -22,8 +22,14 @@ Browsers send it on the login page's cross-origin requests; a client that is not
                     ``{"login": id, "state", "error": null, "remove_card", "pin_entry", "pinpad_url"}``;
                     ``409`` ``busy`` or ``remove_card``; ``403`` ``wrong_origin``; ``400`` ``bad_token``.
 ``GET /v1/login/ID``  ``{"login", "state": fetching|waiting_for_card|waiting_for_pin|signing|sending|done|failed,
-                    "error": null | {"reason", "message", "message_ja", "tries_left"?}, "remove_card": bool}``
-                    (kiosk mode: the person must take the card).
+                    "error": null | {"reason", "message", "message_ja", "tries_left"?}, "remove_card": bool,
+                    "card_removed": bool, "revision": n}`` (kiosk mode: the person must take the card;
+                    ``card_removed``: the card was taken out, at the PIN prompt or after a kiosk login;
+                    ``revision`` counts the view's changes). ``?wait=S&after=N``: a long poll, answered once
+                    ``revision`` is past ``N`` or after ``S`` seconds (at most 30).
+``GET /v1/login/ID/events``  ``text/event-stream``: the view above at once and at each change (event ``id``: its
+                    ``revision``), a comment every 15 s, ending once the login is over (``done``/``failed`` and
+                    no card left to take out). The login page follows this stream, or long polls where it fails.
 ==================  ==============================================================================================
 
 ``POST /v1/login/ID/cancel`` (the login page, on ``pagehide``) cancels that login if no PIN was submitted yet:

@@ -12,6 +12,13 @@ See :mod:`cardreader.agent` for the routes. Every request passes these gates fir
   origin it acts for explicitly (``Origin: <provider origin>``, as :mod:`credentials.wallet.login` does);
 * bodies are JSON (so a cross-origin page cannot send one without a preflight, which only the provider's origin
   passes) and at most 4 KiB.
+
+A login's progress is pushed to the page (issue 14: push, not poll): ``GET /v1/login/{id}/events`` is a
+``text/event-stream`` (WHATWG HTML §9.2) of the login's view (the JSON of ``GET /v1/login/{id}``, whose
+``revision`` is the event's ``id``) at once and at each change, a comment every 15 s, ending once the login is
+over (``done``/``failed`` and, in kiosk mode, the card taken out: ``card_removed``). Where a proxy or browser
+forbids event streams, ``GET /v1/login/{id}?wait=25&after=REVISION`` long polls: it answers once the revision is
+past ``after`` or after ``wait`` seconds (at most 30). Both are ``/v1/`` routes: the gates above hold for them.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from cardreader.agent.pinpad import LANGUAGES, SCRIPT, STYLE, PinPad, StalePrompt, language, page, render
 from cardreader.errors import CardError, PinFormatError
@@ -57,6 +65,12 @@ _BEFORE_PIN = frozenset({Step.FETCHING, Step.WAITING_FOR_CARD, Step.WAITING_FOR_
 #: How long a pre-empting login waits for the pre-empted one to end.
 _PREEMPT_WAIT = 2.0
 _CANCEL_ROUTE = re.compile(r"/v1/login/([A-Za-z0-9_-]{22})/cancel")
+_EVENTS_ROUTE = re.compile(r"/v1/login/([A-Za-z0-9_-]{22})/events")
+#: Seconds between an event stream's keep-alive comments, the longest stream, and the longest long poll.
+_HEARTBEAT = 15.0
+_STREAM_LIFETIME = 600.0
+_MAX_WAIT = 30.0
+_OVER = frozenset({Step.DONE.value, Step.FAILED.value})
 #: How long a card must stay out before a PIN prompt closes for its removal (seconds): a contactless card that
 #: slips out of the field for a moment is not a person leaving.
 _REMOVAL_SETTLE = 0.5
@@ -84,10 +98,19 @@ class Job:
     cancelled: bool = False
     #: What the login page handed over (a second start with the same ticket is the same page: busy, no pre-emption).
     ticket: Ticket | None = field(default=None, repr=False)
+    #: The card was taken out: at the PIN prompt (the login ended) or, in kiosk mode, after the login.
+    card_removed: bool = False
+    #: Counts the changes of the view (:meth:`Agent.changed`).
+    revision: int = 0
 
     def view(self) -> dict[str, object]:
         """What the login page may see."""
-        return {"login": self.id, "state": self.step.value, "error": self.error, "remove_card": self.remove_card}
+        return {"login": self.id, "state": self.step.value, "error": self.error, "remove_card": self.remove_card,
+                "card_removed": self.card_removed, "revision": self.revision}
+
+    def over(self) -> bool:
+        """Whether nothing more will change (ended, and no card left to take out)."""
+        return self.step in (Step.DONE, Step.FAILED) and not self.remove_card
 
 
 @dataclass
@@ -114,6 +137,23 @@ class Agent:
         self._recent: list[Job] = []
         self._busy = False
         self._threads: list[threading.Thread] = []
+        self._changes = threading.Condition()
+
+    def changed(self, job: Job) -> None:
+        """``job``'s view changed: wake its event streams and long polls."""
+        with self._changes:
+            job.revision += 1
+            self._changes.notify_all()
+
+    def wait_change(self, job: Job, after: int, timeout: float) -> bool:
+        """Wait until ``job``'s revision is past ``after``; False after ``timeout`` seconds."""
+        with self._changes:
+            return self._changes.wait_for(lambda: job.revision > after, timeout)
+
+    def view(self, job: Job) -> dict[str, object]:
+        """``job``'s view, consistent (its outcome is published under the agent's lock)."""
+        with self._lock:
+            return job.view()
 
     def status(self) -> dict[str, object]:
         """``GET /v1/status``."""
@@ -195,6 +235,7 @@ class Agent:
                 raise cancelled()  # cancelled before its PIN prompt opened
             if value is not Step.DONE:  # the outcome is published below, together with the agent's freedom
                 job.step = value
+                self.changed(job)
             if value is Step.WAITING_FOR_PIN:
                 threading.Thread(target=self._cancel_on_removal, args=(job,), name=f"removal-{job.id[:6]}",
                                  daemon=True).start()
@@ -216,6 +257,7 @@ class Agent:
             with self._lock:
                 job.step, job.error, job.remove_card = outcome, error, self.config.kiosk
                 self._busy = self.config.kiosk
+            self.changed(job)
             if self.config.kiosk:
                 self._forget_card(job)
 
@@ -227,6 +269,8 @@ class Agent:
             if wait_for_removal(card.reader, test_mode=card.test_mode, timeout=_REMOVAL_SETTLE + 0.25, interval=0.1,
                                 settle=_REMOVAL_SETTLE) and job.step is Step.WAITING_FOR_PIN:
                 if self.cancel(job.id):
+                    job.card_removed = True
+                    self.changed(job)
                     log.info("card_removed", extra={"login": job.id[:6]})
                 return
 
@@ -237,13 +281,16 @@ class Agent:
         if callable(notice):
             notice(*_REMOVE_CARD)
         card = self.config.card
+        removed = False
         try:
-            wait_for_removal(card.reader, test_mode=card.test_mode)
+            removed = wait_for_removal(card.reader, test_mode=card.test_mode)
         finally:
             if callable(notice):
                 notice("Ready for the next person.", "次の方のログインを待っています。")
             with self._lock:
                 job.remove_card, self._busy = False, False
+                job.card_removed = job.card_removed or removed
+            self.changed(job)
 
     def close(self) -> None:
         """Cancel an open PIN pad prompt and close the provider connection."""
@@ -251,6 +298,17 @@ class Agent:
         if callable(cancel):
             cancel()
         self.provider.close()
+
+
+def _long_poll(target: str) -> tuple[float, int]:
+    """``wait`` (seconds, at most 30; 0: answer at once) and ``after`` (a revision) of a long poll's query."""
+    query = parse_qs(urlsplit(target).query)
+    try:
+        wait = min(max(float(query.get("wait", ["0"])[0]), 0.0), _MAX_WAIT)
+        after = int(query.get("after", ["-1"])[0])
+    except ValueError:
+        raise Refused(HTTPStatus.BAD_REQUEST, "bad_request", "Bad wait or after.", "リクエストが不正です。") from None
+    return (wait if wait == wait else 0.0), after  # NaN: no wait
 
 
 def _public(error: dict[str, object]) -> dict[str, object]:
@@ -379,14 +437,50 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(min(int(length) if length.isdigit() else 0, _MAX_BODY))  # no body expected
             self._json(HTTPStatus.OK, {"cancelled": agent.cancel(cancel[1])}, headers)
             return
-        match = _LOGIN_ROUTE.fullmatch(path)
+        match = _LOGIN_ROUTE.fullmatch(path) or _EVENTS_ROUTE.fullmatch(path)
         if method == "GET" and match:
             current = agent.job(match[1])
             if current is None:
                 raise Refused(HTTPStatus.NOT_FOUND, "unknown_login", "No such login.", "該当するログインがありません。")
-            self._json(HTTPStatus.OK, current.view(), headers)
+            if path.endswith("/events"):
+                self._events(current, headers)
+                return
+            wait, after = _long_poll(self.path)
+            if wait > 0 and current.revision <= after and not current.over():
+                agent.wait_change(current, after, wait)
+            self._json(HTTPStatus.OK, agent.view(current), headers)
             return
         raise Refused(HTTPStatus.NOT_FOUND, "not_found", "Not found.", "見つかりません。")
+
+    def _events(self, job: Job, headers: dict[str, str]) -> None:
+        """The login's views as server-sent events until it is over (or the page leaves, or the stream's lifetime
+        ends: the browser then reconnects)."""
+        agent = self.server.agent
+        self.close_connection = True
+        self.send_response(HTTPStatus.OK)
+        for name, value in {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store",
+                            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+                            "Connection": "close", **headers}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        end = time.monotonic() + _STREAM_LIFETIME
+        sent: dict[str, object] | None = None
+        try:
+            while True:
+                view = agent.view(job)
+                revision = int(str(view["revision"]))
+                if {**view, "revision": 0} != sent:  # each change once (a view may already hold the next one)
+                    data = json.dumps(view, ensure_ascii=False)
+                    self.wfile.write(f"id: {revision}\nretry: 500\ndata: {data}\n\n".encode())
+                    sent = {**view, "revision": 0}
+                self.wfile.flush()
+                left = end - time.monotonic()
+                if (view["state"] in _OVER and not view["remove_card"]) or left <= 0:
+                    return
+                if not agent.wait_change(job, revision, min(_HEARTBEAT, left)):
+                    self.wfile.write(b": keep-alive\n\n")
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the page left
 
     def _start(self, code: str | None, token: str, headers: dict[str, str]) -> None:
         """Start the login of ``code`` (another device's) or else of ``token`` (this machine's login page)."""

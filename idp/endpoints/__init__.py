@@ -37,7 +37,8 @@ ENDPOINTS: Final = ("discovery", "jwks", "health", "metrics", "token", "userinfo
                     "credential_issuer_metadata", "jwt_vc_issuer", "vct", "credential_offer", "credential_portal",
                     "nonce", "credential", "deferred_credential", "notification", "status_list", "credential_admin",
                     "sign_results", "sign_transactions", "stylesheet", "client_logo",
-                    "device_authorization", "backchannel_authentication", "counter_agent")
+                    "device_authorization", "backchannel_authentication", "counter_agent",
+                    "card_login_events")
 
 
 def endpoint_modules() -> tuple[ModuleType, ...]:

@@ -14,9 +14,11 @@ Browser-facing (the interaction's cookie ``mynacard_interaction`` binds the logi
     (``XXXX-XXXX``) with its QR code (``{issuer}/card-login/device#CODE``) and the ``cardreader login``
     command. Reloading the page replaces token and code.
 ``GET /interaction/{uid}/card/status``
-    Progress, polled by the page: ``{"state": "pending"|"verified"|"failed", "error": null|{"error",
+    Progress: ``{"state": "pending"|"verified"|"failed", "error": null|{"error",
     "message", "message_ja"}, "token": null|"card"|"smartphone"}`` (404 without the interaction's cookie, or once
-    the login is gone); ``token`` names what the agent read (the page says "スマートフォン" or "カード").
+    the login is gone); ``token`` names what the agent read (the page says "スマートフォン" or "カード"). The page
+    follows it pushed, ``GET /interaction/{uid}/card/events`` (:mod:`idp.endpoints.card_login_events`), or where
+    event streams fail long polls it: ``?wait=25&state=S`` answers once the state is no longer ``S``.
 ``POST /interaction/{uid}/card/finish``
     Collects the verified login (once), hands it to :func:`idp.oauth.authenticator.complete_login` and answers
     ``303`` to the consent page or the step that answers the relying party. Before verification it sends the
@@ -25,7 +27,8 @@ Browser-facing (the interaction's cookie ``mynacard_interaction`` binds the logi
     The QR code's target on the machine with the reader: hands the code (from the URL fragment, which never
     reaches a server) to the local agent.
 ``GET /card-login/login.js``
-    The pages' script (talks to the agent at ``card_login.agent_url`` and polls the status).
+    The pages' script (talks to the agent at ``card_login.agent_url``; follows the agent's and the provider's
+    event streams, or long polls them).
 
 Agent-facing (JSON both ways; not for browsers: no CORS)
 --------------------------------------------------------
@@ -68,10 +71,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect
 
 from idp.login.accounts import Accounts, LinkRefused
@@ -81,12 +85,13 @@ from idp.login.authenticator import ACRS, AMR, page_headers
 from idp.login.claims import claims_from_facts
 from idp.login.link import LinkEvidence, record_link, verify_other
 from idp.login.page import DEVICE_PATH, SCRIPT, SCRIPT_PATH, device_page
+from idp.login.progress import changed_view, page_login, status_view
 from idp.login.renewal import RenewalLinkUnavailable, account_for
 from idp.login.store import CardLogin, CardLogins, interaction_binding, shown_name
 from idp.login.token_kind import token_kind
 from idp.login.verifier import CardVerifier, NotConfigured, verifier_for
 from idp.oauth.authenticator import LoginResult, complete_login
-from idp.oauth.interaction import INTERACTION_COOKIE, browser_interaction, interaction_path
+from idp.oauth.interaction import INTERACTION_COOKIE, interaction_path
 from idp.oauth.verified_claims import VERIFIED_CLAIMS
 from idp.runtime import Services, utcnow
 from idp.sign.card import challenge_documents, complete_signing
@@ -384,26 +389,27 @@ async def _sign(services: Services, signing: SigningRequest, login: CardLogin, c
                  count=len(signing.documents), **refs, **fields)
 
 
-async def _browser_login(uid: str, request: AnyRequest, services: Services, now: dt.datetime) -> CardLogin:
+async def _browser_login(uid: str, request: AnyRequest, services: Services) -> CardLogin:
     """The card login of interaction ``uid``, for the browser that started the interaction only."""
-    if await browser_interaction(services, uid, request.cookies.get(INTERACTION_COOKIE), now) is None:
-        raise _UNKNOWN
-    login = await CardLogins(services.objects).get(uid, now)
+    login = await page_login(services, uid, request.cookies)
     if login is None:
         raise _UNKNOWN
     return login
 
 
 @get("/interaction/{uid:str}/card/status", summary="Card login: progress", tags=["Card login"])
-async def status(uid: str, request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
-    """The login's state, for the page's polling."""
+async def status(uid: str, request: AnyRequest, services: NamedDependency[Services], wait: FromQuery[float] = 0.0,
+                 known: Annotated[str, QueryParameter(name="state")] = "pending") -> Response[Any]:
+    """The login's state; with ``?wait=N&state=S`` (a long poll, where a proxy forbids the event stream of
+    :mod:`idp.endpoints.card_login_events`) once it is no longer ``S`` (the state the page has, default
+    ``pending``), or after ``N`` seconds (at most 30)."""
     try:
-        login = await _browser_login(uid, request, services, utcnow())
+        view = status_view(await _browser_login(uid, request, services))
     except Refusal as refusal:
         return refusal.response()
-    return Response({"state": login.state, "error": login.payload.get("error"),
-                     "token": (login.payload.get("result") or {}).get("token")}, headers=_NO_STORE,
-                    media_type="application/json")
+    if wait > 0 and view["state"] == known:
+        view = await changed_view(services, uid, known, wait) or view  # gone meanwhile: the next request says so
+    return Response(view, headers=_NO_STORE, media_type="application/json")
 
 
 @post("/interaction/{uid:str}/card/finish", status_code=303, summary="Card login: finish", tags=["Card login"])
@@ -413,7 +419,7 @@ async def finish(uid: str, request: AnyRequest, services: NamedDependency[Servic
     if not same_origin(request, services.settings):
         return expired_page(request_language(request))
     try:
-        login = await _browser_login(uid, request, services, now)
+        login = await _browser_login(uid, request, services)
     except Refusal:
         return expired_page(request_language(request))
     result = await CardLogins(services.objects).collect(login, now) if login.state == "verified" else None
@@ -459,6 +465,9 @@ def _refusals(*statuses: int) -> dict[str, Any]:
 
 
 _COOKIE: Final = doc.parameter("cookie", INTERACTION_COOKIE, "binds the interaction to the browser that started it")
+_WAIT: Final = doc.parameter("query", "wait", "a long poll: answer once the login's state is no longer the "
+                              "state parameter's, or after this many seconds (at most 30)", schema={"type": "number"})
+_STATE: Final = doc.parameter("query", "state", "the state the page has (default pending)")
 OPENAPI: Final = {
     CHALLENGE_PATH: {"post": doc.operation(body=doc.json_body(doc.obj(_TICKET)), responses=doc.responses(
         doc.json_answer(200, "a one-time challenge", doc.obj({
@@ -475,7 +484,8 @@ OPENAPI: Final = {
                                    ("challenge", "certificate", "signature"))),
         responses=doc.responses(doc.json_answer(200, "verified", doc.obj(doc.strings("status"), ("status",))),
                                 _refusals(400, 403, 404, 409, 503), doc.too_large()))},
-    "/interaction/{uid}/card/status": {"get": doc.operation(parameters=[_COOKIE], responses=doc.responses(
+    "/interaction/{uid}/card/status": {"get": doc.operation(parameters=[_COOKIE, _WAIT, _STATE],
+                                                            responses=doc.responses(
         doc.json_answer(200, "the login's state", doc.obj({
             "state": {"type": "string", "enum": ["pending", "verified", "failed"]},
             "error": {"oneOf": [{"type": "null"}, _REFUSAL_SCHEMA]},

@@ -7,7 +7,9 @@
 ``GET /interaction/{uid}/consent``, ``POST /interaction/{uid}/consent``
     The consent page: the scope values and, with one checkbox ``claim`` each, the claims the login can give
     (their values shown). ``decision=allow`` records the approved claims and goes on to resume;
-    ``decision=deny`` answers the client ``access_denied``.
+    ``decision=deny`` answers the client ``access_denied``. At a kiosk (:mod:`idp.oauth.kiosk`) the page leaves
+    the screen by itself (``Refresh``, HTML §7.11.1) when ``authorization.kiosk_idle_timeout`` after the login has
+    passed: to ``authorization.kiosk_home``, or to this interaction's page, which is gone by then.
 ``GET /interaction/{uid}/sign``, ``POST /interaction/{uid}/sign``
     The signing consent page of a ``jpki_sign`` request (:mod:`idp.sign.consent`), before the card step:
     ``decision=approve`` goes on to the card login with the signing key, anything else answers ``access_denied``.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from typing import Any, Final
 
 from litestar import Response, get, post
@@ -174,10 +177,15 @@ async def consent_form(uid: FromPath[str], request: AnyRequest, services: NamedD
     auth = interaction.request
     essential = consent.essential(auth)
     claims = [(name, login.claims[name], name in essential) for name in _offered(interaction)]
-    return consent_page(uid=uid, client=await services.clients.get(auth.client_id), client_id=auth.client_id,
+    page = consent_page(uid=uid, client=await services.clients.get(auth.client_id), client_id=auth.client_id,
                         scopes=auth.scope, claims=claims,
                         lang=_lang(interaction, request),
                         redirect_uri=auth.redirect_uri, cookies=await _session_cookies(services, interaction, now))
+    if interaction.payload.get("kiosk"):  # the person's identity leaves the kiosk's screen with the interaction
+        settings = services.settings.authorization
+        left = settings.kiosk_idle_timeout - (now.timestamp() - login.auth_time)
+        page.headers["Refresh"] = f"{max(1, math.ceil(left) + 1)};url={settings.kiosk_home or interaction_path(uid)}"
+    return page
 
 
 async def _form(request: AnyRequest, interaction: Interaction) -> list[tuple[str, str]] | Response[Any]:

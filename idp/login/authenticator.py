@@ -105,7 +105,10 @@ class CardAuthenticator:
                                                          link=link)
         html = login_page(uid=interaction.uid, issuer=services.settings.issuer, client=client,
                           key=key, token=opened.token, code=opened.code, shown_code=show_code(opened.code),
-                          agent_url=options.agent_url, lang=lang, link=link)
+                          agent_url=options.agent_url, lang=lang, link=link,
+                          kiosk=bool(interaction.payload.get("kiosk")),
+                          kiosk_idle=services.settings.authorization.kiosk_idle_timeout,
+                          kiosk_home=services.settings.authorization.kiosk_home)
         return Response(html, media_type="text/html; charset=utf-8",
                         headers=page_headers(services, interaction.request.redirect_uri))
 

@@ -2,7 +2,9 @@
 
 * The login page (``GET /interaction/{uid}``): says what will be read from the card, finds the card agent on
   this machine and hands it the page's token; shows the cross-device code, its QR code and the command for a
-  machine with a reader; polls the login's status and, once verified, posts the finish form.
+  machine with a reader; follows the login's progress — the agent's and the provider's server-sent events, or
+  long polls where event streams fail — and, once verified, posts the finish form. At a kiosk it returns to its
+  start when the card is taken out or after the kiosk's idle timeout (:func:`login_page`).
 * The device page (``GET /card-login/device#CODE``, the QR code's target): on the machine with the reader, hands
   the code to the local agent; the login then continues on the first device.
 
@@ -50,14 +52,19 @@ def _steps(lang: str, key: Purpose) -> dict[str, str]:
 
 
 def login_page(*, uid: str, issuer: str, client: Mapping[str, str | None], key: Purpose, token: str, code: str,
-               shown_code: str, agent_url: str, lang: str, link: str | None = None) -> str:
+               shown_code: str, agent_url: str, lang: str, link: str | None = None, kiosk: bool = False,
+               kiosk_idle: float = 120.0, kiosk_home: str = "") -> str:
     """The login page of interaction ``uid``, in ``lang`` (``ja`` or ``en``); ``client`` says who is asking
-    (:func:`idp.web.pages.client_view`); ``link``: a "link my card" login."""
+    (:func:`idp.web.pages.client_view`); ``link``: a "link my card" login; ``kiosk``: a kiosk's client
+    (:mod:`idp.oauth.kiosk`), whose page returns to its start (``kiosk_home``, or the client) when the card is taken
+    out or after ``kiosk_idle`` seconds without progress or input — as does any page whose agent runs as a
+    kiosk's."""
     qr = segno.make(f"{issuer}{DEVICE_PATH}#{code}", error="m").svg_inline(scale=4, omitsize=False)
     return TEMPLATES.render("card_login.html", lang=lang, script_path=SCRIPT_PATH, uid=uid, issuer=issuer,
                             client=client, key=key.value, token=token, shown_code=shown_code,
                             agent_url=agent_url, qr=Markup(qr),  # noqa: S704 - segno's own SVG, no input text
-                            steps=_steps(lang, key), link=link)
+                            steps=_steps(lang, key), link=link, kiosk=kiosk, kiosk_idle=f"{kiosk_idle:g}",
+                            kiosk_home=kiosk_home)
 
 
 def device_page(*, issuer: str, agent_url: str, lang: str) -> str:

@@ -28,6 +28,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from idp.login.signals import SIGNALS
 from idp.storage import ObjectStore
 from keys.cardlogin import CHALLENGE_OCTETS, CODE_ALPHABET, CODE_LENGTH
 from keys.jose.b64 import b64url_encode
@@ -161,9 +162,10 @@ class CardLogins:
 
     async def settle(self, login: CardLogin, state: State, *, error: dict[str, str] | None = None,
                      result: dict[str, Any] | None = None) -> None:
-        """Record the outcome of the card's response."""
+        """Record the outcome of the card's response (and wake this worker's pages waiting for it)."""
         await self._objects.upsert(LOGIN, login.uid, {**login.payload, "state": state, "error": error,
                                                       "result": result}, login.expires_at)
+        SIGNALS.notify(login.uid)
 
     async def collect(self, login: CardLogin, now: dt.datetime) -> dict[str, Any] | None:
         """Take the verified result, once (atomic across workers); the object is deleted with its claims."""

@@ -16,6 +16,11 @@ deleted, so a person walking away leaves nothing for the next one to continue
 (:func:`idp.oauth.interaction.browser_interaction`). The ID token carries
 ``auth_time`` and ``acr`` as always (OIDC Core §2), so the relying party enforces its own reauthentication and idle
 limits (NIST SP 800-63B §7.2.1); the agent requires the card to be taken out between people.
+
+The kiosk's screen returns to its start by itself: the card login page (:mod:`idp.login.page`) when the agent
+says the card was taken out, or after ``authorization.kiosk_idle_timeout`` without progress or input (it cancels
+the interaction — the client hears ``access_denied`` — and goes to ``authorization.kiosk_home`` when set), and
+the consent page, which shows the person's claims, once that idle limit after the login has passed (``Refresh``).
 """
 
 from __future__ import annotations

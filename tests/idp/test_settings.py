@@ -73,6 +73,8 @@ def test_file_then_environment(tmp_path: Path) -> None:
     ({"MYNACARD_TOKENS_ID_TOKEN_TTL": "0"}, "tokens.id_token_ttl"),
     ({"MYNACARD_CLEANUP_BATCH_SIZE": "0"}, "cleanup.batch_size"),
     ({"MYNACARD_LOGGING_LEVEL": "LOUD"}, "logging.level"),
+    ({"MYNACARD_AUTHORIZATION_KIOSK_HOME": "kiosk/start"}, "authorization.kiosk_home"),
+    ({"MYNACARD_AUTHORIZATION_KIOSK_HOME": "javascript:alert(1)"}, "authorization.kiosk_home"),
 ])
 def test_invalid_settings_are_refused(environ: dict[str, str], problem: str) -> None:
     with pytest.raises(SettingsError) as caught:
