@@ -128,7 +128,12 @@
     if (!answer.ok) { fail(started); return; }
     viaAgent = true;
     login = started.login;
-    if (started.pinpad_url) { $("pinpad-link").href = started.pinpad_url; $("pinpad").hidden = false; }
+    if (started.pinpad_url) {  /* the pad speaks the page's language */
+      const pad = new URL(started.pinpad_url);
+      pad.searchParams.set("lang", ja ? "ja" : "en");
+      $("pinpad-link").href = pad.href;
+      $("pinpad").hidden = false;
+    }
     const path = d.agent + "/v1/login/" + login;
     follow(path + "/events", (last) => path + "?wait=25&after=" + (last ? last.revision : -1), cors, onAgentView);
     /* a closed or left page frees the reader unless the PIN was already given (the agent decides) */

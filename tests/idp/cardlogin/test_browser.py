@@ -114,9 +114,13 @@ class Person:
 
     def enter_pin(self, agent: Agent, secret: str) -> None:
         """Open the agent's PIN pad (as the login page's link does) and type the PIN with the keyboard."""
-        self.page.locator("#pinpad-link").wait_for(state="visible", timeout=20_000)
+        link = self.page.locator("#pinpad-link")
+        link.wait_for(state="visible", timeout=20_000)
+        href = str(link.get_attribute("href"))
+        page_language = self.page.evaluate("document.documentElement.lang")
+        assert href == f"{agent.url}/pinpad?lang={'en' if page_language == 'en' else 'ja'}"  # the pad speaks it too
         pad = self.context.new_page()
-        pad.goto(f"{agent.url}/pinpad")
+        pad.goto(href)
         pad.locator("#secret").wait_for(state="visible", timeout=20_000)
         check_axe(pad)
         pad.keyboard.type(secret)
