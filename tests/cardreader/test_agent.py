@@ -35,7 +35,14 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from cardreader.virtual.lab import PcscLab
 from cardreader.virtual.profile import CardProfile
-from keys.cardlogin import CardLogin, LoginMessage, RevocationInputs, account_id_for, verify_card_login
+from keys.cardlogin import (
+    CardLogin,
+    LoginMessage,
+    RevocationInputs,
+    account_id_for,
+    check_card_certificate,
+    verify_card_login,
+)
 from keys.errors import VerificationError
 from keys.jose.b64 import b64url_decode_loose as _b64
 from keys.revocation import load_crl
@@ -64,10 +71,13 @@ class PendingLogin:
     fetches: int = 0
     verified: list[CardLogin] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: The keys the agent asked about before the PIN, with whether it sent the certificate.
+    prechecks: list[tuple[str, bool]] = field(default_factory=list)
 
 
 class StandInProvider:
-    """``POST /card-login/challenge`` and ``/card-login/response`` of the HTTP contract, in a thread."""
+    """``POST /card-login/challenge``, ``/card-login/precheck`` and ``/card-login/response`` of the HTTP contract,
+    in a thread."""
 
     def __init__(self, trust: TrustStore, revocation: RevocationInputs) -> None:
         self.trust, self.revocation = trust, revocation
@@ -107,6 +117,17 @@ class StandInProvider:
             return 200, {"issuer": self.answer_issuer or self.issuer, "interaction": login.interaction,
                          "challenge": value, "issued_at": int(now.timestamp()), "key": login.key.value,
                          "client_name": "Example RP", "expires_at": int((now + self.lifetime).timestamp())}
+        if path == "/card-login/precheck":
+            login.prechecks.append((body["key"], "certificate" in body))
+            if body["challenge"] not in login.challenges or body["key"] != login.key.value:
+                return 400, {"error": "bad_request", "message": "Bad.", "message_ja": "不正です。"}
+            try:
+                if "certificate" in body:
+                    check_card_certificate(_b64(body["certificate"]), key=login.key, trust=self.trust,
+                                           revocation=self.revocation, at=dt.datetime.now(dt.UTC))
+            except VerificationError as exc:
+                return 403, {"error": exc.reason.value, "message": "Refused.", "message_ja": "拒否しました。"}
+            return 200, {"status": "ok"}
         issued_at = login.challenges.pop(body["challenge"], None)  # single use
         if issued_at is None:
             return 400, {"error": "challenge_used", "message": "Used.", "message_ja": "使用済みです。"}
@@ -311,6 +332,7 @@ def test_auth_login_through_the_pin_pad(reader: Slot, agent: RunningAgent, provi
     view = agent.wait(started.json()["login"])
     assert view["state"] == "done", view
     assert view["error"] is None
+    assert pending.prechecks == [("auth", True)]  # the certificate, read free, was checked before the PIN
     [result] = pending.verified
     certificate = x509.load_der_x509_certificate(card_profile.certificate("auth_certificate"))
     assert result.account_id == account_id_for(certificate.public_key(), Purpose.AUTH)  # type: ignore[arg-type]
@@ -323,6 +345,7 @@ def test_auth_login_through_the_pin_pad(reader: Slot, agent: RunningAgent, provi
 def test_sign_login_with_the_signing_password(reader: Slot, agent: RunningAgent, provider: StandInProvider) -> None:
     view, pending = login_with_pin(agent, provider, SIGN_PASSWORD.lower(), Purpose.SIGN)  # upper-cased locally
     assert view["state"] == "done", view
+    assert pending.prechecks == [("sign", False)]  # the signing certificate is read only after its password
     [result] = pending.verified
     assert result.facts is not None
     assert result.facts.birth_date == "1980-04-01"
