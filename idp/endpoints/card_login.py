@@ -44,7 +44,8 @@ Agent-facing (JSON both ways; not for browsers: no CORS)
     verifier and shared OCSP/operator answers), answered ``200 {"status": "ok"}`` or a refusal with a typed reason
     (``certificate_expired``, ``certificate_not_yet_valid``, ``certificate_revoked``, ``certificate_untrusted``,
     ``certificate_wrong_kind``, ``certificate_not_accepted``, ``revocation_unavailable``,
-    ``card_login_unavailable``), which also fails the login (the page shows it). Without a certificate (a token
+    ``card_login_unavailable``), which also fails the login (the page shows it; a malformed certificate is a
+    ``bad_request`` only). Without a certificate (a token
     that reads it only after the PIN, like every signing certificate) it answers whether card login can run at
     all. It consumes nothing and answers only for a live ticket with an unused challenge (``challenge_invalid``
     otherwise); it is advice to the person, never a substitute: the response checks everything again. The
@@ -275,6 +276,16 @@ def _verifier(services: Services) -> CardVerifier:
         raise _UNAVAILABLE from None
 
 
+async def _record_refusal(services: Services, verifier: CardVerifier, login: CardLogin, key: Purpose,
+                          certificate: bytes, exc: VerificationError, now: dt.datetime, **via: str) -> None:
+    """The audit entry of a refused card: the reason, the certificate's digest and the revocation answer's source
+    (never the certificate); ``via="precheck"`` when it was refused before the PIN."""
+    await record(services, "card_login", now, outcome="refused", reason=exc.reason.value, key=key.value,
+                 certificate_ref=digest_ref(certificate), client_id=login.payload.get("client_id"),
+                 **revocation_fields(services.settings, verifier, certificate, getattr(exc, "status", None), now),
+                 **via)
+
+
 def _precheck_key(login: CardLogin, value: object) -> Purpose:
     """The key whose certificate a precheck is about: the login's, or either key in a ``"card"`` link login."""
     if value is None:
@@ -313,7 +324,10 @@ async def precheck(request: AnyRequest, services: NamedDependency[Services]) -> 
         except (Refusal, VerificationError) as exc:
             refusal = precheck_refusal(exc) if isinstance(exc, VerificationError) else exc
             _log.info("card_login_precheck_refused", extra={"key": key.value, "reason": refusal.body["error"]})
-            await logins.settle(login, "failed", error=refusal.body)
+            if refusal.status != 400:  # the card or the provider cannot log in (not merely a malformed request)
+                if isinstance(exc, VerificationError) and certificate is not None:
+                    await _record_refusal(services, verifier, login, key, certificate, exc, now, via="precheck")
+                await logins.settle(login, "failed", error=refusal.body)
             raise refusal from None
     except Refusal as refusal:
         return refusal.response()
@@ -356,10 +370,7 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
         except VerificationError as exc:
             refusal = refusal_for(exc)
             _log.info("card_login_refused", extra={"key": login.key.value, "reason": exc.reason.value})
-            await record(services, "card_login", now, outcome="refused", reason=exc.reason.value, key=login.key.value,
-                         certificate_ref=digest_ref(certificate), client_id=login.payload.get("client_id"),
-                         **revocation_fields(services.settings, verifier, certificate, getattr(exc, "status", None),
-                                             now))
+            await _record_refusal(services, verifier, login, login.key, certificate, exc, now)
             await logins.settle(login, "failed", error=refusal.body)
             raise refusal from None
     except Refusal as refusal:

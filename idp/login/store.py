@@ -162,7 +162,7 @@ class CardLogins:
     async def challenge_is_live(self, login: CardLogin, value: str, now: dt.datetime) -> bool:
         """Whether ``value`` is an unexpired, unused challenge of ``login`` (looked at, not consumed)."""
         found = await self._objects.find(CHALLENGE, value, now=now)
-        return found is not None and found.payload.get("uid") == login.uid
+        return found is not None and found.consumed_at is None and found.payload.get("uid") == login.uid
 
     async def settle(self, login: CardLogin, state: State, *, error: dict[str, str] | None = None,
                      result: dict[str, Any] | None = None) -> None:
