@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,11 +28,21 @@ from tests.support import vectors
 from tests.support.processes import free_port
 
 from .conftest import AUTH_PIN, Agent, Pki, Provider, insert, running_agent, running_provider
-from .test_end_to_end import RP1, Browser, agent_login
+from .test_end_to_end import RP1, Browser, agent_login, answer_pinpad
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow]
 PIN_VERIFY = "C: 00 20 00 80 <pin>"
 SIGNATURE = "C: 80 2A 00 80"  # COMPUTE DIGITAL SIGNATURE
+
+
+@pytest.fixture(scope="module")
+def agent(provider: Provider, lab: PcscLab, agent_port: int, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[Agent]:
+    """The module's card agent, waiting up to 30 s for a card (a renewal's card swap takes longer than 5 s on a
+    loaded machine)."""
+    log = tmp_path_factory.mktemp("agent") / "agent.log"
+    with running_agent(provider, lab, agent_port, log, "--card-timeout", "30") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +103,56 @@ def test_a_revoked_card_is_reported_before_the_pin(provider: Provider, agent: Ag
 def test_an_expired_card_is_reported_before_the_pin(provider: Provider, agent: Agent, lab: PcscLab, pki: Pki,
                                                     client: str, tmp_path: Path) -> None:
     _refused_before_the_pin(provider, agent, _trace(lab, pki.expired, tmp_path), "certificate_expired", "有効期限")
+
+
+def test_a_link_login_with_a_revoked_card_stops_before_both_pins(provider: Provider, agent: Agent, lab: PcscLab,
+                                                                  pki: Pki, client: str, tmp_path: Path) -> None:
+    apdu_log = _trace(lab, pki.revoked, tmp_path)
+    browser = Browser.open(provider)
+    uid, _ = browser.authorize("rp1", "openid", prompt="login")
+    page = browser.http.get(f"/interaction/{uid}?link=1")
+    view = agent_login(agent, provider, {"token": browser.check_login_page(page)["token"]}, AUTH_PIN)
+    assert (view["state"], view["error"]["reason"]) == ("failed", "certificate_revoked")
+    assert browser.wait_status(uid)["error"]["error"] == "certificate_revoked"
+    assert "<pin>" not in apdu_log.read_text()
+
+
+def test_a_revoked_renewed_card_stops_before_its_pin(provider: Provider, agent: Agent, lab: PcscLab, pki: Pki,
+                                                     client: str, tmp_path: Path) -> None:
+    """A renewal: the old card (good) signs with its PIN; the card placed next is revoked, and is reported before its
+    own PIN is asked for."""
+    old_log = _trace(lab, pki.adult, tmp_path)
+    browser = Browser.open(provider)
+    uid, _ = browser.authorize("rp1", "openid", prompt="login")
+    page = browser.http.get(f"/interaction/{uid}?link=renewal")
+    started = httpx.post(f"{agent.url}/v1/login", json={"token": browser.check_login_page(page)["token"]},
+                         headers={"Origin": provider.url}, timeout=10)
+    job = f"{agent.url}/v1/login/{started.json()['login']}"
+    stop = threading.Event()
+    person = threading.Thread(target=answer_pinpad, args=(agent, AUTH_PIN, stop), daemon=True)
+    person.start()
+    deadline = time.monotonic() + 30  # the old card has signed: the agent waits for the renewed one
+    while httpx.get(job, headers={"Origin": provider.url}).json()["state"] != "waiting_for_card":
+        assert time.monotonic() < deadline, agent.log.read_text()[-2000:]
+        time.sleep(0.05)
+    stop.set()
+    person.join()
+    assert old_log.read_text().count("<pin>") == 1
+    new_log = _trace(lab, pki.revoked, tmp_path)
+    stop = threading.Event()
+    person = threading.Thread(target=answer_pinpad, args=(agent, AUTH_PIN, stop), daemon=True)
+    person.start()  # ready to type the moment a second PIN is asked for
+    try:
+        status = browser.wait_status(uid, timeout=60)
+    finally:
+        stop.set()
+    assert (status["state"], status["error"]["error"]) == ("failed", "certificate_revoked")
+    deadline = time.monotonic() + 10
+    while (view := httpx.get(job, headers={"Origin": provider.url}).json())["state"] != "failed":
+        assert time.monotonic() < deadline, view
+        time.sleep(0.05)
+    assert view["error"]["reason"] == "certificate_revoked"
+    assert "<pin>" not in new_log.read_text()
 
 
 @contextmanager
