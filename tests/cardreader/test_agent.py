@@ -84,6 +84,8 @@ class StandInProvider:
         self.logins: dict[str, PendingLogin] = {}
         self.lifetime = dt.timedelta(seconds=120)
         self.answer_issuer: str | None = None
+        #: An answer to ``/card-login/precheck`` in place of the check (a provider older than the route, a refusal).
+        self.precheck_answer: tuple[int, dict[str, Any]] | None = None
         provider = self
 
         class Handler(Peer):
@@ -119,6 +121,8 @@ class StandInProvider:
                          "client_name": "Example RP", "expires_at": int((now + self.lifetime).timestamp())}
         if path == "/card-login/precheck":
             login.prechecks.append((body["key"], "certificate" in body))
+            if self.precheck_answer is not None:
+                return self.precheck_answer
             if body["challenge"] not in login.challenges or body["key"] != login.key.value:
                 return 400, {"error": "bad_request", "message": "Bad.", "message_ja": "不正です。"}
             try:
@@ -414,6 +418,42 @@ def test_a_provider_naming_another_issuer_is_refused_before_the_pin(reader: Slot
         view = agent.wait(agent.post("/v1/login", {"token": token}).json()["login"])
     finally:
         provider.answer_issuer = None
+    assert view["error"]["reason"] == "provider_answer"
+    assert agent.pad("/pinpad/state").json()["prompt"] is None
+
+
+def test_a_precheck_refusal_stops_before_the_pin_and_an_older_provider_is_not_asked(
+        slot: Slot, fresh_profile: CardProfile, agent: RunningAgent, provider: StandInProvider) -> None:
+    slot.use(fresh_profile)
+    refusal = {"error": "certificate_expired", "message": "Your card's certificate has expired.",
+               "message_ja": "電子証明書の有効期限が切れています。"}
+    provider.precheck_answer = (403, refusal)
+    try:
+        token, pending = provider.add()
+        view = agent.wait(agent.post("/v1/login", {"token": token}).json()["login"])
+    finally:
+        provider.precheck_answer = None
+    assert view["state"] == "failed"
+    assert view["error"] == {"reason": "certificate_expired", "message": refusal["message"],
+                             "message_ja": refusal["message_ja"]}
+    assert agent.pad("/pinpad/state").json() == {"prompt": None, "notice": {
+        "message": refusal["message"], "message_ja": refusal["message_ja"]}}  # the PIN pad says why
+    assert (pending.prechecks, pending.verified) == ([("auth", True)], [])
+    # a provider that predates the route (a 404 that is not a refusal) logs in as before
+    provider.precheck_answer = (404, {"status_code": 404, "detail": "Not Found"})
+    try:
+        view, pending = login_with_pin(agent, provider, AUTH_PIN)
+    finally:
+        provider.precheck_answer = None
+    assert view["state"] == "done", view
+    assert len(pending.verified) == 1
+    # an answer that is neither ok nor a refusal stops the login too
+    provider.precheck_answer = (200, {"status": "maybe"})
+    try:
+        token, pending = provider.add()
+        view = agent.wait(agent.post("/v1/login", {"token": token}).json()["login"])
+    finally:
+        provider.precheck_answer = None
     assert view["error"]["reason"] == "provider_answer"
     assert agent.pad("/pinpad/state").json()["prompt"] is None
 
