@@ -482,6 +482,25 @@ def test_kiosk_mode_waits_for_the_card_to_leave(slot: Slot, card_profile: CardPr
         view, pending = login_with_pin(kiosk, provider, AUTH_PIN)
         assert view["state"] == "done"
         assert len(pending.verified) == 1
+        slot.pull()
+        while kiosk.get("/v1/status").json()["state"] != "idle":
+            assert time.monotonic() < deadline + 10
+            time.sleep(0.05)
+        slot.use(card_profile)  # a card the provider refuses before the PIN: the PIN pad keeps saying why
+        provider.precheck_answer = (403, {"error": "certificate_revoked", "message": "Revoked.",
+                                          "message_ja": "失効しています。"})
+        try:
+            token, _ = provider.add()
+            assert kiosk.wait(kiosk.post("/v1/login", {"token": token}).json()["login"])["state"] == "failed"
+        finally:
+            provider.precheck_answer = None
+        deadline = time.monotonic() + 5  # the notice follows the outcome
+        while not (notice := kiosk.pad("/pinpad/state").json()["notice"] or {}).get("message_ja", "").startswith(
+                "失効"):
+            assert time.monotonic() < deadline, notice
+            time.sleep(0.05)
+        assert notice["message_ja"].startswith("失効しています。カードを")
+        assert notice["message"].startswith("Revoked. Please take your card")
     finally:
         stop(kiosk)
 
