@@ -63,7 +63,8 @@ Agent-facing (JSON both ways; not for browsers: no CORS)
 
 Errors are ``{"error", "message", "message_ja"}`` (messages for the person at the reader): 400 ``bad_request``,
 ``challenge_invalid`` (unknown, expired or already used), ``bad_signature``, ``login_expired``; 403
-``certificate_revoked``, ``certificate_expired``, ``certificate_not_accepted``; 404 ``unknown_login``; 409
+``certificate_revoked``, ``certificate_expired``, ``certificate_not_accepted`` (and, from the precheck only,
+``certificate_not_yet_valid``, ``certificate_untrusted``, ``certificate_wrong_kind``); 404 ``unknown_login``; 409
 ``already_verified``, ``link_refused`` (with the reason: ``key_already_linked``, ``link_same_key``,
 ``link_generation_mismatch``, ``link_not_checked``); 503 ``renewal_link_unavailable`` (no usable certificate-link
 answer from the platform operator, :mod:`idp.login.renewal`), ``revocation_unavailable`` (fail closed: no fresh
