@@ -24,6 +24,7 @@ import termios
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -422,17 +423,29 @@ def test_a_provider_naming_another_issuer_is_refused_before_the_pin(reader: Slot
     assert agent.pad("/pinpad/state").json()["prompt"] is None
 
 
+@contextmanager
+def precheck_answered(provider: StandInProvider, status: int, body: dict[str, Any]) -> Iterator[None]:
+    """The stand-in answers ``/card-login/precheck`` with ``status`` and ``body`` instead of checking."""
+    provider.precheck_answer = (status, body)
+    try:
+        yield
+    finally:
+        provider.precheck_answer = None
+
+
+def unattended_login(agent: RunningAgent, provider: StandInProvider) -> tuple[dict[str, Any], PendingLogin]:
+    """A login nobody types a PIN for: how it ended."""
+    token, pending = provider.add()
+    return agent.wait(agent.post("/v1/login", {"token": token}).json()["login"]), pending
+
+
 def test_a_precheck_refusal_stops_before_the_pin_and_an_older_provider_is_not_asked(
         slot: Slot, fresh_profile: CardProfile, agent: RunningAgent, provider: StandInProvider) -> None:
     slot.use(fresh_profile)
     refusal = {"error": "certificate_expired", "message": "Your card's certificate has expired.",
                "message_ja": "電子証明書の有効期限が切れています。"}
-    provider.precheck_answer = (403, refusal)
-    try:
-        token, pending = provider.add()
-        view = agent.wait(agent.post("/v1/login", {"token": token}).json()["login"])
-    finally:
-        provider.precheck_answer = None
+    with precheck_answered(provider, 403, refusal):
+        view, pending = unattended_login(agent, provider)
     assert view["state"] == "failed"
     assert view["error"] == {"reason": "certificate_expired", "message": refusal["message"],
                              "message_ja": refusal["message_ja"]}
@@ -440,20 +453,13 @@ def test_a_precheck_refusal_stops_before_the_pin_and_an_older_provider_is_not_as
         "message": refusal["message"], "message_ja": refusal["message_ja"]}}  # the PIN pad says why
     assert (pending.prechecks, pending.verified) == ([("auth", True)], [])
     # a provider that predates the route (a 404 that is not a refusal) logs in as before
-    provider.precheck_answer = (404, {"status_code": 404, "detail": "Not Found"})
-    try:
+    with precheck_answered(provider, 404, {"status_code": 404, "detail": "Not Found"}):
         view, pending = login_with_pin(agent, provider, AUTH_PIN)
-    finally:
-        provider.precheck_answer = None
     assert view["state"] == "done", view
     assert len(pending.verified) == 1
     # an answer that is neither ok nor a refusal stops the login too
-    provider.precheck_answer = (200, {"status": "maybe"})
-    try:
-        token, pending = provider.add()
-        view = agent.wait(agent.post("/v1/login", {"token": token}).json()["login"])
-    finally:
-        provider.precheck_answer = None
+    with precheck_answered(provider, 200, {"status": "maybe"}):
+        view, _ = unattended_login(agent, provider)
     assert view["error"]["reason"] == "provider_answer"
     assert agent.pad("/pinpad/state").json()["prompt"] is None
 
@@ -487,13 +493,9 @@ def test_kiosk_mode_waits_for_the_card_to_leave(slot: Slot, card_profile: CardPr
             assert time.monotonic() < deadline + 10
             time.sleep(0.05)
         slot.use(card_profile)  # a card the provider refuses before the PIN: the PIN pad keeps saying why
-        provider.precheck_answer = (403, {"error": "certificate_revoked", "message": "Revoked.",
-                                          "message_ja": "失効しています。"})
-        try:
-            token, _ = provider.add()
-            assert kiosk.wait(kiosk.post("/v1/login", {"token": token}).json()["login"])["state"] == "failed"
-        finally:
-            provider.precheck_answer = None
+        with precheck_answered(provider, 403, {"error": "certificate_revoked", "message": "Revoked.",
+                                               "message_ja": "失効しています。"}):
+            assert unattended_login(kiosk, provider)[0]["state"] == "failed"
         deadline = time.monotonic() + 5  # the notice follows the outcome
         while not (notice := kiosk.pad("/pinpad/state").json()["notice"] or {}).get("message_ja", "").startswith(
                 "失効"):
