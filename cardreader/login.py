@@ -9,6 +9,11 @@ The HTTP contract with the provider is defined in :mod:`idp.endpoints.card_login
 
 * ``POST {issuer}/card-login/challenge`` ``{"token": T}`` or ``{"code": C}`` → the fields of the login
   message (:class:`keys.cardlogin.LoginMessage`), the relying party's name and the challenge's expiry;
+* ``POST {issuer}/card-login/precheck`` with the same ticket, the challenge, the key and the certificate read
+  free from the card → ``{"status": "ok"}`` or a refusal with a typed reason (expired, revoked, untrusted, ...):
+  asked before any PIN is, so a card or a provider that cannot log in is reported before anyone types
+  (:meth:`Provider.precheck`); a refusal ends the login with no VERIFY sent. The provider checks everything again
+  at the response;
 * ``POST {issuer}/card-login/response`` with the same ticket, the challenge, the certificate and the
   signature (base64url) → ``{"status": "verified"}`` or an error ``{"error", "message", "message_ja"}``.
 
@@ -23,6 +28,7 @@ confirm explicitly first; a PIN the card refused is never sent again (the person
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -39,7 +45,13 @@ import httpx
 from cardreader import pcsc, session
 from cardreader.apdu import Transport
 from cardreader.documents import SignDocument, digest_infos, document_signatures, parse_documents, signing_time
-from cardreader.errors import CardError, CertificateAbsent, LastTryNeedsConfirmation, PinBlocked
+from cardreader.errors import (
+    CardError,
+    CertificateAbsent,
+    LastTryNeedsConfirmation,
+    PinBlocked,
+    SecurityStatusNotSatisfied,
+)
 from cardreader.evidence import CardEvidence
 from cardreader.jpki import Key, TokenType
 from cardreader.pin import Pin
@@ -56,6 +68,7 @@ from keys.jose.b64 import b64url_decode_loose, b64url_encode
 from keys.x509.profile import Purpose
 
 CHALLENGE_PATH = "/card-login/challenge"
+PRECHECK_PATH = "/card-login/precheck"
 RESPONSE_PATH = "/card-login/response"
 #: Re-fetch the challenge before signing when less than this remains of it (the person took long with the PIN).
 REFRESH_MARGIN = dt.timedelta(seconds=20)
@@ -182,6 +195,14 @@ class Provider:
         self._http.close()
 
     def _post(self, path: str, body: Mapping[str, object]) -> dict[str, Any]:
+        document = self._exchange(path, body)
+        if document is None:
+            raise _bad_answer(f"{path}: HTTP 404")
+        return document
+
+    def _exchange(self, path: str, body: Mapping[str, object]) -> dict[str, Any] | None:
+        """The JSON answer, a refusal raised as :class:`LoginError`, or ``None`` from a provider that does not serve
+        ``path`` (a 404 that is not a refusal: it predates the route)."""
         try:
             answer = self._http.post(path, json=dict(body))
         except httpx.HTTPError as exc:
@@ -192,10 +213,14 @@ class Provider:
             document = answer.json()
         except (ValueError, RecursionError):  # RecursionError: nesting deeper than the interpreter's stack
             document = None
+        refusal = isinstance(document, dict) and all(isinstance(document.get(k), str)
+                                                     for k in ("error", "message", "message_ja"))
+        if answer.status_code == 404 and not refusal:
+            return None
         if not isinstance(document, dict):
             raise _bad_answer(f"{path}: HTTP {answer.status_code}, not a JSON object")
         if answer.status_code != 200:
-            if not all(isinstance(document.get(k), str) for k in ("error", "message", "message_ja")):
+            if not refusal:
                 raise _bad_answer(f"{path}: HTTP {answer.status_code}")
             raise LoginError(document["error"], document["message"], document["message_ja"],
                              f"{path}: HTTP {answer.status_code}")
@@ -229,6 +254,21 @@ class Provider:
             if isinstance(exc, LoginError):
                 raise
             raise _bad_answer(f"challenge: {type(exc).__name__}") from None
+
+    def precheck(self, ticket: Ticket, request: LoginRequest, key: Key, certificate: bytes | None) -> None:
+        """Before any PIN is asked for: would the card's ``key`` certificate (read free; ``None`` when the token
+        reads it only after the PIN, as every signing certificate) pass the login's path and revocation checks, and
+        can the provider verify cards at all? Raises :class:`LoginError` with the provider's typed reason if not.
+        Advice to the person only: the provider checks the signed login again. A provider without the route
+        (older than it) is not asked."""
+        document = self._exchange(PRECHECK_PATH, {
+            **ticket.member(),
+            "challenge": b64url_encode(request.message.challenge),
+            "key": key.value,
+            **({} if certificate is None else {"certificate": b64url_encode(certificate)}),
+        })
+        if document is not None and document.get("status") != "ok":
+            raise _bad_answer("precheck: status is not ok")
 
     def respond(self, ticket: Ticket, request: LoginRequest, evidence: CardEvidence,
                 signatures: list[dict[str, Any]] | None = None, link: CardEvidence | None = None) -> None:
@@ -379,6 +419,10 @@ def run_login(
 ) -> None:
     """Complete the login ``ticket`` names: returns once the provider has verified it.
 
+    Before any PIN (and before the last-try confirmation) the card's certificate, read free, is checked by the
+    provider (:meth:`Provider.precheck`): a card or a provider that cannot log in is reported (on the prompt's
+    ``notice`` too, when it has one) and the login stops with no VERIFY sent.
+
     Raises :class:`~cardreader.errors.CardError` (card, reader or PIN) or :class:`LoginError` (provider or
     person). No PIN and no certificate content is logged or kept: the PIN is wiped once sent, and the
     evidence is dropped when the provider has answered.
@@ -387,27 +431,18 @@ def run_login(
     request = provider.challenge(ticket)
     on_step(Step.WAITING_FOR_CARD)
     pcsc.wait_for_card(card.reader, timeout=card.card_timeout, test_mode=card.test_mode)
+    keys = (Key.AUTH, Key.SIGN) if request.link == "card" else (request.key,)
     with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
-        info = session.read_info(transport)
+        info, certificates = _read_card(transport, keys)
+    check = _Precheck(provider, ticket, request, prompt)
     if request.link == "card":
-        _link_login(provider, ticket, prompt, card, request, info, on_step, clock)
+        _link_login(provider, ticket, prompt, card, request, info, check(certificates), on_step, clock)
         return
     if request.link == "renewal":
-        _renewal_login(provider, ticket, prompt, card, request, info, on_step)
+        _renewal_login(provider, ticket, prompt, card, request, info, check, certificates, on_step)
         return
-    status = info.auth_pin if request.key is Key.AUTH else info.sign_pin
-    if status is None or not (info.certificates.auth if request.key is Key.AUTH else info.certificates.sign):
-        raise CertificateAbsent(f"EF 0008 lists no {request.key.value} certificate")
-    if status.blocked:
-        raise PinBlocked("no try left; no PIN was asked for")
-    tries = status.tries_left if status.tries_left is not None else request.key.max_tries
-    pin_request = PinRequest(request.key, tries, provider.issuer, request.client_name, info.token.type,
-                             request.documents)
-    confirmed = False
-    if pin_request.last_try:
-        confirmed = prompt.confirm_last_try(pin_request)
-        if not confirmed:
-            raise LastTryNeedsConfirmation()
+    pin_request, confirmed = _pin_request(request, request.key, info, provider.issuer, prompt, check(certificates),
+                                          link=None)
     on_step(Step.WAITING_FOR_PIN)
     pin = prompt.ask_pin(pin_request)
     try:
@@ -431,17 +466,58 @@ def run_login(
     on_step(Step.DONE)
 
 
-def _pin_request(request: LoginRequest, key: Key, info: session.CardInfo, issuer: str,
-                 prompt: PinPrompt, link: Literal["card", "old", "new"] = "card") -> tuple[PinRequest, bool]:
-    """The prompt of ``key``'s PIN in a link login, after the PIN rules: certificate listed, PIN not blocked, the
-    last try only with the person's confirmation (asked before any PIN is entered)."""
+def _read_card(transport: Transport, keys: tuple[Key, ...]) -> tuple[session.CardInfo, dict[Key, bytes]]:
+    """The card's token, certificates present and tries left, and the certificates of ``keys`` the token lets
+    anyone read (listed in EF 0008, no PIN needed: the authentication certificate of a card); all free."""
+    info = session.read_info(transport)
+    listed = {Key.AUTH: info.certificates.auth, Key.SIGN: info.certificates.sign}
+    certificates: dict[Key, bytes] = {}
+    for key in keys:
+        if listed[key] and info.token.type.certificate_pin(key.certificate) is None:
+            # a token whose rules are assumed may protect it after all: then the response's check is the only one
+            with contextlib.suppress(SecurityStatusNotSatisfied):
+                certificates[key] = session.read_certificate(transport, key.certificate)
+    return info, certificates
+
+
+@dataclass(frozen=True, slots=True)
+class _Precheck:
+    """The provider's check of a card's certificates before its PIN (:meth:`Provider.precheck`); a refusal is also
+    shown on the prompt (its ``notice``, when it has one: the PIN pad, the terminal) and raised."""
+
+    provider: Provider
+    ticket: Ticket
+    request: LoginRequest
+    prompt: PinPrompt
+
+    def __call__(self, certificates: Mapping[Key, bytes]) -> Callable[[Key], None]:
+        """The check of one key of the card whose free certificates are ``certificates``."""
+        def check(key: Key) -> None:
+            try:
+                self.provider.precheck(self.ticket, self.request, key, certificates.get(key))
+            except LoginError as exc:
+                notice = getattr(self.prompt, "notice", None)
+                if callable(notice):
+                    notice(exc.message, exc.message_ja)
+                raise
+        return check
+
+
+def _pin_request(request: LoginRequest, key: Key, info: session.CardInfo, issuer: str, prompt: PinPrompt,
+                 precheck: Callable[[Key], None], link: Literal["card", "old", "new"] | None = "card",
+                 ) -> tuple[PinRequest, bool]:
+    """The prompt of ``key``'s PIN, after the PIN rules and the provider's precheck: certificate listed, PIN not
+    blocked, the certificate accepted by the provider, then the last try only with the person's confirmation
+    (asked before any PIN is entered)."""
     status = info.auth_pin if key is Key.AUTH else info.sign_pin
     if status is None or not (info.certificates.auth if key is Key.AUTH else info.certificates.sign):
         raise CertificateAbsent(f"EF 0008 lists no {key.value} certificate")
     if status.blocked:
         raise PinBlocked("no try left; no PIN was asked for")
+    precheck(key)
     tries = status.tries_left if status.tries_left is not None else key.max_tries
-    pin_request = PinRequest(key, tries, issuer, request.client_name, info.token.type, link=link)
+    pin_request = PinRequest(key, tries, issuer, request.client_name, info.token.type,
+                             request.documents if link is None else (), link=link)
     confirmed = pin_request.last_try and prompt.confirm_last_try(pin_request)
     if pin_request.last_try and not confirmed:
         raise LastTryNeedsConfirmation()
@@ -449,12 +525,13 @@ def _pin_request(request: LoginRequest, key: Key, info: session.CardInfo, issuer
 
 
 def _link_login(provider: Provider, ticket: Ticket, prompt: PinPrompt, card: CardOptions, request: LoginRequest,
-                info: session.CardInfo, on_step: Callable[[Step], None], clock: Callable[[], dt.datetime]) -> None:
-    """A "link my card" login: both PINs are asked (the rules of each PIN kept), then in ONE card session the
-    authentication key and the signing key sign the login message over the SAME challenge (only the ``key``
-    field differs); the evidence of the login's key is the login, the other key's goes as ``link``. A refused
-    PIN stops everything: the second PIN is then wiped unsent."""
-    requests = [_pin_request(request, key, info, provider.issuer, prompt) for key in (Key.AUTH, Key.SIGN)]
+                info: session.CardInfo, precheck: Callable[[Key], None], on_step: Callable[[Step], None],
+                clock: Callable[[], dt.datetime]) -> None:
+    """A "link my card" login: both PINs are asked (the rules of each PIN kept, both certificates prechecked first),
+    then in ONE card session the authentication key and the signing key sign the login message over the SAME
+    challenge (only the ``key`` field differs); the evidence of the login's key is the login, the other key's goes
+    as ``link``. A refused PIN stops everything: the second PIN is then wiped unsent."""
+    requests = [_pin_request(request, key, info, provider.issuer, prompt, precheck) for key in (Key.AUTH, Key.SIGN)]
     on_step(Step.WAITING_FOR_PIN)
     pins: list[Pin] = []
     try:
@@ -482,18 +559,22 @@ def _link_login(provider: Provider, ticket: Ticket, prompt: PinPrompt, card: Car
 
 
 def _renewal_login(provider: Provider, ticket: Ticket, prompt: PinPrompt, card: CardOptions, request: LoginRequest,
-                   info: session.CardInfo, on_step: Callable[[Step], None]) -> None:
+                   info: session.CardInfo, precheck: _Precheck, certificates: Mapping[Key, bytes],
+                   on_step: Callable[[Step], None]) -> None:
     """The consent path of a renewal without a platform operator: the card in the reader (the old one, still
     valid) signs the login with the login's key; then the person places the renewed card, enters its PIN, and it
-    signs the SAME message. Each card's PIN rules are kept; the second PIN is asked only after the first card
-    signed, and the renewed card is told apart by its certificate (read free where the token allows; a token whose
-    certificate needs the PIN is awaited by removal and insertion)."""
+    signs the SAME message. Each card's certificate is prechecked before its PIN, each card's PIN rules are kept;
+    the second PIN is asked only after the first card signed, and the renewed card is told apart by its
+    certificate (read free where the token allows; a token whose certificate needs the PIN is awaited by removal
+    and insertion)."""
     key = request.key
     message = encode_login_message(request.message)
 
-    def sign_card(card_info: session.CardInfo, which: Literal["old", "new"], refuse: bytes | None) -> CardEvidence:
-        """One card's PIN (its rules), then its signature; ``refuse``: a certificate that must not sign again."""
-        pin_request, confirmed = _pin_request(request, key, card_info, provider.issuer, prompt, which)
+    def sign_card(card_info: session.CardInfo, free: Mapping[Key, bytes], which: Literal["old", "new"],
+                  refuse: bytes | None) -> CardEvidence:
+        """One card's precheck and PIN (its rules), then its signature; ``free``: its certificates read free;
+        ``refuse``: a certificate that must not sign again."""
+        pin_request, confirmed = _pin_request(request, key, card_info, provider.issuer, prompt, precheck(free), which)
         on_step(Step.WAITING_FOR_PIN)
         pin = prompt.ask_pin(pin_request)
         on_step(Step.SIGNING)
@@ -505,12 +586,12 @@ def _renewal_login(provider: Provider, ticket: Ticket, prompt: PinPrompt, card: 
         finally:
             pin.wipe()
 
-    old = sign_card(info, "old", None)
+    old = sign_card(info, certificates, "old", None)
     on_step(Step.WAITING_FOR_CARD)
     free = _wait_for_other_card(card, key, old.certificate)
     with pcsc.open_card(card.reader, test_mode=card.test_mode, wait=card.wait) as transport:
-        renewed_info = session.read_info(transport)
-    new = sign_card(renewed_info, "new", old.certificate if free else None)
+        renewed_info, renewed_certificates = _read_card(transport, (key,))
+    new = sign_card(renewed_info, renewed_certificates, "new", old.certificate if free else None)
     on_step(Step.SENDING)
     provider.respond(ticket, request, new, link=old)
     on_step(Step.DONE)

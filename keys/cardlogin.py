@@ -180,6 +180,44 @@ class CardLogin:
     anchor_since: dt.datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CertificateStanding:
+    """A card certificate that passed :func:`check_card_certificate`: valid path, not revoked (no signature yet)."""
+
+    key: Purpose
+    #: Lower-case hex SHA-256 of the certificate DER.
+    certificate_sha256: str
+    #: Label of the trust anchor the certificate chains to.
+    anchor: str
+    #: The revocation verdict (``Unchecked`` only under a policy that does not require one).
+    revocation: RevocationStatus | Unchecked
+
+
+def check_card_certificate(
+    certificate: bytes,
+    *,
+    key: Purpose,
+    trust: TrustStore,
+    revocation: RevocationInputs,
+    at: dt.datetime,
+    limits: Limits = DEFAULT_LIMITS,
+) -> CertificateStanding:
+    """Steps 2 and 5 of :func:`verify_card_login` alone: would a login with ``certificate`` for ``key`` pass the
+    path and revocation checks at ``at``? Asked before the card's PIN is (the certificate is read free), so that
+    a person with an expired or revoked card is told before typing; it proves nothing about who holds the card,
+    and :func:`verify_card_login` runs every check again on the signed login.
+
+    >>> check_card_certificate(der, key=Purpose.AUTH, trust=store, revocation=RevocationInputs(crls=crls),
+    ...                        at=now)  # doctest: +SKIP
+    CertificateStanding(key=<Purpose.AUTH: 'auth'>, ...)
+    """
+    if at.tzinfo is None:
+        raise ValueError("at must be timezone-aware")
+    path = validate_path(certificate, profile=_PROFILES[key], trust=trust, at=at, limits=limits)
+    status = _revocation(path, revocation, at)
+    return CertificateStanding(key, hashlib.sha256(path.leaf_der).hexdigest(), path.anchor.label, status)
+
+
 def verify_card_login(
     certificate: bytes,
     signature: bytes,
@@ -247,9 +285,11 @@ __all__ = [
     "CODE_LENGTH",
     "CONTEXT",
     "CardLogin",
+    "CertificateStanding",
     "LoginMessage",
     "RevocationInputs",
     "account_id_for",
+    "check_card_certificate",
     "encode_login_message",
     "login_digest_info",
     "verify_card_login",

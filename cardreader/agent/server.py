@@ -278,8 +278,10 @@ class Agent:
         """Kiosk mode: nothing of this login survives it, and the next login needs the card out first (so a card
         left behind is never used for the next person without their own PIN entry in their own login)."""
         notice = getattr(self.prompt, "notice", None)
-        if callable(notice):
-            notice(*_REMOVE_CARD)
+        if callable(notice):  # why the login failed (e.g. refused before the PIN) stays in view with the request
+            why = job.error or {}
+            notice(" ".join(filter(None, (str(why.get("message", "")), _REMOVE_CARD[0]))),
+                   "".join(filter(None, (str(why.get("message_ja", "")), _REMOVE_CARD[1]))))
         card = self.config.card
         removed = False
         try:

@@ -39,6 +39,20 @@ Agent-facing (JSON both ways; not for browsers: no CORS)
     (times in seconds since the epoch; ``interaction`` is a hash of the uid, which stays with the browser).
     The agent builds :class:`keys.cardlogin.LoginMessage` from these fields and *its own* configured issuer,
     and has the card sign it with the named key.
+``POST /card-login/precheck`` ``{"token"|"code", "challenge", "key", "certificate"}`` (``key`` optional: the login's;
+    in a ``"card"`` link login either key; ``certificate`` base64url, optional)
+    Asked by the agent after it read the card (free: the certificate, the tries left) and before it asks for the
+    PIN, so that a person is told *before typing* that this card or this provider cannot log in: the path and
+    revocation checks the response will run (:meth:`idp.login.verifier.CardVerifier.check_certificate`, the same
+    verifier and shared OCSP/operator answers), answered ``200 {"status": "ok"}`` or a refusal with a typed reason
+    (``certificate_expired``, ``certificate_not_yet_valid``, ``certificate_revoked``, ``certificate_untrusted``,
+    ``certificate_wrong_kind``, ``certificate_not_accepted``, ``revocation_unavailable``,
+    ``card_login_unavailable``), which also fails the login (the page shows it; a malformed certificate is a
+    ``bad_request`` only). Without a certificate (a token
+    that reads it only after the PIN, like every signing certificate) it answers whether card login can run at
+    all. It consumes nothing and answers only for a live ticket with an unused challenge (``challenge_invalid``
+    otherwise); it is advice to the person, never a substitute: the response checks everything again. The
+    certificate is not kept; the log names the key and the reason only.
 ``POST /card-login/response`` ``{"token"|"code", "challenge", "certificate", "signature"}`` (base64url; optional
     ``token_type``, the agent's reading of EF 0006, kept for display only: :mod:`idp.login.token_kind`; in a link
     login — the challenge says ``"link": "card"|"renewal"``, opened by the login page's ``?link=1`` or
@@ -52,7 +66,8 @@ Agent-facing (JSON both ways; not for browsers: no CORS)
 
 Errors are ``{"error", "message", "message_ja"}`` (messages for the person at the reader): 400 ``bad_request``,
 ``challenge_invalid`` (unknown, expired or already used), ``bad_signature``, ``login_expired``; 403
-``certificate_revoked``, ``certificate_expired``, ``certificate_not_accepted``; 404 ``unknown_login``; 409
+``certificate_revoked``, ``certificate_expired``, ``certificate_not_accepted`` (and, from the precheck only,
+``certificate_not_yet_valid``, ``certificate_untrusted``, ``certificate_wrong_kind``); 404 ``unknown_login``; 409
 ``already_verified``, ``link_refused`` (with the reason: ``key_already_linked``, ``link_same_key``,
 ``link_generation_mismatch``, ``link_not_checked``); 503 ``renewal_link_unavailable`` (no usable certificate-link
 answer from the platform operator, :mod:`idp.login.renewal`), ``revocation_unavailable`` (fail closed: no fresh
@@ -116,6 +131,7 @@ from servicekit.http import openapi as doc
 from servicekit.http.bodies import BodyError, read_json
 
 CHALLENGE_PATH: Final = "/card-login/challenge"
+PRECHECK_PATH: Final = "/card-login/precheck"
 RESPONSE_PATH: Final = "/card-login/response"
 _MAX_BODY: Final = 32 * 1024
 _TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -166,6 +182,25 @@ def refusal_for(exc: VerificationError) -> Refusal:
     if isinstance(exc, InvalidSignature):
         return Refusal(400, "bad_signature")
     return _bad_request("malformed card data")
+
+
+#: The finer reasons :func:`precheck_refusal` gives, which a person can act on before typing a PIN.
+_PRECHECK_REASONS: Final = {
+    Reason.NOT_YET_VALID: "certificate_not_yet_valid",
+    Reason.UNTRUSTED_ROOT: "certificate_untrusted",
+    Reason.TEST_ROOT_REFUSED: "certificate_untrusted",
+    Reason.NO_VALID_PATH: "certificate_untrusted",
+    Reason.WRONG_POLICY: "certificate_wrong_kind",
+    Reason.WRONG_KEY_USAGE: "certificate_wrong_kind",
+    Reason.WRONG_EXTENDED_KEY_USAGE: "certificate_wrong_kind",
+}
+
+
+def precheck_refusal(exc: VerificationError) -> Refusal:
+    """:func:`refusal_for`, with a typed reason where the path check says more than "not accepted"."""
+    if isinstance(exc, UntrustedCertificate) and exc.reason in _PRECHECK_REASONS:
+        return Refusal(403, _PRECHECK_REASONS[exc.reason])
+    return refusal_for(exc)
 
 
 async def _json_body(request: AnyRequest) -> dict[str, Any]:
@@ -238,6 +273,74 @@ async def challenge(request: AnyRequest, services: NamedDependency[Services]) ->
     }, headers=_NO_STORE, media_type="application/json")
 
 
+def _verifier(services: Services) -> CardVerifier:
+    """The card-login verifier, or the refusal of a provider that cannot verify cards (logged)."""
+    try:
+        return verifier_for(services.settings)
+    except NotConfigured as exc:
+        _log.error("card_login_not_configured", extra={"problem": str(exc)})
+        raise _UNAVAILABLE from None
+
+
+async def _record_refusal(services: Services, verifier: CardVerifier, login: CardLogin, key: Purpose,
+                          certificate: bytes, exc: VerificationError, now: dt.datetime, **via: str) -> None:
+    """The audit entry of a refused card: the reason, the certificate's digest and the revocation answer's source
+    (never the certificate); ``via="precheck"`` when it was refused before the PIN."""
+    await record(services, "card_login", now, outcome="refused", reason=exc.reason.value, key=key.value,
+                 certificate_ref=digest_ref(certificate), client_id=login.payload.get("client_id"),
+                 **revocation_fields(services.settings, verifier, certificate, getattr(exc, "status", None), now),
+                 **via)
+
+
+def _precheck_key(login: CardLogin, value: object) -> Purpose:
+    """The key whose certificate a precheck is about: the login's, or either key in a ``"card"`` link login."""
+    if value is None:
+        return login.key
+    allowed = (Purpose.AUTH, Purpose.SIGN) if login.payload.get("link") and _link_kind(login) == "card" else (
+        login.key,)
+    key = next((k for k in allowed if k.value == value), None)
+    if key is None:
+        raise _bad_request("key")
+    return key
+
+
+@post(PRECHECK_PATH, status_code=200, summary="Card login: the certificate checked before the PIN",
+      tags=["Card login"])
+async def precheck(request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
+    """Tell the agent, before it asks for the PIN, whether the card's certificate (or, without one, the provider)
+    can pass the response's path and revocation checks now; a refusal fails the login."""
+    now = utcnow()
+    logins = CardLogins(services.objects)
+    try:
+        document = await _json_body(request)
+        login = await _login_for(document, services, now)
+        key = _precheck_key(login, document.get("key"))
+        challenge_value = document.get("challenge")
+        if len(_b64decode(challenge_value, "challenge")) != CHALLENGE_OCTETS:
+            raise _bad_request("challenge")
+        member = document.get("certificate")
+        certificate = None if member is None else _b64decode(member, "certificate")
+        await _signing(login, services, now)
+        if not await logins.challenge_is_live(login, str(challenge_value), now):
+            raise Refusal(400, "challenge_invalid")
+        try:
+            verifier = _verifier(services)
+            if certificate is not None:
+                await verifier.check_certificate(services.objects, certificate, key, now)
+        except (Refusal, VerificationError) as exc:
+            refusal = precheck_refusal(exc) if isinstance(exc, VerificationError) else exc
+            _log.info("card_login_precheck_refused", extra={"key": key.value, "reason": refusal.body["error"]})
+            if refusal.status != 400:  # the card or the provider cannot log in (not merely a malformed request)
+                if isinstance(exc, VerificationError) and certificate is not None:
+                    await _record_refusal(services, verifier, login, key, certificate, exc, now, via="precheck")
+                await logins.settle(login, "failed", error=refusal.body)
+            raise refusal from None
+    except Refusal as refusal:
+        return refusal.response()
+    _log.info("card_login_precheck_passed", extra={"key": key.value, "certificate": certificate is not None})
+    return Response({"status": "ok"}, headers=_NO_STORE, media_type="application/json")
+
+
 @post(RESPONSE_PATH, status_code=200, summary="Card login: the card's signed answer", tags=["Card login"])
 async def response(request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
     """Verify the card's answer to a challenge and record the login for the browser."""
@@ -259,11 +362,7 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
         issued_at = await logins.take_challenge(login, str(challenge_value), now)
         if issued_at is None:
             raise Refusal(400, "challenge_invalid")
-        try:
-            verifier = verifier_for(services.settings)
-        except NotConfigured as exc:
-            _log.error("card_login_not_configured", extra={"problem": str(exc)})
-            raise _UNAVAILABLE from None
+        verifier = _verifier(services)
         expected = LoginMessage(services.settings.issuer, interaction_binding(login.uid), nonce, issued_at,
                                 login.key)
         max_age = dt.timedelta(seconds=services.settings.card_login.challenge_ttl)
@@ -277,10 +376,7 @@ async def response(request: AnyRequest, services: NamedDependency[Services]) -> 
         except VerificationError as exc:
             refusal = refusal_for(exc)
             _log.info("card_login_refused", extra={"key": login.key.value, "reason": exc.reason.value})
-            await record(services, "card_login", now, outcome="refused", reason=exc.reason.value, key=login.key.value,
-                         certificate_ref=digest_ref(certificate), client_id=login.payload.get("client_id"),
-                         **revocation_fields(services.settings, verifier, certificate, getattr(exc, "status", None),
-                                             now))
+            await _record_refusal(services, verifier, login, login.key, certificate, exc, now)
             await logins.settle(login, "failed", error=refusal.body)
             raise refusal from None
     except Refusal as refusal:
@@ -477,6 +573,12 @@ OPENAPI: Final = {
             "issued_at": {"type": "integer"}, "expires_at": {"type": "integer"}},
             ("issuer", "interaction", "challenge", "issued_at", "key", "client_name", "expires_at"))),
         _refusals(400, 404, 409), doc.too_large()))},
+    PRECHECK_PATH: {"post": doc.operation(
+        body=doc.json_body(doc.obj({**_TICKET, **doc.strings("challenge", "certificate"),
+                                    "key": {"type": "string", "enum": ["auth", "sign"]}}, ("challenge",))),
+        responses=doc.responses(doc.json_answer(200, "the certificate (or the provider) can pass the login's checks",
+                                                doc.obj({"status": {"type": "string", "enum": ["ok"]}}, ("status",))),
+                                _refusals(400, 403, 404, 409, 503), doc.too_large()))},
     RESPONSE_PATH: {"post": doc.operation(
         body=doc.json_body(doc.obj({**_TICKET, **doc.strings("challenge", "certificate", "signature", "token_type"),
                                     "link": doc.obj(doc.strings("certificate", "signature"),
@@ -499,6 +601,7 @@ OPENAPI: Final = {
                                                             {"text/javascript": {"type": "string"}}))},
 }
 
-ROUTES: Final = (challenge, response, status, finish, device, script)
+ROUTES: Final = (challenge, precheck, response, status, finish, device, script)
 
-__all__ = ["CHALLENGE_PATH", "RESPONSE_PATH", "ROUTES", "Refusal", "refusal_for"]
+__all__ = ["CHALLENGE_PATH", "PRECHECK_PATH", "RESPONSE_PATH", "ROUTES", "Refusal", "precheck_refusal",
+           "refusal_for"]

@@ -30,7 +30,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from typing import Any, Final
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, TypeVar
 
 from litestar import Response, get, post
 from litestar.datastructures import Cookie
@@ -65,7 +66,7 @@ from idp.runtime import Services, utcnow
 from idp.settings import Settings
 from idp.sign.consent import sign_consent_page, signing_request, signing_step
 from idp.sign.details import JPKI_SIGN
-from idp.sign.requests import SigningRequests
+from idp.sign.requests import SigningRequest, SigningRequests
 from idp.storage.audit import digest_ref, record
 from idp.web.forms import AnyRequest
 from idp.web.pages import client_view, consent_page, expired_page, message_page, page, request_language, same_origin
@@ -196,25 +197,44 @@ async def _form(request: AnyRequest, interaction: Interaction) -> list[tuple[str
         return message_page(_lang(interaction, request), "common.error", "consent.form_unreadable", status=400)
 
 
-@post("/interaction/{uid:str}/consent", status_code=303, request_max_body_size=_MAX_FORM, summary="Consent decision",
-      tags=["Interaction"])
-async def consent_decision(
-    uid: FromPath[str], request: AnyRequest, services: NamedDependency[Services], metrics: NamedDependency[Metrics]
-) -> Response[Any]:
-    """Record the person's decision: ``decision`` allow or deny, and one ``claim`` per approved claim."""
+_Subject = TypeVar("_Subject", LoginRecord, SigningRequest)
+_Fields = list[tuple[str, str]]
+
+
+async def _decision(uid: str, request: AnyRequest, services: Services, metrics: Metrics,
+                    subject: Callable[[Services, Interaction, dt.datetime], Awaitable[_Subject | None]],
+                    decide: Callable[[Services, Interaction, _Subject, _Fields, dt.datetime], Awaitable[str | None]],
+                    refused: str) -> Response[Any]:
+    """A decision the person posts on one of our pages (consent, signing consent): the interaction of this browser,
+    from our own origin; what the decision is about (``subject``: the login, the signing request; without it, back
+    to the interaction's current step); the form; then ``decide`` (records the decision and answers the next
+    step's path, or ``None`` when the person refused: the client gets ``access_denied``, ``refused`` saying why)."""
     now = utcnow()
     if (interaction := await _posted_interaction(request, services, uid, now)) is None:
         return expired_page(request_language(request))
-    login = interaction.login
-    if login is None:
+    about = await subject(services, interaction, now)
+    if about is None:
         return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
     if isinstance(fields := await _form(request, interaction), Response):
         return fields
+    step = await decide(services, interaction, about, fields, now)
+    if step is None:
+        return await _deny(request, services, metrics, interaction, AccessDenied(refused), now)
+    return Redirect(step, status_code=303, headers=_NO_STORE)
+
+
+async def _login_of(services: Services, interaction: Interaction, now: dt.datetime) -> LoginRecord | None:
+    return interaction.login
+
+
+async def _consent_decided(services: Services, interaction: Interaction, login: LoginRecord, fields: _Fields,
+                           now: dt.datetime) -> str | None:
+    """The consent form: ``decision=allow`` records the approved claims (and remembers them for this client)."""
     decision = next((value for name, value in fields if name == "decision"), "deny")
     if decision != "allow":
         await record(services, "consent", now, outcome="refused", client_id=interaction.client_id,
                      account=login.account_id, scope=list(interaction.request.scope))
-        return await _deny(request, services, metrics, interaction, AccessDenied("the person did not consent"), now)
+        return None
     offered = _offered(interaction)
     approved = sorted({value for name, value in fields if name == "claim"} & set(offered))
     await consent.remember(services, login.account_id, interaction.client_id, scopes=interaction.request.scope,
@@ -222,7 +242,16 @@ async def consent_decision(
     await update_interaction(services, interaction, consent=approved)
     await record(services, "consent", now, outcome="given", client_id=interaction.client_id, account=login.account_id,
                  scope=list(interaction.request.scope), claims=approved)
-    return Redirect(interaction_path(uid, "resume"), status_code=303, headers=_NO_STORE)
+    return interaction_path(interaction.uid, "resume")
+
+
+@post("/interaction/{uid:str}/consent", status_code=303, request_max_body_size=_MAX_FORM, summary="Consent decision",
+      tags=["Interaction"])
+async def consent_decision(
+    uid: FromPath[str], request: AnyRequest, services: NamedDependency[Services], metrics: NamedDependency[Metrics]
+) -> Response[Any]:
+    """Record the person's decision: ``decision`` allow or deny, and one ``claim`` per approved claim."""
+    return await _decision(uid, request, services, metrics, _login_of, _consent_decided, "the person did not consent")
 
 
 @get("/interaction/{uid:str}/sign", summary="Signing consent page", tags=["Interaction"])
@@ -243,29 +272,33 @@ async def sign_form(uid: FromPath[str], request: AnyRequest, services: NamedDepe
                              redirect_uri=interaction.request.redirect_uri)
 
 
+async def _bound_signing(services: Services, interaction: Interaction, now: dt.datetime) -> SigningRequest | None:
+    signing = await SigningRequests(services.objects).for_interaction(interaction.uid, now)
+    return signing if signing is not None and signing.state == "bound" else None
+
+
+async def _signing_decided(services: Services, interaction: Interaction, signing: SigningRequest, fields: _Fields,
+                           now: dt.datetime) -> str | None:
+    """The signing consent form: ``decision=approve`` approves the documents for the card step."""
+    approved = ("decision", "approve") in fields
+    await record(services, "signing_consent", now, outcome="given" if approved else "refused",
+                 client_id=interaction.client_id, count=len(signing.documents), request_ref=digest_ref(signing.id))
+    requests = SigningRequests(services.objects)
+    if not approved:
+        await requests.forget(signing)
+        return None
+    await requests.approve(signing, now=now)
+    return interaction_path(interaction.uid)
+
+
 @post("/interaction/{uid:str}/sign", status_code=303, request_max_body_size=_MAX_FORM, summary="Signing decision",
       tags=["Interaction"])
 async def sign_decision(
     uid: FromPath[str], request: AnyRequest, services: NamedDependency[Services], metrics: NamedDependency[Metrics]
 ) -> Response[Any]:
     """``decision=approve``: on to the card step with these documents; anything else: ``access_denied``."""
-    now = utcnow()
-    if (interaction := await _posted_interaction(request, services, uid, now)) is None:
-        return expired_page(request_language(request))
-    requests = SigningRequests(services.objects)
-    signing = await requests.for_interaction(uid, now)
-    if signing is None or signing.state != "bound":
-        return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
-    if isinstance(fields := await _form(request, interaction), Response):
-        return fields
-    approved = ("decision", "approve") in fields
-    await record(services, "signing_consent", now, outcome="given" if approved else "refused",
-                 client_id=interaction.client_id, count=len(signing.documents), request_ref=digest_ref(signing.id))
-    if not approved:
-        await requests.forget(signing)
-        return await _deny(request, services, metrics, interaction, AccessDenied("the person refused to sign"), now)
-    await requests.approve(signing, now=now)
-    return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
+    return await _decision(uid, request, services, metrics, _bound_signing, _signing_decided,
+                           "the person refused to sign")
 
 
 @get("/interaction/{uid:str}/resume", summary="Finish the authorization", tags=["Interaction"])

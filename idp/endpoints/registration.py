@@ -29,6 +29,13 @@ CLI, plus what only registration sees:
   ``purpose_of_use``: :mod:`idp.client_presentation`) is checked and length-limited, its URLs https outside test
   mode; the logo is fetched once through the outbound client, checked and re-encoded (:mod:`idp.web.logos`), and
   served by the provider; whatever made it unusable, the answer says the same.
+* CIBA (CIBA Core 1.0 §4): ``backchannel_token_delivery_mode`` ``poll`` or ``ping`` (push is not supported; without
+  it the client polls), ``backchannel_client_notification_endpoint`` for ping only (an https URL checked like the
+  other URLs the provider calls), ``backchannel_user_code_parameter`` only ``false`` (discovery says
+  ``backchannel_user_code_parameter_supported: false``). Kept as the client's CIBA delivery
+  (:mod:`idp.login.counter`, the same record as ``idp counter client``).
+* ``kiosk`` (ours; discovery ``kiosk_supported``): ``true`` marks the client as a kiosk's, whose logins open no
+  browser session and never reuse one (:mod:`idp.oauth.kiosk`, the same mark as ``idp counter kiosk``).
 * Metadata we do not know is ignored (RFC 7591 §2), and not stored.
 
 Secrets are random, returned once and kept as SHA-256 only: the client secret and the registration access token.
@@ -40,11 +47,12 @@ client makes its tokens fail verification (they name a client that no longer exi
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hmac
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, cast
 from urllib.parse import urlsplit
 
 from litestar import Request, Response, delete, get, post, put
@@ -62,8 +70,10 @@ from idp.clients import (
     register_client,
 )
 from idp.errors import InvalidRequest, InvalidToken, OAuthError
+from idp.login.counter import CibaClient, DeliveryMode, recorded_ciba_client, remove_ciba_client, set_ciba_client
 from idp.oauth.client_auth import ASSERTION_ALGORITHMS
 from idp.oauth.grants import grant_types as registered_grant_types
+from idp.oauth.kiosk import is_kiosk_client, set_kiosk_client
 from idp.runtime import Services, utcnow
 from idp.settings import Settings, outbound_policy
 from idp.storage import ClientExists
@@ -119,7 +129,7 @@ def feature_metadata(settings: Settings) -> dict[str, Any]:
     """``registration_endpoint`` (OIDC Discovery §3, RFC 8414 §2) when registration is on."""
     if settings.registration.mode == "off":
         return {}
-    return {"registration_endpoint": settings.issuer + PATH}
+    return {"registration_endpoint": settings.issuer + PATH, "kiosk_supported": True}
 
 
 # -- metadata ------------------------------------------------------------------------------------------------------
@@ -190,7 +200,7 @@ def registration_arguments(document: Mapping[str, Any], settings: Settings) -> d
     if "token_endpoint_auth_signing_alg" in document and method != AuthMethod.PRIVATE_KEY_JWT.value:
         raise InvalidClientMetadataError("token_endpoint_auth_signing_alg is for private_key_jwt only")
     policy = outbound_policy(settings)
-    for name in ("sector_identifier_uri", "backchannel_logout_uri"):
+    for name in ("sector_identifier_uri", "backchannel_logout_uri", "backchannel_client_notification_endpoint"):
         called = _string(document, name)
         if called is None:
             continue
@@ -228,6 +238,58 @@ def registration_arguments(document: Mapping[str, Any], settings: Settings) -> d
         "algorithms": settings.keys.algorithms,
         "presentation": presentation,
     }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CounterMetadata:
+    """The client metadata kept beside the client record: its CIBA delivery (CIBA Core §4; ``None``: it polls)
+    and the kiosk mark (:mod:`idp.oauth.kiosk`)."""
+
+    ciba: CibaClient | None = None
+    kiosk: bool = False
+
+    def members(self) -> dict[str, Any]:
+        """The registration response's members for these (only what was registered)."""
+        members: dict[str, Any] = {"kiosk": True} if self.kiosk else {}
+        if self.ciba is not None:
+            members["backchannel_token_delivery_mode"] = self.ciba.mode
+            if self.ciba.notification_endpoint is not None:
+                members["backchannel_client_notification_endpoint"] = self.ciba.notification_endpoint
+        return members
+
+
+def counter_metadata(document: Mapping[str, Any]) -> CounterMetadata:
+    """CIBA Core §4 client metadata and the ``kiosk`` mark of a registration request (the notification endpoint's
+    URL is checked by :func:`registration_arguments` with the other URLs the provider calls)."""
+    if _flag(document, "backchannel_user_code_parameter"):
+        raise InvalidClientMetadataError("backchannel_user_code_parameter: user codes are not supported "
+                                         "(backchannel_user_code_parameter_supported is false)")
+    mode = _string(document, "backchannel_token_delivery_mode")
+    endpoint = _string(document, "backchannel_client_notification_endpoint")
+    if mode not in (None, "poll", "ping"):
+        raise InvalidClientMetadataError("backchannel_token_delivery_mode must be poll or ping (push is not supported)")
+    if mode == "ping" and endpoint is None:
+        raise InvalidClientMetadataError("backchannel_token_delivery_mode ping needs "
+                                         "backchannel_client_notification_endpoint (CIBA Core §4)")
+    if endpoint is not None and mode != "ping":
+        raise InvalidClientMetadataError("backchannel_client_notification_endpoint is for the ping mode only")
+    ciba = None if mode is None else CibaClient(cast(DeliveryMode, mode), endpoint)
+    return CounterMetadata(ciba, _flag(document, "kiosk"))
+
+
+async def _keep_counter_metadata(services: Services, client_id: str, metadata: CounterMetadata,
+                                 now: dt.datetime) -> None:
+    """Record (or, when left out, reset) the client's CIBA delivery and kiosk mark."""
+    if metadata.ciba is None:
+        await remove_ciba_client(services, client_id)
+    else:
+        await set_ciba_client(services, client_id, metadata.ciba, now)
+    await set_kiosk_client(services, client_id, metadata.kiosk, now)
+
+
+async def _counter_metadata_of(services: Services, client_id: str, now: dt.datetime) -> CounterMetadata:
+    return CounterMetadata(await recorded_ciba_client(services, client_id, now),
+                           await is_kiosk_client(services, client_id, now))
 
 
 class _Unreadable(Exception):
@@ -279,9 +341,10 @@ async def _read_document(request: AnyRequest) -> dict[str, Any]:
 
 
 async def _build(document: Mapping[str, Any], client_id: str,
-                 services: Services) -> tuple[Client, str | None, bytes | None]:
+                 services: Services) -> tuple[Client, str | None, bytes | None, CounterMetadata]:
     settings = services.settings
     arguments = registration_arguments(document, settings)
+    counter = counter_metadata(document)
     try:
         client, secret = register_client(client_id, **arguments)
     except InvalidClientMetadata as exc:
@@ -293,7 +356,7 @@ async def _build(document: Mapping[str, Any], client_id: str,
     except LogoError as exc:
         _log.info("logo_uri_failed", extra={"reason": exc.reason})
         raise InvalidClientMetadataError(str(exc)) from None
-    return client, secret, logo
+    return client, secret, logo, counter
 
 
 def _bearer(request: AnyRequest) -> str | None:
@@ -301,12 +364,13 @@ def _bearer(request: AnyRequest) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def _information(client: Client, settings: Settings, *, registration_token: str, secret: str | None = None,
-                 status: int = 200) -> Response[dict[str, Any]]:
+def _information(client: Client, settings: Settings, counter: CounterMetadata, *, registration_token: str,
+                 secret: str | None = None, status: int = 200) -> Response[dict[str, Any]]:
     """RFC 7591 §3.2.1 / RFC 7592 §3: every registered metadata value, and the configuration endpoint's access."""
     described = {name: value for name, value in client.describe().items()
                  if value is not None and name != "sector_identifier"}
-    document: dict[str, Any] = {**described, "response_types": ["code"], "subject_type": "pairwise",
+    document: dict[str, Any] = {**described, **counter.members(), "response_types": ["code"],
+                                "subject_type": "pairwise",
                                 "registration_client_uri": f"{settings.issuer}{PATH}/{client.client_id}",
                                 "registration_access_token": registration_token}
     if client.client_id_issued_at is not None:
@@ -333,7 +397,7 @@ async def register(request: AnyRequest, services: NamedDependency[Services]) -> 
         if not hmac.compare_digest(presented.encode(), expected.encode()):
             raise InvalidToken("a valid initial access token is required to register (RFC 7591 §3)")
     document = await _read_document(request)
-    client, secret, logo = await _build(document, secrets.token_urlsafe(24), services)
+    client, secret, logo, counter = await _build(document, secrets.token_urlsafe(24), services)
     token = secrets.token_urlsafe(32)
     client = dataclasses.replace(client, registration_token_sha256=hash_secret(token),
                                  client_id_issued_at=int(utcnow().timestamp()))
@@ -342,9 +406,10 @@ async def register(request: AnyRequest, services: NamedDependency[Services]) -> 
     except ClientExists:  # 192 random bits: only a broken random source gets here
         raise OAuthError("client_id collision") from None
     await services.clients.set_logo(client.client_id, logo)
+    await _keep_counter_metadata(services, client.client_id, counter, utcnow())
     _log.info("client_registered", extra={"client_id": client.client_id, "auth_method": client.auth_method.value})
     await record(services, "client_registered", client_id=client.client_id, actor="registration")
-    return _information(client, settings, registration_token=token, secret=secret, status=201)
+    return _information(client, settings, counter, registration_token=token, secret=secret, status=201)
 
 
 async def _authorised(request: AnyRequest, services: Services, client_id: str) -> tuple[Client, str]:
@@ -364,7 +429,8 @@ async def read(client_id: FromPath[str], request: AnyRequest,
                services: NamedDependency[Services]) -> Response[dict[str, Any]]:
     """RFC 7592 §2.1: the client's current registration."""
     client, token = await _authorised(request, services, client_id)
-    return _information(client, services.settings, registration_token=token)
+    counter = await _counter_metadata_of(services, client_id, utcnow())
+    return _information(client, services.settings, counter, registration_token=token)
 
 
 @put(CLIENT_PATH, request_max_body_size=MAX_REQUEST_OCTETS, summary="Update a client registration",
@@ -380,7 +446,7 @@ async def update(client_id: FromPath[str], request: AnyRequest,
         raise InvalidRequest(f"{', '.join(issued)} may not be sent in an update (RFC 7592 §2.2)")
     if "client_secret" in document and not current.secret_matches(str(document["client_secret"])):
         raise InvalidRequest("client_secret does not match the issued secret (RFC 7592 §2.2)")
-    client, secret, logo = await _build(document, client_id, services)
+    client, secret, logo, counter = await _build(document, client_id, services)
     if client.auth_method is AuthMethod.CLIENT_SECRET_BASIC and current.secret_sha256 is not None:
         client, secret = dataclasses.replace(client, secret_sha256=current.secret_sha256), None
     client = dataclasses.replace(client, registration_token_sha256=current.registration_token_sha256,
@@ -388,9 +454,10 @@ async def update(client_id: FromPath[str], request: AnyRequest,
     if not await services.clients.replace(client):
         raise InvalidToken("the registration access token is not valid for this client")
     await services.clients.set_logo(client_id, logo)
+    await _keep_counter_metadata(services, client_id, counter, utcnow())
     _log.info("client_updated", extra={"client_id": client_id, "auth_method": client.auth_method.value})
     await record(services, "client_updated", client_id=client_id, actor="registration")
-    return _information(client, services.settings, registration_token=token, secret=secret)
+    return _information(client, services.settings, counter, registration_token=token, secret=secret)
 
 
 @delete(CLIENT_PATH, status_code=204, summary="Delete a client registration", tags=["OAuth 2.0"])
@@ -398,12 +465,18 @@ async def deregister(client_id: FromPath[str], request: AnyRequest, services: Na
     """RFC 7592 §2.3: remove the client; its registration access token and credentials stop working."""
     await _authorised(request, services, client_id)
     await services.clients.remove(client_id)
+    await _keep_counter_metadata(services, client_id, CounterMetadata(), utcnow())
     _log.info("client_deleted", extra={"client_id": client_id})
     await record(services, "client_deleted", client_id=client_id, actor="registration")
 
 
 _METADATA: Final = doc.obj({"redirect_uris": {"type": "array", "items": {"type": "string"}},
-                            "client_id": {"type": "string"}})
+                            "client_id": {"type": "string"},
+                            "backchannel_token_delivery_mode": {"type": "string", "enum": ["poll", "ping"]},
+                            "backchannel_client_notification_endpoint": {"type": "string", "format": "uri"},
+                            "backchannel_user_code_parameter": {"type": "boolean", "enum": [False]},
+                            "kiosk": {"type": "boolean", "description": "a kiosk's client: its logins open no "
+                                                                        "browser session (idp.oauth.kiosk)"}})
 _INFORMATION: Final = doc.obj(doc.strings("client_id", "registration_access_token", "registration_client_uri"),
                               ("client_id", "registration_access_token", "registration_client_uri"))
 _TOKEN: Final = {**doc.AUTHORIZATION_BEARER, "description": "Bearer <initial access token> (RFC 7591 §3) or "
@@ -432,5 +505,6 @@ OPENAPI: Final = {
 
 ROUTES: Final = (register, read, update, deregister)
 
-__all__ = ["CLIENT_PATH", "PATH", "ROUTES", "SECTOR_UNREADABLE", "InvalidClientMetadataError", "InvalidRedirectUri",
-           "check_sector_identifier", "feature_metadata", "registration_arguments"]
+__all__ = ["CLIENT_PATH", "PATH", "ROUTES", "SECTOR_UNREADABLE", "CounterMetadata", "InvalidClientMetadataError",
+           "InvalidRedirectUri", "check_sector_identifier", "counter_metadata", "feature_metadata",
+           "registration_arguments"]

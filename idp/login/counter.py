@@ -147,14 +147,24 @@ async def set_ciba_client(services: Services, client_id: str, client: CibaClient
                                   now + REGISTRATION_LIFETIME)
 
 
-async def ciba_client(services: Services, client_id: str, now: dt.datetime) -> CibaClient:
-    """The client's CIBA delivery (poll when none was recorded)."""
+async def recorded_ciba_client(services: Services, client_id: str, now: dt.datetime) -> CibaClient | None:
+    """The client's recorded CIBA delivery, if one was recorded."""
     stored = await services.objects.find(CIBA_CLIENT_KIND, client_id, now=now)
     if stored is None:
-        return CibaClient()
+        return None
     return CibaClient(stored.payload["mode"], stored.payload.get("notification_endpoint"))
 
 
+async def ciba_client(services: Services, client_id: str, now: dt.datetime) -> CibaClient:
+    """The client's CIBA delivery (poll when none was recorded)."""
+    return await recorded_ciba_client(services, client_id, now) or CibaClient()
+
+
+async def remove_ciba_client(services: Services, client_id: str) -> None:
+    """Forget the client's CIBA delivery (it polls)."""
+    await services.objects.destroy(CIBA_CLIENT_KIND, client_id)
+
+
 __all__ = ["BUSY_KIND", "LOGIN_HINT_PREFIX", "READER_NAME", "AgentRefused", "CibaClient", "DeliveryMode", "ciba_client",
-           "reader_from_hint", "reader_known", "reader_online", "register_reader", "remove_reader", "set_ciba_client",
-           "verify_agent_assertion"]
+           "reader_from_hint", "reader_known", "reader_online", "recorded_ciba_client", "register_reader",
+           "remove_ciba_client", "remove_reader", "set_ciba_client", "verify_agent_assertion"]

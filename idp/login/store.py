@@ -160,6 +160,11 @@ class CardLogins:
             return None
         return dt.datetime.fromtimestamp(int(taken.payload["issued_at"]), dt.UTC)
 
+    async def challenge_is_live(self, login: CardLogin, value: str, now: dt.datetime) -> bool:
+        """Whether ``value`` is an unexpired, unused challenge of ``login`` (looked at, not consumed)."""
+        found = await self._objects.find(CHALLENGE, value, now=now)
+        return found is not None and found.consumed_at is None and found.payload.get("uid") == login.uid
+
     async def settle(self, login: CardLogin, state: State, *, error: dict[str, str] | None = None,
                      result: dict[str, Any] | None = None) -> None:
         """Record the outcome of the card's response (and wake this worker's pages waiting for it)."""

@@ -27,8 +27,10 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import anyio.to_thread
 from cryptography import x509
@@ -43,7 +45,14 @@ from idp.login.platform import (
 )
 from idp.settings import CardLoginSettings, Settings, outbound_policy
 from idp.storage import ObjectStore
-from keys.cardlogin import CardLogin, LoginMessage, RevocationInputs, verify_card_login
+from keys.cardlogin import (
+    CardLogin,
+    CertificateStanding,
+    LoginMessage,
+    RevocationInputs,
+    check_card_certificate,
+    verify_card_login,
+)
 from keys.errors import VerificationError
 from keys.revocation import (
     CachedOcspStatus,
@@ -65,6 +74,10 @@ _CRL_SUFFIXES = {".crl", ".der", ".pem"}
 _PROFILES = {Purpose.AUTH: JPKI_AUTH, Purpose.SIGN: JPKI_SIGN}
 #: Refused roots named in a :class:`NotConfigured` message.
 _REFUSALS_SHOWN = 8
+#: A platform operator's answer with the nonce sent for it (``None`` for a cached answer), or no answer.
+_Platform = tuple[PlatformAnswer, bytes | None] | None
+#: What a check under the shared answers returns: a verified login or a certificate's standing.
+_Checked = TypeVar("_Checked", CardLogin, CertificateStanding)
 #: How often the CRL directory is looked at for changes.
 RESCAN_INTERVAL = 5.0
 #: Age after which the index file of a CRL no longer in the directory is removed.
@@ -280,43 +293,65 @@ class CardVerifier:
         """:meth:`verify` with the answers every worker shares: the platform operator's (:meth:`platform_status`)
         and the OCSP verdicts (:class:`~idp.login.ocsp.OcspCache`): a kept verdict is used instead of asking the
         responder, and a verdict from a response fetched now is kept for the next logins."""
-        platform = await self.platform_status(objects, certificate, expected.key, at)
-        use_ocsp = platform is None and self.ocsp_timeout is not None and expected.key is Purpose.AUTH
+        return await self._with_shared_answers(
+            objects, certificate, expected.key, at,
+            lambda platform, cached: self.verify(certificate, signature, expected, at, max_age, platform=platform,
+                                                 ocsp_cached=cached))
+
+    async def check_certificate(self, objects: ObjectStore, certificate: bytes, key: Purpose,
+                                at: dt.datetime) -> CertificateStanding:
+        """The path and revocation checks of :meth:`verify_login` on a certificate alone, before the card's PIN is
+        asked for (:func:`keys.cardlogin.check_card_certificate`), with the same shared answers: a verdict fetched
+        here serves the login's own check a moment later. Advice to the person only; the login is checked again."""
+        return await self._with_shared_answers(
+            objects, certificate, key, at,
+            lambda platform, cached: check_card_certificate(
+                certificate, key=key, trust=self.trust, at=at,
+                revocation=self._revocation_inputs(certificate, key, at, platform=platform, ocsp_cached=cached)))
+
+    async def _with_shared_answers(self, objects: ObjectStore, certificate: bytes, key: Purpose, at: dt.datetime,
+                                   check: Callable[[_Platform, CachedOcspStatus | None], _Checked]) -> _Checked:
+        """Run ``check`` (blocking, in a worker thread) with the platform operator's answer and the kept OCSP
+        verdict; keep an OCSP verdict fetched by it (a revocation too) for every worker."""
+        platform = await self.platform_status(objects, certificate, key, at)
+        use_ocsp = platform is None and self.ocsp_timeout is not None and key is Purpose.AUTH
         cache, digest = OcspCache(objects), certificate_digest(certificate)
         cached = await cache.get(digest, at) if use_ocsp else None
-
-        def verify() -> CardLogin:
-            return self.verify(certificate, signature, expected, at, max_age, platform=platform,
-                               ocsp_cached=cached)
-
         freshness = self.policy.platform_max_age or dt.timedelta(0)
         try:
-            verified = await anyio.to_thread.run_sync(verify)
+            checked = await anyio.to_thread.run_sync(lambda: check(platform, cached))
         except Revoked as exc:
             if use_ocsp and cached is None:
                 await cache.put(digest, exc.status, freshness=freshness, now=at)
             raise
-        if use_ocsp and cached is None and isinstance(verified.revocation, RevocationStatus):
-            await cache.put(digest, verified.revocation, freshness=freshness, now=at)
-        return verified
+        if use_ocsp and cached is None and isinstance(checked.revocation, RevocationStatus):
+            await cache.put(digest, checked.revocation, freshness=freshness, now=at)
+        return checked
+
+    def _revocation_inputs(self, certificate: bytes, key: Purpose, at: dt.datetime, *, platform: _Platform,
+                           ocsp_cached: CachedOcspStatus | None) -> RevocationInputs:
+        """The revocation data of a check: the CRLs, and the operator's answer, a kept OCSP verdict or (for an
+        authentication certificate with OCSP configured) a response fetched now. Blocking."""
+        revocation = RevocationInputs(policy=self.policy, crls=self.crls.indexes(at) if self.crls else ())
+        if platform is not None:
+            return replace(revocation, platform_answer=platform[0], nonce=platform[1])
+        if ocsp_cached is not None:
+            return replace(revocation, ocsp_cached=[ocsp_cached])
+        if self.ocsp_timeout is not None and key is Purpose.AUTH:
+            path = self._path(certificate, key, at)
+            fetched = None if path is None else fetch_ocsp(path, timeout=self.ocsp_timeout, outbound=self.outbound)
+            if fetched is not None:
+                return replace(revocation, ocsp_responses=[fetched[0]], nonce=fetched[1])
+        return revocation
 
     def verify(self, certificate: bytes, signature: bytes, expected: LoginMessage, at: dt.datetime,
-               max_age: dt.timedelta, *, platform: tuple[PlatformAnswer, bytes | None] | None = None,
+               max_age: dt.timedelta, *, platform: _Platform = None,
                ocsp_cached: CachedOcspStatus | None = None) -> CardLogin:
         """:func:`keys.cardlogin.verify_card_login` with this configuration's trust and CRLs, the OCSP responder
         when configured, and ``platform``: an operator's answer with the nonce sent for it (``None`` for a cached
         answer, whose nonce was checked when it was fetched). ``ocsp_cached``: a kept OCSP verdict, used instead of
         asking the responder. Blocking: run it in a worker thread."""
-        revocation = RevocationInputs(policy=self.policy, crls=self.crls.indexes(at) if self.crls else ())
-        if platform is not None:
-            revocation = replace(revocation, platform_answer=platform[0], nonce=platform[1])
-        elif ocsp_cached is not None:
-            revocation = replace(revocation, ocsp_cached=[ocsp_cached])
-        elif self.ocsp_timeout is not None and expected.key is Purpose.AUTH:
-            path = self._path(certificate, expected.key, at)
-            fetched = None if path is None else fetch_ocsp(path, timeout=self.ocsp_timeout, outbound=self.outbound)
-            if fetched is not None:
-                revocation = replace(revocation, ocsp_responses=[fetched[0]], nonce=fetched[1])
+        revocation = self._revocation_inputs(certificate, expected.key, at, platform=platform, ocsp_cached=ocsp_cached)
         return verify_card_login(certificate, signature, expected=expected, trust=self.trust,
                                  revocation=revocation, at=at, max_age=max_age)
 

@@ -24,6 +24,7 @@ import termios
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,14 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from cardreader.virtual.lab import PcscLab
 from cardreader.virtual.profile import CardProfile
-from keys.cardlogin import CardLogin, LoginMessage, RevocationInputs, account_id_for, verify_card_login
+from keys.cardlogin import (
+    CardLogin,
+    LoginMessage,
+    RevocationInputs,
+    account_id_for,
+    check_card_certificate,
+    verify_card_login,
+)
 from keys.errors import VerificationError
 from keys.jose.b64 import b64url_decode_loose as _b64
 from keys.revocation import load_crl
@@ -64,16 +72,21 @@ class PendingLogin:
     fetches: int = 0
     verified: list[CardLogin] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: The keys the agent asked about before the PIN, with whether it sent the certificate.
+    prechecks: list[tuple[str, bool]] = field(default_factory=list)
 
 
 class StandInProvider:
-    """``POST /card-login/challenge`` and ``/card-login/response`` of the HTTP contract, in a thread."""
+    """``POST /card-login/challenge``, ``/card-login/precheck`` and ``/card-login/response`` of the HTTP contract,
+    in a thread."""
 
     def __init__(self, trust: TrustStore, revocation: RevocationInputs) -> None:
         self.trust, self.revocation = trust, revocation
         self.logins: dict[str, PendingLogin] = {}
         self.lifetime = dt.timedelta(seconds=120)
         self.answer_issuer: str | None = None
+        #: An answer to ``/card-login/precheck`` in place of the check (a provider older than the route, a refusal).
+        self.precheck_answer: tuple[int, dict[str, Any]] | None = None
         provider = self
 
         class Handler(Peer):
@@ -107,6 +120,19 @@ class StandInProvider:
             return 200, {"issuer": self.answer_issuer or self.issuer, "interaction": login.interaction,
                          "challenge": value, "issued_at": int(now.timestamp()), "key": login.key.value,
                          "client_name": "Example RP", "expires_at": int((now + self.lifetime).timestamp())}
+        if path == "/card-login/precheck":
+            login.prechecks.append((body["key"], "certificate" in body))
+            if self.precheck_answer is not None:
+                return self.precheck_answer
+            if body["challenge"] not in login.challenges or body["key"] != login.key.value:
+                return 400, {"error": "bad_request", "message": "Bad.", "message_ja": "不正です。"}
+            try:
+                if "certificate" in body:
+                    check_card_certificate(_b64(body["certificate"]), key=login.key, trust=self.trust,
+                                           revocation=self.revocation, at=dt.datetime.now(dt.UTC))
+            except VerificationError as exc:
+                return 403, {"error": exc.reason.value, "message": "Refused.", "message_ja": "拒否しました。"}
+            return 200, {"status": "ok"}
         issued_at = login.challenges.pop(body["challenge"], None)  # single use
         if issued_at is None:
             return 400, {"error": "challenge_used", "message": "Used.", "message_ja": "使用済みです。"}
@@ -311,6 +337,7 @@ def test_auth_login_through_the_pin_pad(reader: Slot, agent: RunningAgent, provi
     view = agent.wait(started.json()["login"])
     assert view["state"] == "done", view
     assert view["error"] is None
+    assert pending.prechecks == [("auth", True)]  # the certificate, read free, was checked before the PIN
     [result] = pending.verified
     certificate = x509.load_der_x509_certificate(card_profile.certificate("auth_certificate"))
     assert result.account_id == account_id_for(certificate.public_key(), Purpose.AUTH)  # type: ignore[arg-type]
@@ -323,6 +350,7 @@ def test_auth_login_through_the_pin_pad(reader: Slot, agent: RunningAgent, provi
 def test_sign_login_with_the_signing_password(reader: Slot, agent: RunningAgent, provider: StandInProvider) -> None:
     view, pending = login_with_pin(agent, provider, SIGN_PASSWORD.lower(), Purpose.SIGN)  # upper-cased locally
     assert view["state"] == "done", view
+    assert pending.prechecks == [("sign", False)]  # the signing certificate is read only after its password
     [result] = pending.verified
     assert result.facts is not None
     assert result.facts.birth_date == "1980-04-01"
@@ -395,6 +423,47 @@ def test_a_provider_naming_another_issuer_is_refused_before_the_pin(reader: Slot
     assert agent.pad("/pinpad/state").json()["prompt"] is None
 
 
+@contextmanager
+def precheck_answered(provider: StandInProvider, status: int, body: dict[str, Any]) -> Iterator[None]:
+    """The stand-in answers ``/card-login/precheck`` with ``status`` and ``body`` instead of checking."""
+    provider.precheck_answer = (status, body)
+    try:
+        yield
+    finally:
+        provider.precheck_answer = None
+
+
+def unattended_login(agent: RunningAgent, provider: StandInProvider) -> tuple[dict[str, Any], PendingLogin]:
+    """A login nobody types a PIN for: how it ended."""
+    token, pending = provider.add()
+    return agent.wait(agent.post("/v1/login", {"token": token}).json()["login"]), pending
+
+
+def test_a_precheck_refusal_stops_before_the_pin_and_an_older_provider_is_not_asked(
+        slot: Slot, fresh_profile: CardProfile, agent: RunningAgent, provider: StandInProvider) -> None:
+    slot.use(fresh_profile)
+    refusal = {"error": "certificate_expired", "message": "Your card's certificate has expired.",
+               "message_ja": "電子証明書の有効期限が切れています。"}
+    with precheck_answered(provider, 403, refusal):
+        view, pending = unattended_login(agent, provider)
+    assert view["state"] == "failed"
+    assert view["error"] == {"reason": "certificate_expired", "message": refusal["message"],
+                             "message_ja": refusal["message_ja"]}
+    assert agent.pad("/pinpad/state").json() == {"prompt": None, "notice": {
+        "message": refusal["message"], "message_ja": refusal["message_ja"]}}  # the PIN pad says why
+    assert (pending.prechecks, pending.verified) == ([("auth", True)], [])
+    # a provider that predates the route (a 404 that is not a refusal) logs in as before
+    with precheck_answered(provider, 404, {"status_code": 404, "detail": "Not Found"}):
+        view, pending = login_with_pin(agent, provider, AUTH_PIN)
+    assert view["state"] == "done", view
+    assert len(pending.verified) == 1
+    # an answer that is neither ok nor a refusal stops the login too
+    with precheck_answered(provider, 200, {"status": "maybe"}):
+        view, _ = unattended_login(agent, provider)
+    assert view["error"]["reason"] == "provider_answer"
+    assert agent.pad("/pinpad/state").json()["prompt"] is None
+
+
 def test_kiosk_mode_waits_for_the_card_to_leave(slot: Slot, card_profile: CardProfile, lab: PcscLab,
                                                 provider: StandInProvider, tmp_path: Path) -> None:
     slot.use(card_profile)
@@ -419,6 +488,21 @@ def test_kiosk_mode_waits_for_the_card_to_leave(slot: Slot, card_profile: CardPr
         view, pending = login_with_pin(kiosk, provider, AUTH_PIN)
         assert view["state"] == "done"
         assert len(pending.verified) == 1
+        slot.pull()
+        while kiosk.get("/v1/status").json()["state"] != "idle":
+            assert time.monotonic() < deadline + 10
+            time.sleep(0.05)
+        slot.use(card_profile)  # a card the provider refuses before the PIN: the PIN pad keeps saying why
+        with precheck_answered(provider, 403, {"error": "certificate_revoked", "message": "Revoked.",
+                                               "message_ja": "失効しています。"}):
+            assert unattended_login(kiosk, provider)[0]["state"] == "failed"
+        deadline = time.monotonic() + 5  # the notice follows the outcome
+        while not (notice := kiosk.pad("/pinpad/state").json()["notice"] or {}).get("message_ja", "").startswith(
+                "失効"):
+            assert time.monotonic() < deadline, notice
+            time.sleep(0.05)
+        assert notice["message_ja"].startswith("失効しています。カードを")
+        assert notice["message"].startswith("Revoked. Please take your card")
     finally:
         stop(kiosk)
 

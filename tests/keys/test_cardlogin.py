@@ -21,6 +21,7 @@ from keys.cardlogin import (
     LoginMessage,
     RevocationInputs,
     account_id_for,
+    check_card_certificate,
     encode_login_message,
     login_digest_info,
     verify_card_login,
@@ -246,3 +247,45 @@ def test_test_cards_are_refused_outside_test_mode(adult: CardMaterial, pki: Test
     msg = message()
     with pytest.raises(UntrustedCertificate):
         login(adult, msg, sign(adult.auth_key, encode_login_message(msg)), production, crls)
+
+
+# --- the certificate alone, before the PIN (check_card_certificate) --------------------------------------------
+
+
+def _outcome(check: Any) -> tuple[type, Reason] | None:
+    try:
+        check()
+    except (InvalidSignature, RevocationUnavailable, RevokedCertificate, UntrustedCertificate) as exc:
+        return type(exc), exc.reason
+    return None
+
+
+@pytest.mark.parametrize(("case", "reason"), [
+    ("auth", None), ("sign", None), ("revoked", Reason.REVOKED), ("no revocation data", Reason.REVOCATION_UNAVAILABLE),
+    ("other key's certificate", Reason.WRONG_POLICY), ("test root refused", Reason.TEST_ROOT_REFUSED),
+    ("expired", Reason.EXPIRED)])
+def test_the_certificate_check_gives_the_logins_verdict_on_path_and_revocation(
+        adult: CardMaterial, pki: TestPki, test_store: TrustStore, crls: RevocationInputs, case: str,
+        reason: Reason | None) -> None:
+    """Whatever the login's path and revocation checks say, the certificate check says the same (same error class
+    and reason, or both pass): it runs the same steps, without the signature."""
+    key = Purpose.SIGN if case == "sign" else Purpose.AUTH
+    certificate = adult.sign_certificate if case in ("sign", "other key's certificate") else adult.auth_certificate
+    assert certificate is not None
+    trust = TrustStore.build([(f"r{i}", der(r.certificate)) for i, r in enumerate(pki.roots())]) if (
+        case == "test root refused") else test_store
+    revocation = {"revoked": RevocationInputs(crls=[_crl(adult.auth_root, [adult.auth_certificate.serial_number])]),
+                  "no revocation data": RevocationInputs()}.get(case, crls)
+    at = NOW + dt.timedelta(days=20 * 365) if case == "expired" else NOW
+    msg = message(key, issued_at=at - dt.timedelta(seconds=20))
+    signature = sign(adult.auth_key if key is Purpose.AUTH else adult.sign_key, encode_login_message(msg))
+    login_verdict = _outcome(lambda: verify_card_login(der(certificate), signature, expected=msg, trust=trust,
+                                                       revocation=revocation, at=at))
+    certificate_verdict = _outcome(lambda: check_card_certificate(der(certificate), key=key, trust=trust,
+                                                                  revocation=revocation, at=at))
+    assert certificate_verdict == login_verdict
+    assert (certificate_verdict or (None, None))[1] == reason
+    if reason is None:
+        standing = check_card_certificate(der(certificate), key=key, trust=trust, revocation=revocation, at=at)
+        assert standing.certificate_sha256 == hashlib.sha256(der(certificate)).hexdigest()
+        assert standing.revocation.status is CertStatus.GOOD

@@ -47,6 +47,7 @@ def test_card_logins_are_audited_with_references_only(provider: Provider, agent:
     assert isinstance(success["crl_number"], int)
     refused = next(f for f in logins if f["outcome"] == "refused")
     assert (refused["reason"], refused["revocation_source"], refused["key"]) == ("revoked", "crl", "auth")
+    assert refused["via"] == "precheck"  # refused before the PIN was asked for
     assert "account_ref" not in refused
     consent = next(e["fields"] for e in log if e["type"] == "consent")
     assert consent["claims"] == ["birthdate", "name"]

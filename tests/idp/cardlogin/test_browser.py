@@ -351,13 +351,13 @@ def test_no_reader(browser: Any, lab: PcscLab, pki: Pki, tmp_path: Path) -> None
         assert "No card reader is connected" in someone.error_text()
 
 
-@pytest.mark.parametrize(("which", "words"), [("revoked", "失効")])  # expired: see the lead's report (open)
+@pytest.mark.parametrize(("which", "words"), [("revoked", "失効"), ("expired", "有効期限")])
 def test_revoked_and_expired_certificates_are_refused(browser: Any, provider: Provider, agent: Agent, lab: PcscLab,
                                                       pki: Pki, client: str, which: str, words: str) -> None:
+    """Said before any PIN is asked for (the provider's precheck of the certificate read free)."""
     insert(lab, getattr(pki, which))
     with person(browser, provider) as someone:
         someone.authorize()
-        someone.enter_pin(agent, AUTH_PIN)
         assert words in someone.error_text()
         check_axe(someone.page)
         someone.page.get_by_role("button", name="続ける").click()  # no login: back to the login page
@@ -369,7 +369,7 @@ def test_revoked_and_expired_certificates_are_refused(browser: Any, provider: Pr
 def test_revocation_unavailable_and_test_roots_outside_test_mode(browser: Any, lab: PcscLab, pki: Pki,
                                                                 tmp_path: Path) -> None:
     """A provider whose revocation source has nothing fresh, and one not in test mode (which refuses the test
-    roots but admits J-LIS's): both refuse the login in words."""
+    roots but admits J-LIS's): both refuse the login in words, before any PIN is asked for."""
     jlis = sorted(vectors.jlis_roots().glob("*.pem"))
     if not jlis:
         pytest.skip("needs the J-LIS root certificates of the shared vectors")
@@ -381,12 +381,11 @@ def test_revocation_unavailable_and_test_roots_outside_test_mode(browser: Any, l
     for root in jlis:
         shutil.copy(root, trust / root.name)
     cases = [({"MYNACARD_CARD_LOGIN_CRL_DIR": str(empty)}, "We cannot confirm right now"),
-             ({"MYNACARD_TEST_MODE": "", "MYNACARD_CARD_LOGIN_TRUST_DIR": str(trust)}, "is not accepted here")]
+             ({"MYNACARD_TEST_MODE": "", "MYNACARD_CARD_LOGIN_TRUST_DIR": str(trust)}, "an issuer we do not trust")]
     for index, (env, words) in enumerate(cases):
-        with separate(lab, pki, tmp_path / f"p{index}", **env) as (provider, agent), \
+        with separate(lab, pki, tmp_path / f"p{index}", **env) as (provider, _), \
                 person(browser, provider, "en-US") as someone:
             someone.authorize()
-            someone.enter_pin(agent, AUTH_PIN)
             assert words in someone.error_text()
 
 
