@@ -64,7 +64,9 @@
     } else if (state.reader === "busy" && state.step !== "waiting_for_card") {
       show("working", d.working);
     } else {
-      const text = d.kiosk || state.step === "waiting_for_card" ? d.start : d.idle;
+      /* why the last login stopped before its PIN (the provider's precheck), until the next prompt */
+      const why = state.notice ? words(state.notice, "message") : d.idle;
+      const text = d.kiosk || state.step === "waiting_for_card" ? d.start : why;
       $("idle-text").textContent = text; show("idle", text);
     }
   }
