@@ -49,7 +49,7 @@ from typing import Any, Final, Protocol, TypeVar
 
 import asyncpg
 from sqlalchemy import Connection as SyncConnection
-from sqlalchemy import CursorResult, Executable, Select, Table, create_engine, event
+from sqlalchemy import CursorResult, Executable, Select, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -69,6 +69,9 @@ _PG_RECYCLE: Final = 1800
 PG_POOL_SIZE: Final = 10
 #: Seconds to wait for a PostgreSQL connection before answering that the database is unavailable.
 _PG_CONNECT_TIMEOUT: Final = 5.0
+#: Seconds a :class:`Watch` whose connection could not be opened waits before trying again (meanwhile caches read
+#: through).
+WATCH_RETRY_SECONDS: Final = 1.0
 #: Seconds a client should wait before retrying when the database was unavailable (``Retry-After``).
 RETRY_AFTER_SECONDS: Final = 2
 T = TypeVar("T")
@@ -234,6 +237,17 @@ class Database(ABC):
         async with self.connection() as conn:
             return int((await conn.execute(statement.statement, values)).rowcount)
 
+    def watch(self, channel: str) -> Watch:
+        """A :class:`Watch` on ``channel``: it tells a cache in this process when a transaction of any process that
+        called :meth:`announce` on ``channel`` committed. Only PostgreSQL through asyncpg can: elsewhere the watch
+        is never up, and a cache must read through."""
+        return Watch(channel, None)
+
+    async def announce(self, conn: Connection, channel: str, payload: str = "") -> None:
+        """In ``conn``'s transaction (of :meth:`begin`): tell every :meth:`watch` on ``channel`` of every process,
+        when the transaction commits, that what it covers changed (nothing on SQLite, where nothing watches)."""
+        return None
+
     @abstractmethod
     async def lock_for_writing(self, conn: Connection, key: int) -> None:
         """Serialise writers across processes for the rest of ``conn``'s transaction (a transaction of
@@ -324,6 +338,7 @@ class PostgresDatabase(Database):
         self._direct = direct
         self._pool: asyncpg.Pool | None = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
+        self._watches: list[Watch] = []
 
     @asynccontextmanager
     async def _unavailable_when_disconnected(self) -> AsyncIterator[None]:
@@ -399,11 +414,87 @@ class PostgresDatabase(Database):
     async def lock_for_writing(self, conn: Connection, key: int) -> None:
         await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(key)})")
 
+    def watch(self, channel: str) -> Watch:
+        watch = Watch(channel, self._direct)
+        self._watches.append(watch)
+        return watch
+
+    async def announce(self, conn: Connection, channel: str, payload: str = "") -> None:
+        await conn.execute(select(func.pg_notify(channel, payload)))
+
     async def dispose(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None and self._pool_loop is asyncio.get_running_loop():
             await pool.close()
+        for watch in self._watches:
+            await watch.close()
         await self._engine.dispose()
+
+
+class Watch:
+    """Whether what this process cached from the database about ``channel`` may still be used.
+
+    On PostgreSQL through asyncpg, a connection of its own ``LISTEN``s on the channel (opened on first use,
+    reopened after it is lost, at most once per :data:`WATCH_RETRY_SECONDS`); :attr:`generation` moves on every
+    notification (:meth:`Database.announce`, delivered when the writer's transaction commits), when the connection
+    is lost and when :meth:`changed` is called. A cache keeps an entry with the generation it read it under and uses
+    it only while :meth:`up` and the generation is the same; an entry read while the generation moved is not kept
+    (it may predate the change). Elsewhere the watch is never up::
+
+        watch = db.watch("clients")
+        generation = watch.generation
+        value = await read()                       # from the database
+        if await watch.up() and generation == watch.generation:
+            cache[key] = (generation, value)
+    """
+
+    def __init__(self, channel: str, dsn: str | None) -> None:
+        self.channel = channel
+        self.generation = 0
+        self._dsn = dsn
+        self._conn: asyncpg.Connection | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock: asyncio.Lock | None = None
+        self._retry_at = 0.0
+
+    def changed(self, *_: object) -> None:
+        """What this process changed itself (its own notification comes too, later): forget at once."""
+        self.generation += 1
+
+    def _lost(self, *_: object) -> None:
+        self._conn = None
+        self.generation += 1
+
+    async def up(self) -> bool:
+        """Whether notifications are being received now (connecting first when they are not)."""
+        if self._dsn is None:
+            return False
+        loop = asyncio.get_running_loop()
+        if self._conn is not None and self._loop is loop and not self._conn.is_closed():
+            return True
+        if loop.time() < self._retry_at:
+            return False
+        if self._lock is None or self._loop is not loop:  # a connection and a lock belong to one event loop
+            self._lock, self._loop, self._conn = asyncio.Lock(), loop, None
+        async with self._lock:
+            if self._conn is None or self._conn.is_closed():
+                self._lost()
+                try:
+                    conn = await asyncpg.connect(self._dsn, timeout=_PG_CONNECT_TIMEOUT)
+                    conn.add_termination_listener(self._lost)
+                    await conn.add_listener(self.channel, self.changed)
+                except (*_DISCONNECTED, asyncpg.PostgresError):
+                    self._retry_at = loop.time() + WATCH_RETRY_SECONDS
+                    return False
+                self._conn = conn
+                self.generation += 1  # anything read before now may predate a missed notification
+        return True
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and self._loop is asyncio.get_running_loop():
+            conn.remove_termination_listener(self._lost)
+            await conn.close()
 
 
 def _replace_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
