@@ -105,9 +105,10 @@ class Prepared:
 
     __slots__ = ("_compiled", "reads_only", "statement")
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: Executable, *, reads_only: bool | None = None) -> None:
         self.statement = statement
-        self.reads_only = isinstance(statement, Select)  # so sending it twice changes nothing
+        # so sending it twice changes nothing (a SELECT whose WITH writes is not: say reads_only=False)
+        self.reads_only = isinstance(statement, Select) if reads_only is None else reads_only
         self._compiled: dict[frozenset[str], _Compiled] = {}
 
     def compiled(self, dialect: Any, names: frozenset[str]) -> _Compiled:
