@@ -17,9 +17,10 @@ How each dialect runs them:
   writer of another process is waited for up to :data:`SQLITE_BUSY_TIMEOUT`.
 * **PostgreSQL** runs on SQLAlchemy's asyncio engine (asyncpg or psycopg), autocommit statements on a connection
   without ``BEGIN``/``ROLLBACK`` round trips and without a ping before each use, so a read costs one round trip.
-  The hot single statements (:class:`Prepared`, run by :meth:`Database.first` and :meth:`Database.run`) go straight
-  to asyncpg on a pool of its own: compiled by SQLAlchemy once, prepared once per connection by asyncpg's statement
-  cache, so each call costs a bind and one round trip (about a fifth of the CPU of the asyncio layer's path).
+  The hot single statements (:class:`Prepared`, run by :meth:`Database.first`, :meth:`Database.all` and
+  :meth:`Database.run`) go straight to asyncpg on a pool of its own: compiled by SQLAlchemy once, prepared once per
+  connection by asyncpg's statement cache, so each call costs a bind and one round trip (about a fifth of the CPU
+  of the asyncio layer's path).
 
 A lost or refused PostgreSQL connection raises :class:`DatabaseUnavailable` (answered 503 with ``Retry-After`` by
 :func:`servicekit.http.errors.exception_handlers`); both pools drop dead connections and reconnect on later use, so
@@ -233,6 +234,11 @@ class Database(ABC):
         async with self.connection() as conn:
             return (await conn.execute(statement.statement, values)).first()
 
+    async def all(self, statement: Prepared, values: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        """Every row ``statement`` gives with ``values`` (autocommit)."""
+        async with self.connection() as conn:
+            return (await conn.execute(statement.statement, values)).all()
+
     async def run(self, statement: Prepared, values: Mapping[str, Any]) -> int:
         """Run ``statement`` with ``values`` (autocommit); the number of rows it changed."""
         async with self.connection() as conn:
@@ -387,6 +393,12 @@ class PostgresDatabase(Database):
             return await super().first(statement, values)
         row: Sequence[Any] | None = await self._on_asyncpg(statement, values, "fetchrow")
         return row
+
+    async def all(self, statement: Prepared, values: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        if self._direct is None:
+            return await super().all(statement, values)
+        rows: Sequence[Sequence[Any]] = await self._on_asyncpg(statement, values, "fetch")
+        return rows
 
     async def run(self, statement: Prepared, values: Mapping[str, Any]) -> int:
         if self._direct is None:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import bindparam, delete, exists, select, update
+from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
 
 from idp.storage.tables import objects
 from servicekit.database import Database, Prepared
@@ -47,6 +47,7 @@ _CONSUME_IN_GRANT: Final = Prepared(
     .returning(*_COLUMNS, select(_GRANT.c.payload).where(*_LIVE_GRANT).scalar_subquery(),
                select(_GRANT.c.expires_at).where(*_LIVE_GRANT).scalar_subquery()))
 _MATCHING: dict[tuple[str, ...], Prepared] = {}
+_FIND_MANY: dict[int, Prepared] = {}  # by number of keys
 _DESTROY: Final = Prepared(delete(objects).where(*_KEY))
 _REVOKE: Final = Prepared(delete(objects).where(objects.c.grant_id == bindparam("grant")))
 
@@ -97,7 +98,7 @@ def _row(row: Any) -> StoredObject:
 
 
 class ObjectStore:
-    """The adapter: ``upsert``, ``remember_once``, ``find``, ``find_matching``, ``consume``, ``destroy``,
+    """The adapter: ``upsert``, ``remember_once``, ``find``, ``find_many``, ``find_matching``, ``consume``, ``destroy``,
     ``revoke_by_grant``."""
 
     def __init__(self, db: Database) -> None:
@@ -137,6 +138,24 @@ class ObjectStore:
         _check_key(kind, id)
         row = await self._db.first(_FIND, {"b_kind": kind, "b_id": id, "now": now})
         return None if row is None else _row(row)
+
+    async def find_many(self, keys: Sequence[tuple[str, str]], *,
+                        now: dt.datetime) -> dict[tuple[str, str], StoredObject]:
+        """:meth:`find` for each (``kind``, ``id``) of ``keys`` in one statement: the unexpired ones, by key (the
+        others are missing). For a request that needs several objects it can name at once."""
+        for kind, id_ in keys:
+            _check_key(kind, id_)
+        statement = _FIND_MANY.get(len(keys))
+        if statement is None:
+            statement = _FIND_MANY[len(keys)] = Prepared(select(*_COLUMNS).where(
+                objects.c.expires_at > bindparam("now"),
+                or_(*(and_(objects.c.kind == bindparam(f"k_{n}"), objects.c.id == bindparam(f"i_{n}"))
+                      for n in range(len(keys))))))
+        values: dict[str, Any] = {"now": now}
+        for n, (kind, id_) in enumerate(keys):
+            values[f"k_{n}"], values[f"i_{n}"] = kind, id_
+        found = [_row(row) for row in await self._db.all(statement, values)] if keys else []
+        return {(stored.kind, stored.id): stored for stored in found}
 
     async def find_matching(self, kind: str, members: Mapping[str, str], *, now: dt.datetime,
                             limit: int = 100) -> list[StoredObject]:

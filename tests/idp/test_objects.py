@@ -41,6 +41,23 @@ async def test_expired_objects_are_invisible(db: Database) -> None:
     assert await store.consume("AuthorizationCode", "c", now=LATER) is None
 
 
+async def test_find_many_reads_each_unexpired_object_once(db: Database) -> None:
+    store = ObjectStore(db)
+    await store.upsert("Session", "s", {"n": 1}, LATER)
+    await store.upsert("KioskClient", "s", {"n": 2}, LATER)
+    await store.upsert("Grant", "g", {"n": 3}, NOW)  # expired at NOW
+    await store.consume("KioskClient", "s", now=NOW)
+    found = await store.find_many([("Session", "s"), ("KioskClient", "s"), ("Grant", "g"), ("Session", "none")],
+                                  now=NOW)
+    assert {key: (o.payload, o.consumed_at is None) for key, o in found.items()} == {
+        ("Session", "s"): ({"n": 1}, True), ("KioskClient", "s"): ({"n": 2}, False)}
+    assert await store.find_many([("Session", "s")], now=NOW) == {("Session", "s"): await store.find("Session", "s",
+                                                                                                     now=NOW)}
+    assert await store.find_many([], now=NOW) == {}
+    with pytest.raises(ValueError, match="characters"):
+        await store.find_many([("Session", "x" * 256)], now=NOW)
+
+
 async def test_consume_is_single_use_and_replay_is_visible(db: Database) -> None:
     store = ObjectStore(db)
     await store.upsert("AuthorizationCode", "c", {"sub": "x"}, LATER, grant_id="g")
