@@ -52,27 +52,52 @@ _DESTROY: Final = Prepared(delete(objects).where(*_KEY))
 _REVOKE: Final = Prepared(delete(objects).where(objects.c.grant_id == bindparam("grant")))
 
 
-@dataclass(frozen=True, slots=True)
-class _Upserts:
-    """The dialect's two INSERT … ON CONFLICT statements; their values come as parameters named by column."""
+_VALUE_COLUMNS: Final = ("kind", "id", "payload", "grant_id", "expires_at", "consumed_at")
 
-    replace: Prepared
+
+@dataclass(slots=True)
+class _Upserts:
+    """The dialect's INSERT … ON CONFLICT statements: ``replace`` of n objects (built per n, values named
+    ``column_i``) and ``remember`` (values named by column)."""
+
+    db: Database
     remember: Prepared
+    _replace: dict[int, Prepared]
 
     @classmethod
     def build(cls, db: Database) -> _Upserts:
         insert = db.insert(objects)
-        replace = insert.on_conflict_do_update(
-            index_elements=[objects.c.kind, objects.c.id],
-            set_={"payload": insert.excluded.payload, "grant_id": insert.excluded.grant_id,
-                  "expires_at": insert.excluded.expires_at, "consumed_at": None})
         remember = insert.on_conflict_do_update(
             index_elements=[objects.c.kind, objects.c.id],
             set_={"payload": insert.excluded.payload, "grant_id": None,
                   "expires_at": insert.excluded.expires_at, "consumed_at": None},
             where=objects.c.expires_at <= bindparam("now"),
         ).returning(objects.c.id)
-        return cls(Prepared(replace), Prepared(remember))
+        return cls(db, Prepared(remember), {})
+
+    def replace(self, count: int) -> Prepared:
+        """INSERT of ``count`` objects, each replacing any object under its key (and its consumption)."""
+        statement = self._replace.get(count)
+        if statement is None:
+            insert = self.db.insert(objects).values([
+                {name: bindparam(f"{name}_{n}", type_=objects.c[name].type) for name in _VALUE_COLUMNS}
+                for n in range(count)])
+            statement = self._replace[count] = Prepared(insert.on_conflict_do_update(
+                index_elements=[objects.c.kind, objects.c.id],
+                set_={"payload": insert.excluded.payload, "grant_id": insert.excluded.grant_id,
+                      "expires_at": insert.excluded.expires_at, "consumed_at": None}))
+        return statement
+
+
+@dataclass(frozen=True, slots=True)
+class NewObject:
+    """An object to store with :meth:`ObjectStore.upsert_many`."""
+
+    kind: str
+    id: str
+    payload: Mapping[str, Any]
+    expires_at: dt.datetime
+    grant_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +123,8 @@ def _row(row: Any) -> StoredObject:
 
 
 class ObjectStore:
-    """The adapter: ``upsert``, ``remember_once``, ``find``, ``find_many``, ``find_matching``, ``consume``, ``destroy``,
-    ``revoke_by_grant``."""
+    """The adapter: ``upsert`` (``upsert_many``), ``remember_once``, ``find`` (``find_many``), ``find_matching``,
+    ``consume`` (``consume_matching``, ``consume_in_grant``), ``destroy``, ``revoke_by_grant``."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -109,14 +134,25 @@ class ObjectStore:
         self, kind: str, id: str, payload: Mapping[str, Any], expires_at: dt.datetime, grant_id: str | None = None
     ) -> None:
         """Store ``payload`` under (``kind``, ``id``), replacing any previous object (and its consumption)."""
-        _check_key(kind, id)
-        if expires_at.tzinfo is None:
-            raise ValueError("expires_at must be an aware datetime")
-        document = dict(payload)
-        if len(json.dumps(document, separators=(",", ":")).encode("utf-8")) > MAX_PAYLOAD_OCTETS:
-            raise ValueError(f"payload larger than {MAX_PAYLOAD_OCTETS} octets")
-        await self._db.run(self._upserts.replace, {"kind": kind, "id": id, "payload": document, "grant_id": grant_id,
-                                                   "expires_at": expires_at, "consumed_at": None})
+        await self.upsert_many([NewObject(kind, id, payload, expires_at, grant_id)])
+
+    async def upsert_many(self, new: Sequence[NewObject]) -> None:
+        """:meth:`upsert` of each of ``new`` (distinct keys), in one statement: all are stored or none."""
+        values: dict[str, Any] = {}
+        for n, item in enumerate(new):
+            _check_key(item.kind, item.id)
+            if item.expires_at.tzinfo is None:
+                raise ValueError("expires_at must be an aware datetime")
+            document = dict(item.payload)
+            if len(json.dumps(document, separators=(",", ":")).encode("utf-8")) > MAX_PAYLOAD_OCTETS:
+                raise ValueError(f"payload larger than {MAX_PAYLOAD_OCTETS} octets")
+            values.update({f"kind_{n}": item.kind, f"id_{n}": item.id, f"payload_{n}": document,
+                           f"grant_id_{n}": item.grant_id, f"expires_at_{n}": item.expires_at,
+                           f"consumed_at_{n}": None})
+        if len({(item.kind, item.id) for item in new}) != len(new):
+            raise ValueError("the same key twice in one upsert_many")
+        if new:
+            await self._db.run(self._upserts.replace(len(new)), values)
 
     async def remember_once(
         self, kind: str, id: str, *, expires_at: dt.datetime, now: dt.datetime, payload: Mapping[str, Any] | None = None

@@ -8,7 +8,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from idp.storage import Database, ObjectStore, delete_expired
+from idp.storage import Database, NewObject, ObjectStore, delete_expired
 from idp.storage.objects import MAX_PAYLOAD_OCTETS
 from tests.idp.conftest import NOW
 from tests.idp.workers import consume_concurrently
@@ -31,6 +31,23 @@ async def test_upsert_find_and_replace(db: Database) -> None:
     replaced = await store.find("AuthorizationCode", "c1", now=NOW)
     assert replaced is not None
     assert (replaced.payload, replaced.grant_id, replaced.consumed_at) == ({"scope": "email"}, None, None)
+
+
+async def test_upsert_many_stores_all_in_one_statement(db: Database) -> None:
+    store = ObjectStore(db)
+    await store.upsert("AuthorizationCode", "c", {"old": True}, LATER)
+    await store.consume("AuthorizationCode", "c", now=NOW)
+    await store.upsert_many([NewObject("Grant", "g", {"n": [1]}, LATER, grant_id="g"),
+                             NewObject("AuthorizationCode", "c", {"new": True}, LATER, grant_id="g")])
+    found = await store.find_many([("Grant", "g"), ("AuthorizationCode", "c")], now=NOW)
+    assert {key: (o.payload, o.grant_id, o.consumed_at) for key, o in found.items()} == {
+        ("Grant", "g"): ({"n": [1]}, "g", None), ("AuthorizationCode", "c"): ({"new": True}, "g", None)}
+    with pytest.raises(ValueError, match="twice"):
+        await store.upsert_many([NewObject("Grant", "x", {}, LATER), NewObject("Grant", "x", {}, LATER)])
+    with pytest.raises(ValueError, match="octets"):  # checked before anything is written
+        await store.upsert_many([NewObject("Grant", "y", {}, LATER),
+                                 NewObject("Grant", "z", {"big": "x" * MAX_PAYLOAD_OCTETS}, LATER)])
+    assert await store.find_many([("Grant", "x"), ("Grant", "y")], now=NOW) == {}
 
 
 async def test_expired_objects_are_invisible(db: Database) -> None:
