@@ -39,13 +39,20 @@ _CONSUME: Final = Prepared(update(objects)
 _GRANT = objects.alias("grant_row")
 _LIVE_GRANT = (_GRANT.c.kind == bindparam("b_grant_kind"), _GRANT.c.id == objects.c.grant_id,
                _GRANT.c.expires_at > bindparam("now"))
-_CONSUME_IN_GRANT: Final = Prepared(
-    update(objects)
-    .where(*_KEY, objects.c.consumed_at.is_(None), objects.c.expires_at > bindparam("now"),
-           exists(select(_GRANT.c.pk).where(*_LIVE_GRANT)))
-    .values(consumed_at=bindparam("now"))
-    .returning(*_COLUMNS, select(_GRANT.c.payload).where(*_LIVE_GRANT).scalar_subquery(),
-               select(_GRANT.c.expires_at).where(*_LIVE_GRANT).scalar_subquery()))
+_CONSUME_IN_GRANT: dict[tuple[tuple[str, ...], tuple[str, ...]], Prepared] = {}  # by member names, absent names
+
+
+def _members(names: Sequence[str], absent: Sequence[str]) -> list[Any]:
+    """Conditions: each of ``names`` a string member of the payload equal to the value bound as ``m_<n>``, each of
+    ``absent`` missing or null."""
+    return [*(objects.c.payload[name].as_string() == bindparam(f"m_{n}") for n, name in enumerate(names)),
+            *(objects.c.payload[name].as_string().is_(None) for name in absent)]
+
+
+def _member_values(names: Sequence[str], members: Mapping[str, str | None]) -> dict[str, Any]:
+    return {f"m_{n}": members[name] for n, name in enumerate(names)}
+
+
 _MATCHING: dict[tuple[str, ...], Prepared] = {}
 _FIND_MANY: dict[int, Prepared] = {}  # by number of keys
 _DESTROY: Final = Prepared(delete(objects).where(*_KEY))
@@ -224,20 +231,34 @@ class ObjectStore:
             statement = _MATCHING[names] = Prepared(
                 update(objects)
                 .where(*_KEY, objects.c.consumed_at.is_(None), objects.c.expires_at > bindparam("now"),
-                       *(objects.c.payload[name].as_string() == bindparam(f"m_{n}") for n, name in enumerate(names)))
+                       *_members(names, ()))
                 .values(consumed_at=bindparam("now")).returning(*_COLUMNS))
         row = await self._db.first(statement, {"b_kind": kind, "b_id": id, "now": now,
-                                               **{f"m_{n}": members[name] for n, name in enumerate(names)}})
+                                               **_member_values(names, members)})
         return None if row is None else _row(row)
 
-    async def consume_in_grant(self, kind: str, id: str, grant_kind: str, *,
-                               now: dt.datetime) -> tuple[StoredObject, StoredObject] | None:
+    async def consume_in_grant(self, kind: str, id: str, grant_kind: str, *, now: dt.datetime,
+                               members: Mapping[str, str | None] | None = None,
+                               ) -> tuple[StoredObject, StoredObject] | None:
         """:meth:`consume`, but only while the object's grant (the object of ``grant_kind`` whose id is the
-        object's ``grant_id``) is unexpired: the object and its grant, from one statement. None: absent, expired,
-        consumed already, or its grant revoked or expired."""
+        object's ``grant_id``) is unexpired, and (as :meth:`consume_matching`) each of ``members`` is a string
+        member of the payload with that value (with None: missing or null): the object and its grant, from one
+        statement. None: absent, expired, consumed already, its grant revoked or expired, or a member differs."""
         _check_key(kind, id)
-        row = await self._db.first(_CONSUME_IN_GRANT, {"b_kind": kind, "b_id": id, "b_grant_kind": grant_kind,
-                                                       "now": now})
+        given = members or {}
+        names = tuple(sorted(name for name, value in given.items() if value is not None))
+        absent = tuple(sorted(name for name, value in given.items() if value is None))
+        statement = _CONSUME_IN_GRANT.get((names, absent))
+        if statement is None:
+            statement = _CONSUME_IN_GRANT[names, absent] = Prepared(
+                update(objects)
+                .where(*_KEY, objects.c.consumed_at.is_(None), objects.c.expires_at > bindparam("now"),
+                       exists(select(_GRANT.c.pk).where(*_LIVE_GRANT)), *_members(names, absent))
+                .values(consumed_at=bindparam("now"))
+                .returning(*_COLUMNS, select(_GRANT.c.payload).where(*_LIVE_GRANT).scalar_subquery(),
+                           select(_GRANT.c.expires_at).where(*_LIVE_GRANT).scalar_subquery()))
+        row = await self._db.first(statement, {"b_kind": kind, "b_id": id, "b_grant_kind": grant_kind, "now": now,
+                                               **_member_values(names, given)})
         if row is None:
             return None
         consumed = _row(row[:6])
