@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import json
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -343,7 +344,7 @@ class PostgresDatabase(Database):
         event.listen(engine.sync_engine, "checkout", _replace_if_closed)
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._direct = direct
-        self._pool: asyncpg.Pool | None = None
+        self._pool: _Connections | None = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
         self._watches: list[Watch] = []
 
@@ -366,7 +367,7 @@ class PostgresDatabase(Database):
 
     async def _renew_pools(self) -> None:
         if self._pool is not None and self._pool_loop is asyncio.get_running_loop():
-            await self._pool.expire_connections()
+            self._pool.expire()
         await self._engine.dispose(close=False)
 
     @asynccontextmanager
@@ -379,13 +380,11 @@ class PostgresDatabase(Database):
         async with self._unavailable_when_disconnected(), self._engine.begin() as conn:
             yield _AsyncConnection(conn)
 
-    async def _direct_pool(self) -> asyncpg.Pool:
+    def _direct_pool(self) -> _Connections:
         loop = asyncio.get_running_loop()
         if self._pool is None or self._pool_loop is not loop:  # a pool belongs to one event loop
             assert self._direct is not None
-            self._pool = await asyncpg.create_pool(self._direct, min_size=0, max_size=self._pool_size,
-                                                   timeout=_PG_CONNECT_TIMEOUT, init=_json_codecs, reset=_kept)
-            self._pool_loop = loop
+            self._pool, self._pool_loop = _Connections(self._direct, self._pool_size), loop
         return self._pool
 
     async def first(self, statement: Prepared, values: Mapping[str, Any]) -> Sequence[Any] | None:
@@ -415,9 +414,9 @@ class PostgresDatabase(Database):
         arguments = compiled.arguments(values)
         async with self._unavailable_when_disconnected():
             for last in (False, True):
-                pool = await self._direct_pool()
+                pool = self._direct_pool()
                 try:
-                    async with pool.acquire() as conn:
+                    async with pool.connection() as conn:
                         return await getattr(conn, method)(compiled.sql, *arguments)
                 except _DISCONNECTED as exc:
                     if last or not (statement.reads_only or isinstance(exc, asyncpg.InterfaceError)):
@@ -525,11 +524,107 @@ async def _json_codecs(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, encoder=str, decoder=json.loads, schema="pg_catalog")
 
 
-async def _kept(conn: asyncpg.Connection) -> None:
-    """Nothing to reset when a connection goes back to the pool: it ran single autocommit statements and holds
-    no session state (no LISTEN, cursor, setting or advisory lock), so asyncpg's default reset (four statements in
-    one round trip on every release: ``UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all(); RESET ALL``) is skipped.
-    An open transaction would still be rolled back by asyncpg before this is called."""
+class _Connections:
+    """Up to ``size`` asyncpg connections of one process and event loop, for :class:`Prepared` statements.
+
+    Taken and given back as plainly as a list allows: asyncpg's own pool spends about as much CPU per use as the
+    statement itself (a task per release, an idle timer per connection, a reset query unless told otherwise), and
+    these connections hold no session state to reset (single autocommit statements: no transaction, LISTEN,
+    cursor, setting or advisory lock). A connection given back after an error (a cancelled or interrupted
+    statement may leave it mid-protocol) is closed, as is every connection after :meth:`expire` (the server went
+    away). Callers queue when all ``size`` are in use."""
+
+    def __init__(self, dsn: str, size: int) -> None:
+        self._dsn, self._size = dsn, size
+        self._idle: list[asyncpg.Connection] = []
+        self._open = 0  # connections in use, idle, or being opened
+        self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
+        self._generation = 0  # moved by expire(): connections of an older one are closed when given back
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        conn, generation = await self._take(), self._generation
+        try:
+            yield conn
+        except asyncpg.PostgresError:  # the server refused the statement: the connection is as good as before
+            self._return(conn, generation)
+            raise
+        except BaseException:
+            self._discard(conn)
+            raise
+        self._return(conn, generation)
+
+    def _return(self, conn: asyncpg.Connection, generation: int) -> None:
+        if generation != self._generation or conn.is_closed() or conn.is_in_transaction():
+            self._discard(conn)
+        else:
+            self._give_back(conn)
+
+    async def _take(self) -> asyncpg.Connection:
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.is_closed():
+                return conn
+            self._open -= 1
+        if self._open >= self._size:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                handed = await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():  # handed over just as the wait was cancelled
+                    given = waiter.result()
+                    if given is None:
+                        self._open -= 1
+                        self._wake()
+                    else:
+                        self._give_back(given)
+                raise
+            if handed is not None:
+                return handed
+            # else: a connection was closed and its place handed over: open one in it (counted already)
+        else:
+            self._open += 1
+        try:
+            conn = await asyncpg.connect(self._dsn, timeout=_PG_CONNECT_TIMEOUT)
+            await _json_codecs(conn)
+        except BaseException:
+            self._open -= 1
+            self._wake()
+            raise
+        return conn
+
+    def _give_back(self, conn: asyncpg.Connection) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        self._idle.append(conn)
+
+    def _discard(self, conn: asyncpg.Connection) -> None:
+        conn.terminate()
+        self._open -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        """A place became free: the first waiter opens a connection in it."""
+        while self._waiters and self._open < self._size:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._open += 1
+                waiter.set_result(None)
+                return
+
+    def expire(self) -> None:
+        """Close every idle connection now and every connection in use when it is given back."""
+        self._generation += 1
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            self._discard(conn)
+
+    async def close(self) -> None:
+        self.expire()
 
 
 #: What a lost, refused or shutting-down PostgreSQL connection raises (asyncpg's class 08 and 57P0x errors).
