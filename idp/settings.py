@@ -51,7 +51,8 @@ class DatabaseSettings:
     pool_size: int = option(10, doc="PostgreSQL connections each worker process keeps in each of its two pools "
                                     "(prepared statements on asyncpg, and SQLAlchemy's engine, which may add as "
                                     "many again at peaks).",
-                            recommend="workers x 2 x pool_size (x 2 at peaks) within PostgreSQL's max_connections.")
+                            recommend="workers x (2 x pool_size + 1 listening for client changes) (the engine's "
+                                      "pool x 2 at peaks) within PostgreSQL's max_connections.")
     migrate_on_start: bool = option(True, doc="Apply pending Alembic migrations when a process starts.",
                                     recommend="Disable and run `idp migrate` from the deployment if the "
                                               "service's database role may not change the schema.")

@@ -67,7 +67,8 @@ _SQLITE_PRAGMAS: Final = ("journal_mode=WAL", f"busy_timeout={SQLITE_BUSY_TIMEOU
 _PG_RECYCLE: Final = 1800
 #: Connections per process in each PostgreSQL pool (the asyncio engine's, and the one for :class:`Prepared`), unless
 #: :meth:`Database.connect` is given another: each worker process has its own pools, so a deployment's total is
-#: workers x 2 x this (plus the engine's overflow of as many again at peaks), within PostgreSQL's max_connections.
+#: workers x 2 x this (plus the engine's overflow of as many again at peaks, and one per :class:`Watch`), within
+#: PostgreSQL's max_connections.
 PG_POOL_SIZE: Final = 10
 #: Seconds to wait for a PostgreSQL connection before answering that the database is unavailable.
 _PG_CONNECT_TIMEOUT: Final = 5.0
