@@ -59,6 +59,7 @@ import resource
 import shutil
 import statistics
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager
@@ -186,6 +187,24 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
+@contextlib.contextmanager
+def _profiled(pids: list[int], into: Path | None, seconds: float) -> Iterator[None]:
+    """With ``into``: sample each of ``pids`` with py-spy for ``seconds`` (``py-spy-PID.txt``: collapsed stacks, for a
+    flame graph or ``sort``), which itself costs the sampled processes some CPU; else nothing."""
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if into is None or spy is None:
+        yield
+        return
+    samplers = [subprocess.Popen([spy, "record", "--nonblocking", "-r", "250", "-f", "raw", "-d", str(int(seconds)),
+                                  "-o", str(into / f"py-spy-{pid}.txt"), "-p", str(pid)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in pids]
+    try:
+        yield
+    finally:
+        for sampler in samplers:
+            sampler.wait(timeout=seconds + 30)
+
+
 @dataclass
 class DatabaseProbe:
     """The PostgreSQL cluster behind a contender: its statement count and its processes."""
@@ -200,6 +219,23 @@ class DatabaseProbe:
 
     def cpu_seconds(self) -> float:
         return _cpu_seconds(self.cluster.server_pids())
+
+    def calls_by_statement(self) -> dict[str, int]:
+        """Calls so far of each statement of the provider's database, by its normalised text."""
+        rows = self.cluster.sql(self.url, "SELECT calls, regexp_replace(query, '\\s+', ' ', 'g') FROM "
+                                          "pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database "
+                                          "WHERE datname = current_database())")
+        calls: dict[str, int] = {}
+        for row in rows.splitlines():
+            count, _, query = row.partition("|")
+            calls[query] = calls.get(query, 0) + int(count)
+        return calls
+
+    def write_breakdown(self, before: dict[str, int], flows: int, path: Path) -> None:
+        """Calls per flow of each statement since ``before`` (most first), as ``calls_per_flow<TAB>statement``."""
+        after = self.calls_by_statement()
+        per_flow = sorted(((after[q] - before.get(q, 0)) / flows, q) for q in after)
+        path.write_text("".join(f"{n:.2f}\t{q}\n" for n, q in reversed(per_flow) if n >= 0.005))
 
 
 def measure(target: Target, client: ClientSpec, args: argparse.Namespace,
@@ -217,12 +253,16 @@ def measure(target: Target, client: ClientSpec, args: argparse.Namespace,
                                                    "warmup": 0.0})).result()
             capacity_spec = LoadSpec(**{**asdict(capacity_spec), "warmup": 0.0})
             statements, database_cpu = -database.statements() - 1, -database.cpu_seconds()
+            by_statement = database.calls_by_statement() if args.keep else {}
         cpu_before = _cpu_seconds(pids)
-        capacity = pool.submit(generate_load, capacity_spec).result()
+        with _profiled(pids, target.workdir if args.profile else None, args.seconds):
+            capacity = pool.submit(generate_load, capacity_spec).result()
         server_cpu = _cpu_seconds(pids) - cpu_before
         if database is not None:
             statements += database.statements()
             database_cpu += database.cpu_seconds()
+            if args.keep and capacity.flows:
+                database.write_breakdown(by_statement, capacity.flows, target.workdir / "statements.tsv")
         if not capacity.flows:
             return {"error": capacity.first_error or "no flow completed"}
         flows_per_s = capacity.flows / capacity.elapsed
@@ -299,7 +339,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="flows in flight in the capacity phase")
     parser.add_argument("--only", choices=("oidc-provider", "ours-sqlite", "ours-postgresql"), action="append",
                         help="run only this contender (repeatable)")
-    parser.add_argument("--keep", type=Path, help="work in this directory and keep it (server logs)")
+    parser.add_argument("--keep", type=Path, help="work in this directory and keep it (server logs; on PostgreSQL "
+                                                  "statements.tsv: calls per flow of each statement)")
+    parser.add_argument("--profile", action="store_true",
+                        help="with --keep: sample our workers with py-spy during the capacity phase (py-spy-PID.txt)")
     args = parser.parse_args(argv)
     results: dict[str, dict[str, Any]] = {}
     load_at_start = [round(x, 2) for x in os.getloadavg()]

@@ -116,7 +116,8 @@ async def open_services(settings: Settings, *, extensions: Sequence[ExtensionOpe
             for opener in extensions:
                 extension = opener(settings, db, utcnow())
                 opened[type(extension)] = extension
-            yield Services(settings, db, keyset, ObjectStore(db), ClientStore(db), opened, outbound)
+            yield Services(settings, db, keyset, ObjectStore(db),
+                           ClientStore(db, cache_seconds=settings.database.client_cache_seconds), opened, outbound)
         finally:
             await outbound.aclose()
             for extension in reversed(opened.values()):

@@ -52,10 +52,17 @@ class DatabaseSettings:
     pool_size: int = option(10, doc="PostgreSQL connections each worker process keeps in each of its two pools "
                                     "(prepared statements on asyncpg, and SQLAlchemy's engine, which may add as "
                                     "many again at peaks).",
-                            recommend="workers x 2 x pool_size (x 2 at peaks) within PostgreSQL's max_connections.")
+                            recommend="workers x (2 x pool_size + 1 listening for client changes) (the engine's "
+                                      "pool x 2 at peaks) within PostgreSQL's max_connections.")
     migrate_on_start: bool = option(True, doc="Apply pending Alembic migrations when a process starts.",
                                     recommend="Disable and run `idp migrate` from the deployment if the "
                                               "service's database role may not change the schema.")
+    client_cache_seconds: int = option(
+        60, doc="PostgreSQL: seconds at most a worker keeps a registered client it read. Changes through the "
+                "provider (registration, `idp clients`) reach every worker when they commit (LISTEN/NOTIFY, "
+                "read through while that connection is down); this bounds a change made around it (SQL by "
+                "hand, a restore). 0: read every time.",
+        recommend="Keep short if clients are edited in the database directly.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,6 +492,8 @@ def check(settings: Settings) -> list[str]:
         problems.append(f"database.url: the scheme must be one of {', '.join(_DATABASE_SCHEMES)}")
     if not 1 <= settings.database.pool_size <= 1000:
         problems.append("database.pool_size: 1 to 1000")
+    if not 0 <= settings.database.client_cache_seconds <= 3600:
+        problems.append("database.client_cache_seconds: 0 to 3600")
     keys = settings.keys
     unknown = [a for a in keys.algorithms if a not in SIGNING_ALGORITHMS]
     if unknown or "ES256" not in keys.algorithms or len(set(keys.algorithms)) != len(keys.algorithms):

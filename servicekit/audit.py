@@ -23,8 +23,10 @@ Truncation is caught against any earlier export or a head hash logged elsewhere 
 a list of names); any other name is refused (:class:`AuditFieldError`), so a name, a birthdate or a PIN cannot be
 logged by mistake.
 
-**Appends are serialised**: one transaction reads the chain's head row (``SELECT … FOR UPDATE`` on PostgreSQL;
-SQLite's ``BEGIN IMMEDIATE`` holds the database's write lock), inserts the entry and moves the head.
+**Appends are serialised**: on SQLite one transaction reads the chain's head row (``BEGIN IMMEDIATE`` holds the
+database's write lock), inserts the entry and moves the head; on PostgreSQL one statement moves the head from the
+seq the entry follows and inserts it, or, when another process moved the head first, does neither and returns the
+head it found (:meth:`AuditTrail.append`).
 
 **Retention** (:meth:`AuditTrail.prune`) deletes the oldest entries and records the last deleted entry's seq and
 hash in the head row as the anchor the remaining chain starts from.
@@ -40,6 +42,7 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -61,6 +64,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     delete,
+    func,
     insert,
     select,
     update,
@@ -402,6 +406,21 @@ class Head:
     anchor: Anchor
 
 
+class _Appender:
+    """A process's appends on PostgreSQL: one at a time (per event loop), after the head it last saw."""
+
+    def __init__(self) -> None:
+        self.head: tuple[int, str] | None = None
+        self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def turn(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._loop is not loop:  # a lock belongs to one event loop
+            self._lock, self._loop = asyncio.Lock(), loop
+        return self._lock
+
+
 @dataclass(frozen=True, slots=True)
 class AuditTrail:
     """The chain in ``entries`` (columns of :func:`entry_columns`, primary key ``seq``) with its head row in
@@ -420,6 +439,7 @@ class AuditTrail:
     _read_head_for_update: Any = field(init=False, repr=False, compare=False)
     _read_head_now: Prepared = field(init=False, repr=False, compare=False)
     _append_after: Prepared = field(init=False, repr=False, compare=False)
+    _appender: _Appender = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Built once, values bound per call: an append is on the token endpoint's path, and building a statement
@@ -432,15 +452,20 @@ class AuditTrail:
             seq=bindparam("new_seq"), hash=bindparam("new_hash")))
         object.__setattr__(self, "_read_head_now", Prepared(select(head.c.seq, head.c.hash)
                                                             .where(head.c.id == _HEAD_ID)))
-        # PostgreSQL: move the head from the seq read before and insert the entry, in one statement (a
-        # data-modifying WITH); a head moved meanwhile by another append moves nothing and inserts nothing.
+        # PostgreSQL: move the head from the seq this process believes current and insert the entry, in one
+        # statement (data-modifying WITHs); the row it returns is the head as the statement found it, so an append
+        # that lost to another process's learns the new head from its own round trip.
         moved = (update(head).where(head.c.id == _HEAD_ID, head.c.seq == bindparam("prev_seq"))
                  .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")).returning(head.c.id).cte("moved"))
         names = ("seq", "time", "type", "fields", "key_id", "prev_hash", "hash")
         entry_values = select(*(bindparam(f"e_{name}", type_=self.entries.c[name].type) for name in names)
                               ).select_from(moved)
+        added = (insert(self.entries).from_select(list(names), entry_values)
+                 .returning(self.entries.c.seq).cte("added"))
         object.__setattr__(self, "_append_after", Prepared(
-            insert(self.entries).from_select(list(names), entry_values).add_cte(moved)))
+            select(select(func.count()).select_from(added).scalar_subquery(), head.c.seq, head.c.hash)
+            .where(head.c.id == _HEAD_ID), reads_only=False))
+        object.__setattr__(self, "_appender", _Appender())
 
     async def append(self, event_type: str, fields: Mapping[str, object], *, at: dt.datetime) -> Entry:
         """Append one event (its fields checked against the schema first) in one serialised transaction."""
@@ -459,22 +484,32 @@ class AuditTrail:
 
     async def _append_optimistically(self, event_type: str, checked: Mapping[str, FieldValue], at: dt.datetime,
                                      key: AuditKey | None) -> Entry:
-        """PostgreSQL: read the head, then append after it in one statement, again while another append moved it
-        meanwhile. No lock is held across the event loop's turns (a transaction holding the head row across its
-        round trips made every other worker's append wait for this process's loop), and each try is two round
-        trips."""
-        while True:
-            row = await self.db.first(self._read_head_now, {})
-            if row is None:  # a chain without its head row: create it, the serialised way
-                async with self.db.begin() as conn:
-                    await self._head(conn)
-                continue
-            entry = make_entry(row[0], row[1], event_type, checked, at, key)
-            if await self.db.run(self._append_after, {
-                    "prev_seq": row[0], "new_seq": entry.seq, "new_hash": entry.hash, "e_seq": entry.seq,
+        """PostgreSQL: append after the head this process last saw, in one statement; when another process moved
+        the head meanwhile, that statement moved nothing, inserted nothing and returned the head it found, and the
+        entry is made again after that. No database lock is held across the event loop's turns (a transaction
+        holding the head row across its round trips made every other worker's append wait for this process's
+        loop); this process's own appends go one at a time, so they never race each other."""
+        appender = self._appender
+        async with appender.turn():
+            while True:
+                if appender.head is None:
+                    row = await self.db.first(self._read_head_now, {})
+                    if row is None:  # a chain without its head row: create it, the serialised way
+                        async with self.db.begin() as conn:
+                            await self._head(conn)
+                        continue
+                    appender.head = (row[0], row[1])
+                entry = make_entry(appender.head[0], appender.head[1], event_type, checked, at, key)
+                appender.head = None  # unknown until the answer comes (a lost connection leaves it unknown)
+                row = await self.db.first(self._append_after, {
+                    "prev_seq": entry.seq - 1, "new_seq": entry.seq, "new_hash": entry.hash, "e_seq": entry.seq,
                     "e_time": entry.time, "e_type": entry.type, "e_fields": canonical(entry.fields),
-                    "e_key_id": entry.key_id, "e_prev_hash": entry.prev_hash, "e_hash": entry.hash}):
-                return entry
+                    "e_key_id": entry.key_id, "e_prev_hash": entry.prev_hash, "e_hash": entry.hash})
+                if row is not None and row[0]:
+                    appender.head = (entry.seq, entry.hash)
+                    return entry
+                if row is not None:
+                    appender.head = (row[1], row[2])
 
     async def _head(self, conn: Connection, *, for_update: bool = False) -> Head:
         query = self._read_head_for_update if for_update else self._read_head

@@ -17,9 +17,10 @@ How each dialect runs them:
   writer of another process is waited for up to :data:`SQLITE_BUSY_TIMEOUT`.
 * **PostgreSQL** runs on SQLAlchemy's asyncio engine (asyncpg or psycopg), autocommit statements on a connection
   without ``BEGIN``/``ROLLBACK`` round trips and without a ping before each use, so a read costs one round trip.
-  The hot single statements (:class:`Prepared`, run by :meth:`Database.first` and :meth:`Database.run`) go straight
-  to asyncpg on a pool of its own: compiled by SQLAlchemy once, prepared once per connection by asyncpg's statement
-  cache, so each call costs a bind and one round trip (about a fifth of the CPU of the asyncio layer's path).
+  The hot single statements (:class:`Prepared`, run by :meth:`Database.first`, :meth:`Database.all` and
+  :meth:`Database.run`) go straight to asyncpg on a pool of its own: compiled by SQLAlchemy once, prepared once per
+  connection by asyncpg's statement cache, so each call costs a bind and one round trip (about a fifth of the CPU
+  of the asyncio layer's path).
 
 A lost or refused PostgreSQL connection raises :class:`DatabaseUnavailable` (answered 503 with ``Retry-After`` by
 :func:`servicekit.http.errors.exception_handlers`); both pools drop dead connections and reconnect on later use, so
@@ -42,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import json
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -49,7 +51,7 @@ from typing import Any, Final, Protocol, TypeVar
 
 import asyncpg
 from sqlalchemy import Connection as SyncConnection
-from sqlalchemy import CursorResult, Executable, Select, Table, create_engine, event
+from sqlalchemy import CursorResult, Executable, Select, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -65,10 +67,14 @@ _SQLITE_PRAGMAS: Final = ("journal_mode=WAL", f"busy_timeout={SQLITE_BUSY_TIMEOU
 _PG_RECYCLE: Final = 1800
 #: Connections per process in each PostgreSQL pool (the asyncio engine's, and the one for :class:`Prepared`), unless
 #: :meth:`Database.connect` is given another: each worker process has its own pools, so a deployment's total is
-#: workers x 2 x this (plus the engine's overflow of as many again at peaks), within PostgreSQL's max_connections.
+#: workers x 2 x this (plus the engine's overflow of as many again at peaks, and one per :class:`Watch`), within
+#: PostgreSQL's max_connections.
 PG_POOL_SIZE: Final = 10
 #: Seconds to wait for a PostgreSQL connection before answering that the database is unavailable.
 _PG_CONNECT_TIMEOUT: Final = 5.0
+#: Seconds a :class:`Watch` whose connection could not be opened waits before trying again (meanwhile caches read
+#: through).
+WATCH_RETRY_SECONDS: Final = 1.0
 #: Seconds a client should wait before retrying when the database was unavailable (``Retry-After``).
 RETRY_AFTER_SECONDS: Final = 2
 T = TypeVar("T")
@@ -102,9 +108,10 @@ class Prepared:
 
     __slots__ = ("_compiled", "reads_only", "statement")
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: Executable, *, reads_only: bool | None = None) -> None:
         self.statement = statement
-        self.reads_only = isinstance(statement, Select)  # so sending it twice changes nothing
+        # so sending it twice changes nothing (a SELECT whose WITH writes is not: say reads_only=False)
+        self.reads_only = isinstance(statement, Select) if reads_only is None else reads_only
         self._compiled: dict[frozenset[str], _Compiled] = {}
 
     def compiled(self, dialect: Any, names: frozenset[str]) -> _Compiled:
@@ -229,10 +236,26 @@ class Database(ABC):
         async with self.connection() as conn:
             return (await conn.execute(statement.statement, values)).first()
 
+    async def all(self, statement: Prepared, values: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        """Every row ``statement`` gives with ``values`` (autocommit)."""
+        async with self.connection() as conn:
+            return (await conn.execute(statement.statement, values)).all()
+
     async def run(self, statement: Prepared, values: Mapping[str, Any]) -> int:
         """Run ``statement`` with ``values`` (autocommit); the number of rows it changed."""
         async with self.connection() as conn:
             return int((await conn.execute(statement.statement, values)).rowcount)
+
+    def watch(self, channel: str) -> Watch:
+        """A :class:`Watch` on ``channel``: it tells a cache in this process when a transaction of any process that
+        called :meth:`announce` on ``channel`` committed. Only PostgreSQL through asyncpg can: elsewhere the watch
+        is never up, and a cache must read through."""
+        return Watch(channel, None)
+
+    async def announce(self, conn: Connection, channel: str, payload: str = "") -> None:
+        """In ``conn``'s transaction (of :meth:`begin`): tell every :meth:`watch` on ``channel`` of every process,
+        when the transaction commits, that what it covers changed (nothing on SQLite, where nothing watches)."""
+        return None
 
     @abstractmethod
     async def lock_for_writing(self, conn: Connection, key: int) -> None:
@@ -322,8 +345,9 @@ class PostgresDatabase(Database):
         event.listen(engine.sync_engine, "checkout", _replace_if_closed)
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._direct = direct
-        self._pool: asyncpg.Pool | None = None
+        self._pool: _Connections | None = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
+        self._watches: list[Watch] = []
 
     @asynccontextmanager
     async def _unavailable_when_disconnected(self) -> AsyncIterator[None]:
@@ -344,7 +368,7 @@ class PostgresDatabase(Database):
 
     async def _renew_pools(self) -> None:
         if self._pool is not None and self._pool_loop is asyncio.get_running_loop():
-            await self._pool.expire_connections()
+            self._pool.expire()
         await self._engine.dispose(close=False)
 
     @asynccontextmanager
@@ -357,13 +381,11 @@ class PostgresDatabase(Database):
         async with self._unavailable_when_disconnected(), self._engine.begin() as conn:
             yield _AsyncConnection(conn)
 
-    async def _direct_pool(self) -> asyncpg.Pool:
+    def _direct_pool(self) -> _Connections:
         loop = asyncio.get_running_loop()
         if self._pool is None or self._pool_loop is not loop:  # a pool belongs to one event loop
             assert self._direct is not None
-            self._pool = await asyncpg.create_pool(self._direct, min_size=0, max_size=self._pool_size,
-                                                   timeout=_PG_CONNECT_TIMEOUT, init=_json_codecs, reset=_kept)
-            self._pool_loop = loop
+            self._pool, self._pool_loop = _Connections(self._direct, self._pool_size), loop
         return self._pool
 
     async def first(self, statement: Prepared, values: Mapping[str, Any]) -> Sequence[Any] | None:
@@ -371,6 +393,12 @@ class PostgresDatabase(Database):
             return await super().first(statement, values)
         row: Sequence[Any] | None = await self._on_asyncpg(statement, values, "fetchrow")
         return row
+
+    async def all(self, statement: Prepared, values: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        if self._direct is None:
+            return await super().all(statement, values)
+        rows: Sequence[Sequence[Any]] = await self._on_asyncpg(statement, values, "fetch")
+        return rows
 
     async def run(self, statement: Prepared, values: Mapping[str, Any]) -> int:
         if self._direct is None:
@@ -387,9 +415,9 @@ class PostgresDatabase(Database):
         arguments = compiled.arguments(values)
         async with self._unavailable_when_disconnected():
             for last in (False, True):
-                pool = await self._direct_pool()
+                pool = self._direct_pool()
                 try:
-                    async with pool.acquire() as conn:
+                    async with pool.connection() as conn:
                         return await getattr(conn, method)(compiled.sql, *arguments)
                 except _DISCONNECTED as exc:
                     if last or not (statement.reads_only or isinstance(exc, asyncpg.InterfaceError)):
@@ -399,11 +427,87 @@ class PostgresDatabase(Database):
     async def lock_for_writing(self, conn: Connection, key: int) -> None:
         await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(key)})")
 
+    def watch(self, channel: str) -> Watch:
+        watch = Watch(channel, self._direct)
+        self._watches.append(watch)
+        return watch
+
+    async def announce(self, conn: Connection, channel: str, payload: str = "") -> None:
+        await conn.execute(select(func.pg_notify(channel, payload)))
+
     async def dispose(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None and self._pool_loop is asyncio.get_running_loop():
             await pool.close()
+        for watch in self._watches:
+            await watch.close()
         await self._engine.dispose()
+
+
+class Watch:
+    """Whether what this process cached from the database about ``channel`` may still be used.
+
+    On PostgreSQL through asyncpg, a connection of its own ``LISTEN``s on the channel (opened on first use,
+    reopened after it is lost, at most once per :data:`WATCH_RETRY_SECONDS`); :attr:`generation` moves on every
+    notification (:meth:`Database.announce`, delivered when the writer's transaction commits), when the connection
+    is lost and when :meth:`changed` is called. A cache keeps an entry with the generation it read it under and uses
+    it only while :meth:`up` and the generation is the same; an entry read while the generation moved is not kept
+    (it may predate the change). Elsewhere the watch is never up::
+
+        watch = db.watch("clients")
+        generation = watch.generation
+        value = await read()                       # from the database
+        if await watch.up() and generation == watch.generation:
+            cache[key] = (generation, value)
+    """
+
+    def __init__(self, channel: str, dsn: str | None) -> None:
+        self.channel = channel
+        self.generation = 0
+        self._dsn = dsn
+        self._conn: asyncpg.Connection | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock: asyncio.Lock | None = None
+        self._retry_at = 0.0
+
+    def changed(self, *_: object) -> None:
+        """What this process changed itself (its own notification comes too, later): forget at once."""
+        self.generation += 1
+
+    def _lost(self, *_: object) -> None:
+        self._conn = None
+        self.generation += 1
+
+    async def up(self) -> bool:
+        """Whether notifications are being received now (connecting first when they are not)."""
+        if self._dsn is None:
+            return False
+        loop = asyncio.get_running_loop()
+        if self._conn is not None and self._loop is loop and not self._conn.is_closed():
+            return True
+        if loop.time() < self._retry_at:
+            return False
+        if self._lock is None or self._loop is not loop:  # a connection and a lock belong to one event loop
+            self._lock, self._loop, self._conn = asyncio.Lock(), loop, None
+        async with self._lock:
+            if self._conn is None or self._conn.is_closed():
+                self._lost()
+                try:
+                    conn = await asyncpg.connect(self._dsn, timeout=_PG_CONNECT_TIMEOUT)
+                    conn.add_termination_listener(self._lost)
+                    await conn.add_listener(self.channel, self.changed)
+                except (*_DISCONNECTED, asyncpg.PostgresError):
+                    self._retry_at = loop.time() + WATCH_RETRY_SECONDS
+                    return False
+                self._conn = conn
+                self.generation += 1  # anything read before now may predate a missed notification
+        return True
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and self._loop is asyncio.get_running_loop():
+            conn.remove_termination_listener(self._lost)
+            await conn.close()
 
 
 def _replace_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -421,11 +525,107 @@ async def _json_codecs(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, encoder=str, decoder=json.loads, schema="pg_catalog")
 
 
-async def _kept(conn: asyncpg.Connection) -> None:
-    """Nothing to reset when a connection goes back to the pool: it ran single autocommit statements and holds
-    no session state (no LISTEN, cursor, setting or advisory lock), so asyncpg's default reset (four statements in
-    one round trip on every release: ``UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all(); RESET ALL``) is skipped.
-    An open transaction would still be rolled back by asyncpg before this is called."""
+class _Connections:
+    """Up to ``size`` asyncpg connections of one process and event loop, for :class:`Prepared` statements.
+
+    Taken and given back as plainly as a list allows: asyncpg's own pool spends about as much CPU per use as the
+    statement itself (a task per release, an idle timer per connection, a reset query unless told otherwise), and
+    these connections hold no session state to reset (single autocommit statements: no transaction, LISTEN,
+    cursor, setting or advisory lock). A connection given back after an error (a cancelled or interrupted
+    statement may leave it mid-protocol) is closed, as is every connection after :meth:`expire` (the server went
+    away). Callers queue when all ``size`` are in use."""
+
+    def __init__(self, dsn: str, size: int) -> None:
+        self._dsn, self._size = dsn, size
+        self._idle: list[asyncpg.Connection] = []
+        self._open = 0  # connections in use, idle, or being opened
+        self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
+        self._generation = 0  # moved by expire(): connections of an older one are closed when given back
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        conn, generation = await self._take(), self._generation
+        try:
+            yield conn
+        except asyncpg.PostgresError:  # the server refused the statement: the connection is as good as before
+            self._return(conn, generation)
+            raise
+        except BaseException:
+            self._discard(conn)
+            raise
+        self._return(conn, generation)
+
+    def _return(self, conn: asyncpg.Connection, generation: int) -> None:
+        if generation != self._generation or conn.is_closed() or conn.is_in_transaction():
+            self._discard(conn)
+        else:
+            self._give_back(conn)
+
+    async def _take(self) -> asyncpg.Connection:
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.is_closed():
+                return conn
+            self._open -= 1
+        if self._open >= self._size:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                handed = await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():  # handed over just as the wait was cancelled
+                    given = waiter.result()
+                    if given is None:
+                        self._open -= 1
+                        self._wake()
+                    else:
+                        self._give_back(given)
+                raise
+            if handed is not None:
+                return handed
+            # else: a connection was closed and its place handed over: open one in it (counted already)
+        else:
+            self._open += 1
+        try:
+            conn = await asyncpg.connect(self._dsn, timeout=_PG_CONNECT_TIMEOUT)
+            await _json_codecs(conn)
+        except BaseException:
+            self._open -= 1
+            self._wake()
+            raise
+        return conn
+
+    def _give_back(self, conn: asyncpg.Connection) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        self._idle.append(conn)
+
+    def _discard(self, conn: asyncpg.Connection) -> None:
+        conn.terminate()
+        self._open -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        """A place became free: the first waiter opens a connection in it."""
+        while self._waiters and self._open < self._size:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._open += 1
+                waiter.set_result(None)
+                return
+
+    def expire(self) -> None:
+        """Close every idle connection now and every connection in use when it is given back."""
+        self._generation += 1
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            self._discard(conn)
+
+    async def close(self) -> None:
+        self.expire()
 
 
 #: What a lost, refused or shutting-down PostgreSQL connection raises (asyncpg's class 08 and 57P0x errors).

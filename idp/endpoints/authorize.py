@@ -53,9 +53,9 @@ from idp.oauth.interaction import (
     start_interaction,
     update_interaction,
 )
-from idp.oauth.kiosk import is_kiosk_client
+from idp.oauth.kiosk import kiosk_key
 from idp.oauth.pkce import CODE_CHALLENGE_METHODS
-from idp.oauth.session import SESSION_COOKIE, Session, load_session
+from idp.oauth.session import SESSION_COOKIE, Session, session_key, session_named
 from idp.oauth.subject import subject_for
 from idp.runtime import Services, utcnow
 from idp.settings import Settings
@@ -148,8 +148,12 @@ async def authorize(
             raise AuthorizationError(exc, None) from None
         lang = _language(params, request.headers.get("accept-language"))
         client, auth = await resolve_request(services, params, utcnow())
-        session = await load_session(services, request.cookies.get(SESSION_COOKIE), utcnow())
-        kiosk = await is_kiosk_client(services, client.client_id, utcnow())
+        cookie, kiosk_mark = request.cookies.get(SESSION_COOKIE), kiosk_key(client.client_id)
+        stored_session = session_key(cookie)
+        found = await services.objects.find_many([kiosk_mark, *([stored_session] if stored_session else [])],
+                                                 now=utcnow())  # one round trip for both
+        session = None if stored_session is None else session_named(cookie, found.get(stored_session))
+        kiosk = kiosk_mark in found
         return await _decide(services, client, auth, None if kiosk else session, kiosk=kiosk)
     except AuthorizationError as exc:
         return error_response(exc, request, settings, metrics, lang=lang)

@@ -47,6 +47,7 @@ from idp.oauth.subject import subject_for
 from idp.oauth.tokens import GRANT_KIND
 from idp.runtime import Services
 from idp.settings import Settings
+from idp.storage import NewObject
 from idp.web.pages import error_page, form_post_page, wants_html
 
 _log = logging.getLogger("idp.authorize")
@@ -127,8 +128,6 @@ async def issue_code(
              "claims": claims}
     for details in granted:
         grant.update(details.grant_members(by_identifier=bool(request.authorization_details)))
-    await services.objects.upsert(GRANT_KIND, grant_id, grant,
-                                  now + dt.timedelta(seconds=settings.tokens.refresh_token_ttl), grant_id=grant_id)
     payload: dict[str, Any] = {
         "client_id": client.client_id, "redirect_uri": request.redirect_uri, "scope": scope, "nonce": request.nonce,
         "code_challenge": request.code_challenge, "code_challenge_method": "S256", "sub": sub,
@@ -136,8 +135,11 @@ async def issue_code(
         "sid": sid, "claims": claims, "dpop_jkt": request.dpop_jkt, "grant_id": grant_id}
     if granted and request.authorization_details:  # RFC 9396 §7, OpenID4VCI 1.0 §6.2
         payload["authorization_details"] = [entry for details in granted for entry in details.token_details()]
-    await services.objects.upsert(CODE_KIND, code, payload, now + dt.timedelta(seconds=settings.authorization.code_ttl),
-                                  grant_id=grant_id)
+    await services.objects.upsert_many([  # the grant with its code, in one statement
+        NewObject(GRANT_KIND, grant_id, grant, now + dt.timedelta(seconds=settings.tokens.refresh_token_ttl),
+                  grant_id=grant_id),
+        NewObject(CODE_KIND, code, payload, now + dt.timedelta(seconds=settings.authorization.code_ttl),
+                  grant_id=grant_id)])
     if sid is not None:
         await add_client(services, sid, client.client_id, now, known=session_clients)
     _log.info("authorization_code_issued", extra={"client_id": client.client_id, "fresh_login": login.fresh,

@@ -42,9 +42,10 @@ async def set_kiosk_client(services: Services, client_id: str, kiosk: bool, now:
         await services.objects.destroy(KIOSK_CLIENT_KIND, client_id)
 
 
-async def is_kiosk_client(services: Services, client_id: str, now: dt.datetime) -> bool:
-    """Whether ``client_id`` is marked as a kiosk's client."""
-    return await services.objects.find(KIOSK_CLIENT_KIND, client_id, now=now) is not None
+def kiosk_key(client_id: str) -> tuple[str, str]:
+    """The object key of ``client_id``'s kiosk mark: an unexpired object under it makes ``client_id`` a kiosk's
+    client (read with the request's other objects at once: :meth:`idp.storage.ObjectStore.find_many`)."""
+    return KIOSK_CLIENT_KIND, client_id
 
 
-__all__ = ["KIOSK_CLIENT_KIND", "is_kiosk_client", "set_kiosk_client"]
+__all__ = ["KIOSK_CLIENT_KIND", "kiosk_key", "set_kiosk_client"]

@@ -37,9 +37,14 @@ def s256_challenge(verifier: str) -> str:
     return b64url_encode(hashlib.sha256(verifier.encode("ascii")).digest())
 
 
+def well_formed_verifier(verifier: str) -> bool:
+    """RFC 7636 §4.1: code-verifier = 43*128unreserved."""
+    return _VERIFIER.fullmatch(verifier) is not None
+
+
 def verify_code_verifier(verifier: str, challenge: str) -> bool:
     """RFC 7636 §4.6: whether ``verifier`` is well-formed (§4.1) and its S256 challenge equals ``challenge``
     (compared in constant time)."""
-    if not _VERIFIER.fullmatch(verifier):
+    if not well_formed_verifier(verifier):
         return False
     return hmac.compare_digest(s256_challenge(verifier).encode("ascii"), challenge.encode("utf-8"))

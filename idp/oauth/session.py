@@ -26,6 +26,7 @@ from litestar.datastructures import Cookie
 
 from idp.runtime import Services
 from idp.settings import Settings
+from idp.storage import StoredObject
 
 SESSION_KIND: Final = "Session"
 SESSION_COOKIE: Final = "mynacard_session"
@@ -80,11 +81,22 @@ async def find_session(services: Services, sid: str, now: dt.datetime) -> Sessio
 
 async def load_session(services: Services, cookie: str | None, now: dt.datetime) -> Session | None:
     """The session the browser's ``mynacard_session`` cookie value names, if the cookie's secret matches."""
+    key = session_key(cookie)
+    return None if key is None else session_named(cookie, await services.objects.find(*key, now=now))
+
+
+def session_key(cookie: str | None) -> tuple[str, str] | None:
+    """The object key of the session a ``mynacard_session`` cookie value names (to read it with others at once:
+    :meth:`idp.storage.ObjectStore.find_many`), or None for no cookie or a malformed one."""
     match = _COOKIE.fullmatch(cookie or "")
-    if match is None:
-        return None
-    stored = await services.objects.find(SESSION_KIND, match[1], now=now)
-    if stored is None or not hmac.compare_digest(digest(match[2]), str(stored.payload.get("secret", ""))):
+    return None if match is None else (SESSION_KIND, match[1])
+
+
+def session_named(cookie: str | None, stored: StoredObject | None) -> Session | None:
+    """The session ``stored`` (read under :func:`session_key`), if the cookie's secret matches it."""
+    match = _COOKIE.fullmatch(cookie or "")
+    if match is None or stored is None or stored.kind != SESSION_KIND or stored.id != match[1] \
+            or not hmac.compare_digest(digest(match[2]), str(stored.payload.get("secret", ""))):
         return None
     return Session.from_payload(match[1], stored.payload, stored.expires_at)
 
@@ -153,4 +165,4 @@ def cleared_session_cookie(settings: Settings) -> Cookie:
 
 __all__ = ["MAX_CLIENTS", "SESSION_COOKIE", "SESSION_KIND", "Session", "add_client", "cleared_session_cookie",
            "digest", "end_session", "find_session", "load_session", "open_session", "secure_cookies",
-           "session_cookie"]
+           "session_cookie", "session_key", "session_named"]

@@ -276,14 +276,18 @@ async def verify_access_token(services: Services, token: str, now: dt.datetime) 
     cnf = claims.get("cnf")
     if cnf is not None and not (isinstance(cnf, Mapping) and _string(cnf, "jkt")):
         raise InvalidToken("the access token is invalid", detail="cnf without jkt")
-    if len(jti) > 255 or await services.objects.find(REVOKED_KIND, jti, now=now) is not None:
+    if len(jti) > 255:
+        raise InvalidToken("the access token has been revoked", detail=f"jti {jti} revoked")
+    grant_key = None if grant_id is None or len(grant_id) > 255 else (GRANT_KIND, grant_id)
+    found = await services.objects.find_many([(REVOKED_KIND, jti)] + ([grant_key] if grant_key else []), now=now)
+    if (REVOKED_KIND, jti) in found:
         raise InvalidToken("the access token has been revoked", detail=f"jti {jti} revoked")
     client = await services.clients.get(client_id)
     if client is None:
         raise InvalidToken("the access token's client is no longer registered", detail=f"client {client_id}")
     grant = None
     if grant_id is not None:
-        stored = await services.objects.find(GRANT_KIND, grant_id, now=now) if len(grant_id) <= 255 else None
+        stored = None if grant_key is None else found.get(grant_key)
         if stored is None or stored.payload.get("client_id") != client_id:
             raise InvalidToken("the access token's grant has been revoked or has expired", detail=f"grant {grant_id}")
         grant = stored.payload

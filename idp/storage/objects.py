@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import bindparam, delete, exists, select, update
+from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
 
 from idp.storage.tables import objects
 from servicekit.database import Database, Prepared
@@ -39,39 +39,72 @@ _CONSUME: Final = Prepared(update(objects)
 _GRANT = objects.alias("grant_row")
 _LIVE_GRANT = (_GRANT.c.kind == bindparam("b_grant_kind"), _GRANT.c.id == objects.c.grant_id,
                _GRANT.c.expires_at > bindparam("now"))
-_CONSUME_IN_GRANT: Final = Prepared(
-    update(objects)
-    .where(*_KEY, objects.c.consumed_at.is_(None), objects.c.expires_at > bindparam("now"),
-           exists(select(_GRANT.c.pk).where(*_LIVE_GRANT)))
-    .values(consumed_at=bindparam("now"))
-    .returning(*_COLUMNS, select(_GRANT.c.payload).where(*_LIVE_GRANT).scalar_subquery(),
-               select(_GRANT.c.expires_at).where(*_LIVE_GRANT).scalar_subquery()))
+_CONSUME_IN_GRANT: dict[tuple[tuple[str, ...], tuple[str, ...]], Prepared] = {}  # by member names, absent names
+
+
+def _members(names: Sequence[str], absent: Sequence[str]) -> list[Any]:
+    """Conditions: each of ``names`` a string member of the payload equal to the value bound as ``m_<n>``, each of
+    ``absent`` missing or null."""
+    return [*(objects.c.payload[name].as_string() == bindparam(f"m_{n}") for n, name in enumerate(names)),
+            *(objects.c.payload[name].as_string().is_(None) for name in absent)]
+
+
+def _member_values(names: Sequence[str], members: Mapping[str, str | None]) -> dict[str, Any]:
+    return {f"m_{n}": members[name] for n, name in enumerate(names)}
+
+
 _MATCHING: dict[tuple[str, ...], Prepared] = {}
+_FIND_MANY: dict[int, Prepared] = {}  # by number of keys
 _DESTROY: Final = Prepared(delete(objects).where(*_KEY))
 _REVOKE: Final = Prepared(delete(objects).where(objects.c.grant_id == bindparam("grant")))
 
 
-@dataclass(frozen=True, slots=True)
-class _Upserts:
-    """The dialect's two INSERT … ON CONFLICT statements; their values come as parameters named by column."""
+_VALUE_COLUMNS: Final = ("kind", "id", "payload", "grant_id", "expires_at", "consumed_at")
 
-    replace: Prepared
+
+@dataclass(slots=True)
+class _Upserts:
+    """The dialect's INSERT … ON CONFLICT statements: ``replace`` of n objects (built per n, values named
+    ``column_i``) and ``remember`` (values named by column)."""
+
+    db: Database
     remember: Prepared
+    _replace: dict[int, Prepared]
 
     @classmethod
     def build(cls, db: Database) -> _Upserts:
         insert = db.insert(objects)
-        replace = insert.on_conflict_do_update(
-            index_elements=[objects.c.kind, objects.c.id],
-            set_={"payload": insert.excluded.payload, "grant_id": insert.excluded.grant_id,
-                  "expires_at": insert.excluded.expires_at, "consumed_at": None})
         remember = insert.on_conflict_do_update(
             index_elements=[objects.c.kind, objects.c.id],
             set_={"payload": insert.excluded.payload, "grant_id": None,
                   "expires_at": insert.excluded.expires_at, "consumed_at": None},
             where=objects.c.expires_at <= bindparam("now"),
         ).returning(objects.c.id)
-        return cls(Prepared(replace), Prepared(remember))
+        return cls(db, Prepared(remember), {})
+
+    def replace(self, count: int) -> Prepared:
+        """INSERT of ``count`` objects, each replacing any object under its key (and its consumption)."""
+        statement = self._replace.get(count)
+        if statement is None:
+            insert = self.db.insert(objects).values([
+                {name: bindparam(f"{name}_{n}", type_=objects.c[name].type) for name in _VALUE_COLUMNS}
+                for n in range(count)])
+            statement = self._replace[count] = Prepared(insert.on_conflict_do_update(
+                index_elements=[objects.c.kind, objects.c.id],
+                set_={"payload": insert.excluded.payload, "grant_id": insert.excluded.grant_id,
+                      "expires_at": insert.excluded.expires_at, "consumed_at": None}))
+        return statement
+
+
+@dataclass(frozen=True, slots=True)
+class NewObject:
+    """An object to store with :meth:`ObjectStore.upsert_many`."""
+
+    kind: str
+    id: str
+    payload: Mapping[str, Any]
+    expires_at: dt.datetime
+    grant_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +130,8 @@ def _row(row: Any) -> StoredObject:
 
 
 class ObjectStore:
-    """The adapter: ``upsert``, ``remember_once``, ``find``, ``find_matching``, ``consume``, ``destroy``,
-    ``revoke_by_grant``."""
+    """The adapter: ``upsert`` (``upsert_many``), ``remember_once``, ``find`` (``find_many``), ``find_matching``,
+    ``consume`` (``consume_matching``, ``consume_in_grant``), ``destroy``, ``revoke_by_grant``."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -108,14 +141,25 @@ class ObjectStore:
         self, kind: str, id: str, payload: Mapping[str, Any], expires_at: dt.datetime, grant_id: str | None = None
     ) -> None:
         """Store ``payload`` under (``kind``, ``id``), replacing any previous object (and its consumption)."""
-        _check_key(kind, id)
-        if expires_at.tzinfo is None:
-            raise ValueError("expires_at must be an aware datetime")
-        document = dict(payload)
-        if len(json.dumps(document, separators=(",", ":")).encode("utf-8")) > MAX_PAYLOAD_OCTETS:
-            raise ValueError(f"payload larger than {MAX_PAYLOAD_OCTETS} octets")
-        await self._db.run(self._upserts.replace, {"kind": kind, "id": id, "payload": document, "grant_id": grant_id,
-                                                   "expires_at": expires_at, "consumed_at": None})
+        await self.upsert_many([NewObject(kind, id, payload, expires_at, grant_id)])
+
+    async def upsert_many(self, new: Sequence[NewObject]) -> None:
+        """:meth:`upsert` of each of ``new`` (distinct keys), in one statement: all are stored or none."""
+        values: dict[str, Any] = {}
+        for n, item in enumerate(new):
+            _check_key(item.kind, item.id)
+            if item.expires_at.tzinfo is None:
+                raise ValueError("expires_at must be an aware datetime")
+            document = dict(item.payload)
+            if len(json.dumps(document, separators=(",", ":")).encode("utf-8")) > MAX_PAYLOAD_OCTETS:
+                raise ValueError(f"payload larger than {MAX_PAYLOAD_OCTETS} octets")
+            values.update({f"kind_{n}": item.kind, f"id_{n}": item.id, f"payload_{n}": document,
+                           f"grant_id_{n}": item.grant_id, f"expires_at_{n}": item.expires_at,
+                           f"consumed_at_{n}": None})
+        if len({(item.kind, item.id) for item in new}) != len(new):
+            raise ValueError("the same key twice in one upsert_many")
+        if new:
+            await self._db.run(self._upserts.replace(len(new)), values)
 
     async def remember_once(
         self, kind: str, id: str, *, expires_at: dt.datetime, now: dt.datetime, payload: Mapping[str, Any] | None = None
@@ -137,6 +181,24 @@ class ObjectStore:
         _check_key(kind, id)
         row = await self._db.first(_FIND, {"b_kind": kind, "b_id": id, "now": now})
         return None if row is None else _row(row)
+
+    async def find_many(self, keys: Sequence[tuple[str, str]], *,
+                        now: dt.datetime) -> dict[tuple[str, str], StoredObject]:
+        """:meth:`find` for each (``kind``, ``id``) of ``keys`` in one statement: the unexpired ones, by key (the
+        others are missing). For a request that needs several objects it can name at once."""
+        for kind, id_ in keys:
+            _check_key(kind, id_)
+        statement = _FIND_MANY.get(len(keys))
+        if statement is None:
+            statement = _FIND_MANY[len(keys)] = Prepared(select(*_COLUMNS).where(
+                objects.c.expires_at > bindparam("now"),
+                or_(*(and_(objects.c.kind == bindparam(f"k_{n}"), objects.c.id == bindparam(f"i_{n}"))
+                      for n in range(len(keys))))))
+        values: dict[str, Any] = {"now": now}
+        for n, (kind, id_) in enumerate(keys):
+            values[f"k_{n}"], values[f"i_{n}"] = kind, id_
+        found = [_row(row) for row in await self._db.all(statement, values)] if keys else []
+        return {(stored.kind, stored.id): stored for stored in found}
 
     async def find_matching(self, kind: str, members: Mapping[str, str], *, now: dt.datetime,
                             limit: int = 100) -> list[StoredObject]:
@@ -169,20 +231,34 @@ class ObjectStore:
             statement = _MATCHING[names] = Prepared(
                 update(objects)
                 .where(*_KEY, objects.c.consumed_at.is_(None), objects.c.expires_at > bindparam("now"),
-                       *(objects.c.payload[name].as_string() == bindparam(f"m_{n}") for n, name in enumerate(names)))
+                       *_members(names, ()))
                 .values(consumed_at=bindparam("now")).returning(*_COLUMNS))
         row = await self._db.first(statement, {"b_kind": kind, "b_id": id, "now": now,
-                                               **{f"m_{n}": members[name] for n, name in enumerate(names)}})
+                                               **_member_values(names, members)})
         return None if row is None else _row(row)
 
-    async def consume_in_grant(self, kind: str, id: str, grant_kind: str, *,
-                               now: dt.datetime) -> tuple[StoredObject, StoredObject] | None:
+    async def consume_in_grant(self, kind: str, id: str, grant_kind: str, *, now: dt.datetime,
+                               members: Mapping[str, str | None] | None = None,
+                               ) -> tuple[StoredObject, StoredObject] | None:
         """:meth:`consume`, but only while the object's grant (the object of ``grant_kind`` whose id is the
-        object's ``grant_id``) is unexpired: the object and its grant, from one statement. None: absent, expired,
-        consumed already, or its grant revoked or expired."""
+        object's ``grant_id``) is unexpired, and (as :meth:`consume_matching`) each of ``members`` is a string
+        member of the payload with that value (with None: missing or null): the object and its grant, from one
+        statement. None: absent, expired, consumed already, its grant revoked or expired, or a member differs."""
         _check_key(kind, id)
-        row = await self._db.first(_CONSUME_IN_GRANT, {"b_kind": kind, "b_id": id, "b_grant_kind": grant_kind,
-                                                       "now": now})
+        given = members or {}
+        names = tuple(sorted(name for name, value in given.items() if value is not None))
+        absent = tuple(sorted(name for name, value in given.items() if value is None))
+        statement = _CONSUME_IN_GRANT.get((names, absent))
+        if statement is None:
+            statement = _CONSUME_IN_GRANT[names, absent] = Prepared(
+                update(objects)
+                .where(*_KEY, objects.c.consumed_at.is_(None), objects.c.expires_at > bindparam("now"),
+                       exists(select(_GRANT.c.pk).where(*_LIVE_GRANT)), *_members(names, absent))
+                .values(consumed_at=bindparam("now"))
+                .returning(*_COLUMNS, select(_GRANT.c.payload).where(*_LIVE_GRANT).scalar_subquery(),
+                           select(_GRANT.c.expires_at).where(*_LIVE_GRANT).scalar_subquery()))
+        row = await self._db.first(statement, {"b_kind": kind, "b_id": id, "b_grant_kind": grant_kind, "now": now,
+                                               **_member_values(names, given)})
         if row is None:
             return None
         consumed = _row(row[:6])

@@ -16,8 +16,10 @@ from litestar import Request, Response
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 
-def options_answer(request: Request[Any, Any, Any]) -> Response[None] | None:
-    """For ``OPTIONS``: 204 with ``Allow`` naming every method the request's path serves; else ``None`` (go on)."""
+async def options_answer(request: Request[Any, Any, Any]) -> Response[None] | None:
+    """For ``OPTIONS``: 204 with ``Allow`` naming every method the request's path serves; else ``None`` (go on).
+    A coroutine function: litestar runs a plain function given as ``before_request`` in a worker thread, a thread
+    hand-off on every request of every route."""
     if request.method != "OPTIONS":
         return None
     handlers = request.app.route_handler_method_map

@@ -157,3 +157,16 @@ def test_json_formatter_includes_exceptions() -> None:
     document = json.loads(JsonFormatter().format(record))
     assert (document["message"], document["level"], document["kid"]) == ("failed job", "error", "k1")
     assert "ValueError: boom" in document["exception"]
+
+
+def test_no_request_resolves_its_dependencies_in_a_task_group(tmp_path: Path) -> None:
+    """litestar resolves the dependencies of one level together in an anyio task group (tasks on every request);
+    the provider's are chained so that each level holds one (idp.endpoints.dependencies)."""
+    application = create_app(settings_for(tmp_path))
+    checked = 0
+    for route in application.routes:
+        for handler, kwargs_model in getattr(route, "route_handler_map", {}).values():
+            batches = kwargs_model.dependency_batches
+            assert all(len(batch) == 1 for batch in batches), (handler, batches)
+            checked += bool(batches)
+    assert checked > 20

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from typing import Any
 
 import pytest
+from sqlalchemy import text, update
 
-from idp.clients import AuthMethod, InvalidClientMetadata, register_client
+from idp.clients import AuthMethod, Client, InvalidClientMetadata, register_client
 from idp.storage import ClientExists, ClientStore, Database
+from idp.storage.tables import clients
 
 RP_JWKS = {"keys": [{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
                      "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "kid": "rp-1"}]}
@@ -97,3 +101,56 @@ async def test_client_store(db: Database) -> None:
     assert await store.remove("rp-1")
     assert not await store.remove("rp-1")
     assert await store.get("rp-1") is None
+
+
+async def _eventually(check: Any, seconds: float = 5.0) -> bool:
+    """Whether ``check()`` (a coroutine function) becomes true within ``seconds`` (a notification's delivery)."""
+    for _ in range(int(seconds / 0.05)):
+        if await check():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+@pytest.mark.anyio
+async def test_cached_clients_follow_every_change(db: Database, db_url: str) -> None:
+    """Two processes' stores (two databases on one URL): a worker's cached client is forgotten when another
+    changes or deletes it, or when its notification connection is lost; a change made around the stores is
+    missed only on PostgreSQL, where the cache is kept (at most ``cache_seconds``)."""
+    other_db = Database.connect(db_url)
+    try:
+        mine, other = ClientStore(db, cache_seconds=3600), ClientStore(other_db, cache_seconds=3600)
+        client, _ = register_client("rp-1", **BASE)
+        await other.add(client)
+        assert await mine.get("rp-1") == client
+        assert await mine.get("rp-1") == client  # now cached on PostgreSQL
+
+        async def around(uri: str) -> None:  # an edit by hand, announced to nobody
+            async with db.connection() as conn:
+                await conn.execute(update(clients).where(clients.c.client_id == "rp-1").values(redirect_uris=[uri]))
+
+        await around("https://rp.example.jp/by-hand")
+        seen = await mine.get("rp-1")
+        assert seen is not None
+        assert seen.redirect_uris == (("https://rp.example.jp/cb",) if db.dialect == "postgresql"
+                                      else ("https://rp.example.jp/by-hand",))
+
+        moved = dataclasses.replace(client, redirect_uris=("https://rp.example.jp/moved",))
+        assert await other.replace(moved)
+
+        async def sees(expected: Client | None) -> bool:
+            return await mine.get("rp-1") == expected
+
+        assert await _eventually(lambda: sees(moved))
+        if db.dialect == "postgresql":  # the notification connection lost: read through, then cache again
+            await around("https://rp.example.jp/by-hand-2")
+            assert await mine.get("rp-1") == moved
+            async with other_db.connection() as conn:
+                await conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                        "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"))
+            assert await _eventually(lambda: sees(dataclasses.replace(
+                moved, redirect_uris=("https://rp.example.jp/by-hand-2",))))
+        assert await other.remove("rp-1")
+        assert await _eventually(lambda: sees(None))
+    finally:
+        await other_db.dispose()

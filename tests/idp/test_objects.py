@@ -8,7 +8,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from idp.storage import Database, ObjectStore, delete_expired
+from idp.storage import Database, NewObject, ObjectStore, delete_expired
 from idp.storage.objects import MAX_PAYLOAD_OCTETS
 from tests.idp.conftest import NOW
 from tests.idp.workers import consume_concurrently
@@ -33,12 +33,46 @@ async def test_upsert_find_and_replace(db: Database) -> None:
     assert (replaced.payload, replaced.grant_id, replaced.consumed_at) == ({"scope": "email"}, None, None)
 
 
+async def test_upsert_many_stores_all_in_one_statement(db: Database) -> None:
+    store = ObjectStore(db)
+    await store.upsert("AuthorizationCode", "c", {"old": True}, LATER)
+    await store.consume("AuthorizationCode", "c", now=NOW)
+    await store.upsert_many([NewObject("Grant", "g", {"n": [1]}, LATER, grant_id="g"),
+                             NewObject("AuthorizationCode", "c", {"new": True}, LATER, grant_id="g")])
+    found = await store.find_many([("Grant", "g"), ("AuthorizationCode", "c")], now=NOW)
+    assert {key: (o.payload, o.grant_id, o.consumed_at) for key, o in found.items()} == {
+        ("Grant", "g"): ({"n": [1]}, "g", None), ("AuthorizationCode", "c"): ({"new": True}, "g", None)}
+    with pytest.raises(ValueError, match="twice"):
+        await store.upsert_many([NewObject("Grant", "x", {}, LATER), NewObject("Grant", "x", {}, LATER)])
+    with pytest.raises(ValueError, match="octets"):  # checked before anything is written
+        await store.upsert_many([NewObject("Grant", "y", {}, LATER),
+                                 NewObject("Grant", "z", {"big": "x" * MAX_PAYLOAD_OCTETS}, LATER)])
+    assert await store.find_many([("Grant", "x"), ("Grant", "y")], now=NOW) == {}
+
+
 async def test_expired_objects_are_invisible(db: Database) -> None:
     store = ObjectStore(db)
     await store.upsert("AuthorizationCode", "c", {}, LATER)
     assert await store.find("AuthorizationCode", "c", now=LATER - dt.timedelta(microseconds=1)) is not None
     assert await store.find("AuthorizationCode", "c", now=LATER) is None
     assert await store.consume("AuthorizationCode", "c", now=LATER) is None
+
+
+async def test_find_many_reads_each_unexpired_object_once(db: Database) -> None:
+    store = ObjectStore(db)
+    await store.upsert("Session", "s", {"n": 1}, LATER)
+    await store.upsert("KioskClient", "s", {"n": 2}, LATER)
+    await store.upsert("Grant", "g", {"n": 3}, NOW)  # expired at NOW
+    await store.consume("KioskClient", "s", now=NOW)
+    found = await store.find_many([("Session", "s"), ("KioskClient", "s"), ("Grant", "g"), ("Session", "none")],
+                                  now=NOW)
+    assert {key: (o.payload, o.consumed_at is None) for key, o in found.items()} == {
+        ("Session", "s"): ({"n": 1}, True), ("KioskClient", "s"): ({"n": 2}, False)}
+    assert await store.find_many([("Session", "s")], now=NOW) == {("Session", "s"): await store.find("Session", "s",
+                                                                                                     now=NOW)}
+    assert await store.find_many([], now=NOW) == {}
+    with pytest.raises(ValueError, match="characters"):
+        await store.find_many([("Session", "x" * 256)], now=NOW)
 
 
 async def test_consume_is_single_use_and_replay_is_visible(db: Database) -> None:
