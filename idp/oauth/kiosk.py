@@ -48,4 +48,10 @@ def kiosk_key(client_id: str) -> tuple[str, str]:
     return KIOSK_CLIENT_KIND, client_id
 
 
-__all__ = ["KIOSK_CLIENT_KIND", "kiosk_key", "set_kiosk_client"]
+async def is_kiosk_client(services: Services, client_id: str, now: dt.datetime) -> bool:
+    """Whether ``client_id`` is marked as a kiosk's client (one read; the authorization endpoint reads the mark with
+    the request's other objects through :func:`kiosk_key` instead)."""
+    return await services.objects.find(*kiosk_key(client_id), now=now) is not None
+
+
+__all__ = ["KIOSK_CLIENT_KIND", "is_kiosk_client", "kiosk_key", "set_kiosk_client"]

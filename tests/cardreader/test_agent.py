@@ -451,7 +451,7 @@ def test_a_precheck_refusal_stops_before_the_pin_and_an_older_provider_is_not_as
                              "message_ja": refusal["message_ja"]}
     pad_state = agent.pad("/pinpad/state").json()
     assert (pad_state["prompt"], pad_state["reader"]) == (None, "idle")
-    assert pad_state["notice"] == {"message": refusal["message"], "message_ja": refusal["message_ja"]}  # the pad says why
+    assert pad_state["notice"] == {"message": refusal["message"], "message_ja": refusal["message_ja"]}  # says why
     assert (pending.prechecks, pending.verified) == ([("auth", True)], [])
     # a provider that predates the route (a 404 that is not a refusal) logs in as before
     with precheck_answered(provider, 404, {"status_code": 404, "detail": "Not Found"}):
