@@ -11,6 +11,11 @@ scenarios run one after the other:
 * ``refresh-race``: one refresh token (``offline_access``) rotated by ``--racers`` concurrent requests: only 200 or
   ``invalid_grant``, every 200 the same answer (one successor, the grace period's identical retry: nothing issued
   twice), at most one live successor in the database, and it rotates once more unless the grant was revoked;
+* ``credential-race``: one OpenID4VCI credential dataset asked for by ``--racers`` concurrent Credential Requests
+  with the same DPoP-bound access token (obtained by the wallet with the test login, no card), half of them the same
+  request and half with key proofs and ``c_nonce`` values of their own: one issuance, every 200 the same answer to
+  the same request (the idempotent retry), every refusal ``credential_request_denied`` or ``invalid_nonce``, and in
+  the database one issued credential and one ``credential_issued`` event;
 * ``postgres-restart``: the cluster stopped as a crash would (``pg_ctl stop -m immediate``) for ``--down`` seconds
   and started again: meanwhile requests fail fast with 503 and ``Retry-After``, and the same workers (same PIDs)
   serve complete flows again within ``--recovery`` seconds;
@@ -30,8 +35,6 @@ Short form (the default, about a minute; CI runs it through ``tests/conformance/
 is ``python -m conformance faults --nightly`` (more racers, more flows in flight, longer load between faults, every
 fault three times). Prints ``PASS``/``FAIL scenario: detail`` lines, then ``faults: N passed, M failed``; exits 1
 when one failed.
-
-Not covered yet: a credential request (OpenID4VCI) raced, which needs the card login's signing key in the loop.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from urllib.parse import parse_qs, urlencode
 
 import httpx
 
+from conformance.faults_wallet import WALLET, WalletToken
 from conformance.oidc_browser import Browser
 from conformance.oidc_clients import ACCOUNT, ClientSpec, standard_clients
 from conformance.oidc_flow import Endpoints, FlowError, Relying, authorize, log_in, run_flow, token_form
@@ -83,7 +87,9 @@ class Shape:
 
 
 SHORT: Final = Shape(concurrency=4, racers=20, between=2.0, rounds=1, down=1.5, recovery=20.0, step=900.0)
-NIGHTLY: Final = Shape(concurrency=12, racers=100, between=30.0, rounds=3, down=5.0, recovery=30.0, step=7200.0)
+#: The nightly clock step stays within the browser session's lifetime (``session_ttl``, 3600 s: the load's logged-in
+#: flows go on) and beyond the access token's, the code's and the interaction's (600, 60 and 900 s).
+NIGHTLY: Final = Shape(concurrency=12, racers=100, between=30.0, rounds=3, down=5.0, recovery=30.0, step=3000.0)
 
 
 @dataclass
@@ -129,12 +135,26 @@ class Ledger:
         request.extensions["faults_started"] = time.monotonic()
 
     async def on_response(self, response: httpx.Response) -> None:
+        if response.request.url.path.endswith("/token") and response.status_code == 200:
+            await response.aread()
+        self._note(response)
+
+    def on_request_sync(self, request: httpx.Request) -> None:
+        request.extensions["faults_started"] = time.monotonic()
+
+    def on_response_sync(self, response: httpx.Response) -> None:
+        if response.request.url.path.endswith("/token") and response.status_code == 200:
+            response.read()
+        self._note(response)
+
+    def _note(self, response: httpx.Response) -> None:
+        """Record one answer (a token answer's body has been read)."""
         request = response.request
         now = time.monotonic()
         self.seen.append(Seen(now, request.url.path, response.status_code, response.headers.get("retry-after"),
                               now - request.extensions.get("faults_started", now)))
         if request.url.path.endswith("/token") and response.status_code == 200:
-            body = await response.aread()
+            body = response.content
             self.token_200 += 1
             jti = _jti(response.json().get("access_token", ""))
             before = self.deliveries.setdefault(jti, body)
@@ -153,6 +173,11 @@ class Ledger:
                               max_keepalive_connections=0 if fresh_connections else connections)
         return httpx.AsyncClient(cookies=cookies, limits=limits, timeout=30,
                                  event_hooks={"request": [self.on_request], "response": [self.on_response]})
+
+    def sync_client(self) -> httpx.Client:
+        """A blocking client (the wallet library's) whose answers go to the ledger too."""
+        return httpx.Client(timeout=30, follow_redirects=False,
+                            event_hooks={"request": [self.on_request_sync], "response": [self.on_response_sync]})
 
 
 def _jti(token: str) -> str:
@@ -293,6 +318,40 @@ async def refresh_race(run: Run) -> str:
             f"invalid_grant, {outcome}")
 
 
+async def credential_race(run: Run) -> str:
+    """One credential dataset asked for by ``racers`` concurrent Credential Requests with the same DPoP-bound access
+    token: half the same request (one key proof and ``c_nonce``), half each with a key proof and ``c_nonce`` of its
+    own. One issuance (OpenID4VCI 1.0 §8); every other answer is either that answer again, byte for byte, to the
+    same request (§8.2's idempotent retry, nothing issued twice) or ``credential_request_denied`` / ``invalid_nonce``
+    (§8.3.1.2); the database holds one issued credential for the dataset and one ``credential_issued`` event more."""
+    racers = run.shape.racers
+    with run.ledger.sync_client() as http:
+        wallet = await asyncio.to_thread(WalletToken.obtain, run.ep.issuer, http, f"faults-{secrets.token_hex(4)}")
+        prepared = await asyncio.to_thread(wallet.requests, same=racers // 2, fresh=racers - racers // 2)
+    audit_before = int(run.sql("SELECT count(*) FROM audit_log WHERE type = 'credential_issued'"))
+    async with run.ledger.client(fresh_connections=True, connections=racers) as client:
+        answers = await asyncio.gather(*(client.post(wallet.endpoint, json=p.body, headers=p.headers)
+                                         for p in prepared))
+    statuses = Counter(a.status_code for a in answers)
+    _check(set(statuses) <= {200, 400}, f"statuses {dict(statuses)}: {[a.text[:80] for a in answers][:2]}")
+    won = [(p, a) for p, a in zip(prepared, answers, strict=True) if a.status_code == 200]
+    bodies = {a.content for _, a in won}
+    _check(len(bodies) == 1, f"{len(bodies)} different credential answers")
+    _check(len(won) == 1 or all(p.shared for p, _ in won), "answers 200 to different requests")
+    errors = Counter(a.json().get("error") for a in answers if a.status_code == 400)
+    _check(set(errors) <= {"credential_request_denied", "invalid_nonce"}, f"refusals {dict(errors)}")
+    credentials = json.loads(next(iter(bodies)))["credentials"]
+    _check(len(credentials) == 1, f"{len(credentials)} credentials in the answer")
+    identifier = wallet.credential_identifier
+    state = run.sql("SELECT state FROM credential_datasets WHERE identifier = :'id'", id=identifier)
+    rows = int(run.sql("SELECT count(*) FROM issued_credentials WHERE dataset = :'id'", id=identifier))
+    events = int(run.sql("SELECT count(*) FROM audit_log WHERE type = 'credential_issued'")) - audit_before
+    _check(rows == 1 and events == 1, f"the database holds {rows} issued credentials and {events} new "
+                                      f"credential_issued events for the dataset (state {state})")
+    return (f"1 credential issued to {racers} racers: {len(won)} answers 200 (the same, to the same request), "
+            f"refused {dict(errors)}; 1 row and 1 audit event in the database")
+
+
 async def postgres_restart(run: Run) -> str:
     workers = sorted(run.workers())
     ledger = run.ledger
@@ -385,6 +444,7 @@ Scenario = Callable[[Run], Awaitable[str]]
 SCENARIOS: Final[list[tuple[str, Scenario, bool]]] = [  # name, scenario, repeated in every round
     ("code-race", code_race, True),
     ("refresh-race", refresh_race, True),
+    ("credential-race", credential_race, True),
     ("postgres-restart", postgres_restart, True),
     ("worker-kill", worker_kill, True),
     ("clock-step", clock_step, False),
@@ -438,8 +498,8 @@ async def _scenarios(run: Run, only: str | None) -> list[tuple[str, bool, str]]:
                     results.append((label, True, await scenario(run)))
                 except Failed as exc:
                     results.append((label, False, str(exc)))
-                except (httpx.HTTPError, ValueError, KeyError, OSError) as exc:
-                    results.append((label, False, f"{type(exc).__name__}: {exc}"))
+                except (FlowError, httpx.HTTPError, ValueError, KeyError, OSError) as exc:
+                    results.append((label, False, f"{type(exc).__name__}: {str(exc)[:300]}"))
         await asyncio.sleep(run.shape.between)
     finally:
         stop.set()
@@ -480,7 +540,7 @@ def _provider(base: Path, clients: dict[str, ClientSpec]) -> Iterator[tuple[Targ
 
 def run_suite(shape: Shape, *, keep: Path | None = None, only: str | None = None) -> list[tuple[str, bool, str]]:
     """Start the cluster and the provider, run the scenarios under load, then the ledger's checks."""
-    clients = standard_clients()
+    clients = {**standard_clients(), WALLET.name: WALLET}
     spec = clients["jwt"]
     assert spec.private_jwk is not None
     with workdir(keep, "faults-") as base:

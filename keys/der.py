@@ -26,21 +26,29 @@ GENERALIZED_TIME = 0x18
 
 
 def read_tlv(data: bytes, offset: int, end: int) -> tuple[int, int, int]:
-    """Read the element at ``offset`` (which must end by ``end``): ``(tag, content_start, content_end)``."""
+    """Read the element at ``offset`` (which must end by ``end``): ``(tag, content_start, content_end)``.
+
+    The short form and the one- and two-octet long forms (every element of a certificate, and of a CRL entry)
+    are read in place; longer lengths (up to four octets) through ``int.from_bytes``."""
     if offset + 2 > end:
         raise MalformedInput(Reason.MALFORMED, "DER element truncated")
     tag = data[offset]
-    if tag & 0x1F == 0x1F:
-        raise MalformedInput(Reason.MALFORMED, "DER high-tag-number form is not expected here")
     length = data[offset + 1]
-    start = offset + 2
-    if length & 0x80:
-        count = length & 0x7F
+    if length < 0x80:
+        start = offset + 2
+    elif length == 0x81 and offset + 3 <= end:
+        start, length = offset + 3, data[offset + 2]
+    elif length == 0x82 and offset + 4 <= end:
+        start, length = offset + 4, data[offset + 2] << 8 | data[offset + 3]
+    else:
+        count, start = length & 0x7F, offset + 2
         if not 1 <= count <= 4 or start + count > end:
             raise MalformedInput(Reason.MALFORMED, "DER length is indefinite or too long")
         length = int.from_bytes(data[start : start + count], "big")
         start += count
     stop = start + length
+    if tag & 0x1F == 0x1F:
+        raise MalformedInput(Reason.MALFORMED, "DER high-tag-number form is not expected here")
     if stop > end:
         raise MalformedInput(Reason.MALFORMED, "DER element overruns its container")
     return tag, start, stop

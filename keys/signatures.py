@@ -424,7 +424,11 @@ def _powers_of_65537(p: int) -> frozenset[int]:
     return frozenset(powers)
 
 
-_ROCA_RESIDUES = tuple((p, _powers_of_65537(p)) for p in _ROCA_PRIMES)
+#: Most selective primes first (the fewest powers of 65537 per residue class): a sound modulus usually fails the
+#: first or second test, so the check costs one or two divisions instead of about six.
+_ROCA_RESIDUES = tuple(
+    sorted(((p, _powers_of_65537(p)) for p in _ROCA_PRIMES), key=lambda entry: len(entry[1]) / entry[0])
+)
 
 
 def is_roca_weak(n: int) -> bool:

@@ -56,7 +56,13 @@ from keys.revocation.serial_index import (
 )
 from keys.revocation.status import DEFAULT_SKEW, CertStatus, RevocationStatus, revoked_unless_later
 from keys.trust import extension_value, subject_key_id
-from keys.x509.rawcert import RawCertificate, raw_certificate
+from keys.x509.rawcert import (
+    AUTHORITY_KEY_IDENTIFIER,
+    BASIC_CONSTRAINTS,
+    CRL_DISTRIBUTION_POINTS,
+    RawCertificate,
+    raw_certificate,
+)
 from keys.x509.strict import LAZY_DECODING_ERRORS
 
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
@@ -126,6 +132,9 @@ class CrlIndex:
     #: SHA-256 of the CRL's DER (the name of its index file).
     sha256: bytes = field(repr=False, compare=False)
     _serials: SerialIndex = field(repr=False, compare=False)
+    #: The scope encodings already found in scope (:func:`_check_scope`): issuer DER and the raw
+    #: authorityKeyIdentifier, basicConstraints and cRLDistributionPoints extensions.
+    _in_scope: set[tuple[object, ...]] = field(default_factory=set, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self._serials)
@@ -296,12 +305,24 @@ def check_crl(
     )
 
 
+#: Distinct in-scope encodings remembered per CRL (about one per municipality and root generation for JPKI).
+_SCOPE_MEMO_LIMIT = 8192
+
+
 def _check_scope(index: CrlIndex, raw: RawCertificate) -> None:
     """RFC 5280 §6.3.3 (b): the CRL is the certificate issuer's, and its partition holds the certificate.
 
     Names are compared as DER first (equal DER is equal names); only when the bytes differ are they decoded
-    and compared as names, so the usual JPKI case costs no object construction.
+    and compared as names, so the usual JPKI case costs no object construction. The verdict depends on the
+    issuer and those three extensions alone, and a card hierarchy issues a handful of encodings of them: an
+    encoding found in scope by the byte comparisons is remembered per CRL (refusals and the decoding path are
+    not).
     """
+    extensions = raw.extensions
+    encoding = (raw.issuer_der, extensions.get(AUTHORITY_KEY_IDENTIFIER), extensions.get(BASIC_CONSTRAINTS),
+                extensions.get(CRL_DISTRIBUTION_POINTS))
+    if encoding in index._in_scope:
+        return
     if raw.issuer_der != index.issuer_name_der and _load(raw.der).issuer != index.issuer_name:
         raise RevocationUnavailable(Reason.REVOCATION_SCOPE, "CRL is from another issuer")
     key_id = raw.authority_key_id()
@@ -315,6 +336,8 @@ def _check_scope(index: CrlIndex, raw: RawCertificate) -> None:
     if index.only_ca_certs and not is_ca:
         raise RevocationUnavailable(Reason.REVOCATION_SCOPE, "CRL covers CA certificates only")
     if index.distribution_point is None or index.distribution_point_der in raw.distribution_point_names():
+        if raw.issuer_der == index.issuer_name_der and len(index._in_scope) < _SCOPE_MEMO_LIMIT:
+            index._in_scope.add(encoding)
         return
     cert = _load(raw.der)
     points = extension_value(cert, x509.CRLDistributionPoints)

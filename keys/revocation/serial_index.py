@@ -206,12 +206,11 @@ class SerialIndex:
         if block < 0:
             return self._side.get(serial)
         first = block * BLOCK_RECORDS
-        start = HEADER.size + first * RECORD_OCTETS
-        records = self._buffer[start : start + min(BLOCK_RECORDS, self._count - first) * RECORD_OCTETS]
-        low, high = 0, len(records) // RECORD_OCTETS
+        records = self._buffer  # searched in place: slicing the block out would copy it
+        low, high = first, min(first + BLOCK_RECORDS, self._count)
         while low < high:
             middle = (low + high) >> 1
-            offset = middle * RECORD_OCTETS
+            offset = HEADER.size + middle * RECORD_OCTETS
             found = records[offset : offset + KEY_OCTETS]
             if found < key:
                 low = middle + 1

@@ -366,26 +366,31 @@ def _ee_policy(profile: Profile) -> pv.ExtensionPolicy:
 
 
 #: The JPKI end-entity extensions whose values step 3b checks: OID contents, type, check.
+_CERTIFICATE_POLICIES = bytes.fromhex("551d20")
+_KEY_USAGE = bytes.fromhex("551d0f")
+_EXTENDED_KEY_USAGE = bytes.fromhex("551d25")
 _VALUE_CHECKS: tuple[tuple[bytes, type[x509.ExtensionType]], ...] = (
-    (bytes.fromhex("551d20"), x509.CertificatePolicies),
-    (bytes.fromhex("551d0f"), x509.KeyUsage),
-    (bytes.fromhex("551d25"), x509.ExtendedKeyUsage),
+    (_CERTIFICATE_POLICIES, x509.CertificatePolicies),
+    (_KEY_USAGE, x509.KeyUsage),
+    (_EXTENDED_KEY_USAGE, x509.ExtendedKeyUsage),
 )
 
 
 def _check_profile_values(cert: x509.Certificate, raw: RawCertificate, profile: Profile, trust: TrustStore) -> None:
     """Step 3b: the values of the leaf's certificatePolicies, KeyUsage and EKU (presence and criticality were
-    pyca's, step 3), by the same functions :func:`_check_profile` runs. A value is decoded and checked once per
-    distinct encoding, per store and profile: the verdict depends on those bytes alone, and a card hierarchy
-    issues a handful of encodings."""
+    pyca's, step 3), by the same functions :func:`_check_profile` runs. The three values are decoded and checked
+    once per distinct encoding of them, per store and profile: the verdict depends on those bytes alone, and a card
+    hierarchy issues a handful of encodings."""
     test_mode = trust.allow_test_roots
+    extensions = raw.extensions
+    get = extensions.get
+    key = ("extension-values-accepted", profile, test_mode, get(_CERTIFICATE_POLICIES), get(_KEY_USAGE),
+           get(_EXTENDED_KEY_USAGE))
+    if key in trust.memo:
+        return
     for oid, kind in _VALUE_CHECKS:
-        found = raw.extensions.get(oid)
-        if found is None:
+        if oid not in extensions:
             continue  # required ones are required by pyca's policy; an absent EKU is allowed
-        key = ("extension-value-accepted", profile, test_mode, oid, found[1])
-        if key in trust.memo:
-            continue
         extension = _extension(cert, kind)
         value = extension.value if extension is not None else None
         if isinstance(value, x509.CertificatePolicies):
@@ -394,8 +399,8 @@ def _check_profile_values(cert: x509.Certificate, raw: RawCertificate, profile: 
             check_key_usage(value, profile)
         else:
             check_extended_key_usage(cast(x509.ExtendedKeyUsage | None, value), profile)
-        if len(trust.memo) < _MEMO_LIMIT:
-            trust.memo[key] = True
+    if len(trust.memo) < _MEMO_LIMIT:
+        trust.memo[key] = True
 
 
 def _anchor_of(root: x509.Certificate, candidates: Sequence[TrustAnchor]) -> TrustAnchor:

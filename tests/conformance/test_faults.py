@@ -1,6 +1,7 @@
 """``python -m conformance faults`` (short form) as a separate process: two workers on PostgreSQL under load
-through a 20-way code race, a refresh race, a PostgreSQL restart, a worker killed with SIGKILL and the clock stepped
-forward and back; every scenario and every check of the clients' and the database's ledger must pass."""
+through a 20-way code race, a refresh race, a 20-way credential request race, a PostgreSQL restart, a worker killed
+with SIGKILL and the clock stepped forward and back; every scenario and every check of the clients' and the
+database's ledger must pass."""
 
 from __future__ import annotations
 
