@@ -45,7 +45,7 @@ from idp.oauth.client_auth import (
 from idp.oauth.interaction import interaction_cookie, interaction_path, start_interaction, update_interaction
 from idp.runtime import Services, utcnow
 from idp.web.forms import AnyRequest, read_form
-from idp.web.pages import message_page, page, request_language, same_origin
+from idp.web.pages import client_view, message_page, page, request_language, same_origin
 from servicekit.http import openapi as doc
 from servicekit.http.bodies import BodyError, read_form_pairs
 
@@ -152,8 +152,9 @@ async def verification(request: AnyRequest, services: NamedDependency[Services])
     decision = fields.get("decision")
     client_id = str(pending.payload["client_id"])
     if decision is None:
+        client = client_view(await services.clients.get(client_id), client_id, lang)
         return page("device_confirm.html", lang, action=VERIFICATION_PATH, user_code=show_user_code(code),
-                    client_id=client_id)
+                    client=client)
     if await services.objects.consume(USER_CODE_KIND, code, now=now) is None:
         return _entry_page(lang, error_key="device.unknown", status=400)
     if decision != "allow":

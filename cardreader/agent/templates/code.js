@@ -29,4 +29,12 @@
     if (started.pinpad_url) { $("pinpad").hidden = false; }
     poll(started.login, Boolean(started.pinpad_url));
   });
+  /* RFC 8628 §3.3: a device's user code goes to the provider's verification page in this browser, which shows
+     the device's name before anything happens; the card login then runs on this machine's reader */
+  const device = $("device-form");
+  device.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const code = $("device-code").value.trim().toUpperCase();
+    location.assign(device.dataset.verification + "?user_code=" + encodeURIComponent(code));
+  });
 })();

@@ -26,7 +26,7 @@ from PIL import Image
 from cardreader.virtual.profile import CardProfile
 from tests.idp.protocol.clientfixtures import LoopbackServer
 
-from .conftest import SIGN_PASSWORD, Agent, Provider
+from .conftest import AUTH_PIN, SIGN_PASSWORD, Agent, Provider
 from .test_browser import RP, browser, card, check_axe, person
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow]
@@ -99,7 +99,7 @@ def test_cross_device_through_the_agents_page_shows_who_asks_and_why(
         pad = second.page  # the machine with the reader: the agent's own page takes the code
         pad.goto(f"{agent.url}/")
         check_page(pad)
-        pad.get_by_label("コード").fill(code.lower())
+        pad.locator("#code").fill(code.lower())  # the login code (not the device code below it)
         pad.get_by_role("button", name="ログインを始める").click()
         pad.locator("#pinpad a").click()
         pad.locator("#secret").wait_for(state="visible", timeout=20_000)
@@ -133,3 +133,36 @@ def test_the_other_pages_pass_axe_at_both_widths(browser: Any, provider: Provide
             page.goto(f"{provider.url}{path}")
             assert page.get_attribute("html", "lang") == locale[:2]
             check_page(page)
+
+
+def test_a_device_code_on_the_agents_page_logs_the_device_in_with_this_reader(
+        browser: Any, provider: Provider, agent: Agent, card: CardProfile, shop: str) -> None:
+    """RFC 8628 §3.3 at a machine with a reader: the user code typed on the card agent's own page opens the provider's
+    verification page, which names the device's service (§5.4) before the card login runs on this reader; the
+    device then gets its tokens."""
+    started = httpx.post(f"{provider.url}/device/auth", data={"client_id": shop, "scope": "openid"}, timeout=10)
+    assert started.status_code == 200, started.text
+    device = started.json()
+    with person(browser, provider, "en-US") as someone:
+        page = someone.page
+        page.goto(f"{agent.url}/")
+        page.locator("#device-code").fill(device["user_code"].lower())
+        page.locator("#device-form button").click()
+        page.wait_for_url(f"{provider.url}/device?user_code=*")
+        assert page.input_value("#user_code") == device["user_code"]
+        page.get_by_role("button", name="Next").click()
+        page.locator("button[value=allow]").wait_for()
+        check_client(page, "en")  # who asks, before anything happens
+        check_page(page)
+        page.locator("button[value=allow]").click()
+        someone.enter_pin(agent, AUTH_PIN)  # scope openid: the authentication certificate
+        done = "Please go back to the device"
+        page.wait_for_function(f"document.body.innerText.includes({done!r}) || "
+                               "document.querySelector('button[value=allow]') !== null", timeout=30_000)
+        if page.locator("button[value=allow]").count():  # the consent page, when the client has not had it yet
+            page.locator("button[value=allow]").click()
+        page.get_by_text(done).wait_for(timeout=30_000)
+    answer = httpx.post(f"{provider.url}/token", data={"grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                                                       "device_code": device["device_code"], "client_id": shop})
+    assert answer.status_code == 200, answer.text
+    assert "id_token" in answer.json()
