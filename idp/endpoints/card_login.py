@@ -592,7 +592,7 @@ OPENAPI: Final = {
             "state": {"type": "string", "enum": ["pending", "verified", "failed"]},
             "error": {"oneOf": [{"type": "null"}, _REFUSAL_SCHEMA]},
             "token": {"enum": [None, "card", "smartphone"]}}, ("state", "error"))),
-        _refusals(404)))},
+        _refusals(404), doc.problem(400, description="a wait parameter that is not a number")))},
     "/interaction/{uid}/card/finish": {"post": doc.operation(parameters=[_COOKIE], responses=doc.responses(
         doc.see_other("to the consent page or the answer to the client; before verification, back to the login page"),
         doc.html(400, description="another origin, or the interaction is unknown or expired")))},
