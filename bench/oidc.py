@@ -109,21 +109,33 @@ class LoadResult:
 async def _generate(spec: LoadSpec) -> LoadResult:
     rp = Relying(spec.client_id, spec.private_jwk, spec.redirect_uri)
     sessions = [log_in(issuer, rp) for issuer in spec.issuers]
-    connections = max(spec.concurrency, 64)
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    clients = [httpx.AsyncClient(cookies=cookies, limits=limits, timeout=30) for _, cookies in sessions]
+    # One HTTP client (one kept-alive connection) per flow in flight, as independent relying parties have: httpx's
+    # pool scans all of its connections on every request, so one shared pool of 16 costs the generator several
+    # times the bookkeeping per request of two pools of 8 (one per oidc-provider process) and made the generator,
+    # not the contender, the limit against a single-port contender.
+    idle: list[list[httpx.AsyncClient]] = [[] for _ in sessions]
+    clients: list[httpx.AsyncClient] = []
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    tls = httpx.create_ssl_context()  # unused on loopback http, but each client would load the CA bundle again
     result = LoadResult()
     counter = itertools.count()
     measuring = False
 
     async def one() -> None:
         index = next(counter) % len(sessions)
+        if idle[index]:
+            client = idle[index].pop()
+        else:
+            client = httpx.AsyncClient(cookies=sessions[index][1], limits=limits, timeout=30, verify=tls)
+            clients.append(client)
         try:
-            steps = (await run_flow(clients[index], sessions[index][0], rp)).steps
+            steps = (await run_flow(client, sessions[index][0], rp)).steps
         except (httpx.HTTPError, RuntimeError, KeyError, ValueError) as exc:
             result.errors += 1
             result.first_error = result.first_error or f"{type(exc).__name__}: {exc}"
             return
+        finally:
+            idle[index].append(client)
         if measuring:
             result.flows += 1
             for step, ms in steps.items():
