@@ -67,6 +67,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.sql.schema import SchemaItem
@@ -406,19 +407,48 @@ class Head:
     anchor: Anchor
 
 
+#: Most entries one PostgreSQL append statement writes (a group of the events that queued meanwhile).
+MAX_GROUP: Final = 32
+
+
+@dataclass(slots=True)
+class _Queued:
+    """An event waiting for its turn, and the future its caller awaits."""
+
+    event_type: str
+    fields: Mapping[str, FieldValue]
+    at: dt.datetime
+    key: AuditKey | None
+    done: asyncio.Future[Entry]
+
+
 class _Appender:
-    """A process's appends on PostgreSQL: one at a time (per event loop), after the head it last saw."""
+    """A process's appends on PostgreSQL (per event loop): the events queued while a statement was in flight go
+    together in the next one, after the head this process last saw."""
 
     def __init__(self) -> None:
         self.head: tuple[int, str] | None = None
-        self._lock: asyncio.Lock | None = None
+        self.queue: deque[_Queued] = deque()
+        self.writer: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def turn(self) -> asyncio.Lock:
+    def enqueue(self, queued: _Queued, write: Any) -> None:
+        """Queue ``queued``; start ``write()`` as this loop's writer task unless one is running."""
         loop = asyncio.get_running_loop()
-        if self._lock is None or self._loop is not loop:  # a lock belongs to one event loop
-            self._lock, self._loop = asyncio.Lock(), loop
-        return self._lock
+        if self._loop is not loop:  # a queue and a task belong to one event loop
+            self.queue, self.writer, self._loop = deque(), None, loop
+        self.queue.append(queued)
+        if self.writer is None or self.writer.done():
+            self.writer = loop.create_task(write())
+
+    def take(self) -> list[_Queued]:
+        """Up to :data:`MAX_GROUP` queued events whose callers still wait, oldest first."""
+        group: list[_Queued] = []
+        while self.queue and len(group) < MAX_GROUP:
+            queued = self.queue.popleft()
+            if not queued.done.done():  # a cancelled caller's event is not written
+                group.append(queued)
+        return group
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,7 +468,7 @@ class AuditTrail:
     _read_head: Any = field(init=False, repr=False, compare=False)
     _read_head_for_update: Any = field(init=False, repr=False, compare=False)
     _read_head_now: Prepared = field(init=False, repr=False, compare=False)
-    _append_after: Prepared = field(init=False, repr=False, compare=False)
+    _append_after: dict[int, Prepared] = field(init=False, repr=False, compare=False)  # by entries per group
     _appender: _Appender = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -452,20 +482,29 @@ class AuditTrail:
             seq=bindparam("new_seq"), hash=bindparam("new_hash")))
         object.__setattr__(self, "_read_head_now", Prepared(select(head.c.seq, head.c.hash)
                                                             .where(head.c.id == _HEAD_ID)))
-        # PostgreSQL: move the head from the seq this process believes current and insert the entry, in one
-        # statement (data-modifying WITHs); the row it returns is the head as the statement found it, so an append
-        # that lost to another process's learns the new head from its own round trip.
+        object.__setattr__(self, "_append_after", {})
+        object.__setattr__(self, "_appender", _Appender())
+
+    def _append_group_after(self, count: int) -> Prepared:
+        """PostgreSQL: move the head from the seq this process believes current past ``count`` entries and insert
+        them, in one statement (data-modifying WITHs); the row it returns is the head as the statement found it, so
+        an append that lost to another process's learns the new head from its own round trip. Entry ``n``'s values
+        are bound as ``e<n>_<column>``."""
+        statement = self._append_after.get(count)
+        if statement is not None:
+            return statement
+        head = self.head_table
         moved = (update(head).where(head.c.id == _HEAD_ID, head.c.seq == bindparam("prev_seq"))
                  .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")).returning(head.c.id).cte("moved"))
         names = ("seq", "time", "type", "fields", "key_id", "prev_hash", "hash")
-        entry_values = select(*(bindparam(f"e_{name}", type_=self.entries.c[name].type) for name in names)
-                              ).select_from(moved)
-        added = (insert(self.entries).from_select(list(names), entry_values)
+        rows = [select(*(bindparam(f"e{n}_{name}", type_=self.entries.c[name].type) for name in names))
+                .select_from(moved) for n in range(count)]
+        added = (insert(self.entries).from_select(list(names), rows[0] if count == 1 else union_all(*rows))
                  .returning(self.entries.c.seq).cte("added"))
-        object.__setattr__(self, "_append_after", Prepared(
+        statement = self._append_after[count] = Prepared(
             select(select(func.count()).select_from(added).scalar_subquery(), head.c.seq, head.c.hash)
-            .where(head.c.id == _HEAD_ID), reads_only=False))
-        object.__setattr__(self, "_appender", _Appender())
+            .where(head.c.id == _HEAD_ID), reads_only=False)
+        return statement
 
     async def append(self, event_type: str, fields: Mapping[str, object], *, at: dt.datetime) -> Entry:
         """Append one event (its fields checked against the schema first) in one serialised transaction."""
@@ -484,32 +523,66 @@ class AuditTrail:
 
     async def _append_optimistically(self, event_type: str, checked: Mapping[str, FieldValue], at: dt.datetime,
                                      key: AuditKey | None) -> Entry:
-        """PostgreSQL: append after the head this process last saw, in one statement; when another process moved
-        the head meanwhile, that statement moved nothing, inserted nothing and returned the head it found, and the
-        entry is made again after that. No database lock is held across the event loop's turns (a transaction
-        holding the head row across its round trips made every other worker's append wait for this process's
-        loop); this process's own appends go one at a time, so they never race each other."""
+        """PostgreSQL: queue the event for this process's writer task (:meth:`_write_queued`) and wait until it is
+        stored. A caller cancelled while waiting leaves an event that is either not written or written whole."""
+        queued = _Queued(event_type, checked, at, key, asyncio.get_running_loop().create_future())
+        self._appender.enqueue(queued, self._write_queued)
+        return await queued.done
+
+    async def _write_queued(self) -> None:
+        """This process's writer: the queued events, a group at a time in chain order, each group in one statement
+        (:meth:`_append_group`); a group that fails fails its callers only. A task of its own, so that no caller's
+        cancellation stops the others' appends. No database lock is held across the event loop's turns (a
+        transaction holding the head row across its round trips made every other worker's append wait for this
+        process's loop); this process's own groups go one at a time, so they never race each other."""
         appender = self._appender
-        async with appender.turn():
-            while True:
-                if appender.head is None:
-                    row = await self.db.first(self._read_head_now, {})
-                    if row is None:  # a chain without its head row: create it, the serialised way
-                        async with self.db.begin() as conn:
-                            await self._head(conn)
-                        continue
-                    appender.head = (row[0], row[1])
-                entry = make_entry(appender.head[0], appender.head[1], event_type, checked, at, key)
-                appender.head = None  # unknown until the answer comes (a lost connection leaves it unknown)
-                row = await self.db.first(self._append_after, {
-                    "prev_seq": entry.seq - 1, "new_seq": entry.seq, "new_hash": entry.hash, "e_seq": entry.seq,
-                    "e_time": entry.time, "e_type": entry.type, "e_fields": canonical(entry.fields),
-                    "e_key_id": entry.key_id, "e_prev_hash": entry.prev_hash, "e_hash": entry.hash})
-                if row is not None and row[0]:
-                    appender.head = (entry.seq, entry.hash)
-                    return entry
-                if row is not None:
-                    appender.head = (row[1], row[2])
+        while group := appender.take():
+            try:
+                entries = await self._append_group(group)
+            except Exception as exc:
+                for queued in group:
+                    if not queued.done.done():
+                        queued.done.set_exception(exc)
+                continue
+            except BaseException:  # the writer itself was cancelled: the loop is closing
+                for queued in [*group, *appender.take()]:
+                    queued.done.cancel()
+                raise
+            for queued, entry in zip(group, entries, strict=True):
+                if not queued.done.done():
+                    queued.done.set_result(entry)
+
+    async def _append_group(self, group: Sequence[_Queued]) -> list[Entry]:
+        """Append ``group`` after the head this process last saw, in one statement; when another process moved the
+        head meanwhile, that statement moved nothing, inserted nothing and returned the head it found, and the
+        entries are made again after that."""
+        appender = self._appender
+        while True:
+            if appender.head is None:
+                row = await self.db.first(self._read_head_now, {})
+                if row is None:  # a chain without its head row: create it, the serialised way
+                    async with self.db.begin() as conn:
+                        await self._head(conn)
+                    continue
+                appender.head = (row[0], row[1])
+            seq, last_hash = appender.head
+            entries: list[Entry] = []
+            values: dict[str, Any] = {"prev_seq": seq}
+            for n, queued in enumerate(group):
+                entry = make_entry(seq, last_hash, queued.event_type, queued.fields, queued.at, queued.key)
+                entries.append(entry)
+                seq, last_hash = entry.seq, entry.hash
+                values.update({f"e{n}_seq": entry.seq, f"e{n}_time": entry.time, f"e{n}_type": entry.type,
+                               f"e{n}_fields": canonical(entry.fields), f"e{n}_key_id": entry.key_id,
+                               f"e{n}_prev_hash": entry.prev_hash, f"e{n}_hash": entry.hash})
+            values.update({"new_seq": seq, "new_hash": last_hash})
+            appender.head = None  # unknown until the answer comes (a lost connection leaves it unknown)
+            row = await self.db.first(self._append_group_after(len(group)), values)
+            if row is not None and row[0]:
+                appender.head = (seq, last_hash)
+                return entries
+            if row is not None:
+                appender.head = (row[1], row[2])
 
     async def _head(self, conn: Connection, *, for_update: bool = False) -> Head:
         query = self._read_head_for_update if for_update else self._read_head

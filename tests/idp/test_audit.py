@@ -28,6 +28,7 @@ from tests.idp.conftest import settings_for
 from tests.idp.protocol.conftest import Browser
 from tests.idp.protocol.tokenkit import KEK, REDIRECT_URI, Provider, provider
 from tests.idp.test_cli import Idp
+from tests.support.postgres import Cluster
 
 ADMIN_TOKEN = secrets.token_urlsafe(32)
 NAME, BIRTHDATE = "山田太郎", "1990-01-01"
@@ -129,6 +130,37 @@ async def test_two_workers_appending_at_once_keep_one_chain(db_url: str, tmp_pat
     finally:
         await first.dispose()
         await second.dispose()
+
+
+@pytest.mark.anyio
+async def test_appends_queued_in_one_worker_go_together_and_a_cancelled_caller_stops_no_one(
+        postgres: Cluster, tmp_path: Path) -> None:
+    """PostgreSQL: the events that queue while an append statement is in flight are written by the next statement
+    together (one transaction: one xmin), in chain order; a caller cancelled while waiting leaves the others' appends
+    alone."""
+    url = postgres.create_database()
+    settings = settings_for(tmp_path, url)
+    db = Database.connect(url)
+    try:
+        await migrate(db)
+        trail = audit_trail(settings, db)
+        now = dt.datetime.now(dt.UTC)
+        appends = [asyncio.ensure_future(trail.append("token_issued", {"client_id": f"rp-{i}"}, at=now))
+                   for i in range(60)]
+        await asyncio.sleep(0)  # all queued; the first group is in flight
+        appends[30].cancel()
+        done = await asyncio.gather(*appends, return_exceptions=True)
+        entries = [entry for entry in done if not isinstance(entry, BaseException)]
+        assert len(entries) in (59, 60)  # the cancelled one is written whole or not at all
+        assert [entry.seq for entry in entries] == list(range(1, len(entries) + 1))
+        stored = [entry async for entry in trail.iter_entries()]
+        assert stored == entries
+        verdict = await trail.verify()
+        assert verdict.ok, verdict.problem
+        statements = int(postgres.sql(url, "SELECT count(DISTINCT xmin::text) FROM audit_log"))
+        assert statements < len(entries) // 4, f"{statements} statements for {len(entries)} entries"
+    finally:
+        await db.dispose()
 
 
 @pytest.mark.anyio
