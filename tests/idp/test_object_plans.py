@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from idp.storage import Database, NewObject, ObjectStore
+from idp.storage.credentials.nonces import NONCE_KIND, consume_nonces
 from idp.storage.migrate import migrate
 from tests.idp.conftest import NOW
 from tests.support.postgres import Cluster
@@ -75,7 +76,8 @@ async def _crowd(store: ObjectStore) -> None:
                       NewObject("AuthorizationCode", f"crowd-c{n}", {"client_id": "rp"}, LATER,
                                 grant_id=f"crowd-g{n}"),
                       NewObject("PushedAuthorizationRequest", f"crowd-p{n}", {"client_id": "rp"}, LATER),
-                      NewObject("Jti", f"crowd-j{n}", {}, LATER)]
+                      NewObject("Jti", f"crowd-j{n}", {}, LATER),
+                      NewObject(NONCE_KIND, f"crowd-n{n}", {}, LATER)]
         await store.upsert_many(batch)
 
 
@@ -104,20 +106,30 @@ async def test_request_path_statements_read_a_handful_of_buffers_in_a_crowded_ta
         planned: tuple[Database, Cluster]) -> None:
     db, cluster = planned
     store = ObjectStore(db)
+
+
+    async def nonces(r: str) -> None:  # a Credential Request's c_nonces, in its transaction (one, then two)
+        await store.upsert_many([NewObject(NONCE_KIND, f"n{r}-{i}", {}, LATER) for i in range(3)])
+        for used in ([f"n{r}-0"], [f"n{r}-1", f"n{r}-2"]):
+            async with db.begin() as conn:
+                await consume_nonces(conn, used, NOW)
+
     await store.upsert("PushedAuthorizationRequest", "p1", {"client_id": "rp"}, LATER)
     for operation in OPERATIONS.values():  # planned while the table is almost empty
         await operation(store, "1")
+    await nonces("1")
     await _crowd(store)
     await store.upsert("PushedAuthorizationRequest", "p2", {"client_id": "rp"}, LATER)
     offset = (cluster.base / "log").stat().st_size
     outcomes: dict[str, object] = {}
     for name, operation in OPERATIONS.items():
         outcomes[name] = await operation(store, "2")
+    await nonces("2")
     assert outcomes["remember_once"] is True
     assert outcomes["consume_matching"] is not None
     assert outcomes["consume_in_grant"] is not None
     assert outcomes["revoke_by_grant"] == 2  # the grant and its (consumed) code
     plans = [plan for plan in _plans_since(cluster, offset) if "oidc_objects" in plan["Query Text"]]
-    assert len(plans) >= len(OPERATIONS)
+    assert len(plans) >= len(OPERATIONS) + 3
     heavy = {plan["Query Text"][:120]: _buffers(plan) for plan in plans if _buffers(plan) > MOST_BUFFERS}
     assert heavy == {}, f"statements reading more than {MOST_BUFFERS} buffers among {CROWD} objects: {heavy}"

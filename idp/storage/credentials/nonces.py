@@ -23,9 +23,11 @@ from servicekit.database import Connection
 NONCE_KIND: Final = "CredentialNonce"
 _MAX_NONCE: Final = 255
 
-# One conditional statement: of concurrent consumers of a nonce, in any process, exactly one gets its row back.
+# One conditional statement per nonce: of concurrent consumers of a nonce, in any process, exactly one gets its row
+# back. Per nonce, not one ``IN (...)`` for all: PostgreSQL may plan a prepared ``IN`` list (generic plan) as a scan
+# of every nonce filtered by id, where one id is always a lookup (tests/idp/test_object_plans.py).
 _CONSUME: Final = (update(objects)
-                   .where(objects.c.kind == NONCE_KIND, objects.c.id.in_(bindparam("ids", expanding=True)),
+                   .where(objects.c.kind == NONCE_KIND, objects.c.id == bindparam("b_id"),
                           objects.c.consumed_at.is_(None), objects.c.expires_at > bindparam("now"))
                    .values(consumed_at=bindparam("now")).returning(objects.c.id))
 
@@ -41,10 +43,9 @@ async def consume_nonces(conn: Connection, nonces: Sequence[str], now: dt.dateti
         return
     if any(not 0 < len(n) <= _MAX_NONCE for n in nonces):
         raise NonceRejected
-    distinct = sorted(set(nonces))
-    consumed = (await conn.execute(_CONSUME, {"ids": distinct, "now": now})).all()
-    if len(consumed) != len(distinct):
-        raise NonceRejected
+    for nonce in sorted(set(nonces)):
+        if (await conn.execute(_CONSUME, {"b_id": nonce, "now": now})).first() is None:
+            raise NonceRejected
 
 
 __all__ = ["NONCE_KIND", "NonceRejected", "consume_nonces"]
