@@ -21,8 +21,10 @@ loopback ports (:mod:`conformance.oidc_targets`):
 * ``ours-postgresql``: the same on a private PostgreSQL cluster (``tests/support/postgres.py``; fsync off).
 
 Method. The load generator is one separate process (``spawn``), an asyncio loop with httpx, so the providers'
-CPU accounting never includes it; it signs the client assertions with PyJWT (not our JOSE code). It first logs
-in once per server process through the scripted TEST login (:class:`conformance.oidc_browser.Browser`), then:
+CPU accounting never includes it; it signs the client assertions with PyJWT (not our JOSE code) and keeps one
+HTTP client, with one kept-alive connection, per flow in flight (as independent relying parties have; a shared
+pool costs the generator a scan of all its connections per request). It first logs in once per issuer through the
+scripted TEST login (:class:`conformance.oidc_browser.Browser`), then:
 
 * capacity: ``--concurrency`` flows in flight (closed loop) for ``--seconds`` after ``--warmup`` seconds;
   ``flows_per_s`` is completed flows over the measured time;
