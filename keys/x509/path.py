@@ -33,12 +33,14 @@ from dataclasses import dataclass
 from typing import TypeVar, cast
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import verification as pv
 from cryptography.x509.oid import ObjectIdentifier
 
+from keys import der
 from keys.errors import LimitExceeded, MalformedInput, Reason, UntrustedCertificate, VerificationError
 from keys.limits import DEFAULT_LIMITS, Limits
 from keys.signatures import is_roca_weak
@@ -136,15 +138,22 @@ def _validate_path(
     anchors = trust.anchors_for(profile.purpose) if profile.is_jpki else trust.anchors
     if not anchors:
         raise _diagnose(cert, profile, trust, at, f"no trust anchor for {profile.purpose}")
-    verifier = _verifier(trust, profile, anchors, int(at.timestamp()), server_name, limits.chain_depth)
-    try:
-        verified = verifier.verify(cert, pool)
-    except pv.VerificationError as exc:
-        raise _diagnose(cert, profile, trust, at, _clean(str(exc))) from None
-    except ValueError as exc:  # malformed extensions met while building
-        raise MalformedInput(Reason.MALFORMED, _clean(str(exc))) from None
-    chain = tuple(verified.chain if isinstance(verified, pv.VerifiedClient) else verified)
-    anchor = _anchor_of(chain[-1], anchors)
+    direct = _direct_path(cert, raw, profile, trust, anchors, at) if profile.direct_issue_only else None
+    if direct is not None:
+        anchor = direct
+        chain: tuple[x509.Certificate, ...] = (cert, anchor.certificate)
+    else:
+        verifier = _verifier(trust, profile, anchors, int(at.timestamp()), server_name, limits.chain_depth)
+        try:
+            verified = verifier.verify(cert, pool)
+        except pv.VerificationError as exc:
+            raise _diagnose(cert, profile, trust, at, _clean(str(exc))) from None
+        except ValueError as exc:  # malformed extensions met while building
+            raise MalformedInput(Reason.MALFORMED, _clean(str(exc))) from None
+        chain = tuple(verified.chain if isinstance(verified, pv.VerifiedClient) else verified)
+        anchor = _anchor_of(chain[-1], anchors)
+        if profile.direct_issue_only:
+            _remember_proven(trust, raw, anchor, len(chain))
     if profile.is_jpki:  # 3b. the values of the JPKI end-entity extensions
         try:
             _check_profile_values(cert, raw, profile, trust)
@@ -401,6 +410,213 @@ def _check_profile_values(cert: x509.Certificate, raw: RawCertificate, profile: 
             check_extended_key_usage(cast(x509.ExtendedKeyUsage | None, value), profile)
     if len(trust.memo) < _MEMO_LIMIT:
         trust.memo[key] = True
+
+
+#: Step 3 direct (JPKI): pyca's webpki signature AlgorithmIdentifiers (CA/B BR 7.1.3.2), as DER: RSASSA-PKCS1-v1_5
+#: with SHA-256/384/512 (NULL parameters), RSASSA-PSS with SHA-256/384/512 (MGF1 with the same hash, salt of the hash
+#: length, trailer 1 by default) and ECDSA with SHA-256/384/512 (no parameters): the canonical encodings pyca's own
+#: tests pin (policy/mod.rs, WEBPKI_PERMITTED_SIGNATURE_ALGORITHMS).
+_RSA_OID = bytes.fromhex("06092a864886f70d0101")
+_ECDSA_OID = bytes.fromhex("06082a8648ce3d0403")
+
+
+def _pss(hash_octet: int, salt: int) -> bytes:
+    hash_alg = bytes.fromhex("300d06096086480165030402") + bytes([hash_octet]) + b"\x05\x00"
+    mgf1 = b"\x30\x1a" + _RSA_OID + b"\x08" + hash_alg
+    params = b"\xa0\x0f" + hash_alg + b"\xa1\x1c" + mgf1 + b"\xa2\x03\x02\x01" + bytes([salt])
+    return b"\x30\x41" + _RSA_OID + b"\x0a\x30\x34" + params
+
+
+_WEBPKI_SIGNATURE_ALGORITHMS = frozenset(
+    [b"\x30\x0d" + _RSA_OID + bytes([last]) + b"\x05\x00" for last in (0x0B, 0x0C, 0x0D)]
+    + [_pss(1, 32), _pss(2, 48), _pss(3, 64)]
+    + [b"\x30\x0a" + _ECDSA_OID + bytes([last]) for last in (0x02, 0x03, 0x04)]
+)
+#: The contents of the ``[0]`` version element of a v3 certificate (INTEGER 2).
+_V3 = b"\x02\x01\x02"
+_EMPTY_NAME = b"\x30\x00"
+#: Extension OID contents (X.690 §8.19) the end-entity policy of step 3 names.
+_AIA = bytes.fromhex("2b06010505070101")
+_AKI = bytes.fromhex("551d23")
+_SKI = bytes.fromhex("551d0e")
+_SAN = bytes.fromhex("551d11")
+_BC = bytes.fromhex("551d13")
+_NC = bytes.fromhex("551d1e")
+_EITHER, _CRITICAL_ONLY, _NON_CRITICAL_ONLY, _NEVER = (
+    frozenset({True, False}), frozenset({True}), frozenset({False}), frozenset[bool](),
+)
+#: Per JPKI purpose: extension OID -> the criticalities pyca's end-entity policy (webpki_defaults_ee with the
+#: overrides of :func:`_ee_policy`) admits (an empty set: must be absent), and the extensions it requires. An extension
+#: not listed is admitted only non-critical ("unaccounted-for critical extensions").
+_COMMON_RULES: dict[bytes, frozenset[bool]] = {
+    _AIA: _NON_CRITICAL_ONLY,  # webpki: maybe present, non-critical, well-formed (a proven value, below)
+    _AKI: _NON_CRITICAL_ONLY,  # webpki: present, non-critical, no value check
+    _SKI: _EITHER,  # webpki: maybe present, agnostic
+    _BC: _EITHER,  # webpki: maybe present, agnostic, cA not asserted (a proven value, below)
+    _NC: _NEVER,  # webpki: not present in an end entity
+    _KEY_USAGE: _CRITICAL_ONLY,  # ours: present, critical (the value is step 3b's)
+    _CERTIFICATE_POLICIES: _CRITICAL_ONLY,  # ours: present, critical (the value is step 3b's)
+    _EXTENDED_KEY_USAGE: _NON_CRITICAL_ONLY,  # ours: maybe present, non-critical (the value is step 3b's)
+}
+_EE_RULES: dict[Purpose, dict[bytes, frozenset[bool]]] = {
+    Purpose.AUTH: {**_COMMON_RULES, _SAN: _NEVER},  # ours: not present
+    Purpose.SIGN: {**_COMMON_RULES, _SAN: _NON_CRITICAL_ONLY},  # ours: present, non-critical
+}
+_REQUIRED: dict[Purpose, frozenset[bytes]] = {
+    Purpose.AUTH: frozenset({_AKI, _KEY_USAGE, _CERTIFICATE_POLICIES}),
+    Purpose.SIGN: frozenset({_AKI, _KEY_USAGE, _CERTIFICATE_POLICIES, _SAN}),
+}
+#: Extensions whose values pyca's end-entity policy checks (AIA well-formed, basicConstraints without cA): the direct
+#: step admits only values pyca accepted on an earlier leaf (:func:`_remember_proven`), never decoding them itself.
+_PROVEN_VALUES = (_AIA, _BC)
+_PROVEN = "pyca-proven"
+_PROVEN_LIMIT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _AnchorFacts:
+    """What step 3 direct needs of an anchor, read once per store."""
+
+    der: bytes
+    subject_der: bytes
+    key_id: bytes | None
+    not_before: dt.datetime
+    not_after: dt.datetime
+    #: CA/B 6.1.5 as pyca applies it to the verifying key: RSA modulus of at least 2048 bits.
+    key_ok: bool
+    #: nameConstraints apply to the leaf's names (RFC 5280 §4.2.1.10): such an anchor is left to pyca.
+    has_name_constraints: bool
+
+
+def _anchor_facts(trust: TrustStore, anchor: TrustAnchor) -> _AnchorFacts:
+    key = ("anchor-facts", anchor.fingerprint)
+    facts = trust.memo.get(key)
+    if isinstance(facts, _AnchorFacts):
+        return facts
+    cert = anchor.certificate
+    raw = raw_certificate(cert.public_bytes(Encoding.DER))
+    public_key = cert.public_key()
+    facts = _AnchorFacts(
+        der=raw.der,
+        subject_der=raw.subject_der,
+        key_id=anchor.key_id,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        key_ok=isinstance(public_key, rsa.RSAPublicKey) and public_key.key_size >= 2048,
+        has_name_constraints=_NC in raw.extensions,
+    )
+    trust.memo[key] = facts
+    return facts
+
+
+def _proven(trust: TrustStore) -> set[tuple[bytes, bytes]]:
+    found = trust.memo.get(_PROVEN)
+    if isinstance(found, set):
+        return found
+    created: set[tuple[bytes, bytes]] = set()
+    trust.memo[_PROVEN] = created
+    return created
+
+
+def _remember_proven(trust: TrustStore, raw: RawCertificate, anchor: TrustAnchor, chain_length: int) -> None:
+    """After pyca's verifier accepted ``[leaf, anchor]`` for a JPKI profile: the anchor passed pyca's CA rules (all
+    but its validity at the time, which step 3 direct checks itself), and the leaf's AIA and basicConstraints values
+    passed pyca's end-entity checks. Those verdicts depend on those octets alone, so step 3 direct reuses them."""
+    if chain_length != 2:
+        return
+    proven = _proven(trust)
+    if len(proven) >= _PROVEN_LIMIT:
+        proven.clear()
+    proven.add((b"anchor", anchor.fingerprint.encode()))
+    for oid in _PROVEN_VALUES:
+        found = raw.extensions.get(oid)
+        if found is not None:
+            proven.add((oid, found[1]))
+
+
+def _direct_path(
+    cert: x509.Certificate,
+    raw: RawCertificate,
+    profile: Profile,
+    trust: TrustStore,
+    anchors: tuple[TrustAnchor, ...],
+    at: dt.datetime,
+) -> TrustAnchor | None:
+    """Step 3 for the JPKI profiles (``[leaf, root]``): the rules pyca's verifier applies to a two-certificate path,
+    checked on the leaf's octets, and the issuer's signature by pyca's own primitive. Returns the anchor, or ``None``
+    where any rule is not met (or the case is one it leaves to pyca): the caller then runs pyca's verifier, whose
+    verdict and message stand. It may only ever accept what pyca's verifier accepts
+    (tests/keys/test_direct_path.py holds it to pyca's verdicts)."""
+    proven = _proven(trust)
+    # 3.1 (pyca permits_basic; RFC 5280 §4.1.1.2, §4.1.2.1-5): v3; signatureAlgorithm equal to the TBS signature
+    # and one of webpki's; serial 1..21 octets and not negative; a non-empty issuer; validity dates both UTCTime
+    # (GeneralizedTime, which pyca refuses for 1950-2049, is left to pyca) with notBefore <= at <= notAfter at
+    # one-second resolution (§6.1.3(a)(2)).
+    if (
+        raw.version_der != _V3
+        or raw.outer_algorithm_der != raw.signature_algorithm_der
+        or raw.outer_algorithm_der not in _WEBPKI_SIGNATURE_ALGORITHMS
+        or not 1 <= raw.serial_octets <= 21
+        or raw.serial_number < 0
+        or raw.issuer_der == _EMPTY_NAME
+    ):
+        return None
+    validity = raw.validity_der
+    if len(validity) != 30 or validity[0] != der.UTC_TIME or validity[1] != 13 or validity[15] != der.UTC_TIME:
+        return None
+    if at.year < 1970:  # pyca's time is int(at.timestamp()), which truncates towards 1970 before it
+        return None
+    at = at.replace(microsecond=0)
+    if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+        return None
+    # 3.2 (pyca ExtensionPolicy.permits, end entity; RFC 5280 §4.2): each extension's criticality per _EE_RULES,
+    # no unknown critical extension, the required ones present, AIA and basicConstraints values proven; duplicates
+    # were refused by raw_certificate (step 1).
+    rules = _EE_RULES[profile.purpose]
+    extensions = raw.extensions
+    for oid, (critical, value) in extensions.items():
+        admitted = rules.get(oid)
+        if admitted is None:
+            if critical:
+                return None
+        elif critical not in admitted or (oid in _PROVEN_VALUES and (oid, value) not in proven):
+            return None
+    if not _REQUIRED[profile.purpose] <= extensions.keys():
+        return None
+    # 3.3 (pyca ChainBuilder, RFC 5280 §6.1.3(a)(4)): the leaf is not itself an anchor (pyca would end the path at it);
+    # the issuers are the anchors of the profile's purpose whose subject is the leaf's issuer octet for octet (pyca's
+    # Name equality on DER), those whose subjectKeyIdentifier is the leaf's authorityKeyIdentifier first, the ones
+    # naming another key last (pyca's potential_issuers order).
+    candidates = []
+    for anchor in anchors:
+        facts = _anchor_facts(trust, anchor)
+        if facts.der == raw.der:
+            return None
+        if facts.subject_der == raw.issuer_der:
+            candidates.append((anchor, facts))
+    if len(candidates) > 1:
+        want = raw.authority_key_id()
+        candidates.sort(
+            key=lambda c: 1 if want is None or c[1].key_id is None else (0 if c[1].key_id == want else 2)
+        )
+    for anchor, facts in candidates:
+        # 3.4 (pyca valid_issuer / permits_ca): the anchor is valid at ``at``; its CA rules were proven by pyca on an
+        # earlier path (_remember_proven); an RSA key of at least 2048 bits (CA/B 6.1.5); no nameConstraints (left
+        # to pyca); then the leaf's signature under its key and the name chaining (§6.1.3(a)(1), (4)) by pyca's
+        # primitive.
+        if (
+            not facts.not_before <= at <= facts.not_after
+            or (b"anchor", anchor.fingerprint.encode()) not in proven
+            or not facts.key_ok
+            or facts.has_name_constraints
+        ):
+            continue
+        try:
+            cert.verify_directly_issued_by(anchor.certificate)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return anchor
+    return None
 
 
 def _anchor_of(root: x509.Certificate, candidates: Sequence[TrustAnchor]) -> TrustAnchor:
