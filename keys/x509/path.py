@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TypeVar, cast
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -41,17 +41,26 @@ from cryptography.x509 import verification as pv
 from cryptography.x509.oid import ObjectIdentifier
 
 from keys import der
-from keys.errors import LimitExceeded, MalformedInput, Reason, UntrustedCertificate, VerificationError
+from keys.errors import InvalidSignature, LimitExceeded, MalformedInput, Reason, UntrustedCertificate, VerificationError
 from keys.limits import DEFAULT_LIMITS, Limits
-from keys.signatures import is_roca_weak
+from keys.signatures import CARD, is_roca_weak, verify_card_signature, verify_checked_card_signature
 from keys.trust import TrustAnchor, TrustStore, is_test_hierarchy_name, parse_certificate
 from keys.x509 import strict
-from keys.x509.profile import Profile, Purpose, key_usage_bits
+from keys.x509.profile import JPKI_AUTH, JPKI_SIGN, Profile, Purpose, key_usage_bits
 from keys.x509.rawcert import RawCertificate, raw_certificate
 
 _ANY_POLICY = ObjectIdentifier("2.5.29.32.0")
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
 _E = TypeVar("_E", bound=x509.ExtensionType)
+
+
+#: Profiles whose leaf-key rules (step 2, :func:`check_leaf_key`) include the card signature policy's: RSA only,
+#: modulus sizes within CARD's, CARD's exponent.
+_CARD_STRICT = tuple(
+    p for p in (JPKI_AUTH, JPKI_SIGN)
+    if not p.allow_ec_leaf and p.rsa_exponent == CARD.rsa_exponent and CARD.min_rsa_bits <= p.min_rsa_bits
+    and p.max_rsa_bits <= CARD.max_rsa_bits
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +75,19 @@ class ValidatedPath:
     profile: Profile
     #: The leaf's public key, parsed once (step 2 checks it; callers verify the holder's signatures with it).
     leaf_key: CertificatePublicKeyTypes
+
+    def verify_card_signature(self, signature: bytes, message: bytes) -> None:
+        """Verify the card holder's signature over ``message`` with the leaf key
+        (:func:`keys.signatures.verify_card_signature`). For the JPKI profiles step 2 held the key to rules
+        stricter than the card signature policy's (:func:`check_leaf_key`: RSA 2048–4096 in whole octets,
+        e = 65537, no ROCA fingerprint), so they are not checked again."""
+        if self.profile in _CARD_STRICT:
+            verify_checked_card_signature(cast(rsa.RSAPublicKey, self.leaf_key), signature, message)
+            return
+        key = self.leaf_key
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise InvalidSignature(Reason.ALGORITHM_NOT_ALLOWED, "the card key is an RSA key")
+        verify_card_signature(key, signature, message)
 
     @property
     def leaf_der(self) -> bytes:
@@ -138,7 +160,16 @@ def _validate_path(
     anchors = trust.anchors_for(profile.purpose) if profile.is_jpki else trust.anchors
     if not anchors:
         raise _diagnose(cert, profile, trust, at, f"no trust anchor for {profile.purpose}")
-    direct = _direct_path(cert, raw, profile, trust, anchors, at) if profile.direct_issue_only else None
+    direct: TrustAnchor | None = None
+    authority_key_id: bytes | None = None
+    aki_read = False
+    if profile.direct_issue_only:
+        try:
+            authority_key_id, aki_read = raw.authority_key_id(), True
+        except MalformedInput:  # refused in step 5 as before, after pyca's verdict
+            pass
+        else:
+            direct = _direct_path(cert, raw, profile, trust, anchors, at, authority_key_id)
     if direct is not None:
         anchor = direct
         chain: tuple[x509.Certificate, ...] = (cert, anchor.certificate)
@@ -174,7 +205,9 @@ def _validate_path(
         if anchor.is_test and not trust.allow_test_roots:  # defence in depth: the store refuses them already
             raise UntrustedCertificate(Reason.TEST_ROOT_REFUSED, "test root outside test mode")
         # pyca picks among same-DN generations by signature alone; the leaf must also name that key (§4.2.1.1)
-        if anchor.key_id is not None and raw.authority_key_id() not in (None, anchor.key_id):
+        if anchor.key_id is not None and not aki_read:
+            authority_key_id = raw.authority_key_id()
+        if anchor.key_id is not None and authority_key_id not in (None, anchor.key_id):
             raise UntrustedCertificate(Reason.NO_VALID_PATH, "authorityKeyIdentifier names another root key")
     return ValidatedPath(cert, raw, chain, anchor, profile, leaf_key)
 
@@ -486,6 +519,8 @@ class _AnchorFacts:
     key_ok: bool
     #: nameConstraints apply to the leaf's names (RFC 5280 §4.2.1.10): such an anchor is left to pyca.
     has_name_constraints: bool
+    #: The entry of the proven set (:func:`_remember_proven`) that says pyca accepted a path through this anchor.
+    proof: tuple[bytes, bytes]
 
 
 def _anchor_facts(trust: TrustStore, anchor: TrustAnchor) -> _AnchorFacts:
@@ -504,9 +539,31 @@ def _anchor_facts(trust: TrustStore, anchor: TrustAnchor) -> _AnchorFacts:
         not_after=cert.not_valid_after_utc,
         key_ok=isinstance(public_key, rsa.RSAPublicKey) and public_key.key_size >= 2048,
         has_name_constraints=_NC in raw.extensions,
+        proof=_anchor_proof(anchor),
     )
     trust.memo[key] = facts
     return facts
+
+
+def _anchor_proof(anchor: TrustAnchor) -> tuple[bytes, bytes]:
+    return (b"anchor", anchor.fingerprint.encode())
+
+
+def _issuers(
+    trust: TrustStore, profile: Profile, anchors: tuple[TrustAnchor, ...], issuer_der: bytes, key_id: bytes | None
+) -> tuple[tuple[TrustAnchor, _AnchorFacts], ...]:
+    """The anchors whose subject is ``issuer_der``, in pyca's order for a leaf naming ``key_id`` (step 3.3);
+    memoised per store."""
+    key = ("direct-issuers", profile.purpose, issuer_der, key_id)
+    found = trust.memo.get(key)
+    if isinstance(found, tuple):
+        return found
+    candidates = [(a, f) for a in anchors if (f := _anchor_facts(trust, a)).subject_der == issuer_der]
+    candidates.sort(key=lambda c: 1 if key_id is None or c[1].key_id is None else (0 if c[1].key_id == key_id else 2))
+    ordered = tuple(candidates)
+    if len(trust.memo) < _MEMO_LIMIT:
+        trust.memo[key] = ordered
+    return ordered
 
 
 def _proven(trust: TrustStore) -> set[tuple[bytes, bytes]]:
@@ -527,7 +584,7 @@ def _remember_proven(trust: TrustStore, raw: RawCertificate, anchor: TrustAnchor
     proven = _proven(trust)
     if len(proven) >= _PROVEN_LIMIT:
         proven.clear()
-    proven.add((b"anchor", anchor.fingerprint.encode()))
+    proven.add(_anchor_proof(anchor))
     for oid in _PROVEN_VALUES:
         found = raw.extensions.get(oid)
         if found is not None:
@@ -541,6 +598,7 @@ def _direct_path(
     trust: TrustStore,
     anchors: tuple[TrustAnchor, ...],
     at: dt.datetime,
+    authority_key_id: bytes | None,
 ) -> TrustAnchor | None:
     """Step 3 for the JPKI profiles (``[leaf, root]``): the rules pyca's verifier applies to a two-certificate path,
     checked on the leaf's octets, and the issuer's signature by pyca's own primitive. Returns the anchor, or ``None``
@@ -583,37 +641,27 @@ def _direct_path(
             return None
     if not _REQUIRED[profile.purpose] <= extensions.keys():
         return None
-    # 3.3 (pyca ChainBuilder, RFC 5280 §6.1.3(a)(4)): the leaf is not itself an anchor (pyca would end the path at it);
-    # the issuers are the anchors of the profile's purpose whose subject is the leaf's issuer octet for octet (pyca's
-    # Name equality on DER), those whose subjectKeyIdentifier is the leaf's authorityKeyIdentifier first, the ones
-    # naming another key last (pyca's potential_issuers order).
-    candidates = []
-    for anchor in anchors:
-        facts = _anchor_facts(trust, anchor)
+    # 3.3 (pyca ChainBuilder, RFC 5280 §6.1.3(a)(4)): the issuers are the anchors of the profile's purpose whose
+    # subject is the leaf's issuer octet for octet (pyca's Name equality on DER), those whose subjectKeyIdentifier is
+    # the leaf's authorityKeyIdentifier first, the ones naming another key last (pyca's potential_issuers order); a
+    # leaf that is itself one of them is left to pyca (which would end the path at it).
+    for anchor, facts in _issuers(trust, profile, anchors, raw.issuer_der, authority_key_id):
         if facts.der == raw.der:
             return None
-        if facts.subject_der == raw.issuer_der:
-            candidates.append((anchor, facts))
-    if len(candidates) > 1:
-        want = raw.authority_key_id()
-        candidates.sort(
-            key=lambda c: 1 if want is None or c[1].key_id is None else (0 if c[1].key_id == want else 2)
-        )
-    for anchor, facts in candidates:
         # 3.4 (pyca valid_issuer / permits_ca): the anchor is valid at ``at``; its CA rules were proven by pyca on an
         # earlier path (_remember_proven); an RSA key of at least 2048 bits (CA/B 6.1.5); no nameConstraints (left
         # to pyca); then the leaf's signature under its key and the name chaining (§6.1.3(a)(1), (4)) by pyca's
         # primitive.
         if (
             not facts.not_before <= at <= facts.not_after
-            or (b"anchor", anchor.fingerprint.encode()) not in proven
+            or facts.proof not in proven
             or not facts.key_ok
             or facts.has_name_constraints
         ):
             continue
         try:
             cert.verify_directly_issued_by(anchor.certificate)
-        except (ValueError, TypeError, InvalidSignature):
+        except (ValueError, TypeError, _CryptoInvalidSignature):
             continue
         return anchor
     return None

@@ -131,7 +131,8 @@ def verdicts(cert: x509.Certificate, profile: Profile, trust: TrustStore, at: dt
         pyca, message = True, ""
     except (pv.VerificationError, ValueError) as exc:
         pyca, message = False, str(exc).splitlines()[0][:160]
-    direct = _direct_path(cert, raw_certificate(der(cert)), profile, trust, anchors, at) is not None
+    raw = raw_certificate(der(cert))
+    direct = _direct_path(cert, raw, profile, trust, anchors, at, raw.authority_key_id()) is not None
     return Verdicts(pyca, direct, message)
 
 
