@@ -145,19 +145,21 @@ def _validate_path(
     else:
         cert, leaf_der = parse_certificate(leaf, limits), leaf
     raw = raw_certificate(leaf_der)
-    pool = [c if isinstance(c, x509.Certificate) else parse_certificate(c, limits) for c in intermediates]
+    pool = [c if isinstance(c, x509.Certificate) else parse_certificate(c, limits) for c in intermediates] if (
+        intermediates) else []
     if profile.direct_issue_only and pool:
         raise UntrustedCertificate(Reason.NO_VALID_PATH, "JPKI certificates are issued directly by a root")
 
     # 2. structural strictness and the leaf key (JPKI leaf extensions are checked by the policy in step 3)
-    if profile.is_jpki:
-        strict.check_serial(cert)
+    is_jpki = profile.is_jpki
+    if is_jpki:
+        strict.check_serial_number(raw.serial_number)  # the serial pyca reads, from the same octets
     else:
         strict.check_certificate(cert, is_leaf=True)
     leaf_key = check_leaf_key(cert, profile)
 
     # 3. RFC 5280 path validation (validity at ``at`` included) with the profile's extension policies
-    anchors = trust.anchors_for(profile.purpose) if profile.is_jpki else trust.anchors
+    anchors = trust.anchors_for(profile.purpose) if is_jpki else trust.anchors
     if not anchors:
         raise _diagnose(cert, profile, trust, at, f"no trust anchor for {profile.purpose}")
     direct: TrustAnchor | None = None
@@ -185,7 +187,7 @@ def _validate_path(
         anchor = _anchor_of(chain[-1], anchors)
         if profile.direct_issue_only:
             _remember_proven(trust, raw, anchor, len(chain))
-    if profile.is_jpki:  # 3b. the values of the JPKI end-entity extensions
+    if is_jpki:  # 3b. the values of the JPKI end-entity extensions
         try:
             _check_profile_values(cert, raw, profile, trust)
         except VerificationError as exc:
@@ -503,6 +505,7 @@ _REQUIRED: dict[Purpose, frozenset[bytes]] = {
 #: step admits only values pyca accepted on an earlier leaf (:func:`_remember_proven`), never decoding them itself.
 _PROVEN_VALUES = (_AIA, _BC)
 _PROVEN = "pyca-proven"
+_ONE_SECOND = dt.timedelta(seconds=1)
 _PROVEN_LIMIT = 4096
 
 
@@ -622,10 +625,13 @@ def _direct_path(
     validity = raw.validity_der
     if len(validity) != 30 or validity[0] != der.UTC_TIME or validity[1] != 13 or validity[15] != der.UTC_TIME:
         return None
-    if at.year < 1970:  # pyca's time is int(at.timestamp()), which truncates towards 1970 before it
+    # pyca's time is the second of ``at`` (int(at.timestamp()), which truncates towards 1970 before it): with
+    # notBefore and notAfter whole seconds, floor(at) >= notBefore iff at >= notBefore, and floor(at) <= notAfter
+    # iff at - notAfter < 1 s.
+    if at.year < 1970:
         return None
-    at = at.replace(microsecond=0)
-    if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+    not_after = cert.not_valid_after_utc
+    if at < cert.not_valid_before_utc or (at > not_after and at - not_after >= _ONE_SECOND):
         return None
     # 3.2 (pyca ExtensionPolicy.permits, end entity; RFC 5280 §4.2): each extension's criticality per _EE_RULES,
     # no unknown critical extension, the required ones present, AIA and basicConstraints values proven; duplicates
@@ -653,7 +659,8 @@ def _direct_path(
         # to pyca); then the leaf's signature under its key and the name chaining (§6.1.3(a)(1), (4)) by pyca's
         # primitive.
         if (
-            not facts.not_before <= at <= facts.not_after
+            at < facts.not_before
+            or (at > facts.not_after and at - facts.not_after >= _ONE_SECOND)
             or facts.proof not in proven
             or not facts.key_ok
             or facts.has_name_constraints
