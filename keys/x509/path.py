@@ -480,9 +480,10 @@ _NC = bytes.fromhex("551d1e")
 _EITHER, _CRITICAL_ONLY, _NON_CRITICAL_ONLY, _NEVER = (
     frozenset({True, False}), frozenset({True}), frozenset({False}), frozenset[bool](),
 )
-#: Per JPKI purpose: extension OID -> the criticalities pyca's end-entity policy (webpki_defaults_ee with the
-#: overrides of :func:`_ee_policy`) admits (an empty set: must be absent), and the extensions it requires. An extension
-#: not listed is admitted only non-critical ("unaccounted-for critical extensions").
+#: Per JPKI purpose (_AUTH_RULES, _SIGN_RULES): extension OID -> the criticalities pyca's end-entity policy
+#: (webpki_defaults_ee with the overrides of :func:`_ee_policy`) admits (an empty set: must be absent), and the
+#: extensions it requires (_AUTH_REQUIRED, _SIGN_REQUIRED). An extension not listed is admitted only non-critical
+#: ("unaccounted-for critical extensions").
 _COMMON_RULES: dict[bytes, frozenset[bool]] = {
     _AIA: _NON_CRITICAL_ONLY,  # webpki: maybe present, non-critical, well-formed (a proven value, below)
     _AKI: _NON_CRITICAL_ONLY,  # webpki: present, non-critical, no value check
@@ -493,14 +494,10 @@ _COMMON_RULES: dict[bytes, frozenset[bool]] = {
     _CERTIFICATE_POLICIES: _CRITICAL_ONLY,  # ours: present, critical (the value is step 3b's)
     _EXTENDED_KEY_USAGE: _NON_CRITICAL_ONLY,  # ours: maybe present, non-critical (the value is step 3b's)
 }
-_EE_RULES: dict[Purpose, dict[bytes, frozenset[bool]]] = {
-    Purpose.AUTH: {**_COMMON_RULES, _SAN: _NEVER},  # ours: not present
-    Purpose.SIGN: {**_COMMON_RULES, _SAN: _NON_CRITICAL_ONLY},  # ours: present, non-critical
-}
-_REQUIRED: dict[Purpose, frozenset[bytes]] = {
-    Purpose.AUTH: frozenset({_AKI, _KEY_USAGE, _CERTIFICATE_POLICIES}),
-    Purpose.SIGN: frozenset({_AKI, _KEY_USAGE, _CERTIFICATE_POLICIES, _SAN}),
-}
+_AUTH_RULES = {**_COMMON_RULES, _SAN: _NEVER}  # ours: not present
+_SIGN_RULES = {**_COMMON_RULES, _SAN: _NON_CRITICAL_ONLY}  # ours: present, non-critical
+_AUTH_REQUIRED = frozenset({_AKI, _KEY_USAGE, _CERTIFICATE_POLICIES})
+_SIGN_REQUIRED = _AUTH_REQUIRED | {_SAN}
 #: Extensions whose values pyca's end-entity policy checks (AIA well-formed, basicConstraints without cA): the direct
 #: step admits only values pyca accepted on an earlier leaf (:func:`_remember_proven`), never decoding them itself.
 _PROVEN_VALUES = (_AIA, _BC)
@@ -557,7 +554,7 @@ def _issuers(
 ) -> tuple[tuple[TrustAnchor, _AnchorFacts], ...]:
     """The anchors whose subject is ``issuer_der``, in pyca's order for a leaf naming ``key_id`` (step 3.3);
     memoised per store."""
-    key = ("direct-issuers", profile.purpose, issuer_der, key_id)
+    key = ("direct-issuers", profile, issuer_der, key_id)
     found = trust.memo.get(key)
     if isinstance(found, tuple):
         return found
@@ -633,10 +630,16 @@ def _direct_path(
     not_after = cert.not_valid_after_utc
     if at < cert.not_valid_before_utc or (at > not_after and at - not_after >= _ONE_SECOND):
         return None
-    # 3.2 (pyca ExtensionPolicy.permits, end entity; RFC 5280 §4.2): each extension's criticality per _EE_RULES,
+    # 3.2 (pyca ExtensionPolicy.permits, end entity; RFC 5280 §4.2): each extension's criticality per the rules,
     # no unknown critical extension, the required ones present, AIA and basicConstraints values proven; duplicates
     # were refused by raw_certificate (step 1).
-    rules = _EE_RULES[profile.purpose]
+    purpose = profile.purpose
+    if purpose is Purpose.AUTH:
+        rules, required = _AUTH_RULES, _AUTH_REQUIRED
+    elif purpose is Purpose.SIGN:
+        rules, required = _SIGN_RULES, _SIGN_REQUIRED
+    else:
+        return None
     extensions = raw.extensions
     for oid, (critical, value) in extensions.items():
         admitted = rules.get(oid)
@@ -645,7 +648,7 @@ def _direct_path(
                 return None
         elif critical not in admitted or (oid in _PROVEN_VALUES and (oid, value) not in proven):
             return None
-    if not _REQUIRED[profile.purpose] <= extensions.keys():
+    if not required <= extensions.keys():
         return None
     # 3.3 (pyca ChainBuilder, RFC 5280 §6.1.3(a)(4)): the issuers are the anchors of the profile's purpose whose
     # subject is the leaf's issuer octet for octet (pyca's Name equality on DER), those whose subjectKeyIdentifier is
