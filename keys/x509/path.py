@@ -1,5 +1,6 @@
-"""Certificate path validation to pinned roots: pyca/cryptography's RFC 5280 verifier plus the JPKI rules
-it does not enforce (verification-hardening.md §2).
+"""Certificate path validation to pinned roots: pyca/cryptography's RFC 5280 verifier (for the JPKI profiles, its
+rules on ``[leaf, root]`` checked directly, pyca's verifier as the fallback) plus the JPKI rules it does not enforce
+(verification-hardening.md §2).
 
 :func:`validate_path` follows these steps; returning is the one success path, and each failure raises a
 :class:`~keys.errors.VerificationError` subclass with a precise reason:
@@ -7,11 +8,23 @@ it does not enforce (verification-hardening.md §2).
 1. Size limits, then parse (``MALFORMED``/``TOO_LARGE``).
 2. Structural strictness beyond pyca (:mod:`keys.x509.strict`) and the leaf key (RSA 2048–4096 in whole
    octets, e = 65537, no ROCA fingerprint).
-3. RFC 5280 path building and validation, validity at ``at`` included (§6.1.3(a)(2)), by pyca among the
-   anchors of the profile's purpose (all root generations: pyca tries each issuer of the right name and
-   confirms it by signature), with explicit CA/EE extension policies. For the JPKI profiles the end-entity
-   policy requires critical certificatePolicies and KeyUsage, a non-critical EKU if any, and no
-   subjectAltName on authentication certificates.
+3. RFC 5280 path building and validation, validity at ``at`` included (§6.1.3(a)(2)), among the anchors of
+   the profile's purpose (all root generations), with explicit CA/EE extension policies. For the JPKI profiles
+   the end-entity policy requires critical certificatePolicies and KeyUsage, a non-critical EKU if any, and no
+   subjectAltName on authentication certificates (signing: a non-critical one).
+
+   JPKI (``direct_issue_only``), first: :func:`_direct_path` checks ``[leaf, root]`` itself, the rules pyca's
+   verifier applies to such a path, on the leaf's octets: (3.1) v3, signatureAlgorithm equal to the TBS
+   signature and one of webpki's, serial of 1–21 octets and not negative, non-empty issuer, UTCTime validity
+   with ``at`` within it at one-second resolution; (3.2) the end-entity extension policy (criticality of each
+   extension, required ones present, no nameConstraints, no unknown critical extension, AIA and basicConstraints
+   values pyca accepted before); (3.3) issuers by the leaf's issuer DER in pyca's key-identifier order; (3.4) the
+   anchor valid at ``at``, accepted by pyca as the issuer of an earlier path (its CA rules), an RSA key of at
+   least 2048 bits, no nameConstraints, then the signature and name chaining by pyca's
+   ``verify_directly_issued_by``. It may only accept: anything else (or a case it leaves to pyca) runs pyca's
+   verifier, whose acceptance also records what the direct step may reuse, and whose refusal goes to
+   :func:`_diagnose` as before. tests/keys/test_direct_path.py holds it to pyca's verdicts.
+   Other profiles: pyca's verifier only.
 3b. JPKI: the values of those extensions (policy OID pinned to the profile, KeyUsage bits, EKU), each decoded
    and checked once per distinct encoding: the leaf's extensions are never all decoded in Python on the
    success path, which would cost more than the signature check itself.
@@ -325,15 +338,16 @@ def check_leaf_key(cert: x509.Certificate, profile: Profile) -> CertificatePubli
         key = cert.public_key()
     except (ValueError, TypeError) as exc:
         raise MalformedInput(Reason.MALFORMED, f"unreadable public key: {exc}") from None
-    if isinstance(key, rsa.RSAPublicKey):
+    if type(key) is _RSA_PUBLIC_KEY or isinstance(key, rsa.RSAPublicKey):  # the first: no ABC check per login
         numbers = key.public_numbers()
-        if not profile.min_rsa_bits <= key.key_size <= profile.max_rsa_bits or key.key_size % 8:
-            raise UntrustedCertificate(Reason.WEAK_KEY, f"RSA key of {key.key_size} bits")
-        if profile.rsa_exponent is not None and numbers.e != profile.rsa_exponent:
-            raise UntrustedCertificate(Reason.WEAK_KEY, f"RSA exponent {numbers.e} is not {profile.rsa_exponent}")
-        if numbers.e < 3 or numbers.e % 2 == 0 or numbers.n % 2 == 0:
+        size, n, e = key.key_size, numbers.n, numbers.e
+        if not profile.min_rsa_bits <= size <= profile.max_rsa_bits or size % 8:
+            raise UntrustedCertificate(Reason.WEAK_KEY, f"RSA key of {size} bits")
+        if profile.rsa_exponent is not None and e != profile.rsa_exponent:
+            raise UntrustedCertificate(Reason.WEAK_KEY, f"RSA exponent {e} is not {profile.rsa_exponent}")
+        if e < 3 or not e & 1 or not n & 1:
             raise UntrustedCertificate(Reason.WEAK_KEY, "RSA key with an even modulus or exponent")
-        if is_roca_weak(numbers.n):  # CVE-2017-15361: keys from flawed smart-card key generation
+        if is_roca_weak(n):  # CVE-2017-15361: keys from flawed smart-card key generation
             raise UntrustedCertificate(Reason.WEAK_KEY, "RSA key has the ROCA fingerprint")
         return key
     if isinstance(key, ec.EllipticCurvePublicKey) and profile.allow_ec_leaf:
@@ -346,6 +360,8 @@ def check_leaf_key(cert: x509.Certificate, profile: Profile) -> CertificatePubli
 
 
 _MEMO_LIMIT = 512
+#: pyca's RSA public key class (an :class:`rsa.RSAPublicKey`), compared by identity before the ABC check.
+_RSA_PUBLIC_KEY = type(rsa.RSAPublicNumbers(65537, (1 << 2047) | 1).public_key())
 
 
 def _verifier(

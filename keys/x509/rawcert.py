@@ -30,6 +30,11 @@ _CRITICAL = b"\x01\x01\xff"
 _IMPLICIT_0, _UNIQUE_ID_1, _UNIQUE_ID_2, _CRL_ISSUER = 0x80, 0x81, 0x82, 0xA2
 
 
+#: authorityKeyIdentifier extnValue -> its keyIdentifier (:meth:`RawCertificate.authority_key_id`); bounded.
+_KEY_IDS: dict[bytes, bytes | None] = {}
+_KEY_IDS_LIMIT = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class RawCertificate:
     """Serial, issuer DER and raw extension values of one certificate."""
@@ -64,9 +69,19 @@ class RawCertificate:
         return tag, value[first_start:first_stop]
 
     def authority_key_id(self) -> bytes | None:
-        """The keyIdentifier of authorityKeyIdentifier (RFC 5280 §4.2.1.1), or ``None``."""
+        """The keyIdentifier of authorityKeyIdentifier (RFC 5280 §4.2.1.1), or ``None``. Read once per distinct
+        extension value: a hierarchy's certificates share a handful."""
+        found = self.extensions.get(AUTHORITY_KEY_IDENTIFIER)
+        if found is None:
+            return None
+        if found[1] in _KEY_IDS:
+            return _KEY_IDS[found[1]]
         first = self._first_element(AUTHORITY_KEY_IDENTIFIER, "authorityKeyIdentifier")
-        return first[1] if first is not None and first[0] == _IMPLICIT_0 else None
+        key_id = first[1] if first is not None and first[0] == _IMPLICIT_0 else None
+        if len(_KEY_IDS) >= _KEY_IDS_LIMIT:
+            _KEY_IDS.clear()
+        _KEY_IDS[found[1]] = key_id
+        return key_id
 
     def is_ca(self) -> bool:
         """basicConstraints cA (RFC 5280 §4.2.1.9); ``False`` when absent."""
