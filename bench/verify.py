@@ -5,7 +5,8 @@ One login verification is what the service does when a card answers a challenge:
 1. :func:`keys.x509.path.validate_path` of the authentication certificate (DER, as read from the card) to
    its pinned root (JPKI_AUTH profile, test-mode trust store over a :class:`~keys.testpki.TestPki`);
 2. :func:`keys.revocation.crl.check_crl` against a CRL of 1,000,000 revoked serials;
-3. :func:`keys.signatures.verify_card_signature` of the card's signature over the challenge.
+3. :meth:`keys.x509.path.ValidatedPath.verify_card_signature` of the card's signature over the challenge
+   (the call :func:`keys.cardlogin.verify_card_login` makes).
 
 Side by side, in the same process and over the same inputs:
 
@@ -64,7 +65,6 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 
 from keys.revocation.crl import CrlIndex, check_crl, load_crl
-from keys.signatures import verify_card_signature
 from keys.testpki import Root, TestPki
 from keys.testpki.hierarchy import HolderFacts, crl_distribution_name, issue_card_certificate, new_rsa_key
 from keys.testpki.revocation import issue_large_crl
@@ -206,7 +206,7 @@ def ours(index: CrlIndex, trust: TrustStore) -> Callable[[Login], None]:
     def verify(login: Login) -> None:
         path = validate_path(login.certificate, profile=JPKI_AUTH, trust=trust, at=AT)
         check_crl(index, path.raw, at=AT, grace=NO_GRACE)
-        verify_card_signature(cast(rsa.RSAPublicKey, path.leaf_key), login.signature, login.message)
+        path.verify_card_signature(login.signature, login.message)
 
     return verify
 
@@ -372,11 +372,10 @@ def breakdown(index: CrlIndex, fixture: Fixture) -> dict[str, float]:
     """Microseconds per login spent in each of our three steps (one pass over the pool each)."""
     logins = fixture.logins
     paths = [validate_path(login.certificate, profile=JPKI_AUTH, trust=fixture.trust, at=AT) for login in logins]
-    keys = [cast(rsa.RSAPublicKey, path.leaf_key) for path in paths]
     steps: dict[str, Callable[[int], object]] = {
         "validate_path": lambda i: validate_path(logins[i].certificate, profile=JPKI_AUTH, trust=fixture.trust, at=AT),
         "check_crl": lambda i: check_crl(index, paths[i].raw, at=AT, grace=NO_GRACE),
-        "verify_card_signature": lambda i: verify_card_signature(keys[i], logins[i].signature, logins[i].message),
+        "verify_card_signature": lambda i: paths[i].verify_card_signature(logins[i].signature, logins[i].message),
     }
     out = {}
     for name, step in steps.items():

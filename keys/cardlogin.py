@@ -60,7 +60,7 @@ from keys.revocation.ocsp import CachedOcspStatus
 from keys.revocation.platform import PlatformAnswer
 from keys.revocation.policy import RevocationPolicy, Unchecked, check_revocation
 from keys.revocation.status import RevocationStatus
-from keys.signatures import digest_info_sha256, verify_card_signature
+from keys.signatures import digest_info_sha256
 from keys.trust import TrustStore
 from keys.x509.facts import BasicFacts, decode_basic_facts
 from keys.x509.path import ValidatedPath, validate_path
@@ -240,7 +240,8 @@ def verify_card_login(
     2. Path validation for the profile of ``expected.key`` (:func:`keys.x509.path.validate_path`: pinned roots,
        JPKI profile, validity at ``at``).
     3. The signature: RSASSA-PKCS1-v1_5 over ``DigestInfo(SHA-256(encode_login_message(expected)))`` with the
-       certificate's key (:func:`keys.signatures.verify_card_signature`); anything else is ``BAD_SIGNATURE``.
+       certificate's key (:meth:`keys.x509.path.ValidatedPath.verify_card_signature`: the rules of
+       :func:`keys.signatures.verify_card_signature`, the key's held by step 2); anything else is ``BAD_SIGNATURE``.
     4. For signing-key logins, the 4 basic facts decode (``BAD_FACTS``).
     5. Revocation (:func:`keys.revocation.check_revocation`) under ``revocation.policy``: fails closed.
     """
@@ -254,7 +255,7 @@ def verify_card_login(
     public_key = path.leaf_key
     if not isinstance(public_key, rsa.RSAPublicKey):  # validate_path admits RSA card keys only
         raise InvalidSignature(Reason.ALGORITHM_NOT_ALLOWED, "the card key is an RSA key")
-    verify_card_signature(public_key, signature, encode_login_message(expected))
+    path.verify_card_signature(signature, encode_login_message(expected))
     facts = decode_basic_facts(path.leaf) if expected.key is Purpose.SIGN else None
     status = _revocation(path, revocation, at)
     return CardLogin(

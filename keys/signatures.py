@@ -472,6 +472,19 @@ def verify_card_signature(public_key: rsa.RSAPublicKey, signature: bytes, messag
         raise InvalidSignature(Reason.BAD_SIGNATURE, "card signature does not verify") from None
 
 
+def verify_checked_card_signature(public_key: rsa.RSAPublicKey, signature: bytes, message: bytes) -> None:
+    """As :func:`verify_card_signature`, for a key already held to rules at least as strict as :data:`CARD`'s
+    (:meth:`keys.x509.path.ValidatedPath.verify_card_signature`: step 2 of path validation checked the JPKI leaf
+    key, RSA 2048–4096 in whole octets with e = 65537): the key's numbers are not read again. The signature
+    length and the verification itself are as in :func:`verify_card_signature`."""
+    if len(signature) != (public_key.key_size + 7) // 8:
+        raise InvalidSignature(Reason.BAD_SIGNATURE, "signature length differs from the modulus length")
+    try:
+        public_key.verify(signature, message, _PKCS1V15, _SHA256)
+    except _CryptoInvalidSignature:
+        raise InvalidSignature(Reason.BAD_SIGNATURE, "card signature does not verify") from None
+
+
 def verify_card_digest_signature(public_key: rsa.RSAPublicKey, signature: bytes, digest: bytes) -> None:
     """As :func:`verify_card_signature`, for a caller that holds SHA-256(message) already."""
     if len(digest) != 32:

@@ -13,7 +13,7 @@ Facts (jpki-card-and-certs.md §2.2, checked on real certificates):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cryptography import x509
@@ -62,6 +62,17 @@ class Profile:
     rsa_exponent: int | None = 65537
     #: Whether the leaf key may be an EC key (never for JPKI: card keys are RSA-2048).
     allow_ec_leaf: bool = False
+    #: The hash of the fields, computed once: profiles key the path validator's per-store memo on every login.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields = (self.purpose, self.policy_oids, self.test_policy_oids, self.required_key_usage,
+                  self.forbidden_key_usage, self.required_eku, self.direct_issue_only, self.min_rsa_bits,
+                  self.max_rsa_bits, self.rsa_exponent, self.allow_ec_leaf)
+        object.__setattr__(self, "_hash", hash(fields))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def is_jpki(self) -> bool:

@@ -24,10 +24,15 @@ BASIC_CONSTRAINTS = bytes.fromhex("551d13")  # 2.5.29.19
 CRL_DISTRIBUTION_POINTS = bytes.fromhex("551d1f")  # 2.5.29.31
 SUBJECT_KEY_IDENTIFIER = bytes.fromhex("551d0e")  # 2.5.29.14
 
-_EXPLICIT_0, _EXPLICIT_3 = 0xA0, 0xA3
+_EXPLICIT_0, _EXTENSIONS = 0xA0, 0xA3
 #: DER of BOOLEAN TRUE; DER encodes a FALSE critical flag by omitting it (X.690 §11.5).
 _CRITICAL = b"\x01\x01\xff"
 _IMPLICIT_0, _UNIQUE_ID_1, _UNIQUE_ID_2, _CRL_ISSUER = 0x80, 0x81, 0x82, 0xA2
+
+
+#: authorityKeyIdentifier extnValue -> its keyIdentifier (:meth:`RawCertificate.authority_key_id`); bounded.
+_KEY_IDS: dict[bytes, bytes | None] = {}
+_KEY_IDS_LIMIT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,15 @@ class RawCertificate:
     issuer_der: bytes
     #: OID contents -> (critical, extnValue contents).
     extensions: dict[bytes, tuple[bool, bytes]]
+    #: The TBSCertificate fields path validation's direct step reads (:mod:`keys.x509.path`, step 3): the contents of
+    #: the ``[0]`` version element (empty when absent: v1), the serial's contents length in octets, the TBS and the
+    #: outer signature AlgorithmIdentifier (whole TLVs), the Validity's contents and the subject Name (whole TLV).
+    version_der: bytes = b""
+    serial_octets: int = 0
+    signature_algorithm_der: bytes = b""
+    outer_algorithm_der: bytes = b""
+    validity_der: bytes = b""
+    subject_der: bytes = b""
 
     def _first_element(self, oid: bytes, what: str) -> tuple[int, bytes] | None:
         """The tag and contents of the first element of the extension's SEQUENCE; ``None`` when the extension
@@ -55,9 +69,19 @@ class RawCertificate:
         return tag, value[first_start:first_stop]
 
     def authority_key_id(self) -> bytes | None:
-        """The keyIdentifier of authorityKeyIdentifier (RFC 5280 §4.2.1.1), or ``None``."""
+        """The keyIdentifier of authorityKeyIdentifier (RFC 5280 §4.2.1.1), or ``None``. Read once per distinct
+        extension value: a hierarchy's certificates share a handful."""
+        found = self.extensions.get(AUTHORITY_KEY_IDENTIFIER)
+        if found is None:
+            return None
+        if found[1] in _KEY_IDS:
+            return _KEY_IDS[found[1]]
         first = self._first_element(AUTHORITY_KEY_IDENTIFIER, "authorityKeyIdentifier")
-        return first[1] if first is not None and first[0] == _IMPLICIT_0 else None
+        key_id = first[1] if first is not None and first[0] == _IMPLICIT_0 else None
+        if len(_KEY_IDS) >= _KEY_IDS_LIMIT:
+            _KEY_IDS.clear()
+        _KEY_IDS[found[1]] = key_id
+        return key_id
 
     def is_ca(self) -> bool:
         """basicConstraints cA (RFC 5280 §4.2.1.9); ``False`` when absent."""
@@ -101,27 +125,37 @@ def raw_certificate(data: bytes) -> RawCertificate:
     if tag != der.SEQUENCE:
         raise MalformedInput(Reason.MALFORMED, "TBSCertificate: expected a SEQUENCE")
     tag, start, stop = read(data, tbs_start, tbs_stop)
+    version_der = b""
     if tag == _EXPLICIT_0:  # version
+        version_der = data[start:stop]
         tag, start, stop = read(data, stop, tbs_stop)
     if tag != der.INTEGER or start == stop:
         raise MalformedInput(Reason.MALFORMED, "TBSCertificate: no serial number")
     serial = int.from_bytes(data[start:stop], "big", signed=True)
-    _, _, issuer_start = read(data, stop, tbs_stop)  # signature AlgorithmIdentifier
+    serial_octets = stop - start
+    algorithm_start = stop
+    _, _, issuer_start = read(data, algorithm_start, tbs_stop)  # signature AlgorithmIdentifier
     tag, _, position = read(data, issuer_start, tbs_stop)
     if tag != der.SEQUENCE:
         raise MalformedInput(Reason.MALFORMED, "issuer: expected a SEQUENCE")
     issuer_stop = position
-    for _ in range(3):  # validity, subject, subjectPublicKeyInfo
-        _, _, position = read(data, position, tbs_stop)
+    _, validity_start, validity_stop = read(data, position, tbs_stop)
+    _, _, subject_stop = read(data, validity_stop, tbs_stop)
+    _, _, position = read(data, subject_stop, tbs_stop)  # subjectPublicKeyInfo
     extensions: dict[bytes, tuple[bool, bytes]] = {}
     while position < tbs_stop:
         tag, start, stop = read(data, position, tbs_stop)
-        if tag == _EXPLICIT_3:
+        if tag == _EXTENSIONS:
             extensions = _SHAPES.read(data, start, stop)
         elif tag not in (_UNIQUE_ID_1, _UNIQUE_ID_2):
             raise MalformedInput(Reason.MALFORMED, f"TBSCertificate: unexpected tag 0x{tag:02x}")
         position = stop
-    return RawCertificate(data, serial, data[issuer_start:issuer_stop], extensions)
+    _, _, outer_stop = read(data, tbs_stop, cert_stop)  # signatureAlgorithm
+    return RawCertificate(
+        data, serial, data[issuer_start:issuer_stop], extensions, version_der, serial_octets,
+        data[algorithm_start:issuer_start], data[tbs_stop:outer_stop], data[validity_start:validity_stop],
+        data[validity_stop:subject_stop],
+    )
 
 
 class _ExtensionShapes:

@@ -65,7 +65,11 @@ def check_serial(cert: x509.Certificate) -> None:
     Not applied to the trust anchor: RFC 5280 §6.1.1(d) takes only the anchor's name and key as input,
     and widely trusted roots carry serial 0 (Starfield Root Certificate Authority - G2).
     """
-    serial = cert.serial_number
+    check_serial_number(cert.serial_number)
+
+
+def check_serial_number(serial: int) -> None:
+    """:func:`check_serial` on the serial number itself."""
     if serial <= 0:
         raise UntrustedCertificate(Reason.MALFORMED, "serial number is not positive")
     if (serial.bit_length() + 8) // 8 > MAX_SERIAL_OCTETS:
