@@ -386,18 +386,22 @@ def test_leaf_that_is_an_anchor(pki: TestPki, store: TrustStore) -> None:
     assert not verdicts(root, JPKI_AUTH, store).direct
 
 
-def test_anchor_refused_by_pyca_ca_rules_is_never_used(build_leaf: LeafBuilder, pki: TestPki) -> None:
-    """A root pyca's CA policy refuses (for a client verifier, a CA EKU must name clientAuth or anyEKU): the direct
-    step uses an anchor only once pyca has accepted a path through it, so it refuses as pyca does."""
-    good = pki.root(Purpose.AUTH, 3)
+def root_with(pki: TestPki, purpose: Purpose, extension: x509.ExtensionType, *, critical: bool) -> x509.Certificate:
+    """The generation-3 root of ``purpose`` re-signed by its own key with ``extension`` added (same name and key)."""
+    good = pki.root(purpose, 3)
     cert = good.certificate
     builder = (x509.CertificateBuilder().subject_name(cert.subject).issuer_name(cert.issuer)
                .public_key(good.key.public_key()).serial_number(cert.serial_number)
                .not_valid_before(cert.not_valid_before_utc).not_valid_after(cert.not_valid_after_utc))
     for ext in cert.extensions:
         builder = builder.add_extension(ext.value, ext.critical)
-    builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
-    odd_root = builder.sign(good.key, hashes.SHA256())
+    return builder.add_extension(extension, critical).sign(good.key, hashes.SHA256())
+
+
+def test_anchor_refused_by_pyca_ca_rules_is_never_used(build_leaf: LeafBuilder, pki: TestPki) -> None:
+    """A root pyca's CA policy refuses (for a client verifier, a CA EKU must name clientAuth or anyEKU): the direct
+    step uses an anchor only once pyca has accepted a path through it, so it refuses as pyca does."""
+    odd_root = root_with(pki, Purpose.AUTH, x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
     trust = TrustStore.build([("odd", der(odd_root)), ("gen2", der(pki.root(Purpose.AUTH, 2).certificate))],
                              allow_test_roots=True)
     primer = build_leaf(generation=2)  # proves the generation-2 anchor and the profile's AIA value, not the odd root
@@ -414,15 +418,7 @@ def test_anchor_refused_by_pyca_ca_rules_is_never_used(build_leaf: LeafBuilder, 
 def test_anchor_name_constraints_are_left_to_pyca(build_leaf: LeafBuilder, pki: TestPki) -> None:
     """An anchor's nameConstraints apply to each leaf's names (RFC 5280 §4.2.1.10): an anchor proven on one leaf
     says nothing of the next one's names, so the direct step leaves such anchors to pyca."""
-    good = pki.root(Purpose.SIGN, 3)
-    cert = good.certificate
-    builder = (x509.CertificateBuilder().subject_name(cert.subject).issuer_name(cert.issuer)
-               .public_key(good.key.public_key()).serial_number(cert.serial_number)
-               .not_valid_before(cert.not_valid_before_utc).not_valid_after(cert.not_valid_after_utc))
-    for ext in cert.extensions:
-        builder = builder.add_extension(ext.value, ext.critical)
-    builder = builder.add_extension(x509.NameConstraints([x509.DNSName("example.jp")], None), True)
-    constrained = builder.sign(good.key, hashes.SHA256())
+    constrained = root_with(pki, Purpose.SIGN, x509.NameConstraints([x509.DNSName("example.jp")], None), critical=True)
     trust = TrustStore.build([("nc", der(constrained))], allow_test_roots=True)
     inside = build_leaf(purpose=Purpose.SIGN, replace={x509.SubjectAlternativeName([x509.DNSName("a.example.jp")]):
                                                        False})
