@@ -275,7 +275,7 @@ def _revocation(path: ValidatedPath, inputs: RevocationInputs, at: dt.datetime) 
     crls = [index for index in inputs.crls if index.issuer == path.issuer]
     return check_revocation(
         path.leaf, path.issuer, at=at, policy=inputs.policy, crls=crls, ocsp_responses=inputs.ocsp_responses,
-        platform_answer=inputs.platform_answer, nonce=inputs.nonce, ocsp_cached=inputs.ocsp_cached,
+        platform_answer=inputs.platform_answer, nonce=inputs.nonce, ocsp_cached=inputs.ocsp_cached, raw=path.raw,
     )
 
 

@@ -27,6 +27,7 @@ from keys.revocation.crl import CrlIndex, check_crl
 from keys.revocation.ocsp import CachedOcspStatus, check_ocsp_response, judge_cached_ocsp
 from keys.revocation.platform import PlatformAnswer, judge_platform_answer
 from keys.revocation.status import DEFAULT_SKEW, CertStatus, RevocationStatus, Source
+from keys.x509.rawcert import RawCertificate
 
 _SOURCES: frozenset[Source] = frozenset({"crl", "ocsp", "platform"})
 
@@ -91,6 +92,7 @@ def check_revocation(
     platform_answer: PlatformAnswer | None = None,
     nonce: bytes | None = None,
     ocsp_cached: Sequence[CachedOcspStatus] = (),
+    raw: RawCertificate | None = None,
 ) -> RevocationStatus | Unchecked:
     """The revocation status of ``cert`` (issued by ``issuer``) at ``at`` under ``policy``.
 
@@ -98,13 +100,14 @@ def check_revocation(
     responder or platform operator, if any; ``ocsp_cached`` are OCSP verdicts kept from earlier checks
     (:func:`~keys.revocation.ocsp.judge_cached_ocsp`), counted as the OCSP source. ``cert`` may be a
     :class:`~keys.revocation.certid.CertificateId` for the online sources (a CRL's scope check needs the
-    certificate itself). Raises
+    certificate itself; ``raw``, the certificate's DER view when the caller holds it already, e.g.
+    :attr:`keys.x509.path.ValidatedPath.raw`, spares the CRLs reading it again). Raises
     :class:`~keys.revocation.status.Revoked` or :class:`NoFreshStatus`; see the module docstring.
     """
     if at.tzinfo is None:
         raise ValueError("at must be timezone-aware")
     given: dict[Source, list[Callable[[], RevocationStatus]]] = {
-        "crl": [partial(_crl, index, cert, issuer, at, policy) for index in crls],
+        "crl": [partial(_crl, index, cert if raw is None else raw, issuer, at, policy) for index in crls],
         "ocsp": [
             *(partial(check_ocsp_response, data, cert=cert, issuer=issuer, at=at, max_age=policy.ocsp_max_age,
                       skew=policy.skew, nonce=nonce) for data in ocsp_responses),
@@ -151,8 +154,8 @@ def _attempts(
 
 
 def _crl(
-    index: CrlIndex, cert: x509.Certificate | CertificateId, issuer: x509.Certificate, at: dt.datetime,
-    policy: RevocationPolicy,
+    index: CrlIndex, cert: x509.Certificate | CertificateId | RawCertificate, issuer: x509.Certificate,
+    at: dt.datetime, policy: RevocationPolicy,
 ) -> RevocationStatus:
     if isinstance(cert, CertificateId):
         raise RevocationUnavailable(Reason.REVOCATION_SCOPE, "a CRL's scope check needs the certificate")

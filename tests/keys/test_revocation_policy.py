@@ -11,6 +11,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from keys.errors import InvalidSignature, MalformedInput, Reason, RevocationUnavailable, VerificationError
 from keys.revocation.certid import CertificateId
@@ -21,6 +22,7 @@ from keys.revocation.status import CertStatus, Revoked
 from keys.testpki import CardMaterial, Root, TestPki
 from keys.testpki.revocation import issue_crl, issue_ocsp_response, unsuccessful_ocsp_response
 from keys.x509.profile import Purpose
+from keys.x509.rawcert import raw_certificate
 
 from .conftest import NOW
 
@@ -91,6 +93,19 @@ def test_revoked_wins_over_good_whatever_the_order(card: CardMaterial, root: Roo
     with pytest.raises(Revoked):
         _check(card, root, RevocationPolicy(sources=sources), crls=[_crl(root, card)],
                ocsp_responses=[_ocsp(root, card, "revoked")])
+
+
+def test_the_crls_read_the_der_view_the_caller_holds(card: CardMaterial, root: Root) -> None:
+    """``raw`` (a validated path's view of the leaf) is what the CRLs read: with it, a certificate given only by its
+    CertificateId (which alone a CRL's scope check refuses) is found revoked on the CRL."""
+    der = card.auth_certificate.public_bytes(Encoding.DER)
+    cert_id = CertificateId.of(card.auth_certificate)
+    with pytest.raises(NoFreshStatus):
+        check_revocation(cert_id, root.certificate, at=NOW, policy=POLICY, crls=[_crl(root, card, revoked=True)])
+    with pytest.raises(Revoked) as exc:
+        check_revocation(cert_id, root.certificate, at=NOW, policy=POLICY, crls=[_crl(root, card, revoked=True)],
+                         raw=raw_certificate(der))
+    assert exc.value.status.source == "crl"
 
 
 def test_platform_revocation_wins_over_fresh_good_crl(card: CardMaterial, root: Root) -> None:
