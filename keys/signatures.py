@@ -466,10 +466,7 @@ def verify_card_signature(public_key: rsa.RSAPublicKey, signature: bytes, messag
     parameters or garbage in the padding fail (Bleichenbacher 2006, BERserk).
     """
     _check_card_key(public_key, signature)
-    try:
-        public_key.verify(signature, message, _PKCS1V15, _SHA256)
-    except _CryptoInvalidSignature:
-        raise InvalidSignature(Reason.BAD_SIGNATURE, "card signature does not verify") from None
+    _verify_card(public_key, signature, message, _SHA256)
 
 
 def verify_checked_card_signature(public_key: rsa.RSAPublicKey, signature: bytes, message: bytes) -> None:
@@ -477,12 +474,8 @@ def verify_checked_card_signature(public_key: rsa.RSAPublicKey, signature: bytes
     (:meth:`keys.x509.path.ValidatedPath.verify_card_signature`: step 2 of path validation checked the JPKI leaf
     key, RSA 2048–4096 in whole octets with e = 65537): the key's numbers are not read again. The signature
     length and the verification itself are as in :func:`verify_card_signature`."""
-    if len(signature) != (public_key.key_size + 7) // 8:
-        raise InvalidSignature(Reason.BAD_SIGNATURE, "signature length differs from the modulus length")
-    try:
-        public_key.verify(signature, message, _PKCS1V15, _SHA256)
-    except _CryptoInvalidSignature:
-        raise InvalidSignature(Reason.BAD_SIGNATURE, "card signature does not verify") from None
+    _check_signature_length(public_key.key_size, signature)
+    _verify_card(public_key, signature, message, _SHA256)
 
 
 def verify_card_digest_signature(public_key: rsa.RSAPublicKey, signature: bytes, digest: bytes) -> None:
@@ -490,10 +483,20 @@ def verify_card_digest_signature(public_key: rsa.RSAPublicKey, signature: bytes,
     if len(digest) != 32:
         raise MalformedInput(Reason.MALFORMED, "a SHA-256 digest is 32 bytes")
     _check_card_key(public_key, signature)
+    _verify_card(public_key, signature, digest, _PREHASHED_SHA256)
+
+
+def _verify_card(public_key: rsa.RSAPublicKey, signature: bytes, data: bytes,
+                 algorithm: hashes.HashAlgorithm | Prehashed) -> None:
     try:
-        public_key.verify(signature, digest, _PKCS1V15, _PREHASHED_SHA256)
+        public_key.verify(signature, data, _PKCS1V15, algorithm)
     except _CryptoInvalidSignature:
         raise InvalidSignature(Reason.BAD_SIGNATURE, "card signature does not verify") from None
+
+
+def _check_signature_length(bits: int, signature: bytes) -> None:
+    if len(signature) != (bits + 7) // 8:
+        raise InvalidSignature(Reason.BAD_SIGNATURE, "signature length differs from the modulus length")
 
 
 def _check_card_key(public_key: rsa.RSAPublicKey, signature: bytes) -> None:
@@ -508,5 +511,4 @@ def _check_card_key(public_key: rsa.RSAPublicKey, signature: bytes) -> None:
         raise InvalidSignature(Reason.ALGORITHM_NOT_ALLOWED, "the card key is an RSA key") from None
     if not CARD.min_rsa_bits <= bits <= CARD.max_rsa_bits or e != CARD.rsa_exponent:
         check_rsa_key(public_key, CARD)  # raises WEAK_KEY with the precise detail
-    if len(signature) != (bits + 7) // 8:
-        raise InvalidSignature(Reason.BAD_SIGNATURE, "signature length differs from the modulus length")
+    _check_signature_length(bits, signature)
