@@ -49,7 +49,7 @@ import hmac
 import json
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum, StrEnum
 from typing import Any, Final, TextIO
@@ -432,7 +432,7 @@ class _Appender:
         self.writer: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def enqueue(self, queued: _Queued, write: Any) -> None:
+    def enqueue(self, queued: _Queued, write: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Queue ``queued``; start ``write()`` as this loop's writer task unless one is running."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a queue and a task belong to one event loop

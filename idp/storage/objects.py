@@ -268,7 +268,7 @@ class ObjectStore:
                        bindparam("now") < _GRANT_EXPIRES, *_members(names, absent))
                 .values(consumed_at=bindparam("now"))
                 .returning(*_COLUMNS, select(_GRANT.c.payload).where(*_LIVE_GRANT).scalar_subquery(),
-                           select(_GRANT.c.expires_at).where(*_LIVE_GRANT).scalar_subquery()))
+                           _GRANT_EXPIRES))
         row = await self._db.first(statement, {"b_kind": kind, "b_id": id, "b_grant_kind": grant_kind, "now": now,
                                                **_member_values(names, given)})
         if row is None:
