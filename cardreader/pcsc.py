@@ -162,9 +162,6 @@ class _Worker:
         self._jobs.put((fn, args, future))
         return future
 
-    def call(self, timeout: float | None, fn: Callable[..., Any], *args: Any) -> Any:
-        return self.submit(fn, *args).result(timeout)
-
     def stop(self) -> None:
         self._jobs.put(None)
 
@@ -195,10 +192,11 @@ class PcscConnection:
         if self._broken is not None:
             raise type(self._broken)(f"{what}: session abandoned after an earlier failure")
         limit = self._timeout if timeout is None else timeout
+        blocked = self._worker.submit(fn, *args)
         try:
-            return self._worker.call(limit, fn, *args)
+            return blocked.result(limit)
         except FutureTimeout:
-            self._abandon()
+            self._abandon(what, blocked)
             error = CardTimeout(f"{what}: no answer within {limit:g} s")
             self._broken = error
             raise error from None
@@ -285,27 +283,42 @@ class PcscConnection:
 
     def _release(self) -> None:
         if self._card is not None:
-            if self._transaction:
-                self._call("SCardEndTransaction", scard.SCardEndTransaction, self._card, scard.SCARD_LEAVE_CARD)
-            self._call("SCardDisconnect", scard.SCardDisconnect, self._card, scard.SCARD_RESET_CARD)
+            self._call("SCardDisconnect", _leave, self._card, self._transaction)
             self._card = None
         if self._context is not None:
             self._call("SCardReleaseContext", scard.SCardReleaseContext, self._context)
             self._context = None
 
-    def _abandon(self) -> None:
+    def _abandon(self, what: str, blocked: Future[Any]) -> None:
         # Queued behind the blocked call: runs once it returns, so the handle and context are released
-        # (and a late transaction ended) even though nobody waits for them any more.
+        # (and a late transaction ended) even though nobody waits for them any more. A connect or context
+        # that pcsc-lite grants late is released too, rather than left to the context's release.
         card, context, self._card, self._context = self._card, self._context, None, None
+        transaction = self._transaction
 
         def release() -> None:
+            answer: Any = None if blocked.exception() else blocked.result()
+            granted = (answer if answer is None or isinstance(answer, int) else answer[0]) == scard.SCARD_S_SUCCESS
+            if granted and what == "SCardConnect":
+                scard.SCardDisconnect(answer[1], scard.SCARD_RESET_CARD)
+            if granted and what == "SCardEstablishContext":
+                scard.SCardReleaseContext(answer[1])
             if card is not None:
-                scard.SCardEndTransaction(card, scard.SCARD_LEAVE_CARD)
-                scard.SCardDisconnect(card, scard.SCARD_RESET_CARD)
+                _leave(card, transaction or (granted and what == "SCardBeginTransaction"))
             if context is not None:
                 scard.SCardReleaseContext(context)
 
         self._worker.submit(release)
+
+
+def _leave(card: int, transaction: bool) -> None:
+    """Disconnect ``card``, reset so that no verified PIN survives us. In a transaction the reset comes while
+    the transaction still holds the card: at the disconnect it would come after the next holder (already
+    waiting in SCardConnect) got the card, which would then find our verified PIN, or lose its protocol
+    in the middle of its first APDU."""
+    if transaction:
+        scard.SCardEndTransaction(card, scard.SCARD_RESET_CARD)
+    scard.SCardDisconnect(card, scard.SCARD_LEAVE_CARD if transaction else scard.SCARD_RESET_CARD)
 
 
 def _open(reader: str | None, test_mode: bool | None, apdu_timeout: float) -> PcscConnection:

@@ -10,6 +10,8 @@ when a test needs a different card or fault.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,6 +97,17 @@ class Slot:
 def _test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     """Virtual readers are allowed in these tests (and only here: the variable is restored afterwards)."""
     monkeypatch.setenv(TEST_MODE_ENV, "1")
+
+
+@pytest.fixture(autouse=True)
+def _no_pcsc_call_outlives_its_test() -> Iterator[None]:
+    """Every PC/SC session a test opened, and every call it abandoned, ends (its handle released) within
+    10 s of the test: a call still blocked in pcscd could otherwise hold the reader in the next test."""
+    yield
+    deadline = time.monotonic() + 10
+    while (workers := [t for t in threading.enumerate() if t.name == "pcsc-worker"]) and time.monotonic() < deadline:
+        workers[0].join(deadline - time.monotonic())
+    assert not workers, f"{len(workers)} PC/SC session(s) still running after the test"
 
 
 @pytest.fixture(scope="session")

@@ -319,14 +319,25 @@ def test_transactions_take_turns(reader: Slot) -> None:
             outcome["error"] = exc
 
     with open_card(access=Access.TRANSACTION) as first:
-        JpkiSession(first).read_token_info()
+        JpkiSession(first).verify(Pin(Key.AUTH, AUTH_PIN))
         waiting = threading.Thread(target=second)
         waiting.start()
         time.sleep(0.3)
         assert not outcome  # still waiting for our transaction
     waiting.join(10)
     assert "error" not in outcome  # our reset on leaving does not fail the next holder
-    assert outcome["info"].auth_pin == PinStatus(3)  # type: ignore[attr-defined]
+    assert outcome["info"].auth_pin == PinStatus(3)  # type: ignore[attr-defined]  # and left no verified PIN
+
+
+def test_a_transaction_session_leaves_no_verified_pin(reader: Slot) -> None:
+    # The card is reset before the transaction ends: whoever gets the card next finds no verified PIN,
+    # even a holder whose connect was already waiting (see test_transactions_take_turns).
+    for _ in range(3):
+        with open_card(access=Access.TRANSACTION) as card:
+            jpki_session = JpkiSession(card)
+            assert jpki_session.pin_status(Key.AUTH) == PinStatus(3)
+            jpki_session.verify(Pin(Key.AUTH, AUTH_PIN))
+            assert jpki_session.pin_status(Key.AUTH).verified
 
 
 def test_virtual_reader_needs_test_mode(reader: Slot, monkeypatch: pytest.MonkeyPatch) -> None:

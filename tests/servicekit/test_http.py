@@ -109,7 +109,7 @@ def test_bad_json_is_a_typed_error(body: bytes, reason: BodyReason) -> None:
     (b"[1] [2]", BodyReason.MALFORMED),
     (b'[{"a": 1, "a": 2}]', BodyReason.DUPLICATE_MEMBER),
     (b"[1, NaN]", BodyReason.MALFORMED),
-    (b'["\ud800"]', BodyReason.MALFORMED),  # an unpaired surrogate (RFC 7493 §2.1)
+    (rb'["\ud800"]', BodyReason.MALFORMED),  # an unpaired surrogate (RFC 7493 §2.1)
     (b"[[[[1]]]]", BodyReason.TOO_DEEP),
     (b"[" * DEEP + b"]" * DEEP, BodyReason.TOO_DEEP),
     (b'["' + b"x" * 100 + b'"]', BodyReason.TOO_LARGE),
