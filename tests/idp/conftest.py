@@ -11,6 +11,7 @@ import pytest
 
 from idp.settings import Settings, load_settings
 from idp.storage import Database, migrate
+from tests.idp.plans import planned  # noqa: F401 (a fixture of the plan tests)
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
