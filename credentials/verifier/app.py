@@ -37,6 +37,7 @@ from typing import Any, Final
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from litestar.params import FromPath
 
 from credentials.oid4vp.errors import PresentationError, VerifierReason
 from credentials.oid4vp.request import REQUEST_OBJECT_TYP
@@ -139,14 +140,14 @@ async def _request_object(request: Request[Any, Any, Any], request_id: str, wall
 
 
 @get("/wallet/requests/{request_id:str}", summary="The Request Object", tags=["Wallet"])
-async def get_request_object(request: Request[Any, Any, Any], request_id: str) -> Response[Any]:
+async def get_request_object(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Response[Any]:
     """The Request Object by reference (RFC 9101 §5.2)."""
     return await _request_object(request, request_id, None)
 
 
 @post("/wallet/requests/{request_id:str}", status_code=200, request_max_body_size=64 * 1024,
       summary="The Request Object, with the Wallet's nonce", tags=["Wallet"])
-async def post_request_object(request: Request[Any, Any, Any], request_id: str) -> Response[Any]:
+async def post_request_object(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Response[Any]:
     """The Request Object for ``request_uri_method=post`` (OpenID4VP 1.0 §5.10), with the Wallet's nonce."""
     try:
         form = await _form(request)
@@ -160,7 +161,7 @@ async def post_request_object(request: Request[Any, Any, Any], request_id: str) 
 
 @post("/wallet/responses/{request_id:str}", status_code=200, request_max_body_size=MAX_BODY,
       summary="The Wallet's response (response_uri)", tags=["Wallet"])
-async def wallet_response(request: Request[Any, Any, Any], request_id: str) -> Response[Any]:
+async def wallet_response(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Response[Any]:
     """The ``response_uri`` (OpenID4VP 1.0 §8.2, §8.3)."""
     try:
         return _json(await _service(request).respond(request_id, await _form(request)))

@@ -90,7 +90,7 @@ from typing import Annotated, Any, Final
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 
 from idp.login.accounts import Accounts, LinkRefused
@@ -494,7 +494,8 @@ async def _browser_login(uid: str, request: AnyRequest, services: Services) -> C
 
 
 @get("/interaction/{uid:str}/card/status", summary="Card login: progress", tags=["Card login"])
-async def status(uid: str, request: AnyRequest, services: NamedDependency[Services], wait: FromQuery[float] = 0.0,
+async def status(uid: FromPath[str], request: AnyRequest, services: NamedDependency[Services],
+                 wait: FromQuery[float] = 0.0,
                  known: Annotated[str, QueryParameter(name="state")] = "pending") -> Response[Any]:
     """The login's state; with ``?wait=N&state=S`` (a long poll, where a proxy forbids the event stream of
     :mod:`idp.endpoints.card_login_events`) once it is no longer ``S`` (the state the page has, default
@@ -509,7 +510,7 @@ async def status(uid: str, request: AnyRequest, services: NamedDependency[Servic
 
 
 @post("/interaction/{uid:str}/card/finish", status_code=303, summary="Card login: finish", tags=["Card login"])
-async def finish(uid: str, request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
+async def finish(uid: FromPath[str], request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
     """Hand the verified login to the interaction; the browser goes on to consent or to the relying party."""
     now = utcnow()
     if not same_origin(request, services.settings):

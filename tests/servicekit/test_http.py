@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from litestar import Litestar, Request, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.testing import TestClient
 
 from servicekit.http.bodies import (
@@ -177,7 +178,7 @@ async def _json(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 @get("/crash/{kind:str}", sync_to_thread=False)
-def _crash(kind: str) -> None:
+def _crash(kind: FromPath[str]) -> None:
     if kind == "teapot":
         raise _Teapot("private detail")
     if kind == "missing":
