@@ -298,7 +298,8 @@ class PcscConnection:
 
         def release() -> None:
             answer: Any = None if blocked.exception() else blocked.result()
-            granted = (answer if answer is None or isinstance(answer, int) else answer[0]) == scard.SCARD_S_SUCCESS
+            hresult = answer[0] if isinstance(answer, (list, tuple)) else answer  # pyscard: [hresult, ...] or hresult
+            granted = hresult == scard.SCARD_S_SUCCESS
             if granted and what == "SCardConnect":
                 scard.SCardDisconnect(answer[1], scard.SCARD_RESET_CARD)
             if granted and what == "SCardEstablishContext":
