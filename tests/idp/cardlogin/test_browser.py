@@ -127,6 +127,14 @@ class Person:
         pad.keyboard.press("Enter")
         pad.close()
 
+    def at_pin_prompt(self) -> None:
+        """Wait until the agent reports this login's PIN prompt open (the page shows that step's words). The PIN
+        pad link appears earlier, as soon as the agent accepts the login, while the card is still being read."""
+        self.page.wait_for_function(
+            "() => { const r = document.querySelector('[data-step-waiting-for-pin]');"
+            " return r !== null && document.getElementById('step').textContent === r.dataset.stepWaitingForPin; }",
+            timeout=20_000)
+
     def error_text(self) -> str:
         error = self.page.locator("#error")
         error.wait_for(state="visible", timeout=30_000)
@@ -322,7 +330,7 @@ def test_no_card_and_busy_reader(browser: Any, provider: Provider, agent: Agent,
     insert(lab, pki.adult)
     with person(browser, provider) as first, person(browser, provider) as second:
         first.authorize()
-        first.page.locator("#pinpad-link").wait_for(state="visible", timeout=20_000)  # left at the PIN prompt
+        first.at_pin_prompt()  # left there (only an open PIN prompt is pre-empted; a card being read is busy)
         second.authorize()  # pre-empts the abandoned login (a PIN not yet given)
         assert "中止" in first.error_text()
         second.enter_pin(agent, AUTH_PIN)
