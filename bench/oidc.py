@@ -26,25 +26,30 @@ HTTP client, with one kept-alive connection, per flow in flight (as independent 
 pool costs the generator a scan of all its connections per request). It first logs in once per issuer through the
 scripted TEST login (:class:`conformance.oidc_browser.Browser`), then:
 
-* capacity: ``--concurrency`` flows in flight (closed loop) for ``--seconds`` after ``--warmup`` seconds;
-  ``flows_per_s`` is completed flows over the measured time;
-* latency: an open loop starting flows at half that rate, evenly spaced, for ``--seconds``; ``token_p50_ms`` and
-  ``token_p99_ms`` are the token requests' latencies as the generator sees them (send to last byte), and
-  ``step_p50_ms_at_half`` the median of each step (the authorization step counts all its redirects);
-* memory: ``rss_mb`` is VmRSS of each server process (uvicorn's workers, not its supervisor) after both phases,
+* capacity: ``--concurrency`` flows in flight (closed loop) for ``--seconds``, in ``--rounds`` rounds (default 3):
+  every contender runs, idle while another is measured, and each round measures each contender once, the order
+  reversed in every other round, so that a slower or faster stretch of a shared machine falls on all of them
+  rather than on whichever ran then (``--rounds 1``: one phase each, one after the other). Each phase follows an
+  unmeasured warm-up (``--warmup`` seconds in the first round, 1 s later). ``flows_per_s`` is the completed flows
+  over the measured time of all rounds, ``flows_per_s_by_round`` each round's, and ``ratio_by_round`` each
+  round's ratio to oidc-provider's in the same round;
+* latency: after the rounds, an open loop starting flows at half that rate, evenly spaced, for ``--seconds``;
+  ``token_p50_ms`` and ``token_p99_ms`` are the token requests' latencies as the generator sees them (send to last
+  byte), and ``step_p50_ms_at_half`` the median of each step (the authorization step counts all its redirects);
+* memory: ``rss_mb`` is VmRSS of each server process (uvicorn's workers, not its supervisor) after all phases,
   ``peak_rss_mb`` their VmHWM, read from ``/proc``;
 * CPU: ``server_cpu_ms_per_flow`` is the servers' user+system CPU time (``/proc/PID/stat``) over the capacity
-  phase divided by its flows; ``generator_cpu_share`` is the generator's own CPU time over wall time (near 1.0
+  phases divided by their flows; ``generator_cpu_share`` is the generator's own CPU time over wall time (near 1.0
   means the generator, not the server, was the limit);
-* database: on PostgreSQL ``statements_per_flow`` counts the statements the cluster ran in the capacity phase
+* database: on PostgreSQL ``statements_per_flow`` counts the statements the cluster ran in the capacity phases
   (``pg_stat_statements``, every call of every statement of the provider's database) per flow, and
   ``database_cpu_ms_per_flow`` the CPU of the cluster's processes per flow (the servers' figure excludes it).
   SQLite runs in the workers' processes (its CPU is in theirs; statements not counted: ``null``); oidc-provider's
   in-memory adapter runs no statements at all (``null``: its adapter calls are plain Map operations).
 
 The machine has 2 cores shared by the 2 server processes and the generator; all contenders run under the same
-conditions, one at a time (``loadavg_at_start`` tells whether something else was running). Connections are kept
-alive, as relying parties do. Targets: ours >= 1.0x oidc-provider's flows/s; token p99 < 50 ms at half capacity;
+conditions, measured one at a time (``loadavg_at_start`` tells whether something else was running). Connections are
+kept alive, as relying parties do. Targets: ours >= 1.0x oidc-provider's flows/s; token p99 < 50 ms at half capacity;
 RSS < 200 MB per worker. Prints one JSON line.
 """
 
@@ -65,7 +70,7 @@ import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Final
@@ -78,6 +83,9 @@ from conformance.oidc_targets import Target, TargetError, oidc_provider, ours, w
 from tests.support.postgres import Cluster, install
 
 WORKERS: Final = 2
+#: Warm-up seconds before each capacity phase after the first round's (the servers are warm; the generator's new
+#: connections and login are not measured).
+_ROUND_WARMUP: Final = 1.0
 _ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
 
@@ -91,7 +99,6 @@ class LoadSpec:
     private_jwk: dict[str, str]
     redirect_uri: str
     seconds: float
-    warmup: float = 0.0
     concurrency: int = 0
     rate: float = 0.0
 
@@ -145,11 +152,11 @@ async def _generate(spec: LoadSpec) -> LoadResult:
 
     try:
         loop = asyncio.get_running_loop()
-        if spec.concurrency:
-            async def worker(until: float) -> None:
-                while loop.time() < until:
-                    await one()
-            await asyncio.gather(*(worker(loop.time() + spec.warmup) for _ in range(spec.concurrency)))
+
+        async def worker(until: float) -> None:
+            while loop.time() < until:
+                await one()
+
         cpu_before = resource.getrusage(resource.RUSAGE_SELF)
         measuring, started = True, loop.time()
         if spec.concurrency:
@@ -202,15 +209,15 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 @contextlib.contextmanager
-def _profiled(pids: list[int], into: Path | None, seconds: float) -> Iterator[None]:
-    """With ``into``: sample each of ``pids`` with py-spy for ``seconds`` (``py-spy-PID.txt``: collapsed stacks, for a
-    flame graph or ``sort``), which itself costs the sampled processes some CPU; else nothing."""
+def _profiled(pids: list[int], into: Path | None, seconds: float, round_: int) -> Iterator[None]:
+    """With ``into``: sample each of ``pids`` with py-spy for ``seconds`` (``py-spy-PID-ROUND.txt``: collapsed stacks,
+    for a flame graph or ``sort``), which itself costs the sampled processes some CPU; else nothing."""
     spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if into is None or spy is None:
         yield
         return
     samplers = [subprocess.Popen([spy, "record", "--nonblocking", "-r", "250", "-f", "raw", "-d", str(int(seconds)),
-                                  "-o", str(into / f"py-spy-{pid}.txt"), "-p", str(pid)],
+                                  "-o", str(into / f"py-spy-{pid}-{round_}.txt"), "-p", str(pid)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in pids]
     try:
         yield
@@ -252,53 +259,107 @@ class DatabaseProbe:
         path.write_text("".join(f"{n:.2f}\t{q}\n" for n, q in reversed(per_flow) if n >= 0.005))
 
 
-def measure(target: Target, client: ClientSpec, args: argparse.Namespace,
-            database: DatabaseProbe | None = None) -> dict[str, Any]:
-    """Capacity, latency at half capacity, memory, CPU (and the database's statements and CPU) of one running
-    target."""
-    assert client.private_jwk is not None
-    base = LoadSpec(target.issuers, client.client_id, client.private_jwk, client.redirect_uri, args.seconds)
-    pids = _workers(target)
-    statements = database_cpu = 0.0
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        capacity_spec = LoadSpec(**{**asdict(base), "warmup": args.warmup, "concurrency": args.concurrency})
-        if database is not None:  # the capacity phase's flows only: warm up first, then count
-            pool.submit(generate_load, LoadSpec(**{**asdict(capacity_spec), "seconds": args.warmup,
-                                                   "warmup": 0.0})).result()
-            capacity_spec = LoadSpec(**{**asdict(capacity_spec), "warmup": 0.0})
-            statements, database_cpu = -database.statements() - 1, -database.cpu_seconds()
-            by_statement = database.calls_by_statement() if args.keep else {}
-        cpu_before = _cpu_seconds(pids)
-        with _profiled(pids, target.workdir if args.profile else None, args.seconds):
-            capacity = pool.submit(generate_load, capacity_spec).result()
-        server_cpu = _cpu_seconds(pids) - cpu_before
+@dataclass
+class Contender:
+    """One running target and what its capacity rounds added up to."""
+
+    name: str
+    target: Target
+    client: ClientSpec
+    database: DatabaseProbe | None = None
+    pids: list[int] = field(default_factory=list)
+    flows: int = 0
+    elapsed: float = 0.0
+    errors: int = 0
+    first_error: str = ""
+    server_cpu_s: float = 0.0
+    generator_cpu_s: float = 0.0
+    statements: int = 0
+    database_cpu_s: float = 0.0
+    token_ms: list[float] = field(default_factory=list)
+    by_round: list[float] = field(default_factory=list)
+    latency: LoadResult | None = None
+
+    def spec(self, seconds: float, *, concurrency: int = 0, rate: float = 0.0) -> LoadSpec:
+        assert self.client.private_jwk is not None
+        return LoadSpec(self.target.issuers, self.client.client_id, self.client.private_jwk, self.client.redirect_uri,
+                        seconds, concurrency=concurrency, rate=rate)
+
+    def capacity_round(self, pool: ProcessPoolExecutor, args: argparse.Namespace, warmup: float, round_: int) -> None:
+        """Warm up for ``warmup`` seconds, then one closed-loop capacity phase of ``args.seconds``, counted alone:
+        the servers' CPU, the generator's and, on PostgreSQL, the statements and the cluster's CPU."""
+        if warmup > 0:
+            pool.submit(generate_load, self.spec(warmup, concurrency=args.concurrency)).result()
+        database = self.database
+        before: dict[str, int] = {}
         if database is not None:
-            statements += database.statements()
-            database_cpu += database.cpu_seconds()
+            statements, database_cpu = -database.statements() - 1, -database.cpu_seconds()
+            before = database.calls_by_statement() if args.keep else {}
+        cpu_before = _cpu_seconds(self.pids)
+        into = self.target.workdir if args.profile else None
+        with _profiled(self.pids, into, args.seconds, round_):
+            capacity = pool.submit(generate_load, self.spec(args.seconds, concurrency=args.concurrency)).result()
+        self.server_cpu_s += _cpu_seconds(self.pids) - cpu_before
+        if database is not None:
+            self.statements += statements + database.statements()
+            self.database_cpu_s += database_cpu + database.cpu_seconds()
             if args.keep and capacity.flows:
-                database.write_breakdown(by_statement, capacity.flows, target.workdir / "statements.tsv")
-        if not capacity.flows:
-            return {"error": capacity.first_error or "no flow completed"}
-        flows_per_s = capacity.flows / capacity.elapsed
-        latency = pool.submit(generate_load, LoadSpec(**{**asdict(base), "rate": flows_per_s / 2})).result()
-    token_ms = latency.step_ms.get("token", [])
-    return {
-        "flows_per_s": round(flows_per_s, 1),
-        "errors": capacity.errors + latency.errors,
-        "first_error": capacity.first_error or latency.first_error or None,
-        "rate_at_half_per_s": round(flows_per_s / 2, 1),
-        "token_p50_ms": round(statistics.median(token_ms), 2) if token_ms else None,
-        "token_p99_ms": round(_percentile(token_ms, 0.99), 2) if token_ms else None,
-        "step_p50_ms_at_half": {step: round(statistics.median(ms), 2) for step, ms in latency.step_ms.items()},
-        "token_p50_ms_at_capacity": round(statistics.median(capacity.step_ms["token"]), 2),
-        "server_cpu_ms_per_flow": round(server_cpu * 1000 / capacity.flows, 2),
-        "statements_per_flow": None if database is None else round(statements / capacity.flows, 2),
-        "database_cpu_ms_per_flow": None if database is None else round(database_cpu * 1000 / capacity.flows, 2),
-        "generator_cpu_share": round(capacity.generator_cpu_s / capacity.elapsed, 2),
-        "rss_mb": [_status_mb(pid, "VmRSS") for pid in pids],
-        "peak_rss_mb": [_status_mb(pid, "VmHWM") for pid in pids],
-        "processes": len(pids),
-    }
+                database.write_breakdown(before, capacity.flows, self.target.workdir / f"statements-{round_}.tsv")
+        self.flows += capacity.flows
+        self.elapsed += capacity.elapsed
+        self.errors += capacity.errors
+        self.first_error = self.first_error or capacity.first_error
+        self.generator_cpu_s += capacity.generator_cpu_s
+        self.token_ms += capacity.step_ms.get("token", [])
+        self.by_round.append(round(capacity.flows / capacity.elapsed, 1) if capacity.flows else 0.0)
+
+    @property
+    def flows_per_s(self) -> float:
+        return self.flows / self.elapsed if self.flows else 0.0
+
+    def latency_phase(self, pool: ProcessPoolExecutor, args: argparse.Namespace) -> None:
+        """An open loop at half the capacity measured over all rounds, for ``args.seconds``."""
+        if self.flows:
+            self.latency = pool.submit(generate_load, self.spec(args.seconds, rate=self.flows_per_s / 2)).result()
+
+    def result(self) -> dict[str, Any]:
+        """The contender's figures (capacity summed over the rounds)."""
+        if not self.flows or self.latency is None:
+            return {"error": self.first_error or "no flow completed"}
+        latency, flows = self.latency, self.flows
+        token_ms = latency.step_ms.get("token", [])
+        return {
+            "flows_per_s": round(self.flows_per_s, 1),
+            "flows_per_s_by_round": self.by_round,
+            "errors": self.errors + latency.errors,
+            "first_error": self.first_error or latency.first_error or None,
+            "rate_at_half_per_s": round(self.flows_per_s / 2, 1),
+            "token_p50_ms": round(statistics.median(token_ms), 2) if token_ms else None,
+            "token_p99_ms": round(_percentile(token_ms, 0.99), 2) if token_ms else None,
+            "step_p50_ms_at_half": {step: round(statistics.median(ms), 2) for step, ms in latency.step_ms.items()},
+            "token_p50_ms_at_capacity": round(statistics.median(self.token_ms), 2),
+            "server_cpu_ms_per_flow": round(self.server_cpu_s * 1000 / flows, 2),
+            "statements_per_flow": None if self.database is None else round(self.statements / flows, 2),
+            "database_cpu_ms_per_flow": None if self.database is None else round(self.database_cpu_s * 1000 / flows,
+                                                                                 2),
+            "generator_cpu_share": round(self.generator_cpu_s / self.elapsed, 2),
+            "rss_mb": [_status_mb(pid, "VmRSS") for pid in self.pids],
+            "peak_rss_mb": [_status_mb(pid, "VmHWM") for pid in self.pids],
+            "processes": len(self.pids),
+        }
+
+
+def measure(contenders: list[Contender], args: argparse.Namespace) -> None:
+    """Capacity in ``args.rounds`` interleaved rounds (every contender once per round, the order reversed in every
+    other round, so a slower or faster stretch of the machine falls on all of them), then latency at half capacity,
+    memory, CPU (and the database's statements and CPU) of each."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        for round_ in range(args.rounds):
+            warmup = args.warmup if round_ == 0 else min(args.warmup, _ROUND_WARMUP)
+            for contender in contenders if round_ % 2 == 0 else contenders[::-1]:
+                contender.capacity_round(pool, args, warmup, round_)
+        for contender in contenders:
+            contender.latency_phase(pool, args)
 
 
 @contextlib.contextmanager
@@ -349,7 +410,11 @@ def main(argv: list[str]) -> int:
     """Run every contender and print one JSON line."""
     parser = argparse.ArgumentParser(prog="python -m bench oidc", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per phase")
-    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds before the capacity phase")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="capacity phases per contender, interleaved (1: one phase each, one after the other)")
+    parser.add_argument("--warmup", type=float, default=3.0,
+                        help=f"unmeasured seconds before the first round's capacity phases (later rounds: "
+                             f"{_ROUND_WARMUP:g})")
     parser.add_argument("--concurrency", type=int, default=16, help="flows in flight in the capacity phase")
     parser.add_argument("--only", choices=("oidc-provider", "ours-sqlite", "ours-postgresql"), action="append",
                         help="run only this contender (repeatable)")
@@ -360,29 +425,39 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     results: dict[str, dict[str, Any]] = {}
     load_at_start = [round(x, 2) for x in os.getloadavg()]
-    with workdir(args.keep, "bench-oidc-") as base:
+    with workdir(args.keep, "bench-oidc-") as base, contextlib.ExitStack() as running:
         clients = standard_clients()
+        contenders: list[Contender] = []
         for name, start in _contenders(clients, base):
             if args.only and name not in args.only:
                 continue
             (base / name).mkdir(parents=True, exist_ok=True)
             try:
-                with start() as (target, database):
-                    results[name] = measure(target, clients["jwt"], args, database)
+                target, database = running.enter_context(start())
             except TargetError as exc:
                 results[name] = {"error": f"did not start: {str(exc)[-600:]}"}
+                continue
+            contenders.append(Contender(name, target, clients["jwt"], database, _workers(target)))
+        measure(contenders, args)
+        results.update((contender.name, contender.result()) for contender in contenders)
     reference = results.get("oidc-provider", {}).get("flows_per_s")
     ratios = {name: round(r["flows_per_s"] / reference, 3) for name, r in results.items()
               if name != "oidc-provider" and reference and "flows_per_s" in r}
+    reference_rounds = results.get("oidc-provider", {}).get("flows_per_s_by_round", [])
+    ratios_by_round = {name: [round(ours_r / ref_r, 3) if ref_r else None
+                              for ours_r, ref_r in zip(r["flows_per_s_by_round"], reference_rounds, strict=True)]
+                       for name, r in results.items() if name in ratios}
     ours_results = {name: r for name, r in results.items() if name != "oidc-provider"}
     measured = bool(ours_results) and all("flows_per_s" in r for r in ours_results.values())
     output = {
         "bench": "oidc",
         "workers": WORKERS,
         "seconds": args.seconds,
+        "rounds": args.rounds,
         "concurrency": args.concurrency,
         "contenders": results,
         "ratio_vs_oidc_provider": ratios,
+        "ratio_by_round": ratios_by_round,
         "targets_met": {
             "flows_ge_oidc_provider": measured and len(ratios) == len(ours_results) and min(ratios.values()) >= 1.0,
             "token_p99_lt_50ms": measured and all((r["token_p99_ms"] or 1e9) < 50 for r in ours_results.values()),
@@ -397,4 +472,4 @@ def main(argv: list[str]) -> int:
     return 0 if all("error" not in r for r in results.values()) else 1
 
 
-__all__ = ["LoadResult", "LoadSpec", "generate_load", "main", "measure"]
+__all__ = ["Contender", "LoadResult", "LoadSpec", "generate_load", "main", "measure"]
