@@ -44,6 +44,7 @@ from conformance.oidc_targets import free_port
 from keys.service import KeyEncryptionKeys
 from keys.testpki import TestPki
 from keys.testpki.revocation import issue_crl
+from tests.support.postgres import Cluster, install
 
 AUTH_PIN = "5820"
 SIGN_PASSWORD = "BENCH2026"
@@ -75,13 +76,29 @@ class Parts:
 
 
 @contextmanager
-def _provider(workdir: Path, trust: Path, crls: Path, workers: int) -> Iterator[str]:
+def _database(kind: str) -> Iterator[dict[str, str]]:
+    """The provider's database settings: SQLite in its data directory (none), or a private PostgreSQL cluster."""
+    if kind == "sqlite":
+        yield {}
+        return
+    problem = install()
+    if problem is not None:
+        raise SystemExit(f"bench: {problem}")
+    cluster = Cluster.start()
+    try:
+        yield {"MYNACARD_DATABASE_URL": cluster.create_database()}
+    finally:
+        cluster.stop()
+
+
+@contextmanager
+def _provider(workdir: Path, trust: Path, crls: Path, workers: int, database: dict[str, str]) -> Iterator[str]:
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     env = {**os.environ, "MYNACARD_DATA_DIR": str(workdir / "var"), "MYNACARD_ISSUER": issuer,
            "MYNACARD_TEST_MODE": "1", "MYNACARD_KEYS_KEKS": KeyEncryptionKeys.generate(),
            "MYNACARD_LOGGING_LEVEL": "INFO", "MYNACARD_LOGGING_REQUESTS": "0",
-           "MYNACARD_CARD_LOGIN_TRUST_DIR": str(trust), "MYNACARD_CARD_LOGIN_CRL_DIR": str(crls)}
+           "MYNACARD_CARD_LOGIN_TRUST_DIR": str(trust), "MYNACARD_CARD_LOGIN_CRL_DIR": str(crls), **database}
     subprocess.run([sys.executable, "-m", "idp", "clients", "add", "bench", "--redirect-uri", REDIRECT_URI,
                     "--auth-method", "none"], env=env, check=True, capture_output=True, timeout=120)
     with (workdir / "idp.log").open("ab") as log:
@@ -105,10 +122,11 @@ def _provider(workdir: Path, trust: Path, crls: Path, workers: int) -> Iterator[
 
 
 @contextmanager
-def card_and_provider(bench: str, workers: int = 1) -> Iterator[Parts]:
+def card_and_provider(bench: str, workers: int = 1, database: str = "sqlite") -> Iterator[Parts]:
     """The parts of a card bench, in a temporary directory: the test PKI with a card (:data:`AUTH_PIN`,
     :data:`SIGN_PASSWORD`) inserted into a private pcscd, the pinned roots, an empty CRL per root, ``idp serve``
-    (``workers``, SQLite, logging at INFO) with a public client ``bench``."""
+    (``workers``, on ``database``: ``sqlite`` or ``postgresql``, a private cluster; logging at INFO) with a public
+    client ``bench``."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{bench}-") as tmp:
         workdir = Path(tmp)
         now = dt.datetime.now(dt.UTC)
@@ -122,7 +140,8 @@ def card_and_provider(bench: str, workers: int = 1) -> Iterator[Parts]:
             (crls / f"{root.purpose.value}-gen{root.generation}.crl").write_bytes(issue_crl(
                 root, [], this_update=now - dt.timedelta(minutes=5), next_update=now + dt.timedelta(days=1),
                 crl_number=1))
-        with PcscLab(workdir / "lab") as lab, _provider(workdir, trust, crls, workers) as issuer:
+        with PcscLab(workdir / "lab") as lab, _database(database) as settings, \
+                _provider(workdir, trust, crls, workers, settings) as issuer:
             lab.insert(profile.path)
             provider = Provider(issuer, test_mode=True)
             try:
@@ -184,20 +203,24 @@ def ms(values: list[float], q: float) -> float:
 def run_bench(name: str, argv: list[str], doc: str | None, measure: Callable[[Parts, argparse.Namespace],
                                                                              dict[str, Any]],
               *, iterations: int, warmup: int) -> int:
-    """A card benchmark's ``main``: its options (``--iterations``, ``--warmup``, ``--workers``), the parts, and one
-    JSON line: ``bench``, ``iterations``, ``workers``, what ``measure`` returns, ``loadavg_at_start``, ``python``."""
+    """A card benchmark's ``main``: its options (``--iterations``, ``--warmup``, ``--workers``, ``--database``), the
+    parts, and one JSON line: ``bench``, ``iterations``, ``workers``, ``database``, what ``measure`` returns,
+    ``loadavg_at_start``, ``python``."""
     parser = argparse.ArgumentParser(prog=f"python -m bench {name}", description=(doc or name).splitlines()[0])
     parser.add_argument("--iterations", type=int, default=iterations, help="timed runs")
     parser.add_argument("--warmup", type=int, default=warmup, help="untimed runs first (the first one consents)")
     parser.add_argument("--workers", type=int, default=1, help="idp serve's worker processes")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="the provider's database (postgresql: a private cluster, as tests/support/postgres.py)")
     args = parser.parse_args(argv)
     if shutil.which("pcscd") is None:
         print(f"bench {name}: needs pcscd and vsmartcard-vpcd", file=sys.stderr)
         return 1
     loadavg = os.getloadavg()[0]
-    with card_and_provider(name, args.workers) as parts:
+    with card_and_provider(name, args.workers, args.database) as parts:
         figures = measure(parts, args)
-    print(json.dumps({"bench": name, "iterations": args.iterations, "workers": args.workers, **figures,
+    print(json.dumps({"bench": name, "iterations": args.iterations, "workers": args.workers,
+                      "database": args.database, **figures,
                       "loadavg_at_start": round(loadavg, 2), "python": platform.python_version()}))
     return 0
 

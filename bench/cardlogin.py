@@ -13,9 +13,10 @@ One login is what a relying party, a browser and the card agent do together, wit
 3. the page's ``verified`` event; ``POST /interaction/{uid}/card/finish`` and the redirects to the code;
    ``POST /token``.
 
-Parts, all real processes on loopback: ``idp serve`` (``--workers``, default 1; SQLite, test mode, the test PKI's
-roots and a CRL per root), a private pcscd with vpcd and the virtual card (:class:`cardreader.virtual.lab.PcscLab`),
-this process as browser (an HTTP and event-stream client), relying party and agent. Logins run one after the other.
+Parts, all real processes on loopback: ``idp serve`` (``--workers``, default 1; SQLite, or with ``--database
+postgresql`` a private PostgreSQL cluster; test mode, the test PKI's roots and a CRL per root), a private pcscd with
+vpcd and the virtual card (:class:`cardreader.virtual.lab.PcscLab`), this process as browser (an HTTP and
+event-stream client), relying party and agent. Logins run one after the other.
 
 Reported (one JSON line): ``logins_per_s`` (timed logins over their wall time); ``login_p50_ms``/``p99``;
 ``card_p50_ms`` — the card's own time (reading it and signing, steps ``waiting_for_card`` to ``waiting_for_pin``
@@ -26,9 +27,10 @@ path to the pinned root, CRL lookup, signature, login recorded); ``page_delay_p5
 answer being recorded by the provider (the wall-clock time of the provider's ``card_login_verified`` log line,
 written right after the login is stored; millisecond resolution) to the page's event stream delivering
 ``verified`` to this client (wall clock, the same host), which is when the page submits its finish form. With
-``--workers 2`` the stream and the card's answer may be served by different workers (then the stream's worker
-sees the change at its next store re-check, :data:`idp.login.progress.RECHECK`). The machine is shared:
-``loadavg_at_start``.
+``--workers 2`` the stream and the card's answer may be served by different workers: on PostgreSQL
+(``--database postgresql``, a private cluster) the answer's worker announces it and the stream's worker wakes at
+once; on SQLite the stream's worker sees it at its next store re-check (:data:`idp.login.progress.RECHECK`). The
+machine is shared: ``loadavg_at_start``.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ from typing import Any, Final, Protocol, TypeVar
 
 import asyncpg
 from sqlalchemy import Connection as SyncConnection
-from sqlalchemy import CursorResult, Executable, Select, Table, create_engine, event, func, select
+from sqlalchemy import CursorResult, Executable, Select, Table, bindparam, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -246,15 +246,21 @@ class Database(ABC):
         async with self.connection() as conn:
             return int((await conn.execute(statement.statement, values)).rowcount)
 
-    def watch(self, channel: str) -> Watch:
+    def watch(self, channel: str, on_notice: Callable[[str | None], None] | None = None) -> Watch:
         """A :class:`Watch` on ``channel``: it tells a cache in this process when a transaction of any process that
-        called :meth:`announce` on ``channel`` committed. Only PostgreSQL through asyncpg can: elsewhere the watch
-        is never up, and a cache must read through."""
-        return Watch(channel, None)
+        called :meth:`announce` (or :meth:`notify`) on ``channel`` committed, and calls ``on_notice`` with each
+        notice's payload (None: notices may have been missed). Only PostgreSQL through asyncpg can: elsewhere the
+        watch is never up, and a cache must read through."""
+        return Watch(channel, None, on_notice)
 
     async def announce(self, conn: Connection, channel: str, payload: str = "") -> None:
         """In ``conn``'s transaction (of :meth:`begin`): tell every :meth:`watch` on ``channel`` of every process,
         when the transaction commits, that what it covers changed (nothing on SQLite, where nothing watches)."""
+        return None
+
+    async def notify(self, channel: str, payload: str = "") -> None:
+        """:meth:`announce` outside a transaction: every :meth:`watch` on ``channel`` is told now (after what this
+        process wrote before the call, each statement committed on its own)."""
         return None
 
     @abstractmethod
@@ -331,6 +337,10 @@ class SqliteDatabase(Database):
             self._conn.close()
             self._conn = None
         self._engine.dispose()
+
+
+#: :meth:`PostgresDatabase.notify` (a notice is harmless twice, but it is no read).
+_NOTIFY: Final = Prepared(select(func.pg_notify(bindparam("channel"), bindparam("payload"))), reads_only=False)
 
 
 class PostgresDatabase(Database):
@@ -427,13 +437,16 @@ class PostgresDatabase(Database):
     async def lock_for_writing(self, conn: Connection, key: int) -> None:
         await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(key)})")
 
-    def watch(self, channel: str) -> Watch:
-        watch = Watch(channel, self._direct)
+    def watch(self, channel: str, on_notice: Callable[[str | None], None] | None = None) -> Watch:
+        watch = Watch(channel, self._direct, on_notice)
         self._watches.append(watch)
         return watch
 
     async def announce(self, conn: Connection, channel: str, payload: str = "") -> None:
         await conn.execute(select(func.pg_notify(channel, payload)))
+
+    async def notify(self, channel: str, payload: str = "") -> None:
+        await self.first(_NOTIFY, {"channel": channel, "payload": payload})
 
     async def dispose(self) -> None:
         pool, self._pool = self._pool, None
@@ -459,12 +472,19 @@ class Watch:
         value = await read()                       # from the database
         if await watch.up() and generation == watch.generation:
             cache[key] = (generation, value)
+
+    A waiter rather than a cache gives ``on_notice``: it is called with each notification's payload, and with None
+    when the connection is lost (notices may have been missed), in the event loop, so it must not block::
+
+        watch = db.watch("card_login", on_notice=bells.ring)   # bells.ring(None): ring them all
     """
 
-    def __init__(self, channel: str, dsn: str | None) -> None:
+    def __init__(self, channel: str, dsn: str | None,
+                 on_notice: Callable[[str | None], None] | None = None) -> None:
         self.channel = channel
         self.generation = 0
         self._dsn = dsn
+        self._on_notice = on_notice
         self._conn: asyncpg.Connection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
@@ -474,9 +494,16 @@ class Watch:
         """What this process changed itself (its own notification comes too, later): forget at once."""
         self.generation += 1
 
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        self.generation += 1
+        if self._on_notice is not None:
+            self._on_notice(payload)
+
     def _lost(self, *_: object) -> None:
         self._conn = None
         self.generation += 1
+        if self._on_notice is not None:
+            self._on_notice(None)
 
     async def up(self) -> bool:
         """Whether notifications are being received now (connecting first when they are not)."""
@@ -495,7 +522,7 @@ class Watch:
                 try:
                     conn = await asyncpg.connect(self._dsn, timeout=_PG_CONNECT_TIMEOUT)
                     conn.add_termination_listener(self._lost)
-                    await conn.add_listener(self.channel, self.changed)
+                    await conn.add_listener(self.channel, self._notified)
                 except (*_DISCONNECTED, asyncpg.PostgresError):
                     self._retry_at = loop.time() + WATCH_RETRY_SECONDS
                     return False

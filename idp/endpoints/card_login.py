@@ -232,7 +232,7 @@ def _b64decode(value: object, what: str) -> bytes:
 
 async def _login_for(document: dict[str, Any], services: Services, now: dt.datetime) -> CardLogin:
     kind, value = _ticket(document)
-    login = await CardLogins(services.objects).by_ticket(kind, value, now)
+    login = await CardLogins.of(services).by_ticket(kind, value, now)
     if login is None:
         raise _UNKNOWN
     if login.state == "verified":
@@ -256,7 +256,7 @@ async def challenge(request: AnyRequest, services: NamedDependency[Services]) ->
         login = await _login_for(await _json_body(request), services, now)
         signing = await _signing(login, services, now)
         ttl = dt.timedelta(seconds=services.settings.card_login.challenge_ttl)
-        value, issued_at = await CardLogins(services.objects).challenge(login, ttl=ttl, now=now)
+        value, issued_at = await CardLogins.of(services).challenge(login, ttl=ttl, now=now)
     except Refusal as refusal:
         return refusal.response()
     documents = {} if signing is None else {"documents": challenge_documents(signing)}
@@ -310,7 +310,7 @@ async def precheck(request: AnyRequest, services: NamedDependency[Services]) -> 
     """Tell the agent, before it asks for the PIN, whether the card's certificate (or, without one, the provider)
     can pass the response's path and revocation checks now; a refusal fails the login."""
     now = utcnow()
-    logins = CardLogins(services.objects)
+    logins = CardLogins.of(services)
     try:
         document = await _json_body(request)
         login = await _login_for(document, services, now)
@@ -345,7 +345,7 @@ async def precheck(request: AnyRequest, services: NamedDependency[Services]) -> 
 async def response(request: AnyRequest, services: NamedDependency[Services]) -> Response[Any]:
     """Verify the card's answer to a challenge and record the login for the browser."""
     now = utcnow()
-    logins = CardLogins(services.objects)
+    logins = CardLogins.of(services)
     try:
         document = await _json_body(request)
         login = await _login_for(document, services, now)
@@ -445,7 +445,7 @@ async def _account(services: Services, verifier: CardVerifier, verified: Verifie
             refusal = Refusal(503, "renewal_link_unavailable")
             await record(services, "card_link", now, outcome="refused", reason=exc.reason, via="operator",
                          client_id=login.payload.get("client_id"))
-            await CardLogins(services.objects).settle(login, "failed", error=refusal.body)
+            await CardLogins.of(services).settle(login, "failed", error=refusal.body)
             raise refusal from None
     renewal = _link_kind(login) == "renewal"
     other = await verify_other(services, verifier, link, expected, now, max_age, same_key=renewal)
@@ -457,7 +457,7 @@ async def _account(services: Services, verifier: CardVerifier, verified: Verifie
         await record(services, "card_link", now, outcome="refused", reason=exc.reason,
                      via="consent" if renewal else "card",
                      client_id=login.payload.get("client_id"))
-        await CardLogins(services.objects).settle(login, "failed", error=refusal.body)
+        await CardLogins.of(services).settle(login, "failed", error=refusal.body)
         raise refusal from None
     await record(services, "card_link", now, outcome="success", account=account,
                  via="consent" if renewal else "card",
@@ -479,7 +479,7 @@ async def _sign(services: Services, signing: SigningRequest, login: CardLogin, c
         await record(services, "document_signing", now, outcome="refused", reason=reason, client_id=signing.client_id,
                      count=len(signing.documents), **refs, **fields)
         refusal = Refusal(400, "bad_document_signature")
-        await CardLogins(services.objects).settle(login, "failed", error=refusal.body)
+        await CardLogins.of(services).settle(login, "failed", error=refusal.body)
         raise refusal from None
     await record(services, "document_signing", now, outcome="success", client_id=signing.client_id,
                  count=len(signing.documents), **refs, **fields)
@@ -519,7 +519,7 @@ async def finish(uid: FromPath[str], request: AnyRequest, services: NamedDepende
         login = await _browser_login(uid, request, services)
     except Refusal:
         return expired_page(request_language(request))
-    result = await CardLogins(services.objects).collect(login, now) if login.state == "verified" else None
+    result = await CardLogins.of(services).collect(login, now) if login.state == "verified" else None
     if result is None:
         return Redirect(interaction_path(uid), status_code=303, headers=_NO_STORE)
     login_result = LoginResult(

@@ -87,9 +87,9 @@ async def _next(services: Services, reader: str, claims: Mapping[str, Any], now:
     client_id = str(pending.payload["client_id"]) if client is None else client.client_id
     binding = str(pending.extra["binding_message"])
     deadline = dt.datetime.fromtimestamp(float(pending.payload["deadline"]), dt.UTC)
-    opened = await CardLogins(services.objects).open(pending.id, key=Purpose.AUTH, client_id=client_id,
-                                                     client_name=client_id, expires_at=deadline, now=now,
-                                                     binding_message=binding)
+    opened = await CardLogins.of(services).open(pending.id, key=Purpose.AUTH, client_id=client_id,
+                                                client_name=client_id, expires_at=deadline, now=now,
+                                                binding_message=binding)
     await decoupled.update_extra(services, pending, dispatched=True)
     return _json({"request": pending.id, "token": opened.token, "binding_message": binding, "client_id": client_id,
                   "expires_at": int(deadline.timestamp())})
@@ -123,7 +123,7 @@ async def _result(services: Services, reader: str, claims: Mapping[str, Any], no
     pending = await _current(services, reader, now)
     if pending is None or claims.get("request") != pending.id:
         return _json({"error": "unknown_request"}, 404)
-    logins = CardLogins(services.objects)
+    logins = CardLogins.of(services)
     login = await logins.get(pending.id, now)
     verified = None if login is None or claims.get("outcome") != "done" else await logins.collect(login, now)
     if verified is None:

@@ -97,12 +97,12 @@ class CardAuthenticator:
         client = client_view(await services.clients.get(interaction.client_id), interaction.client_id, lang)
         asked = request.query_params.get("link")  # "link my card" or a renewed card (idp.login.link)
         link = {"1": "card", "renewal": "renewal"}.get(asked or "")
-        opened = await CardLogins(services.objects).open(interaction.uid, key=key, client_id=interaction.client_id,
-                                                         client_name=str(client["name"]),
-                                                         expires_at=expires_at, now=now,
-                                                         credentials=bool(interaction.request.credential_requests),
-                                                         assurance=assurance_requested(interaction.request),
-                                                         link=link)
+        opened = await CardLogins.of(services).open(interaction.uid, key=key, client_id=interaction.client_id,
+                                                    client_name=str(client["name"]),
+                                                    expires_at=expires_at, now=now,
+                                                    credentials=bool(interaction.request.credential_requests),
+                                                    assurance=assurance_requested(interaction.request),
+                                                    link=link)
         html = login_page(uid=interaction.uid, issuer=services.settings.issuer, client=client,
                           key=key, token=opened.token, code=opened.code, shown_code=show_code(opened.code),
                           agent_url=options.agent_url, lang=lang, link=link,

@@ -1,20 +1,32 @@
-"""In-process notice that a card login changed: the recorder (:meth:`idp.login.store.CardLogins.settle`) rings,
-the pages' event streams and long polls of the same worker wake at once (:mod:`idp.login.progress`).
+"""Notice that a card login changed: the recorder (:meth:`idp.login.store.CardLogins.settle`) announces it, and the
+pages' event streams and long polls wake at once (:mod:`idp.login.progress`): in the same worker by an in-process
+bell, in the other workers through PostgreSQL's ``NOTIFY`` on :data:`CHANNEL` (the payload is the interaction uid),
+which each worker ``LISTEN``s to on a connection of its own (:class:`servicekit.database.Watch`).
 
-A notice is only a hint to look again: the state is always read from the store, and a waiter in another worker
-(the card's answer may land in any worker) finds the change by its own short re-check. Example::
+A notice is only a hint to look again: the state is always read from the store. Where no notice can cross
+workers (SQLite, or while the listening connection is down) a waiter finds a change recorded elsewhere by its own
+short re-check. Example::
 
+    watch = SIGNALS.watch(services.db)       # listening from here on (PostgreSQL)
     bell = SIGNALS.subscribe(uid)
     try:
-        bell.clear(); ...read the store...; await asyncio.wait_for(bell.wait(), 0.05)
+        listening = await watch.up(); bell.clear(); ...read the store...; await asyncio.wait_for(bell.wait(), 1)
     finally:
         SIGNALS.unsubscribe(uid, bell)
+    ...
+    await SIGNALS.announce(services.db, uid)  # after the change is written
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Final
+
+from servicekit.database import Database, Watch
+
+#: The channel on which a recorded card answer is announced to every worker.
+CHANNEL: Final = "card_login"
 
 
 class Signals:
@@ -22,6 +34,7 @@ class Signals:
 
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._watches: weakref.WeakKeyDictionary[Database, Watch] = weakref.WeakKeyDictionary()
 
     def subscribe(self, uid: str) -> asyncio.Event:
         """A new bell for changes of ``uid``'s login."""
@@ -38,12 +51,32 @@ class Signals:
                 del self._waiters[uid]
 
     def notify(self, uid: str) -> None:
-        """Ring every bell of ``uid``'s login."""
+        """Ring every bell of ``uid``'s login in this worker."""
         for bell in self._waiters.get(uid, ()):
             bell.set()
+
+    def watch(self, db: Database) -> Watch:
+        """This worker's watch of the announcements made through ``db`` (one per database; it listens once
+        :meth:`~servicekit.database.Watch.up` is awaited): each rings that login's bells, a lost connection rings
+        them all (a notice may have been missed)."""
+        found = self._watches.get(db)
+        if found is None:
+            found = self._watches[db] = db.watch(CHANNEL, on_notice=self._heard)
+        return found
+
+    def _heard(self, uid: str | None) -> None:
+        for bells in (self._waiters.values() if uid is None else [self._waiters.get(uid, set())]):
+            for bell in bells:
+                bell.set()
+
+    async def announce(self, db: Database, uid: str) -> None:
+        """``uid``'s login changed (written already): ring its bells here at once, and in every other worker
+        through ``db``."""
+        self.notify(uid)
+        await db.notify(CHANNEL, uid)
 
 
 #: This worker's bells.
 SIGNALS: Final = Signals()
 
-__all__ = ["SIGNALS", "Signals"]
+__all__ = ["CHANNEL", "SIGNALS", "Signals"]

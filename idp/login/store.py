@@ -26,10 +26,10 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from idp.login.signals import SIGNALS
-from idp.storage import ObjectStore
+from idp.storage import Database, ObjectStore
 from keys.cardlogin import CHALLENGE_OCTETS, CODE_ALPHABET, CODE_LENGTH
 from keys.jose.b64 import b64url_encode
 from keys.x509.profile import Purpose
@@ -39,6 +39,9 @@ TICKET: Final = "CardLoginTicket"
 CHALLENGE: Final = "CardChallenge"
 #: The context of the interaction binding in the login message (the uid itself never leaves the browser).
 _INTERACTION_CONTEXT: Final = b"mynacard-id interaction v1\x00"
+
+if TYPE_CHECKING:
+    from idp.runtime import Services
 
 State = Literal["pending", "verified", "failed"]
 
@@ -106,8 +109,14 @@ class Opened:
 class CardLogins:
     """The card-login objects of one provider."""
 
-    def __init__(self, objects: ObjectStore) -> None:
+    def __init__(self, objects: ObjectStore, db: Database) -> None:
         self._objects = objects
+        self._db = db  # announces each settled answer to every worker (idp.login.signals)
+
+    @classmethod
+    def of(cls, services: Services) -> CardLogins:
+        """The card logins of the provider ``services`` opened."""
+        return cls(services.objects, services.db)
 
     async def open(self, uid: str, *, key: Purpose, client_id: str, client_name: str, expires_at: dt.datetime,
                    now: dt.datetime, credentials: bool = False, assurance: bool = False,
@@ -167,10 +176,10 @@ class CardLogins:
 
     async def settle(self, login: CardLogin, state: State, *, error: dict[str, str] | None = None,
                      result: dict[str, Any] | None = None) -> None:
-        """Record the outcome of the card's response (and wake this worker's pages waiting for it)."""
+        """Record the outcome of the card's response (and wake the pages waiting for it, in every worker)."""
         await self._objects.upsert(LOGIN, login.uid, {**login.payload, "state": state, "error": error,
                                                       "result": result}, login.expires_at)
-        SIGNALS.notify(login.uid)
+        await SIGNALS.announce(self._db, login.uid)
 
     async def collect(self, login: CardLogin, now: dt.datetime) -> dict[str, Any] | None:
         """Take the verified result, once (atomic across workers); the object is deleted with its claims."""
