@@ -20,10 +20,13 @@ short re-check. Example::
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from typing import Final
 
-from servicekit.database import Database, Watch
+from servicekit.database import Database, DatabaseUnavailable, Watch
+
+_log = logging.getLogger(__name__)
 
 #: The channel on which a recorded card answer is announced to every worker.
 CHANNEL: Final = "card_login"
@@ -71,9 +74,13 @@ class Signals:
 
     async def announce(self, db: Database, uid: str) -> None:
         """``uid``'s login changed (written already): ring its bells here at once, and in every other worker
-        through ``db``."""
+        through ``db``. A notice that cannot be sent (the database went away after the write) is dropped: it is
+        only a hint, and the other workers' pages find the change at their next re-check."""
         self.notify(uid)
-        await db.notify(CHANNEL, uid)
+        try:
+            await db.notify(CHANNEL, uid)
+        except DatabaseUnavailable:
+            _log.warning("card_login_notice_lost", extra={"channel": CHANNEL})
 
 
 #: This worker's bells.

@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 
 from idp.login import progress
+from idp.login.signals import Signals
 from idp.login.store import CardLogins, interaction_binding
 from idp.runtime import Services, utcnow
 from idp.storage import Database, ObjectStore
 from keys.jose.b64 import b64url_encode as b64
 from keys.x509.profile import Purpose
 from tests.idp.protocol.clientfixtures import workers  # noqa: F401  (the fixture)
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.anyio
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
@@ -118,6 +120,17 @@ async def test_an_answer_recorded_in_another_process_wakes_the_waiting_page(
     view = await asyncio.wait_for(waiting, timeout=30)
     assert view is not None
     assert view["state"] == "failed"
+
+
+async def test_a_notice_that_cannot_be_sent_is_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    """The answer is written before it is announced: a database gone in between fails no card response (the other
+    workers' pages find the answer at their next re-check)."""
+    gone = Database.connect(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing")
+    try:
+        await Signals().announce(gone, UID)
+    finally:
+        await gone.dispose()
+    assert "card_login_notice_lost" in caplog.text
 
 
 def test_the_message_binds_a_hash_of_the_interaction_not_the_uid() -> None:
