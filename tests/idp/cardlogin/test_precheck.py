@@ -131,12 +131,15 @@ def test_a_revoked_renewed_card_stops_before_its_pin(provider: Provider, agent: 
     stop = threading.Event()
     person = threading.Thread(target=answer_pinpad, args=(agent, AUTH_PIN, stop), daemon=True)
     person.start()
+    try:  # the old card's PIN typed first: the login also waits for a card (the old one) before its first prompt
+        person.join(timeout=30)
+        assert not person.is_alive(), agent.log.read_text()[-2000:]
+    finally:
+        stop.set()
     deadline = time.monotonic() + 30  # the old card has signed: the agent waits for the renewed one
     while httpx.get(job, headers={"Origin": provider.url}).json()["state"] != "waiting_for_card":
         assert time.monotonic() < deadline, agent.log.read_text()[-2000:]
         time.sleep(0.05)
-    stop.set()
-    person.join()
     assert old_log.read_text().count("<pin>") == 1
     new_log = _trace(lab, pki.revoked, tmp_path)
     stop = threading.Event()
