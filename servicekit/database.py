@@ -476,7 +476,7 @@ class Watch:
     A waiter rather than a cache gives ``on_notice``: it is called with each notification's payload, and with None
     when the connection is lost (notices may have been missed), in the event loop, so it must not block::
 
-        watch = db.watch("card_login", on_notice=bells.ring)   # bells.ring(None): ring them all
+        watch = db.watch("card_login", on_notice=heard)   # heard(uid), or heard(None): wake every waiter
     """
 
     def __init__(self, channel: str, dsn: str | None,

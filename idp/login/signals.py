@@ -68,7 +68,10 @@ class Signals:
         return found
 
     def _heard(self, uid: str | None) -> None:
-        for bells in (self._waiters.values() if uid is None else [self._waiters.get(uid, set())]):
+        if uid is not None:
+            self.notify(uid)
+            return
+        for bells in self._waiters.values():  # notices may have been missed: every waiter looks again
             for bell in bells:
                 bell.set()
 
